@@ -1,0 +1,58 @@
+import { loadConfig, type Config } from '../core/config.ts';
+import { createPool, resolveDatabase, type Pool } from '../core/db.ts';
+import { ChurnError, describeIssues, isChurnError } from '../core/errors.ts';
+import { createLogger, type Logger } from '../core/log.ts';
+import { migrate } from '../features/migrate.ts';
+import type { z } from 'zod';
+
+export interface CliContext {
+  config: Config;
+  pool: Pool;
+  log: Logger;
+  databaseUrl: string;
+}
+
+/**
+ * Opens the database (DATABASE_URL or the embedded server), migrates it, runs `fn`, and closes
+ * everything again, also when `fn` throws. The embedded server is stopped only if this process started it.
+ */
+export async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>, opts: { migrate?: boolean; keepOpen?: boolean } = {}): Promise<T> {
+  const config = loadConfig();
+  const log = createLogger(config.CHURN_LOG_LEVEL);
+  const db = await resolveDatabase({ databaseUrl: config.DATABASE_URL, home: config.home, embeddedPort: config.CHURN_EMBEDDED_PORT, log: (m) => log.debug({ pg: m }) });
+  const pool = createPool(db.url);
+  const close = async () => {
+    await pool.end().catch(() => undefined);
+    await db.stop().catch(() => undefined);
+  };
+  try {
+    await pool.query('SELECT 1').catch((err: unknown) => {
+      throw new ChurnError('CHURN_ERR_DATABASE', `cannot reach PostgreSQL: ${(err as Error).message}`, { cause: err });
+    });
+    if (opts.migrate !== false) await migrate(pool);
+    const out = await fn({ config, pool, log, databaseUrl: db.url });
+    if (!opts.keepOpen) await close();
+    return out;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Validates parsed CLI options with a zod schema; failures become one clear CHURN_ERR_VALIDATION line. */
+export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new ChurnError('CHURN_ERR_VALIDATION', describeIssues(parsed.error.issues));
+  return parsed.data;
+}
+
+/** Prints `CODE: message` and sets a non-zero exit code. */
+export function reportError(err: unknown): void {
+  if (isChurnError(err)) {
+    console.error(`${err.code}: ${err.message}`);
+    if (err.details && process.env.CHURN_LOG_LEVEL === 'debug') console.error(JSON.stringify(err.details, null, 2));
+  } else {
+    console.error(`CHURN_ERR_INTERNAL: ${(err as Error)?.stack ?? String(err)}`);
+  }
+  process.exitCode = 1;
+}

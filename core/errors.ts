@@ -1,0 +1,54 @@
+/**
+ * The one catalogue of coded errors. Library code throws `ChurnError`; the HTTP error handler and the
+ * CLI turn it into `{ error, message }` (HTTP) or `CODE: message` (CLI). Codes are never reused.
+ */
+export const ERRORS = {
+  CHURN_ERR_VALIDATION: { status: 400, summary: 'input failed validation' },
+  CHURN_ERR_BAD_FILE: { status: 400, summary: 'a file failed validation; nothing was loaded' },
+  CHURN_ERR_UNKNOWN_TABLE: { status: 400, summary: 'no such source table' },
+  CHURN_ERR_CONFIG: { status: 500, summary: 'configuration is invalid' },
+  CHURN_ERR_DATABASE: { status: 503, summary: 'the database is unreachable' },
+  CHURN_ERR_MIGRATION: { status: 500, summary: 'a migration failed or was changed after it was applied' },
+  CHURN_ERR_UNAUTHORIZED: { status: 401, summary: 'missing or invalid API key' },
+  CHURN_ERR_FORBIDDEN: { status: 403, summary: 'the API key lacks the required scope' },
+  CHURN_ERR_RATE_LIMITED: { status: 429, summary: 'too many requests for this API key' },
+  CHURN_ERR_NOT_FOUND: { status: 404, summary: 'no such route or resource' },
+  CHURN_ERR_ACCOUNT_NOT_FOUND: { status: 404, summary: 'no such account' },
+  CHURN_ERR_MODEL_NOT_FOUND: { status: 404, summary: 'no such model version or alias' },
+  CHURN_ERR_NO_CHAMPION: { status: 503, summary: 'no champion model is loaded' },
+  CHURN_ERR_FEATURE_MISMATCH: { status: 409, summary: 'the model was trained on another feature set' },
+  CHURN_ERR_NOT_ENOUGH_DATA: { status: 422, summary: 'not enough labelled rows to train or evaluate' },
+  CHURN_ERR_TRAINING_FAILED: { status: 500, summary: 'training failed; the champion is untouched' },
+  CHURN_ERR_ARTIFACT_CORRUPT: { status: 500, summary: 'a model artifact failed its checksum' },
+  CHURN_ERR_NOT_BETTER: { status: 409, summary: 'the candidate is worse than the champion' },
+  CHURN_ERR_PAYLOAD_TOO_LARGE: { status: 413, summary: 'request body too large' },
+  CHURN_ERR_MLFLOW: { status: 502, summary: 'the MLflow tracking server answered with an error' },
+  CHURN_ERR_INTERNAL: { status: 500, summary: 'internal error' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class ChurnError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details?: unknown;
+
+  constructor(code: ErrorCode, message: string, options: { details?: unknown; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ChurnError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = options.details;
+  }
+}
+
+export function isChurnError(err: unknown): err is ChurnError {
+  return err instanceof ChurnError;
+}
+
+/** Formats a zod error (or its issues) as one line: `path: message; path: message`. */
+export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>, max = 5): string {
+  const parts = issues.slice(0, max).map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message));
+  if (issues.length > max) parts.push(`and ${issues.length - max} more`);
+  return parts.join('; ');
+}

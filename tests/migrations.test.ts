@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query } from '../core/db.ts';
+import { loadMigrations, migrate } from '../features/migrate.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+
+/** A textual fingerprint of every schema object the migrations own (tables, columns, indexes, constraints, functions). */
+async function schemaFingerprint(db: TestDatabase): Promise<string> {
+  const parts = await Promise.all([
+    query(db.pool, `SELECT table_schema, table_name, column_name, data_type, is_nullable, column_default
+      FROM information_schema.columns WHERE table_schema IN ('source', 'churn') ORDER BY 1, 2, column_name`),
+    query(db.pool, `SELECT schemaname, tablename, indexname, indexdef FROM pg_indexes
+      WHERE schemaname IN ('source', 'churn') ORDER BY 1, 2, 3`),
+    query(db.pool, `SELECT n.nspname, c.conname, pg_get_constraintdef(c.oid) AS def FROM pg_constraint c
+      JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname IN ('source', 'churn') ORDER BY 1, 2, 3`),
+    query(db.pool, `SELECT n.nspname, p.proname, md5(p.prosrc) AS src FROM pg_proc p
+      JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname IN ('source', 'churn') ORDER BY 1, 2`),
+    query(db.pool, `SELECT version, name, checksum FROM churn.schema_migrations ORDER BY version`),
+  ]);
+  return JSON.stringify(parts);
+}
+
+describe('migrations', () => {
+  let fresh: TestDatabase;
+  let upgraded: TestDatabase;
+  beforeAll(async () => {
+    fresh = await createTestDatabase({ migrated: false });
+    upgraded = await createTestDatabase({ migrated: false });
+  });
+  afterAll(async () => {
+    await fresh?.drop();
+    await upgraded?.drop();
+  });
+
+  it('applies every migration on an empty database and nothing on a second run', async () => {
+    const all = await loadMigrations();
+    const first = await migrate(fresh.pool);
+    expect(first.applied.map((m) => m.version)).toEqual(all.map((m) => m.version));
+    const before = await schemaFingerprint(fresh);
+    const second = await migrate(fresh.pool);
+    expect(second.applied).toEqual([]);
+    expect(second.current).toBe(all[all.length - 1].version);
+    expect(await schemaFingerprint(fresh)).toBe(before);
+  });
+
+  it('ends identical whether built fresh or upgraded step by step', async () => {
+    const all = await loadMigrations();
+    for (const m of all) {
+      const r = await migrate(upgraded.pool, { upTo: m.version });
+      expect(r.current).toBe(m.version);
+    }
+    expect(await schemaFingerprint(upgraded)).toBe(await schemaFingerprint(fresh));
+  });
+
+  it('refuses to run when an applied migration was edited', async () => {
+    const all = await loadMigrations();
+    const edited = all.map((m, i) => (i === 0 ? { ...m, checksum: 'changed' } : m));
+    await expect(migrate(fresh.pool, { migrations: edited })).rejects.toMatchObject({ code: 'CHURN_ERR_MIGRATION' });
+  });
+
+  it('runs safely when two processes migrate at once', async () => {
+    const db = await createTestDatabase({ migrated: false });
+    try {
+      const [a, b] = await Promise.all([migrate(db.pool), migrate(db.pool)]);
+      expect(a.applied.length + b.applied.length).toBe((await loadMigrations()).length);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('creates monthly event partitions on demand and routes rows into them', async () => {
+    await query(fresh.pool, `SELECT source.ensure_event_partitions('2026-01-15T00:00:00Z', '2026-03-01T00:00:00Z')`);
+    const parts = await query<{ relname: string }>(fresh.pool, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = 'source.events'::regclass ORDER BY 1`);
+    expect(parts.map((p) => p.relname)).toEqual(['events_2026_01', 'events_2026_02', 'events_default']);
+    const again = await query<{ n: number }>(fresh.pool, `SELECT source.ensure_event_partitions('2026-01-01T00:00:00Z', '2026-03-01T00:00:00Z') AS n`);
+    expect(again[0].n).toBe(0);
+  });
+});
