@@ -1,0 +1,40 @@
+/**
+ * The in-memory training table: what both the prepared-CSV loader and the database loader produce,
+ * what `churn dataset export` writes, and what preprocessing and models consume.
+ */
+export type Split = 'train' | 'valid' | 'test';
+
+export interface NumericColumn {
+  name: string;
+  kind: 'numeric';
+  values: (number | null)[];
+  /** feature family (engagement, usage, adoption, support, commercial, sentiment) when known */
+  family?: string;
+}
+
+export interface TextColumn {
+  name: string;
+  kind: 'text';
+  values: (string | null)[];
+  family?: string;
+}
+
+export type Column = NumericColumn | TextColumn;
+
+export interface PreparedTable {
+  /** row identifiers (account id, or account id and observation date on the database path) */
+  ids: string[];
+  /** 1 = churned, 0 = retained; one per row */
+  label: number[];
+  /** which side of the evaluation each row is on */
+  split: Split[];
+  columns: Column[];
+  /** optional per-row context used for evaluation breakdowns, never as model inputs */
+  context?: {
+    accountId?: string[];
+    asOf?: string[];
+    segment?: string[];
+  };
+  /** lineage: where the rows came from (file path, or feature-set version and observation window) */
+  source: { kind: 'csv'; path: string; sha256: string } | { kind: 'database'; featureSetVersion: string; asOfs: string[]; horizonDays: number };
+}
