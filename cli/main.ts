@@ -1,6 +1,19 @@
 import { Command, CommanderError } from 'commander';
 import { reportError } from './context.ts';
+import { registerDataset } from './commands/dataset.ts';
 import { registerDb } from './commands/db.ts';
+import { registerFeatures } from './commands/features.ts';
+import { registerGenerate } from './commands/generate.ts';
+import { registerIngest } from './commands/ingest.ts';
+import { registerKeys } from './commands/keys.ts';
+import { registerModels } from './commands/models.ts';
+import { registerMonitor } from './commands/monitor.ts';
+import { registerPredict } from './commands/predict.ts';
+import { registerReport } from './commands/report.ts';
+import { registerScore } from './commands/score.ts';
+import { registerServe } from './commands/serve.ts';
+import { registerStart } from './commands/start.ts';
+import { registerTrain } from './commands/train.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -10,7 +23,21 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  // In the order a user meets them: set up, data, features, models, serving.
+  registerStart(program);
   registerDb(program);
+  registerIngest(program);
+  registerGenerate(program);
+  registerFeatures(program);
+  registerDataset(program);
+  registerTrain(program);
+  registerPredict(program);
+  registerModels(program);
+  registerReport(program);
+  registerMonitor(program);
+  registerScore(program);
+  registerServe(program);
+  registerKeys(program);
   return program;
 }
 

@@ -21,7 +21,28 @@ export interface RegisterModelInput extends ModelLineage {
   params: Record<string, unknown>;
   /** evaluation metrics (validation and test), as produced by training/evaluate.ts */
   metrics: Record<string, unknown>;
+  /** 'failed' is refused here: failed runs go through recordFailedRun */
   status?: 'candidate' | 'failed' | 'archived';
+}
+
+/** Lifecycle of a version: `candidate` (usable, whether or not an alias points at it), `failed`, `archived`. */
+export type ModelStatus = 'candidate' | 'failed' | 'archived';
+
+/** A training run that failed: recorded for the audit trail; it has no artifact and never gets an alias. */
+export interface FailedRunInput extends Partial<ModelLineage> {
+  modelType: string;
+  params: Record<string, unknown>;
+  error: string;
+  metrics?: Record<string, unknown>;
+}
+
+/** Where the version was mirrored in MLflow (null fields when MLFLOW_TRACKING_URI was unset). */
+export interface MlflowLink {
+  runId: string | null;
+  modelVersion: string | null;
+  /** 'logged', 'failed' (the error says why), or null when never attempted */
+  status: 'logged' | 'failed' | null;
+  error: string | null;
 }
 
 export interface ModelVersion extends ModelLineage {
@@ -29,10 +50,34 @@ export interface ModelVersion extends ModelLineage {
   modelType: string;
   params: Record<string, unknown>;
   metrics: Record<string, unknown>;
-  status: string;
+  status: ModelStatus;
+  /** sha256 of the canonical artifact JSON; '' for a failed run */
   checksum: string;
+  /** size of the canonical artifact JSON in bytes (0 for a failed run) */
+  artifactBytes: number;
   createdAt: string;
   aliases: string[];
+  /** the failure, for status 'failed' */
+  error: string | null;
+  mlflow: MlflowLink;
+}
+
+export interface LoadedModel {
+  meta: ModelVersion;
+  /** the artifact as registered (object keys in sorted order), checksum verified */
+  artifact: unknown;
+}
+
+export interface PromotionResult {
+  promoted: boolean;
+  /**
+   * promoted (not worse), forced, no_champion (alias was free), already (alias already there): moved or kept;
+   * not_better, not_comparable (champion has no score on these rows), conflict (alias moved meanwhile): untouched
+   */
+  decision: 'promoted' | 'forced' | 'no_champion' | 'already' | 'not_better' | 'not_comparable' | 'conflict';
+  reason: string;
+  fromVersion: number | null;
+  toVersion: number;
 }
 
 export interface AliasMove {
@@ -42,4 +87,12 @@ export interface AliasMove {
   movedAt: string;
   movedBy: string;
   reason: string | null;
+}
+
+export interface SetAliasResult {
+  alias: string;
+  fromVersion: number | null;
+  toVersion: number;
+  /** false when the alias already pointed at the version (nothing recorded) */
+  moved: boolean;
 }

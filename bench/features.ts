@@ -1,0 +1,121 @@
+/**
+ * Benchmark: the point-in-time feature build on the generated data set (20,000 accounts x 12
+ * months by default), against the practical floor measured in the same run: one sequential pass
+ * over the same events, `SELECT account_id, count(*) FROM source.events GROUP BY 1`.
+ * Times (each the best of --runs after a warm-up): the floor; building and storing every feature for
+ * one as-of date; for 12 monthly dates in one statement; and the one-account fast path (p50/p99
+ * over 200 random active accounts). Uses BENCH_DATABASE_URL (default the `churn_bench` database
+ * that `npm run bench:generate` leaves); generates into it first when it is empty. Ends with one
+ * JSON line. Every statement runs with jit off and the build's work_mem, the floor included.
+ *
+ *   npm run bench:features -- [--runs 2] [--fast 200] [--work-mem 1GB]
+ */
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { createPool, ensureDatabase, query, type Pool } from '../core/db.ts';
+import { createProgress } from '../core/progress.ts';
+import { loadCatalog } from '../features/catalog.ts';
+import { generate } from '../features/generate/index.ts';
+import { buildSnapshots, computeFeatures } from '../features/materialize.ts';
+import { migrate } from '../features/migrate.ts';
+
+const Args = z.object({
+  runs: z.coerce.number().int().min(1).max(10).default(2),
+  fast: z.coerce.number().int().min(10).max(5000).default(200),
+  'work-mem': z.string().regex(/^\d{1,6}(kB|MB|GB)$/).default('1GB'),
+});
+
+async function best<T>(runs: number, fn: () => Promise<T>): Promise<{ seconds: number; result: T }> {
+  let seconds = Infinity;
+  let result!: T;
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    result = await fn();
+    seconds = Math.min(seconds, (performance.now() - t) / 1000);
+  }
+  return { seconds, result };
+}
+
+async function ensureData(pool: Pool): Promise<{ end: Date }> {
+  await migrate(pool);
+  const [{ n }] = await query<{ n: number }>(pool, 'SELECT count(*)::int AS n FROM source.accounts');
+  if (n === 0) {
+    console.log('the benchmark database is empty: generating 20,000 accounts x 12 months first');
+    const end = new Date().toISOString().slice(0, 10);
+    await generate(pool, { accounts: 20_000, months: 12, seed: 42, end }, createProgress('generate'));
+  }
+  const [run] = await query<{ end_date: string | null; max: Date | null }>(pool,
+    `SELECT (SELECT end_date::text FROM churn.generation_runs ORDER BY run_id DESC LIMIT 1) AS end_date, (SELECT max(occurred_at) FROM source.events) AS max`);
+  const end = run.end_date ? new Date(`${run.end_date}T00:00:00Z`) : new Date(Math.ceil(run.max!.getTime() / 86_400_000) * 86_400_000);
+  return { end };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: 'string' }, fast: { type: 'string' }, 'work-mem': { type: 'string' } } });
+  const args = Args.parse(values);
+  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const url = process.env.BENCH_DATABASE_URL ?? (() => { const u = new URL(adminUrl); u.pathname = '/churn_bench'; return u.toString(); })();
+  if (!process.env.BENCH_DATABASE_URL) await ensureDatabase(adminUrl, 'churn_bench');
+  const pool = createPool(url, { max: 2, applicationName: 'churn-bench-features' });
+  try {
+    const { end } = await ensureData(pool);
+    const catalog = loadCatalog();
+    const [{ accounts, events }] = await query<{ accounts: number; events: number }>(pool,
+      'SELECT (SELECT count(*) FROM source.accounts)::int AS accounts, (SELECT count(*) FROM source.events)::bigint AS events');
+    const one = [end];
+    const twelve = Array.from({ length: 12 }, (_, k) => { const d = new Date(end); d.setUTCMonth(end.getUTCMonth() - 11 + k); return d; });
+    console.log(`${accounts} accounts, ${events} events; feature set ${catalog.version} (${catalog.features.length} features); as of ${end.toISOString().slice(0, 10)}; best of ${args.runs} after a warm-up`);
+
+    const client = await pool.connect();
+    let floor: number;
+    try {
+      await client.query(`SET work_mem = '${args['work-mem']}'`);
+      await client.query('SET jit = off');
+      const scan = () => client.query('SELECT account_id, count(*) FROM source.events GROUP BY 1');
+      await scan(); // warm-up: the events in the cache, as for the builds below
+      floor = (await best(args.runs, scan)).seconds;
+    } finally {
+      client.release();
+    }
+    console.log(`floor  SELECT account_id, count(*) FROM events GROUP BY 1: ${floor.toFixed(2)} s`);
+
+    const build = (dates: Date[]) => () => buildSnapshots(pool, catalog, dates, { workMem: args['work-mem'] });
+    await build(one)(); // warm-up
+    const oneDate = await best(args.runs, build(one));
+    console.log(`one date     ${oneDate.result.rows} rows: ${oneDate.seconds.toFixed(2)} s = ${(oneDate.seconds / floor).toFixed(2)}x the floor (target <= 3x)`);
+    const twelveDates = await best(args.runs, build(twelve));
+    console.log(`12 dates     ${twelveDates.result.rows} rows: ${twelveDates.seconds.toFixed(2)} s = ${(twelveDates.seconds / floor).toFixed(2)}x the floor (target <= 6x)`);
+
+    const ids = (await query<{ account_id: string }>(pool, 'SELECT account_id FROM churn.feature_snapshots WHERE feature_set_version = $1 AND as_of = $2 ORDER BY random() LIMIT $3',
+      [catalog.version, end, args.fast])).map((r) => r.account_id);
+    for (const id of ids.slice(0, 10)) await computeFeatures(pool, catalog, [id], end); // warm-up (prepares the statement)
+    const times: number[] = [];
+    for (const id of ids) {
+      const t = performance.now();
+      const got = await computeFeatures(pool, catalog, [id], end);
+      times.push(performance.now() - t);
+      if (!got.has(id)) throw new Error(`the fast path returned nothing for active account ${id}`);
+    }
+    times.sort((a, b) => a - b);
+    const pct = (p: number) => times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)];
+    console.log(`fast path    one account as of ${end.toISOString().slice(0, 10)}: p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms over ${times.length} accounts (target p99 < 20 ms)`);
+
+    console.log(JSON.stringify({
+      benchmark: 'features', accounts, events: Number(events), features: catalog.features.length, feature_set_version: catalog.version,
+      floor_seconds: round(floor), one_date_seconds: round(oneDate.seconds), twelve_dates_seconds: round(twelveDates.seconds),
+      ratio_one_date: round(oneDate.seconds / floor), ratio_twelve_dates: round(twelveDates.seconds / floor),
+      rows_one_date: oneDate.result.rows, rows_twelve_dates: twelveDates.result.rows,
+      fast_path_p50_ms: round(pct(50)), fast_path_p99_ms: round(pct(99)), fast_path_accounts: times.length, work_mem: args['work-mem'], runs: args.runs,
+    }));
+  } finally {
+    await pool.end();
+  }
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.stack ?? err.message : String(err));
+  process.exitCode = 1;
+});

@@ -1,0 +1,184 @@
+/**
+ * Benchmark: the scoring API under autocannon, against the real server in a child process.
+ * In one run: a hello-world route on the same app (the baseline), `POST /v1/predict` for one
+ * instance, and `GET /v1/accounts/:id/score?explain=true` reading features from PostgreSQL, each at
+ * full speed, then the account score at a fixed 500 requests per second for its p99. Prints req/s,
+ * p50 and p99 and the ratios to hello-world, the event-loop blocking of one explained score, and ends
+ * with one JSON line. Targets (2 cores): predict >= 50% of hello-world throughput; account score with
+ * explanation p99 < 25 ms at 500 req/s.
+ *
+ * The data lives in its own database (`churn_bench_serve` on the server of DATABASE_URL): generated
+ * and trained through the `churn` CLI on first use, reused afterwards.
+ *
+ *   npm run bench:serve -- [--db churn_bench_serve] [--accounts 2000] [--seconds 8] [--rate 500] [--in-flight 3]
+ */
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createRequire } from 'node:module';
+import { z } from 'zod';
+import { loadConfig } from '../core/config.ts';
+import { createPool, ensureDatabase, query } from '../core/db.ts';
+import { createLogger } from '../core/log.ts';
+import { loadCatalog } from '../features/catalog.ts';
+import { migrate } from '../features/migrate.ts';
+import { resolveVersion } from '../training/registry/index.ts';
+import { DEFAULT_SERVING_CONFIG } from '../serving/config.ts';
+import { createFeatureReader } from '../serving/feature-reader.ts';
+import { createApiKey } from '../serving/keys.ts';
+import { registryModelSource } from '../serving/model-source.ts';
+import { buildScore } from '../serving/score-builder.ts';
+import { readAccountInfo } from '../serving/scorer-service.ts';
+import { startServer } from '../serving/server.ts';
+
+const Args = z.object({
+  db: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('churn_bench_serve'),
+  accounts: z.coerce.number().int().min(100).default(2000),
+  seconds: z.coerce.number().int().min(2).max(60).default(8),
+  rate: z.coerce.number().int().min(1).default(500),
+  child: z.boolean().default(false),
+  'in-flight': z.coerce.number().int().min(1).max(16).default(3),
+});
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The part of autocannon's API used here (the package ships no types). */
+interface CannonOptions {
+  url: string;
+  connections?: number;
+  duration?: number;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  overallRate?: number;
+  requests?: { method: 'GET'; setupRequest: (req: Record<string, unknown>) => Record<string, unknown> }[];
+}
+interface CannonResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+const autocannon = createRequire(import.meta.url)('autocannon') as (opts: CannonOptions) => Promise<CannonResult>;
+
+function dbUrl(name: string): string {
+  const u = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Child: the real server with a hello-world route added, reporting event-loop delay on request. */
+async function child(url: string, inFlight: number): Promise<void> {
+  const pool = createPool(url, { max: 10 });
+  const config = loadConfig({ ...process.env, DATABASE_URL: url, PORT: '0', CHURN_RATE_LIMIT: '0', CHURN_LOG_LEVEL: 'warn' });
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  const server = await startServer({
+    config, pool, log: createLogger('warn'), databaseUrl: url, schedule: false, featureReads: { maxInFlight: inFlight },
+    beforeListen: (app) => {
+      app.get('/bench/hello', { schema: { hide: true } }, async () => ({ hello: 'world' }));
+    },
+  });
+  process.on('message', async (msg: { type: string }) => {
+    if (msg.type === 'eld-reset') {
+      eld.reset();
+      eld.enable();
+    } else if (msg.type === 'eld') {
+      process.send?.({ type: 'eld', p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6 });
+    } else if (msg.type === 'stop') {
+      await server.close();
+      await pool.end();
+      process.exit(0);
+    }
+  });
+  process.send?.({ type: 'ready', url: server.url });
+}
+
+function churn(args: string[], env: NodeJS.ProcessEnv): void {
+  execFileSync(process.execPath, [`${ROOT}/bin/churn.js`, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+interface Run { name: string; rps: number; p50: number; p99: number; errors: number; non2xx: number }
+
+async function cannon(name: string, opts: CannonOptions): Promise<Run> {
+  const r = await autocannon({ connections: 20, duration: 8, ...opts });
+  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { db: { type: 'string' }, accounts: { type: 'string' }, seconds: { type: 'string' }, rate: { type: 'string' }, child: { type: 'boolean' }, 'in-flight': { type: 'string' } } });
+  const args = Args.parse(values);
+  const url = dbUrl(args.db);
+  if (args.child) return child(url, args['in-flight']);
+
+  // 1. data and a champion, through the product's own CLI on first use
+  await ensureDatabase(dbUrl('postgres'), args.db);
+  const pool = createPool(url, { max: 4 });
+  await migrate(pool);
+  const env = { ...process.env, DATABASE_URL: url, CHURN_LOG_LEVEL: 'warn' };
+  const [{ n }] = await query<{ n: number }>(pool, 'SELECT count(*)::int AS n FROM source.accounts');
+  if (n === 0) churn(['generate', '--accounts', String(args.accounts), '--months', '12', '--seed', '7'], env);
+  const champion = await resolveVersion(pool, 'champion').catch(() => null);
+  if (champion === null) churn(['train', '--models', 'logistic', '--seed', '7'], env);
+  const catalog = loadCatalog();
+  const model = await registryModelSource(pool, catalog).load(await resolveVersion(pool, 'champion'));
+  const key = await createApiKey(pool, { name: 'bench', scopes: ['score:read'] });
+  const now = new Date();
+  const ids = (await query<{ account_id: string }>(pool, {
+    text: `SELECT DISTINCT account_id FROM source.subscriptions WHERE started_at <= $1 AND (ended_at IS NULL OR ended_at > $1) ORDER BY 1 LIMIT 5000`, values: [now],
+  })).map((r) => r.account_id);
+  if (!ids.length) throw new Error('no active accounts in the bench database');
+
+  // 2. event-loop blocking of one explained score: the synchronous part (inference, explanation, shape)
+  const rows = await createFeatureReader(pool, catalog).read(ids.slice(0, 50), now);
+  const info = await readAccountInfo(pool, ids.slice(0, 50), now);
+  const times: number[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const id = ids[i % 50];
+    const t0 = performance.now();
+    buildScore({ model, config: DEFAULT_SERVING_CONFIG, accountId: id, asOf: now.toISOString(), row: rows.get(id)!, segment: info.get(id)!, top: 5 });
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  const blockMs = { mean: times.reduce((s, t) => s + t, 0) / times.length, p99: times[Math.floor(times.length * 0.99)] };
+  const instance = Object.fromEntries(model.featureNames.map((f) => [f, rows.get(ids[0])![f] ?? null]));
+  await pool.end();
+
+  // 3. the server in a child process, autocannon here
+  const server: ChildProcess = fork(fileURLToPath(import.meta.url), ['--child', '--db', args.db, '--in-flight', String(args['in-flight'])], { execArgv: ['--import', 'tsx'], env: { ...process.env, DATABASE_URL: url } });
+  const base = await new Promise<string>((resolve, reject) => {
+    server.once('message', (m: { type: string; url: string }) => (m.type === 'ready' ? resolve(m.url) : reject(new Error('child failed'))));
+    server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  const auth = { authorization: `Bearer ${key}` };
+  const d = args.seconds;
+  let i = 0;
+  const scoreRequest = { method: 'GET' as const, setupRequest: (req: Record<string, unknown>) => ({ ...req, path: `/v1/accounts/${ids[i++ % ids.length]}/score?explain=true` }) };
+  await cannon('warmup', { url: `${base}/v1/accounts/${ids[0]}/score?explain=true`, headers: auth, duration: 2 });
+  const hello = await cannon('hello-world', { url: `${base}/bench/hello`, duration: d });
+  const predict = await cannon('POST /v1/predict (1 instance)', { url: `${base}/v1/predict`, method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ instances: [instance] }), duration: d });
+  const score = await cannon('GET /v1/accounts/:id/score?explain=true', { url: base, headers: auth, requests: [scoreRequest], duration: d });
+  server.send({ type: 'eld-reset' });
+  const paced = await cannon(`account score at ${args.rate} req/s`, { url: base, headers: auth, requests: [scoreRequest], duration: d, connections: 10, overallRate: args.rate });
+  server.send({ type: 'eld' });
+  const eld = await new Promise<{ p50: number; p99: number; max: number }>((r) => server.once('message', (m: { p50: number; p99: number; max: number }) => r(m)));
+  server.send({ type: 'stop' });
+
+  const runs = [hello, predict, score, paced];
+  console.log('\nroute                                       req/s     p50 ms   p99 ms   ratio to hello   errors');
+  for (const r of runs) console.log(`${r.name.padEnd(42)} ${r.rps.toFixed(0).padStart(7)} ${r.p50.toFixed(1).padStart(9)} ${r.p99.toFixed(1).padStart(8)} ${(r.rps / hello.rps).toFixed(3).padStart(14)} ${String(r.errors + r.non2xx).padStart(8)}`);
+  console.log(`\none explained score blocks the event loop for ${blockMs.mean.toFixed(3)} ms on average (p99 ${blockMs.p99.toFixed(3)} ms);`);
+  console.log(`event-loop delay in the server at ${args.rate} req/s: p50 ${eld.p50.toFixed(2)} ms, p99 ${eld.p99.toFixed(2)} ms, max ${eld.max.toFixed(2)} ms`);
+  const predictRatio = predict.rps / hello.rps;
+  console.log(`targets: predict at ${(predictRatio * 100).toFixed(0)}% of hello-world (>= 50%: ${predictRatio >= 0.5 ? 'met' : 'MISSED'}); ` +
+    `account score p99 ${paced.p99.toFixed(1)} ms at ${paced.rps.toFixed(0)} req/s (< 25 ms: ${paced.p99 < 25 ? 'met' : 'MISSED'})`);
+  console.log(JSON.stringify({
+    bench: 'serve', hello: { rps: hello.rps, p50: hello.p50, p99: hello.p99 }, predict: { rps: predict.rps, p50: predict.p50, p99: predict.p99, ratio: predictRatio },
+    score: { rps: score.rps, p50: score.p50, p99: score.p99, ratio: score.rps / hello.rps },
+    scoreAtRate: { rate: args.rate, rps: paced.rps, p50: paced.p50, p99: paced.p99 },
+    blockingMs: blockMs, eventLoopDelayMs: eld, errors: runs.reduce((s, r) => s + r.errors + r.non2xx, 0),
+  }));
+}
+
+await main();

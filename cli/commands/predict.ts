@@ -1,0 +1,92 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { parseOptions, withDatabase } from '../context.ts';
+import { ChurnError } from '../../core/errors.ts';
+import { createProgress } from '../../core/progress.ts';
+import { recordsFromCsv } from '../../training/csv-table.ts';
+import { csvField } from '../../training/export.ts';
+import { formatDrivers, healthScore, tierFor, topDrivers } from '../../training/health.ts';
+import { loadModel } from '../../training/registry/index.ts';
+import { createScorer, type Scorer } from '../../training/scorer.ts';
+
+const PredictOptions = z.object({
+  fromCsv: z.string().min(1, '--from-csv FILE is required'),
+  out: z.string().min(1, '--out FILE is required'),
+  model: z.string().min(1).optional(),
+  artifact: z.string().min(1).optional(),
+  idCol: z.string().min(1),
+  top: z.coerce.number().int().min(1).max(1000),
+}).refine((o) => !(o.model && o.artifact), { message: 'give either --model or --artifact, not both', path: ['model'] });
+
+type PredictOptions = z.infer<typeof PredictOptions>;
+
+async function readText(file: string): Promise<string> {
+  return fs.readFile(file, 'utf8').catch((err: Error) => {
+    throw new ChurnError('CHURN_ERR_BAD_FILE', `cannot read ${file}: ${err.message}`);
+  });
+}
+
+/** Scores every row of the CSV and writes `id,churn_probability,health_score,tier,top_drivers` (all or nothing). */
+export async function predictCsv(scorer: Scorer, o: PredictOptions): Promise<number> {
+  const { header, records } = recordsFromCsv(await readText(o.fromCsv), o.fromCsv);
+  if (!header.includes(o.idCol)) throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: no id column "${o.idCol}" (columns: ${header.join(', ')})`);
+  const missing = scorer.missingFeatures(header);
+  if (missing.length) {
+    throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: missing ${missing.length} feature column(s) the model needs: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`);
+  }
+  const lines = ['id,churn_probability,health_score,tier,top_drivers'];
+  const bar = createProgress('predict');
+  bar.start(records.length);
+  records.forEach((r, i) => {
+    const id = r[o.idCol];
+    if (id === null) throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: line ${i + 2}: empty id`);
+    const s = scorer.score(r);
+    const health = healthScore(s.probability);
+    const drivers = formatDrivers(topDrivers(scorer.featureNames, scorer.families, s.contributions, o.top));
+    lines.push([csvField(id), s.probability.toFixed(6), health, tierFor(health), csvField(drivers)].join(','));
+    if (i % 1000 === 0) bar.update(i);
+  });
+  bar.update(records.length);
+  bar.stop();
+  const target = path.resolve(o.out);
+  const tmp = `${target}.tmp-${process.pid}`;
+  await fs.writeFile(tmp, lines.join('\n') + '\n');
+  await fs.rename(tmp, target);
+  return records.length;
+}
+
+export function registerPredict(program: Command): void {
+  program
+    .command('predict')
+    .description('score every row of a CSV: id, churn_probability, health_score, tier, top_drivers')
+    .requiredOption('--from-csv <file>', 'CSV with an id column and the model\'s feature columns (blanks allowed)')
+    .requiredOption('--out <file>', 'CSV file to write')
+    .option('--model <version-or-alias>', 'registry version or alias (default: champion)')
+    .option('--artifact <file>', 'a model artifact JSON (from churn train --save-artifact) instead of the registry')
+    .option('--id-col <col>', 'id column', 'id')
+    .option('--top <n>', 'drivers per row', '3')
+    .action(async (raw: Record<string, unknown>) => {
+      const o = parseOptions(PredictOptions, raw);
+      let scorer: Scorer;
+      let label: string;
+      if (o.artifact) {
+        const text = await readText(o.artifact);
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          throw new ChurnError('CHURN_ERR_ARTIFACT_CORRUPT', `${o.artifact} is not JSON`);
+        }
+        scorer = createScorer(json);
+        label = o.artifact;
+      } else {
+        const loaded = await withDatabase(({ pool }) => loadModel(pool, o.model ?? 'champion'));
+        scorer = createScorer(loaded.artifact);
+        label = `version ${loaded.meta.version}`;
+      }
+      const n = await predictCsv(scorer, o);
+      console.log(`scored ${n} rows with ${scorer.modelType} model (${label}) -> ${o.out}`);
+    });
+}

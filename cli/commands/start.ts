@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { loadCatalog, ensureFeatureSet } from '../../features/catalog.ts';
+import { loadServingConfig } from '../../serving/config.ts';
+import { startServer } from '../../serving/server.ts';
+import { parseOptions, withDatabase } from '../context.ts';
+import { ensureChampion, ensureData, ensureDemoKey, ensureFreshSnapshot, ensureReport, ensureScores } from '../start-stages.ts';
+
+const StartOptions = z.object({
+  accounts: z.coerce.number().int().min(50).max(1_000_000).optional(),
+  serve: z.boolean(),
+});
+
+export function registerStart(program: Command): void {
+  program.command('start')
+    .description('the whole product: database, demo data if empty, features, champion model, report, scores, then the API (what `npm start` runs)')
+    .option('--accounts <n>', 'size of the generated demo data set when the database is empty')
+    .option('--no-serve', 'prepare everything, then exit instead of serving the API')
+    .action(async (raw) => {
+      const opts = parseOptions(StartOptions, raw);
+      const started = performance.now();
+      const say = (line: string) => console.log(line);
+      await withDatabase(async ({ config, pool, log, databaseUrl }) => {
+        say(`database   ${config.DATABASE_URL ? 'DATABASE_URL' : `embedded PostgreSQL under ${config.home}`} (migrated)`);
+        const now = new Date();
+        const serving = await loadServingConfig(process.env.CHURN_SERVING_CONFIG);
+        const catalog = loadCatalog();
+        await ensureFeatureSet(pool, catalog);
+        await ensureData(pool, now, say, opts.accounts);
+        const version = await ensureChampion(pool, catalog, config, say);
+        await ensureFreshSnapshot(pool, catalog, now, say);
+        await ensureReport(pool, version, config.home, serving, now, say);
+        await ensureScores(pool, catalog, version, serving, now, say);
+        const key = await ensureDemoKey(pool, config.home);
+        say(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        if (!opts.serve) return;
+        const server = await startServer({ config, pool, log, databaseUrl });
+        say('');
+        say(`API        ${server.url}/v1   (docs: ${server.url}/docs)`);
+        say(`report     ${server.url}/v1/reports/latest`);
+        say(`demo key   ${key}`);
+        say(`try        curl -H "Authorization: Bearer ${key}" "${server.url}/v1/accounts?tier=critical&limit=5"`);
+        await new Promise<void>((resolve) => {
+          const stop = () => {
+            say('shutting down: draining requests');
+            server.close().then(resolve, resolve);
+          };
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+      }, { migrate: true });
+    });
+}

@@ -1,0 +1,110 @@
+import fs from 'node:fs/promises';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { parseOptions, withDatabase } from '../context.ts';
+import type { Pool } from '../../core/db.ts';
+import { ChurnError } from '../../core/errors.ts';
+import { createProgress } from '../../core/progress.ts';
+import { loadCatalog } from '../../features/catalog.ts';
+import { DurationSchema } from '../../features/labels.ts';
+import { tableFromCsv } from '../../training/csv-table.ts';
+import { databaseTrainingSet, trainAndRegister } from '../../training/run.ts';
+import { trainingSummary } from '../../training/summary.ts';
+import type { PreparedTable } from '../../training/table.ts';
+import { trainModel, type TrainOptions, type TrainResult } from '../../training/train.ts';
+
+const Models = z.string().transform((s, ctx) => {
+  const list = s.split(',').map((m) => m.trim()).filter(Boolean);
+  const bad = list.filter((m) => m !== 'logistic' && m !== 'mlp');
+  if (!list.length || bad.length) {
+    ctx.addIssue({ code: 'custom', message: `--models takes logistic and/or mlp, got "${s}"` });
+    return z.NEVER;
+  }
+  return list as ('logistic' | 'mlp')[];
+});
+
+const TrainCliOptions = z.object({
+  fromCsv: z.string().min(1).optional(),
+  label: z.string().min(1).optional(),
+  idCol: z.string().min(1),
+  splitCol: z.string().min(1),
+  horizon: DurationSchema.refine((d) => d > 0, 'the horizon must be at least 1 day'),
+  featureSet: z.string().min(1).optional(),
+  seed: z.coerce.number().int(),
+  models: Models,
+  epochs: z.coerce.number().int().min(1).max(10_000).optional(),
+  classWeight: z.enum(['auto', 'balanced', 'none']),
+  saveArtifact: z.string().min(1).optional(),
+  register: z.boolean(),
+}).refine((o) => !o.fromCsv || o.label, { message: '--label COL is required with --from-csv', path: ['label'] });
+
+type TrainCliOptions = z.infer<typeof TrainCliOptions>;
+
+function trainOptions(o: TrainCliOptions): TrainOptions {
+  return {
+    seed: o.seed, modelTypes: o.models, epochs: o.epochs, classWeight: o.classWeight, log: (m: string) => console.error(m),
+    progress: (label) => createProgress(label), backend: process.env.CHURN_TF_BACKEND,
+  };
+}
+
+/** Trains (recording a failure in the registry), registers, promotes when not worse; prints the summary. */
+async function trainAndReport(pool: Pool | null, table: PreparedTable, o: TrainCliOptions, mlflowUri?: string, dataset?: Record<string, unknown>): Promise<void> {
+  const extra: string[] = [];
+  const save = async (r: TrainResult) => {
+    if (!o.saveArtifact) return;
+    await fs.writeFile(o.saveArtifact, JSON.stringify(r.artifact));
+    extra.push(`  artifact  written to ${o.saveArtifact}`);
+  };
+  if (!pool) {
+    const result = await trainModel(table, trainOptions(o));
+    await save(result);
+    console.log(trainingSummary(result, [...extra, '  registry  not registered (--no-register)']));
+    return;
+  }
+  const { result, registered, mlflow } = await trainAndRegister(pool, table, {
+    train: trainOptions(o), actor: 'churn train', dataset, mlflowUri, log: (m) => console.error(m),
+  });
+  await save(result);
+  extra.push(`  registry  version ${registered.version.version}; champion: ${registered.promotion.decision} (${registered.promotion.reason})`);
+  if (mlflowUri) extra.push(`  mlflow    ${mlflow ? `run ${mlflow.runId}` : 'not logged (see the registry entry for the error)'}`);
+  console.log(trainingSummary(result, extra));
+  console.log(`version ${registered.version.version}`);
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('build the training set (database, or --from-csv a prepared table), train, evaluate, register a version')
+    .option('--from-csv <file>', 'train on a prepared table instead of the database')
+    .option('--label <col>', 'label column of the prepared table (1 = churned)')
+    .option('--id-col <col>', 'id column of the prepared table', 'id')
+    .option('--split-col <col>', 'split column (train, valid, test); test rows are held out for evaluation', 'split')
+    .option('--horizon <duration>', 'database path: churn within this long after the observation date', '30d')
+    .option('--feature-set <version>', "database path: feature-set version (default: the current catalogue's)")
+    .option('--seed <n>', 'seed: the same seed gives the same model and metrics', '42')
+    .option('--models <list>', 'candidate models, chosen on validation AUC', 'logistic,mlp')
+    .option('--epochs <n>', 'cap on training epochs (early stopping usually ends sooner)')
+    .option('--class-weight <mode>', 'none (calibration handles imbalance), balanced, or auto (balanced when churners < 20%)', 'none')
+    .option('--save-artifact <file>', 'also write the model artifact as JSON (for churn predict --artifact)')
+    .option('--no-register', 'prepared-table path: do not touch the database registry')
+    .action(async (raw: Record<string, unknown>) => {
+      const o = parseOptions(TrainCliOptions, raw);
+      if (o.fromCsv) {
+        const file = o.fromCsv;
+        const text = await fs.readFile(file, 'utf8').catch((err: Error) => {
+          throw new ChurnError('CHURN_ERR_BAD_FILE', `cannot read ${file}: ${err.message}`);
+        });
+        const table = tableFromCsv(text, file, { label: o.label!, idCol: o.idCol, splitCol: o.splitCol });
+        if (!o.register) return trainAndReport(null, table, o);
+        return withDatabase(({ pool, config }) => trainAndReport(pool, table, o, config.MLFLOW_TRACKING_URI));
+      }
+      if (!o.register) throw new ChurnError('CHURN_ERR_VALIDATION', '--no-register applies to --from-csv only');
+      await withDatabase(async ({ pool, config }) => {
+        const dataset = { horizonDays: o.horizon, seed: o.seed };
+        const { table } = await databaseTrainingSet(pool, loadCatalog(), {
+          ...dataset, featureSetVersion: o.featureSet, progress: createProgress('training set'), snapshotProgress: createProgress('feature snapshots'),
+        });
+        await trainAndReport(pool, table, o, config.MLFLOW_TRACKING_URI, dataset);
+      });
+    });
+}

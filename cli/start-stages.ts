@@ -1,0 +1,116 @@
+/**
+ * The stages of `npm start` (`churn start`), each one call that reuses what exists: data, feature
+ * snapshots, a champion model, its accuracy report, stored scores and a demo API key.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../core/config.ts';
+import { query, type Pool } from '../core/db.ts';
+import { createProgress } from '../core/progress.ts';
+import { buildSnapshots } from '../features/materialize.ts';
+import type { Catalog } from '../features/catalog.ts';
+import { DEMO_ACCOUNTS, generate } from '../features/generate/index.ts';
+import { getModel, setAlias } from '../training/registry/index.ts';
+import { databaseTrainingSet, trainAndRegister } from '../training/run.ts';
+import type { ServingConfig } from '../serving/config.ts';
+import { createApiKey, listApiKeys, prefixOf, revokeApiKey } from '../serving/keys.ts';
+import { registryModelSource } from '../serving/model-source.ts';
+import { buildModelReport } from '../serving/report-job.ts';
+import { saveModelReport } from '../serving/report-store.ts';
+import { headlineSentences } from '../training/report/headline.ts';
+import { scoreAllActive } from '../serving/score-all.ts';
+
+export type Say = (line: string) => void;
+
+/** Generates the demo data set when the source tables are empty. */
+export async function ensureData(pool: Pool, now: Date, say: Say, accounts = DEMO_ACCOUNTS): Promise<void> {
+  const [{ n }] = await query<{ n: number }>(pool, 'SELECT count(*)::int AS n FROM source.accounts');
+  if (n > 0) return say(`data       ${n} accounts already in the database`);
+  const end = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  const r = await generate(pool, { accounts, months: 12, seed: 42, end }, createProgress('generating'));
+  const events = r.rowCounts.events ?? 0;
+  say(`data       generated ${r.accounts} accounts and ${events.toLocaleString('en-US')} events in ${r.seconds.toFixed(1)} s`);
+}
+
+async function championOrNull(pool: Pool) {
+  return getModel(pool, 'champion').catch((err: { code?: string }) => {
+    if (err.code === 'CHURN_ERR_MODEL_NOT_FOUND') return null;
+    throw err;
+  });
+}
+
+/** Trains and registers a champion unless one exists for the current feature catalogue. */
+export async function ensureChampion(pool: Pool, catalog: Catalog, config: Config, say: Say): Promise<number> {
+  const current = await championOrNull(pool);
+  if (current && current.featureSetVersion === catalog.version) {
+    say(`model      champion is version ${current.version} (${current.modelType})`);
+    return current.version;
+  }
+  const dataset = { horizonDays: 30, seed: 42 };
+  const { table } = await databaseTrainingSet(pool, catalog, { ...dataset, progress: createProgress('training set'), snapshotProgress: createProgress('feature snapshots') });
+  const { result, registered } = await trainAndRegister(pool, table, {
+    train: { seed: 42, progress: (label) => createProgress(label), backend: process.env.CHURN_TF_BACKEND },
+    actor: 'npm start', dataset, mlflowUri: config.MLFLOW_TRACKING_URI,
+  });
+  const version = registered.version.version;
+  if (!registered.promotion.promoted) {
+    // The old champion was trained on another feature catalogue, so it cannot serve this one.
+    await setAlias(pool, { alias: 'champion', version, actor: 'npm start', reason: 'feature catalogue changed' });
+  }
+  const v = result.metrics.validation;
+  say(`model      trained ${result.chosen} as version ${version} on ${result.backend}: validation AUC ${v.auc.toFixed(3)}, lift@10% ${v.lift10.toFixed(2)}`);
+  return version;
+}
+
+/** Features as of now for every active account (drift and fresh scores read them). */
+export async function ensureFreshSnapshot(pool: Pool, catalog: Catalog, asOf: Date, say: Say): Promise<void> {
+  const [row] = await query<{ n: number }>(pool, `SELECT count(*)::int AS n FROM churn.feature_snapshots
+    WHERE feature_set_version = $1 AND as_of > $2::timestamptz - interval '20 hours'`, [catalog.version, asOf]);
+  if (row.n > 0) return say(`features   a snapshot from the last day exists (${row.n} accounts)`);
+  const r = await buildSnapshots(pool, catalog, [asOf], { progress: createProgress('features') });
+  say(`features   built ${r.rows} account snapshots as of ${asOf.toISOString()} in ${r.seconds.toFixed(1)} s`);
+}
+
+/** The champion's accuracy report: stored in the database and written to `<home>/reports/`. */
+export async function ensureReport(pool: Pool, version: number, home: string, serving: ServingConfig, now: Date, say: Say): Promise<string> {
+  const dir = path.join(home, 'reports');
+  const file = path.join(dir, `report-v${version}.html`);
+  const [stored] = await query<{ html: string }>(pool, 'SELECT html FROM churn.model_reports WHERE model_version = $1', [version]);
+  await fs.mkdir(dir, { recursive: true });
+  if (stored) {
+    await fs.writeFile(file, stored.html);
+    say(`report     reused the report of version ${version}: ${file}`);
+    return file;
+  }
+  const r = await buildModelReport(pool, { model: version, now, servingConfig: serving });
+  await saveModelReport(pool, version, r.html, r.json);
+  await fs.writeFile(file, r.html);
+  await fs.writeFile(file.replace(/\.html$/, '.json'), r.json);
+  say(`report     ${headlineSentences(r.data)[0] ?? 'written'}`);
+  say(`           ${file}`);
+  return file;
+}
+
+/** Scores every active account with the champion unless it scored them in the last day. */
+export async function ensureScores(pool: Pool, catalog: Catalog, version: number, serving: ServingConfig, asOf: Date, say: Say): Promise<void> {
+  const [row] = await query<{ n: number }>(pool, `SELECT count(*)::int AS n FROM churn.score_history
+    WHERE model_version = $1 AND scored_at > now() - interval '20 hours'`, [version]);
+  if (row.n > 0) return say(`scores     ${row.n} scores from the last day exist for version ${version}`);
+  const model = await registryModelSource(pool, catalog).load(version);
+  const r = await scoreAllActive(pool, { model, catalog, config: serving, asOf, scoredAt: new Date(), progress: createProgress('scoring') });
+  say(`scores     scored ${r.accounts} active accounts in ${r.seconds.toFixed(1)} s (${r.alerts} alerts)`);
+}
+
+/** A demo key with both scopes; its secret is kept in `<home>/demo-key` so later starts print it again. */
+export async function ensureDemoKey(pool: Pool, home: string): Promise<string> {
+  const file = path.join(home, 'demo-key');
+  const saved = (await fs.readFile(file, 'utf8').catch(() => '')).trim();
+  const keys = await listApiKeys(pool);
+  const prefix = prefixOf(saved);
+  if (prefix && keys.some((k) => k.name === 'demo' && !k.revoked_at && k.key_prefix === prefix)) return saved;
+  if (keys.some((k) => k.name === 'demo' && !k.revoked_at)) await revokeApiKey(pool, 'demo');
+  const secret = await createApiKey(pool, { name: 'demo', scopes: ['score:read', 'models:admin'] });
+  await fs.mkdir(home, { recursive: true });
+  await fs.writeFile(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}

@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import type { Queryable } from '../core/db.ts';
+import { query } from '../core/db.ts';
+import { ChurnError, describeIssues } from '../core/errors.ts';
+import { ALL_DEFINITIONS } from './definitions/index.ts';
+import { FAMILIES, FeatureDefSchema, dependenciesOf, type FeatureDef, type FeatureInput } from './definitions/schema.ts';
+
+export { FAMILIES, defineFeature, type Family, type FeatureDef, type FeatureInput } from './definitions/schema.ts';
+
+/**
+ * Bumped whenever the SQL templates change what a definition computes, so that the feature-set
+ * version (a hash of the definitions and this revision) changes with them.
+ */
+export const SQL_REVISION = 1;
+
+export interface Catalog {
+  /** sha256 of the canonical JSON of every definition (and SQL_REVISION), first 16 hex digits */
+  version: string;
+  /** ordered: every derived feature after the features it depends on */
+  features: FeatureDef[];
+  byName: Map<string, FeatureDef>;
+  names: string[];
+}
+
+/** JSON with object keys sorted at every level, so the hash does not depend on key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function fail(message: string): never {
+  throw new ChurnError('CHURN_ERR_VALIDATION', `feature catalogue: ${message}`);
+}
+
+/** Validates the definitions (zod), checks names and dependencies, orders them, and hashes them. */
+export function loadCatalog(inputs: readonly FeatureInput[] = ALL_DEFINITIONS): Catalog {
+  const parsed: FeatureDef[] = inputs.map((input, i) => {
+    const r = FeatureDefSchema.safeParse(input);
+    if (!r.success) {
+      const name = typeof (input as { name?: unknown })?.name === 'string' ? (input as { name: string }).name : `#${i}`;
+      fail(`feature ${name}: ${describeIssues(r.error.issues)}`);
+    }
+    return r.data;
+  });
+  const byName = new Map<string, FeatureDef>();
+  for (const def of parsed) {
+    if (byName.has(def.name)) fail(`feature ${def.name} is defined twice`);
+    byName.set(def.name, def);
+  }
+  for (const def of parsed) {
+    for (const dep of dependenciesOf(def)) {
+      if (!byName.has(dep)) fail(`feature ${def.name} depends on unknown feature ${dep}`);
+    }
+  }
+  // Stable topological order: declaration order, each derived feature moved after its inputs.
+  const ordered: FeatureDef[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (def: FeatureDef, path: string[]) => {
+    const s = state.get(def.name);
+    if (s === 'done') return;
+    if (s === 'visiting') fail(`dependency cycle: ${[...path, def.name].join(' -> ')}`);
+    state.set(def.name, 'visiting');
+    for (const dep of dependenciesOf(def)) visit(byName.get(dep)!, [...path, def.name]);
+    state.set(def.name, 'done');
+    ordered.push(def);
+  };
+  for (const def of parsed) visit(def, []);
+  const version = createHash('sha256').update(canonicalJson({ sqlRevision: SQL_REVISION, features: ordered })).digest('hex').slice(0, 16);
+  return { version, features: ordered, byName, names: ordered.map((f) => f.name) };
+}
+
+/** Records the feature set (names in order, definitions) so snapshots and models can refer to its version. */
+export async function ensureFeatureSet(db: Queryable, catalog: Catalog): Promise<void> {
+  await query(db, {
+    text: `INSERT INTO churn.feature_sets (feature_set_version, feature_names, definitions)
+           VALUES ($1, $2::text[], $3::jsonb) ON CONFLICT (feature_set_version) DO NOTHING`,
+    values: [catalog.version, catalog.names, JSON.stringify(catalog.features)],
+  });
+}
+
+/** The families present in a catalogue, in the canonical order. */
+export function familiesOf(catalog: Catalog): string[] {
+  const present = new Set(catalog.features.map((f) => f.family));
+  return FAMILIES.filter((f) => present.has(f));
+}

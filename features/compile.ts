@@ -1,0 +1,161 @@
+import type { Sql } from '../core/db.ts';
+import { ChurnError } from '../core/errors.ts';
+import type { Catalog } from './catalog.ts';
+import type { FeatureDef, FeatureKind, KindDef } from './definitions/schema.ts';
+import { SqlBuilder, daysBefore, int, type Template } from './sql/builder.sql.ts';
+import { accountAttr, invoiceStat, paymentFailures, subscriptionAttr, tenure, userCount } from './sql/commercial.sql.ts';
+import { change, ratio, threshold } from './sql/derived.sql.ts';
+import { REACH_TOKEN, activeDays, activeUsers, daysSinceLast, distinctAreas, eventCount, eventCtes, firstValue, longestGap, segmentEdges, stickiness } from './sql/events.sql.ts';
+import { surveyChange, surveyLatest, surveyMean } from './sql/sentiment.sql.ts';
+import { ticketCount, ticketStat } from './sql/support.sql.ts';
+
+/** One SQL template per kind of feature. */
+const TEMPLATES: { [K in FeatureKind]: Template<KindDef<K>> } = {
+  event_count: eventCount, active_days: activeDays, active_users: activeUsers, stickiness, longest_gap: longestGap,
+  days_since_last: daysSinceLast, distinct_areas: distinctAreas, first_value: firstValue,
+  ticket_count: ticketCount, ticket_stat: ticketStat,
+  subscription_attr: subscriptionAttr, account_attr: accountAttr, tenure, user_count: userCount, invoice_stat: invoiceStat, payment_failures: paymentFailures,
+  survey_latest: surveyLatest, survey_change: surveyChange, survey_mean: surveyMean,
+  ratio, change, threshold,
+};
+
+const DAY_MS = 86_400_000;
+
+export interface CompileOptions {
+  /** restrict to these accounts (the fast path); all accounts when omitted */
+  accountIds?: readonly string[];
+  /** only accounts with a subscription covering as_of (default true: active customers) */
+  requireActive?: boolean;
+}
+
+export interface CompiledFeatures extends Sql {
+  values: unknown[];
+  /** the range of event time the statement scans */
+  scanFrom: Date;
+  scanTo: Date;
+}
+
+function maxReach(defs: FeatureDef[], kind: FeatureKind): number {
+  return Math.max(1, ...defs.filter((d) => d.kind === kind).map((d) => ('window' in d && d.window ? d.window.offsetDays + d.window.days : 0)));
+}
+
+/**
+ * Compiles the whole catalogue to ONE statement that returns `(as_of, account_id, feature_values
+ * double precision[])` for every active account at every date of `asOfs` (catalogue order). The
+ * text depends only on the catalogue and on whether accounts are restricted, so it can be prepared
+ * once. All dates must share one time of day (whole days apart), which lets one event rollup serve
+ * the whole grid; `groupByTimeOfDay` splits other grids. Pure: no database access.
+ */
+export function compileFeatures(catalog: Catalog, asOfs: readonly Date[], opts: CompileOptions = {}): CompiledFeatures {
+  if (asOfs.length === 0) throw new ChurnError('CHURN_ERR_VALIDATION', 'at least one as-of date is needed');
+  for (const d of asOfs) if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new ChurnError('CHURN_ERR_VALIDATION', `invalid as-of date: ${String(d)}`);
+  const first = asOfs[0].getTime();
+  if (asOfs.some((d) => (((d.getTime() - first) % DAY_MS) + DAY_MS) % DAY_MS !== 0)) {
+    throw new ChurnError('CHURN_ERR_VALIDATION', 'as-of dates compiled together must be whole days apart (same time of day)');
+  }
+  const restricted = opts.accountIds !== undefined;
+  // $1 dates, $2 scan_from in epoch seconds (day 0 of the rollup), $3/$4 scan range, $5 segment edges, $6 accounts
+  const b = new SqlBuilder([asOfs.map((d) => d.toISOString()), null, null, null, null, ...(restricted ? [opts.accountIds] : [])]);
+  const ids = restricted ? '$6::text[]' : null;
+
+  const finals: string[] = [];
+  for (const def of catalog.features) {
+    const template = TEMPLATES[def.kind] as Template;
+    const expr = template(def, b);
+    b.exprs.set(def.name, expr);
+    finals.push(`/* ${def.name} */ (${expr})::float8`);
+  }
+
+  const reach = Math.max(b.reach.sum, b.reach.word, 1);
+  const times = asOfs.map((d) => d.getTime());
+  const scanFrom = new Date(Math.min(...times) - reach * DAY_MS);
+  const scanTo = new Date(Math.max(...times));
+  b.values[1] = scanFrom.getTime() / 1000;
+  b.values[2] = scanFrom.toISOString();
+  b.values[3] = scanTo.toISOString();
+  b.values[4] = segmentEdges(b, times.map((t) => Math.round((t - scanFrom.getTime()) / DAY_MS)));
+
+  const ctes: string[] = [];
+  ctes.push(`-- 1. the observation dates, each with its day index gj counted from scan_from ($2, epoch seconds)
+grid AS (
+  SELECT g.as_of, round((date_part('epoch', g.as_of) - $2::float8) / 86400)::int AS gj, $3::timestamptz AS scan_from, $4::timestamptz AS scan_to, $5::int[] AS edges
+  FROM unnest($1::timestamptz[]) AS g(as_of)
+)`);
+  const active = opts.requireActive !== false;
+  ctes.push(`-- 2. the population at each date: accounts created before it${active ? ' with a subscription covering it' : ''} (and that subscription)
+pop AS MATERIALIZED (
+  SELECT DISTINCT ON (g.as_of, a.account_id) g.as_of, g.gj, a.account_id, a.created_at, a.segment, a.industry, a.region,
+         s.plan, s.mrr, s.seats, s.billing_period, s.discount_pct, s.is_trial
+  FROM grid g
+  JOIN source.accounts a ON a.created_at < g.as_of${ids ? ` AND a.account_id = ANY(${ids})` : ''}
+  ${active ? '' : 'LEFT '}JOIN source.subscriptions s ON s.account_id = a.account_id AND s.started_at < g.as_of AND (s.ended_at IS NULL OR s.ended_at >= g.as_of)
+  ORDER BY g.as_of, a.account_id, s.started_at DESC, s.subscription_id DESC
+)`);
+  const sources = b.sources();
+  if (sources.includes('evk') || sources.includes('evf')) ctes.push(eventCtes(b, ids));
+  const joins: string[] = [];
+  const per = (alias: string) => `LEFT JOIN ${alias} ON ${alias}.as_of = p.as_of AND ${alias}.account_id = p.account_id`;
+  const cols = (source: string) => b.columnsOf(source).map(([alias, sql]) => `${sql} AS ${alias}`).join(',\n         ');
+  const grouped = (alias: string, join: string, note: string) => {
+    ctes.push(`-- ${ctes.length + 1}. ${note}
+${alias} AS (
+  SELECT p.as_of, p.account_id,
+         ${cols(alias)}
+  FROM pop p JOIN ${join}
+  GROUP BY p.as_of, p.account_id
+)`);
+    joins.push(per(alias));
+  };
+  if (sources.includes('evf')) joins.push(per('evf'));
+  if (sources.includes('tk')) grouped('tk', 'source.support_tickets t ON t.account_id = p.account_id AND t.opened_at < p.as_of', 'support tickets opened before each date');
+  if (sources.includes('usr')) grouped('usr', 'source.users u ON u.account_id = p.account_id AND u.created_at < p.as_of AND (u.deactivated_at IS NULL OR u.deactivated_at >= p.as_of)', 'users provisioned at each date');
+  if (sources.includes('inv')) {
+    const r = maxReach(catalog.features, 'invoice_stat');
+    grouped('inv', `source.invoices i ON i.account_id = p.account_id AND i.issued_at < p.as_of AND i.due_at < p.as_of AND i.due_at >= ${daysBefore('p.as_of', r)}`, `invoices due in the ${r} days before each date`);
+  }
+  if (sources.includes('pay')) {
+    const r = maxReach(catalog.features, 'payment_failures');
+    grouped('pay', `source.payment_attempts a ON a.account_id = p.account_id AND a.attempted_at < p.as_of AND a.attempted_at >= ${daysBefore('p.as_of', r)}`, `payment attempts in the ${r} days before each date`);
+  }
+  if (sources.includes('srv')) grouped('srv', 'source.survey_responses r ON r.account_id = p.account_id AND r.responded_at < p.as_of', 'survey responses given before each date');
+  for (const so of sources.filter((s) => /^so\d+$/.test(s))) {
+    const t = daysBefore('p.as_of', Number(so.slice(2)));
+    ctes.push(`-- ${ctes.length + 1}. the subscription that covered each date minus ${so.slice(2)} days, as known at the date
+${so} AS (
+  SELECT DISTINCT ON (p.as_of, p.account_id) p.as_of, p.account_id,
+         ${cols(so)}
+  FROM pop p JOIN source.subscriptions s ON s.account_id = p.account_id AND s.started_at < ${t} AND (s.ended_at IS NULL OR s.ended_at >= ${t})
+  ORDER BY p.as_of, p.account_id, s.started_at DESC, s.subscription_id DESC
+)`);
+    joins.push(per(so));
+  }
+  if (sources.includes('fv')) {
+    ctes.push(`-- ${ctes.length + 1}. per account created before the event rollup's reach: facts fixed since (first key-feature use)
+fv AS (
+  SELECT a.account_id,
+         ${cols('fv')}
+  FROM (SELECT DISTINCT account_id, created_at FROM pop WHERE created_at < as_of - interval '1 second' * 86400 * ${REACH_TOKEN.word}) a
+)`);
+    joins.push('LEFT JOIN fv ON fv.account_id = p.account_id');
+  }
+  let text = `WITH
+${ctes.join(',\n')}
+-- ${ctes.length + 1}. one row per (as_of, account): the features in catalogue order
+SELECT p.as_of, p.account_id, ARRAY[
+  ${finals.join(',\n  ')}
+]::float8[] AS feature_values
+FROM pop p
+${joins.join('\n')}`;
+  for (const use of ['sum', 'word'] as const) text = text.replaceAll(REACH_TOKEN[use], int(Math.max(b.reach[use], 1)));
+  return { text, values: b.values, scanFrom, scanTo };
+}
+
+/** Splits dates into groups that can be compiled together (same time of day), each sorted. */
+export function groupByTimeOfDay(asOfs: readonly Date[]): Date[][] {
+  const groups = new Map<number, Date[]>();
+  for (const d of [...new Set(asOfs.map((x) => x.getTime()))].sort((x, y) => x - y)) {
+    const key = ((d % DAY_MS) + DAY_MS) % DAY_MS;
+    groups.set(key, [...(groups.get(key) ?? []), new Date(d)]);
+  }
+  return [...groups.values()];
+}

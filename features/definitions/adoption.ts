@@ -1,0 +1,23 @@
+import { defineFeature } from './schema.ts';
+
+/** Adoption: how much of the product the account has taken up. */
+export const adoption = [
+  defineFeature({ name: 'feature_areas_28d', family: 'adoption', kind: 'distinct_areas', window: { days: 28 }, unit: 'areas',
+    description: 'Used {value} product areas in the last 28 days' }),
+  defineFeature({ name: 'feature_areas_90d', family: 'adoption', kind: 'distinct_areas', window: { days: 90 }, unit: 'areas',
+    description: 'Used {value} product areas in the last 90 days' }),
+  defineFeature({ name: 'catalog_adoption_share_90d', family: 'adoption', kind: 'distinct_areas', window: { days: 90 }, share: true, unit: 'share',
+    description: 'Adopted {value} of the product areas in the last 90 days', whenNull: 'The product catalogue is empty' }),
+  defineFeature({ name: 'key_features_28d', family: 'adoption', kind: 'distinct_areas', window: { days: 28 }, keyOnly: true, unit: 'features',
+    description: 'Used key features in {value} product areas in the last 28 days' }),
+  defineFeature({ name: 'key_features_90d', family: 'adoption', kind: 'distinct_areas', window: { days: 90 }, keyOnly: true, unit: 'features',
+    description: 'Used key features in {value} product areas in the last 90 days' }),
+  defineFeature({ name: 'key_feature_share_90d', family: 'adoption', kind: 'distinct_areas', window: { days: 90 }, keyOnly: true, share: true, unit: 'share',
+    description: 'Adopted {value} of the key features in the last 90 days', whenNull: 'The product has no key features' }),
+  defineFeature({ name: 'days_to_first_value', family: 'adoption', kind: 'first_value', withinDays: 90, unit: 'days',
+    description: 'First used a key feature {value} days after sign-up', whenNull: 'Has not used a key feature within 90 days of sign-up' }),
+  defineFeature({ name: 'areas_trend_28d', family: 'adoption', kind: 'change', mode: 'absolute', dependsOn: ['feature_areas_28d', 'feature_areas_prev_28d'], unit: 'areas',
+    description: 'Product areas in use changed by {value} against the previous 28 days' }),
+  defineFeature({ name: 'feature_areas_prev_28d', family: 'adoption', kind: 'distinct_areas', window: { days: 28, offsetDays: 28 }, unit: 'areas',
+    description: 'Used {value} product areas in the 28 days before the last 28' }),
+];

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+/**
+ * The feature-definition language: a zod discriminated union on `kind`. Definitions are plain data,
+ * validated when the catalogue loads; SQL is generated from them (features/compile.ts).
+ * Windows are half-open and as-of: `[as_of - (offsetDays + days), as_of - offsetDays)`, in whole
+ * 24-hour days counted back from as_of.
+ */
+export const FAMILIES = ['engagement', 'usage', 'adoption', 'support', 'commercial', 'sentiment'] as const;
+export type Family = (typeof FAMILIES)[number];
+
+export const UNITS = ['users', 'days', 'events', 'events_per_day', 'events_per_user', 'ratio', 'share', 'areas', 'features', 'tickets', 'hours', 'score', 'currency', 'seats', 'percent', 'flag', 'ordinal', 'invoices', 'payments', 'change'] as const;
+
+const Name = z.string().regex(/^[a-z][a-z0-9_]{1,62}$/, 'must be snake_case (a-z, 0-9, _), 2-63 characters');
+const Window = z.strictObject({
+  days: z.number().int().min(1).max(730),
+  offsetDays: z.number().int().min(0).max(730).default(0),
+});
+export type Window = z.infer<typeof Window>;
+
+const base = {
+  name: Name,
+  family: z.enum(FAMILIES),
+  unit: z.enum(UNITS),
+  description: z.string().min(5).refine((s) => s.includes('{value}'), 'must contain the {value} placeholder'),
+  /** Plain-language text when the value is NULL (e.g. "No NPS response yet"). */
+  whenNull: z.string().min(3).optional(),
+};
+const windowed = { ...base, window: Window };
+const deps = (n: number) => z.array(Name).length(n);
+
+export const FeatureDefSchema = z.discriminatedUnion('kind', [
+  // --- from the event rollup -------------------------------------------------------------------
+  z.strictObject({ ...windowed, kind: z.literal('event_count') }), // sum of quantity
+  z.strictObject({ ...windowed, kind: z.literal('active_days') }),
+  z.strictObject({ ...windowed, kind: z.literal('active_users') }),
+  z.strictObject({ ...windowed, kind: z.literal('stickiness') }), // mean daily active users / active users over the window
+  z.strictObject({ ...windowed, kind: z.literal('longest_gap') }), // longest run of inactive days inside the window
+  z.strictObject({ ...base, kind: z.literal('days_since_last') }),
+  z.strictObject({ ...windowed, kind: z.literal('distinct_areas'), keyOnly: z.boolean().default(false), share: z.boolean().default(false) }),
+  z.strictObject({ ...base, kind: z.literal('first_value'), withinDays: z.number().int().min(1).max(365) }),
+  // --- support tickets ---------------------------------------------------------------------------
+  z.strictObject({ ...base, kind: z.literal('ticket_count'), window: Window.optional(), only: z.enum(['all', 'open', 'escalated', 'high_priority']).default('all') }),
+  z.strictObject({ ...windowed, kind: z.literal('ticket_stat'), stat: z.enum(['median_resolution_hours', 'mean_csat', 'high_priority_share']) }),
+  // --- commercial ----------------------------------------------------------------------------------
+  z.strictObject({
+    ...base,
+    kind: z.literal('subscription_attr'),
+    attr: z.enum(['mrr', 'seats', 'discount_pct', 'billing_annual', 'is_trial', 'plan_tier']),
+    offsetDays: z.number().int().min(0).max(730).default(0),
+    planTiers: z.record(z.string().min(1), z.number()).optional(),
+  }).refine((d) => d.attr !== 'plan_tier' || (d.planTiers && Object.keys(d.planTiers).length > 0), { message: 'plan_tier needs planTiers', path: ['planTiers'] }),
+  z.strictObject({ ...base, kind: z.literal('account_attr'), attr: z.enum(['segment', 'industry', 'region']), equals: z.string().min(1) }),
+  z.strictObject({ ...base, kind: z.literal('tenure') }),
+  z.strictObject({ ...base, kind: z.literal('user_count') }),
+  z.strictObject({ ...windowed, kind: z.literal('invoice_stat'), stat: z.enum(['days_late_mean', 'days_late_max', 'overdue_count']) }),
+  z.strictObject({ ...windowed, kind: z.literal('payment_failures') }),
+  // --- surveys --------------------------------------------------------------------------------------
+  z.strictObject({ ...base, kind: z.literal('survey_latest'), survey: z.enum(['nps', 'csat']) }),
+  z.strictObject({ ...base, kind: z.literal('survey_change'), survey: z.enum(['nps', 'csat']) }),
+  z.strictObject({ ...windowed, kind: z.literal('survey_mean'), survey: z.enum(['nps', 'csat']) }),
+  // --- derived from other features (declare dependsOn) -----------------------------------------------
+  z.strictObject({ ...base, kind: z.literal('ratio'), dependsOn: z.array(Name).min(1).max(2), denominatorConstant: z.number().positive().optional() })
+    .refine((d) => (d.denominatorConstant === undefined) === (d.dependsOn.length === 2), { message: 'a ratio needs two dependsOn features, or one and denominatorConstant', path: ['dependsOn'] }),
+  z.strictObject({ ...base, kind: z.literal('change'), dependsOn: deps(2), mode: z.enum(['relative', 'absolute']) }),
+  z.strictObject({ ...base, kind: z.literal('threshold'), dependsOn: deps(1), op: z.enum(['lte', 'gte']), value: z.number() }),
+]);
+
+export type FeatureDef = z.infer<typeof FeatureDefSchema>;
+export type FeatureInput = z.input<typeof FeatureDefSchema>;
+export type FeatureKind = FeatureDef['kind'];
+export type KindDef<K extends FeatureKind> = Extract<FeatureDef, { kind: K }>;
+
+/** Declares one feature; validation happens when the catalogue loads (so a bad one fails with its name). */
+export function defineFeature<T extends FeatureInput>(def: T): T {
+  return def;
+}
+
+/** The feature names a definition reads (derived kinds only). */
+export function dependenciesOf(def: FeatureDef): string[] {
+  return 'dependsOn' in def ? def.dependsOn : [];
+}

@@ -1,0 +1,31 @@
+import { defineFeature } from './schema.ts';
+
+/** Usage frequency: how often the account uses the product, and where that is heading. */
+export const usage = [
+  defineFeature({ name: 'active_days_7d', family: 'usage', kind: 'active_days', window: { days: 7 }, unit: 'days',
+    description: 'Active on {value} of the last 7 days' }),
+  defineFeature({ name: 'active_days_28d', family: 'usage', kind: 'active_days', window: { days: 28 }, unit: 'days',
+    description: 'Active on {value} of the last 28 days' }),
+  defineFeature({ name: 'active_days_prev_28d', family: 'usage', kind: 'active_days', window: { days: 28, offsetDays: 28 }, unit: 'days',
+    description: 'Active on {value} of the 28 days before the last 28' }),
+  defineFeature({ name: 'active_days_trend_28d', family: 'usage', kind: 'change', mode: 'absolute', dependsOn: ['active_days_28d', 'active_days_prev_28d'], unit: 'days',
+    description: 'Active days changed by {value} against the previous 28 days' }),
+  defineFeature({ name: 'days_since_last_activity', family: 'usage', kind: 'days_since_last', unit: 'days',
+    description: '{value} days since the last activity', whenNull: 'No activity ever recorded' }),
+  defineFeature({ name: 'events_7d', family: 'usage', kind: 'event_count', window: { days: 7 }, unit: 'events',
+    description: '{value} events in the last 7 days' }),
+  defineFeature({ name: 'events_28d', family: 'usage', kind: 'event_count', window: { days: 28 }, unit: 'events',
+    description: '{value} events in the last 28 days' }),
+  defineFeature({ name: 'events_prev_28d', family: 'usage', kind: 'event_count', window: { days: 28, offsetDays: 28 }, unit: 'events',
+    description: '{value} events in the 28 days before the last 28' }),
+  defineFeature({ name: 'events_per_day_28d', family: 'usage', kind: 'ratio', dependsOn: ['events_28d'], denominatorConstant: 28, unit: 'events_per_day',
+    description: '{value} events per day over the last 28 days' }),
+  defineFeature({ name: 'events_trend_28d', family: 'usage', kind: 'change', mode: 'relative', dependsOn: ['events_28d', 'events_prev_28d'], unit: 'change',
+    description: 'Usage changed by {value} against the previous 28 days', whenNull: 'No usage in the previous 28 days to compare with' }),
+  defineFeature({ name: 'longest_inactive_streak_28d', family: 'usage', kind: 'longest_gap', window: { days: 28 }, unit: 'days',
+    description: 'Longest run without activity: {value} days in the last 28' }),
+  defineFeature({ name: 'longest_inactive_streak_90d', family: 'usage', kind: 'longest_gap', window: { days: 90 }, unit: 'days',
+    description: 'Longest run without activity: {value} days in the last 90' }),
+  defineFeature({ name: 'active_days_90d', family: 'usage', kind: 'active_days', window: { days: 90 }, unit: 'days',
+    description: 'Active on {value} of the last 90 days' }),
+];

@@ -1,0 +1,110 @@
+import type { Pool, Queryable } from '../core/db.ts';
+import { query, withTransaction } from '../core/db.ts';
+import { ChurnError } from '../core/errors.ts';
+import { noProgress, type Progress } from '../core/progress.ts';
+import { ensureFeatureSet, type Catalog } from './catalog.ts';
+import { compileFeatures, groupByTimeOfDay } from './compile.ts';
+
+/**
+ * The only module that runs feature SQL. Snapshots are computed and stored inside PostgreSQL
+ * (INSERT ... SELECT of the compiled statement); nothing but the row count comes back to Node.
+ */
+export interface BuildOptions {
+  /** per-transaction work_mem for the hash aggregates of the event rollup (default 1GB: the planner's group estimates are far too high, and with less it sorts instead of hashing) */
+  workMem?: string;
+  progress?: Progress;
+}
+
+export interface BuildResult {
+  rows: number;
+  seconds: number;
+  version: string;
+  asOfs: Date[];
+}
+
+const WORK_MEM = /^\d{1,6}(kB|MB|GB)$/;
+
+/**
+ * Builds and stores the snapshots of every active account at each date, replacing the rows already
+ * stored for the same (feature-set version, as_of), all in one transaction. Dates that share a time
+ * of day are computed by one statement (one pass over the events).
+ */
+export async function buildSnapshots(pool: Pool, catalog: Catalog, asOfs: readonly Date[], opts: BuildOptions = {}): Promise<BuildResult> {
+  const workMem = opts.workMem ?? '1GB';
+  if (!WORK_MEM.test(workMem)) throw new ChurnError('CHURN_ERR_VALIDATION', `invalid work_mem: ${workMem}`);
+  const groups = groupByTimeOfDay(asOfs);
+  const compiled = groups.map((g) => compileFeatures(catalog, g)); // validates before anything is written
+  const progress = opts.progress ?? noProgress;
+  const started = performance.now();
+  let rows = 0;
+  await withTransaction(pool, async (client) => {
+    await ensureFeatureSet(client, catalog);
+    await client.query(`SET LOCAL work_mem = '${workMem}'`);
+    await client.query('SET LOCAL jit = off'); // compiling this wide statement costs more than it saves
+    await client.query('DELETE FROM churn.feature_snapshots WHERE feature_set_version = $1 AND as_of = ANY($2::timestamptz[])', [catalog.version, asOfs.map((d) => d.toISOString())]);
+    progress.start(compiled.length);
+    for (const q of compiled) {
+      const vi = q.values.length + 1;
+      const res = await client.query(
+        `INSERT INTO churn.feature_snapshots (feature_set_version, as_of, account_id, feature_values)
+         SELECT $${vi}::text, f.as_of, f.account_id, f.feature_values FROM (${q.text}) f`,
+        [...q.values, catalog.version],
+      );
+      rows += res.rowCount ?? 0;
+      progress.increment();
+    }
+    progress.stop();
+  });
+  return { rows, seconds: (performance.now() - started) / 1000, version: catalog.version, asOfs: groups.flat() };
+}
+
+/** Runs the compiled statement and returns its rows without storing them (QA, tests, benchmarks). */
+export async function selectFeatures(db: Queryable, catalog: Catalog, asOfs: readonly Date[], opts: { accountIds?: readonly string[]; requireActive?: boolean } = {}) {
+  const out: { as_of: Date; account_id: string; feature_values: (number | null)[] }[] = [];
+  for (const g of groupByTimeOfDay(asOfs)) {
+    out.push(...(await query<{ as_of: Date; account_id: string; feature_values: (number | null)[] }>(db, compileFeatures(catalog, g, opts))));
+  }
+  return out;
+}
+
+/**
+ * The fast path for scoring: the same compiled statement restricted to a few accounts and one date,
+ * run as a named prepared statement (planned once per connection). Accounts without an active
+ * subscription at `asOf` are absent from the map unless `requireActive` is false.
+ */
+export async function computeFeatures(pool: Pool, catalog: Catalog, accountIds: readonly string[], asOf: Date, opts: { requireActive?: boolean } = {}): Promise<Map<string, (number | null)[]>> {
+  const out = new Map<string, (number | null)[]>();
+  if (accountIds.length === 0) return out;
+  const q = compileFeatures(catalog, [asOf], { accountIds, requireActive: opts.requireActive });
+  const name = `churn_features_${catalog.version}_${opts.requireActive === false ? 'all' : 'active'}`;
+  const client = await pool.connect();
+  try {
+    // For a few accounts, a generic plan (pruned at execution) beats re-planning this wide statement
+    // on every call, and JIT compilation costs more than it saves; both only for this transaction.
+    await client.query('BEGIN; SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_plan');
+    const res = await client.query<{ account_id: string; feature_values: (number | null)[] }>({ name, text: q.text, values: q.values });
+    await client.query('COMMIT');
+    for (const r of res.rows) out.set(r.account_id, r.feature_values);
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+  return out;
+}
+
+export interface StoredSnapshot {
+  asOf: Date;
+  values: (number | null)[];
+}
+
+/** Each account's most recent stored snapshot of this feature set. */
+export async function latestSnapshot(db: Queryable, catalog: Catalog, accountIds: readonly string[]): Promise<Map<string, StoredSnapshot>> {
+  const rows = await query<{ account_id: string; as_of: Date; feature_values: (number | null)[] }>(db, {
+    text: `SELECT DISTINCT ON (account_id) account_id, as_of, feature_values FROM churn.feature_snapshots
+           WHERE feature_set_version = $1 AND account_id = ANY($2::text[]) ORDER BY account_id, as_of DESC`,
+    values: [catalog.version, accountIds],
+  });
+  return new Map(rows.map((r) => [r.account_id, { asOf: r.as_of, values: r.feature_values }]));
+}

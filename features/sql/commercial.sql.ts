@@ -1,0 +1,55 @@
+import type { KindDef } from '../definitions/schema.ts';
+import { daysBetween, inWindow, type Template } from './builder.sql.ts';
+
+/*
+ * Contract and money. The current subscription is the population's own row (`p`, the one covering
+ * as_of); `so<N>` is the one that covered as_of - N days, as known at as_of (a row's ended_at is
+ * only compared with times before as_of, so a later end never shows). Invoices count as paid only
+ * if paid_at < as_of; payment attempts only if attempted_at < as_of.
+ */
+export const subscriptionAttr: Template<KindDef<'subscription_attr'>> = (def, b) => {
+  const s = def.offsetDays ? `so${def.offsetDays}` : 'p';
+  const col = (c: string) => (s === 'p' ? `p.${c}` : b.col(s as `so${number}`, `s.${c}`));
+  switch (def.attr) {
+    case 'mrr':
+      return `${col('mrr')}::float8`;
+    case 'seats':
+      return `${col('seats')}::float8`;
+    case 'discount_pct':
+      return `${col('discount_pct')}::float8`;
+    case 'billing_annual':
+      return `(${col('billing_period')} = 'annual')::int`;
+    case 'is_trial':
+      return `${col('is_trial')}::int`;
+    case 'plan_tier': {
+      const tiers = Object.entries(def.planTiers ?? {});
+      const names = b.bind(tiers.map(([k]) => k), 'text[]');
+      const ranks = b.bind(tiers.map(([, v]) => v), 'float8[]');
+      return `(${ranks})[array_position(${names}, ${col('plan')})]`;
+    }
+  }
+};
+
+export const accountAttr: Template<KindDef<'account_attr'>> = (def, b) =>
+  `coalesce((p.${def.attr} = ${b.bind(def.equals, 'text')})::int, 0)`;
+
+export const tenure: Template<KindDef<'tenure'>> = () => daysBetween('p.created_at', 'p.as_of');
+
+export const userCount: Template<KindDef<'user_count'>> = (_def, b) => `coalesce(${b.col('usr', 'count(*)')}, 0)`;
+
+const LATE_DAYS = "greatest(0, extract(epoch FROM ((CASE WHEN i.paid_at < p.as_of THEN i.paid_at ELSE p.as_of END) - i.due_at)) / 86400)";
+
+export const invoiceStat: Template<KindDef<'invoice_stat'>> = (def, b) => {
+  const due = inWindow('i.due_at', 'p.as_of', def.window);
+  switch (def.stat) {
+    case 'days_late_mean':
+      return b.col('inv', `avg(${LATE_DAYS}) FILTER (WHERE ${due})`);
+    case 'days_late_max':
+      return b.col('inv', `max(${LATE_DAYS}) FILTER (WHERE ${due})`);
+    case 'overdue_count':
+      return `coalesce(${b.col('inv', `count(*) FILTER (WHERE ${due} AND NOT coalesce(i.paid_at < p.as_of, false))`)}, 0)`;
+  }
+};
+
+export const paymentFailures: Template<KindDef<'payment_failures'>> = (def, b) =>
+  `coalesce(${b.col('pay', `count(*) FILTER (WHERE NOT a.succeeded AND ${inWindow('a.attempted_at', 'p.as_of', def.window)})`)}, 0)`;

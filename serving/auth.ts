@@ -1,0 +1,86 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { query, type Queryable } from '../core/db.ts';
+import { ChurnError } from '../core/errors.ts';
+import { hashSecret, prefixOf, selectKeyByPrefix, type BootstrapKey, type Scope } from './keys.ts';
+
+export interface Principal {
+  /** stable id used for rate limiting: `db:<key_id>` or `env:<name>` */
+  id: string;
+  name: string;
+  scopes: string[];
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/**
+ * Verifies bearer secrets against bootstrap keys and database keys. Hashes are compared with
+ * `timingSafeEqual`; every bootstrap key is compared (no early exit). Database lookups are cached
+ * for `cacheMs` (so a revoked key stops working within that time).
+ */
+export class Authenticator {
+  private cache = new Map<string, { principal: Principal | null; until: number }>();
+
+  constructor(private readonly db: Queryable, private readonly bootstrap: BootstrapKey[], private readonly cacheMs = 5000) {}
+
+  /** The key's principal, or null; synchronous when the answer needs no database read (hot path). */
+  lookup(secret: string): Principal | null | Promise<Principal | null> {
+    const hash = hashSecret(secret);
+    let found: Principal | null = null;
+    for (const k of this.bootstrap) {
+      if (timingSafeEqual(k.hash, hash) && !found) found = { id: `env:${k.name}`, name: k.name, scopes: k.scopes };
+    }
+    if (found) return found;
+    const prefix = prefixOf(secret);
+    if (!prefix) return null;
+    const cacheKey = hash.toString('base64');
+    const hit = this.cache.get(cacheKey);
+    if (hit && hit.until > performance.now()) return hit.principal;
+    return this.fromDatabase(prefix, hash, cacheKey);
+  }
+
+  async verify(secret: string): Promise<Principal | null> {
+    return this.lookup(secret);
+  }
+
+  private async fromDatabase(prefix: string, hash: Buffer, cacheKey: string): Promise<Principal | null> {
+    const rows = await query<{ key_id: number; name: string; key_hash: Buffer; scopes: string[]; revoked_at: Date | null }>(this.db, selectKeyByPrefix(prefix));
+    const row = rows[0];
+    const principal = row && row.revoked_at === null && row.key_hash.length === hash.length && timingSafeEqual(row.key_hash, hash)
+      ? { id: `db:${row.key_id}`, name: row.name, scopes: row.scopes }
+      : null;
+    // Approximate last use (at most once per cache period per key), never in the way of the request.
+    if (principal) query(this.db, { text: 'UPDATE churn.api_keys SET last_used_at = now() WHERE key_id = $1', values: [row.key_id] }).catch(() => undefined);
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(cacheKey, { principal, until: performance.now() + this.cacheMs });
+    return principal;
+  }
+}
+
+function bearer(request: FastifyRequest): string | null {
+  const h = request.headers.authorization;
+  if (typeof h !== 'string') return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m ? m[1] : null;
+}
+
+/** onRequest hook: 401 without a valid key, 403 when the key lacks `scope` (no promise on the cached path). */
+export function requireScope(auth: Authenticator, scope: Scope) {
+  return (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
+    const secret = bearer(request);
+    if (!secret) return done(new ChurnError('CHURN_ERR_UNAUTHORIZED', 'send Authorization: Bearer <api key>'));
+    const finish = (principal: Principal | null): void => {
+      if (!principal) return done(new ChurnError('CHURN_ERR_UNAUTHORIZED', 'the API key is unknown or revoked'));
+      request.principal = principal;
+      if (!principal.scopes.includes(scope)) return done(new ChurnError('CHURN_ERR_FORBIDDEN', `this route needs the '${scope}' scope`));
+      done();
+    };
+    const found = auth.lookup(secret);
+    if (found instanceof Promise) found.then(finish, (err: Error) => done(err));
+    else finish(found);
+  };
+}

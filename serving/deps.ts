@@ -1,0 +1,28 @@
+import type { Pool } from '../core/db.ts';
+import type { Logger } from '../core/log.ts';
+import type { Authenticator } from './auth.ts';
+import type { ServingConfig } from './config.ts';
+import type { ServingMetrics } from './metrics.ts';
+import type { ModelHolder } from './model-holder.ts';
+import type { FeatureReader } from './scorer-service.ts';
+
+/** Reports: HTML of the latest report or one version's; null when there is none. */
+export interface ReportSource {
+  html(version: number | 'latest'): Promise<string | null>;
+}
+
+/** Everything the app needs, built by the entry point (server.ts) or a test. */
+export interface AppDeps {
+  pool: Pool;
+  config: ServingConfig;
+  holder: ModelHolder;
+  features: FeatureReader;
+  auth: Authenticator;
+  log: Logger;
+  metrics: ServingMetrics;
+  reports: ReportSource;
+  /** requests per minute per API key; 0 turns the limit off */
+  rateLimit: number;
+  /** largest accepted request body in bytes (default 1 MiB) */
+  bodyLimit?: number;
+}

@@ -1,0 +1,62 @@
+import type { RowValue } from './score-builder.ts';
+import type { FeatureReader } from './scorer-service.ts';
+
+interface Pending {
+  ids: string[];
+  resolve: (rows: Map<string, Record<string, RowValue>>) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Coalesces concurrent feature reads for the same as-of time into one statement. At most
+ * `maxInFlight` statements run at once; requests that arrive meanwhile wait and go out together in
+ * the next statement (up to `maxBatch` accounts), so under load one statement serves many requests
+ * (each extra account costs a fraction of a statement) and at low load a request waits for nothing.
+ */
+export function batchFeatureReads(inner: FeatureReader, opts: { maxInFlight?: number; maxBatch?: number } = {}): FeatureReader {
+  const maxInFlight = opts.maxInFlight ?? 3;
+  const maxBatch = opts.maxBatch ?? 64;
+  const queues = new Map<number, Pending[]>(); // by as-of (ms), oldest key first (insertion order)
+  let inFlight = 0;
+
+  const drain = (): void => {
+    while (inFlight < maxInFlight && queues.size > 0) {
+      const [key, queue] = queues.entries().next().value as [number, Pending[]];
+      const batch: Pending[] = [];
+      let n = 0;
+      while (queue.length && (batch.length === 0 || n + queue[0].ids.length <= maxBatch)) {
+        const p = queue.shift()!;
+        batch.push(p);
+        n += p.ids.length;
+      }
+      if (!queue.length) queues.delete(key);
+      inFlight++;
+      const ids = [...new Set(batch.flatMap((p) => p.ids))];
+      inner.read(ids, new Date(key)).then(
+        (rows) => {
+          for (const p of batch) {
+            if (batch.length === 1) p.resolve(rows);
+            else p.resolve(new Map(p.ids.filter((id) => rows.has(id)).map((id) => [id, rows.get(id)!])));
+          }
+        },
+        (err) => {
+          for (const p of batch) p.reject(err);
+        },
+      ).finally(() => {
+        inFlight--;
+        drain();
+      });
+    }
+  };
+
+  return {
+    featureSetVersion: inner.featureSetVersion,
+    read: (ids, asOf) => new Promise((resolve, reject) => {
+      const key = asOf.getTime();
+      const queue = queues.get(key);
+      if (queue) queue.push({ ids, resolve, reject });
+      else queues.set(key, [{ ids, resolve, reject }]);
+      drain();
+    }),
+  };
+}

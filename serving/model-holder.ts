@@ -1,0 +1,104 @@
+import pg from 'pg';
+import type { Logger } from '../core/log.ts';
+import { ALIAS_CHANNEL } from '../training/registry/index.ts';
+import type { ServingModel } from './score-builder.ts';
+
+export { ALIAS_CHANNEL };
+
+export interface ModelSource {
+  /** the version an alias points at now, or null when the alias is unset */
+  resolveAlias(alias: string): Promise<number | null>;
+  /** loads a version fully (artifact, scorer, references); throws when it cannot */
+  load(version: number): Promise<ServingModel>;
+}
+
+/**
+ * Holds the model serving uses (the champion by default) and swaps it when the alias moves: the new
+ * version is loaded completely first, then the reference is replaced in one assignment, so requests in
+ * flight finish on the model they started with and no request ever sees a half-loaded model.
+ * Moves are noticed by LISTEN on `churn_model_alias` (a dedicated connection that reconnects) and by a
+ * periodic check, which also covers a missed notification or a database that was away.
+ */
+export class ModelHolder {
+  private model: ServingModel | null = null;
+  private refreshing: Promise<void> | null = null;
+  private listener: pg.Client | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** called after every swap (metrics) */
+  onSwap: (m: ServingModel) => void = () => undefined;
+
+  constructor(private readonly source: ModelSource, private readonly log: Logger, readonly alias = 'champion') {}
+
+  get current(): ServingModel | null {
+    return this.model;
+  }
+
+  /** Loads the alias's version if it differs from the one held; concurrent calls share one load. */
+  refresh(): Promise<void> {
+    if (!this.refreshing) {
+      this.refreshing = this.doRefresh().finally(() => {
+        this.refreshing = null;
+      });
+    }
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    const version = await this.source.resolveAlias(this.alias);
+    if (version === null || version === this.model?.version) return;
+    const next = await this.source.load(version);
+    const previous = this.model?.version ?? null;
+    this.model = next; // the atomic swap
+    this.log.info({ alias: this.alias, from: previous, to: next.version }, 'model swapped');
+    this.onSwap(next);
+  }
+
+  /** Starts the periodic check and the LISTEN connection. */
+  start(opts: { databaseUrl?: string; pollMs?: number } = {}): void {
+    const pollMs = opts.pollMs ?? 30_000;
+    this.timer = setInterval(() => {
+      this.refresh().catch((err) => this.log.warn({ err }, 'model refresh failed'));
+    }, pollMs);
+    this.timer.unref();
+    if (opts.databaseUrl) void this.listen(opts.databaseUrl, 500);
+  }
+
+  private async listen(url: string, delayMs: number): Promise<void> {
+    if (this.closed) return;
+    const client = new pg.Client({ connectionString: url, application_name: 'churnlens-listener', connectionTimeoutMillis: 3000 });
+    const retry = () => {
+      if (this.closed || this.listener !== client) return;
+      this.listener = null;
+      client.end().catch(() => undefined);
+      this.reconnectTimer = setTimeout(() => void this.listen(url, Math.min(delayMs * 2, 10_000)), delayMs);
+      this.reconnectTimer.unref();
+    };
+    this.listener = client;
+    client.on('error', retry);
+    client.on('end', retry);
+    client.on('notification', (msg) => {
+      if (msg.channel !== ALIAS_CHANNEL) return;
+      this.log.info({ payload: msg.payload }, 'alias moved');
+      this.refresh().catch((err) => this.log.warn({ err }, 'model refresh after notification failed'));
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${ALIAS_CHANNEL}`);
+      // Anything that moved while we were disconnected.
+      this.refresh().catch((err) => this.log.warn({ err }, 'model refresh failed'));
+    } catch {
+      retry();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const l = this.listener;
+    this.listener = null;
+    await l?.end().catch(() => undefined);
+  }
+}

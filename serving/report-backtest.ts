@@ -1,0 +1,55 @@
+/**
+ * The report's backtest over time: the model's held-out accounts (the validation and test sides of the
+ * seeded account split, never trained on) at every stored observation date whose outcome is known,
+ * so each month shows predicted against actual churn on accounts the model has not seen.
+ */
+import type { Pool } from '../core/db.ts';
+import { isChurnError } from '../core/errors.ts';
+import { accountShare, buildTrainingSet, TrainingSetOptionsSchema } from '../training/dataset.ts';
+import { summariseGroups } from '../training/evaluate.ts';
+import type { ReportData } from '../training/report/data.ts';
+import type { Scorer } from '../training/scorer.ts';
+import type { PreparedTable } from '../training/table.ts';
+import { tableRow } from '../training/register-run.ts';
+import type { EvaluationRows } from './report-rows.ts';
+
+export interface HeldOutBacktest {
+  backtest: ReportData['backtest'];
+  /** observation dates covered */
+  dates: number;
+}
+
+/**
+ * Predicted against actual churn per month on the held-out accounts, or null when the rows cannot be
+ * rebuilt that way (a caller's table, no held-out share, snapshots missing): the report then keeps the
+ * backtest over its evaluated rows.
+ */
+export async function heldOutBacktest(pool: Pool, ev: EvaluationRows, scorer: Scorer, months = 12): Promise<HeldOutBacktest | null> {
+  const src = ev.table.source;
+  if (src.kind !== 'database') return null;
+  const options = { ...ev.dataset, horizonDays: ev.horizonDays, featureSetVersion: src.featureSetVersion };
+  const o = TrainingSetOptionsSchema.parse(options);
+  const validCut = o.validDates > 0 ? o.validShare : 0;
+  const heldOutCut = validCut + (o.testDates > 0 ? o.testShare : 0);
+  const heldOut = (id: string) => accountShare(id, o.seed) < heldOutCut;
+  const ids = ev.table.context?.accountId;
+  if (heldOutCut === 0 || !ids || !ev.rows.every((i) => heldOut(ids[i]))) return null;
+  let table: PreparedTable;
+  try {
+    ({ table } = await buildTrainingSet(pool, { ...options, validDates: 0, testDates: 0 }));
+  } catch (err) {
+    if (isChurnError(err) && err.code === 'CHURN_ERR_NOT_ENOUGH_DATA') return null;
+    throw err;
+  }
+  const accounts = table.context!.accountId!;
+  const asOf = table.context!.asOf!;
+  const rows = table.ids.flatMap((_, i) => (heldOut(accounts[i]) ? [i] : []));
+  if (!rows.length) return null;
+  const y = rows.map((i) => table.label[i]);
+  const p = rows.map((i) => scorer.score(tableRow(table, i)).probability);
+  const groups = summariseGroups(y, p, rows.map((i) => asOf[i].slice(0, 7)));
+  const backtest = Object.entries(groups).slice(-months).map(([month, g]) => ({
+    month, n: g.n, predictedMean: g.meanPredicted, actualRate: g.churnRate, auc: g.auc,
+  }));
+  return { backtest, dates: new Set(rows.map((i) => asOf[i])).size };
+}

@@ -1,0 +1,176 @@
+/**
+ * The accuracy report of one model version, built from the database: the version's held-out rows
+ * (serving/report-rows.ts) scored by the version itself, by the previous champion and by the weighted
+ * scorecard, tiers as serving assigns them, drift against the training snapshot, and the realised
+ * performance of stored scores. Every accuracy number comes from training/evaluate.ts through
+ * buildReportData; this module only gathers the per-row arrays.
+ */
+import type { Pool, Queryable } from '../core/db.ts';
+import type { Progress } from '../core/progress.ts';
+import { ChurnError, isChurnError } from '../core/errors.ts';
+import { tableRow } from '../training/register-run.ts';
+import { aliasHistory, getModel, loadModel, type ModelVersion } from '../training/registry/index.ts';
+import { buildReportData, type ReportData } from '../training/report/data.ts';
+import { renderReportHtml } from '../training/report/render.ts';
+import type { FeatureValue } from '../training/report/psi.ts';
+import { createScorer, type Scorer } from '../training/scorer.ts';
+import type { PreparedTable } from '../training/table.ts';
+import { allTierNames, DEFAULT_SERVING_CONFIG, healthFromProbability, resolveSegment, tierOf, type SegmentInfo, type ServingConfig } from './config.ts';
+import { realisedPerformance, type RealisedPerformance } from './monitor.ts';
+import { driftSamples } from './report-drift.ts';
+import { heldOutBacktest } from './report-backtest.ts';
+import { withMonitoringSection } from './report-monitoring.ts';
+import { evaluationRows, type EvaluationRows } from './report-rows.ts';
+import { scorecardScore } from './scorecard.ts';
+import { readAccountInfo } from './scorer-service.ts';
+
+export { dbReports, reportJson, saveModelReport, type ModelReportJson } from './report-store.ts';
+
+export interface BuildReportOptions {
+  /** version number or alias (default 'champion') */
+  model?: string | number;
+  /** the report's time: generatedAt, and the cut-off of the realised performance */
+  now: Date;
+  servingConfig?: ServingConfig;
+  /** churn horizon of the labels (default: the version's params.horizon_days, else 30) */
+  horizonDays?: number;
+  /** rows to evaluate on (required for a model trained on a CSV file) */
+  table?: PreparedTable;
+  /** bootstrap resamples for the confidence intervals (default 200) */
+  bootstrap?: number;
+  progress?: Progress;
+}
+
+export interface ModelReport {
+  version: number;
+  data: ReportData;
+  realised: RealisedPerformance;
+  /** true when the evaluated rows were rebuilt exactly as trained on (fingerprint match) */
+  exact: boolean;
+  /** per evaluated row: label and this model's probability (what the metrics were computed from) */
+  rows: { y: number[]; p: number[] };
+  html: string;
+  json: string;
+}
+
+/**
+ * The previous champion of `version`: the version the `champion` alias moved away from when it moved to
+ * `version`; for a version that never was champion, the current champion.
+ */
+export async function previousChampion(db: Queryable, version: number): Promise<number | null> {
+  const moves = await aliasHistory(db, 'champion');
+  const to = moves.find((m) => m.toVersion === version);
+  if (to) return to.fromVersion !== null && to.fromVersion !== version ? to.fromVersion : null;
+  const current = moves[0]?.toVersion ?? null;
+  return current !== null && current !== version ? current : null;
+}
+
+async function scorerOf(db: Queryable, version: number): Promise<Scorer> {
+  return createScorer((await loadModel(db, version)).artifact);
+}
+
+function rowValues(table: PreparedTable, rows: number[]): Record<string, number | string | null>[] {
+  return rows.map((i) => tableRow(table, i));
+}
+
+/** Segment info (account segment, tenure at the row's as-of) per evaluated row. */
+async function segmentInfo(db: Queryable, ev: EvaluationRows): Promise<SegmentInfo[]> {
+  const ctx = ev.table.context;
+  const unknown: SegmentInfo = { accountSegment: null, tenureDays: null };
+  if (!ctx?.accountId || !ctx.asOf) return ev.rows.map((i) => ({ ...unknown, accountSegment: ctx?.segment?.[i] ?? null }));
+  const byAsOf = new Map<string, string[]>();
+  for (const i of ev.rows) byAsOf.set(ctx.asOf[i], [...(byAsOf.get(ctx.asOf[i]) ?? []), ctx.accountId[i]]);
+  const info = new Map<string, SegmentInfo>();
+  for (const [asOf, ids] of byAsOf) {
+    for (const [id, s] of await readAccountInfo(db, ids, new Date(asOf))) info.set(`${id}\u0000${asOf}`, s);
+  }
+  return ev.rows.map((i) => info.get(`${ctx.accountId![i]}\u0000${ctx.asOf![i]}`) ?? unknown);
+}
+
+async function previousScores(db: Queryable, meta: ModelVersion, values: Record<string, number | string | null>[], warn: (m: string) => void): Promise<{ version: number; p: number[] } | null> {
+  const prev = await previousChampion(db, meta.version);
+  if (prev === null) return null;
+  try {
+    const prevMeta = await getModel(db, prev);
+    if (prevMeta.featureSetVersion !== meta.featureSetVersion) {
+      warn(`The previous champion (v${prev}) was trained on another feature set (${prevMeta.featureSetVersion ?? 'a prepared table'}); it is left out of the comparison.`);
+      return null;
+    }
+    const scorer = await scorerOf(db, prev);
+    const missing = scorer.missingFeatures(Object.keys(values[0] ?? {}));
+    if (missing.length) {
+      warn(`The previous champion (v${prev}) uses features these rows lack (${missing.slice(0, 3).join(', ')}); it is left out of the comparison.`);
+      return null;
+    }
+    return { version: prev, p: scorer.scoreMany(values).map((s) => s.probability) };
+  } catch (err) {
+    if (!isChurnError(err)) throw err;
+    warn(`The previous champion (v${prev}) could not be scored on these rows: ${err.message}`);
+    return null;
+  }
+}
+
+async function driftInputs(db: Queryable, meta: ModelVersion, scorer: Scorer, ev: EvaluationRows, values: Record<string, number | string | null>[]): Promise<{ training: FeatureValue[][]; latest: FeatureValue[][]; note: string }> {
+  if (meta.featureSetVersion && meta.trainingWindow) {
+    const s = await driftSamples(db, meta.featureSetVersion, scorer.featureNames, new Date(meta.trainingWindow.to));
+    return { training: s.reference, latest: s.latest, note: `drift: snapshot ${s.latestAsOf.slice(0, 10)} against training snapshot ${s.referenceAsOf.slice(0, 10)}` };
+  }
+  const pick = (rows: Record<string, number | string | null>[]) => rows.map((r) => scorer.featureNames.map((f) => r[f] ?? null));
+  return { training: pick(rowValues(ev.table, ev.trainRows)), latest: pick(values), note: 'drift: evaluated rows against training rows' };
+}
+
+/** Builds the report of one version (default: the champion); reads only. */
+export async function buildModelReport(pool: Pool, opts: BuildReportOptions): Promise<ModelReport> {
+  const config = opts.servingConfig ?? DEFAULT_SERVING_CONFIG;
+  const meta = await getModel(pool, opts.model ?? 'champion');
+  const scorer = await scorerOf(pool, meta.version);
+  const ev = await evaluationRows(pool, meta, { horizonDays: opts.horizonDays, table: opts.table, progress: opts.progress });
+  const extraWarnings: string[] = [];
+  if (!ev.exact) extraWarnings.push('The evaluated rows were rebuilt from the database and differ from the rows the model was trained on (the data, or the code that builds it, changed since training); numbers may differ from the registry\'s.');
+  const values = rowValues(ev.table, ev.rows);
+  const missing = scorer.missingFeatures(ev.table.columns.map((c) => c.name));
+  if (missing.length) {
+    throw new ChurnError('CHURN_ERR_FEATURE_MISMATCH', `model version ${meta.version} uses features the evaluated rows lack: ${missing.slice(0, 5).join(', ')}`);
+  }
+  const scores = scorer.scoreMany(values);
+  const y = ev.rows.map((i) => ev.table.label[i]);
+  const p = scores.map((s) => s.probability);
+  const previous = await previousScores(pool, meta, values, (m) => extraWarnings.push(m));
+
+  const info = await segmentInfo(pool, ev);
+  const segs = info.map((s) => resolveSegment(config, s));
+  const tiers = p.map((q, k) => tierOf(healthFromProbability(q, config.health), segs[k].tiers).tier.name);
+  const known = new Set(scorer.featureNames);
+  const usable = config.scorecard.metrics.some((m) => known.has(m.feature));
+  const scorecardP = usable
+    ? values.map((row, k) => 1 - scorecardScore((f) => (known.has(f) ? row[f] ?? null : undefined), config.scorecard.metrics, segs[k].weights) / 100)
+    : null;
+  const asOf = ev.table.context?.asOf;
+  const months = ev.rows.map((i) => (asOf ? asOf[i].slice(0, 7) : 'all'));
+  const segment = ev.table.context?.segment;
+  const drift = await driftInputs(pool, meta, scorer, ev, values);
+
+  const data = buildReportData({
+    generatedAt: opts.now.toISOString(),
+    model: { version: meta.version, modelType: meta.modelType, createdAt: meta.createdAt, featureSetVersion: meta.featureSetVersion, evaluatedOn: `${ev.description}; ${drift.note}` },
+    y, p, previous, scorecardP,
+    tiers, tierOrder: allTierNames(config),
+    months,
+    segments: segment ? ev.rows.map((i) => segment[i]) : undefined,
+    features: scorer.featureNames.map((name, j) => ({ name, family: scorer.families[j] })),
+    contributions: scores.map((s) => Array.from(s.contributions)),
+    trainingFeatures: drift.training,
+    latestFeatures: drift.latest,
+    evaluateOptions: { bootstrap: opts.bootstrap ?? 200, seed: typeof meta.params.seed === 'number' ? meta.params.seed : 0 },
+  });
+  const held = await heldOutBacktest(pool, ev, scorer);
+  if (held) {
+    data.backtest = held.backtest;
+    data.model.evaluatedOn += `; backtest: the same held-out accounts at ${held.dates} observation dates`;
+  }
+  data.warnings.push(...extraWarnings);
+  const realised = await realisedPerformance(pool, { now: opts.now, horizonDays: ev.horizonDays });
+  const html = withMonitoringSection(renderReportHtml(data), realised);
+  const json = `${JSON.stringify({ ...data, realised }, null, 2)}\n`;
+  return { version: meta.version, data, realised, exact: ev.exact, rows: { y, p }, html, json };
+}

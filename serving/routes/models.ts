@@ -1,0 +1,36 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { getModel, listModels, setAlias } from '../../training/registry/index.ts';
+import { requireScope } from '../auth.ts';
+import type { AppDeps } from '../deps.ts';
+import { AliasBodySchema, AliasParamsSchema, AliasResponseSchema, ModelVersionSchema, VersionParamsSchema } from '../schemas/models.ts';
+import { errorResponses } from '../schemas/score.ts';
+import { z } from 'zod';
+
+export function modelRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+  const read = requireScope(deps.auth, 'score:read');
+  const admin = requireScope(deps.auth, 'models:admin');
+  return async (app) => {
+    app.get('/models', {
+      onRequest: read,
+      schema: { tags: ['models'], summary: 'Registry entries, newest first, with metrics and lineage', security: [{ bearer: [] }],
+        response: { 200: z.object({ models: z.array(ModelVersionSchema) }), ...errorResponses } },
+    }, async () => ({ models: await listModels(deps.pool) }));
+
+    app.get('/models/:version', {
+      onRequest: read,
+      schema: { tags: ['models'], summary: 'One registry entry', security: [{ bearer: [] }],
+        params: VersionParamsSchema, response: { 200: ModelVersionSchema, ...errorResponses } },
+    }, async (req) => getModel(deps.pool, req.params.version));
+
+    app.put('/models/:version/aliases/:alias', {
+      onRequest: admin,
+      schema: { tags: ['models'], summary: 'Moves an alias to a version (the champion swaps without dropping requests)', security: [{ bearer: [] }],
+        params: AliasParamsSchema, body: AliasBodySchema, response: { 200: AliasResponseSchema, ...errorResponses } },
+    }, async (req) => {
+      const r = await setAlias(deps.pool, { alias: req.params.alias, version: req.params.version, actor: `api:${req.principal?.name ?? 'unknown'}`, reason: req.body?.reason ?? null });
+      // This replica swaps now; the NOTIFY tells the others.
+      if (req.params.alias === deps.holder.alias) await deps.holder.refresh();
+      return { alias: r.alias, from_version: r.fromVersion, to_version: r.toVersion, moved: r.moved };
+    });
+  };
+}

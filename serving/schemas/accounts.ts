@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { ScoreSchema } from './score.ts';
+import { AccountIdSchema, AsOfSchema, BoolQuerySchema, TopSchema } from './common.ts';
+
+export const ScoreQuerySchema = z.object({
+  as_of: AsOfSchema.optional(),
+  explain: BoolQuerySchema.default(true),
+  top: TopSchema,
+}).strict();
+
+export const ListQuerySchema = z.object({
+  tier: z.string().regex(/^[a-z][a-z0-9_]*$/).max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(400).regex(/^[A-Za-z0-9_-]+$/).optional(),
+}).strict();
+
+export const ScoreSummarySchema = ScoreSchema.omit({ drivers: true, base_value: true }).extend({ scored_at: z.string() }).meta({ id: 'ScoreSummary' });
+
+export const ListResponseSchema = z.object({
+  accounts: z.array(ScoreSummarySchema),
+  next_cursor: z.string().nullable(),
+});
+
+export const HistoryQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }).strict();
+
+export const HistoryResponseSchema = z.object({ account_id: AccountIdSchema, scores: z.array(ScoreSummarySchema) });
+
+export const ChangeQuerySchema = z.object({ from: AsOfSchema.optional(), to: AsOfSchema.optional() }).strict();
+
+export const FeatureChangeSchema = z.object({
+  feature: z.string(),
+  family: z.string(),
+  from_value: z.union([z.number(), z.string(), z.null()]),
+  to_value: z.union([z.number(), z.string(), z.null()]),
+  from_contribution: z.number(),
+  to_contribution: z.number(),
+  contribution_change: z.number(),
+  direction: z.enum(['raises_risk', 'lowers_risk', 'neutral']),
+  description: z.string(),
+});
+
+export const ChangeResponseSchema = z.object({
+  account_id: AccountIdSchema,
+  from: ScoreSchema,
+  to: ScoreSchema,
+  health_change: z.number(),
+  probability_change: z.number(),
+  /** change in log-odds = base_value_change + sum(contribution_change) */
+  logit_change: z.number(),
+  base_value_change: z.number(),
+  changes: z.array(FeatureChangeSchema),
+});

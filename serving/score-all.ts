@@ -1,0 +1,57 @@
+import type { Pool } from '../core/db.ts';
+import { noProgress, type Progress } from '../core/progress.ts';
+import type { Catalog } from '../features/catalog.ts';
+import { selectFeatures } from '../features/materialize.ts';
+import type { ServingConfig } from './config.ts';
+import { toRecords } from './feature-reader.ts';
+import { buildScore, type ServingModel } from './score-builder.ts';
+import { checkFeatureSet, readAccountInfo } from './scorer-service.ts';
+import { storeScores } from './score-store.ts';
+
+export interface ScoreAllResult {
+  accounts: number;
+  stored: number;
+  alerts: number;
+  queued: number;
+  modelVersion: number;
+  featureSetVersion: string;
+  asOf: string;
+  seconds: number;
+}
+
+/**
+ * Scores every active account as of a time and stores the history: features for all accounts in one
+ * set-based pass, inference in batches, inserts (and alert detection) per batch, each stamped with the
+ * model version and feature-set version.
+ */
+export async function scoreAllActive(
+  pool: Pool,
+  input: { model: ServingModel; catalog: Catalog; config: ServingConfig; asOf: Date; scoredAt: Date; batchSize?: number; progress?: Progress },
+): Promise<ScoreAllResult> {
+  const started = performance.now();
+  const { model, catalog, config, asOf } = input;
+  checkFeatureSet(model, { featureSetVersion: catalog.version, read: async () => new Map() });
+  const rows = await selectFeatures(pool, catalog, [asOf]);
+  const records = toRecords(catalog, rows.map((r) => [r.account_id, r.feature_values] as [string, (number | null)[]]));
+  const ids = [...records.keys()];
+  const info = await readAccountInfo(pool, ids, asOf);
+  const progress = input.progress ?? noProgress;
+  const batch = input.batchSize ?? 500;
+  const asOfText = asOf.toISOString();
+  let stored = 0;
+  let alerts = 0;
+  let queued = 0;
+  progress.start(ids.length);
+  for (let i = 0; i < ids.length; i += batch) {
+    const scores = ids.slice(i, i + batch).map((id) => buildScore({
+      model, config, accountId: id, asOf: asOfText, row: records.get(id)!, segment: info.get(id) ?? { accountSegment: null, tenureDays: null }, top: 'all',
+    }));
+    const r = await storeScores(pool, config, scores, input.scoredAt);
+    stored += r.stored;
+    alerts += r.alerts;
+    queued += r.queued;
+    progress.increment(scores.length);
+  }
+  progress.stop();
+  return { accounts: ids.length, stored, alerts, queued, modelVersion: model.version, featureSetVersion: catalog.version, asOf: asOfText, seconds: (performance.now() - started) / 1000 };
+}

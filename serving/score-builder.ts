@@ -1,0 +1,123 @@
+import { FAMILIES, healthFromProbability, resolveSegment, tierOf, type SegmentInfo, type ServingConfig } from './config.ts';
+import { scorecardScore } from './scorecard.ts';
+import type { Score, Driver } from './schemas/score.ts';
+
+export type RowValue = number | string | null;
+
+/** What the scorer produces for one row (see training/scorer.ts). */
+export interface ModelOutput {
+  probability: number;
+  logit: number;
+  baseValue: number;
+  contributions: Float64Array | number[];
+}
+
+/** A loaded model as serving sees it: ordered features, their families and reference values. */
+export interface ServingModel {
+  version: number;
+  featureSetVersion: string | null;
+  featureNames: string[];
+  families: string[];
+  /** typical value among retained accounts, per feature (null when unknown or non-numeric) */
+  references: (number | string | null)[];
+  score(row: Record<string, RowValue>): ModelOutput;
+  describe(index: number, value: RowValue, reference: number | string | null): string;
+}
+
+export type Top = number | 'all';
+
+const round = (x: number, digits = 6) => Number(x.toFixed(digits));
+
+/**
+ * Family sub-scores (0-100, higher is healthier): 100 * sigmoid(-sum of the family's contributions).
+ * A family that neither raises nor lowers the risk scores 50.
+ */
+const familySlots = new WeakMap<string[], Int8Array>();
+
+export function familyComponents(families: string[], contributions: ArrayLike<number>): Score['components'] {
+  let slots = familySlots.get(families);
+  if (!slots) familySlots.set(families, (slots = Int8Array.from(families, (f) => (FAMILIES as readonly string[]).indexOf(f))));
+  const sums = new Float64Array(FAMILIES.length);
+  for (let i = 0; i < slots.length; i++) if (slots[i] >= 0) sums[slots[i]] += contributions[i];
+  const score = (k: number) => Math.round(100 / (1 + Math.exp(sums[k])));
+  return { engagement: score(0), usage: score(1), adoption: score(2), support: score(3), commercial: score(4), sentiment: score(5) };
+}
+
+export interface BuildScoreInput {
+  model: ServingModel;
+  config: ServingConfig;
+  accountId: string;
+  asOf: string;
+  row: Record<string, RowValue>;
+  segment: SegmentInfo;
+  top: Top;
+}
+
+/** Indices of the `n` largest |values|, largest first (partial selection when n is small). */
+export function topIndices(values: ArrayLike<number>, n: number): number[] {
+  const len = values.length;
+  if (n * 4 >= len) {
+    const all = Array.from({ length: len }, (_, i) => i);
+    all.sort((a, b) => Math.abs(values[b]) - Math.abs(values[a]) || a - b);
+    return all.slice(0, n);
+  }
+  const out: number[] = [];
+  const taken = new Uint8Array(len);
+  for (let k = 0; k < n; k++) {
+    let best = -1;
+    let bestAbs = -1;
+    for (let i = 0; i < len; i++) {
+      const a = Math.abs(values[i]);
+      if (!taken[i] && a > bestAbs) {
+        best = i;
+        bestAbs = a;
+      }
+    }
+    taken[best] = 1;
+    out.push(best);
+  }
+  return out;
+}
+
+const featureSets = new WeakMap<ServingModel, Set<string>>();
+
+/** Turns one scorer output into the public score shape (drivers largest |contribution| first). */
+export function buildScore({ model, config, accountId, asOf, row, segment, top }: BuildScoreInput): Score {
+  const out = model.score(row);
+  const seg = resolveSegment(config, segment);
+  const health = healthFromProbability(out.probability, config.health);
+  const { tier } = tierOf(health, seg.tiers);
+  const n = top === 'all' ? model.featureNames.length : Math.min(top, model.featureNames.length);
+  const drivers: Driver[] = [];
+  for (const i of topIndices(out.contributions, n)) {
+    const value = row[model.featureNames[i]] ?? null;
+    const c = out.contributions[i];
+    drivers.push({
+      feature: model.featureNames[i],
+      family: model.families[i],
+      value,
+      reference: model.references[i] ?? null,
+      contribution: c,
+      direction: c > 0 ? 'raises_risk' : c < 0 ? 'lowers_risk' : 'neutral',
+      description: model.describe(i, value, model.references[i] ?? null),
+    });
+  }
+  let known = featureSets.get(model);
+  if (!known) featureSets.set(model, (known = new Set(model.featureNames)));
+  const has = known;
+  return {
+    account_id: accountId,
+    as_of: asOf,
+    model_version: model.version,
+    feature_set_version: model.featureSetVersion,
+    segment: seg.name,
+    churn_probability: out.probability,
+    health_score: health,
+    tier: tier.name,
+    recommended_action: tier.recommended_action,
+    scorecard_score: scorecardScore((f) => (has.has(f) ? row[f] ?? null : undefined), config.scorecard.metrics, seg.weights),
+    components: familyComponents(model.families, out.contributions),
+    base_value: round(out.baseValue, 9),
+    drivers,
+  };
+}

@@ -1,0 +1,132 @@
+import { query, withTransaction, type Pool, type Queryable, type Sql } from '../core/db.ts';
+import { tierOf, type ServingConfig } from './config.ts';
+import type { Score } from './schemas/score.ts';
+
+/** Stored scores: insert (set-based, with alert detection), latest per account, history. */
+
+const insertScores = (json: string, scoredAt: Date): Sql => ({
+  text: `INSERT INTO churn.score_history (account_id, as_of, scored_at, model_version, feature_set_version, segment,
+      churn_probability, health_score, tier, tier_rank, recommended_action, scorecard_score, components, base_value, drivers)
+    SELECT r.account_id, r.as_of, $2, r.model_version, r.feature_set_version, r.segment, r.churn_probability, r.health_score,
+      r.tier, r.tier_rank, r.recommended_action, r.scorecard_score, r.components, r.base_value, r.drivers
+    FROM jsonb_to_recordset($1::jsonb) AS r(account_id text, as_of timestamptz, model_version int, feature_set_version text,
+      segment text, churn_probability float8, health_score int, tier text, tier_rank int, recommended_action text,
+      scorecard_score int, components jsonb, base_value float8, drivers jsonb)
+    RETURNING score_id`,
+  values: [json, scoredAt],
+});
+
+// 1. the new scores; 2. each one's previous stored score; 3. an alert where the tier worsened or
+// health fell by at least $2 points; 4. one outbox row per active webhook subscription.
+const detectAlerts = (scoreIds: number[], dropPoints: number): Sql => ({
+  text: `WITH fresh AS (SELECT * FROM churn.score_history WHERE score_id = ANY($1::bigint[])),
+    pairs AS (
+      SELECT n.*, p.score_id AS p_id, p.health_score AS p_health, p.tier AS p_tier, p.tier_rank AS p_rank,
+        p.as_of AS p_as_of, p.model_version AS p_model
+      FROM fresh n
+      JOIN LATERAL (SELECT * FROM churn.score_history h WHERE h.account_id = n.account_id
+        AND (h.as_of, h.score_id) < (n.as_of, n.score_id) ORDER BY h.as_of DESC, h.score_id DESC LIMIT 1) p ON true
+    ),
+    inserted AS (
+      INSERT INTO churn.alerts (account_id, kind, from_score_id, to_score_id, from_health, to_health, from_tier, to_tier, payload)
+      SELECT account_id, CASE WHEN tier_rank > p_rank THEN 'tier_drop' ELSE 'score_drop' END, p_id, score_id,
+        p_health, health_score, p_tier, tier,
+        jsonb_build_object('type', 'churn.alert', 'account_id', account_id,
+          'kind', CASE WHEN tier_rank > p_rank THEN 'tier_drop' ELSE 'score_drop' END,
+          'from', jsonb_build_object('as_of', p_as_of, 'health_score', p_health, 'tier', p_tier, 'model_version', p_model),
+          'to', jsonb_build_object('as_of', as_of, 'health_score', health_score, 'tier', tier, 'model_version', model_version,
+            'churn_probability', churn_probability, 'recommended_action', recommended_action))
+      FROM pairs WHERE tier_rank > p_rank OR p_health - health_score >= $2
+      ON CONFLICT (to_score_id) DO NOTHING
+      RETURNING alert_id
+    ),
+    queued AS (
+      INSERT INTO churn.alert_outbox (alert_id, subscription_id)
+      SELECT i.alert_id, s.subscription_id FROM inserted i CROSS JOIN churn.webhook_subscriptions s WHERE s.active
+      RETURNING outbox_id
+    )
+    SELECT (SELECT count(*) FROM inserted)::int AS alerts, (SELECT count(*) FROM queued)::int AS queued`,
+  values: [scoreIds, dropPoints],
+});
+
+export interface StoreResult {
+  stored: number;
+  alerts: number;
+  queued: number;
+}
+
+/** Stores scores and raises alerts in one transaction. */
+export async function storeScores(pool: Pool, config: ServingConfig, scores: Score[], scoredAt: Date): Promise<StoreResult> {
+  if (!scores.length) return { stored: 0, alerts: 0, queued: 0 };
+  const rows = scores.map((s) => {
+    const seg = config.segments.find((x) => x.name === s.segment);
+    const tiers = seg?.tiers ?? config.tiers;
+    const rank = tiers.findIndex((t) => t.name === s.tier);
+    return { ...s, tier_rank: rank < 0 ? tierOf(s.health_score, tiers).rank : rank };
+  });
+  return withTransaction(pool, async (client) => {
+    const ids = (await query<{ score_id: number }>(client, insertScores(JSON.stringify(rows), scoredAt))).map((r) => r.score_id);
+    const [a] = await query<{ alerts: number; queued: number }>(client, detectAlerts(ids, config.alerts.drop_points));
+    return { stored: ids.length, alerts: a.alerts, queued: a.queued };
+  });
+}
+
+export interface StoredScoreRow {
+  score_id: number;
+  account_id: string;
+  as_of: Date;
+  scored_at: Date;
+  model_version: number;
+  feature_set_version: string | null;
+  segment: string;
+  churn_probability: number;
+  health_score: number;
+  tier: string;
+  recommended_action: string;
+  scorecard_score: number;
+  components: Score['components'];
+  base_value: number;
+  drivers: Score['drivers'];
+}
+
+const SUMMARY_COLUMNS = `score_id, account_id, as_of, scored_at, model_version, feature_set_version, segment, churn_probability,
+  health_score, tier, recommended_action, scorecard_score, components`;
+
+export function rowToScore(r: StoredScoreRow): Score {
+  return {
+    account_id: r.account_id, as_of: r.as_of.toISOString(), model_version: r.model_version, feature_set_version: r.feature_set_version,
+    segment: r.segment, churn_probability: r.churn_probability, health_score: r.health_score, tier: r.tier,
+    recommended_action: r.recommended_action, scorecard_score: r.scorecard_score, components: r.components,
+    base_value: r.base_value, drivers: r.drivers,
+  };
+}
+
+/** Latest stored score per account, riskiest first, after a keyset cursor. */
+export const latestScores = (opts: { tier?: string; limit: number; after?: { p: number; id: string } }): Sql => ({
+  text: `WITH latest AS (
+      SELECT DISTINCT ON (account_id) ${SUMMARY_COLUMNS} FROM churn.score_history ORDER BY account_id, as_of DESC, score_id DESC)
+    SELECT * FROM latest
+    WHERE ($1::text IS NULL OR tier = $1) AND ($2::float8 IS NULL OR (churn_probability, account_id) < ($2, $3::text))
+    ORDER BY churn_probability DESC, account_id DESC LIMIT $4`,
+  values: [opts.tier ?? null, opts.after?.p ?? null, opts.after?.id ?? null, opts.limit],
+});
+
+export const accountHistory = (accountId: string, limit: number): Sql => ({
+  text: `SELECT ${SUMMARY_COLUMNS} FROM churn.score_history WHERE account_id = $1 ORDER BY as_of DESC, score_id DESC LIMIT $2`,
+  values: [accountId, limit],
+});
+
+/** The latest stored score at or before a time (or the latest of all), skipping `skip` newer ones. */
+export async function storedScoreAt(db: Queryable, accountId: string, at: Date | null, skip = 0): Promise<StoredScoreRow | null> {
+  const rows = await query<StoredScoreRow>(db, {
+    text: `SELECT * FROM churn.score_history WHERE account_id = $1 AND ($2::timestamptz IS NULL OR as_of <= $2)
+      ORDER BY as_of DESC, score_id DESC OFFSET $3 LIMIT 1`,
+    values: [accountId, at, skip],
+  });
+  return rows[0] ?? null;
+}
+
+export async function accountExists(db: Queryable, accountId: string): Promise<boolean> {
+  const rows = await query(db, { text: 'SELECT 1 FROM source.accounts WHERE account_id = $1', values: [accountId] });
+  return rows.length > 0;
+}

@@ -1,0 +1,112 @@
+import type { Config } from '../core/config.ts';
+import type { Pool } from '../core/db.ts';
+import type { Logger } from '../core/log.ts';
+import { loadCatalog } from '../features/catalog.ts';
+import { buildSnapshots } from '../features/materialize.ts';
+import { buildApp, type ChurnApp } from './app.ts';
+import { deliverDue, syncWebhooks } from './alerts/deliver.ts';
+import { Authenticator } from './auth.ts';
+import { loadServingConfig, type ServingConfig } from './config.ts';
+import { createFeatureReader } from './feature-reader.ts';
+import { parseBootstrapKeys } from './keys.ts';
+import { createMetrics } from './metrics.ts';
+import { ModelHolder } from './model-holder.ts';
+import { registryModelSource } from './model-source.ts';
+import { dbReports } from './report-store.ts';
+import { Scheduler } from './scheduler.ts';
+import { scoreAllActive } from './score-all.ts';
+
+export interface StartServerOptions {
+  config: Config;
+  pool: Pool;
+  log: Logger;
+  /** serving configuration; default: the file named by CHURN_SERVING_CONFIG, else the defaults */
+  serving?: ServingConfig;
+  /** connection string for the LISTEN connection (default: the pool's) */
+  databaseUrl?: string;
+  /** set false to skip the in-server schedule (tests, benchmarks) */
+  schedule?: boolean;
+  /** coalescing of concurrent feature reads (see feature-batcher.ts); defaults 3 statements, 64 accounts */
+  featureReads?: { maxInFlight?: number; maxBatch?: number };
+  /** called with the built app before it listens (benchmarks add their baseline route here) */
+  beforeListen?: (app: ChurnApp) => void | Promise<void>;
+}
+
+export interface RunningServer {
+  url: string;
+  app: ChurnApp;
+  holder: ModelHolder;
+  scheduler: Scheduler;
+  /** stops taking requests, drains those in flight, stops the schedule and the model listener */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds everything the API needs, loads the champion, starts the alias listener, the alert
+ * delivery loop and the schedule, and listens on HOST:PORT. The pool stays the caller's.
+ */
+export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
+  const { config, pool, log } = opts;
+  const serving = opts.serving ?? (await loadServingConfig(process.env.CHURN_SERVING_CONFIG));
+  const catalog = loadCatalog();
+  const metrics = createMetrics();
+  const holder = new ModelHolder(registryModelSource(pool, catalog), log);
+  holder.onSwap = (m) => {
+    metrics.modelVersion.set(m.version);
+    metrics.modelSwaps.inc();
+  };
+  await holder.refresh().catch((err) => log.warn({ err }, 'no champion loaded at start; /readyz stays false until one is'));
+  holder.start({ databaseUrl: opts.databaseUrl ?? pool.options.connectionString, pollMs: 30_000 });
+  await syncWebhooks(pool, serving.webhooks).catch((err) => log.warn({ err }, 'could not record the configured webhooks'));
+
+  const auth = new Authenticator(pool, parseBootstrapKeys(config.CHURN_API_KEYS));
+  const app = await buildApp({
+    pool, config: serving, holder, features: createFeatureReader(pool, catalog, opts.featureReads), auth, log, metrics,
+    reports: dbReports(pool), rateLimit: config.CHURN_RATE_LIMIT,
+  });
+
+  const scheduler = new Scheduler(pool, log, opts.schedule === false ? 0 : config.CHURN_SCHEDULE_HOURS, async (asOf) => {
+    const model = holder.current;
+    if (!model) throw new Error('no champion model is loaded');
+    const built = await buildSnapshots(pool, catalog, [asOf]);
+    const scored = await scoreAllActive(pool, { model, catalog, config: serving, asOf, scoredAt: new Date() });
+    const delivered = await deliverDue(pool, serving.alerts, log);
+    metrics.scheduledRuns.inc({ outcome: 'ran' });
+    return { snapshots: built.rows, ...scored, delivered };
+  });
+  scheduler.start();
+
+  let delivering = false;
+  const delivery = setInterval(() => {
+    if (delivering) return;
+    delivering = true;
+    deliverDue(pool, serving.alerts, log)
+      .then((r) => {
+        if (r.delivered) metrics.alertsDelivered.inc({ outcome: 'delivered' }, r.delivered);
+        if (r.failed) metrics.alertsDelivered.inc({ outcome: 'failed' }, r.failed);
+      })
+      .catch((err) => log.debug({ err }, 'alert delivery skipped'))
+      .finally(() => { delivering = false; });
+  }, serving.alerts.poll_seconds * 1000);
+  delivery.unref();
+
+  await opts.beforeListen?.(app);
+  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  const url = address.replace('0.0.0.0', '127.0.0.1');
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    app,
+    holder,
+    scheduler,
+    close: () => {
+      closing ??= (async () => {
+        clearInterval(delivery);
+        await app.close(); // waits for requests in flight
+        await scheduler.close();
+        await holder.close();
+      })();
+      return closing;
+    },
+  };
+}

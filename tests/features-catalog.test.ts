@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { FAMILIES, loadCatalog, type FeatureInput } from '../features/catalog.ts';
+import { compileFeatures, groupByTimeOfDay } from '../features/compile.ts';
+import { ALL_DEFINITIONS } from '../features/definitions/index.ts';
+import { describeFeature } from '../features/describe-value.ts';
+
+const clone = () => ALL_DEFINITIONS.map((d) => structuredClone(d)) as FeatureInput[];
+
+describe('feature catalogue', () => {
+  it('has at least 40 features covering all six families, each named with snake_case', () => {
+    const c = loadCatalog();
+    expect(c.features.length).toBeGreaterThanOrEqual(40);
+    expect(new Set(c.features.map((f) => f.family))).toEqual(new Set(FAMILIES));
+    for (const f of c.features) expect(f.name).toMatch(/^[a-z][a-z0-9_]+$/);
+    expect(c.version).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('includes the features the product promises', () => {
+    const names = new Set(loadCatalog().names);
+    for (const n of ['active_users_7d', 'active_users_28d', 'stickiness_28d', 'active_users_per_seat_28d', 'events_per_active_user_28d', 'active_days_28d',
+      'days_since_last_activity', 'events_per_day_28d', 'events_trend_28d', 'longest_inactive_streak_28d', 'feature_areas_28d', 'feature_areas_90d',
+      'catalog_adoption_share_90d', 'key_features_90d', 'days_to_first_value', 'tickets_28d', 'tickets_90d', 'open_tickets', 'escalated_tickets_90d',
+      'high_priority_share_90d', 'median_resolution_hours_90d', 'mean_csat_90d', 'mrr', 'mrr_change_90d', 'tenure_days', 'seats', 'plan_tier',
+      'billing_annual', 'discount_pct', 'days_late_mean_180d', 'failed_payments_90d', 'nps_latest', 'nps_change', 'nps_detractor']) expect(names.has(n), n).toBe(true);
+  });
+
+  it('orders every derived feature after the features it depends on', () => {
+    const c = loadCatalog();
+    const pos = new Map(c.names.map((n, i) => [n, i]));
+    for (const f of c.features) if ('dependsOn' in f) for (const d of f.dependsOn) expect(pos.get(d)!).toBeLessThan(pos.get(f.name)!);
+    // areas_trend_28d is declared before feature_areas_prev_28d and must be moved after it
+    expect(pos.get('areas_trend_28d')!).toBeGreaterThan(pos.get('feature_areas_prev_28d')!);
+  });
+
+  it('changes the version when any definition changes, and not when keys are reordered', () => {
+    const base = loadCatalog().version;
+    const defs = clone();
+    const i = defs.findIndex((d) => d.name === 'tickets_90d');
+    defs[i] = { ...defs[i], window: { days: 91 } } as FeatureInput;
+    expect(loadCatalog(defs).version).not.toBe(base);
+    const described = clone();
+    described[0] = { ...described[0], description: 'Now {value} people' } as FeatureInput;
+    expect(loadCatalog(described).version).not.toBe(base);
+    const reordered = clone().map((d) => Object.fromEntries(Object.entries(d).reverse()) as FeatureInput);
+    expect(loadCatalog(reordered).version).toBe(base);
+  });
+
+  it('rejects a bad definition with a clear error naming the feature', () => {
+    const bad = (change: (defs: FeatureInput[]) => void) => {
+      const defs = clone();
+      change(defs);
+      return () => loadCatalog(defs);
+    };
+    expect(bad((d) => d.push({ name: 'Bad Name', family: 'usage', kind: 'active_days', window: { days: 7 }, unit: 'days', description: 'x {value}' }))).toThrow(/Bad Name: name: must be snake_case/);
+    expect(bad((d) => d.push({ name: 'logins_7d', family: 'usage', kind: 'no_such_kind', unit: 'days', description: 'x {value}' } as unknown as FeatureInput))).toThrow(/logins_7d: kind/);
+    expect(bad((d) => d.push({ name: 'logins_7d', family: 'usage', kind: 'active_days', window: { days: 0 }, unit: 'days', description: 'x {value}' }))).toThrow(/logins_7d: window.days/);
+    expect(bad((d) => d.push({ name: 'logins_7d', family: 'usage', kind: 'active_days', window: { days: 7 }, unit: 'days', description: 'no placeholder' }))).toThrow(/\{value\}/);
+    expect(bad((d) => d.push({ name: 'ratio_x', family: 'usage', kind: 'ratio', dependsOn: ['events_28d', 'nope'], unit: 'ratio', description: 'x {value}' }))).toThrow(/ratio_x depends on unknown feature nope/);
+    expect(bad((d) => d.push({ ...d[0] }))).toThrow(/active_users_7d is defined twice/);
+    expect(bad((d) => d.push(
+      { name: 'loop_a', family: 'usage', kind: 'change', mode: 'absolute', dependsOn: ['loop_b', 'events_28d'], unit: 'change', description: 'x {value}' },
+      { name: 'loop_b', family: 'usage', kind: 'change', mode: 'absolute', dependsOn: ['loop_a', 'events_28d'], unit: 'change', description: 'x {value}' },
+    ))).toThrow(/dependency cycle: loop_a -> loop_b -> loop_a/);
+    try {
+      loadCatalog([{ name: 'x_1', family: 'nope', kind: 'tenure', unit: 'days', description: '{value}' } as unknown as FeatureInput]);
+      expect.unreachable();
+    } catch (err) {
+      expect((err as { code: string }).code).toBe('CHURN_ERR_VALIDATION');
+    }
+  });
+});
+
+describe('feature compiler', () => {
+  const catalog = loadCatalog();
+
+  it('compiles one statement whose text depends only on the catalogue and the account restriction', () => {
+    const a = compileFeatures(catalog, [new Date('2026-03-01T00:00:00Z')]);
+    const b = compileFeatures(catalog, [new Date('2026-04-01T00:00:00Z'), new Date('2026-05-01T00:00:00Z')]);
+    expect(a.text).toBe(b.text);
+    expect(a.values).not.toEqual(b.values);
+    const one = compileFeatures(catalog, [new Date('2026-03-01T00:00:00Z')], { accountIds: ['x'] });
+    expect(one.text).not.toBe(a.text);
+    expect(one.text).toContain('= ANY($6::text[])');
+    expect(a.text.match(/FROM source\.events y/g)).toHaveLength(1); // one pass over the events
+    expect(a.text).not.toMatch(/now\(\)|current_timestamp|current_date/i);
+  });
+
+  it('limits the event scan to the largest window before the dates', () => {
+    const q = compileFeatures(catalog, [new Date('2026-03-01T00:00:00Z')]);
+    expect(q.scanTo.toISOString()).toBe('2026-03-01T00:00:00.000Z');
+    expect(q.scanFrom.toISOString()).toBe('2025-12-01T00:00:00.000Z'); // 90 days back
+  });
+
+  it('refuses dates that are not whole days apart, and groups them by time of day instead', () => {
+    expect(() => compileFeatures(catalog, [new Date('2026-03-01T00:00:00Z'), new Date('2026-03-02T06:00:00Z')])).toThrow(/whole days apart/);
+    expect(() => compileFeatures(catalog, [])).toThrow(/at least one/);
+    const groups = groupByTimeOfDay([new Date('2026-03-02T06:00:00Z'), new Date('2026-03-01T00:00:00Z'), new Date('2026-04-01T00:00:00Z'), new Date('2026-03-01T00:00:00Z')]);
+    expect(groups.map((g) => g.map((d) => d.toISOString()))).toEqual([['2026-03-01T00:00:00.000Z', '2026-04-01T00:00:00.000Z'], ['2026-03-02T06:00:00.000Z']]);
+  });
+});
+
+describe('plain-language feature values', () => {
+  const c = loadCatalog();
+  const def = (n: string) => c.byName.get(n)!;
+  it('fills the description with a readable value and the reference', () => {
+    expect(describeFeature(def('active_days_28d'), 3, 17)).toBe('Active on 3 of the last 28 days; typical retained account: 17');
+    expect(describeFeature(def('catalog_adoption_share_90d'), 0.625)).toBe('Adopted 63% of the product areas in the last 90 days');
+    expect(describeFeature(def('events_trend_28d'), -0.42)).toBe('Usage changed by -42% against the previous 28 days');
+    expect(describeFeature(def('mrr'), 1234.5)).toBe('Monthly recurring revenue of 1,234.50');
+    expect(describeFeature(def('stickiness_28d'), 0.158251)).toBe('Stickiness (daily over monthly active users) of 0.16 over the last 28 days');
+  });
+  it('says what a missing value means', () => {
+    expect(describeFeature(def('nps_latest'), null)).toBe('No NPS response yet');
+    expect(describeFeature(def('nps_latest'), null, 8)).toBe('No NPS response yet; typical retained account: 8');
+  });
+});

@@ -1,0 +1,84 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query } from '../core/db.ts';
+import { loadCatalog } from '../features/catalog.ts';
+import { buildSnapshots, computeFeatures, latestSnapshot, selectFeatures } from '../features/materialize.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { loadDataset, randomDataset } from './features-seed.ts';
+
+const run = promisify(execFile);
+
+describe('feature snapshots and the fast path', () => {
+  let db: TestDatabase;
+  const catalog = loadCatalog();
+  const asOfs = [new Date('2026-03-01T00:00:00Z'), new Date('2026-04-01T00:00:00Z'), new Date('2026-05-01T00:00:00Z')];
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await loadDataset(db.pool, randomDataset(5, 25, new Date('2026-01-01T00:00:00Z'), new Date('2026-06-01T00:00:00Z')));
+  });
+  afterAll(async () => db?.drop());
+
+  it('stores one row per active account and date, tagged with the feature-set version', async () => {
+    const r = await buildSnapshots(db.pool, catalog, asOfs);
+    const stored = await query<{ n: number; dates: number }>(db.pool, 'SELECT count(*)::int AS n, count(DISTINCT as_of)::int AS dates FROM churn.feature_snapshots WHERE feature_set_version = $1', [catalog.version]);
+    expect(stored[0]).toEqual({ n: r.rows, dates: 3 });
+    expect(r.rows).toBe((await selectFeatures(db.pool, catalog, asOfs)).length);
+    const [set] = await query<{ feature_names: string[] }>(db.pool, 'SELECT feature_names FROM churn.feature_sets WHERE feature_set_version = $1', [catalog.version]);
+    expect(set.feature_names).toEqual(catalog.names);
+  });
+
+  it('replaces the rows of a date when it is built again instead of adding to them', async () => {
+    const first = await buildSnapshots(db.pool, catalog, [asOfs[1]]);
+    await db.pool.query(`UPDATE source.subscriptions SET mrr = mrr + 1`);
+    const again = await buildSnapshots(db.pool, catalog, [asOfs[1]]);
+    expect(again.rows, `first ${first.rows}`).toBe(first.rows);
+    const [{ n }] = await query<{ n: number }>(db.pool, 'SELECT count(*)::int AS n FROM churn.feature_snapshots WHERE feature_set_version = $1 AND as_of = $2', [catalog.version, asOfs[1]]);
+    expect(n, "stored").toBe(first.rows);
+    const mrr = catalog.names.indexOf('mrr');
+    const fresh = await selectFeatures(db.pool, catalog, [asOfs[1]]);
+    const stored = new Map((await query<{ account_id: string; feature_values: number[] }>(db.pool, 'SELECT account_id, feature_values FROM churn.feature_snapshots WHERE feature_set_version = $1 AND as_of = $2', [catalog.version, asOfs[1]])).map((r) => [r.account_id, r.feature_values]));
+    for (const f of fresh) expect(stored.get(f.account_id)![mrr]).toBe(f.feature_values[mrr]);
+  });
+
+  it('computes the same values on the fast path as the set-based snapshot, for one or several accounts', async () => {
+    const snapshot = await selectFeatures(db.pool, catalog, [asOfs[2]]);
+    expect(snapshot.length).toBeGreaterThan(5);
+    for (const row of snapshot.slice(0, 6)) {
+      const one = await computeFeatures(db.pool, catalog, [row.account_id], asOfs[2]);
+      expect(one.get(row.account_id)).toEqual(row.feature_values);
+    }
+    const many = await computeFeatures(db.pool, catalog, snapshot.map((r) => r.account_id), asOfs[2]);
+    expect(new Map(snapshot.map((r) => [r.account_id, r.feature_values]))).toEqual(many);
+  });
+
+  it('leaves inactive and unknown accounts out of the fast path unless asked to include them', async () => {
+    const active = new Set((await selectFeatures(db.pool, catalog, [asOfs[2]])).map((r) => r.account_id));
+    const [{ account_id: inactive }] = await query<{ account_id: string }>(db.pool, 'SELECT account_id FROM source.accounts WHERE NOT (account_id = ANY($1)) AND created_at < $2 ORDER BY 1 LIMIT 1', [[...active], asOfs[2]]);
+    expect((await computeFeatures(db.pool, catalog, [inactive, 'nobody'], asOfs[2])).size).toBe(0);
+    const all = await computeFeatures(db.pool, catalog, [inactive, 'nobody'], asOfs[2], { requireActive: false });
+    expect([...all.keys()]).toEqual([inactive]);
+    expect(all.get(inactive)![catalog.names.indexOf('mrr')]).toBeNull();
+  });
+
+  it('latestSnapshot returns each account\'s most recent stored date', async () => {
+    const ids = (await selectFeatures(db.pool, catalog, [asOfs[2]])).map((r) => r.account_id);
+    const latest = await latestSnapshot(db.pool, catalog, ids);
+    for (const id of ids) expect(latest.get(id)!.asOf.toISOString()).toBe(asOfs[2].toISOString());
+  });
+
+  it('`churn features build` stores snapshots and prints the version; bad input exits non-zero and writes nothing', async () => {
+    const env = { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'silent' };
+    const ok = await run('node', ['bin/churn.js', 'features', 'build', '--grid', 'monthly', '--from', '2026-02-15', '--to', '2026-04-15'], { env });
+    expect(ok.stdout).toMatch(new RegExp(`wrote \\d+ snapshot rows for 3 dates .* feature set ${catalog.version}`));
+    const [{ n }] = await query<{ n: number }>(db.pool, "SELECT count(DISTINCT as_of)::int AS n FROM churn.feature_snapshots WHERE as_of IN ('2026-02-15', '2026-03-15', '2026-04-15')");
+    expect(n).toBe(3);
+    const before = await query(db.pool, 'SELECT count(*)::int AS n FROM churn.feature_snapshots');
+    const bad = await run('node', ['bin/churn.js', 'features', 'build', '--as-of', '2026-02-30x'], { env }).catch((e: { code: number; stderr: string }) => e);
+    expect((bad as { code: number }).code).not.toBe(0);
+    expect((bad as { stderr: string }).stderr).toMatch(/^CHURN_ERR_VALIDATION: asOf: invalid date/m);
+    const grid = await run('node', ['bin/churn.js', 'features', 'build', '--grid', 'monthly', '--from', '2026-05-01'], { env }).catch((e: { code: number; stderr: string }) => e);
+    expect((grid as { stderr: string }).stderr).toMatch(/CHURN_ERR_VALIDATION: grid: --grid needs --from and --to/);
+    expect(await query(db.pool, 'SELECT count(*)::int AS n FROM churn.feature_snapshots')).toEqual(before);
+  });
+});

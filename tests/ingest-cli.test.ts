@@ -1,0 +1,68 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLES, tableState, toCsv, writeFile } from './fixtures/ingest/samples.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+
+const run = promisify(execFile);
+let db: TestDatabase;
+let dir: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-ingest-cli-'));
+});
+
+afterAll(async () => {
+  await db?.drop();
+  if (dir) await fs.rm(dir, { recursive: true, force: true });
+});
+
+async function churn(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'silent' };
+  try {
+    const r = await run(process.execPath, ['bin/churn.js', ...args], { env, cwd: path.resolve(import.meta.dirname, '..') });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('churn ingest (end to end)', () => {
+  it('exits 1 with one CHURN_ERR_BAD_FILE line on a bad file and loads nothing', async () => {
+    const rows = SAMPLES.accounts('cli');
+    rows[1] = { ...rows[1], created_at: 'last tuesday' };
+    const file = await writeFile(dir, 'bad.csv', toCsv(rows));
+    const before = await tableState(db.pool, 'accounts');
+    const r = await churn('ingest', 'accounts', file);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^CHURN_ERR_BAD_FILE: .*bad\.csv: 1 problem; first: line 3, column created_at: expected an ISO 8601 timestamp/);
+    expect(await tableState(db.pool, 'accounts')).toEqual(before);
+  });
+
+  it('exits 0 on a good file and prints a one-line summary; a second run changes nothing', async () => {
+    const file = await writeFile(dir, 'good.csv', toCsv(SAMPLES.accounts('cli')));
+    const first = await churn('ingest', 'accounts', file);
+    expect(first.code).toBe(0);
+    expect(first.stdout.trim()).toMatch(/^accounts: 3 rows from good\.csv: 3 inserted, 0 updated, 0 unchanged in \d+\.\ds$/);
+    const loaded = await tableState(db.pool, 'accounts');
+    const second = await churn('ingest', 'accounts', file);
+    expect(second.stdout.trim()).toMatch(/^accounts: 3 rows from good\.csv: 0 inserted, 0 updated, 3 unchanged/);
+    expect(await tableState(db.pool, 'accounts')).toEqual(loaded);
+  });
+
+  it('lists every table in --help and refuses an unknown table', async () => {
+    const help = await churn('ingest', '--help');
+    expect(help.code).toBe(0);
+    for (const t of ['accounts', 'users', 'subscriptions', 'event_types', 'events', 'support_tickets', 'survey_responses', 'invoices', 'payment_attempts']) expect(help.stdout).toContain(`\n  ${t} `);
+    const bad = await churn('ingest', 'customers', path.join(dir, 'good.csv'));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim()).toMatch(/^CHURN_ERR_UNKNOWN_TABLE: unknown source table 'customers'/);
+  });
+});

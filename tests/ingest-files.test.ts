@@ -1,0 +1,153 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query } from '../core/db.ts';
+import { ChurnError } from '../core/errors.ts';
+import type { Progress } from '../core/progress.ts';
+import { ingestFile, type Problem } from '../features/ingest/ingest.ts';
+import { SAMPLES, seedParents, tableState, toCsv, toJsonl, writeFile } from './fixtures/ingest/samples.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+
+let db: TestDatabase;
+let dir: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-ingest-files-'));
+  await seedParents(db.pool);
+});
+
+afterAll(async () => {
+  await db?.drop();
+  if (dir) await fs.rm(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+const file = (ext: string, content: string) => writeFile(dir, `g${++n}.${ext}`, content);
+
+async function rejection(table: string, filePath: string, opts = {}): Promise<ChurnError> {
+  const before = await tableState(db.pool, table);
+  const err = await ingestFile(db.pool, table, filePath, opts).then(() => null, (e: unknown) => e);
+  expect(err).toBeInstanceOf(ChurnError);
+  expect(await tableState(db.pool, table)).toEqual(before);
+  return err as ChurnError;
+}
+
+const at = (e: ChurnError) => (e.details as Problem[]).map((p) => [p.line, p.column]);
+
+describe('line numbers are physical file lines', () => {
+  it('counts a BOM, CRLF endings, blank lines and quoted multi-line fields in CSV', async () => {
+    const csv = '\ufeffevent_type,feature_area,is_key_feature,description\r\n'
+      + 'e_ml1,core,true,"first line\r\nsecond line"\r\n'
+      + '\r\n'
+      + 'e_ml2,core,false,plain\r\n'
+      + 'e_ml3,core,perhaps,plain\r\n';
+    const e = await rejection('event_types', await file('csv', csv));
+    expect(at(e)).toEqual([[6, 'is_key_feature']]);
+    const broken = csv.replace('e_ml3,core,perhaps,plain', 'e_ml3,"co"re,true,plain');
+    expect(at(await rejection('event_types', await file('csv', broken)))).toEqual([[6, null]]);
+  });
+
+  it('counts blank lines in JSONL and names the malformed and non-object lines', async () => {
+    const lines = ['{"event_type":"j1","feature_area":"core"}', '', '[1,2]', '{"event_type":"j2","feature_area":"core","colour":"red"}', '{"event_type": j3}', '   ', '{"event_type":"j4","feature_area":"core","is_key_feature":"2"}'];
+    const e = await rejection('event_types', await file('jsonl', lines.join('\n')));
+    expect(at(e)).toEqual([[3, null], [4, 'colour'], [5, null], [7, 'is_key_feature']]);
+    expect((e.details as Problem[]).map((p) => p.reason)).toEqual([
+      'expected a JSON object, got an array',
+      expect.stringMatching(/^unknown column \(event_types has: event_type, feature_area, is_key_feature, description\)$/),
+      expect.stringMatching(/^malformed JSON: /),
+      "expected true, false, 1 or 0, got '2'",
+    ]);
+  });
+
+  it('keeps line numbers right past the first read buffer of a large file', async () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({ event_id: i + 1, account_id: 'acc_1', user_id: 'u_long_user_identifier_to_fill_bytes', event_type: 'login', occurred_at: `2026-03-${String((i % 28) + 1).padStart(2, '0')}T10:00:00Z`, quantity: 1 }));
+    rows[19_990] = { ...rows[19_990], quantity: -1 };
+    const e = await rejection('events', await file('csv', toCsv(rows)));
+    expect(at(e)).toEqual([[19_992, 'quantity']]);
+    expect(e.details).toEqual([{ line: 19_992, column: 'quantity', reason: "must be >= 0, got '-1'" }]);
+  });
+});
+
+describe('headers', () => {
+  it('names unknown, repeated and missing columns at line 1 and reads no rows', async () => {
+    const csv = 'account_id,name,segment,segment,plan,colour\nacc_h1,H,smb,smb,pro,red\n';
+    const e = await rejection('accounts', await file('csv', csv));
+    expect(e.details).toEqual([
+      { line: 1, column: 'segment', reason: 'column appears more than once in the header' },
+      { line: 1, column: 'colour', reason: expect.stringMatching(/^unknown column/) },
+      { line: 1, column: 'created_at', reason: 'required column is missing from the header' },
+    ]);
+    expect(e.message).toMatch(/: 3 problems; first: line 1, column segment: column appears more than once/);
+    const late = await rejection('accounts', await file('csv', `\n\n${csv}`));
+    expect(at(late)).toEqual([[3, 'segment'], [3, 'colour'], [3, 'created_at']]);
+  });
+
+  it('accepts a file without optional columns and fills their defaults', async () => {
+    const r = await ingestFile(db.pool, 'events', await file('csv', 'event_id,account_id,event_type,occurred_at\n77,acc_1,login,2026-02-03T04:05:06.789Z\n'));
+    expect(r).toMatchObject({ rows: 1, inserted: 1 });
+    const [row] = await query(db.pool, 'SELECT user_id, quantity, occurred_at = $1::timestamptz AS exact FROM source.events WHERE event_id = 77', ['2026-02-03T04:05:06.789Z']);
+    expect(row).toEqual({ user_id: null, quantity: 1, exact: true });
+  });
+
+  it('rejects a header with no rows after it at line 2', async () => {
+    const e = await rejection('accounts', await file('csv', 'account_id,name,segment,plan,created_at\n'));
+    expect(e.details).toEqual([{ line: 2, column: null, reason: 'the file has no rows after the header' }]);
+  });
+});
+
+describe('problem reports', () => {
+  it('counts every problem, lists the first 20 in line order, and merges row and database checks', async () => {
+    const rows = Array.from({ length: 40 }, (_, i) => ({ ticket_id: `tk_${i}`, account_id: i % 2 ? 'acc_nobody' : 'acc_1', opened_at: '2026-01-05T00:00:00Z', priority: i % 4 === 0 ? 'meh' : 'low', status: 'open' }));
+    const e = await rejection('support_tickets', await file('csv', toCsv(rows)));
+    expect(e.message).toMatch(/: 30 problems; first: line 2, column priority: expected one of low, normal, high, urgent, got 'meh'; line 3, column account_id: unknown account 'acc_nobody'/);
+    expect(e.message).toMatch(/; and 10 more; nothing was loaded$/);
+    const lines = (e.details as Problem[]).map((p) => p.line);
+    expect(lines).toHaveLength(20);
+    expect(lines).toEqual([...lines].sort((a, b) => a - b));
+    expect(lines.slice(0, 4)).toEqual([2, 3, 5, 6]);
+  });
+
+  it('checks rules across columns: period end after start, survey score by type', async () => {
+    const subs = SAMPLES.subscriptions('x');
+    subs[1] = { ...subs[1], ended_at: subs[1].started_at };
+    expect(at(await rejection('subscriptions', await file('jsonl', toJsonl(subs))))).toEqual([[2, 'ended_at']]);
+    const surveys = SAMPLES.survey_responses('x');
+    surveys[2] = { ...surveys[2], survey_type: 'csat', score: 9 };
+    const e = await rejection('survey_responses', await file('csv', toCsv(surveys)));
+    expect(e.details).toEqual([{ line: 4, column: 'score', reason: 'a csat score must be between 1 and 5, got 9' }]);
+  });
+});
+
+describe('files and formats', () => {
+  it('puts events into monthly partitions created for the file', async () => {
+    const rows = [1, 2, 3].map((i) => ({ event_id: 500 + i, account_id: 'acc_2', event_type: 'export', occurred_at: `2027-0${i}-15T12:00:00+02:00` }));
+    const r = await ingestFile(db.pool, 'events', await file('jsonl', toJsonl(rows)));
+    expect(r).toMatchObject({ inserted: 3 });
+    const placed = await query<{ part: string }>(db.pool, 'SELECT tableoid::regclass::text AS part FROM source.events WHERE event_id > 500 AND event_id < 510 ORDER BY event_id');
+    expect(placed.map((p) => p.part)).toEqual(['source.events_2027_01', 'source.events_2027_02', 'source.events_2027_03']);
+  });
+
+  it('takes the format from --format when the extension says nothing, and refuses to guess', async () => {
+    const txt = await file('txt', toJsonl(SAMPLES.event_types('fmt')));
+    await expect(ingestFile(db.pool, 'event_types', txt)).rejects.toMatchObject({ code: 'CHURN_ERR_VALIDATION' });
+    expect(await ingestFile(db.pool, 'event_types', txt, { format: 'jsonl' })).toMatchObject({ inserted: 3 });
+  });
+
+  it('refuses an unknown table and a missing file', async () => {
+    const csv = await file('csv', toCsv(SAMPLES.accounts('q')));
+    await expect(ingestFile(db.pool, 'customers', csv)).rejects.toMatchObject({ code: 'CHURN_ERR_UNKNOWN_TABLE' });
+    await expect(ingestFile(db.pool, 'accounts', path.join(dir, 'nope.csv'))).rejects.toMatchObject({ code: 'CHURN_ERR_VALIDATION' });
+  });
+
+  it('reports progress by bytes read, up to the file size', async () => {
+    const content = toCsv(SAMPLES.accounts('p'));
+    const seen: number[] = [];
+    let total = 0;
+    const progress: Progress = { start: (t) => void (total = t), update: (v) => void seen.push(v), increment() {}, stop() {} };
+    await ingestFile(db.pool, 'accounts', await file('csv', content), { progress });
+    expect(total).toBe(Buffer.byteLength(content));
+    expect(seen.at(-1)).toBe(total);
+  });
+});

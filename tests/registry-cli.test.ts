@@ -1,0 +1,108 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mirrorToMlflow } from '../training/mlflow/index.ts';
+import { aliasHistory, getModel, recordFailedRun, registerModel, setAlias, type RegisterModelInput } from '../training/registry/index.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { startFakeMlflow } from './helpers/fake-mlflow.ts';
+
+const BIN = path.resolve('bin/churn.js');
+
+function churn(db: TestDatabase, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, DATABASE_URL: db.url, USER: 'erin', CHURN_LOG_LEVEL: 'error', MLFLOW_TRACKING_URI: '', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function model(auc: number, fingerprint = 'a'.repeat(64)): RegisterModelInput {
+  return {
+    modelType: 'logistic', artifact: { w: [auc] }, params: { l2: 0.1 }, metrics: { validation: { auc }, test: { auc: auc - 0.02 } },
+    trainingWindow: null, featureSetVersion: 'fs_cli_test', dataFingerprint: fingerprint, gitRevision: 'abc', dataSource: 'csv:t.csv',
+  };
+}
+
+describe('churn models (CLI)', () => {
+  let db: TestDatabase;
+  let good: number;
+  let worse: number;
+  let otherData: number;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    good = (await registerModel(db.pool, model(0.81))).version;
+    worse = (await registerModel(db.pool, model(0.7))).version;
+    otherData = (await registerModel(db.pool, model(0.6, 'b'.repeat(64)))).version;
+    await recordFailedRun(db.pool, { modelType: 'mlp', params: {}, error: 'boom' });
+    await setAlias(db.pool, { alias: 'champion', version: good, actor: 'train' });
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('lists versions with AUCs, aliases and status, newest first', async () => {
+    const r = await churn(db, ['models', 'list']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^VERSION\s+TYPE\s+CREATED\s+AUC VALID\s+AUC TEST\s+FEATURE SET\s+ALIASES\s+STATUS$/);
+    expect(lines.slice(1).map((l) => Number(l.split(/\s+/)[0]))).toEqual([otherData, worse, good]);
+    expect(lines.find((l) => l.startsWith(`${good} `))).toMatch(/0\.8100\s+0\.7900\s+fs_cli_test\s+champion\s+candidate$/);
+    const all = await churn(db, ['models', 'list', '--all']);
+    expect(all.stdout).toMatch(/\s+failed$/m);
+  });
+
+  it('shows one version with lineage, metrics and alias history', async () => {
+    const r = await churn(db, ['models', 'show', 'champion']);
+    expect(r.code).toBe(0);
+    const d = JSON.parse(r.stdout);
+    expect(d).toMatchObject({ version: good, aliases: ['champion'], lineage: { dataFingerprint: 'a'.repeat(64), featureSetVersion: 'fs_cli_test' }, metricsSummary: { 'validation.auc': 0.81 } });
+    expect(d.aliasHistory[0]).toMatchObject({ alias: 'champion', fromVersion: null, toVersion: good, movedBy: 'train' });
+  });
+
+  it('refuses to promote a version that is worse on the same data, and moves it with --force', async () => {
+    const refused = await churn(db, ['models', 'promote', String(worse), '--alias', 'champion']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/^CHURN_ERR_NOT_BETTER: version \d+ has validation AUC 0\.7000, worse than version \d+ \(0\.8100\)/m);
+    expect((await getModel(db.pool, 'champion')).version).toBe(good);
+    const forced = await churn(db, ['models', 'promote', String(worse), '--alias', 'champion', '--force', '--reason', 'drill']);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain(`champion: version ${good} -> version ${worse}`);
+    expect((await aliasHistory(db.pool, 'champion'))[0]).toMatchObject({ fromVersion: good, toVersion: worse, movedBy: 'erin', reason: 'drill; forced by erin' });
+  });
+
+  it('moves an alias when the versions were evaluated on different data, saying so', async () => {
+    const r = await churn(db, ['models', 'promote', String(otherData), '--alias', 'challenger']);
+    expect(r.code).toBe(0);
+    const r2 = await churn(db, ['models', 'promote', String(good), '--alias', 'challenger']);
+    expect(r2.stdout).toMatch(/not compared: version \d+ was evaluated on other data/);
+    expect((await getModel(db.pool, 'challenger')).version).toBe(good);
+  });
+
+  it('rejects bad input with one coded line and changes nothing', async () => {
+    const before = (await aliasHistory(db.pool)).length;
+    const badAlias = await churn(db, ['models', 'promote', String(good), '--alias', 'Not Valid']);
+    expect(badAlias.code).not.toBe(0);
+    expect(badAlias.stderr).toMatch(/^CHURN_ERR_VALIDATION: alias: /m);
+    const missing = await churn(db, ['models', 'show', '424242']);
+    expect(missing.stderr).toMatch(/^CHURN_ERR_MODEL_NOT_FOUND: no model version 424242/m);
+    expect((await aliasHistory(db.pool)).length).toBe(before);
+  });
+
+  it('mirrors a promotion onto the MLflow version when MLFLOW_TRACKING_URI is set', async () => {
+    const fake = await startFakeMlflow();
+    try {
+      const v = await registerModel(db.pool, model(0.9));
+      const logged = await mirrorToMlflow(db.pool, fake.url, { params: {}, metrics: { validation: { auc: 0.9 } }, artifactJson: { w: [0.9] }, version: v.version, aliases: [] });
+      expect(logged?.modelVersion).toBe('1');
+      fake.requests.length = 0;
+      const r = await churn(db, ['models', 'promote', String(v.version), '--alias', 'champion'], { MLFLOW_TRACKING_URI: fake.url });
+      expect(r.code).toBe(0);
+      expect(fake.requests.map((q) => [q.method, q.path, q.body])).toEqual([
+        ['POST', '/api/2.0/mlflow/registered-models/alias', { name: 'churnlens', alias: 'champion', version: '1' }],
+      ]);
+      expect((await getModel(db.pool, 'champion')).version).toBe(v.version);
+    } finally {
+      await fake.close();
+    }
+  });
+});

@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { ChurnError } from '../core/errors.ts';
+import { evaluate } from '../training/evaluate.ts';
+import { buildReportData, parseReportData, ReportDataSchema } from '../training/report/data.ts';
+import { psi, psiStatus, PSI_EPSILON } from '../training/report/psi.ts';
+import { renderReportHtml, renderReportJson } from '../training/report/render.ts';
+import { FIXTURE_FEATURES, reportInputs } from './report-fixture.ts';
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return err instanceof ChurnError ? err.code : `not a ChurnError: ${String(err)}`;
+  }
+  return undefined;
+}
+
+describe('psi', () => {
+  it('is zero for identical samples', () => {
+    const xs = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, null];
+    expect(psi(xs, [...xs])).toBe(0);
+    expect(psi(['a', 'b', 'a', null], ['a', 'b', 'a', null])).toBe(0);
+  });
+  it('uses quantile bins of the expected sample, a bin for nulls and epsilon for empty bins', () => {
+    // expected 1..10, 2 bins: cut at the median 5.5 -> shares .5 / .5, nulls 0 (-> epsilon)
+    const expected = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const actual = [1, 1, 1, 1, 1, 1, 1, 1, 9, null];
+    const want = (0.8 - 0.5) * Math.log(0.8 / 0.5) + (0.1 - 0.5) * Math.log(0.1 / 0.5) + (0.1 - PSI_EPSILON) * Math.log(0.1 / PSI_EPSILON);
+    expect(psi(expected, actual, 2)).toBeCloseTo(want, 12);
+  });
+  it('puts unseen categories of a text feature in their own bin', () => {
+    expect(psi(['a', 'a', 'b', 'b'], ['a', 'a', 'b', 'c'])).toBeGreaterThan(0.5);
+  });
+  it('maps values to ok, warn and alert at 0.1 and 0.25', () => {
+    expect([0, 0.099, 0.1, 0.249, 0.25, 3].map(psiStatus)).toEqual(['ok', 'ok', 'warn', 'warn', 'alert', 'alert']);
+  });
+});
+
+describe('buildReportData', () => {
+  const inputs = reportInputs({ n: 1200, seed: 4 });
+  const data = buildReportData(inputs);
+  const opts = { ...inputs.evaluateOptions, segments: inputs.segments };
+
+  it('takes every accuracy number from the evaluation module for the same rows', () => {
+    expect(data.metrics).toEqual(evaluate(inputs.y, inputs.p, opts));
+    expect(data.previous?.metrics).toEqual(evaluate(inputs.y, inputs.previous!.p, opts));
+    expect(data.scorecard).toEqual(evaluate(inputs.y, inputs.scorecardP!, opts));
+    expect(data.segments.map((s) => s.segment)).toEqual(Object.keys(data.metrics.perSegment));
+  });
+
+  it('shows no drift against the training snapshot itself and large drift on a shifted one', () => {
+    expect(data.drift.map((d) => d.psi)).toEqual([0, 0, 0, 0]);
+    expect(data.drift.every((d) => d.status === 'ok')).toBe(true);
+    const shifted = buildReportData(reportInputs({ n: 1200, seed: 4, shift: 0.6 }));
+    const byName = Object.fromEntries(shifted.drift.map((d) => [d.feature, d]));
+    expect(byName.active_days_28d.status).toBe('alert');
+    expect(byName.tickets_90d.status).toBe('alert');
+    expect(byName.plan.psi).toBeLessThan(0.1);
+    expect(shifted.warnings.some((w) => w.includes('tickets_90d'))).toBe(true);
+  });
+
+  it('orders tiers as configured and reports their predicted and actual rates', () => {
+    expect(data.tiers.map((t) => t.tier)).toEqual(['healthy', 'at_risk', 'critical']);
+    expect(data.tiers.reduce((s, t) => s + t.n, 0)).toBe(1200);
+    const critical = inputs.tiers.map((t, i) => (t === 'critical' ? i : -1)).filter((i) => i >= 0);
+    const tier = data.tiers[2];
+    expect(tier.actualRate).toBeCloseTo(critical.reduce((s, i) => s + inputs.y[i], 0) / critical.length, 12);
+    expect(tier.predictedMean).toBeCloseTo(critical.reduce((s, i) => s + inputs.p[i], 0) / critical.length, 12);
+  });
+
+  it('keeps the last months of the backtest in order', () => {
+    expect(data.backtest.map((b) => b.month)).toEqual(['2026-04', '2026-05', '2026-06', '2026-07', '2026-08', '2026-09']);
+    const short = buildReportData({ ...inputs, backtestMonths: 3 });
+    expect(short.backtest.map((b) => b.month)).toEqual(['2026-07', '2026-08', '2026-09']);
+  });
+
+  it('ranks features by mean absolute contribution', () => {
+    const means = FIXTURE_FEATURES.map((f, j) => ({ f: f.name, v: inputs.contributions.reduce((s, r) => s + Math.abs(r[j]), 0) / 1200 }));
+    means.sort((a, b) => b.v - a.v);
+    expect(data.importance.map((i) => i.feature)).toEqual(means.map((m) => m.f));
+    expect(data.importance[0].meanAbsContribution).toBeCloseTo(means[0].v, 12);
+  });
+
+  it('rejects arrays of different lengths with CHURN_ERR_VALIDATION', () => {
+    expect(codeOf(() => buildReportData({ ...inputs, months: inputs.months.slice(1) }))).toBe('CHURN_ERR_VALIDATION');
+    expect(codeOf(() => buildReportData({ ...inputs, latestFeatures: inputs.latestFeatures.map((r) => r.slice(1)) }))).toBe('CHURN_ERR_VALIDATION');
+  });
+
+  it('round-trips through its JSON twin and schema', () => {
+    const json = renderReportJson(data);
+    expect(parseReportData(JSON.parse(json))).toEqual(data);
+    expect(ReportDataSchema.safeParse({ ...data, schemaVersion: 2 }).success).toBe(false);
+    expect(codeOf(() => parseReportData({ ...data, metrics: { ...data.metrics, auc: 2 } }))).toBe('CHURN_ERR_VALIDATION');
+  });
+});
+
+describe('renderReportHtml', () => {
+  const data = buildReportData(reportInputs({ n: 900, seed: 2 }));
+  const html = renderReportHtml(data);
+
+  it('states the headline numbers from the evaluation reports in plain words', () => {
+    const pct = (v: number) => `${Math.round(v * 100)}%`;
+    expect(html).toContain(`riskiest 10% of accounts contain ${pct(data.metrics.capture10)} of the customers who churned, against ${pct(data.scorecard!.capture10)} for the weighted scorecard and ${pct(data.previous!.metrics.capture10)} for the previous model (v6)`);
+    expect(html).toContain(`Its riskiest 20% contain ${pct(data.metrics.capture20)}`);
+    expect(html).toContain(data.metrics.auc.toFixed(3));
+  });
+
+  it('is self-contained: no scripts, no external resources, print styles included', () => {
+    expect(html).not.toMatch(/<script|<link|<img|<iframe|src=|href=|url\(|@import|https?:\/\//i);
+    expect(html).toContain('@media print');
+    const charts = [...html.matchAll(/<svg [^>]*data-chart="([a-z-]+)"[^>]*><title[^>]*>[^<]+<\/title>/g)].map((m) => m[1]);
+    expect(charts.sort()).toEqual(['backtest', 'confusion', 'drift', 'importance', 'lift', 'pr', 'reliability', 'roc', 'tiers']);
+  });
+
+  it('escapes text that comes from data', () => {
+    const hostile = buildReportData({ ...reportInputs({ n: 300, seed: 3 }), model: { ...data.model, modelType: '<script>alert(1)</script>', evaluatedOn: 'a & b' } });
+    const out = renderReportHtml(hostile);
+    expect(out).not.toContain('<script>');
+    expect(out).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(out).toContain('a &amp; b');
+  });
+
+  it('renders without a previous model or scorecard', () => {
+    const inputs = reportInputs({ n: 400, seed: 5 });
+    const out = renderReportHtml(buildReportData({ ...inputs, previous: null, scorecardP: null }));
+    expect(out).toMatch(/contain \d+% of the customers who churned\./);
+    expect(out).not.toContain('weighted scorecard');
+  });
+});

@@ -1,0 +1,192 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query } from '../core/db.ts';
+import { evaluate } from '../training/evaluate.ts';
+import { tableRow } from '../training/register-run.ts';
+import { getModel, loadModel, setAlias } from '../training/registry/index.ts';
+import { createScorer } from '../training/scorer.ts';
+import { buildModelReport, dbReports, previousChampion, reportJson, saveModelReport } from '../serving/report-job.ts';
+import { silentLogger } from '../core/log.ts';
+import { buildApp } from '../serving/app.ts';
+import { Authenticator } from '../serving/auth.ts';
+import { DEFAULT_SERVING_CONFIG } from '../serving/config.ts';
+import { createFeatureReader } from '../serving/feature-reader.ts';
+import { parseBootstrapKeys } from '../serving/keys.ts';
+import { createMetrics } from '../serving/metrics.ts';
+import { ModelHolder } from '../serving/model-holder.ts';
+import { registryModelSource } from '../serving/model-source.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { buildWorld, SEED, type World } from './report-job-world.ts';
+
+const NOW = new Date('2026-10-01T00:00:00Z');
+const BOOTSTRAP = 40;
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/churn.js', ...args], { env: { ...process.env, ...env }, cwd: path.resolve(import.meta.dirname, '..') });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('accuracy report from the database', () => {
+  let db: TestDatabase;
+  let world: World;
+  let dir: string;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    world = await buildWorld(db.pool, { models: 2 });
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-report-job-'));
+  });
+  afterAll(async () => {
+    await db?.drop();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it("reports the same numbers as the evaluation module on the version's held-out rows and scores", async () => {
+    const [v1, v2] = world.versions;
+    const report = await buildModelReport(db.pool, { model: v2, now: NOW, bootstrap: BOOTSTRAP });
+    expect(report.version).toBe(v2);
+    expect(report.exact).toBe(true);
+
+    // the held-out rows of the table the model was trained on, scored independently by both versions
+    const rows = world.table.split.flatMap((s, i) => (s === 'valid' ? [i] : []));
+    const y = rows.map((i) => world.table.label[i]);
+    const segments = rows.map((i) => world.table.context!.segment![i]);
+    const scoreWith = async (v: number) => {
+      const scorer = createScorer((await loadModel(db.pool, v)).artifact);
+      return rows.map((i) => scorer.score(tableRow(world.table, i)).probability);
+    };
+    const p2 = await scoreWith(v2);
+    const p1 = await scoreWith(v1);
+    const opts = { segments, bootstrap: BOOTSTRAP, seed: SEED };
+    expect(report.rows.y).toEqual(y);
+    expect(report.rows.p).toEqual(p2);
+    expect(report.data.metrics).toEqual(evaluate(y, p2, opts));
+    expect(report.data.previous).toEqual({ version: v1, metrics: evaluate(y, p1, opts) });
+    // and the registry's validation metrics, computed at training time, agree
+    const stored = (await getModel(db.pool, v2)).metrics.validation as { auc: number; lift10: number; ece: number; n: number };
+    expect(report.data.metrics.n).toBe(stored.n);
+    expect(report.data.metrics.auc).toBeCloseTo(stored.auc, 9);
+    expect(report.data.metrics.lift10).toBeCloseTo(stored.lift10, 9);
+    expect(report.data.metrics.ece).toBeCloseTo(stored.ece, 9);
+
+    expect(report.data.scorecard).not.toBeNull();
+    expect(report.data.tiers.reduce((s, t) => s + t.n, 0)).toBe(rows.length);
+    // backtest: the held-out accounts at every observation date; at the validation dates they are the evaluated rows
+    const src = world.table.source as { asOfs: string[] };
+    expect(report.data.backtest.map((b) => b.month)).toEqual(src.asOfs.map((t) => t.slice(0, 7)));
+    for (const month of new Set(rows.map((i) => world.table.context!.asOf![i].slice(0, 7)))) {
+      const k = rows.flatMap((i, j) => (world.table.context!.asOf![i].startsWith(month) ? [j] : []));
+      const entry = report.data.backtest.find((b) => b.month === month)!;
+      expect(entry.n).toBe(k.length);
+      expect(entry.actualRate).toBeCloseTo(k.reduce((a, j) => a + y[j], 0) / k.length, 12);
+      expect(entry.predictedMean).toBeCloseTo(k.reduce((a, j) => a + p2[j], 0) / k.length, 12);
+    }
+    expect(report.data.backtest.slice(0, -2).every((b) => b.n > 0)).toBe(true);
+    expect(report.data.importance).toHaveLength(world.catalog.names.length);
+    expect(report.html).toContain(`model v${v2}`);
+    expect(JSON.parse(report.json).metrics.auc).toBe(report.data.metrics.auc);
+  });
+
+  it("names the previous champion from the alias history", async () => {
+    const [v1, v2] = world.versions;
+    expect(await previousChampion(db.pool, v2)).toBe(v1);
+    expect(await previousChampion(db.pool, v1)).toBeNull();
+  });
+
+  it('finds no drift when the latest snapshot is the training snapshot itself', async () => {
+    const report = await buildModelReport(db.pool, { model: world.versions[0], now: NOW, bootstrap: 0 });
+    expect(report.data.drift).toHaveLength(world.catalog.names.length);
+    for (const d of report.data.drift) expect(d).toMatchObject({ psi: 0, status: 'ok' });
+    expect(report.data.warnings.filter((w) => w.includes('PSI'))).toEqual([]);
+  });
+
+  it("stores reports and serves the champion's as latest, each version's by number", async () => {
+    const [v1, v2] = world.versions;
+    const r1 = await buildModelReport(db.pool, { model: v1, now: NOW, bootstrap: 0 });
+    const r2 = await buildModelReport(db.pool, { model: v2, now: NOW, bootstrap: 0 });
+    await saveModelReport(db.pool, v1, r1.html, r1.json);
+    await saveModelReport(db.pool, v2, r2.html, r2.json);
+    const source = dbReports(db.pool);
+    expect(await source.html('latest')).toBe(r2.html);
+    expect(await source.html(v1)).toBe(r1.html);
+    expect(await source.html(v2 + 100)).toBeNull();
+    expect((await reportJson(db.pool, v1))?.metrics.auc).toBe(r1.data.metrics.auc);
+
+    // 'latest' follows the champion, not the highest version
+    await setAlias(db.pool, { alias: 'champion', version: v1, actor: 'test' });
+    try {
+      expect(await source.html('latest')).toBe(r1.html);
+      expect((await source.json('latest'))?.model.version).toBe(v1);
+    } finally {
+      await setAlias(db.pool, { alias: 'champion', version: v2, actor: 'test' });
+    }
+    // a rebuilt report replaces the stored one
+    await saveModelReport(db.pool, v1, '<html>replaced</html>', r1.json);
+    expect(await source.html(v1)).toBe('<html>replaced</html>');
+  });
+
+  it('the API serves the stored reports at /v1/reports/latest and /v1/reports/:version', async () => {
+    const [v1, v2] = world.versions;
+    const r2 = await buildModelReport(db.pool, { model: v2, now: NOW, bootstrap: 0 });
+    await saveModelReport(db.pool, v2, r2.html, r2.json);
+    const holder = new ModelHolder(registryModelSource(db.pool, world.catalog), silentLogger);
+    const app = await buildApp({
+      pool: db.pool, config: DEFAULT_SERVING_CONFIG, holder, features: createFeatureReader(db.pool, world.catalog),
+      auth: new Authenticator(db.pool, parseBootstrapKeys('reader:report-secret-1:score:read')), log: silentLogger,
+      metrics: createMetrics({ defaultMetrics: false }), reports: dbReports(db.pool), rateLimit: 0,
+    });
+    try {
+      const headers = { authorization: 'Bearer report-secret-1' };
+      const latest = await app.inject({ method: 'GET', url: '/v1/reports/latest', headers });
+      expect(latest.statusCode).toBe(200);
+      expect(latest.headers['content-type']).toMatch(/^text\/html/);
+      expect(latest.body).toBe(r2.html);
+      const missing = await app.inject({ method: 'GET', url: `/v1/reports/${v2 + 100}`, headers });
+      expect(missing.statusCode).toBe(404);
+      expect((await app.inject({ method: 'GET', url: `/v1/reports/${v1}` })).statusCode).toBe(401);
+    } finally {
+      await app.close();
+      await holder.close();
+    }
+  });
+
+  it('churn report --out writes one self-contained HTML file and stores it', async () => {
+    const out = path.join(dir, 'accuracy.html');
+    const jsonOut = path.join(dir, 'accuracy.json');
+    const res = await run(['report', '--out', out, '--json', jsonOut, '--as-of', '2026-10-01', '--bootstrap', '20'], { DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'silent' });
+    expect(res.stderr).not.toMatch(/CHURN_ERR/);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(out);
+    expect(res.stdout).toMatch(/riskiest 10% of accounts contain \d+% of the customers who churned/);
+    const html = await fs.readFile(out, 'utf8');
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).toContain('<svg');
+    expect(html).not.toMatch(/<script|<link|<img|src=|@import|url\(/i);
+    expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+    const json = JSON.parse(await fs.readFile(jsonOut, 'utf8'));
+    const champion = (await getModel(db.pool, 'champion')).version;
+    expect(json.model.version).toBe(champion);
+    const [stored] = await query<{ html: string }>(db.pool, { text: 'SELECT html FROM churn.model_reports WHERE model_version = $1', values: [champion] });
+    expect(stored.html).toBe(html);
+  });
+
+  it('churn report refuses bad options with one clear error and writes nothing', async () => {
+    const out = path.join(dir, 'nothing.txt');
+    const res = await run(['report', '--out', out], { DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'silent' });
+    expect(res.code).not.toBe(0);
+    expect(res.stderr.trim()).toMatch(/^CHURN_ERR_VALIDATION: .*\.html/);
+    await expect(fs.stat(out)).rejects.toThrow();
+    const missing = await run(['report', '--model', '999', '--out', path.join(dir, 'x.html')], { DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'silent' });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr.trim()).toMatch(/^CHURN_ERR_MODEL_NOT_FOUND: /);
+  });
+});

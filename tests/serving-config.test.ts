@@ -1,0 +1,121 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_SERVING_CONFIG, healthFromProbability, loadServingConfig, parseServingConfig, resolveSegment, tierOf } from '../serving/config.ts';
+import { scorecardScore } from '../serving/scorecard.ts';
+import { buildScore, topIndices, type ServingModel } from '../serving/score-builder.ts';
+import { signPayload, verifySignature } from '../serving/alerts/sign.ts';
+import { parseBootstrapKeys, prefixOf } from '../serving/keys.ts';
+import { backoffSeconds } from '../serving/alerts/deliver.ts';
+
+/** A linear model written by hand: logit = -1 + sum(w_i * x_i), contributions w_i * x_i (reference 0). */
+function linearModel(weights: Record<string, number>, families: Record<string, string>): ServingModel {
+  const names = Object.keys(weights);
+  return {
+    version: 1, featureSetVersion: null, featureNames: names, families: names.map((n) => families[n]), references: names.map(() => 0),
+    score: (row) => {
+      const contributions = names.map((n) => weights[n] * Number(row[n] ?? 0));
+      const logit = -1 + contributions.reduce((a, b) => a + b, 0);
+      return { probability: 1 / (1 + Math.exp(-logit)), logit, baseValue: -1, contributions };
+    },
+    describe: (i, v) => `${names[i]} is ${v}`,
+  };
+}
+
+describe('serving configuration and pure scoring parts', () => {
+  it('maps probability to health monotonically under both documented mappings', () => {
+    const logistic = parseServingConfig({ health: { kind: 'logistic', midpoint: 0.2, steepness: 1.5 } }).health;
+    let prevLinear = 101;
+    let prevLogistic = 101;
+    for (let p = 0; p <= 1; p += 0.01) {
+      const a = healthFromProbability(p, DEFAULT_SERVING_CONFIG.health);
+      const b = healthFromProbability(p, logistic);
+      expect(a).toBeLessThanOrEqual(prevLinear);
+      expect(b).toBeLessThanOrEqual(prevLogistic);
+      prevLinear = a;
+      prevLogistic = b;
+    }
+    expect(healthFromProbability(0.31, DEFAULT_SERVING_CONFIG.health)).toBe(69);
+    expect(healthFromProbability(0.2, logistic)).toBe(50);
+  });
+
+  it('assigns default tiers and actions, and per-segment thresholds for young and enterprise accounts', () => {
+    const c = DEFAULT_SERVING_CONFIG;
+    const established = resolveSegment(c, { accountSegment: 'smb', tenureDays: 400 });
+    expect(established.name).toBe('established');
+    expect(tierOf(72, established.tiers).tier).toMatchObject({ name: 'healthy', recommended_action: 'expand' });
+    expect(tierOf(45, established.tiers).tier).toMatchObject({ name: 'at_risk', recommended_action: 'engage' });
+    expect(tierOf(10, established.tiers).tier).toMatchObject({ name: 'critical', recommended_action: 'rescue' });
+    const young = resolveSegment(c, { accountSegment: 'smb', tenureDays: 30 });
+    expect(young.name).toBe('onboarding');
+    expect(tierOf(72, young.tiers).tier.name).toBe('at_risk'); // stricter for accounts under 90 days
+    expect(resolveSegment(c, { accountSegment: 'enterprise', tenureDays: 400 }).name).toBe('enterprise');
+  });
+
+  it('refuses invalid configuration with one clear error, and reads a JSON file', async () => {
+    expect(() => parseServingConfig({ tiers: [{ name: 'a', min_health: 10, recommended_action: 'x' }] })).toThrow(/last tier must have min_health 0/);
+    expect(() => parseServingConfig({ tiers: [{ name: 'a', min_health: 10, recommended_action: 'x' }, { name: 'b', min_health: 20, recommended_action: 'y' }] })).toThrow(/ordered best first/);
+    expect(() => parseServingConfig({ alerts: { drop_points: 0 } })).toThrow(expect.objectContaining({ code: 'CHURN_ERR_CONFIG' }));
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-cfg-'));
+    try {
+      const file = path.join(dir, 'serving.json');
+      await fs.writeFile(file, JSON.stringify({ alerts: { drop_points: 7 }, tiers: [{ name: 'good', min_health: 50, recommended_action: 'grow' }, { name: 'bad', min_health: 0, recommended_action: 'call' }] }));
+      const cfg = await loadServingConfig(file);
+      expect(cfg.alerts.drop_points).toBe(7);
+      expect(cfg.tiers.map((t) => t.name)).toEqual(['good', 'bad']);
+      expect(cfg.scorecard.metrics.length).toBeGreaterThan(0);
+      await fs.writeFile(file, '{ not json');
+      await expect(loadServingConfig(file)).rejects.toMatchObject({ code: 'CHURN_ERR_CONFIG' });
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('computes the weighted scorecard from threshold points per metric and weights per family', () => {
+    const metrics = [
+      { feature: 'a', family: 'usage' as const, bands: [{ min: 10, points: 100 }, { min: 5, points: 50 }], else_points: 0 },
+      { feature: 'b', family: 'usage' as const, bands: [{ min: 1, points: 80 }], else_points: 20 },
+      { feature: 'c', family: 'support' as const, bands: [{ min: 3, points: 0 }], else_points: 100 },
+      { feature: 'missing', family: 'adoption' as const, bands: [{ min: 0, points: 100 }], else_points: 0 },
+    ];
+    const weights = { engagement: 0, usage: 3, adoption: 5, support: 1, commercial: 0, sentiment: 0 };
+    // usage = mean(50, 20) = 35; support = 100; adoption has no feature the model knows: ignored
+    const values = new Map<string, number | null>([['a', 7], ['b', null], ['c', 0]]);
+    expect(scorecardScore(values, metrics, weights)).toBe(Math.round((3 * 35 + 1 * 100) / 4));
+    expect(scorecardScore((f) => (f === 'a' ? 12 : f === 'b' ? 1 : f === 'c' ? 5 : undefined), metrics, weights)).toBe(Math.round((3 * 90 + 0) / 4));
+  });
+
+  it('builds drivers in order of size whose contributions add up to the log-odds, with family sub-scores', () => {
+    const model = linearModel({ x: 0.5, y: -2, z: 0.1, w: 1 }, { x: 'usage', y: 'support', z: 'usage', w: 'adoption' });
+    const s = buildScore({ model, config: DEFAULT_SERVING_CONFIG, accountId: 'a', asOf: '2026-01-01T00:00:00.000Z', row: { x: 2, y: 1, z: -3, w: 0.5 }, segment: { accountSegment: null, tenureDays: null }, top: 'all' });
+    expect(s.drivers.map((d) => d.feature)).toEqual(['y', 'x', 'w', 'z']);
+    const sum = s.drivers.reduce((a, d) => a + d.contribution, 0);
+    expect(s.base_value + sum).toBeCloseTo(Math.log(s.churn_probability / (1 - s.churn_probability)), 9);
+    expect(s.components.usage).toBe(Math.round(100 / (1 + Math.exp(1 - 0.3))));
+    expect(s.components.support).toBe(Math.round(100 / (1 + Math.exp(-2))));
+    expect(s.components.engagement).toBe(50);
+    expect(topIndices([0.1, -5, 3, 0.2, -0.05, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 3)).toEqual([1, 2, 6]);
+  });
+
+  it('signs webhook bodies so that receivers can verify them and reject tampering or old timestamps', () => {
+    const sig = signPayload('s3cret-s3cret-s3cret', '{"a":1}', 1_700_000_000);
+    expect(verifySignature('s3cret-s3cret-s3cret', '{"a":1}', sig, 1_700_000_010)).toBe(true);
+    expect(verifySignature('s3cret-s3cret-s3cret', '{"a":2}', sig, 1_700_000_010)).toBe(false);
+    expect(verifySignature('s3cret-s3cret-s3cret', '{"a":1}', sig, 1_700_001_000)).toBe(false);
+  });
+
+  it('backs off exponentially up to the cap', () => {
+    const a = parseServingConfig({ alerts: { backoff_base_seconds: 2, backoff_max_seconds: 60 } }).alerts;
+    expect([0, 1, 2, 3, 4, 5, 10].map((n) => backoffSeconds(n, a))).toEqual([2, 4, 8, 16, 32, 60, 60]);
+  });
+
+  it('parses bootstrap keys and refuses malformed ones', () => {
+    const [k] = parseBootstrapKeys('ops:long-enough-secret:score:read+models:admin');
+    expect(k).toMatchObject({ name: 'ops', scopes: ['score:read', 'models:admin'] });
+    expect(() => parseBootstrapKeys('ops:short:score:read')).toThrow(expect.objectContaining({ code: 'CHURN_ERR_CONFIG' }));
+    expect(() => parseBootstrapKeys('ops:long-enough-secret:everything')).toThrow(expect.objectContaining({ code: 'CHURN_ERR_CONFIG' }));
+    expect(prefixOf('chl_0123abcd_' + 'A'.repeat(43))).toBe('0123abcd');
+    expect(prefixOf('something-else')).toBeNull();
+  });
+});

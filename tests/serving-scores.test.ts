@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query } from '../core/db.ts';
+import { describeFeature } from '../features/describe-value.ts';
+import { resolveSegment, tierOf } from '../serving/config.ts';
+import { ScoreSchema, type Score } from '../serving/schemas/score.ts';
+import { bearer, startHarness, AS_OF, type ServingHarness } from './serving-fixture.ts';
+
+const logit = (p: number) => Math.log(p / (1 - p));
+
+function expectAdditive(s: Score): void {
+  const sum = s.drivers.reduce((acc, d) => acc + d.contribution, 0);
+  expect(Math.abs(s.base_value + sum - logit(s.churn_probability))).toBeLessThan(1e-3);
+}
+
+describe('scores', () => {
+  let h: ServingHarness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('answers health and readiness without a key', async () => {
+    expect((await h.app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    const ready = await h.app.inject({ url: '/readyz' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ ready: true, database: true, model_version: h.champion });
+  });
+
+  it('returns the contract shape with every feature when top=all, and the contributions add up to the log-odds', async () => {
+    for (const id of h.accountIds.slice(0, 8)) {
+      const res = await h.app.inject({ url: `/v1/accounts/${id}/score?as_of=${AS_OF.toISOString()}&top=all`, headers: bearer(h.readKey) });
+      expect(res.statusCode).toBe(200);
+      const s = ScoreSchema.parse(res.json());
+      expect(s.account_id).toBe(id);
+      expect(s.model_version).toBe(h.champion);
+      expect(s.drivers).toHaveLength(h.catalog.names.length);
+      expectAdditive(s);
+      expect(s.health_score).toBe(Math.round(100 * (1 - s.churn_probability)));
+      expect(['healthy', 'at_risk', 'critical']).toContain(s.tier);
+      expect({ healthy: 'expand', at_risk: 'engage', critical: 'rescue' }[s.tier]).toBe(s.recommended_action);
+      const mags = s.drivers.map((d) => Math.abs(d.contribution));
+      expect([...mags].sort((a, b) => b - a)).toEqual(mags);
+      for (const d of s.drivers) {
+        expect(d.family).toBe(h.catalog.byName.get(d.feature)!.family);
+        expect(d.description).toBe(describeFeature(h.catalog.byName.get(d.feature)!, d.value as number | null, d.reference as number | null));
+        if (d.reference !== null) expect(d.description).toMatch(/; typical retained account: /);
+        expect(d.direction).toBe(d.contribution > 0 ? 'raises_risk' : d.contribution < 0 ? 'lowers_risk' : 'neutral');
+      }
+    }
+  });
+
+  it('limits drivers to five by default and to N with top=N, and omits them with explain=false', async () => {
+    const id = h.accountIds[0];
+    const def = (await h.app.inject({ url: `/v1/accounts/${id}/score`, headers: bearer(h.readKey) })).json();
+    expect(def.drivers).toHaveLength(5);
+    const three = (await h.app.inject({ url: `/v1/accounts/${id}/score?top=3`, headers: bearer(h.readKey) })).json();
+    expect(three.drivers).toHaveLength(3);
+    const none = (await h.app.inject({ url: `/v1/accounts/${id}/score?explain=false`, headers: bearer(h.readKey) })).json();
+    expect(none.drivers).toEqual([]);
+    expect(none.churn_probability).toBe(def.churn_probability);
+  });
+
+  it('scores a batch with the same numbers as one at a time, and every batch score is additive', async () => {
+    const ids = h.accountIds.slice(0, 20);
+    const res = await h.app.inject({ method: 'POST', url: '/v1/scores?top=all', headers: bearer(h.readKey), payload: { account_ids: ids, as_of: AS_OF.toISOString() } });
+    expect(res.statusCode).toBe(200);
+    const scores = res.json().scores as Score[];
+    expect(scores.map((s) => s.account_id)).toEqual(ids);
+    scores.forEach(expectAdditive);
+    const one = (await h.app.inject({ url: `/v1/accounts/${ids[4]}/score?as_of=${AS_OF.toISOString()}`, headers: bearer(h.readKey) })).json();
+    expect(one.churn_probability).toBeCloseTo(scores[4].churn_probability, 12);
+  });
+
+  it('predicts from caller-supplied values: the same features give the same probability as the database path', async () => {
+    const id = h.accountIds[2];
+    const db = (await h.app.inject({ url: `/v1/accounts/${id}/score?as_of=${AS_OF.toISOString()}&top=all`, headers: bearer(h.readKey) })).json() as Score;
+    const instance = Object.fromEntries(db.drivers.map((d) => [d.feature, d.value]));
+    const res = await h.app.inject({ method: 'POST', url: '/v1/predict?top=all', headers: bearer(h.readKey), payload: { instances: [instance] } });
+    expect(res.statusCode).toBe(200);
+    const p = res.json().scores[0] as Score;
+    expect(p.churn_probability).toBeCloseTo(db.churn_probability, 12);
+    expectAdditive(p);
+  });
+
+  it("applies each account's segment: its tier thresholds, recommended action and scorecard weights", async () => {
+    const res = await h.app.inject({ method: 'POST', url: '/v1/scores', headers: bearer(h.readKey), payload: { account_ids: h.accountIds, as_of: AS_OF.toISOString() } });
+    const scores = res.json().scores as Score[];
+    const info = await query<{ account_id: string; segment: string; created_at: Date }>(h.db.pool, 'SELECT account_id, segment, created_at FROM source.accounts');
+    const byId = new Map(info.map((r) => [r.account_id, r]));
+    const seen = new Set<string>();
+    for (const s of scores) {
+      const a = byId.get(s.account_id)!;
+      const seg = resolveSegment(h.config, { accountSegment: a.segment, tenureDays: Math.floor((AS_OF.getTime() - a.created_at.getTime()) / 86_400_000) });
+      expect(s.segment).toBe(seg.name);
+      const { tier } = tierOf(s.health_score, seg.tiers);
+      expect([s.tier, s.recommended_action]).toEqual([tier.name, tier.recommended_action]);
+      seen.add(seg.name);
+    }
+    expect(seen.size).toBeGreaterThan(1);
+  });
+
+  it('refuses a predict instance with a feature the model does not know', async () => {
+    const res = await h.app.inject({ method: 'POST', url: '/v1/predict', headers: bearer(h.readKey), payload: { instances: [{ not_a_feature: 1 }] } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toBe('CHURN_ERR_VALIDATION');
+  });
+
+  it('answers 404 with the error shape for an unknown account', async () => {
+    const res = await h.app.inject({ url: '/v1/accounts/acc_nobody/score', headers: bearer(h.readKey) });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ error: 'CHURN_ERR_ACCOUNT_NOT_FOUND', request_id: expect.any(String) });
+  });
+});

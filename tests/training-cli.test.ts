@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writePreparedCsv } from '../training/export.ts';
+import { getModel, listModels } from '../training/registry/index.ts';
+import { syntheticTable } from '../training/synthetic.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+
+interface Run { code: number; stdout: string; stderr: string }
+
+function churn(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('node', ['bin/churn.js', ...args], { env: { ...process.env, CHURN_TF_BACKEND: 'cpu', CHURN_LOG_LEVEL: 'error', ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+let dir: string;
+let db: TestDatabase;
+let csv: string;
+const ROWS = 400;
+
+beforeAll(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-train-cli-'));
+  csv = path.join(dir, 'prepared.csv');
+  await writePreparedCsv(syntheticTable({ rows: ROWS, numeric: 4, text: 2, seed: 21 }), csv);
+  db = await createTestDatabase();
+});
+
+afterAll(async () => {
+  await db?.drop();
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+describe('churn train --from-csv and churn predict', () => {
+  it('trains without the registry, saves the artifact, and predict writes the five columns for every row', async () => {
+    const artifact = path.join(dir, 'model.json');
+    const out = path.join(dir, 'scores.csv');
+    const t = await churn(['train', '--from-csv', csv, '--label', 'churned', '--models', 'logistic', '--no-register', '--save-artifact', artifact, '--seed', '3']);
+    expect(t.stderr).not.toMatch(/CHURN_ERR/);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/trained logistic on \d+ rows/);
+    expect(t.stdout).toMatch(/test +n=\d+ +AUC 0\.\d{3}/);
+    const p = await churn(['predict', '--from-csv', csv, '--out', out, '--artifact', artifact]);
+    expect(p.code).toBe(0);
+    const lines = (await fs.readFile(out, 'utf8')).trim().split('\n');
+    expect(lines[0]).toBe('id,churn_probability,health_score,tier,top_drivers');
+    expect(lines.length).toBe(ROWS + 1);
+    const ids = new Set<string>();
+    for (const line of lines.slice(1)) {
+      const [id, prob, health, tier, drivers] = line.split(',');
+      ids.add(id);
+      expect(Number(prob)).toBeGreaterThan(0);
+      expect(Number(prob)).toBeLessThan(1);
+      expect(Number(health)).toBe(Math.round(100 * (1 - Number(prob))));
+      expect(['healthy', 'at_risk', 'critical']).toContain(tier);
+      expect(drivers).toMatch(/^([a-z_0-9]+:[+-]\d+\.\d{2};){2}[a-z_0-9]+:[+-]\d+\.\d{2}$/);
+    }
+    expect(ids.size).toBe(ROWS);
+  });
+
+  it('refuses a CSV that lacks a feature column the model needs, and writes nothing', async () => {
+    const artifact = path.join(dir, 'model.json');
+    const text = await fs.readFile(csv, 'utf8');
+    const header = text.split('\n')[0].split(',');
+    const drop = header.indexOf('metric_1');
+    const cut = text.trim().split('\n').map((l) => l.split(',').filter((_, j) => j !== drop).join(',')).join('\n');
+    const bad = path.join(dir, 'missing-col.csv');
+    await fs.writeFile(bad, cut);
+    const out = path.join(dir, 'never.csv');
+    const p = await churn(['predict', '--from-csv', bad, '--out', out, '--artifact', artifact]);
+    expect(p.code).not.toBe(0);
+    expect(p.stderr).toMatch(/^CHURN_ERR_BAD_FILE: .*missing 1 feature column\(s\) the model needs: metric_1/m);
+    await expect(fs.stat(out)).rejects.toThrow();
+  });
+
+  it('rejects a missing label column with one clear line', async () => {
+    const t = await churn(['train', '--from-csv', csv, '--label', 'left', '--no-register']);
+    expect(t.code).not.toBe(0);
+    expect(t.stderr.trim()).toMatch(/^CHURN_ERR_BAD_FILE: .*no label column "left"/);
+  });
+
+  it('registers a version, makes it champion when none exists, predicts with --model champion, and a failed run leaves the champion alone', async () => {
+    const env = { DATABASE_URL: db.url };
+    const t = await churn(['train', '--from-csv', csv, '--label', 'churned', '--models', 'logistic', '--seed', '3'], env);
+    expect(t.stderr).not.toMatch(/CHURN_ERR/);
+    expect(t.code).toBe(0);
+    const version = Number(/^version (\d+)$/m.exec(t.stdout)?.[1]);
+    expect(version).toBeGreaterThan(0);
+    expect((await getModel(db.pool, 'champion')).version).toBe(version);
+
+    const out = path.join(dir, 'champion-scores.csv');
+    const p = await churn(['predict', '--from-csv', csv, '--out', out, '--model', 'champion'], env);
+    expect(p.code).toBe(0);
+    expect((await fs.readFile(out, 'utf8')).trim().split('\n').length).toBe(ROWS + 1);
+
+    // every train row churned: training cannot run; the failure is recorded, the champion stays
+    const oneClass = (await fs.readFile(csv, 'utf8')).trim().split('\n').map((l, i) => (i === 0 ? l : l.replace(/^([^,]+),[01],/, '$1,1,'))).join('\n');
+    const bad = path.join(dir, 'one-class.csv');
+    await fs.writeFile(bad, oneClass);
+    const f = await churn(['train', '--from-csv', bad, '--label', 'churned', '--models', 'logistic'], env);
+    expect(f.code).not.toBe(0);
+    expect(f.stderr).toMatch(/^CHURN_ERR_NOT_ENOUGH_DATA: /m);
+    expect((await getModel(db.pool, 'champion')).version).toBe(version);
+    const all = await listModels(db.pool, { includeFailed: true });
+    expect(all.some((m) => m.status === 'failed')).toBe(true);
+  });
+});

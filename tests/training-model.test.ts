@@ -1,0 +1,160 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseArtifact } from '../training/artifact.ts';
+import { selectBackend } from '../training/backend.ts';
+import { fitPlatt, sigmoid } from '../training/calibrate.ts';
+import { ece } from '../training/evaluate.ts';
+import { createExplainer, integratedGradientsNumeric } from '../training/explain.ts';
+import { logitsWithTf } from '../training/models/fit.ts';
+import { compileNetwork, activationBuffers, createRng, forward } from '../training/models/network.ts';
+import { encodeColumns } from '../training/preprocess.ts';
+import { createScorer } from '../training/scorer.ts';
+import { syntheticTable } from '../training/synthetic.ts';
+import { trainModel, type TrainOptions, type TrainResult } from '../training/train.ts';
+import type { PreparedTable } from '../training/table.ts';
+
+const table = syntheticTable({ rows: 700, numeric: 6, text: 2, seed: 11 });
+const quick = (seed: number, modelTypes: TrainOptions['modelTypes']): TrainOptions => ({
+  seed, modelTypes, backend: 'cpu', epochs: 25, bootstrap: 20, calibrationFolds: 2, params: { logistic: { maxEpochs: 60 } },
+});
+
+function rowOf(t: PreparedTable, i: number): Record<string, number | string | null> {
+  return Object.fromEntries(t.columns.map((c) => [c.name, c.values[i]]));
+}
+
+/** Rows as the scorer sees them, plus rows with blanks everywhere and categories never seen in training. */
+function probeRows(t: PreparedTable): Record<string, number | string | null>[] {
+  const rows = Array.from({ length: 150 }, (_, i) => rowOf(t, i * 4));
+  rows.push(Object.fromEntries(t.columns.map((c) => [c.name, null])));
+  rows.push(Object.fromEntries(t.columns.map((c) => [c.name, c.kind === 'text' ? 'never_seen_value' : 1e4])));
+  rows.push({ ...rowOf(t, 3), plan_0: 'unseen', count_0: null, metric_1: '2.5' });
+  return rows;
+}
+
+let logistic: TrainResult;
+let mlp: TrainResult;
+
+beforeAll(async () => {
+  expect(await selectBackend(() => undefined, 'cpu')).toBe('cpu');
+  logistic = await trainModel(table, quick(5, ['logistic']));
+  mlp = await trainModel(table, quick(5, ['mlp']));
+});
+
+describe('training', () => {
+  it('gives the same model and metrics for the same seed, and a different model for another seed', async () => {
+    const again = await trainModel(table, quick(5, ['mlp']));
+    expect(again.artifact.network).toEqual(mlp.artifact.network);
+    expect(again.artifact.calibration).toEqual(mlp.artifact.calibration);
+    expect(again.metrics).toEqual(mlp.metrics);
+    const other = await trainModel(table, quick(6, ['mlp']));
+    expect(other.artifact.network).not.toEqual(mlp.artifact.network);
+  });
+
+  it('learns the planted signal better than chance on held-out rows', () => {
+    expect(logistic.metrics.test!.auc).toBeGreaterThan(0.7);
+    expect(mlp.metrics.test!.auc).toBeGreaterThan(0.7);
+    expect(mlp.artifact.model_type).toBe('mlp');
+    expect(mlp.artifact.network.layers.length).toBeGreaterThan(1);
+    expect(logistic.artifact.network.layers.length).toBe(1);
+    expect(mlp.artifact.importance!.max_additivity_error).toBeLessThan(1e-3);
+    expect(mlp.artifact.importance!.rows).toBeGreaterThan(100);
+  });
+
+  it('leaks no tensors while training and predicting', async () => {
+    const before = tf.memory().numTensors;
+    const r = await trainModel(table, { ...quick(9, ['logistic', 'mlp']), epochs: 5 });
+    const enc = encodeColumns(r.artifact.preprocessing, table.columns, [0, 1, 2]);
+    logitsWithTf(r.artifact.network, enc.x, enc.n, enc.d);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('scoring and explanations', () => {
+  for (const which of ['logistic', 'mlp'] as const) {
+    it(`keeps base + sum(contributions) = logit(p) within 1e-3 for the ${which} model, blanks and unseen categories included`, () => {
+      const r = which === 'logistic' ? logistic : mlp;
+      const scorer = createScorer(r.artifact);
+      let checked = 0;
+      for (const row of probeRows(table)) {
+        const s = scorer.score(row);
+        const sum = s.contributions.reduce((a, b) => a + b, s.baseValue);
+        expect(Math.abs(sum - s.logit)).toBeLessThan(1e-9);
+        // p itself rounds to 0 or 1 in doubles beyond |logit| ~ 30, where log(p / (1 - p)) is no longer exact
+        if (Math.abs(s.logit) < 25) expect(Math.abs(sum - Math.log(s.probability / (1 - s.probability)))).toBeLessThan(1e-3);
+        checked += Math.abs(s.logit) < 25 ? 1 : 0;
+        expect(s.contributions.length).toBe(scorer.featureNames.length);
+      }
+      expect(checked).toBeGreaterThan(150);
+    });
+
+    it(`computes the same log-odds in plain JS as TensorFlow.js for the ${which} model`, () => {
+      const r = which === 'logistic' ? logistic : mlp;
+      const rows = Array.from({ length: 120 }, (_, i) => i * 5);
+      const enc = encodeColumns(r.artifact.preprocessing, table.columns, rows);
+      const tfLogits = logitsWithTf(r.artifact.network, enc.x, enc.n, enc.d);
+      const net = compileNetwork(r.artifact.network);
+      const bufs = activationBuffers(net);
+      const scorer = createScorer(r.artifact);
+      const { a, b } = r.artifact.calibration;
+      rows.forEach((row, k) => {
+        const js = forward(net, enc.x, bufs, k * enc.d);
+        expect(Math.abs(js - tfLogits[k])).toBeLessThan(1e-5);
+        expect(Math.abs(scorer.score(rowOf(table, row)).logit - (a * tfLogits[k] + b))).toBeLessThan(1e-4);
+      });
+    });
+  }
+
+  it('matches Integrated Gradients computed numerically with many steps (the exact path integral)', () => {
+    const net = compileNetwork(mlp.artifact.network);
+    const reference = Float64Array.from(mlp.artifact.explanation_reference);
+    const explainer = createExplainer(net, reference);
+    const enc = encodeColumns(mlp.artifact.preprocessing, table.columns, [1, 17, 99, 300]);
+    const out = new Float64Array(enc.d);
+    for (let k = 0; k < enc.n; k++) {
+      const x = Float64Array.from(enc.x.subarray(k * enc.d, (k + 1) * enc.d));
+      explainer.explain(x, out);
+      const numeric = integratedGradientsNumeric(net, x, reference, 4000);
+      for (let j = 0; j < enc.d; j++) expect(Math.abs(out[j] - numeric[j])).toBeLessThan(2e-3);
+    }
+    expect(explainer.maxResidual()).toBeLessThan(1e-9);
+  });
+
+  it('sums the contributions of a feature\'s one-hot and missing-indicator inputs into that feature', () => {
+    const scorer = createScorer(logistic.artifact);
+    const pre = logistic.artifact.preprocessing;
+    const row = rowOf(table, 10);
+    const s = scorer.score(row);
+    const net = logistic.artifact.network.layers[0].kernel.map((w) => w[0]);
+    const enc = encodeColumns(pre, table.columns, [10]);
+    const j = scorer.featureNames.indexOf('plan_0');
+    let expected = 0;
+    pre.encodedToRaw.forEach((raw, k) => {
+      if (raw === j) expected += net[k] * (enc.x[k] - logistic.artifact.explanation_reference[k]);
+    });
+    expect(s.contributions[j]).toBeCloseTo(logistic.artifact.calibration.a * expected, 5);
+  });
+
+  it('scores the same after a JSON round trip and refuses a corrupted artifact', () => {
+    const copy = JSON.parse(JSON.stringify(mlp.artifact));
+    const row = rowOf(table, 42);
+    expect(createScorer(copy).score(row).probability).toBe(createScorer(mlp.artifact).score(row).probability);
+    copy.explanation_reference.pop();
+    expect(() => parseArtifact(copy)).toThrow(expect.objectContaining({ code: 'CHURN_ERR_ARTIFACT_CORRUPT' }));
+  });
+});
+
+describe('calibration', () => {
+  it('Platt scaling on the log-odds repairs a miscalibrated score', () => {
+    const rng = createRng(3);
+    const n = 4000;
+    const z = Float64Array.from({ length: n }, () => (rng() - 0.5) * 6);
+    const y = Float64Array.from(z, (v) => (rng() < sigmoid(v) ? 1 : 0));
+    const bad = Float64Array.from(z, (v) => 3 * v + 1);
+    const before = ece(y, Float64Array.from(bad, sigmoid));
+    const c = fitPlatt(bad, y);
+    const after = ece(y, Float64Array.from(bad, (v) => sigmoid(c.a * v + c.b)));
+    expect(before).toBeGreaterThan(0.08);
+    expect(after).toBeLessThan(0.03);
+    expect(c.a).toBeCloseTo(1 / 3, 1);
+  });
+});

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { inferColumn, tableFromCsv } from '../training/csv-table.ts';
+import { encodeColumns, encodeValue, fitPreprocessing, MISSING, RARE } from '../training/preprocess.ts';
+import type { Column } from '../training/table.ts';
+
+const num = (name: string, values: (number | null)[]): Column => ({ name, kind: 'numeric', values });
+const txt = (name: string, values: (string | null)[]): Column => ({ name, kind: 'text', values });
+const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
+
+describe('preprocessing', () => {
+  it('is fitted on train rows only: changing a value that appears only in test rows changes nothing', () => {
+    const base = Array.from({ length: 60 }, (_, i) => (i % 7) + 1);
+    const cats = Array.from({ length: 60 }, (_, i) => (i % 2 ? 'a' : 'b'));
+    const train = range(0, 50);
+    const a = fitPreprocessing([num('x', base), txt('c', cats)], train);
+    const changed = [...base];
+    const changedCats: string[] = [...cats];
+    for (let i = 50; i < 60; i++) { changed[i] = 1e6; changedCats[i] = 'only_in_test'; }
+    const b = fitPreprocessing([num('x', changed), txt('c', changedCats)], train);
+    expect(b).toEqual(a);
+    const x = a.columns[0];
+    const trainMean = base.slice(0, 50).reduce((s, v) => s + v, 0) / 50;
+    expect(x.kind === 'numeric' && x.transform === 'none' && x.mean).toBeCloseTo(trainMean, 10);
+  });
+
+  it('puts categories seen fewer than minCount times, and unseen ones, into the rare bucket', () => {
+    const values = [...Array(30).fill('common'), ...Array(12).fill('mid'), 'once', 'twice', 'twice'];
+    const pre = fitPreprocessing([txt('plan', values)], range(0, values.length), { minCount: 10 });
+    const spec = pre.columns[0];
+    expect(spec.kind === 'text' && spec.categories).toEqual(['common', 'mid']);
+    expect(pre.encodedNames).toEqual(['plan=common', 'plan=mid', `plan=${RARE}`]);
+    const out = new Float64Array(3);
+    encodeValue(spec, 'once', out, 0);
+    expect([...out]).toEqual([0, 0, 1]);
+    encodeValue(spec, 'never_seen', out, 0);
+    expect([...out]).toEqual([0, 0, 1]);
+    encodeValue(spec, 'mid', out, 0);
+    expect([...out]).toEqual([0, 1, 0]);
+  });
+
+  it('adds missing indicators only for columns with blanks in training, and imputes the median', () => {
+    const withBlanks = [1, 2, null, 4, 5, null, 7, 8, 9, 10];
+    const full = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const cats = ['a', null, 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'];
+    const pre = fitPreprocessing([num('w', withBlanks), num('f', full), txt('c', cats)], range(0, 10), { minCount: 2 });
+    expect(pre.encodedNames).toEqual(['w', `w${MISSING}`, 'f', 'c=a', `c=${RARE}`, `c=${MISSING}`]);
+    const w = pre.columns[0];
+    if (w.kind !== 'numeric') throw new Error('expected numeric');
+    expect(w.median).toBe(6); // median of 1,2,4,5,7,8,9,10
+    const { x } = encodeColumns(pre, [num('w', [null]), num('f', [null]), txt('c', [null])]);
+    expect(x[0]).toBeCloseTo((6 - w.mean) / w.std, 5);
+    expect(x[1]).toBe(1);
+    expect(x[5]).toBe(1);
+    // maps every encoded input back to its raw column
+    expect(pre.encodedToRaw).toEqual([0, 0, 1, 2, 2, 2]);
+  });
+
+  it('uses asinh for skewed non-negative counts and standardises to mean 0, sd 1 on train rows', () => {
+    const counts = Array.from({ length: 200 }, (_, i) => (i % 20 === 0 ? 500 : i % 5));
+    const symmetric = Array.from({ length: 200 }, (_, i) => Math.sin(i));
+    const pre = fitPreprocessing([num('n', counts), num('s', symmetric)], range(0, 200));
+    const [n, s] = pre.columns;
+    expect(n.kind === 'numeric' && n.transform).toBe('asinh');
+    expect(s.kind === 'numeric' && s.transform).toBe('none');
+    const { x, d } = encodeColumns(pre, [num('n', counts), num('s', symmetric)]);
+    let mean = 0;
+    let sq = 0;
+    for (let i = 0; i < 200; i++) mean += x[i * d] / 200;
+    for (let i = 0; i < 200; i++) sq += (x[i * d] - mean) ** 2 / 199;
+    expect(mean).toBeCloseTo(0, 5);
+    expect(Math.sqrt(sq)).toBeCloseTo(1, 4);
+  });
+});
+
+describe('prepared CSV loader', () => {
+  const csv = ['id,churned,tenure,plan,total,split', 'a,1,3,basic,10.5,train', 'b,0,30,pro, ,train', 'c,0,12,basic,99,test'].join('\n');
+
+  it('reads ids, labels, splits, numeric and text columns; a numeric column with blanks stays numeric', () => {
+    const t = tableFromCsv(csv, 'f.csv', { label: 'churned' });
+    expect(t.ids).toEqual(['a', 'b', 'c']);
+    expect(t.label).toEqual([1, 0, 0]);
+    expect(t.split).toEqual(['train', 'train', 'test']);
+    expect(t.columns.map((c) => [c.name, c.kind])).toEqual([['tenure', 'numeric'], ['plan', 'text'], ['total', 'numeric']]);
+    expect(t.columns[2].values).toEqual([10.5, null, 99]);
+    expect(t.source.kind === 'csv' && t.source.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('rejects a file without the label column with one clear error', () => {
+    expect(() => tableFromCsv(csv, 'f.csv', { label: 'left' })).toThrow(expect.objectContaining({ code: 'CHURN_ERR_BAD_FILE', message: expect.stringContaining('no label column "left"') }));
+  });
+
+  it('rejects labels that are not 0/1, unknown splits and duplicate ids, naming the line', () => {
+    expect(() => tableFromCsv(csv.replace('a,1,3', 'a,2,3'), 'f.csv', { label: 'churned' })).toThrow(/line 2: label "2"/);
+    expect(() => tableFromCsv(csv.replace('99,test', '99,holdout'), 'f.csv', { label: 'churned' })).toThrow(/line 4: split "holdout"/);
+    expect(() => tableFromCsv(csv.replace('c,0,12', 'a,0,12'), 'f.csv', { label: 'churned' })).toThrow(/duplicate id "a"/);
+  });
+
+  it('treats a column with a few non-numbers among numbers as numeric with blanks, and a mixed one as text', () => {
+    const mostly = [...Array(99).fill('1.5'), 'oops'];
+    expect(inferColumn('m', mostly).kind).toBe('numeric');
+    expect(inferColumn('m', mostly).values[99]).toBeNull();
+    expect(inferColumn('t', ['1', 'x', '2', 'y']).kind).toBe('text');
+  });
+});

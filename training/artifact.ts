@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { ChurnError, describeIssues } from '../core/errors.ts';
+import { NetworkWeights } from './models/network.ts';
+import { Preprocessing } from './preprocess.ts';
+
+export const ARTIFACT_FORMAT = 'churnlens-model/1';
+
+/**
+ * A trained model as one JSON document: everything needed to score a raw row and explain the score
+ * (preprocessing, weights, calibration, the explanation reference), plus a training summary.
+ */
+export const ModelArtifact = z.object({
+  format: z.literal(ARTIFACT_FORMAT),
+  model_type: z.enum(['logistic', 'mlp']),
+  /** raw input features in order (what a caller supplies) */
+  feature_names: z.array(z.string()).min(1),
+  feature_kinds: z.record(z.string(), z.enum(['numeric', 'text'])),
+  /** feature -> family (engagement, usage, adoption, support, ...; 'other' when unknown) */
+  feature_families: z.record(z.string(), z.string()),
+  /** the feature-set hash on the database path; null for a prepared CSV */
+  feature_set_version: z.string().nullable(),
+  label: z.string(),
+  preprocessing: Preprocessing,
+  network: NetworkWeights,
+  /** Platt scaling on the log-odds: calibrated = a * logit + b */
+  calibration: z.object({ a: z.number(), b: z.number() }),
+  /** explanation baseline: the mean of each encoded input over the training rows */
+  explanation_reference: z.array(z.number()),
+  /** typical value per raw feature among retained training rows (median, or most common text) */
+  references: z.record(z.string(), z.union([z.number(), z.string()]).nullable()),
+  training: z.object({
+    seed: z.number().int(),
+    backend: z.string(),
+    rows: z.object({ train: z.number().int(), valid: z.number().int(), test: z.number().int() }),
+    churn_rate: z.number(),
+    chosen_by: z.string(),
+    positive_weight: z.number(),
+    params: z.record(z.string(), z.unknown()),
+    best_epoch: z.number().int(),
+    source: z.string(),
+  }),
+  /** global view of the explanations on held-out rows: mean |contribution| and mean contribution per feature */
+  importance: z.object({
+    rows: z.number().int(),
+    split: z.string(),
+    mean_abs_contribution: z.record(z.string(), z.number()),
+    mean_contribution: z.record(z.string(), z.number()),
+    /** largest |base + sum(contributions) - logit(p)| seen on those rows */
+    max_additivity_error: z.number(),
+  }).optional(),
+});
+export type ModelArtifact = z.infer<typeof ModelArtifact>;
+
+/** Validates an artifact read back from a file or the registry; a malformed one is CHURN_ERR_ARTIFACT_CORRUPT. */
+export function parseArtifact(raw: unknown, where = 'model artifact'): ModelArtifact {
+  const parsed = ModelArtifact.safeParse(raw);
+  if (!parsed.success) throw new ChurnError('CHURN_ERR_ARTIFACT_CORRUPT', `${where} is not a valid ${ARTIFACT_FORMAT} document: ${describeIssues(parsed.error.issues)}`);
+  const a = parsed.data;
+  const d = a.preprocessing.encodedNames.length;
+  if (a.network.layers[0].kernel.length !== d || a.explanation_reference.length !== d) {
+    throw new ChurnError('CHURN_ERR_ARTIFACT_CORRUPT', `${where}: the network expects ${a.network.layers[0].kernel.length} inputs but the preprocessing produces ${d}`);
+  }
+  if (a.preprocessing.columns.map((c) => c.name).join('\u0000') !== a.feature_names.join('\u0000')) {
+    throw new ChurnError('CHURN_ERR_ARTIFACT_CORRUPT', `${where}: feature_names do not match the preprocessing columns`);
+  }
+  return a;
+}

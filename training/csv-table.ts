@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import { parse } from 'csv-parse/sync';
+import { z } from 'zod';
+import { ChurnError, describeIssues } from '../core/errors.ts';
+import type { Column, PreparedTable, Split } from './table.ts';
+
+export const CsvTableOptions = z.object({
+  label: z.string().min(1),
+  idCol: z.string().min(1).default('id'),
+  splitCol: z.string().min(1).default('split'),
+});
+export type CsvTableOptions = z.input<typeof CsvTableOptions>;
+
+const BLANKS = new Set(['', 'na', 'nan', 'null', 'none']);
+const LABELS: Record<string, number> = { '0': 0, '1': 1, false: 0, true: 1, no: 0, yes: 1 };
+
+/** A cell that means "no value": empty, whitespace, NA, NaN, null, None (case-insensitive). */
+export function isBlank(cell: string | undefined | null): boolean {
+  return cell === undefined || cell === null || BLANKS.has(cell.trim().toLowerCase());
+}
+
+function asNumber(cell: string): number | null {
+  const t = cell.trim();
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return null;
+  const v = Number(t);
+  return Number.isFinite(v) ? v : null;
+}
+
+/**
+ * A feature column from raw cells: numeric when (almost) every non-blank cell is a number (at least 95%,
+ * the rest become missing, as in Telco's TotalCharges), text otherwise; blanks are null either way.
+ */
+export function inferColumn(name: string, cells: string[]): Column {
+  let present = 0;
+  let numeric = 0;
+  for (const c of cells) {
+    if (isBlank(c)) continue;
+    present++;
+    if (asNumber(c) !== null) numeric++;
+  }
+  if (present > 0 && numeric / present >= 0.95) {
+    return { name, kind: 'numeric', values: cells.map((c) => (isBlank(c) ? null : asNumber(c))) };
+  }
+  return { name, kind: 'text', values: cells.map((c) => (isBlank(c) ? null : c.trim())) };
+}
+
+/** Parses CSV text into header and rows; a malformed file is one CHURN_ERR_BAD_FILE. */
+export function parseCsv(text: string, file: string): { header: string[]; rows: string[][] } {
+  let records: string[][];
+  try {
+    records = parse(text, { bom: true, skip_empty_lines: true, relax_column_count: false }) as string[][];
+  } catch (err) {
+    throw new ChurnError('CHURN_ERR_BAD_FILE', `${file}: not a valid CSV file: ${(err as Error).message}`);
+  }
+  if (records.length === 0) throw new ChurnError('CHURN_ERR_BAD_FILE', `${file}: the file is empty`);
+  const header = records[0].map((h) => h.trim());
+  const dup = header.find((h, i) => header.indexOf(h) !== i);
+  if (dup !== undefined) throw new ChurnError('CHURN_ERR_BAD_FILE', `${file}: column "${dup}" appears twice in the header`);
+  return { header, rows: records.slice(1) };
+}
+
+/**
+ * A prepared table from CSV text: an id column, a 0/1 label column, an optional split column
+ * (`train`, `valid` or `test`; every row is `train` when the file has no such column) and feature
+ * columns, numeric or text, blanks allowed.
+ */
+export function tableFromCsv(text: string, file: string, options: CsvTableOptions): PreparedTable {
+  const parsedOpts = CsvTableOptions.safeParse(options);
+  if (!parsedOpts.success) throw new ChurnError('CHURN_ERR_VALIDATION', describeIssues(parsedOpts.error.issues));
+  const opts = parsedOpts.data;
+  const { header, rows } = parseCsv(text, file);
+  const col = (name: string, what: string, required: boolean): number => {
+    const i = header.indexOf(name);
+    if (i < 0 && required) throw new ChurnError('CHURN_ERR_BAD_FILE', `${file}: no ${what} column "${name}" (columns: ${header.join(', ')})`);
+    return i;
+  };
+  const labelIdx = col(opts.label, 'label', true);
+  const idIdx = col(opts.idCol, 'id', true);
+  const splitIdx = col(opts.splitCol, 'split', false);
+  if (rows.length === 0) throw new ChurnError('CHURN_ERR_NOT_ENOUGH_DATA', `${file}: the file has a header but no rows`);
+
+  const ids: string[] = [];
+  const label: number[] = [];
+  const split: Split[] = [];
+  const seen = new Set<string>();
+  rows.forEach((r, i) => {
+    const line = i + 2;
+    const id = r[idIdx]?.trim() ?? '';
+    if (!id) throw new ChurnError('CHURN_ERR_BAD_FILE', `${file}: line ${line}: empty id`);
+    if (seen.has(id)) throw new ChurnError('CHURN_ERR_BAD_FILE', `${file}: line ${line}: duplicate id "${id}"`);
+    seen.add(id);
+    const y = LABELS[(r[labelIdx] ?? '').trim().toLowerCase()];
+    if (y === undefined) throw new ChurnError('CHURN_ERR_BAD_FILE', `${file}: line ${line}: label "${r[labelIdx]}" in column "${opts.label}" is not 0/1`);
+    let s: Split = 'train';
+    if (splitIdx >= 0) {
+      const v = (r[splitIdx] ?? '').trim().toLowerCase();
+      if (v !== 'train' && v !== 'valid' && v !== 'test') throw new ChurnError('CHURN_ERR_BAD_FILE', `${file}: line ${line}: split "${r[splitIdx]}" is not train, valid or test`);
+      s = v;
+    }
+    ids.push(id);
+    label.push(y);
+    split.push(s);
+  });
+  const skip = new Set([labelIdx, idIdx, splitIdx]);
+  const columns = header.flatMap((name, j) => (skip.has(j) ? [] : [inferColumn(name, rows.map((r) => r[j] ?? ''))]));
+  if (columns.length === 0) throw new ChurnError('CHURN_ERR_BAD_FILE', `${file}: no feature columns besides id, label and split`);
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  return { ids, label, split, columns, source: { kind: 'csv', path: file, sha256 } };
+}
+
+/** Rows of a CSV file as records keyed by column name (blanks as null), for scoring. */
+export function recordsFromCsv(text: string, file: string): { header: string[]; records: Record<string, string | null>[] } {
+  const { header, rows } = parseCsv(text, file);
+  return { header, records: rows.map((r) => Object.fromEntries(header.map((h, j) => [h, isBlank(r[j]) ? null : r[j].trim()]))) };
+}

@@ -1,0 +1,97 @@
+/**
+ * `npm run eval [-- --telco FILE] [--csv PREPARED_CSV] [--seed 42] [--models logistic,mlp]`
+ *
+ * The quality bar, measured: trains on the Telco train rows and evaluates on its held-out test rows
+ * against the logistic-regression baseline in its README (ROC AUC 0.837 - 0.005, ECE <= 0.03); with
+ * `--csv` (e.g. from `churn dataset export`) also trains on that file and runs the peer baselines on
+ * the same rows when python3-sklearn and python3-xgboost are installed. Last line: one JSON object.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createProgress } from '../core/progress.ts';
+import { tableFromCsv } from './csv-table.ts';
+import { peersAvailable, runPeers } from './peers.ts';
+import { trainModel, type ModelType } from './train.ts';
+
+const TELCO_BASELINE = { auc: 0.837, ece: 0.029 };
+
+const { values } = parseArgs({
+  options: {
+    telco: { type: 'string', default: '../shared/data/telco/telco.csv' },
+    csv: { type: 'string' },
+    seed: { type: 'string', default: '42' },
+    models: { type: 'string', default: 'logistic,mlp' },
+    'skip-telco': { type: 'boolean', default: false },
+  },
+});
+const seed = Number(values.seed);
+const modelTypes = values.models!.split(',') as ModelType[];
+const log = (m: string) => console.error(`  ${m}`);
+const figures: Record<string, unknown> = {};
+let pass = true;
+
+async function trainOn(file: string, label: string) {
+  const table = tableFromCsv(await fs.readFile(file, 'utf8'), file, { label });
+  return trainModel(table, { seed, modelTypes, log, progress: (l) => createProgress(l), bootstrap: 200, backend: process.env.CHURN_TF_BACKEND });
+}
+
+if (!values['skip-telco']) {
+  console.log(`Telco (${values.telco}): train on train rows, evaluate on test rows`);
+  const r = await trainOn(values.telco!, 'churned');
+  const t = r.metrics.test!;
+  const aucOk = t.auc >= TELCO_BASELINE.auc - 0.005;
+  const eceOk = t.ece <= 0.03;
+  pass &&= aucOk && eceOk;
+  console.log(`  backend ${r.backend}; chosen ${r.chosen}; ${r.seconds.toFixed(1)}s`);
+  for (const c of r.candidates) console.log(`  candidate ${c.modelType}: validation AUC ${c.validAuc.toFixed(4)}${c.cvAuc === undefined ? "" : `, cross-validated ${c.cvAuc.toFixed(4)}`} (best epoch ${c.bestEpoch}, ${c.seconds.toFixed(1)}s)`);
+  console.log(`  test ROC AUC ${t.auc.toFixed(4)} [${t.ci?.auc.lower.toFixed(3)}, ${t.ci?.auc.upper.toFixed(3)}] vs baseline ${TELCO_BASELINE.auc} - 0.005: ${aucOk ? 'PASS' : 'FAIL'}`);
+  console.log(`  test ECE ${t.ece.toFixed(4)} (baseline ${TELCO_BASELINE.ece}) vs bar 0.03: ${eceOk ? 'PASS' : 'FAIL'}`);
+  console.log(`  test PR AUC ${t.prAuc.toFixed(4)}, lift@10% ${t.lift10.toFixed(2)}, Brier ${t.brier.toFixed(4)}`);
+  figures.telco = { chosen: r.chosen, auc: t.auc, ece: t.ece, pr_auc: t.prAuc, lift10: t.lift10, brier: t.brier, seconds: r.seconds, backend: r.backend, auc_pass: aucOk, ece_pass: eceOk };
+}
+
+/** The peers evaluate on `test` rows: a file with only train/valid (churn dataset export) gets its valid rows as test. */
+async function withTestSplit(file: string): Promise<{ file: string; note: string | null; cleanup: () => Promise<void> }> {
+  const text = await fs.readFile(file, 'utf8');
+  const header = text.slice(0, text.indexOf('\n')).split(',');
+  if (header[header.length - 1].trim() !== 'split' || /,test\r?$/m.test(text)) return { file, note: null, cleanup: async () => undefined };
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-eval-'));
+  const copy = path.join(dir, path.basename(file));
+  await fs.writeFile(copy, text.replace(/,valid(\r?)$/gm, ',test$1'));
+  return { file: copy, note: 'no test rows: the valid rows are held out as test for both', cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
+}
+
+async function compareWithPeers(file: string): Promise<Record<string, unknown>> {
+  const r = await trainOn(file, 'churned');
+  const t = r.metrics.test;
+  if (!t) throw new Error(`${file} has no test rows with both classes`);
+  console.log(`  ours (${r.chosen}): test ROC AUC ${t.auc.toFixed(4)}, ECE ${t.ece.toFixed(4)}, ${r.seconds.toFixed(1)}s`);
+  const synth: Record<string, unknown> = { chosen: r.chosen, auc: t.auc, ece: t.ece, seconds: r.seconds };
+  const avail = await peersAvailable();
+  if (!avail.ok) {
+    console.log(`  peer baselines skipped: ${avail.reason} (install python3-sklearn python3-xgboost python3-pandas)`);
+    return { ...synth, peers: 'unavailable' };
+  }
+  const peers = await runPeers(file);
+  const bestPeer = Math.max(peers.logreg.auc, peers.xgboost.auc);
+  const ok = t.auc >= bestPeer - 0.005;
+  pass &&= ok;
+  console.log(`  peers: logistic ${peers.logreg.auc}, XGBoost ${peers.xgboost.auc}; ours >= best - 0.005: ${ok ? 'PASS' : 'FAIL'}`);
+  return { ...synth, peer_logreg_auc: peers.logreg.auc, peer_xgb_auc: peers.xgboost.auc, auc_pass: ok };
+}
+
+if (values.csv) {
+  console.log(`Prepared table ${values.csv}: ours vs peer baselines on the same test rows`);
+  const prepared = await withTestSplit(values.csv);
+  if (prepared.note) console.log(`  ${prepared.note}`);
+  try {
+    figures.synthetic = await compareWithPeers(prepared.file);
+  } finally {
+    await prepared.cleanup();
+  }
+}
+
+console.log(JSON.stringify({ pass, ...figures }));
+process.exitCode = pass ? 0 : 1;

@@ -1,0 +1,163 @@
+import * as tf from '@tensorflow/tfjs';
+import { noProgress, type Progress } from '../../core/progress.ts';
+import { createRng, shuffleInPlace, type NetworkWeights } from './network.ts';
+
+export interface Matrix {
+  /** row-major encoded inputs */
+  x: Float32Array;
+  /** labels, 1 = churned */
+  y: Float32Array;
+  n: number;
+  d: number;
+}
+
+export interface NetworkFitOptions {
+  /** hidden layer sizes; [] is a logistic regression */
+  hidden: number[];
+  /** L2 penalty on kernels, per training row (added to the mean loss) */
+  l2: number;
+  learningRate: number;
+  batchSize: number;
+  maxEpochs: number;
+  /** epochs without a validation-loss improvement before stopping */
+  patience: number;
+  seed: number;
+  /** weight of churned rows in the loss (1 = unweighted; n_neg/n_pos = balanced) */
+  positiveWeight: number;
+  /** run exactly maxEpochs and return the last weights (a refit with a known epoch count) */
+  fixedEpochs?: boolean;
+  progress?: Progress;
+}
+
+export interface FitHistory {
+  epoch: number;
+  trainLoss: number;
+  validLoss: number;
+}
+
+export interface NetworkFit {
+  weights: NetworkWeights;
+  bestEpoch: number;
+  epochsRun: number;
+  bestValidLoss: number;
+  history: FitHistory[];
+}
+
+/** Glorot-uniform kernels from a seeded PRNG, zero biases; the output bias starts at the weighted prior log-odds. */
+function initialWeights(d: number, hidden: number[], seed: number, priorLogit: number): NetworkWeights {
+  const rng = createRng(seed);
+  const sizes = [d, ...hidden, 1];
+  const layers = sizes.slice(1).map((nOut, l) => {
+    const nIn = sizes[l];
+    const limit = hidden.length === 0 ? 0 : Math.sqrt(6 / (nIn + nOut));
+    const kernel = Array.from({ length: nIn }, () => Array.from({ length: nOut }, () => (rng() * 2 - 1) * limit));
+    const bias = new Array<number>(nOut).fill(l === sizes.length - 2 ? priorLogit : 0);
+    return { kernel, bias };
+  });
+  return { layers };
+}
+
+function logitsOf(vars: tf.Variable[], x: tf.Tensor2D): tf.Tensor1D {
+  let h: tf.Tensor2D = x;
+  const L = vars.length / 2;
+  for (let l = 0; l < L; l++) {
+    const z = tf.add(tf.matMul(h, vars[2 * l] as tf.Tensor2D), vars[2 * l + 1]) as tf.Tensor2D;
+    h = l < L - 1 ? tf.relu(z) : z;
+  }
+  return tf.reshape(h, [-1]) as tf.Tensor1D;
+}
+
+function weightedLoss(logits: tf.Tensor1D, y: tf.Tensor1D, positiveWeight: number): tf.Scalar {
+  const w = tf.add(tf.mul(y, positiveWeight - 1), 1);
+  return tf.losses.sigmoidCrossEntropy(y, logits, w, undefined, tf.Reduction.MEAN) as tf.Scalar;
+}
+
+/** Reads the variables back as plain nested arrays. */
+function snapshot(vars: tf.Variable[]): NetworkWeights {
+  const layers = [];
+  for (let l = 0; l < vars.length / 2; l++) {
+    const k = vars[2 * l];
+    const [nIn, nOut] = k.shape;
+    const kd = k.dataSync();
+    const kernel = Array.from({ length: nIn }, (_, i) => Array.from(kd.subarray(i * nOut, (i + 1) * nOut)));
+    layers.push({ kernel, bias: Array.from(vars[2 * l + 1].dataSync()) });
+  }
+  return { layers };
+}
+
+/**
+ * Trains the network with Adam on mini-batches (seeded shuffling), L2 on kernels and early stopping on
+ * the validation loss with patience; returns the best epoch's weights. Every tensor is disposed.
+ */
+export async function fitNetwork(train: Matrix, valid: Matrix, opts: NetworkFitOptions): Promise<NetworkFit> {
+  const progress = opts.progress ?? noProgress;
+  let pos = 0;
+  for (let i = 0; i < train.n; i++) pos += train.y[i];
+  const p = Math.min(1 - 1e-6, Math.max(1e-6, (pos * opts.positiveWeight) / (pos * opts.positiveWeight + train.n - pos)));
+  const init = initialWeights(train.d, opts.hidden, opts.seed, Math.log(p / (1 - p)));
+  // tf.variable copies its initial value: the temporary tensors are released by tidy, the variables kept
+  const vars = tf.tidy(() => init.layers.flatMap((l) => [tf.variable(tf.tensor2d(l.kernel, [l.kernel.length, l.bias.length])), tf.variable(tf.tensor1d(l.bias))]));
+  const xTrain = tf.tensor2d(train.x, [train.n, train.d]);
+  const yTrain = tf.tensor1d(train.y);
+  const xValid = tf.tensor2d(valid.x, [valid.n, valid.d]);
+  const yValid = tf.tensor1d(valid.y);
+  const optimizer = tf.train.adam(opts.learningRate);
+  const rng = createRng(opts.seed ^ 0x5bd1e995);
+  const order = Int32Array.from({ length: train.n }, (_, i) => i);
+  const history: FitHistory[] = [];
+  let best = { loss: Infinity, epoch: 0, weights: init };
+  progress.start(opts.maxEpochs);
+  try {
+    for (let epoch = 1; epoch <= opts.maxEpochs; epoch++) {
+      const fullBatch = opts.batchSize >= train.n;
+      if (!fullBatch) shuffleInPlace(order, rng);
+      let lossSum: tf.Scalar = tf.scalar(0);
+      let batches = 0;
+      for (let start = 0; start < train.n; start += opts.batchSize) {
+        const idx = order.subarray(start, Math.min(train.n, start + opts.batchSize));
+        const next = tf.tidy((): tf.Scalar => {
+          // one batch of all rows needs no gather: the order of rows does not change the full-batch gradient
+          const ix = fullBatch ? null : tf.tensor1d(idx, 'int32');
+          const xb = ix ? (tf.gather(xTrain, ix) as tf.Tensor2D) : xTrain;
+          const yb = ix ? (tf.gather(yTrain, ix) as tf.Tensor1D) : yTrain;
+          const c = optimizer.minimize(() => {
+            const data = weightedLoss(logitsOf(vars, xb), yb, opts.positiveWeight);
+            let penalty: tf.Scalar = tf.scalar(0);
+            for (let l = 0; l < vars.length; l += 2) penalty = tf.add(penalty, tf.sum(tf.square(vars[l]))) as tf.Scalar;
+            return tf.add(data, tf.mul(penalty, opts.l2)) as tf.Scalar;
+          }, true, vars);
+          return tf.add(lossSum, c ?? tf.scalar(0)) as tf.Scalar;
+        });
+        lossSum.dispose();
+        lossSum = next;
+        batches++;
+      }
+      const trainLoss = (await lossSum.data())[0] / Math.max(1, batches);
+      lossSum.dispose();
+      const validLoss = tf.tidy(() => weightedLoss(logitsOf(vars, xValid), yValid, opts.positiveWeight).dataSync()[0]);
+      history.push({ epoch, trainLoss, validLoss });
+      progress.update(epoch);
+      if (opts.fixedEpochs) {
+        if (epoch === opts.maxEpochs) best = { loss: validLoss, epoch, weights: snapshot(vars) };
+      } else if (validLoss < best.loss - 1e-5) best = { loss: validLoss, epoch, weights: snapshot(vars) };
+      else if (epoch - best.epoch >= opts.patience) break;
+    }
+  } finally {
+    progress.stop();
+    optimizer.dispose();
+    tf.dispose([...vars, xTrain, yTrain, xValid, yValid]);
+  }
+  return { weights: best.weights, bestEpoch: best.epoch, epochsRun: history.length, bestValidLoss: best.loss, history };
+}
+
+/** The network's log-odds for many encoded rows, computed by TensorFlow.js (used to check the plain-JS scorer). */
+export function logitsWithTf(weights: NetworkWeights, x: Float32Array, n: number, d: number): Float32Array {
+  return tf.tidy(() => {
+    let h: tf.Tensor2D = tf.tensor2d(x, [n, d]);
+    weights.layers.forEach((l, i) => {
+      const z = tf.add(tf.matMul(h, tf.tensor2d(l.kernel, [l.kernel.length, l.bias.length])), tf.tensor1d(l.bias)) as tf.Tensor2D;
+      h = i < weights.layers.length - 1 ? tf.relu(z) : z;
+    });
+    return h.dataSync() as Float32Array;
+  });
+}

@@ -1,0 +1,207 @@
+import { z } from 'zod';
+import type { Column } from './table.ts';
+
+/**
+ * Preprocessing fitted on training rows only and stored in the model artifact (plain JSON):
+ * numeric columns get median imputation (plus a 0/1 missing indicator when the column had blanks in
+ * training), asinh for skewed non-negative counts, and standardisation; text columns get one-hot
+ * encoding of categories seen at least `minCount` times, a `__rare__` bucket (rare and unseen values)
+ * and a `__missing__` bucket when training had blanks.
+ */
+export const NumericSpec = z.object({
+  name: z.string(),
+  kind: z.literal('numeric'),
+  family: z.string(),
+  median: z.number(),
+  missingIndicator: z.boolean(),
+  transform: z.enum(['none', 'asinh']),
+  mean: z.number(),
+  std: z.number().positive(),
+  /** typical value among retained training rows (the median), shown next to drivers */
+  reference: z.number().nullable(),
+});
+export type NumericSpec = z.infer<typeof NumericSpec>;
+
+export const TextSpec = z.object({
+  name: z.string(),
+  kind: z.literal('text'),
+  family: z.string(),
+  categories: z.array(z.string()),
+  missingBucket: z.boolean(),
+  /** most common value among retained training rows */
+  reference: z.string().nullable(),
+});
+export type TextSpec = z.infer<typeof TextSpec>;
+
+export const ColumnSpec = z.discriminatedUnion('kind', [NumericSpec, TextSpec]);
+export type ColumnSpec = z.infer<typeof ColumnSpec>;
+
+export const Preprocessing = z.object({
+  columns: z.array(ColumnSpec),
+  /** names of the encoded model inputs, in order */
+  encodedNames: z.array(z.string()),
+  /** for each encoded input, the index of the raw column it came from */
+  encodedToRaw: z.array(z.number().int().nonnegative()),
+});
+export type Preprocessing = z.infer<typeof Preprocessing>;
+
+export const RARE = '__rare__';
+export const MISSING = '__missing__';
+
+export interface FitOptions {
+  /** a text category needs this many training rows to get its own one-hot column */
+  minCount?: number;
+  /** skewness above which a non-negative numeric column is asinh-transformed */
+  skewThreshold?: number;
+  /** labels (1 = churned) for the reference values among retained rows */
+  label?: number[];
+}
+
+function median(sorted: number[]): number {
+  if (sorted.length === 0) return 0;
+  const m = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+}
+
+function skewness(xs: number[]): number {
+  const n = xs.length;
+  if (n < 3) return 0;
+  let mean = 0;
+  for (const x of xs) mean += x / n;
+  let m2 = 0;
+  let m3 = 0;
+  for (const x of xs) {
+    const d = x - mean;
+    m2 += (d * d) / n;
+    m3 += (d * d * d) / n;
+  }
+  return m2 > 0 ? m3 / Math.pow(m2, 1.5) : 0;
+}
+
+function fitNumeric(col: Extract<Column, { kind: 'numeric' }>, rows: number[], opts: Required<Omit<FitOptions, 'label'>>, label?: number[]): NumericSpec {
+  const present: number[] = [];
+  let missing = 0;
+  for (const i of rows) {
+    const v = col.values[i];
+    if (v === null || !Number.isFinite(v)) missing++;
+    else present.push(v);
+  }
+  present.sort((a, b) => a - b);
+  const med = median(present);
+  const imputed = rows.map((i) => {
+    const v = col.values[i];
+    return v === null || !Number.isFinite(v) ? med : v;
+  });
+  const nonNegative = present.length > 0 && present[0] >= 0;
+  const transform = nonNegative && skewness(imputed) > opts.skewThreshold ? 'asinh' : 'none';
+  const t = transform === 'asinh' ? imputed.map(Math.asinh) : imputed;
+  let mean = 0;
+  for (const x of t) mean += x / t.length;
+  let varSum = 0;
+  for (const x of t) varSum += (x - mean) ** 2;
+  const std = Math.sqrt(varSum / Math.max(1, t.length - 1));
+  const retained = label ? rows.map((i) => (label[i] === 0 ? col.values[i] : null)).filter((v): v is number => v !== null && Number.isFinite(v)).sort((a, b) => a - b) : present;
+  return {
+    name: col.name, kind: 'numeric', family: col.family ?? 'other', median: med, missingIndicator: missing > 0, transform,
+    mean: t.length ? mean : 0, std: std > 1e-12 ? std : 1, reference: retained.length ? median(retained) : null,
+  };
+}
+
+function mostCommon(counts: Map<string, number>): string | null {
+  let best: string | null = null;
+  let n = -1;
+  for (const [k, c] of counts) if (c > n || (c === n && best !== null && k < best)) [best, n] = [k, c];
+  return best;
+}
+
+function fitText(col: Extract<Column, { kind: 'text' }>, rows: number[], minCount: number, label?: number[]): TextSpec {
+  const counts = new Map<string, number>();
+  const retained = new Map<string, number>();
+  let missing = 0;
+  for (const i of rows) {
+    const v = col.values[i];
+    if (v === null) { missing++; continue; }
+    counts.set(v, (counts.get(v) ?? 0) + 1);
+    if (!label || label[i] === 0) retained.set(v, (retained.get(v) ?? 0) + 1);
+  }
+  const categories = [...counts].filter(([k, c]) => c >= minCount && k !== RARE && k !== MISSING)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([k]) => k);
+  return { name: col.name, kind: 'text', family: col.family ?? 'other', categories, missingBucket: missing > 0, reference: mostCommon(retained) };
+}
+
+/** Fits the preprocessing on `trainRows` (indices into the columns) only. */
+export function fitPreprocessing(columns: Column[], trainRows: number[], options: FitOptions = {}): Preprocessing {
+  const opts = { minCount: options.minCount ?? 10, skewThreshold: options.skewThreshold ?? 1 };
+  const specs = columns.map((c) => (c.kind === 'numeric' ? fitNumeric(c, trainRows, opts, options.label) : fitText(c, trainRows, opts.minCount, options.label)));
+  const encodedNames: string[] = [];
+  const encodedToRaw: number[] = [];
+  specs.forEach((s, j) => {
+    const names = s.kind === 'numeric'
+      ? [s.name, ...(s.missingIndicator ? [`${s.name}${MISSING}`] : [])]
+      : [...s.categories.map((c) => `${s.name}=${c}`), `${s.name}=${RARE}`, ...(s.missingBucket ? [`${s.name}=${MISSING}`] : [])];
+    for (const n of names) { encodedNames.push(n); encodedToRaw.push(j); }
+  });
+  return { columns: specs, encodedNames, encodedToRaw };
+}
+
+/** Number of encoded inputs a column spec produces. */
+export function encodedWidth(s: ColumnSpec): number {
+  return s.kind === 'numeric' ? 1 + (s.missingIndicator ? 1 : 0) : s.categories.length + 1 + (s.missingBucket ? 1 : 0);
+}
+
+/** Coerces a raw value to a number; blanks and non-numeric text are missing (as in training). */
+function toNumber(v: unknown): number | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+  if (typeof v === 'string') {
+    const t = v.trim();
+    if (t === '') return null;
+    const n = Number(t);
+    return Number.isFinite(n) ? n : null;
+  }
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  return null;
+}
+
+/**
+ * Writes one raw value's encoding into `out` from `offset` (zeroing the column's slots first).
+ * `index` (a category -> position map) is optional and only speeds up text lookups.
+ */
+export function encodeValue(s: ColumnSpec, value: unknown, out: Float64Array | Float32Array, offset: number, index?: Map<string, number>): void {
+  if (s.kind === 'numeric') {
+    const n = toNumber(value);
+    const x = n === null ? s.median : n;
+    out[offset] = ((s.transform === 'asinh' ? Math.asinh(x) : x) - s.mean) / s.std;
+    if (s.missingIndicator) out[offset + 1] = n === null ? 1 : 0;
+    return;
+  }
+  const width = s.categories.length + 1 + (s.missingBucket ? 1 : 0);
+  for (let k = 0; k < width; k++) out[offset + k] = 0;
+  const text = value === null || value === undefined ? null : String(value).trim();
+  if (text === null || text === '') {
+    out[offset + (s.missingBucket ? s.categories.length + 1 : s.categories.length)] = 1;
+    return;
+  }
+  const k = index ? index.get(text) : s.categories.indexOf(text);
+  out[offset + (k === undefined || k < 0 ? s.categories.length : k)] = 1;
+}
+
+/** Encodes rows of a table (all rows, or the given indices) into a row-major Float32Array. */
+export function encodeColumns(pre: Preprocessing, columns: Column[], rows?: number[]): { x: Float32Array; n: number; d: number } {
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const d = pre.encodedNames.length;
+  const idx = rows ?? Array.from({ length: columns[0]?.values.length ?? 0 }, (_, i) => i);
+  const x = new Float32Array(idx.length * d);
+  const tmp = new Float64Array(d);
+  const indexes = pre.columns.map((s) => (s.kind === 'text' ? new Map(s.categories.map((c, k) => [c, k])) : undefined));
+  let offset = 0;
+  pre.columns.forEach((s, j) => {
+    const col = byName.get(s.name);
+    const w = encodedWidth(s);
+    idx.forEach((row, r) => {
+      encodeValue(s, col ? col.values[row] : null, tmp, 0, indexes[j]);
+      for (let k = 0; k < w; k++) x[r * d + offset + k] = tmp[k];
+    });
+    offset += w;
+  });
+  return { x, n: idx.length, d };
+}

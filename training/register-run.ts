@@ -1,0 +1,81 @@
+import type { Pool } from '../core/db.ts';
+import { ChurnError, isChurnError } from '../core/errors.ts';
+import type { TrainResult } from './train.ts';
+import type { PreparedTable } from './table.ts';
+import { rocAuc } from './evaluate.ts';
+import { createScorer } from './scorer.ts';
+import { loadModel, promoteIfNotWorse, recordFailedRun, registerModel, type ModelLineage, type ModelVersion, type PromotionResult } from './registry/index.ts';
+
+export interface RegisteredRun {
+  version: ModelVersion;
+  promotion: PromotionResult;
+  championAuc: number | null;
+}
+
+/** One row of a prepared table as raw values keyed by feature name (what the scorer takes). */
+export function tableRow(table: PreparedTable, i: number): Record<string, number | string | null> {
+  const row: Record<string, number | string | null> = {};
+  for (const c of table.columns) row[c.name] = c.values[i];
+  return row;
+}
+
+/**
+ * The current champion's AUC on the rows the candidate is compared on (TrainResult.comparison), or null when there is no
+ * champion or it cannot score these rows (other features).
+ */
+async function championScore(pool: Pool, table: PreparedTable, rows: number[], log: (m: string) => void): Promise<{ version: number; auc: number | null } | null> {
+  let loaded;
+  try {
+    loaded = await loadModel(pool, 'champion');
+  } catch (err) {
+    if (isChurnError(err) && err.code === 'CHURN_ERR_MODEL_NOT_FOUND') return null;
+    throw err;
+  }
+  try {
+    const scorer = createScorer(loaded.artifact);
+    const missing = scorer.missingFeatures(table.columns.map((c) => c.name));
+    if (missing.length) {
+      log(`champion v${loaded.meta.version} uses features this table lacks (${missing.slice(0, 3).join(', ')}): not comparable`);
+      return { version: loaded.meta.version, auc: null };
+    }
+    const p = rows.map((i) => scorer.score(tableRow(table, i)).probability);
+    return { version: loaded.meta.version, auc: rocAuc(rows.map((i) => table.label[i]), p) };
+  } catch (err) {
+    log(`champion v${loaded.meta.version} could not be scored on these rows: ${(err as Error).message}`);
+    return { version: loaded.meta.version, auc: null };
+  }
+}
+
+/**
+ * Registers a trained model and moves `champion` to it when it is not worse than the current champion
+ * on the same validation rows (or there is none). Nothing here runs for a failed training: see recordFailure.
+ */
+export async function registerAndPromote(pool: Pool, table: PreparedTable, result: TrainResult, lineage: ModelLineage, opts: { actor: string; log?: (m: string) => void; alias?: string }): Promise<RegisteredRun> {
+  const log = opts.log ?? (() => undefined);
+  const version = await registerModel(pool, {
+    ...lineage,
+    modelType: result.chosen,
+    artifact: result.artifact,
+    params: result.params,
+    metrics: { validation: result.metrics.validation, ...(result.metrics.test ? { test: result.metrics.test } : {}), candidates: result.candidates, backend: result.backend, seconds: result.seconds },
+  });
+  const champ = await championScore(pool, table, result.comparison.rows, log);
+  const promotion = await promoteIfNotWorse(pool, {
+    version: version.version,
+    alias: opts.alias ?? 'champion',
+    candidateScore: result.comparison.auc,
+    championScore: champ?.auc ?? null,
+    championVersion: champ ? champ.version : null,
+    actor: opts.actor,
+    metricName: result.comparison.split === 'test' ? 'test_auc' : 'auc',
+  });
+  return { version, promotion, championAuc: champ?.auc ?? null };
+}
+
+/** Records a failed training run in the registry (aliases untouched) and rethrows as CHURN_ERR_TRAINING_FAILED. */
+export async function recordFailure(pool: Pool, err: unknown, lineage: Partial<ModelLineage>, params: Record<string, unknown>): Promise<never> {
+  const message = (err as Error)?.message ?? String(err);
+  await recordFailedRun(pool, { ...lineage, modelType: 'unknown', params, error: message }).catch(() => undefined);
+  if (isChurnError(err) && err.code !== 'CHURN_ERR_INTERNAL') throw err;
+  throw new ChurnError('CHURN_ERR_TRAINING_FAILED', `training failed; the champion is untouched: ${message}`, { cause: err });
+}

@@ -1,0 +1,85 @@
+import { ChurnError } from '../core/errors.ts';
+import { parseArtifact, type ModelArtifact } from './artifact.ts';
+import { sigmoid } from './calibrate.ts';
+import { createExplainer } from './explain.ts';
+import { compileNetwork } from './models/network.ts';
+import { encodedWidth, encodeValue } from './preprocess.ts';
+
+export type RawValue = number | string | boolean | null | undefined;
+
+export interface RowScore {
+  /** calibrated churn probability */
+  probability: number;
+  /** calibrated log-odds: log(p / (1 - p)) */
+  logit: number;
+  /** calibrated log-odds at the explanation reference */
+  baseValue: number;
+  /** per raw feature (featureNames order), on the calibrated log-odds scale; base + sum = logit */
+  contributions: Float64Array;
+}
+
+export interface Scorer {
+  modelType: ModelArtifact['model_type'];
+  featureNames: string[];
+  /** family per feature, featureNames order */
+  families: string[];
+  kinds: ('numeric' | 'text')[];
+  /** typical value among retained training rows, featureNames order */
+  references: (number | string | null)[];
+  baseValue: number;
+  /** scores one row of raw values keyed by feature name; absent features count as missing */
+  score(row: Record<string, RawValue>): RowScore;
+  scoreMany(rows: Record<string, RawValue>[]): RowScore[];
+  /** feature names the row lacks entirely (not even null), for callers that want to refuse them */
+  missingFeatures(keys: Iterable<string>): string[];
+}
+
+/**
+ * A plain-JS scorer (no tensors) for one artifact: preprocessing, forward pass, calibration and exact
+ * additive explanations. Buffers are allocated once and reused; each result owns its contributions.
+ */
+export function createScorer(input: ModelArtifact | unknown): Scorer {
+  const artifact = parseArtifact(input);
+  const pre = artifact.preprocessing;
+  const net = compileNetwork(artifact.network);
+  const reference = Float64Array.from(artifact.explanation_reference);
+  const explainer = createExplainer(net, reference);
+  const { a, b } = artifact.calibration;
+  const d = pre.encodedNames.length;
+  const x = new Float64Array(d);
+  const encoded = new Float64Array(d);
+  const offsets: number[] = [];
+  let off = 0;
+  for (const s of pre.columns) {
+    offsets.push(off);
+    off += encodedWidth(s);
+  }
+  const indexes = pre.columns.map((s) => (s.kind === 'text' ? new Map(s.categories.map((c, k) => [c, k])) : undefined));
+  const featureNames = [...artifact.feature_names];
+  const baseValue = a * explainer.baseValue + b;
+
+  const score = (row: Record<string, RawValue>): RowScore => {
+    if (row === null || typeof row !== 'object') throw new ChurnError('CHURN_ERR_VALIDATION', 'a row to score must be an object of feature values');
+    pre.columns.forEach((s, j) => encodeValue(s, row[s.name], x, offsets[j], indexes[j]));
+    const raw = explainer.explain(x, encoded);
+    const contributions = new Float64Array(featureNames.length);
+    for (let k = 0; k < d; k++) contributions[pre.encodedToRaw[k]] += a * encoded[k];
+    const logit = a * raw + b;
+    return { probability: sigmoid(logit), logit, baseValue, contributions };
+  };
+
+  return {
+    modelType: artifact.model_type,
+    featureNames,
+    families: featureNames.map((f) => artifact.feature_families[f] ?? 'other'),
+    kinds: featureNames.map((f) => artifact.feature_kinds[f]),
+    references: featureNames.map((f) => artifact.references[f] ?? null),
+    baseValue,
+    score,
+    scoreMany: (rows) => rows.map(score),
+    missingFeatures: (keys) => {
+      const have = new Set(keys);
+      return featureNames.filter((f) => !have.has(f));
+    },
+  };
+}
