@@ -10,8 +10,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund \
- && (cd node_modules/@tensorflow/tfjs-node 2>/dev/null && npm run install || echo "tfjs-node unavailable: using the fallback backend")
+RUN npm ci --omit=dev --no-audit --no-fund
 
 # 2. Runtime: slim base, non-root user, sources run through tsx (no build step).
 FROM node:20-bookworm-slim AS runtime

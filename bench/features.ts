@@ -3,12 +3,14 @@
  * months by default), against the practical floor measured in the same run: one sequential pass
  * over the same events, `SELECT account_id, count(*) FROM source.events GROUP BY 1`.
  * Times (each the best of --runs after a warm-up): the floor; building and storing every feature for
- * one as-of date; for 12 monthly dates in one statement; and the one-account fast path (p50/p99
+ * one as-of date; for 12 monthly dates in one statement (per shard); and the one-account fast path (p50/p99
  * over 200 random active accounts). Uses BENCH_DATABASE_URL (default the `churn_bench` database
  * that `npm run bench:generate` leaves); generates into it first when it is empty. Ends with one
- * JSON line. Every statement runs with jit off and the build's work_mem, the floor included.
+ * JSON line. Every statement runs with jit off and the build's work_mem, the floor included. The
+ * builds are split by account across --shards concurrent connections (default 2, one per core: the
+ * floor's scan runs in parallel on both cores too).
  *
- *   npm run bench:features -- [--runs 2] [--fast 200] [--work-mem 1GB]
+ *   npm run bench:features -- [--runs 2] [--fast 200] [--work-mem 1GB] [--shards 2]
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -17,13 +19,14 @@ import { createPool, ensureDatabase, query, type Pool } from '../core/db.ts';
 import { createProgress } from '../core/progress.ts';
 import { loadCatalog } from '../features/catalog.ts';
 import { generate } from '../features/generate/index.ts';
-import { buildSnapshots, computeFeatures } from '../features/materialize.ts';
+import { DEFAULT_SHARDS, buildSnapshots, computeFeatures } from '../features/materialize.ts';
 import { migrate } from '../features/migrate.ts';
 
 const Args = z.object({
   runs: z.coerce.number().int().min(1).max(10).default(2),
   fast: z.coerce.number().int().min(10).max(5000).default(200),
   'work-mem': z.string().regex(/^\d{1,6}(kB|MB|GB)$/).default('1GB'),
+  shards: z.coerce.number().int().min(1).max(64).default(DEFAULT_SHARDS),
 });
 
 async function best<T>(runs: number, fn: () => Promise<T>): Promise<{ seconds: number; result: T }> {
@@ -52,12 +55,12 @@ async function ensureData(pool: Pool): Promise<{ end: Date }> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string' }, fast: { type: 'string' }, 'work-mem': { type: 'string' } } });
+  const { values } = parseArgs({ options: { runs: { type: 'string' }, fast: { type: 'string' }, 'work-mem': { type: 'string' }, shards: { type: 'string' } } });
   const args = Args.parse(values);
   const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const url = process.env.BENCH_DATABASE_URL ?? (() => { const u = new URL(adminUrl); u.pathname = '/churn_bench'; return u.toString(); })();
   if (!process.env.BENCH_DATABASE_URL) await ensureDatabase(adminUrl, 'churn_bench');
-  const pool = createPool(url, { max: 2, applicationName: 'churn-bench-features' });
+  const pool = createPool(url, { max: Math.max(2, args.shards), applicationName: 'churn-bench-features' });
   try {
     const { end } = await ensureData(pool);
     const catalog = loadCatalog();
@@ -65,7 +68,7 @@ async function main(): Promise<void> {
       'SELECT (SELECT count(*) FROM source.accounts)::int AS accounts, (SELECT count(*) FROM source.events)::bigint AS events');
     const one = [end];
     const twelve = Array.from({ length: 12 }, (_, k) => { const d = new Date(end); d.setUTCMonth(end.getUTCMonth() - 11 + k); return d; });
-    console.log(`${accounts} accounts, ${events} events; feature set ${catalog.version} (${catalog.features.length} features); as of ${end.toISOString().slice(0, 10)}; best of ${args.runs} after a warm-up`);
+    console.log(`${accounts} accounts, ${events} events; feature set ${catalog.version} (${catalog.features.length} features); as of ${end.toISOString().slice(0, 10)}; best of ${args.runs} after a warm-up; builds split across ${args.shards} connection(s)`);
 
     const client = await pool.connect();
     let floor: number;
@@ -80,7 +83,7 @@ async function main(): Promise<void> {
     }
     console.log(`floor  SELECT account_id, count(*) FROM events GROUP BY 1: ${floor.toFixed(2)} s`);
 
-    const build = (dates: Date[]) => () => buildSnapshots(pool, catalog, dates, { workMem: args['work-mem'] });
+    const build = (dates: Date[]) => () => buildSnapshots(pool, catalog, dates, { workMem: args['work-mem'], shards: args.shards });
     await build(one)(); // warm-up
     const oneDate = await best(args.runs, build(one));
     console.log(`one date     ${oneDate.result.rows} rows: ${oneDate.seconds.toFixed(2)} s = ${(oneDate.seconds / floor).toFixed(2)}x the floor (target <= 3x)`);
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
       floor_seconds: round(floor), one_date_seconds: round(oneDate.seconds), twelve_dates_seconds: round(twelveDates.seconds),
       ratio_one_date: round(oneDate.seconds / floor), ratio_twelve_dates: round(twelveDates.seconds / floor),
       rows_one_date: oneDate.result.rows, rows_twelve_dates: twelveDates.result.rows,
-      fast_path_p50_ms: round(pct(50)), fast_path_p99_ms: round(pct(99)), fast_path_accounts: times.length, work_mem: args['work-mem'], runs: args.runs,
+      fast_path_p50_ms: round(pct(50)), fast_path_p99_ms: round(pct(99)), fast_path_accounts: times.length, work_mem: args['work-mem'], shards: args.shards, runs: args.runs,
     }));
   } finally {
     await pool.end();

@@ -10,7 +10,7 @@
  * The data lives in its own database (`churn_bench_serve` on the server of DATABASE_URL): generated
  * and trained through the `churn` CLI on first use, reused afterwards.
  *
- *   npm run bench:serve -- [--db churn_bench_serve] [--accounts 2000] [--seconds 8] [--rate 500] [--in-flight 3]
+ *   npm run bench:serve -- [--db churn_bench_serve] [--accounts 2000] [--seconds 8] [--rate 500] [--in-flight N]
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -38,7 +38,8 @@ const Args = z.object({
   seconds: z.coerce.number().int().min(2).max(60).default(8),
   rate: z.coerce.number().int().min(1).default(500),
   child: z.boolean().default(false),
-  'in-flight': z.coerce.number().int().min(1).max(16).default(3),
+  /** feature statements at once in the server (default: the server's own, one per two cores) */
+  'in-flight': z.coerce.number().int().min(1).max(16).optional(),
 });
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -70,7 +71,7 @@ function dbUrl(name: string): string {
 }
 
 /** Child: the real server with a hello-world route added, reporting event-loop delay on request. */
-async function child(url: string, inFlight: number): Promise<void> {
+async function child(url: string, inFlight: number | undefined): Promise<void> {
   const pool = createPool(url, { max: 10 });
   const config = loadConfig({ ...process.env, DATABASE_URL: url, PORT: '0', CHURN_RATE_LIMIT: '0', CHURN_LOG_LEVEL: 'warn' });
   const eld = monitorEventLoopDelay({ resolution: 1 });
@@ -146,7 +147,7 @@ async function main(): Promise<void> {
   await pool.end();
 
   // 3. the server in a child process, autocannon here
-  const server: ChildProcess = fork(fileURLToPath(import.meta.url), ['--child', '--db', args.db, '--in-flight', String(args['in-flight'])], { execArgv: ['--import', 'tsx'], env: { ...process.env, DATABASE_URL: url } });
+  const server: ChildProcess = fork(fileURLToPath(import.meta.url), ['--child', '--db', args.db, ...(args['in-flight'] ? ['--in-flight', String(args['in-flight'])] : [])], { execArgv: ['--import', 'tsx'], env: { ...process.env, DATABASE_URL: url } });
   const base = await new Promise<string>((resolve, reject) => {
     server.once('message', (m: { type: string; url: string }) => (m.type === 'ready' ? resolve(m.url) : reject(new Error('child failed'))));
     server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));

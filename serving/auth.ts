@@ -1,8 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { query, type Queryable } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
-import { hashSecret, prefixOf, selectKeyByPrefix, type BootstrapKey, type Scope } from './keys.ts';
+import { prefixOf, selectKeyByPrefix, type BootstrapKey, type Scope } from './keys.ts';
 
 export interface Principal {
   /** stable id used for rate limiting: `db:<key_id>` or `env:<name>` */
@@ -29,18 +29,21 @@ export class Authenticator {
 
   /** The key's principal, or null; synchronous when the answer needs no database read (hot path). */
   lookup(secret: string): Principal | null | Promise<Principal | null> {
-    const hash = hashSecret(secret);
-    let found: Principal | null = null;
-    for (const k of this.bootstrap) {
-      if (timingSafeEqual(k.hash, hash) && !found) found = { id: `env:${k.name}`, name: k.name, scopes: k.scopes };
+    // the digest as a binary string: the cache key, made into a Buffer only when compared
+    const digest = hash('sha256', secret, 'binary');
+    if (this.bootstrap.length) {
+      const bytes = Buffer.from(digest, 'latin1');
+      let found: Principal | null = null;
+      for (const k of this.bootstrap) {
+        if (timingSafeEqual(k.hash, bytes) && !found) found = { id: `env:${k.name}`, name: k.name, scopes: k.scopes };
+      }
+      if (found) return found;
     }
-    if (found) return found;
+    const hit = this.cache.get(digest);
+    if (hit && hit.until > performance.now()) return hit.principal;
     const prefix = prefixOf(secret);
     if (!prefix) return null;
-    const cacheKey = hash.toString('base64');
-    const hit = this.cache.get(cacheKey);
-    if (hit && hit.until > performance.now()) return hit.principal;
-    return this.fromDatabase(prefix, hash, cacheKey);
+    return this.fromDatabase(prefix, Buffer.from(digest, 'latin1'), digest);
   }
 
   async verify(secret: string): Promise<Principal | null> {
@@ -73,14 +76,16 @@ export function requireScope(auth: Authenticator, scope: Scope) {
   return (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
     const secret = bearer(request);
     if (!secret) return done(new ChurnError('CHURN_ERR_UNAUTHORIZED', 'send Authorization: Bearer <api key>'));
-    const finish = (principal: Principal | null): void => {
-      if (!principal) return done(new ChurnError('CHURN_ERR_UNAUTHORIZED', 'the API key is unknown or revoked'));
-      request.principal = principal;
-      if (!principal.scopes.includes(scope)) return done(new ChurnError('CHURN_ERR_FORBIDDEN', `this route needs the '${scope}' scope`));
-      done();
-    };
     const found = auth.lookup(secret);
-    if (found instanceof Promise) found.then(finish, (err: Error) => done(err));
-    else finish(found);
+    if (found instanceof Promise) found.then((principal) => admit(request, principal, scope, done), (err: Error) => done(err));
+    else admit(request, found, scope, done);
   };
+}
+
+/** Admits the request with its principal or fails it (a module function: no closure per request). */
+function admit(request: FastifyRequest, principal: Principal | null, scope: Scope, done: (err?: Error) => void): void {
+  if (!principal) return done(new ChurnError('CHURN_ERR_UNAUTHORIZED', 'the API key is unknown or revoked'));
+  request.principal = principal;
+  if (!principal.scopes.includes(scope)) return done(new ChurnError('CHURN_ERR_FORBIDDEN', `this route needs the '${scope}' scope`));
+  done();
 }

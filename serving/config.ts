@@ -1,21 +1,26 @@
 import fs from 'node:fs/promises';
 import { z } from 'zod';
 import { ChurnError, describeIssues } from '../core/errors.ts';
+import { healthScore } from '../training/health.ts';
 
 /**
  * Serving configuration: health mapping, tiers and their recommended actions, per-segment overrides,
  * the weighted scorecard, alert thresholds and webhook receivers. Loaded from the optional JSON file
  * named by `CHURN_SERVING_CONFIG`; every field has a documented default (see DEFAULT_SERVING_CONFIG).
  *
- * Health mapping (monotone decreasing in the churn probability p, clamped to 0..100, rounded):
- *  - `linear` (default): health = 100 * (1 - p)
+ * Health mapping (monotone decreasing in the churn probability p, clamped to 0..100, rounded; the
+ * formulas live in training/health.ts):
+ *  - `relative` (default): the logistic curve below around `multiple` (default 4) times the model's
+ *    training churn rate, so tiers mean the same for a 30-day and a 90-day model
  *  - `logistic`: health = 100 / (1 + exp(steepness * (logit(p) - logit(midpoint)))), so an account at
- *    the midpoint probability scores 50 and the curve is steeper around it.
+ *    the midpoint probability scores 50 and the curve is steeper around it
+ *  - `linear`: health = 100 * (1 - p)
  */
 export const FAMILIES = ['engagement', 'usage', 'adoption', 'support', 'commercial', 'sentiment'] as const;
 export type Family = (typeof FAMILIES)[number];
 
 const HealthMappingSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('relative'), multiple: z.number().positive().max(1000).default(4), steepness: z.number().positive().default(1) }),
   z.object({ kind: z.literal('linear') }),
   z.object({ kind: z.literal('logistic'), midpoint: z.number().gt(0).lt(1).default(0.3), steepness: z.number().positive().default(1) }),
 ]);
@@ -62,7 +67,7 @@ const SegmentSchema = z.object({
 });
 
 export const ServingConfigSchema = z.object({
-  health: HealthMappingSchema.prefault({ kind: 'linear' }),
+  health: HealthMappingSchema.prefault({ kind: 'relative' }),
   tiers: TiersSchema.default([
     { name: 'healthy', min_health: 70, recommended_action: 'expand' },
     { name: 'at_risk', min_health: 40, recommended_action: 'engage' },
@@ -133,13 +138,9 @@ export async function loadServingConfig(file: string | undefined): Promise<Servi
   return parseServingConfig(raw, `serving config ${file}`);
 }
 
-const logit = (p: number) => Math.log(p / (1 - p));
-
-/** The documented, monotone probability → 0..100 health mapping. */
-export function healthFromProbability(p: number, mapping: ServingConfig['health']): number {
-  const q = Math.min(1 - 1e-9, Math.max(1e-9, p));
-  const raw = mapping.kind === 'linear' ? 100 * (1 - q) : 100 / (1 + Math.exp(mapping.steepness * (logit(q) - logit(mapping.midpoint))));
-  return Math.max(0, Math.min(100, Math.round(raw)));
+/** The documented, monotone probability → 0..100 health mapping; `baseRate`: the model's training churn rate. */
+export function healthFromProbability(p: number, mapping: ServingConfig['health'], baseRate: number): number {
+  return healthScore(p, mapping, baseRate);
 }
 
 export interface SegmentInfo {

@@ -6,9 +6,10 @@ import type { ServingMetrics } from './metrics.ts';
 import type { ModelHolder } from './model-holder.ts';
 import type { FeatureReader } from './scorer-service.ts';
 
-/** Reports: HTML of the latest report or one version's; null when there is none. */
+/** Reports: HTML of the latest report or one version's, and its JSON twin; null when there is none. */
 export interface ReportSource {
   html(version: number | 'latest'): Promise<string | null>;
+  json(version: number | 'latest'): Promise<unknown | null>;
 }
 
 /** Everything the app needs, built by the entry point (server.ts) or a test. */

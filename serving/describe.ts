@@ -1,6 +1,9 @@
 import type { FeatureDef } from '../features/catalog.ts';
 import { describeFeature } from '../features/describe-value.ts';
 
+const MAX_SENTENCES = 50_000;
+const sentences = new Map<string, string>();
+
 const fmt = (v: number | string): string => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) < 1 ? 2 : 1)) : v);
 
 /**
@@ -10,7 +13,17 @@ const fmt = (v: number | string): string => (typeof v === 'number' ? (Number.isI
  * name, with the reference when there is one.
  */
 export function describeValue(name: string, def: FeatureDef | undefined, value: number | string | null, reference: number | string | null): string {
-  if (def && typeof value !== 'string' && typeof reference !== 'string') return describeFeature(def, value, reference);
+  if (def && typeof value !== 'string' && typeof reference !== 'string') {
+    // Formatting a fraction with toLocaleString costs ~15 us; the same sentences recur, so keep them.
+    const key = `${def.name}\u0000${value}\u0000${reference}`;
+    let text = sentences.get(key);
+    if (text === undefined) {
+      if (sentences.size >= MAX_SENTENCES) sentences.clear();
+      text = describeFeature(def, value, reference);
+      sentences.set(key, text);
+    }
+    return text;
+  }
   const text = value === null ? `${name.replace(/_/g, ' ')}: no value` : `${name.replace(/_/g, ' ')}: ${fmt(value)}`;
   return reference === null ? text : `${text}; typical retained account: ${fmt(reference)}`;
 }

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { RowValue } from './score-builder.ts';
 import type { FeatureReader } from './scorer-service.ts';
 
@@ -9,12 +10,14 @@ interface Pending {
 
 /**
  * Coalesces concurrent feature reads for the same as-of time into one statement. At most
- * `maxInFlight` statements run at once; requests that arrive meanwhile wait and go out together in
- * the next statement (up to `maxBatch` accounts), so under load one statement serves many requests
- * (each extra account costs a fraction of a statement) and at low load a request waits for nothing.
+ * `maxInFlight` statements run at once (default: one per two cores, measured best on 2 cores);
+ * requests that arrive meanwhile wait and go out together in the next statement (up to `maxBatch`
+ * accounts), so under load one statement serves many requests (each extra account costs a fraction
+ * of a statement) and at low load a request waits for nothing. Reads of more than `maxBatch` accounts
+ * (batch scoring) run on their own, so they never hold up single-account reads.
  */
 export function batchFeatureReads(inner: FeatureReader, opts: { maxInFlight?: number; maxBatch?: number } = {}): FeatureReader {
-  const maxInFlight = opts.maxInFlight ?? 3;
+  const maxInFlight = opts.maxInFlight ?? Math.max(1, Math.floor(os.availableParallelism() / 2));
   const maxBatch = opts.maxBatch ?? 64;
   const queues = new Map<number, Pending[]>(); // by as-of (ms), oldest key first (insertion order)
   let inFlight = 0;
@@ -51,7 +54,7 @@ export function batchFeatureReads(inner: FeatureReader, opts: { maxInFlight?: nu
 
   return {
     featureSetVersion: inner.featureSetVersion,
-    read: (ids, asOf) => new Promise((resolve, reject) => {
+    read: (ids, asOf) => ids.length > maxBatch ? inner.read(ids, asOf) : new Promise((resolve, reject) => {
       const key = asOf.getTime();
       const queue = queues.get(key);
       if (queue) queue.push({ ids, resolve, reject });

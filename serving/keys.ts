@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { query, type Queryable, type Sql } from '../core/db.ts';
 import { ChurnError, describeIssues } from '../core/errors.ts';
@@ -21,8 +21,9 @@ export interface ApiKeyRow {
   last_used_at: Date | null;
 }
 
+/** sha256 of the secret (one-shot `crypto.hash`: it runs on every authenticated request). */
 export function hashSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  return hash('sha256', secret, 'buffer');
 }
 
 /** The lookup prefix of a database key, or null when the secret does not have the database shape. */

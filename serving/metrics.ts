@@ -27,3 +27,20 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): ServingM
     alertsDelivered: new Counter({ name: 'churn_alert_deliveries_total', help: 'webhook delivery attempts', labelNames: ['outcome'], registers: [registry] }),
   };
 }
+
+/**
+ * Records one HTTP request in `churn_http_request_duration_seconds`, reusing one label object per
+ * method, route and status instead of building one per request.
+ */
+export function durationObserver(metrics: ServingMetrics): (method: string, route: string, status: number, seconds: number) => void {
+  const labels = new Map<string, { method: string; route: string; status: string }>();
+  return (method, route, status, seconds) => {
+    const key = `${status} ${method} ${route}`;
+    let l = labels.get(key);
+    if (!l) {
+      if (labels.size > 10_000) labels.clear();
+      labels.set(key, (l = { method, route, status: String(status) }));
+    }
+    metrics.httpDuration.observe(l, seconds);
+  };
+}

@@ -13,6 +13,7 @@ import { aliasHistory, getModel, loadModel, type ModelVersion } from '../trainin
 import { buildReportData, type ReportData } from '../training/report/data.ts';
 import { renderReportHtml } from '../training/report/render.ts';
 import type { FeatureValue } from '../training/report/psi.ts';
+import { baseRateOf } from '../training/artifact.ts';
 import { createScorer, type Scorer } from '../training/scorer.ts';
 import type { PreparedTable } from '../training/table.ts';
 import { allTierNames, DEFAULT_SERVING_CONFIG, healthFromProbability, resolveSegment, tierOf, type SegmentInfo, type ServingConfig } from './config.ts';
@@ -65,8 +66,9 @@ export async function previousChampion(db: Queryable, version: number): Promise<
   return current !== null && current !== version ? current : null;
 }
 
-async function scorerOf(db: Queryable, version: number): Promise<Scorer> {
-  return createScorer((await loadModel(db, version)).artifact);
+async function scorerOf(db: Queryable, version: number): Promise<Scorer & { baseRate: number }> {
+  const { artifact } = await loadModel(db, version);
+  return Object.assign(createScorer(artifact), { baseRate: baseRateOf(artifact) });
 }
 
 function rowValues(table: PreparedTable, rows: number[]): Record<string, number | string | null>[] {
@@ -139,7 +141,7 @@ export async function buildModelReport(pool: Pool, opts: BuildReportOptions): Pr
 
   const info = await segmentInfo(pool, ev);
   const segs = info.map((s) => resolveSegment(config, s));
-  const tiers = p.map((q, k) => tierOf(healthFromProbability(q, config.health), segs[k].tiers).tier.name);
+  const tiers = p.map((q, k) => tierOf(healthFromProbability(q, config.health, scorer.baseRate), segs[k].tiers).tier.name);
   const known = new Set(scorer.featureNames);
   const usable = config.scorecard.metrics.some((m) => known.has(m.feature));
   const scorecardP = usable

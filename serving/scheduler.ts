@@ -6,8 +6,11 @@ import type { Logger } from '../core/log.ts';
 export const SCHEDULE_LOCK_KEY = 0x636875726e736368n;
 const JOB = 'score';
 
+// The age of the freshest scores: a successful scheduled run, or scores stored otherwise (`churn score`, `npm start`).
 const lastSuccess = (job: string): Sql => ({
-  text: `SELECT extract(epoch FROM now() - max(started_at))::float8 AS age_s FROM churn.scheduler_runs WHERE job = $1 AND status = 'succeeded'`,
+  text: `SELECT extract(epoch FROM now() - greatest(
+      (SELECT max(started_at) FROM churn.scheduler_runs WHERE job = $1 AND status = 'succeeded'),
+      (SELECT max(scored_at) FROM churn.score_history)))::float8 AS age_s`,
   values: [job],
 });
 
@@ -20,8 +23,9 @@ export interface ScheduledJobResult {
 /**
  * Runs `job` (feature build, scoring, alerts) every `intervalHours` inside the server. A session
  * advisory lock (pg_try_advisory_lock on a dedicated connection) keeps replicas from running it at the
- * same time, and a successful run recorded within the last interval makes the others skip, so the job
- * runs once per interval however many replicas there are. `intervalHours` 0 disables the schedule.
+ * same time, and a successful run (or scores stored by `churn score`) within the last interval makes
+ * the others skip, so the job runs once per interval however many replicas there are. `intervalHours` 0
+ * disables the schedule.
  */
 export class Scheduler {
   private timer: NodeJS.Timeout | null = null;

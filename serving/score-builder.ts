@@ -16,6 +16,8 @@ export interface ModelOutput {
 export interface ServingModel {
   version: number;
   featureSetVersion: string | null;
+  /** the model's training churn rate: the `relative` health mapping is anchored on it */
+  baseRate: number;
   featureNames: string[];
   families: string[];
   /** typical value among retained accounts, per feature (null when unknown or non-numeric) */
@@ -27,20 +29,40 @@ export interface ServingModel {
 export type Top = number | 'all';
 
 const round = (x: number, digits = 6) => Number(x.toFixed(digits));
+/** base_value to 9 decimals; a model's base value rarely changes, so the last one is remembered */
+let lastBase = NaN;
+let lastBaseRounded = NaN;
+function roundedBase(x: number): number {
+  if (x !== lastBase) {
+    lastBase = x;
+    lastBaseRounded = round(x, 9);
+  }
+  return lastBaseRounded;
+}
 
 /**
  * Family sub-scores (0-100, higher is healthier): 100 * sigmoid(-sum of the family's contributions).
  * A family that neither raises nor lowers the risk scores 50.
  */
 const familySlots = new WeakMap<string[], Int8Array>();
+/** scratch sums (synchronous use only: no allocation per score) */
+const familySums = new Float64Array(FAMILIES.length);
+
+// Hot-path helpers are module-level functions: tsx (esbuild keepNames) renames every named closure
+// with Object.defineProperty, which costs more than the arithmetic inside.
+function familyScore(sum: number): number {
+  return Math.round(100 / (1 + Math.exp(sum)));
+}
 
 export function familyComponents(families: string[], contributions: ArrayLike<number>): Score['components'] {
   let slots = familySlots.get(families);
   if (!slots) familySlots.set(families, (slots = Int8Array.from(families, (f) => (FAMILIES as readonly string[]).indexOf(f))));
-  const sums = new Float64Array(FAMILIES.length);
+  const sums = familySums.fill(0);
   for (let i = 0; i < slots.length; i++) if (slots[i] >= 0) sums[slots[i]] += contributions[i];
-  const score = (k: number) => Math.round(100 / (1 + Math.exp(sums[k])));
-  return { engagement: score(0), usage: score(1), adoption: score(2), support: score(3), commercial: score(4), sentiment: score(5) };
+  return {
+    engagement: familyScore(sums[0]), usage: familyScore(sums[1]), adoption: familyScore(sums[2]),
+    support: familyScore(sums[3]), commercial: familyScore(sums[4]), sentiment: familyScore(sums[5]),
+  };
 }
 
 export interface BuildScoreInput {
@@ -61,20 +83,23 @@ export function topIndices(values: ArrayLike<number>, n: number): number[] {
     all.sort((a, b) => Math.abs(values[b]) - Math.abs(values[a]) || a - b);
     return all.slice(0, n);
   }
-  const out: number[] = [];
-  const taken = new Uint8Array(len);
+  // n passes, each taking the largest |value| ranked below the previous pick (ties: lower index first)
+  const out = new Array<number>(n);
+  let prevAbs = Infinity;
+  let prev = -1;
   for (let k = 0; k < n; k++) {
     let best = -1;
     let bestAbs = -1;
     for (let i = 0; i < len; i++) {
       const a = Math.abs(values[i]);
-      if (!taken[i] && a > bestAbs) {
+      if (a > bestAbs && (a < prevAbs || (a === prevAbs && i > prev))) {
         best = i;
         bestAbs = a;
       }
     }
-    taken[best] = 1;
-    out.push(best);
+    out[k] = best;
+    prev = best;
+    prevAbs = bestAbs;
   }
   return out;
 }
@@ -85,7 +110,7 @@ const featureSets = new WeakMap<ServingModel, Set<string>>();
 export function buildScore({ model, config, accountId, asOf, row, segment, top }: BuildScoreInput): Score {
   const out = model.score(row);
   const seg = resolveSegment(config, segment);
-  const health = healthFromProbability(out.probability, config.health);
+  const health = healthFromProbability(out.probability, config.health, model.baseRate);
   const { tier } = tierOf(health, seg.tiers);
   const n = top === 'all' ? model.featureNames.length : Math.min(top, model.featureNames.length);
   const drivers: Driver[] = [];
@@ -117,7 +142,7 @@ export function buildScore({ model, config, accountId, asOf, row, segment, top }
     recommended_action: tier.recommended_action,
     scorecard_score: scorecardScore((f) => (has.has(f) ? row[f] ?? null : undefined), config.scorecard.metrics, seg.weights),
     components: familyComponents(model.families, out.contributions),
-    base_value: round(out.baseValue, 9),
+    base_value: roundedBase(out.baseValue),
     drivers,
   };
 }

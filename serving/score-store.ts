@@ -103,8 +103,11 @@ export function rowToScore(r: StoredScoreRow): Score {
 
 /** Latest stored score per account, riskiest first, after a keyset cursor. */
 export const latestScores = (opts: { tier?: string; limit: number; after?: { p: number; id: string } }): Sql => ({
+  // One index probe per account (score_history_account_idx), whatever the length of the history.
   text: `WITH latest AS (
-      SELECT DISTINCT ON (account_id) ${SUMMARY_COLUMNS} FROM churn.score_history ORDER BY account_id, as_of DESC, score_id DESC)
+      SELECT l.* FROM source.accounts a
+      CROSS JOIN LATERAL (SELECT ${SUMMARY_COLUMNS} FROM churn.score_history h WHERE h.account_id = a.account_id
+        ORDER BY h.as_of DESC, h.score_id DESC LIMIT 1) l)
     SELECT * FROM latest
     WHERE ($1::text IS NULL OR tier = $1) AND ($2::float8 IS NULL OR (churn_probability, account_id) < ($2, $3::text))
     ORDER BY churn_probability DESC, account_id DESC LIMIT $4`,

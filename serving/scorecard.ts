@@ -1,4 +1,4 @@
-import { FAMILIES, type Family, type ServingConfig, type Weights } from './config.ts';
+import { FAMILIES, type ServingConfig, type Weights } from './config.ts';
 
 /**
  * The weighted scorecard many CS teams run beside a model: each metric earns points (0-100) by
@@ -12,26 +12,36 @@ export function scorecardScore(
   weights: Weights,
 ): number {
   const valueOf = typeof values === 'function' ? values : (f: string) => (values.has(f) ? values.get(f) ?? null : undefined);
-  const sums = new Map<Family, { total: number; n: number }>();
+  const total = familyTotals.fill(0);
+  const count = familyCounts.fill(0);
   for (const m of metrics) {
     const v = valueOf(m.feature);
     if (v === undefined) continue;
-    const num = typeof v === 'number' && Number.isFinite(v) ? v : null;
-    const band = num === null ? undefined : m.bands.find((b) => num >= b.min);
-    const points = band ? band.points : m.else_points;
-    const s = sums.get(m.family) ?? { total: 0, n: 0 };
-    s.total += points;
-    s.n += 1;
-    sums.set(m.family, s);
+    let points = m.else_points;
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      for (const b of m.bands) {
+        if (v >= b.min) {
+          points = b.points;
+          break;
+        }
+      }
+    }
+    const k = FAMILIES.indexOf(m.family);
+    total[k] += points;
+    count[k] += 1;
   }
   let weighted = 0;
   let weightSum = 0;
-  for (const f of FAMILIES) {
-    const s = sums.get(f);
-    if (!s || weights[f] <= 0) continue;
-    weighted += (weights[f] * s.total) / s.n;
-    weightSum += weights[f];
+  for (let k = 0; k < FAMILIES.length; k++) {
+    const w = weights[FAMILIES[k]];
+    if (!count[k] || w <= 0) continue;
+    weighted += (w * total[k]) / count[k];
+    weightSum += w;
   }
   // With no usable metric the scorecard is neutral.
   return weightSum > 0 ? Math.round(weighted / weightSum) : 50;
 }
+
+/** scratch per-family sums (synchronous use only: no allocation per score) */
+const familyTotals = new Float64Array(FAMILIES.length);
+const familyCounts = new Float64Array(FAMILIES.length);

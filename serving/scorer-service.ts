@@ -51,6 +51,18 @@ export function defaultAsOf(now = Date.now()): Date {
   return new Date(Math.floor(now / 1000) * 1000);
 }
 
+let lastAsOfMs = NaN;
+let lastAsOfText = '';
+/** `asOf.toISOString()`, remembered for the last time seen (requests in one second share it). */
+function isoText(asOf: Date): string {
+  const ms = asOf.getTime();
+  if (ms !== lastAsOfMs) {
+    lastAsOfText = asOf.toISOString();
+    lastAsOfMs = ms;
+  }
+  return lastAsOfText;
+}
+
 export function requireModel(holder: ModelHolder): ServingModel {
   const m = holder.current;
   if (!m) throw new ChurnError('CHURN_ERR_NO_CHAMPION', 'no champion model is loaded yet; train one with `churn train`');
@@ -69,16 +81,23 @@ const SLICE = 128;
 
 /**
  * Maps in slices, yielding to the event loop between them, so a 1,000-account batch never stalls the
- * other requests (one small request runs in one slice with no yield).
+ * other requests. A list that fits in one slice is mapped synchronously (no promise, no yield).
  */
-export async function mapInSlices<T, U>(items: readonly T[], fn: (item: T, index: number) => U): Promise<U[]> {
-  const out: U[] = [];
-  for (let start = 0; start < items.length; start += SLICE) {
-    if (start > 0) await new Promise((r) => setImmediate(r));
-    const end = Math.min(items.length, start + SLICE);
-    for (let i = start; i < end; i++) out.push(fn(items[i], i));
+export function mapInSlices<T, U>(items: readonly T[], fn: (item: T, index: number) => U): U[] | Promise<U[]> {
+  if (items.length <= SLICE) {
+    const out = new Array<U>(items.length);
+    for (let i = 0; i < items.length; i++) out[i] = fn(items[i], i);
+    return out;
   }
-  return out;
+  return (async () => {
+    const out: U[] = [];
+    for (let start = 0; start < items.length; start += SLICE) {
+      if (start > 0) await new Promise((r) => setImmediate(r));
+      const end = Math.min(items.length, start + SLICE);
+      for (let i = start; i < end; i++) out.push(fn(items[i], i));
+    }
+    return out;
+  })();
 }
 
 export interface ScoreDeps {
@@ -104,33 +123,40 @@ export async function scoreAccounts(deps: ScoreDeps, accountIds: string[], asOf:
   }
   const unborn = ids.filter((id) => !rows.has(id));
   if (unborn.length) throw new ChurnError('CHURN_ERR_ACCOUNT_NOT_FOUND', `account ${unborn[0]} did not exist at ${asOf.toISOString()}`);
-  const asOfText = asOf.toISOString();
+  const asOfText = isoText(asOf);
   return mapInSlices(accountIds, (id) => buildScore({
     model, config: deps.config, accountId: id, asOf: asOfText, row: rows.get(id)!, segment: info.get(id)!, top,
   }));
 }
 
 const knownFeatures = new WeakMap<ServingModel, Set<string>>();
+/** Instance keys that describe the account rather than feed the model. */
+const ACCOUNT_KEYS = new Set(['id', 'segment', 'tenure_days']);
 
-/** Scores caller-supplied feature values (no database read); missing features count as null. */
-export async function scoreInstances(holder: ModelHolder, config: ServingConfig, instances: Record<string, RowValue | boolean>[], asOf: Date, top: Top): Promise<Score[]> {
+/**
+ * Scores caller-supplied feature values (no database read); missing features count as null. The
+ * instances are the request's own parsed objects: booleans become 1/0 in place and each instance is
+ * the scorer's row, so no copy is made. Synchronous when the instances fit in one slice.
+ */
+export function scoreInstances(holder: ModelHolder, config: ServingConfig, instances: Record<string, RowValue | boolean>[], asOf: Date, top: Top): Score[] | Promise<Score[]> {
   const model = requireModel(holder);
-  const known = knownFeatures.get(model) ?? new Set(model.featureNames);
-  knownFeatures.set(model, known);
-  const asOfText = asOf.toISOString();
+  let known = knownFeatures.get(model);
+  if (!known) knownFeatures.set(model, (known = new Set(model.featureNames)));
+  const features = known;
+  const asOfText = isoText(asOf);
   return mapInSlices(instances, (inst, i) => {
-    const unknown = Object.keys(inst).filter((k) => !known.has(k) && k !== 'id' && k !== 'segment' && k !== 'tenure_days');
-    if (unknown.length) throw new ChurnError('CHURN_ERR_VALIDATION', `instances.${i}: unknown feature ${unknown.slice(0, 3).join(', ')}; the model uses ${model.featureNames.length} features (see GET /v1/models/${model.version})`);
+    let unknown: string[] | undefined;
+    for (const k in inst) {
+      const v = inst[k];
+      if (typeof v === 'boolean') inst[k] = v ? 1 : 0;
+      if (!features.has(k) && !ACCOUNT_KEYS.has(k)) (unknown ??= []).push(k);
+    }
+    if (unknown) throw new ChurnError('CHURN_ERR_VALIDATION', `instances.${i}: unknown feature ${unknown.slice(0, 3).join(', ')}; the model uses ${model.featureNames.length} features (see GET /v1/models/${model.version})`);
     const segment: SegmentInfo = {
       accountSegment: typeof inst.segment === 'string' ? inst.segment : null,
       tenureDays: typeof inst.tenure_days === 'number' ? inst.tenure_days : null,
     };
     const id = typeof inst.id === 'string' ? inst.id : String(i);
-    const row: Record<string, RowValue> = {};
-    for (const k in inst) {
-      const v = inst[k];
-      row[k] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
-    }
-    return buildScore({ model, config, accountId: id, asOf: asOfText, row, segment, top });
+    return buildScore({ model, config, accountId: id, asOf: asOfText, row: inst as Record<string, RowValue>, segment, top });
   });
 }

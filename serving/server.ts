@@ -14,6 +14,8 @@ import { ModelHolder } from './model-holder.ts';
 import { registryModelSource } from './model-source.ts';
 import { dbReports } from './report-store.ts';
 import { Scheduler } from './scheduler.ts';
+import { runMonitor } from './monitor.ts';
+import { registerMonitoringGauges } from './monitor-metrics.ts';
 import { scoreAllActive } from './score-all.ts';
 
 export interface StartServerOptions {
@@ -26,7 +28,7 @@ export interface StartServerOptions {
   databaseUrl?: string;
   /** set false to skip the in-server schedule (tests, benchmarks) */
   schedule?: boolean;
-  /** coalescing of concurrent feature reads (see feature-batcher.ts); defaults 3 statements, 64 accounts */
+  /** coalescing of concurrent feature reads (see feature-batcher.ts); defaults: one statement per two cores, 64 accounts */
   featureReads?: { maxInFlight?: number; maxBatch?: number };
   /** called with the built app before it listens (benchmarks add their baseline route here) */
   beforeListen?: (app: ChurnApp) => void | Promise<void>;
@@ -59,6 +61,9 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   holder.start({ databaseUrl: opts.databaseUrl ?? pool.options.connectionString, pollMs: 30_000 });
   await syncWebhooks(pool, serving.webhooks).catch((err) => log.warn({ err }, 'could not record the configured webhooks'));
 
+  // Realised accuracy and drift of the latest `churn monitor` run (or the scheduled one) on /metrics.
+  registerMonitoringGauges(metrics.registry, pool, { onError: (err) => log.debug({ err }, 'monitoring gauges unavailable') });
+
   const auth = new Authenticator(pool, parseBootstrapKeys(config.CHURN_API_KEYS));
   const app = await buildApp({
     pool, config: serving, holder, features: createFeatureReader(pool, catalog, opts.featureReads), auth, log, metrics,
@@ -71,8 +76,12 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     const built = await buildSnapshots(pool, catalog, [asOf]);
     const scored = await scoreAllActive(pool, { model, catalog, config: serving, asOf, scoredAt: new Date() });
     const delivered = await deliverDue(pool, serving.alerts, log);
+    const monitored = await runMonitor(pool, { now: asOf }).then(() => true, (err) => {
+      log.warn({ err }, 'monitoring run failed; scores and alerts are unaffected');
+      return false;
+    });
     metrics.scheduledRuns.inc({ outcome: 'ran' });
-    return { snapshots: built.rows, ...scored, delivered };
+    return { snapshots: built.rows, ...scored, delivered, monitored };
   });
   scheduler.start();
 

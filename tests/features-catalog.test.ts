@@ -85,6 +85,11 @@ describe('feature compiler', () => {
     expect(a.text).not.toMatch(/now\(\)|current_timestamp|current_date/i);
   });
 
+  it('rejects an activity window reaching further back than the bitmaps hold, naming the feature', () => {
+    const defs = [...clone(), { name: 'active_days_200d', family: 'usage', kind: 'active_days', window: { days: 200 }, unit: 'days', description: 'Active on {value} of 200 days' } as FeatureInput];
+    expect(() => compileFeatures(loadCatalog(defs), [new Date('2026-03-01T00:00:00Z')])).toThrow(/feature active_days_200d: activity windows may reach at most 128 days/);
+  });
+
   it('limits the event scan to the largest window before the dates', () => {
     const q = compileFeatures(catalog, [new Date('2026-03-01T00:00:00Z')]);
     expect(q.scanTo.toISOString()).toBe('2026-03-01T00:00:00.000Z');

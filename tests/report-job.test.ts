@@ -125,7 +125,7 @@ describe('accuracy report from the database', () => {
     await setAlias(db.pool, { alias: 'champion', version: v1, actor: 'test' });
     try {
       expect(await source.html('latest')).toBe(r1.html);
-      expect((await source.json('latest'))?.model.version).toBe(v1);
+      expect(((await source.json("latest")) as { model: { version: number } } | null)?.model.version).toBe(v1);
     } finally {
       await setAlias(db.pool, { alias: 'champion', version: v2, actor: 'test' });
     }
@@ -150,6 +150,11 @@ describe('accuracy report from the database', () => {
       expect(latest.statusCode).toBe(200);
       expect(latest.headers['content-type']).toMatch(/^text\/html/);
       expect(latest.body).toBe(r2.html);
+      const twin = await app.inject({ method: 'GET', url: `/v1/reports/${v2}?format=json`, headers });
+      expect(twin.statusCode).toBe(200);
+      expect(twin.headers['content-type']).toMatch(/^application\/json/);
+      expect(twin.json().metrics.auc).toBe(r2.data.metrics.auc);
+      expect((await app.inject({ method: 'GET', url: '/v1/reports/latest?format=pdf', headers })).statusCode).toBe(400);
       const missing = await app.inject({ method: 'GET', url: `/v1/reports/${v2 + 100}`, headers });
       expect(missing.statusCode).toBe(404);
       expect((await app.inject({ method: 'GET', url: `/v1/reports/${v1}` })).statusCode).toBe(401);

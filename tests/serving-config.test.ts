@@ -13,7 +13,7 @@ import { backoffSeconds } from '../serving/alerts/deliver.ts';
 function linearModel(weights: Record<string, number>, families: Record<string, string>): ServingModel {
   const names = Object.keys(weights);
   return {
-    version: 1, featureSetVersion: null, featureNames: names, families: names.map((n) => families[n]), references: names.map(() => 0),
+    version: 1, featureSetVersion: null, baseRate: 0.1, featureNames: names, families: names.map((n) => families[n]), references: names.map(() => 0),
     score: (row) => {
       const contributions = names.map((n) => weights[n] * Number(row[n] ?? 0));
       const logit = -1 + contributions.reduce((a, b) => a + b, 0);
@@ -24,20 +24,25 @@ function linearModel(weights: Record<string, number>, families: Record<string, s
 }
 
 describe('serving configuration and pure scoring parts', () => {
-  it('maps probability to health monotonically under both documented mappings', () => {
+  it('maps probability to health monotonically under every documented mapping', () => {
     const logistic = parseServingConfig({ health: { kind: 'logistic', midpoint: 0.2, steepness: 1.5 } }).health;
-    let prevLinear = 101;
-    let prevLogistic = 101;
+    const linear = parseServingConfig({ health: { kind: 'linear' } }).health;
+    const mappings = [DEFAULT_SERVING_CONFIG.health, logistic, linear];
+    const prev = mappings.map(() => 101);
     for (let p = 0; p <= 1; p += 0.01) {
-      const a = healthFromProbability(p, DEFAULT_SERVING_CONFIG.health);
-      const b = healthFromProbability(p, logistic);
-      expect(a).toBeLessThanOrEqual(prevLinear);
-      expect(b).toBeLessThanOrEqual(prevLogistic);
-      prevLinear = a;
-      prevLogistic = b;
+      mappings.forEach((m, i) => {
+        const h = healthFromProbability(p, m, 0.02);
+        expect(h).toBeLessThanOrEqual(prev[i]);
+        prev[i] = h;
+      });
     }
-    expect(healthFromProbability(0.31, DEFAULT_SERVING_CONFIG.health)).toBe(69);
-    expect(healthFromProbability(0.2, logistic)).toBe(50);
+    expect(DEFAULT_SERVING_CONFIG.health.kind).toBe('relative');
+    // relative: 50 at four times the model's base rate, whatever that base rate is
+    expect(healthFromProbability(0.08, DEFAULT_SERVING_CONFIG.health, 0.02)).toBe(50);
+    expect(healthFromProbability(0.4, DEFAULT_SERVING_CONFIG.health, 0.1)).toBe(50);
+    expect(healthFromProbability(0.02, DEFAULT_SERVING_CONFIG.health, 0.02)).toBeGreaterThan(75);
+    expect(healthFromProbability(0.31, linear, 0.02)).toBe(69);
+    expect(healthFromProbability(0.2, logistic, 0.02)).toBe(50);
   });
 
   it('assigns default tiers and actions, and per-segment thresholds for young and enterprise accounts', () => {

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
 import { describeFeature } from '../features/describe-value.ts';
-import { resolveSegment, tierOf } from '../serving/config.ts';
+import { computeFeatures } from '../features/materialize.ts';
+import { healthFromProbability, resolveSegment, tierOf } from '../serving/config.ts';
+import { baseRateOf } from '../training/artifact.ts';
+import { batchFeatureReads } from '../serving/feature-batcher.ts';
+import { createFeatureReader, toRecords } from '../serving/feature-reader.ts';
+import type { FeatureReader } from '../serving/scorer-service.ts';
 import { ScoreSchema, type Score } from '../serving/schemas/score.ts';
 import { bearer, startHarness, AS_OF, type ServingHarness } from './serving-fixture.ts';
 
@@ -37,7 +42,7 @@ describe('scores', () => {
       expect(s.model_version).toBe(h.champion);
       expect(s.drivers).toHaveLength(h.catalog.names.length);
       expectAdditive(s);
-      expect(s.health_score).toBe(Math.round(100 * (1 - s.churn_probability)));
+      expect(s.health_score).toBe(healthFromProbability(s.churn_probability, h.config.health, baseRateOf(h.artifact)));
       expect(['healthy', 'at_risk', 'critical']).toContain(s.tier);
       expect({ healthy: 'expand', at_risk: 'engage', critical: 'rescue' }[s.tier]).toBe(s.recommended_action);
       const mags = s.drivers.map((d) => Math.abs(d.contribution));
@@ -99,6 +104,25 @@ describe('scores', () => {
       seen.add(seg.name);
     }
     expect(seen.size).toBeGreaterThan(1);
+  });
+
+  it('coalesces concurrent feature reads for one as-of time into fewer statements with the same values', async () => {
+    const calls: number[] = [];
+    const direct = createFeatureReader(h.db.pool, h.catalog, { maxInFlight: 1 });
+    const counted: FeatureReader = { featureSetVersion: direct.featureSetVersion, read: (ids, asOf) => { calls.push(ids.length); return direct.read(ids, asOf); } };
+    const batched = batchFeatureReads(counted, { maxInFlight: 1, maxBatch: 8 });
+    const ids = h.accountIds.slice(0, 20);
+    const results = await Promise.all(ids.map((id) => batched.read([id], AS_OF)));
+    expect(calls.length).toBeLessThan(ids.length);
+    expect(Math.max(...calls)).toBeLessThanOrEqual(8);
+    const expected = toRecords(h.catalog, await computeFeatures(h.db.pool, h.catalog, ids, AS_OF, { requireActive: false }));
+    results.forEach((r, i) => {
+      expect([...r.keys()]).toEqual([ids[i]]);
+      expect(r.get(ids[i])).toEqual(expected.get(ids[i]));
+    });
+    calls.length = 0;
+    await batched.read(h.accountIds.slice(0, 30), AS_OF); // larger than a batch: runs on its own
+    expect(calls).toEqual([30]);
   });
 
   it('refuses a predict instance with a feature the model does not know', async () => {

@@ -3,6 +3,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SERVING_CONFIG, healthFromProbability, tierOf } from '../serving/config.ts';
+import { baseRateOf } from '../training/artifact.ts';
 import { writePreparedCsv } from '../training/export.ts';
 import { getModel, listModels } from '../training/registry/index.ts';
 import { syntheticTable } from '../training/synthetic.ts';
@@ -47,6 +49,7 @@ describe('churn train --from-csv and churn predict', () => {
     const p = await churn(['predict', '--from-csv', csv, '--out', out, '--artifact', artifact]);
     expect(p.code).toBe(0);
     const lines = (await fs.readFile(out, 'utf8')).trim().split('\n');
+    const baseRate = baseRateOf(JSON.parse(await fs.readFile(artifact, 'utf8')));
     expect(lines[0]).toBe('id,churn_probability,health_score,tier,top_drivers');
     expect(lines.length).toBe(ROWS + 1);
     const ids = new Set<string>();
@@ -55,8 +58,9 @@ describe('churn train --from-csv and churn predict', () => {
       ids.add(id);
       expect(Number(prob)).toBeGreaterThan(0);
       expect(Number(prob)).toBeLessThan(1);
-      expect(Number(health)).toBe(Math.round(100 * (1 - Number(prob))));
-      expect(['healthy', 'at_risk', 'critical']).toContain(tier);
+      // the API's health mapping and tiers (default serving configuration)
+      expect(Number(health)).toBe(healthFromProbability(Number(prob), DEFAULT_SERVING_CONFIG.health, baseRate));
+      expect(tier).toBe(tierOf(Number(health), DEFAULT_SERVING_CONFIG.tiers).tier.name);
       expect(drivers).toMatch(/^([a-z_0-9]+:[+-]\d+\.\d{2};){2}[a-z_0-9]+:[+-]\d+\.\d{2}$/);
     }
     expect(ids.size).toBe(ROWS);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { familyScores, formatDrivers, healthScore, tierFor, topDrivers } from '../training/health.ts';
+import { DEFAULT_HEALTH_MAPPING, familyDrivers, familyScores, formatDrivers, healthScore, tierFor, topDrivers, topRiskFamily } from '../training/health.ts';
 
 describe('health score, tiers and drivers', () => {
   it('maps churn probability to a 0-100 health score that never rises with risk', () => {
@@ -13,6 +13,14 @@ describe('health score, tiers and drivers', () => {
     }
     expect(healthScore(0)).toBe(100);
     expect(healthScore(1)).toBe(0);
+  });
+
+  it('anchors the default mapping on the base rate: an account at four times the usual risk scores 50', () => {
+    expect(healthScore(0.08, DEFAULT_HEALTH_MAPPING, 0.02)).toBe(50);
+    expect(healthScore(0.02, DEFAULT_HEALTH_MAPPING, 0.02)).toBe(Math.round(100 / (1 + Math.exp(Math.log(0.02 / 0.98) - Math.log(0.08 / 0.92)))));
+    // the midpoint never passes 0.5, so a common outcome still maps 0.5 to 50
+    expect(healthScore(0.5, DEFAULT_HEALTH_MAPPING, 0.3)).toBe(50);
+    expect(healthScore(0.31, { kind: 'linear' })).toBe(69);
   });
 
   it('puts scores into tiers at the default and at configured thresholds', () => {
@@ -35,5 +43,20 @@ describe('health score, tiers and drivers', () => {
     expect(d.map((x) => x.feature)).toEqual(['b', 'c']);
     expect(d[0].direction).toBe('lowers_risk');
     expect(formatDrivers(d)).toBe('b:-0.90;c:+0.42');
+  });
+
+  it('ranks families by their summed contribution, so correlated features of one family count together', () => {
+    // usage: one large feature; adoption: three medium correlated ones that together outweigh it
+    const families = ['usage', 'adoption', 'adoption', 'adoption', 'support'];
+    const contributions = [0.5, 0.3, 0.25, 0.2, -0.4];
+    expect(topDrivers(['u', 'a1', 'a2', 'a3', 's'], families, contributions, 1)[0].family).toBe('usage');
+    const ranked = familyDrivers(families, contributions);
+    expect(ranked.map((d) => d.family)).toEqual(['adoption', 'usage', 'support']);
+    expect(ranked[0].contribution).toBeCloseTo(0.75, 12);
+    expect(ranked[2].direction).toBe('lowers_risk');
+    expect(topRiskFamily(families, contributions)?.family).toBe('adoption');
+    // opposite signs within a family cancel: the family that raises risk on balance wins
+    expect(topRiskFamily(['adoption', 'adoption', 'usage'], [0.6, -0.5, 0.2])?.family).toBe('usage');
+    expect(topRiskFamily(['usage', 'support'], [-0.1, 0])).toBeNull();
   });
 });

@@ -70,6 +70,41 @@ describe('preprocessing', () => {
     expect(mean).toBeCloseTo(0, 5);
     expect(Math.sqrt(sq)).toBeCloseTo(1, 4);
   });
+
+  it('adds a standardised hinge max(0, z - knot) at the training median, owned by its raw column', () => {
+    const v = Array.from({ length: 101 }, (_, i) => i); // symmetric: no asinh; median 50
+    const binary = Array.from({ length: 101 }, (_, i) => i % 2);
+    const pre = fitPreprocessing([num('v', v), num('b', binary)], range(0, 101), { hingeQuantiles: [0.5] });
+    const [sv, sb] = pre.columns;
+    if (sv.kind !== 'numeric' || sb.kind !== 'numeric') throw new Error('expected numeric');
+    expect(sv.hinges).toHaveLength(1);
+    expect(sv.hinges![0].knot).toBeCloseTo((50 - sv.mean) / sv.std, 10);
+    // a 0/1 column has no knot strictly inside its range: no hinge
+    expect(sb.hinges).toBeUndefined();
+    expect(pre.encodedToRaw).toEqual([0, 0, 1]);
+    const { x, d } = encodeColumns(pre, [num('v', v), num('b', binary)]);
+    // the hinge input is flat (at its lowest) up to the median and rises linearly after it
+    const h = (i: number) => x[i * d + 1];
+    expect(h(10)).toBeCloseTo(h(40), 6);
+    expect(h(70) - h(60)).toBeCloseTo(h(90) - h(80), 5);
+    expect(h(70)).toBeGreaterThan(h(60));
+    let mean = 0;
+    for (let i = 0; i < 101; i++) mean += h(i) / 101;
+    expect(mean).toBeCloseTo(0, 5);
+  });
+
+  it('fits hinge knots on train rows only and encodes a blank as the median with its hinge', () => {
+    const v = Array.from({ length: 60 }, (_, i) => (i < 50 ? i : 1e6));
+    const pre = fitPreprocessing([num('v', v)], range(0, 50), { hingeQuantiles: [0.25, 0.75] });
+    const spec = pre.columns[0];
+    if (spec.kind !== 'numeric') throw new Error('expected numeric');
+    expect(spec.hinges!.map((k) => k.knot * spec.std + spec.mean)).toEqual([expect.closeTo(12.25, 8), expect.closeTo(36.75, 8)]);
+    const out = new Float64Array(3);
+    encodeValue(spec, null, out, 0);
+    const atMedian = new Float64Array(3);
+    encodeValue(spec, spec.median, atMedian, 0);
+    expect([...out]).toEqual([...atMedian]);
+  });
 });
 
 describe('prepared CSV loader', () => {

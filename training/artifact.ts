@@ -52,6 +52,11 @@ export const ModelArtifact = z.object({
 export type ModelArtifact = z.infer<typeof ModelArtifact>;
 
 /** Validates an artifact read back from a file or the registry; a malformed one is CHURN_ERR_ARTIFACT_CORRUPT. */
+/** The training churn rate recorded in an artifact already accepted by parseArtifact/createScorer. */
+export function baseRateOf(artifact: unknown): number {
+  return (artifact as ModelArtifact).training.churn_rate;
+}
+
 export function parseArtifact(raw: unknown, where = 'model artifact'): ModelArtifact {
   const parsed = ModelArtifact.safeParse(raw);
   if (!parsed.success) throw new ChurnError('CHURN_ERR_ARTIFACT_CORRUPT', `${where} is not a valid ${ARTIFACT_FORMAT} document: ${describeIssues(parsed.error.issues)}`);

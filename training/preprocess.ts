@@ -7,7 +7,15 @@ import type { Column } from './table.ts';
  * training), asinh for skewed non-negative counts, and standardisation; text columns get one-hot
  * encoding of categories seen at least `minCount` times, a `__rare__` bucket (rare and unseen values)
  * and a `__missing__` bucket when training had blanks.
+ *
+ * Optionally (`hingeQuantiles`) a numeric column also gets hinge inputs max(0, z - knot) at training
+ * quantiles of its standardised value z, each standardised too: a piecewise-linear shape per feature
+ * (a generalised additive model when the network has no hidden layer). Every hinge input is owned by its
+ * raw column in `encodedToRaw`, so explanations still sum exactly per raw feature.
  */
+export const Hinge = z.object({ knot: z.number(), mean: z.number(), std: z.number().positive() });
+export type Hinge = z.infer<typeof Hinge>;
+
 export const NumericSpec = z.object({
   name: z.string(),
   kind: z.literal('numeric'),
@@ -17,6 +25,8 @@ export const NumericSpec = z.object({
   transform: z.enum(['none', 'asinh']),
   mean: z.number(),
   std: z.number().positive(),
+  /** piecewise-linear basis on the standardised value (absent in artifacts from before hinges) */
+  hinges: z.array(Hinge).optional(),
   /** typical value among retained training rows (the median), shown next to drivers */
   reference: z.number().nullable(),
 });
@@ -55,6 +65,8 @@ export interface FitOptions {
   skewThreshold?: number;
   /** labels (1 = churned) for the reference values among retained rows */
   label?: number[];
+  /** training quantiles of each numeric column's standardised value that get a hinge input (default none) */
+  hingeQuantiles?: number[];
 }
 
 function median(sorted: number[]): number {
@@ -76,6 +88,31 @@ function skewness(xs: number[]): number {
     m3 += (d * d * d) / n;
   }
   return m2 > 0 ? m3 / Math.pow(m2, 1.5) : 0;
+}
+
+/**
+ * Hinges max(0, z - knot) at the given quantiles of the standardised training values `z`: a knot must lie
+ * strictly inside the range (else the hinge is constant or collinear with z) and knots are distinct.
+ */
+function fitHinges(z: number[], quantiles: number[]): Hinge[] {
+  if (quantiles.length === 0 || z.length < 2) return [];
+  const sorted = Float64Array.from(z).sort();
+  const lo = sorted[0];
+  const hi = sorted[sorted.length - 1];
+  const hinges: Hinge[] = [];
+  for (const q of [...quantiles].sort((a, b) => a - b)) {
+    const pos = Math.min(sorted.length - 1, Math.max(0, q * (sorted.length - 1)));
+    const f = Math.floor(pos);
+    const knot = sorted[f] + (pos - f) * (sorted[Math.min(sorted.length - 1, f + 1)] - sorted[f]);
+    if (!(knot > lo && knot < hi) || hinges.some((h) => h.knot === knot)) continue;
+    let mean = 0;
+    for (const v of sorted) mean += Math.max(0, v - knot) / sorted.length;
+    let ss = 0;
+    for (const v of sorted) ss += (Math.max(0, v - knot) - mean) ** 2;
+    const std = Math.sqrt(ss / Math.max(1, sorted.length - 1));
+    if (std > 1e-9) hinges.push({ knot, mean, std });
+  }
+  return hinges;
 }
 
 function fitNumeric(col: Extract<Column, { kind: 'numeric' }>, rows: number[], opts: Required<Omit<FitOptions, 'label'>>, label?: number[]): NumericSpec {
@@ -100,10 +137,12 @@ function fitNumeric(col: Extract<Column, { kind: 'numeric' }>, rows: number[], o
   let varSum = 0;
   for (const x of t) varSum += (x - mean) ** 2;
   const std = Math.sqrt(varSum / Math.max(1, t.length - 1));
+  const sd = std > 1e-12 ? std : 1;
+  const hinges = fitHinges(t.map((v) => (v - mean) / sd), opts.hingeQuantiles);
   const retained = label ? rows.map((i) => (label[i] === 0 ? col.values[i] : null)).filter((v): v is number => v !== null && Number.isFinite(v)).sort((a, b) => a - b) : present;
   return {
     name: col.name, kind: 'numeric', family: col.family ?? 'other', median: med, missingIndicator: missing > 0, transform,
-    mean: t.length ? mean : 0, std: std > 1e-12 ? std : 1, reference: retained.length ? median(retained) : null,
+    mean: t.length ? mean : 0, std: sd, ...(hinges.length ? { hinges } : {}), reference: retained.length ? median(retained) : null,
   };
 }
 
@@ -131,13 +170,13 @@ function fitText(col: Extract<Column, { kind: 'text' }>, rows: number[], minCoun
 
 /** Fits the preprocessing on `trainRows` (indices into the columns) only. */
 export function fitPreprocessing(columns: Column[], trainRows: number[], options: FitOptions = {}): Preprocessing {
-  const opts = { minCount: options.minCount ?? 10, skewThreshold: options.skewThreshold ?? 1 };
+  const opts = { minCount: options.minCount ?? 10, skewThreshold: options.skewThreshold ?? 1, hingeQuantiles: options.hingeQuantiles ?? [] };
   const specs = columns.map((c) => (c.kind === 'numeric' ? fitNumeric(c, trainRows, opts, options.label) : fitText(c, trainRows, opts.minCount, options.label)));
   const encodedNames: string[] = [];
   const encodedToRaw: number[] = [];
   specs.forEach((s, j) => {
     const names = s.kind === 'numeric'
-      ? [s.name, ...(s.missingIndicator ? [`${s.name}${MISSING}`] : [])]
+      ? [s.name, ...(s.missingIndicator ? [`${s.name}${MISSING}`] : []), ...(s.hinges ?? []).map((h) => `${s.name}>${+h.knot.toPrecision(6)}sd`)]
       : [...s.categories.map((c) => `${s.name}=${c}`), `${s.name}=${RARE}`, ...(s.missingBucket ? [`${s.name}=${MISSING}`] : [])];
     for (const n of names) { encodedNames.push(n); encodedToRaw.push(j); }
   });
@@ -146,7 +185,7 @@ export function fitPreprocessing(columns: Column[], trainRows: number[], options
 
 /** Number of encoded inputs a column spec produces. */
 export function encodedWidth(s: ColumnSpec): number {
-  return s.kind === 'numeric' ? 1 + (s.missingIndicator ? 1 : 0) : s.categories.length + 1 + (s.missingBucket ? 1 : 0);
+  return s.kind === 'numeric' ? 1 + (s.missingIndicator ? 1 : 0) + (s.hinges?.length ?? 0) : s.categories.length + 1 + (s.missingBucket ? 1 : 0);
 }
 
 /** Coerces a raw value to a number; blanks and non-numeric text are missing (as in training). */
@@ -170,8 +209,13 @@ export function encodeValue(s: ColumnSpec, value: unknown, out: Float64Array | F
   if (s.kind === 'numeric') {
     const n = toNumber(value);
     const x = n === null ? s.median : n;
-    out[offset] = ((s.transform === 'asinh' ? Math.asinh(x) : x) - s.mean) / s.std;
+    const z = ((s.transform === 'asinh' ? Math.asinh(x) : x) - s.mean) / s.std;
+    out[offset] = z;
     if (s.missingIndicator) out[offset + 1] = n === null ? 1 : 0;
+    if (s.hinges) {
+      const first = offset + 1 + (s.missingIndicator ? 1 : 0);
+      s.hinges.forEach((h, k) => (out[first + k] = (Math.max(0, z - h.knot) - h.mean) / h.std));
+    }
     return;
   }
   const width = s.categories.length + 1 + (s.missingBucket ? 1 : 0);

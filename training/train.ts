@@ -35,6 +35,12 @@ export interface TrainOptions {
   /** overrides per model type (hidden sizes, l2, learning rate, ...) */
   params?: Partial<Record<ModelType, Partial<ModelParams>>>;
   minCategoryCount?: number;
+  /**
+   * training quantiles of each numeric feature that get a hinge input (a piecewise-linear shape per
+   * feature, see preprocess.ts); default [0.5]. Measured (5-fold CV AUC of the logistic model): Telco
+   * 0.8465 without, 0.8497 with the median hinge; generated SaaS data 0.8459 and 0.8455 (no gain there).
+   */
+  hingeQuantiles?: number[];
   /** name of the label column, recorded in the artifact (default 'churned') */
   labelName?: string;
   /** preferred TensorFlow.js backend (CHURN_TF_BACKEND) */
@@ -161,7 +167,7 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
   requireBothClasses(table.label, trainRows, 'the train split');
   requireBothClasses(table.label, validRows, 'the validation split');
 
-  const pre = fitPreprocessing(table.columns, trainRows, { label: table.label, minCount: opts.minCategoryCount });
+  const pre = fitPreprocessing(table.columns, trainRows, { label: table.label, minCount: opts.minCategoryCount, hingeQuantiles: opts.hingeQuantiles ?? [0.5] });
   const matrix = (rows: number[]): Matrix => {
     const e = encodeColumns(pre, table.columns, rows);
     return { ...e, y: Float32Array.from(rows, (i) => table.label[i]) };
@@ -236,7 +242,7 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
   const comparison = metrics.test ? { rows: testRows, auc: metrics.test.auc, split: 'test' as const } : { rows: validRows, auc: rocAuc(valid.y, chosen.validLogits), split: 'validation' as const };
 
   const names = pre.columns.map((c) => c.name);
-  const params = { model: chosen.params, calibration_folds: folds, positive_weight: positiveWeight, class_weight: weighting, valid_share: opts.validShare ?? 0.2, min_category_count: opts.minCategoryCount ?? 10, seed: opts.seed };
+  const params = { model: chosen.params, calibration_folds: folds, positive_weight: positiveWeight, class_weight: weighting, valid_share: opts.validShare ?? 0.2, min_category_count: opts.minCategoryCount ?? 10, hinge_quantiles: opts.hingeQuantiles ?? [0.5], seed: opts.seed };
   const artifact: ModelArtifact = {
     format: ARTIFACT_FORMAT,
     model_type: chosen.modelType,

@@ -7,7 +7,9 @@ import { ChurnError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
 import { recordsFromCsv } from '../../training/csv-table.ts';
 import { csvField } from '../../training/export.ts';
-import { formatDrivers, healthScore, tierFor, topDrivers } from '../../training/health.ts';
+import { formatDrivers, topDrivers } from '../../training/health.ts';
+import { baseRateOf } from '../../training/artifact.ts';
+import { healthFromProbability, loadServingConfig, tierOf, type ServingConfig } from '../../serving/config.ts';
 import { loadModel } from '../../training/registry/index.ts';
 import { createScorer, type Scorer } from '../../training/scorer.ts';
 
@@ -29,7 +31,7 @@ async function readText(file: string): Promise<string> {
 }
 
 /** Scores every row of the CSV and writes `id,churn_probability,health_score,tier,top_drivers` (all or nothing). */
-export async function predictCsv(scorer: Scorer, o: PredictOptions): Promise<number> {
+export async function predictCsv(scorer: Scorer, o: PredictOptions, health: { config: ServingConfig; baseRate: number }): Promise<number> {
   const { header, records } = recordsFromCsv(await readText(o.fromCsv), o.fromCsv);
   if (!header.includes(o.idCol)) throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: no id column "${o.idCol}" (columns: ${header.join(', ')})`);
   const missing = scorer.missingFeatures(header);
@@ -43,9 +45,9 @@ export async function predictCsv(scorer: Scorer, o: PredictOptions): Promise<num
     const id = r[o.idCol];
     if (id === null) throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: line ${i + 2}: empty id`);
     const s = scorer.score(r);
-    const health = healthScore(s.probability);
+    const score = healthFromProbability(s.probability, health.config.health, health.baseRate);
     const drivers = formatDrivers(topDrivers(scorer.featureNames, scorer.families, s.contributions, o.top));
-    lines.push([csvField(id), s.probability.toFixed(6), health, tierFor(health), csvField(drivers)].join(','));
+    lines.push([csvField(id), s.probability.toFixed(6), score, tierOf(score, health.config.tiers).tier.name, csvField(drivers)].join(','));
     if (i % 1000 === 0) bar.update(i);
   });
   bar.update(records.length);
@@ -71,6 +73,7 @@ export function registerPredict(program: Command): void {
       const o = parseOptions(PredictOptions, raw);
       let scorer: Scorer;
       let label: string;
+      let baseRate: number;
       if (o.artifact) {
         const text = await readText(o.artifact);
         let json: unknown;
@@ -80,13 +83,17 @@ export function registerPredict(program: Command): void {
           throw new ChurnError('CHURN_ERR_ARTIFACT_CORRUPT', `${o.artifact} is not JSON`);
         }
         scorer = createScorer(json);
+        baseRate = baseRateOf(json);
         label = o.artifact;
       } else {
         const loaded = await withDatabase(({ pool }) => loadModel(pool, o.model ?? 'champion'));
         scorer = createScorer(loaded.artifact);
+        baseRate = baseRateOf(loaded.artifact);
         label = `version ${loaded.meta.version}`;
       }
-      const n = await predictCsv(scorer, o);
+      // Health and tiers as the API gives them (CHURN_SERVING_CONFIG, else the documented defaults).
+      const config = await loadServingConfig(process.env.CHURN_SERVING_CONFIG);
+      const n = await predictCsv(scorer, o, { config, baseRate });
       console.log(`scored ${n} rows with ${scorer.modelType} model (${label}) -> ${o.out}`);
     });
 }

@@ -1,3 +1,4 @@
+import { ChurnError } from '../../core/errors.ts';
 import type { KindDef, Window } from '../definitions/schema.ts';
 import { EVENT_SET_ID, MAX_WORD_REACH, daysBefore, daysBetween, int, type SqlBuilder, type Template } from './builder.sql.ts';
 
@@ -6,7 +7,8 @@ import { EVENT_SET_ID, MAX_WORD_REACH, daysBefore, daysBetween, int, type SqlBui
  * into three small grouping sets, with days counted in whole 24-hour buckets `j` from scan_from ($2):
  *   segment (account, seg):        summed quantity per segment between consecutive window edges ($5)
  *   user    (account, user, word): a 64-day bitmap of the days each user was active
- *   area    (account, area, word): the same per feature area, plus a bitmap of key-feature days
+ *   area    (account, event type, word): the same per event type, then mapped to its feature area
+ *                                   (with a bitmap of key-feature days) on the small rollup
  * Level 1 (`evk`) joins the rollup to the dates and shifts each bitmap into the date's own window,
  * giving per (as_of, account, user/area) a text of '0'/'1' of length W (the word reach), whose
  * character i (1-based) says whether there was activity i - 1 whole days before as_of. Level 2
@@ -25,7 +27,7 @@ const countIn = (str: string, w: Window) => `length(replace(${cut(str, w)}, '0',
 const keyed = (set: 'user' | 'area') => `gs = ${EVENT_SET_ID[set]} AND k IS NOT NULL`;
 
 function needWords(b: SqlBuilder, days: number, what: string): void {
-  if (days > MAX_WORD_REACH) throw new Error(`${what}: event windows reach at most ${MAX_WORD_REACH} days`);
+  if (days > MAX_WORD_REACH) throw new ChurnError('CHURN_ERR_VALIDATION', `feature ${what}: activity windows may reach at most ${MAX_WORD_REACH} days back (offset + days)`);
   b.needEvents('word', days);
 }
 
@@ -117,7 +119,7 @@ export function segmentEdges(b: SqlBuilder, gjs: number[]): number[] {
 }
 
 /** The single pass over the events and the two aggregation levels, as CTE text. */
-export function eventCtes(b: SqlBuilder, accountFilter: string | null): string {
+export function eventCtes(b: SqlBuilder, accountFilter: ((col: string) => string) | null): string {
   const l1 = b.columnsOf('evk').map(([alias, sql]) => `,\n         ${sql} AS ${alias}`).join('');
   const l2 = b.columnsOf('evf').map(([alias, sql]) => `,\n         ${sql} AS ${alias}`).join('');
   const word = (c: string) => `coalesce(bit_or(${c}) FILTER (WHERE gs = ${EVENT_SET_ID.user}), 0)::bit(64)::text`;
@@ -130,7 +132,7 @@ ev0 AS MATERIALIZED (
   FROM (SELECT x.account_id, x.user_id, x.event_type, x.occurred_at, x.quantity, x.j >> 6 AS w, 1::bigint << (x.j & 63) AS b, width_bucket(x.j, $5::int[]) AS seg
         FROM (SELECT y.account_id, y.user_id, y.occurred_at, y.quantity, y.event_type, floor((date_part('epoch', y.occurred_at) - $2::float8) / 86400)::int AS j
               FROM source.events y
-              WHERE y.occurred_at >= $3::timestamptz AND y.occurred_at < $4::timestamptz${accountFilter ? ` AND y.account_id = ANY(${accountFilter})` : ''}
+              WHERE y.occurred_at >= $3::timestamptz AND y.occurred_at < $4::timestamptz${accountFilter ? ` AND ${accountFilter('y.account_id')}` : ''}
               OFFSET 0) x) e
   GROUP BY GROUPING SETS ((e.account_id, e.seg), (e.account_id, e.user_id, e.w), (e.account_id, e.event_type, e.w))
 ),

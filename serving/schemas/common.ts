@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
-/** Account ids as the source tables hold them. */
-export const AccountIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, 'an account id is letters, digits and _ . : -');
+/** Account ids as the source tables hold them: 1-128 characters, no control characters. */
+// eslint-disable-next-line no-control-regex
+export const AccountIdSchema = z.string().min(1).max(128).regex(/^[^\u0000-\u001f\u007f]+$/, 'an account id is 1-128 characters without control characters');
 
 /** An ISO 8601 date or timestamp between 1970 and 2100, as a Date. */
 export const AsOfSchema = z.string().max(40).refine((s) => /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s), 'use an ISO 8601 date or timestamp')

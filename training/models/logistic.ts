@@ -21,7 +21,8 @@ export function batchSizeFor(n: number): number {
 export function logisticParams(nTrain: number, overrides: Partial<ModelParams> = {}): ModelParams {
   // several mini-batches per epoch (over 8192 rows) take smaller steps, or Adam keeps hopping around the optimum
   const fullBatch = nTrain <= 8192;
-  return { hidden: [], l2: 1e-3, learningRate: fullBatch ? 0.05 : 0.01, batchSize: Math.min(8192, Math.max(1, nTrain)), maxEpochs: fullBatch ? 2000 : 300, patience: fullBatch ? 50 : 15, ...overrides };
+  // l2 1e-4 (was 1e-3): 5-fold CV AUC on the generated SaaS data 0.8413 -> 0.8459, Telco 0.8497 -> 0.8499
+  return { hidden: [], l2: 1e-4, learningRate: fullBatch ? 0.05 : 0.01, batchSize: Math.min(8192, Math.max(1, nTrain)), maxEpochs: fullBatch ? 2000 : 300, patience: fullBatch ? 50 : 15, ...overrides };
 }
 
 export function toFitOptions(p: ModelParams, seed: number, positiveWeight: number): NetworkFitOptions {
