@@ -21,6 +21,13 @@ export function batchFeatureReads(inner: FeatureReader, opts: { maxInFlight?: nu
   const maxBatch = opts.maxBatch ?? 64;
   const queues = new Map<number, Pending[]>(); // by as-of (ms), oldest key first (insertion order)
   let inFlight = 0;
+  let waiters: (() => void)[] = [];
+  const settleIdle = (): void => {
+    if (inFlight > 0 || queues.size > 0) return;
+    const w = waiters;
+    waiters = [];
+    for (const resolve of w) resolve();
+  };
 
   const drain = (): void => {
     while (inFlight < maxInFlight && queues.size > 0) {
@@ -48,12 +55,17 @@ export function batchFeatureReads(inner: FeatureReader, opts: { maxInFlight?: nu
       ).finally(() => {
         inFlight--;
         drain();
+        settleIdle();
       });
     }
   };
 
   return {
     featureSetVersion: inner.featureSetVersion,
+    idle: () => new Promise<void>((resolve) => {
+      waiters.push(resolve);
+      settleIdle();
+    }),
     read: (ids, asOf) => ids.length > maxBatch ? inner.read(ids, asOf) : new Promise((resolve, reject) => {
       const key = asOf.getTime();
       const queue = queues.get(key);

@@ -9,6 +9,8 @@ import type { Score } from './schemas/score.ts';
 export interface FeatureReader {
   featureSetVersion: string;
   read(accountIds: string[], asOf: Date): Promise<Map<string, Record<string, RowValue>>>;
+  /** resolves once no read is queued or running (graceful shutdown waits for it before the pool ends) */
+  idle?(): Promise<void>;
 }
 
 const accountRows = (ids: string[]): Sql => ({

@@ -65,8 +65,9 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   registerMonitoringGauges(metrics.registry, pool, { onError: (err) => log.debug({ err }, 'monitoring gauges unavailable') });
 
   const auth = new Authenticator(pool, parseBootstrapKeys(config.CHURN_API_KEYS));
+  const features = createFeatureReader(pool, catalog, opts.featureReads);
   const app = await buildApp({
-    pool, config: serving, holder, features: createFeatureReader(pool, catalog, opts.featureReads), auth, log, metrics,
+    pool, config: serving, holder, features, auth, log, metrics,
     reports: dbReports(pool), rateLimit: config.CHURN_RATE_LIMIT,
   });
 
@@ -112,6 +113,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       closing ??= (async () => {
         clearInterval(delivery);
         await app.close(); // waits for requests in flight
+        await features.idle?.(); // reads of requests whose clients left are still running: let them finish
         await scheduler.close();
         await holder.close();
       })();

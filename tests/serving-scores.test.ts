@@ -125,6 +125,16 @@ describe('scores', () => {
     expect(calls).toEqual([30]);
   });
 
+  it('reports idle only once every queued and running feature read has settled (graceful shutdown waits for it)', async () => {
+    const reader = createFeatureReader(h.db.pool, h.catalog, { maxInFlight: 1, maxBatch: 4 });
+    await reader.idle!(); // nothing queued: idle at once
+    const settled: string[] = [];
+    const reads = h.accountIds.slice(0, 12).map((id) => reader.read([id], AS_OF).then(() => settled.push(id)));
+    await reader.idle!();
+    expect(settled).toHaveLength(12);
+    await Promise.all(reads);
+  });
+
   it('refuses a predict instance with a feature the model does not know', async () => {
     const res = await h.app.inject({ method: 'POST', url: '/v1/predict', headers: bearer(h.readKey), payload: { instances: [{ not_a_feature: 1 }] } });
     expect(res.statusCode).toBe(400);

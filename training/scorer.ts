@@ -60,7 +60,8 @@ export function createScorer(input: ModelArtifact | unknown): Scorer {
 
   const score = (row: Record<string, RawValue>): RowScore => {
     if (row === null || typeof row !== 'object') throw new ChurnError('CHURN_ERR_VALIDATION', 'a row to score must be an object of feature values');
-    pre.columns.forEach((s, j) => encodeValue(s, row[s.name], x, offsets[j], indexes[j]));
+    const cols = pre.columns;
+    for (let j = 0; j < cols.length; j++) encodeValue(cols[j], row[cols[j].name], x, offsets[j], indexes[j]);
     const raw = explainer.explain(x, encoded);
     const contributions = new Float64Array(featureNames.length);
     for (let k = 0; k < d; k++) contributions[pre.encodedToRaw[k]] += a * encoded[k];
