@@ -3,6 +3,7 @@ import { query } from '../core/db.ts';
 import { buildLabels, labelStatuses } from '../features/labels.ts';
 import type { LabelStatus } from '../features/labels.sql.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { mulberry32 } from '../core/random.ts';
 
 const DAY = 86_400_000;
 const START = Date.UTC(2025, 0, 1);
@@ -12,17 +13,7 @@ const DATA_END = new Date(Date.UTC(2025, 8, 20));
 interface Period { start: number; end: number; trial: boolean }
 interface Acct { id: string; created: number; periods: Period[] }
 
-/** Small deterministic PRNG (mulberry32) so the histories are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function histories(n: number, seed: number): Acct[] {
   const r = rng(seed);

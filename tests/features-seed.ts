@@ -3,6 +3,7 @@
  * one parameterised INSERT per table, and kept in memory so an independent oracle can read them.
  */
 import type { Pool } from '../core/db.ts';
+import { mulberry32 } from '../core/random.ts';
 
 export const DAY = 86_400_000;
 
@@ -57,17 +58,7 @@ export async function loadDataset(pool: Pool, ds: Dataset): Promise<void> {
   await insert(pool, 'payment_attempts', ['attempt_id', 'invoice_id', 'account_id', 'attempted_at', 'succeeded'], ds.payments.map((p) => [p.attempt_id, p.invoice_id, p.account_id, p.attempted_at, p.succeeded]));
 }
 
-/** A small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /**
  * A random but reproducible data set of `n` accounts whose facts fall in [start, end): accounts

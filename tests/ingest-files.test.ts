@@ -151,3 +151,18 @@ describe('files and formats', () => {
     expect(seen.at(-1)).toBe(total);
   });
 });
+
+describe('event partitions', () => {
+  it('rejects an events file whose month is blocked by rows in the default partition, with a clear error, and loads nothing', async () => {
+    // another writer put a 2031 event straight into the default partition, so that month's partition cannot be created
+    await query(db.pool, `INSERT INTO source.events_default (event_id, account_id, event_type, occurred_at) VALUES (990001, 'acc_1', 'login', '2031-03-05T10:00:00Z')`);
+    try {
+      const rows = [{ event_id: 990002, account_id: 'acc_1', user_id: null, event_type: 'login', occurred_at: '2031-03-06T10:00:00Z', quantity: 1 }];
+      const e = await rejection('events', await file('jsonl', toJsonl(rows)));
+      expect(e.code).toBe('CHURN_ERR_DATABASE');
+      expect(e.message).toMatch(/cannot prepare the monthly event partitions for this file: .*default partition/);
+    } finally {
+      await query(db.pool, 'DELETE FROM source.events_default WHERE event_id = 990001');
+    }
+  });
+});

@@ -3,6 +3,7 @@ import { buildApp } from '../serving/app.ts';
 import { revokeApiKey } from '../serving/keys.ts';
 import { saveModelReport } from '../serving/report-store.ts';
 import { BOOTSTRAP_SECRET, bearer, startHarness, type ServingHarness } from './serving-fixture.ts';
+import { mulberry32 } from '../core/random.ts';
 
 type Method = 'GET' | 'POST' | 'PUT';
 interface RouteCase { method: Method; url: string; payload?: unknown; scope: 'score:read' | 'models:admin' }
@@ -34,17 +35,7 @@ function expectErrorShape(res: { statusCode: number; json(): unknown; headers: R
   expect(res.headers['x-request-id']).toBe(body.request_id);
 }
 
-/** A small deterministic PRNG for the fuzz set (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 describe('authentication, validation and error shape', () => {
   let h: ServingHarness;

@@ -71,7 +71,12 @@ async function stagingProblems(client: PoolClient, contract: TableContract, prob
 async function load(client: PoolClient, contract: TableContract, staged: number): Promise<{ inserted: number; updated: number }> {
   if (contract.partitionColumn) {
     const [span] = await query<{ lo: Date | null; hi: Date | null }>(client, sql.stageSpanSql(contract.partitionColumn));
-    if (span.lo && span.hi) await query(client, sql.ensureEventPartitionsSql(span.lo, span.hi));
+    if (span.lo && span.hi) {
+      await query(client, sql.ensureEventPartitionsSql(span.lo, span.hi)).catch((err: Error) => {
+        // Rows another writer left in the default partition block creating a month's partition.
+        throw new ChurnError('CHURN_ERR_DATABASE', `cannot prepare the monthly event partitions for this file: ${err.message}`, { cause: err });
+      });
+    }
   }
   const [{ n: existing }] = await query<{ n: number }>(client, sql.countExistingSql(contract));
   const [{ n: written }] = await query<{ n: number }>(client, sql.upsertSql(contract));

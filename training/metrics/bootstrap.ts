@@ -5,6 +5,7 @@
 import { ChurnError, isChurnError } from '../../core/errors.ts';
 import { rank, type Ranked } from './ranked.ts';
 import { captureAtRanked, liftAtRanked, prAucRanked, rocAucRanked } from './ranking.ts';
+import { mulberry32 } from '../../core/random.ts';
 
 export type NamedMetric = 'auc' | 'prAuc' | 'lift10' | 'lift20' | 'capture10' | 'capture20' | 'brier';
 export type MetricFn = (y: ArrayLike<number>, p: ArrayLike<number>) => number;
@@ -29,17 +30,7 @@ export interface BootstrapOptions {
   alpha?: number;
 }
 
-/** mulberry32: a small, fast, seedable PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 function weightedBrier(r: Ranked, w: ArrayLike<number> | null): number {
   let s = 0;

@@ -1,13 +1,7 @@
 import type { NetworkFitOptions } from './fit.ts';
 
-export interface ModelParams {
-  hidden: number[];
-  l2: number;
-  learningRate: number;
-  batchSize: number;
-  maxEpochs: number;
-  patience: number;
-}
+/** The tunable part of a network fit (the rest — seed, weights, callbacks — comes per run). */
+export type ModelParams = Pick<NetworkFitOptions, 'hidden' | 'l2' | 'learningRate' | 'batchSize' | 'maxEpochs' | 'patience'>;
 
 /** Mini-batch size for `n` training rows: about 40 steps per epoch, between 64 and 1024. */
 export function batchSizeFor(n: number): number {

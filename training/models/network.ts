@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { mulberry32 } from '../../core/random.ts';
 
 /**
  * A small feed-forward network stored as plain arrays: hidden layers use ReLU, the last layer has one
@@ -63,16 +64,7 @@ export function forward(net: CompiledNetwork, x: Float64Array | Float32Array, bu
 }
 
 /** A seeded PRNG (mulberry32): the same seed gives the same stream on every platform. */
-export function createRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const createRng = mulberry32;
 
 /** Fisher-Yates shuffle in place with the given PRNG. */
 export function shuffleInPlace(a: Int32Array | number[], rng: () => number): void {
