@@ -6,6 +6,7 @@ import { SqlBuilder, daysBefore, int, type Template } from './sql/builder.sql.ts
 import { accountAttr, invoiceStat, paymentFailures, subscriptionAttr, tenure, userCount } from './sql/commercial.sql.ts';
 import { change, ratio, threshold } from './sql/derived.sql.ts';
 import { REACH_TOKEN, activeDays, activeUsers, daysSinceLast, distinctAreas, eventCount, eventCtes, firstValue, longestGap, segmentEdges, stickiness } from './sql/events.sql.ts';
+import * as rollup from './sql/rollup.sql.ts';
 import { surveyChange, surveyLatest, surveyMean } from './sql/sentiment.sql.ts';
 import { ticketCount, ticketStat } from './sql/support.sql.ts';
 
@@ -19,7 +20,16 @@ const TEMPLATES: { [K in FeatureKind]: Template<KindDef<K>> } = {
   ratio, change, threshold,
 };
 
+/** The event kinds read from the event rollup instead of the raw events (`events: 'rollup'`). */
+const ROLLUP_TEMPLATES: Partial<typeof TEMPLATES> = {
+  event_count: rollup.eventCount, active_days: rollup.activeDays, active_users: rollup.activeUsers, stickiness: rollup.stickiness,
+  longest_gap: rollup.longestGap, days_since_last: rollup.daysSinceLast, distinct_areas: rollup.distinctAreas, first_value: rollup.firstValue,
+};
+
 const DAY_MS = 86_400_000;
+
+/** Where event features come from: the raw events (any time of day) or the event rollup (UTC midnights only). */
+export type EventSource = 'raw' | 'rollup';
 
 export interface CompileOptions {
   /** restrict to these accounts (the fast path); all accounts when omitted */
@@ -31,6 +41,8 @@ export interface CompileOptions {
    * across connections: the shards partition the accounts, and each account's values are unchanged
    */
   shard?: { count: number; index: number };
+  /** read event features from the event rollup (every date must be a UTC midnight; default raw) */
+  events?: EventSource;
 }
 
 export interface CompiledFeatures extends Sql {
@@ -58,6 +70,10 @@ export function compileFeatures(catalog: Catalog, asOfs: readonly Date[], opts: 
   if (asOfs.some((d) => (((d.getTime() - first) % DAY_MS) + DAY_MS) % DAY_MS !== 0)) {
     throw new ChurnError('CHURN_ERR_VALIDATION', 'as-of dates compiled together must be whole days apart (same time of day)');
   }
+  const useRollup = opts.events === 'rollup';
+  if (useRollup && asOfs.some((d) => d.getTime() % DAY_MS !== 0)) {
+    throw new ChurnError('CHURN_ERR_VALIDATION', 'the event rollup serves only as-of dates at 00:00 UTC');
+  }
   const restricted = opts.accountIds !== undefined;
   // $1 dates, $2 scan_from in epoch seconds (day 0 of the rollup), $3/$4 scan range, $5 segment edges, $6 accounts
   const b = new SqlBuilder([asOfs.map((d) => d.toISOString()), null, null, null, null, ...(restricted ? [opts.accountIds] : [])]);
@@ -65,9 +81,10 @@ export function compileFeatures(catalog: Catalog, asOfs: readonly Date[], opts: 
   const shard = opts.shard ? shardPredicate(b, opts.shard) : null;
   const accountFilter = ids || shard ? (col: string) => [ids ? `${col} = ANY(${ids})` : null, shard ? shard(col) : null].filter(Boolean).join(' AND ') : null;
 
+  for (const def of catalog.features) if (def.kind === 'longest_gap' && !b.gapWindows.some((w) => w.days === def.window.days && w.offsetDays === def.window.offsetDays)) b.gapWindows.push(def.window);
   const finals: string[] = [];
   for (const def of catalog.features) {
-    const template = TEMPLATES[def.kind] as Template;
+    const template = ((useRollup ? ROLLUP_TEMPLATES[def.kind] : undefined) ?? TEMPLATES[def.kind]) as Template;
     const expr = template(def, b);
     b.exprs.set(def.name, expr);
     finals.push(`/* ${def.name} */ (${expr})::float8`);
@@ -77,10 +94,11 @@ export function compileFeatures(catalog: Catalog, asOfs: readonly Date[], opts: 
   const times = asOfs.map((d) => d.getTime());
   const scanFrom = new Date(Math.min(...times) - reach * DAY_MS);
   const scanTo = new Date(Math.max(...times));
-  b.values[1] = scanFrom.getTime() / 1000;
+  // the rollup counts days from 1970-01-01 (day index 0 = the epoch); the raw scan from scan_from
+  b.values[1] = useRollup ? 0 : scanFrom.getTime() / 1000;
   b.values[2] = scanFrom.toISOString();
   b.values[3] = scanTo.toISOString();
-  b.values[4] = segmentEdges(b, times.map((t) => Math.round((t - scanFrom.getTime()) / DAY_MS)));
+  b.values[4] = useRollup ? [0] : segmentEdges(b, times.map((t) => Math.round((t - scanFrom.getTime()) / DAY_MS)));
 
   const ctes: string[] = [];
   ctes.push(`-- 1. the observation dates, each with its day index gj counted from scan_from ($2, epoch seconds)
@@ -99,7 +117,7 @@ pop AS MATERIALIZED (
   ORDER BY g.as_of, a.account_id, s.started_at DESC, s.subscription_id DESC
 )`);
   const sources = b.sources();
-  if (sources.includes('evk') || sources.includes('evf')) ctes.push(eventCtes(b, accountFilter));
+  if (sources.includes('evk') || sources.includes('evf')) ctes.push(useRollup ? rollup.rollupCtes(b, accountFilter) : eventCtes(b, accountFilter));
   const joins: string[] = [];
   const per = (alias: string) => `LEFT JOIN ${alias} ON ${alias}.as_of = p.as_of AND ${alias}.account_id = p.account_id`;
   const cols = (source: string) => b.columnsOf(source).map(([alias, sql]) => `${sql} AS ${alias}`).join(',\n         ');
@@ -114,6 +132,7 @@ ${alias} AS (
     joins.push(per(alias));
   };
   if (sources.includes('evf')) joins.push(per('evf'));
+  if (useRollup && sources.includes('evk')) joins.push(per('evk'));
   if (sources.includes('tk')) grouped('tk', 'source.support_tickets t ON t.account_id = p.account_id AND t.opened_at < p.as_of', 'support tickets opened before each date');
   if (sources.includes('usr')) grouped('usr', 'source.users u ON u.account_id = p.account_id AND u.created_at < p.as_of AND (u.deactivated_at IS NULL OR u.deactivated_at >= p.as_of)', 'users provisioned at each date');
   if (sources.includes('inv')) {
@@ -124,7 +143,19 @@ ${alias} AS (
     const r = maxReach(catalog.features, 'payment_failures');
     grouped('pay', `source.payment_attempts a ON a.account_id = p.account_id AND a.attempted_at < p.as_of AND a.attempted_at >= ${daysBefore('p.as_of', r)}`, `payment attempts in the ${r} days before each date`);
   }
-  if (sources.includes('srv')) grouped('srv', 'source.survey_responses r ON r.account_id = p.account_id AND r.responded_at < p.as_of', 'survey responses given before each date');
+  if (sources.includes('srv')) {
+    const r = maxReach(catalog.features, 'survey_mean');
+    ctes.push(`-- ${ctes.length + 1}. survey responses, each with the previous response's score and the time of the next response to the same survey
+sr AS (
+  SELECT r.account_id, r.survey_type, r.score, r.responded_at,
+         lag(r.score) OVER w AS prev_score, lead(r.responded_at) OVER w AS next_at
+  FROM source.survey_responses r${accountFilter ? `
+  WHERE ${accountFilter('r.account_id')}` : ''}
+  WINDOW w AS (PARTITION BY r.account_id, r.survey_type ORDER BY r.responded_at, r.response_id)
+)`);
+    grouped('srv', `sr r ON r.account_id = p.account_id AND r.responded_at < p.as_of AND (r.next_at IS NULL OR r.next_at >= p.as_of OR r.responded_at >= ${daysBefore('p.as_of', r)})`,
+      `survey responses before each date: the latest per survey, and those of the last ${r} days`);
+  }
   for (const so of sources.filter((s) => /^so\d+$/.test(s))) {
     const t = daysBefore('p.as_of', Number(so.slice(2)));
     ctes.push(`-- ${ctes.length + 1}. the subscription that covered each date minus ${so.slice(2)} days, as known at the date

@@ -4,7 +4,7 @@ import { query, withTransaction } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
 import { noProgress, type Progress } from '../core/progress.ts';
 import { ensureFeatureSet, type Catalog } from './catalog.ts';
-import { compileFeatures, groupByTimeOfDay, type CompiledFeatures } from './compile.ts';
+import { compileFeatures, groupByTimeOfDay, type CompiledFeatures, type EventSource } from './compile.ts';
 
 /**
  * The only module that runs feature SQL. Snapshots are computed and stored inside PostgreSQL
@@ -19,6 +19,11 @@ export interface BuildOptions {
    * With 1, the statement runs inside the storing transaction itself, without staging.
    */
   shards?: number;
+  /**
+   * where event features come from: `auto` (default) reads the event rollup for dates at 00:00 UTC
+   * while it is valid (see `rollupValid`), else the raw events; `raw` always reads the raw events
+   */
+  events?: 'auto' | 'raw';
   progress?: Progress;
 }
 
@@ -28,10 +33,27 @@ export interface BuildResult {
   version: string;
   asOfs: Date[];
   shards: number;
+  /** whether the event features came from the event rollup (for some date) or only from the raw events */
+  events: EventSource;
 }
 
 export const DEFAULT_SHARDS = 2;
 const WORK_MEM = /^\d{1,6}(kB|MB|GB)$/;
+
+const DAY_MS = 86_400_000;
+
+/** Whether `churn.event_rollup` matches `source.events` (false while a bulk load has suspended it, or before migration 010). */
+export async function rollupValid(db: Queryable): Promise<boolean> {
+  const rows = await query<{ valid: boolean | null }>(db, "SELECT CASE WHEN to_regclass('churn.event_rollup_state') IS NOT NULL THEN (SELECT valid FROM churn.event_rollup_state) END AS valid");
+  return rows[0]?.valid === true;
+}
+
+/** The event source for each group of dates: the rollup for UTC midnights when it may be used and is valid. */
+async function eventSources(db: Queryable, groups: Date[][], mode: 'auto' | 'raw' | undefined): Promise<EventSource[]> {
+  const midnight = groups.map((g) => g[0].getTime() % DAY_MS === 0);
+  const valid = mode !== 'raw' && midnight.some(Boolean) && (await rollupValid(db));
+  return midnight.map((m) => (m && valid ? 'rollup' : 'raw'));
+}
 
 async function tune(client: PoolClient, workMem: string): Promise<void> {
   await client.query(`SET LOCAL work_mem = '${workMem}'`);
@@ -66,8 +88,9 @@ export async function buildSnapshots(pool: Pool, catalog: Catalog, asOfs: readon
   const shards = opts.shards ?? DEFAULT_SHARDS;
   if (!Number.isInteger(shards) || shards < 1 || shards > 64) throw new ChurnError('CHURN_ERR_VALIDATION', `invalid shard count: ${shards} (1 to 64)`);
   const groups = groupByTimeOfDay(asOfs);
+  const sources = await eventSources(pool, groups, opts.events);
   // compiled (and so validated) before anything is written
-  const plans = Array.from({ length: shards }, (_, index) => groups.map((g) => compileFeatures(catalog, g, shards > 1 ? { shard: { count: shards, index } } : {})));
+  const plans = Array.from({ length: shards }, (_, index) => groups.map((g, k) => compileFeatures(catalog, g, { events: sources[k], ...(shards > 1 ? { shard: { count: shards, index } } : {}) })));
   const progress = opts.progress ?? noProgress;
   const started = performance.now();
   progress.start(shards * groups.length);
@@ -91,7 +114,7 @@ export async function buildSnapshots(pool: Pool, catalog: Catalog, asOfs: readon
   } finally {
     progress.stop();
   }
-  return { rows, seconds: (performance.now() - started) / 1000, version: catalog.version, asOfs: groups.flat(), shards };
+  return { rows, seconds: (performance.now() - started) / 1000, version: catalog.version, asOfs: groups.flat(), shards, events: sources.includes('rollup') ? 'rollup' : 'raw' };
 }
 
 async function shardedBuild(pool: Pool, catalog: Catalog, asOfs: readonly Date[], plans: CompiledFeatures[][], workMem: string, progress: Progress): Promise<number> {
@@ -129,10 +152,13 @@ async function shardedBuild(pool: Pool, catalog: Catalog, asOfs: readonly Date[]
 }
 
 /** Runs the compiled statement and returns its rows without storing them (QA, tests, benchmarks). */
-export async function selectFeatures(db: Queryable, catalog: Catalog, asOfs: readonly Date[], opts: { accountIds?: readonly string[]; requireActive?: boolean } = {}) {
+export async function selectFeatures(db: Queryable, catalog: Catalog, asOfs: readonly Date[], opts: { accountIds?: readonly string[]; requireActive?: boolean; events?: 'auto' | 'raw' | 'rollup' } = {}) {
   const out: { as_of: Date; account_id: string; feature_values: (number | null)[] }[] = [];
-  for (const g of groupByTimeOfDay(asOfs)) {
-    out.push(...(await query<{ as_of: Date; account_id: string; feature_values: (number | null)[] }>(db, compileFeatures(catalog, g, opts))));
+  const groups = groupByTimeOfDay(asOfs);
+  const sources = opts.events === 'rollup' ? groups.map((): EventSource => 'rollup') : await eventSources(db, groups, opts.events ?? 'raw');
+  for (const [k, g] of groups.entries()) {
+    const q = compileFeatures(catalog, g, { accountIds: opts.accountIds, requireActive: opts.requireActive, events: sources[k] });
+    out.push(...(await query<{ as_of: Date; account_id: string; feature_values: (number | null)[] }>(db, q)));
   }
   return out;
 }

@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify from 'fastify';
-import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { ChurnError } from '../core/errors.ts';
 import type { AppDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
@@ -15,6 +15,7 @@ import { reportRoutes } from './routes/reports.ts';
 import { scoreRoutes } from './routes/scores.ts';
 import { securityHeaders } from './security-headers.ts';
 import { compiledSerializerCompiler } from './serializer.ts';
+import { fastPathValidatorCompiler } from './validator.ts';
 
 export type { AppDeps } from './deps.ts';
 export type ChurnApp = Awaited<ReturnType<typeof buildApp>>;
@@ -35,10 +36,12 @@ export async function buildApp(deps: AppDeps) {
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<ZodTypeProvider>();
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(fastPathValidatorCompiler);
   app.setSerializerCompiler(compiledSerializerCompiler);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
+  // Declared up front, so every request object has the same shape whether or not a key is checked.
+  app.decorateRequest('principal', undefined);
 
   // Every response: helmet's security headers (computed once, see security-headers.ts) and the
   // request id. The per-request hooks are plain callbacks: no promise per request.

@@ -5,6 +5,11 @@ export interface ServingMetrics {
   registry: Registry;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   scoresServed: Counter<'route'>;
+  /**
+   * A hot-path tally of `churn_scores_served_total{route}`: a plain number added to per call, moved
+   * into the counter whenever the registry is read (a scrape sees exactly the same totals).
+   */
+  scoresTally(route: string): (n: number) => void;
   modelVersion: Gauge;
   modelSwaps: Counter;
   scheduledRuns: Counter<'outcome'>;
@@ -14,13 +19,31 @@ export interface ServingMetrics {
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): ServingMetrics {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'churn_' });
+  const tallies = new Map<string, { n: number }>();
+  const scoresServed = new Counter({
+    name: 'churn_scores_served_total', help: 'scores returned by the API', labelNames: ['route'] as const, registers: [registry],
+    collect() {
+      for (const [route, t] of tallies) {
+        if (t.n > 0) this.inc({ route }, t.n);
+        t.n = 0;
+      }
+    },
+  });
   return {
     registry,
     httpDuration: new Histogram({
       name: 'churn_http_request_duration_seconds', help: 'HTTP request latency by route', labelNames: ['method', 'route', 'status'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
     }),
-    scoresServed: new Counter({ name: 'churn_scores_served_total', help: 'scores returned by the API', labelNames: ['route'], registers: [registry] }),
+    scoresServed,
+    scoresTally: (route) => {
+      let t = tallies.get(route);
+      if (!t) tallies.set(route, (t = { n: 0 }));
+      const tally = t;
+      return (n) => {
+        tally.n += n;
+      };
+    },
     modelVersion: new Gauge({ name: 'churn_model_version', help: 'version of the model being served (0: none)', registers: [registry] }),
     modelSwaps: new Counter({ name: 'churn_model_swaps_total', help: 'model hot swaps after alias moves', registers: [registry] }),
     scheduledRuns: new Counter({ name: 'churn_scheduled_runs_total', help: 'scheduled scoring runs', labelNames: ['outcome'], registers: [registry] }),

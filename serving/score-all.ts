@@ -31,7 +31,7 @@ export async function scoreAllActive(
   const started = performance.now();
   const { model, catalog, config, asOf } = input;
   checkFeatureSet(model, { featureSetVersion: catalog.version, read: async () => new Map() });
-  const rows = await selectFeatures(pool, catalog, [asOf]);
+  const rows = await selectFeatures(pool, catalog, [asOf], { events: 'auto' }); // the event rollup when asOf is a UTC midnight
   const records = toRecords(catalog, rows.map((r) => [r.account_id, r.feature_values] as [string, (number | null)[]]));
   const ids = [...records.keys()];
   const info = await readAccountInfo(pool, ids, asOf);

@@ -75,6 +75,9 @@ export interface BuildScoreInput {
   top: Top;
 }
 
+/** scratch |values| of the indices topIndices keeps (synchronous use only) */
+let bestAbs = new Float64Array(16);
+
 /** Indices of the `n` largest |values|, largest first (partial selection when n is small). */
 export function topIndices(values: ArrayLike<number>, n: number): number[] {
   const len = values.length;
@@ -83,27 +86,26 @@ export function topIndices(values: ArrayLike<number>, n: number): number[] {
     all.sort((a, b) => Math.abs(values[b]) - Math.abs(values[a]) || a - b);
     return all.slice(0, n);
   }
-  // n passes, each taking the largest |value| ranked below the previous pick (ties: lower index first)
-  const out = new Array<number>(n);
-  let prevAbs = Infinity;
-  let prev = -1;
-  for (let k = 0; k < n; k++) {
-    let best = -1;
-    let bestAbs = -1;
-    for (let i = 0; i < len; i++) {
-      const a = Math.abs(values[i]);
-      if (a > bestAbs && (a < prevAbs || (a === prevAbs && i > prev))) {
-        best = i;
-        bestAbs = a;
-      }
+  // one pass keeping the n best so far, largest first: a value enters only when strictly larger than
+  // the last kept one (an equal later one loses the tie), and moves up past strictly smaller ones
+  if (bestAbs.length < n) bestAbs = new Float64Array(n);
+  const best = bestAbs;
+  const out: number[] = [];
+  let count = 0;
+  for (let i = 0; i < len; i++) {
+    const a = Math.abs(values[i]);
+    if (count === n ? !(a > best[n - 1]) : a !== a) continue; // full and not larger, or NaN
+    let j = count === n ? n - 1 : count++;
+    while (j > 0 && best[j - 1] < a) {
+      best[j] = best[j - 1];
+      out[j] = out[j - 1];
+      j--;
     }
-    out[k] = best;
-    prev = best;
-    prevAbs = bestAbs;
+    best[j] = a;
+    out[j] = i;
   }
   return out;
 }
-
 const featureSets = new WeakMap<ServingModel, Set<string>>();
 
 /** Turns one scorer output into the public score shape (drivers largest |contribution| first). */

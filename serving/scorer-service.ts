@@ -53,6 +53,18 @@ export function defaultAsOf(now = Date.now()): Date {
   return new Date(Math.floor(now / 1000) * 1000);
 }
 
+let lastSecond = NaN;
+let lastSecondText = '';
+/** `defaultAsOf().toISOString()`, made once per second (the predict hot path needs the text only). */
+export function defaultAsOfText(now = Date.now()): string {
+  const second = Math.floor(now / 1000);
+  if (second !== lastSecond) {
+    lastSecondText = new Date(second * 1000).toISOString();
+    lastSecond = second;
+  }
+  return lastSecondText;
+}
+
 let lastAsOfMs = NaN;
 let lastAsOfText = '';
 /** `asOf.toISOString()`, remembered for the last time seen (requests in one second share it). */
@@ -138,14 +150,15 @@ const ACCOUNT_KEYS = new Set(['id', 'segment', 'tenure_days']);
 /**
  * Scores caller-supplied feature values (no database read); missing features count as null. The
  * instances are the request's own parsed objects: booleans become 1/0 in place and each instance is
- * the scorer's row, so no copy is made. Synchronous when the instances fit in one slice.
+ * the scorer's row, so no copy is made. Synchronous when the instances fit in one slice. Without
+ * `asOf`, the scores are as of now (`defaultAsOf`).
  */
-export function scoreInstances(holder: ModelHolder, config: ServingConfig, instances: Record<string, RowValue | boolean>[], asOf: Date, top: Top): Score[] | Promise<Score[]> {
+export function scoreInstances(holder: ModelHolder, config: ServingConfig, instances: Record<string, RowValue | boolean>[], asOf: Date | undefined, top: Top): Score[] | Promise<Score[]> {
   const model = requireModel(holder);
   let known = knownFeatures.get(model);
   if (!known) knownFeatures.set(model, (known = new Set(model.featureNames)));
   const features = known;
-  const asOfText = isoText(asOf);
+  const asOfText = asOf ? isoText(asOf) : defaultAsOfText();
   return mapInSlices(instances, (inst, i) => {
     let unknown: string[] | undefined;
     for (const k in inst) {

@@ -63,7 +63,8 @@ describe('point-in-time features do not leak the future', () => {
   });
   afterAll(async () => db?.drop());
 
-  const snapshot = async (T: Date) => new Map((await selectFeatures(db.pool, catalog, [T])).map((r) => [r.account_id, r.feature_values]));
+  const snapshot = async (T: Date, events: 'raw' | 'rollup' = 'raw') =>
+    new Map((await selectFeatures(db.pool, catalog, [T], { events })).map((r) => [r.account_id, r.feature_values]));
   /** Every (account, feature) whose value differs, as readable lines. */
   const diff = (a: Map<string, (number | null)[]>, b: Map<string, (number | null)[]>) => {
     const out: string[] = [];
@@ -117,5 +118,25 @@ describe('point-in-time features do not leak the future', () => {
       const after = await snapshot(T);
       expect(diff(before, after).length, `${name} one second before T`).toBeGreaterThan(0);
     }
+  });
+
+  it('holds on the event rollup too (UTC midnights; its triggers see every mutation), and can fail there', async () => {
+    const r = rng(99);
+    for (let round = 0; round < 3; round++) {
+      await clearSource(db.pool);
+      await loadDataset(db.pool, ds);
+      const T = new Date(start.getTime() + (30 + Math.floor(r() * 140)) * DAY);
+      const before = await snapshot(T, 'rollup');
+      expect(before.size).toBeGreaterThan(5);
+      let k = 0;
+      for (const m of Object.values(MUTATIONS)) await m(db.pool, T, r, 7000 + round * 100 + k++);
+      expect(diff(before, await snapshot(T, 'rollup')), `at ${T.toISOString()}`).toEqual([]);
+    }
+    const T = new Date('2026-04-17T00:00:00Z');
+    await clearSource(db.pool);
+    await loadDataset(db.pool, ds);
+    const before = await snapshot(T, 'rollup');
+    await MUTATIONS['events at or after T'](db.pool, new Date(T.getTime() - 1000), () => 0, 9500);
+    expect(diff(before, await snapshot(T, 'rollup')).length).toBeGreaterThan(0);
   });
 });

@@ -214,7 +214,11 @@ export function encodeValue(s: ColumnSpec, value: unknown, out: Float64Array | F
     if (s.missingIndicator) out[offset + 1] = n === null ? 1 : 0;
     if (s.hinges) {
       const first = offset + 1 + (s.missingIndicator ? 1 : 0);
-      s.hinges.forEach((h, k) => (out[first + k] = (Math.max(0, z - h.knot) - h.mean) / h.std));
+      const hinges = s.hinges;
+      for (let k = 0; k < hinges.length; k++) {
+        const h = hinges[k];
+        out[first + k] = (Math.max(0, z - h.knot) - h.mean) / h.std;
+      }
     }
     return;
   }

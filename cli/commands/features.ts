@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
-import { buildSnapshots } from '../../features/materialize.ts';
+import { buildSnapshots, rollupValid } from '../../features/materialize.ts';
+import { refreshEventRollup } from '../../features/rollup.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 import { CliDateSchema, registerFeaturesDescribe } from './features-qa.ts';
 
@@ -13,6 +14,7 @@ const BuildOptions = z
     from: CliDateSchema.optional(),
     to: CliDateSchema.optional(),
     workMem: z.string().regex(/^\d{1,6}(kB|MB|GB)$/, 'expected e.g. 256MB or 1GB').optional(),
+    raw: z.boolean().optional(),
   })
   .superRefine((o, ctx) => {
     if (o.grid && (!o.from || !o.to)) ctx.addIssue({ code: 'custom', message: '--grid needs --from and --to', path: ['grid'] });
@@ -43,14 +45,33 @@ export function registerFeatures(program: Command): Command {
     .option('--from <date>', 'first date of the grid')
     .option('--to <date>', 'last date of the grid (inclusive)')
     .option('--work-mem <size>', 'PostgreSQL work_mem for the build (default 1GB)')
+    .option('--raw', 'read the raw events even where the event rollup could serve (dates at 00:00 UTC)')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseOptions(BuildOptions, raw);
       const asOfs = o.grid ? monthlyGrid(o.from!, o.to!) : [o.asOf ?? new Date()];
       const catalog = loadCatalog();
       await withDatabase(async ({ pool }) => {
-        const r = await buildSnapshots(pool, catalog, asOfs, { workMem: o.workMem, progress: createProgress('feature snapshots') });
+        const r = await buildSnapshots(pool, catalog, asOfs, { workMem: o.workMem, events: o.raw ? 'raw' : 'auto', progress: createProgress('feature snapshots') });
         const span = asOfs.length === 1 ? `as of ${asOfs[0].toISOString()}` : `for ${asOfs.length} dates ${asOfs[0].toISOString()} .. ${asOfs[asOfs.length - 1].toISOString()}`;
-        console.log(`wrote ${r.rows} snapshot rows ${span} in ${r.seconds.toFixed(2)} s; feature set ${r.version} (${catalog.features.length} features)`);
+        console.log(`wrote ${r.rows} snapshot rows ${span} in ${r.seconds.toFixed(2)} s; feature set ${r.version} (${catalog.features.length} features); events read from the ${r.events === 'rollup' ? 'event rollup' : 'raw events'}`);
+      });
+    });
+  features
+    .command('rollup')
+    .description('recompute the event rollup from all events and turn its triggers back on (after loading events straight into partitions, or after an interrupted `churn generate`)')
+    .option('--check', 'only say whether the rollup is valid (exit code 1 when it is not)')
+    .action(async (raw: Record<string, unknown>) => {
+      const o = parseOptions(z.object({ check: z.boolean().optional() }), raw);
+      await withDatabase(async ({ pool }) => {
+        if (o.check) {
+          const valid = await rollupValid(pool);
+          console.log(valid ? 'the event rollup is valid: builds at 00:00 UTC read it' : 'the event rollup is out of date: builds read the raw events; run `churn features rollup`');
+          if (!valid) process.exitCode = 1;
+          return;
+        }
+        console.log('recomputing the event rollup from all events (split by account across two connections; writers to source.events wait) ...');
+        const r = await refreshEventRollup(pool);
+        console.log(`event rollup: ${r.rows} rows in ${r.seconds.toFixed(2)} s; valid, and kept current by triggers on source.events and source.event_types`);
       });
     });
   registerFeaturesDescribe(features);

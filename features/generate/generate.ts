@@ -17,6 +17,7 @@ import { parseGenerateOptions, windowOf, type GenerateOptionsInput, type Generat
 import { accountRow, emitSubscriptions, emitUsers, truthRow } from './rows.ts';
 import * as sql from './sql.ts';
 import { emitSurveys, emitTickets } from './support.ts';
+import { refreshEventRollup, suspendEventRollup } from '../rollup.ts';
 
 export interface GenerateResult {
   accounts: number;
@@ -24,7 +25,7 @@ export interface GenerateResult {
   seconds: number;
   startDate: string;
   endDate: string;
-  /** Seconds per phase: account tables, events, index rebuild, analyze. */
+  /** Seconds per phase: account tables, events, index rebuild, event rollup, analyze. */
   phases: Record<string, number>;
 }
 
@@ -149,6 +150,8 @@ export async function generate(pool: Pool, input: GenerateOptionsInput, progress
     rowCounts.event_types = (await query(pool, 'SELECT count(*)::int AS n FROM source.event_types'))[0].n as number;
     await query(pool, sql.ensureEventPartitions(new Date(w.startMs), new Date(w.endMs)));
     if (opts.dropEventIndex) await query(pool, sql.dropEventsIndex());
+    // the event rollup is refreshed in one pass after the load rather than per COPY statement
+    await suspendEventRollup(pool);
     try {
       rowCounts.events = await loadEvents(pool, w, fmt, progress, opened);
       lap('events');
@@ -156,10 +159,13 @@ export async function generate(pool: Pool, input: GenerateOptionsInput, progress
       if (opts.dropEventIndex) await rebuildEventsIndex(pool);
     }
     lap('index');
+    await refreshEventRollup(pool);
+    lap('rollup');
   } catch (err) {
     progress.stop();
     for (const s of opened) s.abort(err as Error);
     await query(pool, sql.truncateGenerated()).catch(() => undefined);
+    await refreshEventRollup(pool, { shards: 1 }).catch(() => undefined); // triggers back on (the rollup of no events is empty)
     throw err;
   }
   await query(pool, sql.analyzeGenerated());

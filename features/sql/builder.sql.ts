@@ -53,6 +53,8 @@ export class SqlBuilder {
   readonly sumWindows: Window[] = [];
   readonly exprs = new Map<string, string>();
   readonly extra = new Set<string>();
+  /** every longest-gap window of the catalogue (the rollup path computes them in one pass per row) */
+  gapWindows: Window[] = [];
 
   constructor(fixedValues: unknown[]) {
     this.values.push(...fixedValues);

@@ -84,9 +84,22 @@ export const distinctAreas: Template<KindDef<'distinct_areas'>> = (def, b) => {
 };
 
 /**
- * Days from sign-up to the first key-feature event, if that happened within `withinDays` of sign-up
- * and before as_of; NULL otherwise. Accounts created inside the bitmaps' reach are answered from the
- * rollup; older ones by one index probe per account (`fv`), whose answer no longer depends on as_of.
+ * The first key-feature event at or after sign-up, within `withinDays` of it and before as_of, as
+ * days after sign-up, by one index probe: for accounts whose first key-feature event on record came
+ * before their sign-up (events recorded before the account's creation are ignored).
+ */
+export function firstKeyProbe(withinDays: number): string {
+  return `(SELECT greatest(0, ${daysBetween('p.created_at', 'e.occurred_at')}) FROM source.events e
+      WHERE e.account_id = p.account_id AND e.occurred_at >= p.created_at AND e.occurred_at < least(p.as_of, ${daysBefore('p.created_at', -withinDays)})
+        AND e.event_type = ANY (ARRAY(SELECT t.event_type FROM source.event_types t WHERE t.is_key_feature))
+      ORDER BY e.occurred_at LIMIT 1)`;
+}
+
+/**
+ * Days from sign-up to the first key-feature event at or after it, if that happened within
+ * `withinDays` of sign-up and before as_of; NULL otherwise. Accounts created inside the bitmaps'
+ * reach are answered from the rollup (or, when an event came before sign-up, by `firstKeyProbe`);
+ * older ones by one index probe per account (`fv`), whose answer no longer depends on as_of.
  */
 export const firstValue: Template<KindDef<'first_value'>> = (def, b) => {
   needWords(b, def.withinDays, def.name);
@@ -97,7 +110,8 @@ export const firstValue: Template<KindDef<'first_value'>> = (def, b) => {
         AND e.event_type = ANY (ARRAY(SELECT t.event_type FROM source.event_types t WHERE t.is_key_feature))
       ORDER BY e.occurred_at LIMIT 1)`);
   return `CASE WHEN p.created_at >= p.as_of - interval '1 second' * 86400 * ${W}
-      THEN CASE WHEN ${first} < ${daysBefore('p.created_at', -def.withinDays)} THEN greatest(0, ${daysBetween('p.created_at', first)}) END
+      THEN CASE WHEN ${first} < p.created_at THEN ${firstKeyProbe(def.withinDays)}
+                WHEN ${first} < ${daysBefore('p.created_at', -def.withinDays)} THEN greatest(0, ${daysBetween('p.created_at', first)}) END
       ELSE ${probe} END`;
 };
 

@@ -7,7 +7,7 @@ import { defaultAsOf, scoreAccounts, scoreInstances } from '../scorer-service.ts
 
 export function scoreRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   const read = requireScope(deps.auth, 'score:read');
-  const predicted = deps.metrics.scoresServed.labels({ route: 'predict' });
+  const predicted = deps.metrics.scoresTally('predict');
   return async (app) => {
     app.post('/scores', {
       onRequest: read,
@@ -25,14 +25,14 @@ export function scoreRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         body: PredictBodySchema, querystring: TopQuerySchema, response: { 200: ScoresResponseSchema, ...errorResponses } },
     }, (req) => {
       // Synchronous for up to one slice of instances (the hot path: no promise per request).
-      const scored = scoreInstances(deps.holder, deps.config, req.body.instances, req.body.as_of ?? defaultAsOf(), req.query.top);
+      const scored = scoreInstances(deps.holder, deps.config, req.body.instances, req.body.as_of, req.query.top);
       if (scored instanceof Promise) {
         return scored.then((scores) => {
-          predicted.inc(scores.length);
+          predicted(scores.length);
           return { scores };
         });
       }
-      predicted.inc(scored.length);
+      predicted(scored.length);
       return { scores: scored };
     });
   };

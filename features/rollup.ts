@@ -1,0 +1,44 @@
+import type { Pool } from '../core/db.ts';
+import { query, withTransaction } from '../core/db.ts';
+import { ChurnError } from '../core/errors.ts';
+
+/**
+ * The event rollup (`churn.event_rollup`, migration 010): kept current by triggers on source.events
+ * and source.event_types; recomputed from all events after a bulk load. See README "Data model".
+ */
+export interface RollupRefresh {
+  rows: number;
+  seconds: number;
+  shards: number;
+}
+
+/**
+ * Turns the rollup's triggers on and recomputes it from all events, split by account across
+ * `shards` connections (default 2, one per core). Each shard holds a SHARE lock on source.events
+ * while it recomputes its accounts, so writers wait for it (and their triggers, already on, maintain
+ * what they write afterwards); the rollup is marked valid when every shard is done. Builds read the
+ * raw events until then.
+ */
+export async function refreshEventRollup(pool: Pool, opts: { shards?: number } = {}): Promise<RollupRefresh> {
+  const shards = opts.shards ?? 2;
+  if (!Number.isInteger(shards) || shards < 1 || shards > 16) throw new ChurnError('CHURN_ERR_VALIDATION', `invalid shard count: ${shards} (1 to 16)`);
+  const started = performance.now();
+  await withTransaction(pool, async (client) => {
+    await client.query('UPDATE churn.event_rollup_state SET valid = false');
+    await client.query('SELECT churn.set_event_rollup_triggers(true)');
+  });
+  const counts = await Promise.all(Array.from({ length: shards }, (_, index) => withTransaction(pool, async (client) => {
+    await client.query('LOCK TABLE source.events IN SHARE MODE');
+    await client.query("SET LOCAL max_parallel_workers_per_gather = 0");
+    const res = await client.query<{ n: string }>('SELECT churn.refresh_event_rollup(NULL, $1, $2) AS n', [shards, index]);
+    return Number(res.rows[0].n);
+  })));
+  await query(pool, 'UPDATE churn.event_rollup_state SET valid = true, refreshed_at = now()');
+  await query(pool, 'ANALYZE churn.event_rollup');
+  return { rows: counts.reduce((a, b) => a + b, 0), seconds: (performance.now() - started) / 1000, shards };
+}
+
+/** Marks the rollup out of date and turns its triggers off, before a bulk load of events. */
+export async function suspendEventRollup(pool: Pool): Promise<void> {
+  await query(pool, 'SELECT churn.suspend_event_rollup()');
+}

@@ -1,0 +1,174 @@
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { registerFeatures } from '../cli/commands/features.ts';
+import type { Pool } from '../core/db.ts';
+import { loadCatalog } from '../features/catalog.ts';
+import { compileFeatures } from '../features/compile.ts';
+import { buildSnapshots, rollupValid, selectFeatures } from '../features/materialize.ts';
+import { refreshEventRollup } from '../features/rollup.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { DAY, clearSource, loadDataset, randomDataset } from './features-seed.ts';
+
+/*
+ * The event rollup (migration 010) against the raw events: every feature read from the rollup equals
+ * the raw path's value (which tests/features-oracle.test.ts checks against an independent oracle),
+ * and the triggers keep the rollup equal to a full recomputation whatever plain SQL does to the events.
+ */
+const start = new Date('2026-01-01T00:00:00Z');
+const end = new Date('2026-07-01T00:00:00Z');
+const midnights = ['2025-12-20', '2026-01-09', '2026-02-01', '2026-03-15', '2026-04-30', '2026-06-30', '2026-07-05', '2026-09-01'].map((d) => new Date(`${d}T00:00:00Z`));
+
+type Row = { as_of: Date; account_id: string; feature_values: (number | null)[] };
+const keyed = (rows: Row[]) => new Map(rows.map((r) => [`${r.as_of.toISOString()} ${r.account_id}`, r.feature_values]));
+
+/** Every (date, account, feature) where the two paths differ, as readable lines. */
+function differences(names: readonly string[], raw: Row[], rollup: Row[]): string[] {
+  const a = keyed(raw);
+  const b = keyed(rollup);
+  const out: string[] = [];
+  for (const [k, va] of a) {
+    const vb = b.get(k);
+    if (!vb) { out.push(`${k}: missing from the rollup path`); continue; }
+    va.forEach((x, j) => {
+      const y = vb[j];
+      const same = x === null || y === null ? x === y : Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(x));
+      if (!same) out.push(`${k} ${names[j]}: raw ${x}, rollup ${y}`);
+    });
+  }
+  for (const k of b.keys()) if (!a.has(k)) out.push(`${k}: only in the rollup path`);
+  return out;
+}
+
+/** The rollup's rows in a canonical order, as text (for comparing with a full recomputation). */
+const rollupRows = async (pool: Pool) => (await pool.query(
+  `SELECT account_id, kind, key, base_day, last_day, bits::text, key_bits::text, days::text, cum::text, first_key_at
+   FROM churn.event_rollup ORDER BY account_id, kind, key NULLS FIRST`)).rows;
+
+/** Runs `churn features ...` in this process against the test database; returns what it printed and the exit code set. */
+async function featuresCli(db: TestDatabase, args: string[]): Promise<{ out: string; code: number }> {
+  const program = new Command().exitOverride();
+  registerFeatures(program);
+  const printed: string[] = [];
+  const spy = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void printed.push(a.join(' ')));
+  const saved = { url: process.env.DATABASE_URL, code: process.exitCode };
+  process.env.DATABASE_URL = db.url;
+  process.exitCode = 0;
+  try {
+    await program.parseAsync(['node', 'churn', 'features', ...args]);
+    return { out: printed.join('\n'), code: Number(process.exitCode ?? 0) };
+  } finally {
+    spy.mockRestore();
+    process.env.DATABASE_URL = saved.url;
+    process.exitCode = saved.code;
+  }
+}
+
+describe('event rollup', () => {
+  let db: TestDatabase;
+  const catalog = loadCatalog();
+  const ds = randomDataset(20261124, 30, start, end);
+
+  const compare = async (dates: Date[] = midnights) => {
+    const opts = { requireActive: false };
+    const raw = await selectFeatures(db.pool, catalog, dates, { ...opts, events: 'raw' });
+    const rollup = await selectFeatures(db.pool, catalog, dates, { ...opts, events: 'rollup' });
+    expect(raw.length).toBeGreaterThan(dates.length * 5);
+    return differences(catalog.names, raw, rollup);
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await loadDataset(db.pool, ds);
+  });
+  afterAll(async () => db?.drop());
+
+  it('gives every feature the value the raw events give, at UTC midnights before, inside and after the data', async () => {
+    expect(await rollupValid(db.pool)).toBe(true);
+    expect(await compare()).toEqual([]);
+    // the comparison covers features with values, not only empty accounts
+    const rows = await selectFeatures(db.pool, catalog, [new Date('2026-04-30T00:00:00Z')], { events: 'rollup' });
+    for (const name of ['events_28d', 'active_users_28d', 'feature_areas_90d', 'longest_inactive_streak_90d', 'days_since_last_activity', 'stickiness_28d']) {
+      expect(rows.some((r) => (r.feature_values[catalog.names.indexOf(name)] ?? 0) > 0), name).toBe(true);
+    }
+  });
+
+  it('stays equal to a full recomputation after plain-SQL inserts, updates and deletes of events', async () => {
+    await db.pool.query(`INSERT INTO source.events (event_id, account_id, user_id, event_type, occurred_at, quantity)
+      SELECT 800000 + row_number() OVER (), a.account_id, CASE WHEN g % 2 = 0 THEN NULL ELSE 'new_user_' || g END, (ARRAY['login','record_create','report_create','api_call'])[1 + g % 4],
+             timestamptz '2026-03-01' + g * interval '37 hours', 2
+      FROM (SELECT account_id FROM source.accounts ORDER BY account_id LIMIT 7) a, generate_series(0, 20) g`);
+    await db.pool.query(`UPDATE source.events SET occurred_at = occurred_at - interval '40 days', event_type = 'report_create' WHERE event_id % 11 = 0`);
+    await db.pool.query(`UPDATE source.events SET user_id = NULL WHERE event_id % 13 = 0`);
+    await db.pool.query('DELETE FROM source.events WHERE event_id % 7 = 0');
+    const maintained = await rollupRows(db.pool);
+    await db.pool.query('SELECT churn.refresh_event_rollup(NULL)');
+    expect(maintained).toEqual(await rollupRows(db.pool));
+    expect(maintained.length).toBeGreaterThan(50);
+    // recomputed in shards on several connections: the same rows, and valid again
+    await db.pool.query('SELECT churn.suspend_event_rollup()');
+    const sharded = await refreshEventRollup(db.pool, { shards: 3 });
+    expect(sharded.rows).toBe(maintained.length);
+    expect(await rollupValid(db.pool)).toBe(true);
+    expect(await rollupRows(db.pool)).toEqual(maintained);
+    expect(await compare()).toEqual([]);
+  });
+
+  it('follows changes to the event types (areas and key features) and a truncation of the events', async () => {
+    await db.pool.query(`UPDATE source.event_types SET feature_area = 'reporting', is_key_feature = NOT is_key_feature WHERE event_type = 'record_create'`);
+    const maintained = await rollupRows(db.pool);
+    await db.pool.query('SELECT churn.refresh_event_rollup(NULL)');
+    expect(maintained).toEqual(await rollupRows(db.pool));
+    expect(await compare()).toEqual([]);
+    await db.pool.query('TRUNCATE source.events');
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM churn.event_rollup')).rows[0].n).toBe(0);
+    expect(await compare([new Date('2026-04-30T00:00:00Z')])).toEqual([]);
+  });
+
+  it('is read by builds at midnights only while valid: suspended, builds read the raw events; resumed, the rollup again', async () => {
+    await clearSource(db.pool);
+    await loadDataset(db.pool, ds);
+    const dates = [new Date('2026-03-01T00:00:00Z'), new Date('2026-05-01T00:00:00Z')];
+    const viaRollup = await buildSnapshots(db.pool, catalog, dates, { shards: 2 });
+    expect(viaRollup.events).toBe('rollup');
+    const stored = async () => (await db.pool.query('SELECT as_of, account_id, feature_values FROM churn.feature_snapshots WHERE feature_set_version = $1 ORDER BY as_of, account_id', [catalog.version])).rows;
+    const fromRollup = await stored();
+
+    await db.pool.query('SELECT churn.suspend_event_rollup()');
+    expect(await rollupValid(db.pool)).toBe(false);
+    // while suspended, the triggers do not run: the rollup misses this event, and builds must not read it
+    await db.pool.query(`INSERT INTO source.events (event_id, account_id, user_id, event_type, occurred_at) SELECT 990001, account_id, NULL, 'login', timestamptz '2026-02-27 10:00Z' FROM source.accounts ORDER BY account_id LIMIT 1`);
+    const viaRaw = await buildSnapshots(db.pool, catalog, dates, { shards: 2 });
+    expect(viaRaw.events).toBe('raw');
+    const fromRaw = await stored();
+    expect(differences(catalog.names, fromRollup, fromRaw).length).toBeGreaterThan(0); // the new event counts
+
+    expect(Number((await db.pool.query('SELECT churn.resume_event_rollup() AS n')).rows[0].n)).toBeGreaterThan(0);
+    expect(await rollupValid(db.pool)).toBe(true);
+    const again = await buildSnapshots(db.pool, catalog, dates, { shards: 1 });
+    expect(again.events).toBe('rollup');
+    expect(differences(catalog.names, fromRaw, await stored())).toEqual([]);
+    // a date that is not a UTC midnight reads the raw events
+    expect((await buildSnapshots(db.pool, catalog, [new Date('2026-03-01T06:00:00Z')])).events).toBe('raw');
+  });
+
+  it('serves only dates at 00:00 UTC', () => {
+    expect(() => compileFeatures(catalog, [new Date('2026-03-01T06:30:00Z')], { events: 'rollup' })).toThrow(/00:00 UTC/);
+    expect(() => compileFeatures(catalog, [new Date(Date.parse('2026-03-01T00:00:00Z') + DAY)], { events: 'rollup' })).not.toThrow();
+  });
+
+  it('`churn features rollup --check` reports the state and `churn features rollup` repairs it', async () => {
+    expect(await featuresCli(db, ['rollup', '--check'])).toMatchObject({ code: 0, out: expect.stringMatching(/valid/) });
+    await db.pool.query('SELECT churn.suspend_event_rollup()');
+    await db.pool.query(`INSERT INTO source.events (event_id, account_id, user_id, event_type, occurred_at) SELECT 990002, account_id, NULL, 'login', timestamptz '2026-03-02 10:00Z' FROM source.accounts ORDER BY account_id LIMIT 1`);
+    expect(await featuresCli(db, ['rollup', '--check'])).toMatchObject({ code: 1, out: expect.stringMatching(/out of date/) });
+    const { out } = await featuresCli(db, ['rollup']);
+    expect(out).toMatch(/event rollup: \d+ rows/);
+    expect(await rollupValid(db.pool)).toBe(true);
+    expect(await compare([new Date('2026-03-15T00:00:00Z')])).toEqual([]);
+    // triggers are on again: a later insert is maintained without any command
+    await db.pool.query(`INSERT INTO source.events (event_id, account_id, user_id, event_type, occurred_at) SELECT 990003, account_id, 'u_new', 'report_create', timestamptz '2026-03-03 10:00Z' FROM source.accounts ORDER BY account_id LIMIT 1`);
+    expect(await compare([new Date('2026-03-15T00:00:00Z')])).toEqual([]);
+    const built = await featuresCli(db, ['build', '--as-of', '2026-03-15']);
+    expect(built.out).toMatch(/events read from the event rollup/);
+  });
+});
