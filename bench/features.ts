@@ -29,6 +29,7 @@ import { DEFAULT_SHARDS, buildSnapshots, computeFeatures } from '../features/mat
 import { mulberry32 } from '../core/random.ts';
 import { migrate } from '../features/migrate.ts';
 import { refreshEventRollup } from '../features/rollup.ts';
+import { shuffleInPlace } from '../training/models/network.ts';
 
 const Args = z.object({
   runs: z.coerce.number().int().min(1).max(10).default(2),
@@ -96,8 +97,7 @@ async function main(): Promise<void> {
     // (checkpoint, autovacuum of the snapshot tables) runs for a while and slows every small query
     const active = (await query<{ account_id: string }>(pool, `SELECT DISTINCT s.account_id FROM source.subscriptions s JOIN source.accounts a USING (account_id)
        WHERE a.created_at < $1 AND s.started_at < $1 AND (s.ended_at IS NULL OR s.ended_at >= $1) ORDER BY 1`, [end])).map((r) => r.account_id);
-    const draw = mulberry32(7);
-    for (let i = active.length - 1; i > 0; i--) { const j = Math.floor(draw() * (i + 1)); [active[i], active[j]] = [active[j], active[i]]; }
+    shuffleInPlace(active, mulberry32(7));
     const ids = active.slice(0, args.fast);
     for (const id of ids.slice(0, 10)) await computeFeatures(pool, catalog, [id], end); // warm-up (prepares the statement)
     const times: number[] = [];

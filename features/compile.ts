@@ -28,6 +28,9 @@ const ROLLUP_TEMPLATES: Partial<typeof TEMPLATES> = {
 
 const DAY_MS = 86_400_000;
 
+/** Whether `d` is 00:00 UTC, the only time of day the event rollup serves. */
+export const isUtcMidnight = (d: Date) => d.getTime() % DAY_MS === 0;
+
 /** Where event features come from: the raw events (any time of day) or the event rollup (UTC midnights only). */
 export type EventSource = 'raw' | 'rollup';
 
@@ -71,7 +74,7 @@ export function compileFeatures(catalog: Catalog, asOfs: readonly Date[], opts: 
     throw new ChurnError('CHURN_ERR_VALIDATION', 'as-of dates compiled together must be whole days apart (same time of day)');
   }
   const useRollup = opts.events === 'rollup';
-  if (useRollup && asOfs.some((d) => d.getTime() % DAY_MS !== 0)) {
+  if (useRollup && !asOfs.every(isUtcMidnight)) {
     throw new ChurnError('CHURN_ERR_VALIDATION', 'the event rollup serves only as-of dates at 00:00 UTC');
   }
   const restricted = opts.accountIds !== undefined;

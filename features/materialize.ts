@@ -4,7 +4,7 @@ import { query, withTransaction } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
 import { noProgress, type Progress } from '../core/progress.ts';
 import { ensureFeatureSet, type Catalog } from './catalog.ts';
-import { compileFeatures, groupByTimeOfDay, type CompiledFeatures, type EventSource } from './compile.ts';
+import { compileFeatures, groupByTimeOfDay, isUtcMidnight, type CompiledFeatures, type EventSource } from './compile.ts';
 
 /**
  * The only module that runs feature SQL. Snapshots are computed and stored inside PostgreSQL
@@ -40,8 +40,6 @@ export interface BuildResult {
 export const DEFAULT_SHARDS = 2;
 const WORK_MEM = /^\d{1,6}(kB|MB|GB)$/;
 
-const DAY_MS = 86_400_000;
-
 /** Whether `churn.event_rollup` matches `source.events` (false while a bulk load has suspended it, or before migration 010). */
 export async function rollupValid(db: Queryable): Promise<boolean> {
   const rows = await query<{ valid: boolean | null }>(db, "SELECT CASE WHEN to_regclass('churn.event_rollup_state') IS NOT NULL THEN (SELECT valid FROM churn.event_rollup_state) END AS valid");
@@ -50,7 +48,7 @@ export async function rollupValid(db: Queryable): Promise<boolean> {
 
 /** The event source for each group of dates: the rollup for UTC midnights when it may be used and is valid. */
 async function eventSources(db: Queryable, groups: Date[][], mode: 'auto' | 'raw' | undefined): Promise<EventSource[]> {
-  const midnight = groups.map((g) => g[0].getTime() % DAY_MS === 0);
+  const midnight = groups.map((g) => isUtcMidnight(g[0]));
   const valid = mode !== 'raw' && midnight.some(Boolean) && (await rollupValid(db));
   return midnight.map((m) => (m && valid ? 'rollup' : 'raw'));
 }

@@ -53,28 +53,21 @@ export function defaultAsOf(now = Date.now()): Date {
   return new Date(Math.floor(now / 1000) * 1000);
 }
 
-let lastSecond = NaN;
-let lastSecondText = '';
-/** `defaultAsOf().toISOString()`, made once per second (the predict hot path needs the text only). */
-export function defaultAsOfText(now = Date.now()): string {
-  const second = Math.floor(now / 1000);
-  if (second !== lastSecond) {
-    lastSecondText = new Date(second * 1000).toISOString();
-    lastSecond = second;
-  }
-  return lastSecondText;
-}
-
 let lastAsOfMs = NaN;
 let lastAsOfText = '';
-/** `asOf.toISOString()`, remembered for the last time seen (requests in one second share it). */
-function isoText(asOf: Date): string {
-  const ms = asOf.getTime();
+/** The ISO text of time `ms`, remembered for the last time seen (requests in one second share it). */
+function isoTextAt(ms: number): string {
   if (ms !== lastAsOfMs) {
-    lastAsOfText = asOf.toISOString();
+    lastAsOfText = new Date(ms).toISOString();
     lastAsOfMs = ms;
   }
   return lastAsOfText;
+}
+const isoText = (asOf: Date) => isoTextAt(asOf.getTime());
+
+/** `defaultAsOf().toISOString()` without a Date per call (the predict hot path needs the text only). */
+export function defaultAsOfText(now = Date.now()): string {
+  return isoTextAt(Math.floor(now / 1000) * 1000);
 }
 
 export function requireModel(holder: ModelHolder): ServingModel {

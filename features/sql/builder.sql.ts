@@ -52,7 +52,6 @@ export class SqlBuilder {
   /** event-count windows (their edges cut the per-segment sums) */
   readonly sumWindows: Window[] = [];
   readonly exprs = new Map<string, string>();
-  readonly extra = new Set<string>();
   /** every longest-gap window of the catalogue (the rollup path computes them in one pass per row) */
   gapWindows: Window[] = [];
 

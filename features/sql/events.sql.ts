@@ -84,13 +84,15 @@ export const distinctAreas: Template<KindDef<'distinct_areas'>> = (def, b) => {
 };
 
 /**
- * The first key-feature event at or after sign-up, within `withinDays` of it and before as_of, as
- * days after sign-up, by one index probe: for accounts whose first key-feature event on record came
- * before their sign-up (events recorded before the account's creation are ignored).
+ * The first key-feature event at or after sign-up and within `withinDays` of it, as days after
+ * sign-up, by one index probe on the events of row `row` (an alias with account_id and created_at);
+ * with `beforeAsOf`, only events before the row's as_of count. Events recorded before the account's
+ * creation are ignored.
  */
-export function firstKeyProbe(withinDays: number): string {
-  return `(SELECT greatest(0, ${daysBetween('p.created_at', 'e.occurred_at')}) FROM source.events e
-      WHERE e.account_id = p.account_id AND e.occurred_at >= p.created_at AND e.occurred_at < least(p.as_of, ${daysBefore('p.created_at', -withinDays)})
+export function firstKeyProbe(withinDays: number, row = 'p', beforeAsOf = true): string {
+  const until = daysBefore(`${row}.created_at`, -withinDays);
+  return `(SELECT greatest(0, ${daysBetween(`${row}.created_at`, 'e.occurred_at')}) FROM source.events e
+      WHERE e.account_id = ${row}.account_id AND e.occurred_at >= ${row}.created_at AND e.occurred_at < ${beforeAsOf ? `least(${row}.as_of, ${until})` : until}
         AND e.event_type = ANY (ARRAY(SELECT t.event_type FROM source.event_types t WHERE t.is_key_feature))
       ORDER BY e.occurred_at LIMIT 1)`;
 }
@@ -105,10 +107,8 @@ export const firstValue: Template<KindDef<'first_value'>> = (def, b) => {
   needWords(b, def.withinDays, def.name);
   const c = b.col('evk', 'min(x.first_key_at) FILTER (WHERE x.first_key_at < x.as_of)');
   const first = b.col('evf', `min(${c}) FILTER (WHERE gs = ${EVENT_SET_ID.area})`);
-  const probe = b.col('fv', `(SELECT greatest(0, ${daysBetween('a.created_at', 'e.occurred_at')}) FROM source.events e
-      WHERE e.account_id = a.account_id AND e.occurred_at >= a.created_at AND e.occurred_at < ${daysBefore('a.created_at', -def.withinDays)}
-        AND e.event_type = ANY (ARRAY(SELECT t.event_type FROM source.event_types t WHERE t.is_key_feature))
-      ORDER BY e.occurred_at LIMIT 1)`);
+  // accounts older than the reach: every event within withinDays of sign-up is before as_of
+  const probe = b.col('fv', firstKeyProbe(def.withinDays, 'a', false));
   return `CASE WHEN p.created_at >= p.as_of - interval '1 second' * 86400 * ${W}
       THEN CASE WHEN ${first} < p.created_at THEN ${firstKeyProbe(def.withinDays)}
                 WHEN ${first} < ${daysBefore('p.created_at', -def.withinDays)} THEN greatest(0, ${daysBetween('p.created_at', first)}) END

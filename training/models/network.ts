@@ -67,7 +67,7 @@ export function forward(net: CompiledNetwork, x: Float64Array | Float32Array, bu
 export const createRng = mulberry32;
 
 /** Fisher-Yates shuffle in place with the given PRNG. */
-export function shuffleInPlace(a: Int32Array | number[], rng: () => number): void {
+export function shuffleInPlace<T>(a: Int32Array | T[], rng: () => number): void {
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
     const t = a[i];
