@@ -5,7 +5,7 @@ import type { FeatureDef, FeatureKind, KindDef } from './definitions/schema.ts';
 import { SqlBuilder, daysBefore, int, type Template } from './sql/builder.sql.ts';
 import { accountAttr, invoiceStat, paymentFailures, subscriptionAttr, tenure, userCount } from './sql/commercial.sql.ts';
 import { change, ratio, threshold } from './sql/derived.sql.ts';
-import { REACH_TOKEN, activeDays, activeUsers, daysSinceLast, distinctAreas, eventCount, eventCtes, firstValue, longestGap, segmentEdges, stickiness } from './sql/events.sql.ts';
+import { REACH_TOKEN, activeDays, activeUsers, areaBreadth, daysSinceLast, distinctAreas, eventCount, eventCtes, firstValue, longestGap, segmentEdges, stickiness } from './sql/events.sql.ts';
 import * as rollup from './sql/rollup.sql.ts';
 import { surveyChange, surveyLatest, surveyMean } from './sql/sentiment.sql.ts';
 import { ticketCount, ticketStat } from './sql/support.sql.ts';
@@ -13,7 +13,7 @@ import { ticketCount, ticketStat } from './sql/support.sql.ts';
 /** One SQL template per kind of feature. */
 const TEMPLATES: { [K in FeatureKind]: Template<KindDef<K>> } = {
   event_count: eventCount, active_days: activeDays, active_users: activeUsers, stickiness, longest_gap: longestGap,
-  days_since_last: daysSinceLast, distinct_areas: distinctAreas, first_value: firstValue,
+  days_since_last: daysSinceLast, distinct_areas: distinctAreas, area_breadth: areaBreadth, first_value: firstValue,
   ticket_count: ticketCount, ticket_stat: ticketStat,
   subscription_attr: subscriptionAttr, account_attr: accountAttr, tenure, user_count: userCount, invoice_stat: invoiceStat, payment_failures: paymentFailures,
   survey_latest: surveyLatest, survey_change: surveyChange, survey_mean: surveyMean,
@@ -23,7 +23,8 @@ const TEMPLATES: { [K in FeatureKind]: Template<KindDef<K>> } = {
 /** The event kinds read from the event rollup instead of the raw events (`events: 'rollup'`). */
 const ROLLUP_TEMPLATES: Partial<typeof TEMPLATES> = {
   event_count: rollup.eventCount, active_days: rollup.activeDays, active_users: rollup.activeUsers, stickiness: rollup.stickiness,
-  longest_gap: rollup.longestGap, days_since_last: rollup.daysSinceLast, distinct_areas: rollup.distinctAreas, first_value: rollup.firstValue,
+  longest_gap: rollup.longestGap, days_since_last: rollup.daysSinceLast, distinct_areas: rollup.distinctAreas,
+  area_breadth: rollup.areaBreadth, first_value: rollup.firstValue,
 };
 
 const DAY_MS = 86_400_000;

@@ -97,6 +97,7 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
     longest_inactive_streak_28d: 9, longest_inactive_streak_90d: 30,
     // adoption
     feature_areas_28d: 4, feature_areas_90d: 4, feature_areas_prev_28d: 1, areas_trend_28d: 3, catalog_adoption_share_90d: 0.8,
+    areas_per_active_day_28d: 6 / 6, // area-days: login on days 0, 2, 9; report, comment, api on one day each
     key_features_28d: 1, key_features_90d: 1, key_feature_share_90d: 0.5, days_to_first_value: null,
     // support
     tickets_28d: 4, tickets_90d: 5, tickets_prev_28d: 1, tickets_trend_28d: 3, open_tickets: 3, escalated_tickets_90d: 1,
@@ -111,7 +112,7 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
     active_users_7d: 0, active_users_28d: 1, active_users_trend_28d: null, stickiness_28d: 2 / 28, active_user_share_28d: 1, active_users_per_seat_28d: 0.2,
     active_days_7d: 0, active_days_28d: 2, active_days_90d: 2, days_since_last_activity: 12, events_28d: 2, events_prev_28d: 0, events_trend_28d: null,
     longest_inactive_streak_28d: 12, longest_inactive_streak_90d: 74,
-    feature_areas_28d: 1, key_features_28d: 1, catalog_adoption_share_90d: 0.2, days_to_first_value: 7,
+    feature_areas_28d: 1, areas_per_active_day_28d: 1, key_features_28d: 1, catalog_adoption_share_90d: 0.2, days_to_first_value: 7,
     tickets_90d: 0, open_tickets: 0, high_priority_share_90d: null, median_resolution_hours_90d: null, mean_csat_90d: null,
     mrr: 0, mrr_90d_ago: null, mrr_change_90d: null, mrr_per_seat: 0, tenure_days: 20, plan_tier: 1, is_trial: 1, billing_annual: 0, segment_enterprise: 1,
     days_late_mean_180d: null, overdue_invoices_180d: 0, failed_payments_90d: 0,
@@ -121,7 +122,7 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
     active_users_7d: 0, active_users_28d: 0, stickiness_28d: null, licensed_users: 0, active_user_share_28d: null, events_per_active_user_28d: null, active_users_per_seat_28d: 0,
     active_days_28d: 0, active_days_90d: 0, days_since_last_activity: null, events_28d: 0, events_per_day_28d: 0, events_trend_28d: null,
     longest_inactive_streak_28d: 28, longest_inactive_streak_90d: 90,
-    feature_areas_90d: 0, catalog_adoption_share_90d: 0, key_features_90d: 0, days_to_first_value: null,
+    feature_areas_90d: 0, areas_per_active_day_28d: null, catalog_adoption_share_90d: 0, key_features_90d: 0, days_to_first_value: null,
     tickets_28d: 0, open_tickets: 0, escalated_tickets_90d: 0, mean_csat_90d: null,
     mrr: 50, mrr_change_90d: 0, seats: 2, tenure_days: 273, plan_tier: 2, segment_enterprise: 0, segment_mid_market: 0,
     days_late_max_180d: null, failed_payments_90d: 0, nps_latest: null, nps_detractor: null,

@@ -27,6 +27,7 @@ function oracle(ds: Dataset, accountId: string, T: number): Record<string, Value
   let gap = 0, run = 0;
   for (let d = 0; d < 28; d++) { run = active28.has(d) ? 0 : run + 1; gap = Math.max(gap, run); }
   const e28 = qty(0, 28), ePrev = qty(28, 28);
+  const areaDays28 = new Set(ev.filter((e) => inWin(e.occurred_at, 0, 28)).map((e) => `${area.get(e.event_type)!.feature_area}|${r(e.occurred_at)}`)).size;
   const areas90 = new Set(ev.filter((e) => inWin(e.occurred_at, 0, 90)).map((e) => area.get(e.event_type)!.feature_area));
   const key90 = new Set(ev.filter((e) => inWin(e.occurred_at, 0, 90) && area.get(e.event_type)!.is_key_feature).map((e) => area.get(e.event_type)!.feature_area));
   const firstKey = ev.filter((e) => area.get(e.event_type)!.is_key_feature && e.occurred_at >= acc.created_at && e.occurred_at.getTime() < acc.created_at.getTime() + 90 * DAY)
@@ -53,6 +54,7 @@ function oracle(ds: Dataset, accountId: string, T: number): Record<string, Value
     events_trend_28d: ePrev ? (e28 - ePrev) / ePrev : null,
     longest_inactive_streak_28d: gap,
     feature_areas_90d: areas90.size,
+    areas_per_active_day_28d: active28.size ? areaDays28 / active28.size : null,
     key_features_90d: key90.size,
     days_to_first_value: firstKey === undefined ? null : Math.floor((firstKey - acc.created_at.getTime()) / DAY),
     tickets_90d: tk.filter((t) => inWin(t.opened_at, 0, 90)).length,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../core/random.ts';
 import { topIndices } from '../serving/score-builder.ts';
 import { fastPathOf, type FastPath } from '../serving/schemas/fast-path.ts';
-import { PredictBodySchema } from '../serving/schemas/scores.ts';
+import { PredictBodySchema, TopQuerySchema } from '../serving/schemas/scores.ts';
 import { bearer, startHarness, type ServingHarness } from './serving-fixture.ts';
 
 const fast = fastPathOf(PredictBodySchema) as FastPath<typeof PredictBodySchema>;
@@ -73,6 +73,25 @@ describe('the /v1/predict body fast path', () => {
     // both sides exercised: the check is not vacuous
     expect(counts.fast).toBeGreaterThan(500);
     expect(counts.zod).toBeGreaterThan(500);
+  });
+});
+
+describe('the ?top= query fast path', () => {
+  const quick = fastPathOf(TopQuerySchema) as FastPath<typeof TopQuerySchema>;
+  it('accepts the usual query strings with the output zod gives, and leaves the rest to zod', () => {
+    const accepted = [{}, { top: 'all' }, { top: '1' }, { top: '5' }, { top: '1000' }];
+    for (const q of accepted) {
+      const full = TopQuerySchema.safeParse(q);
+      expect(full.success).toBe(true);
+      expect(quick(q), JSON.stringify(q)).toEqual({ value: full.data });
+      expect(quick(Object.assign(Object.create(null), q)), 'a null-prototype query object').toEqual({ value: full.data });
+    }
+    // left to zod: some of these zod accepts (it coerces), the rest it refuses; the fast path never decides them
+    const left: unknown[] = [null, 'top=5', { top: '0' }, { top: '1001' }, { top: '05' }, { top: ' 5' }, { top: '5.5' }, { top: ['1', '2'] },
+      { top: 'ALL' }, { top: '' }, { top: '5', explain: 'true' }, { other: '1' }, { top: 5 }];
+    for (const q of left) expect(quick(q), JSON.stringify(q)).toBeUndefined();
+    expect(TopQuerySchema.safeParse({ top: '1001' }).success).toBe(false);
+    expect(TopQuerySchema.safeParse({ top: '5', explain: 'true' }).success).toBe(false);
   });
 });
 

@@ -8,6 +8,8 @@ export const adoption = [
     description: 'Used {value} product areas in the last 90 days' }),
   defineFeature({ name: 'catalog_adoption_share_90d', family: 'adoption', kind: 'distinct_areas', window: { days: 90 }, share: true, unit: 'share',
     description: 'Adopted {value} of the product areas in the last 90 days', whenNull: 'The product catalogue is empty' }),
+  defineFeature({ name: 'areas_per_active_day_28d', family: 'adoption', kind: 'area_breadth', window: { days: 28 }, unit: 'areas',
+    description: 'Used {value} product areas on an average active day in the last 28 days', whenNull: 'No activity in the last 28 days' }),
   defineFeature({ name: 'key_features_28d', family: 'adoption', kind: 'distinct_areas', window: { days: 28 }, keyOnly: true, unit: 'features',
     description: 'Used key features in {value} product areas in the last 28 days' }),
   defineFeature({ name: 'key_features_90d', family: 'adoption', kind: 'distinct_areas', window: { days: 90 }, keyOnly: true, unit: 'features',

@@ -38,6 +38,7 @@ export const FeatureDefSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...windowed, kind: z.literal('longest_gap') }), // longest run of inactive days inside the window
   z.strictObject({ ...base, kind: z.literal('days_since_last') }),
   z.strictObject({ ...windowed, kind: z.literal('distinct_areas'), keyOnly: z.boolean().default(false), share: z.boolean().default(false) }),
+  z.strictObject({ ...windowed, kind: z.literal('area_breadth') }), // feature areas used per active day (area-days / active days)
   z.strictObject({ ...base, kind: z.literal('first_value'), withinDays: z.number().int().min(1).max(365) }),
   // --- support tickets ---------------------------------------------------------------------------
   z.strictObject({ ...base, kind: z.literal('ticket_count'), window: Window.optional(), only: z.enum(['all', 'open', 'escalated', 'high_priority']).default('all') }),

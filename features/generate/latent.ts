@@ -115,7 +115,6 @@ export function drawLatent(rng: Rng, seg: SegmentProfile, createdDay: number, st
       out.recoverDay = undefined;
     }
   }
-  if (out.driver === 'shallow_adoption') traits.adoption *= 0.35;
   if (out.driver === 'detractor') traits.sentiment = Math.min(traits.sentiment, 6 + 1.5 * rng.next());
   return out;
 }
@@ -138,7 +137,6 @@ export function usageFactor(l: Latent, day: number): number {
     case 'fading_usage':
       return Math.max(0.05, Math.exp(-(day - (l.onsetDay as number)) / l.fadeDays));
     case 'shallow_adoption':
-      return 1 - 0.35 * s;
     case 'support_pain':
     case 'detractor':
       return 1 - 0.15 * s;

@@ -5,7 +5,7 @@
 import type { AccountLife } from './account.ts';
 import { DETRACTOR_COMMENTS, PROMOTER_COMMENTS, TICKET_CATEGORIES } from './catalog.ts';
 import { DAY_MS, HOUR_MS, MINUTE_MS, NULL, isWeekend, tsOrNull, type TimeFormatter } from './calendar.ts';
-import { driverSignal } from './latent.ts';
+import { driverSignal, usageFactor } from './latent.ts';
 import type { GenerationWindow } from './options.ts';
 import { Rng } from './random.ts';
 
@@ -75,8 +75,8 @@ function npsMean(life: AccountLife, day: number): number {
   switch (s === 0 ? undefined : latent.driver) {
     case 'detractor': return t - s * (t - 3);
     case 'support_pain': return t - 2.2 * s;
-    case 'fading_usage': return t - 1.2 * s;
-    case 'shallow_adoption': return t - 0.8 * s;
+    case 'fading_usage': return t - 0.6 * s;
+    case 'shallow_adoption': return t - 0.4 * s;
     case 'payment_trouble': return t - 0.5 * s;
     default: return t;
   }
@@ -105,11 +105,13 @@ export function emitSurveys(w: GenerationWindow, life: AccountLife, fmt: TimeFor
       write(u.id, 'nps', score, at);
     }
   }
-  // In-app CSAT: each month a few users rate the product 1-5.
+  // In-app CSAT: each month a few users rate the product 1-5; the prompt shows in the app, so
+  // fewer users see it while the account's usage is down.
   for (let m = w.startDay + rng.int(0, 29); m < life.activeUntilDay; m += 30) {
     if (m <= life.createdDay) continue;
+    const reach = 0.08 * usageFactor(life.latent, m);
     for (const u of alive(m)) {
-      if (!rng.chance(0.08)) continue;
+      if (!rng.chance(reach)) continue;
       const at = m * DAY_MS + Math.floor(rng.uniform(0, 29) * DAY_MS) + Math.floor(rng.uniform(8, 19) * HOUR_MS);
       if (at >= limitMs || at >= w.endMs || at <= u.createdMs || (u.deactivatedMs !== undefined && at >= u.deactivatedMs)) continue;
       const mean = 1 + (npsMean(life, Math.floor(at / DAY_MS)) / 10) * 4.2;

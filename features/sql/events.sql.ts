@@ -83,6 +83,13 @@ export const distinctAreas: Template<KindDef<'distinct_areas'>> = (def, b) => {
   return `${count}::float8 / nullif(${total}, 0)`;
 };
 
+/** Feature areas used on an average active day of the window: area-days over active days (NULL without activity). */
+export const areaBreadth: Template<KindDef<'area_breadth'>> = (def, b) => {
+  needWords(b, reachOf(def.window), def.name);
+  const areaDays = b.col('evf', `sum(${countIn('s', def.window)}) FILTER (WHERE ${keyed('area')})`);
+  return `${areaDays}::float8 / nullif(${countIn('evf.ds', def.window)}, 0)`;
+};
+
 /**
  * The first key-feature event at or after sign-up and within `withinDays` of it, as days after
  * sign-up, by one index probe on the events of row `row` (an alias with account_id and created_at);

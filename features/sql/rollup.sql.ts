@@ -87,6 +87,14 @@ export const distinctAreas: Template<KindDef<'distinct_areas'>> = (def, b) => {
   return `${count}::float8 / nullif(${total}, 0)`;
 };
 
+/** Area-days (a feature area's active days, summed over areas) over the account's active days in the window. */
+export const areaBreadth: Template<KindDef<'area_breadth'>> = (def, b) => {
+  const w = def.window;
+  const areaDays = fromEvk(b, `sum(bit_count(${windowBits('r.bits', w)})) FILTER (WHERE r.kind = 2)`, w);
+  const days = b.col('evf', `${before(edge(w.offsetDays))} - ${before(edge(w.offsetDays + w.days))}`);
+  return `${areaDays}::float8 / nullif(${days}, 0)`;
+};
+
 /**
  * Days from sign-up to the first key-feature event at or after it, if within `withinDays` of sign-up
  * and before as_of: the account's first key-feature event on record, or an index probe when that

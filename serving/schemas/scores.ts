@@ -3,12 +3,28 @@ import { ScoreSchema } from './score.ts';
 import { AccountIdSchema, AsOfSchema, TopSchema } from './common.ts';
 import { withFastPath } from './fast-path.ts';
 
+const DEFAULT_TOP = TopSchema.parse(undefined);
+
 export const BatchBodySchema = z.object({
   account_ids: z.array(AccountIdSchema).min(1).max(1000),
   as_of: AsOfSchema.optional(),
 }).strict();
 
-export const TopQuerySchema = z.object({ top: TopSchema }).strict();
+export const TopQuerySchema = withFastPath(z.object({ top: TopSchema }).strict(), (q) => {
+  // the common query strings (none, `top=all`, `top=N`) without zod's walk; anything else goes to zod
+  if (typeof q !== 'object' || q === null) return undefined;
+  let top: unknown;
+  let seen = false;
+  for (const k in q) {
+    if (k !== 'top') return undefined;
+    top = (q as { top: unknown }).top;
+    seen = true;
+  }
+  if (!seen) return { value: { top: DEFAULT_TOP } };
+  if (top === 'all') return { value: { top: 'all' as const } };
+  if (typeof top === 'string' && /^[1-9][0-9]{0,3}$/.test(top) && Number(top) <= 1000) return { value: { top: Number(top) } };
+  return undefined;
+});
 
 type FeatureValue = number | string | boolean | null;
 const isFeatureValue = (v: unknown): v is FeatureValue =>
