@@ -50,13 +50,19 @@ async function best<T>(runs: number, fn: () => Promise<T>): Promise<{ seconds: n
   return { seconds, result };
 }
 
-async function ensureData(pool: Pool): Promise<{ end: Date }> {
+async function ensureData(pool: Pool, url: string): Promise<{ end: Date }> {
   await migrate(pool);
   const [{ n }] = await query<{ n: number }>(pool, 'SELECT count(*)::int AS n FROM source.accounts');
   if (n === 0) {
     console.log('the benchmark database is empty: generating 20,000 accounts x 12 months first');
     const end = new Date().toISOString().slice(0, 10);
-    await generate(pool, { accounts: 20_000, months: 12, seed: 42, end }, createProgress('generate'));
+    // the generator loads several tables at once: a pool of its own, as `churn generate` has
+    const loader = createPool(url, { applicationName: 'churn-bench-features generate' });
+    try {
+      await generate(loader, { accounts: 20_000, months: 12, seed: 42, end }, createProgress('generate'));
+    } finally {
+      await loader.end();
+    }
   }
   const [run] = await query<{ end_date: string | null; max: Date | null }>(pool,
     `SELECT (SELECT end_date::text FROM churn.generation_runs ORDER BY run_id DESC LIMIT 1) AS end_date, (SELECT max(occurred_at) FROM source.events) AS max`);
@@ -72,7 +78,7 @@ async function main(): Promise<void> {
   if (!process.env.BENCH_DATABASE_URL) await ensureDatabase(adminUrl, 'churn_bench');
   const pool = createPool(url, { max: Math.max(2, args.shards), applicationName: 'churn-bench-features' });
   try {
-    const { end } = await ensureData(pool);
+    const { end } = await ensureData(pool, url);
     const catalog = loadCatalog();
     const [{ accounts, events }] = await query<{ accounts: number; events: number }>(pool,
       'SELECT (SELECT count(*) FROM source.accounts)::int AS accounts, (SELECT count(*) FROM source.events)::bigint AS events');
