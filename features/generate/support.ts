@@ -97,8 +97,9 @@ export function emitSurveys(w: GenerationWindow, life: AccountLife, fmt: TimeFor
   // NPS: a campaign every 61 days at an account-specific phase; each user answers with probability 0.3.
   for (let c = w.startDay + rng.int(0, 60); c < life.activeUntilDay; c += 61) {
     if (c <= life.createdDay + 30) continue;
+    const answer = 0.3 * usageFactor(life.latent, c); // disengaged accounts go quiet rather than answer
     for (const u of alive(c)) {
-      if (!rng.chance(0.3)) continue;
+      if (!rng.chance(answer)) continue;
       const at = c * DAY_MS + Math.floor(rng.exponential(2.5) * DAY_MS) + Math.floor(rng.uniform(7, 20) * HOUR_MS);
       if (at >= limitMs || at >= w.endMs || (u.deactivatedMs !== undefined && at >= u.deactivatedMs)) continue;
       const score = Math.max(0, Math.min(10, Math.round(rng.normal(npsMean(life, Math.floor(at / DAY_MS)), 1.4))));
