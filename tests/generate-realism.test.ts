@@ -74,6 +74,31 @@ const OBSERVATIONS = `WITH obs AS (SELECT d AS as_of FROM generate_series('2026-
        WHERE s.account_id = p.account_id AND s.started_at < p.as_of ORDER BY s.started_at DESC LIMIT 1)::float AS renewal_due
   FROM pop p ORDER BY p.as_of, p.account_id`;
 
+/**
+ * Around each driver's onset (from the ground truth): feature areas per active day in the 28 days
+ * before onset and in days 14-42 after it (full signal), and NPS answers in the two campaigns'
+ * reach before and after. Support pain is the control: it neither narrows nor goes quiet.
+ */
+const AROUND_ONSET = `
+  WITH s AS (
+    SELECT t.account_id, (t.risk->>'driver_onset')::timestamptz AS onset, t.risk->>'driver' AS driver
+    FROM churn.synthetic_truth t
+    WHERE t.risk->>'driver_onset' IS NOT NULL AND t.risk->>'driver' IN ('shallow_adoption', 'fading_usage', 'support_pain')
+      AND (t.risk->>'driver_onset')::timestamptz BETWEEN '2025-12-15' AND '2026-08-01'),
+  w AS (
+    SELECT s.driver, s.account_id,
+      (SELECT count(DISTINCT (t.feature_area, floor(extract(epoch FROM e.occurred_at) / 86400)))::float / nullif(count(DISTINCT floor(extract(epoch FROM e.occurred_at) / 86400)), 0)
+         FROM source.events e JOIN source.event_types t USING (event_type)
+         WHERE e.account_id = s.account_id AND e.occurred_at >= s.onset - interval '28 days' AND e.occurred_at < s.onset) AS breadth_before,
+      (SELECT count(DISTINCT (t.feature_area, floor(extract(epoch FROM e.occurred_at) / 86400)))::float / nullif(count(DISTINCT floor(extract(epoch FROM e.occurred_at) / 86400)), 0)
+         FROM source.events e JOIN source.event_types t USING (event_type)
+         WHERE e.account_id = s.account_id AND e.occurred_at >= s.onset + interval '14 days' AND e.occurred_at < s.onset + interval '42 days') AS breadth_after,
+      (SELECT count(*) FROM source.survey_responses r WHERE r.account_id = s.account_id AND r.survey_type = 'nps' AND r.responded_at >= s.onset - interval '122 days' AND r.responded_at < s.onset)::float AS nps_before,
+      (SELECT count(*) FROM source.survey_responses r WHERE r.account_id = s.account_id AND r.survey_type = 'nps' AND r.responded_at >= s.onset + interval '14 days' AND r.responded_at < s.onset + interval '136 days')::float AS nps_after
+    FROM s)
+  SELECT driver, count(*)::int AS n, avg(breadth_before) AS breadth_before, avg(breadth_after) AS breadth_after, sum(nps_before) AS nps_before, sum(nps_after) AS nps_after
+  FROM w WHERE breadth_before IS NOT NULL AND breadth_after IS NOT NULL GROUP BY driver`;
+
 describe('churn generate: a realistic world with a documented churn process', () => {
   let db: TestDatabase;
   let result: GenerateResult;
@@ -147,6 +172,17 @@ describe('churn generate: a realistic world with a documented churn process', ()
     expect(by.mid_market.seats).toBeGreaterThan(by.smb.seats);
     expect(by.enterprise.mrr).toBeGreaterThan(by.smb.mrr * 5);
     expect(by.enterprise.annual).toBeGreaterThan(by.smb.annual);
+  });
+
+  it('leaves each driver\'s main trace in its own family: shallow adoption narrows, fading usage goes quiet in surveys', async () => {
+    const rows = await query<{ driver: string; n: number; breadth_before: number; breadth_after: number; nps_before: number; nps_after: number }>(db.pool, AROUND_ONSET);
+    const by = Object.fromEntries(rows.map((r) => [r.driver, r]));
+    for (const d of ['shallow_adoption', 'fading_usage', 'support_pain']) expect(by[d]?.n ?? 0, d).toBeGreaterThanOrEqual(8);
+    const narrowing = (d: string) => by[d].breadth_after / by[d].breadth_before;
+    const answering = (d: string) => by[d].nps_after / by[d].nps_before;
+    expect(narrowing('shallow_adoption')).toBeLessThan(0.8);
+    expect(narrowing('support_pain')).toBeGreaterThan(0.9);
+    expect(answering('fading_usage')).toBeLessThan(0.6 * answering('support_pain'));
   });
 
   it('follows a weekday rhythm with a December dip', async () => {
