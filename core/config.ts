@@ -14,6 +14,8 @@ export const ConfigSchema = z.object({
   CHURN_EMBEDDED_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
   CHURN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CHURN_SCHEDULE_HOURS: z.coerce.number().min(0).default(24),
+  /** feature statements the API runs at once for account scores (default: one per CPU core) */
+  CHURN_FEATURE_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { home: string };

@@ -10,14 +10,15 @@ interface Pending {
 
 /**
  * Coalesces concurrent feature reads for the same as-of time into one statement. At most
- * `maxInFlight` statements run at once (default: one per two cores, measured best on 2 cores);
+ * `maxInFlight` statements run at once (default: one per core; on a 2-core machine with PostgreSQL
+ * on it, 2 sustain 460-470 account scores/s against 370-380 with 1, see the README);
  * requests that arrive meanwhile wait and go out together in the next statement (up to `maxBatch`
  * accounts), so under load one statement serves many requests (each extra account costs a fraction
  * of a statement) and at low load a request waits for nothing. Reads of more than `maxBatch` accounts
  * (batch scoring) run on their own, so they never hold up single-account reads.
  */
 export function batchFeatureReads(inner: FeatureReader, opts: { maxInFlight?: number; maxBatch?: number } = {}): FeatureReader {
-  const maxInFlight = opts.maxInFlight ?? Math.max(1, Math.floor(os.availableParallelism() / 2));
+  const maxInFlight = opts.maxInFlight ?? Math.max(1, os.availableParallelism());
   const maxBatch = opts.maxBatch ?? 64;
   const queues = new Map<number, Pending[]>(); // by as-of (ms), oldest key first (insertion order)
   let inFlight = 0;

@@ -28,7 +28,7 @@ export interface StartServerOptions {
   databaseUrl?: string;
   /** set false to skip the in-server schedule (tests, benchmarks) */
   schedule?: boolean;
-  /** coalescing of concurrent feature reads (see feature-batcher.ts); defaults: one statement per two cores, 64 accounts */
+  /** coalescing of concurrent feature reads (see feature-batcher.ts); defaults: CHURN_FEATURE_CONCURRENCY or one statement per core, 64 accounts */
   featureReads?: { maxInFlight?: number; maxBatch?: number };
   /** called with the built app before it listens (benchmarks add their baseline route here) */
   beforeListen?: (app: ChurnApp) => void | Promise<void>;
@@ -65,7 +65,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   registerMonitoringGauges(metrics.registry, pool, { onError: (err) => log.debug({ err }, 'monitoring gauges unavailable') });
 
   const auth = new Authenticator(pool, parseBootstrapKeys(config.CHURN_API_KEYS));
-  const features = createFeatureReader(pool, catalog, opts.featureReads);
+  const features = createFeatureReader(pool, catalog, { ...opts.featureReads, maxInFlight: opts.featureReads?.maxInFlight ?? config.CHURN_FEATURE_CONCURRENCY });
   const app = await buildApp({
     pool, config: serving, holder, features, auth, log, metrics,
     reports: dbReports(pool), rateLimit: config.CHURN_RATE_LIMIT,

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../core/config.ts';
 import { DEFAULT_SERVING_CONFIG, healthFromProbability, loadServingConfig, parseServingConfig, resolveSegment, tierOf } from '../serving/config.ts';
 import { scorecardScore } from '../serving/scorecard.ts';
 import { buildScore, topIndices, type ServingModel } from '../serving/score-builder.ts';
@@ -74,6 +75,14 @@ describe('serving configuration and pure scoring parts', () => {
       await expect(loadServingConfig(file)).rejects.toMatchObject({ code: 'CHURN_ERR_CONFIG' });
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads CHURN_FEATURE_CONCURRENCY as a whole number from 1 to 64 and refuses anything else', () => {
+    expect(loadConfig({}).CHURN_FEATURE_CONCURRENCY).toBeUndefined();
+    expect(loadConfig({ CHURN_FEATURE_CONCURRENCY: '3' }).CHURN_FEATURE_CONCURRENCY).toBe(3);
+    for (const bad of ['0', '65', '1.5', 'many']) {
+      expect(() => loadConfig({ CHURN_FEATURE_CONCURRENCY: bad }), bad).toThrow(expect.objectContaining({ code: 'CHURN_ERR_CONFIG', message: expect.stringContaining('CHURN_FEATURE_CONCURRENCY') }));
     }
   });
 

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
 import { describeFeature } from '../features/describe-value.ts';
@@ -123,6 +124,34 @@ describe('scores', () => {
     calls.length = 0;
     await batched.read(h.accountIds.slice(0, 30), AS_OF); // larger than a batch: runs on its own
     expect(calls).toEqual([30]);
+  });
+
+  it('runs at most maxInFlight feature statements at once (default: one per core), the rest queued behind them', async () => {
+    const direct = createFeatureReader(h.db.pool, h.catalog, { maxInFlight: 1 });
+    let running = 0;
+    let peak = 0;
+    const tracked: FeatureReader = {
+      featureSetVersion: direct.featureSetVersion,
+      read: async (ids, asOf) => {
+        peak = Math.max(peak, ++running);
+        try {
+          return await direct.read(ids, asOf);
+        } finally {
+          running--;
+        }
+      },
+    };
+    const ids = h.accountIds.slice(0, 12);
+    for (const maxInFlight of [1, 2, 3]) {
+      peak = 0;
+      const batched = batchFeatureReads(tracked, { maxInFlight, maxBatch: 1 }); // one account per statement: 12 statements
+      await Promise.all(ids.map((id, i) => batched.read([id], new Date(AS_OF.getTime() - i * 1000))));
+      expect(peak, `maxInFlight ${maxInFlight}`).toBe(maxInFlight);
+    }
+    peak = 0;
+    const byDefault = batchFeatureReads(tracked, { maxBatch: 1 });
+    await Promise.all(ids.map((id, i) => byDefault.read([id], new Date(AS_OF.getTime() - i * 1000))));
+    expect(peak).toBe(Math.min(ids.length, os.availableParallelism()));
   });
 
   it('reports idle only once every queued and running feature read has settled (graceful shutdown waits for it)', async () => {
