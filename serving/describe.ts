@@ -14,7 +14,7 @@ const fmt = (v: number | string): string => (typeof v === 'number' ? (Number.isI
  */
 export function describeValue(name: string, def: FeatureDef | undefined, value: number | string | null, reference: number | string | null): string {
   if (def && typeof value !== 'string' && typeof reference !== 'string') {
-    // Formatting a fraction with toLocaleString costs ~15 us; the same sentences recur, so keep them.
+    // The same sentences recur (integers, references): keep them rather than format them again.
     const key = `${def.name}\u0000${value}\u0000${reference}`;
     let text = sentences.get(key);
     if (text === undefined) {

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { FAMILIES, loadCatalog, type FeatureInput } from '../features/catalog.ts';
 import { compileFeatures, groupByTimeOfDay } from '../features/compile.ts';
 import { ALL_DEFINITIONS } from '../features/definitions/index.ts';
-import { describeFeature } from '../features/describe-value.ts';
+import { describeFeature, formatNumber } from '../features/describe-value.ts';
+import { mulberry32 } from '../core/random.ts';
 
 const clone = () => ALL_DEFINITIONS.map((d) => structuredClone(d)) as FeatureInput[];
 
@@ -113,6 +114,21 @@ describe('plain-language feature values', () => {
     expect(describeFeature(def('events_trend_28d'), -0.42)).toBe('Usage changed by -42% against the previous 28 days');
     expect(describeFeature(def('mrr'), 1234.5)).toBe('Monthly recurring revenue of 1,234.50');
     expect(describeFeature(def('stickiness_28d'), 0.158251)).toBe('Stickiness (daily over monthly active users) of 0.16 over the last 28 days');
+  });
+  it('formats numbers exactly as toLocaleString with the documented options would (reused formatters)', () => {
+    const rand = mulberry32(7);
+    const expected = (v: number, unit?: string): string => {
+      if (unit === 'currency') return v.toLocaleString('en-US', { minimumFractionDigits: Number.isInteger(v) ? 0 : 2, maximumFractionDigits: 2 });
+      if (Number.isInteger(v)) return v.toLocaleString('en-US');
+      const abs = Math.abs(v);
+      return v.toLocaleString('en-US', { maximumFractionDigits: abs >= 100 ? 0 : abs >= 10 ? 1 : 2 });
+    };
+    for (let i = 0; i < 3000; i++) {
+      const v = [() => Math.round(rand() * 1e7 - 5e6), () => (rand() - 0.5) * 10 ** Math.floor(rand() * 9 - 3), () => Math.round(rand() * 1000) / 100][i % 3]();
+      for (const unit of ['days', 'currency'] as const) expect(formatNumber(v, unit), `${v} ${unit}`).toBe(expected(v, unit));
+    }
+    expect(formatNumber(1234567)).toBe('1,234,567');
+    expect(formatNumber(-0.004)).toBe('-0');
   });
   it('says what a missing value means', () => {
     expect(describeFeature(def('nps_latest'), null)).toBe('No NPS response yet');
