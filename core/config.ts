@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { ChurnError, describeIssues } from './errors.ts';
@@ -19,6 +20,9 @@ export const ConfigSchema = z.object({
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { home: string };
+
+/** Feature statements the API runs at once: CHURN_FEATURE_CONCURRENCY when set, else one per CPU core. */
+export const featureConcurrency = (configured?: number): number => configured ?? os.availableParallelism();
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));

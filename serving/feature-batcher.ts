@@ -1,4 +1,4 @@
-import os from 'node:os';
+import { featureConcurrency } from '../core/config.ts';
 import type { RowValue } from './score-builder.ts';
 import type { FeatureReader } from './scorer-service.ts';
 
@@ -18,7 +18,7 @@ interface Pending {
  * (batch scoring) run on their own, so they never hold up single-account reads.
  */
 export function batchFeatureReads(inner: FeatureReader, opts: { maxInFlight?: number; maxBatch?: number } = {}): FeatureReader {
-  const maxInFlight = opts.maxInFlight ?? Math.max(1, os.availableParallelism());
+  const maxInFlight = opts.maxInFlight ?? featureConcurrency();
   const maxBatch = opts.maxBatch ?? 64;
   const queues = new Map<number, Pending[]>(); // by as-of (ms), oldest key first (insertion order)
   let inFlight = 0;

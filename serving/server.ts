@@ -1,4 +1,4 @@
-import type { Config } from '../core/config.ts';
+import { featureConcurrency, type Config } from '../core/config.ts';
 import type { Pool } from '../core/db.ts';
 import type { Logger } from '../core/log.ts';
 import { loadCatalog } from '../features/catalog.ts';
@@ -65,7 +65,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   registerMonitoringGauges(metrics.registry, pool, { onError: (err) => log.debug({ err }, 'monitoring gauges unavailable') });
 
   const auth = new Authenticator(pool, parseBootstrapKeys(config.CHURN_API_KEYS));
-  const features = createFeatureReader(pool, catalog, { ...opts.featureReads, maxInFlight: opts.featureReads?.maxInFlight ?? config.CHURN_FEATURE_CONCURRENCY });
+  const features = createFeatureReader(pool, catalog, { ...opts.featureReads, maxInFlight: opts.featureReads?.maxInFlight ?? featureConcurrency(config.CHURN_FEATURE_CONCURRENCY) });
   const app = await buildApp({
     pool, config: serving, holder, features, auth, log, metrics,
     reports: dbReports(pool), rateLimit: config.CHURN_RATE_LIMIT,

@@ -22,6 +22,8 @@ const anyIn = (col: string, w: Window) => `bit_count(${windowBits(col, w)}) > 0`
 /** Index in `a.days` of the last active day before `day` (0 when none). */
 const before = (day: string) => `width_bucket(${day} - 1, a.days)`;
 const edge = (offset: number) => `g.gj - ${int(offset)}`;
+/** The account's active days in window `w` (from the account row `a`). */
+const activeIn = (w: Window) => `${before(edge(w.offsetDays))} - ${before(edge(w.offsetDays + w.days))}`;
 
 export const eventCount: Template<KindDef<'event_count'>> = (def, b) => {
   const w = def.window;
@@ -29,10 +31,7 @@ export const eventCount: Template<KindDef<'event_count'>> = (def, b) => {
   return `coalesce(${b.col('evf', `${upTo(edge(w.offsetDays))} - ${upTo(edge(w.offsetDays + w.days))}`)}, 0)`;
 };
 
-export const activeDays: Template<KindDef<'active_days'>> = (def, b) => {
-  const w = def.window;
-  return `coalesce(${b.col('evf', `${before(edge(w.offsetDays))} - ${before(edge(w.offsetDays + w.days))}`)}, 0)`;
-};
+export const activeDays: Template<KindDef<'active_days'>> = (def, b) => `coalesce(${b.col('evf', activeIn(def.window))}, 0)`;
 
 /** An evk aggregate over windows `ws` (which set how far back evk reads rows), as the final SELECT refers to it. */
 function fromEvk(b: SqlBuilder, sql: string, ...ws: Window[]): string {
@@ -91,8 +90,7 @@ export const distinctAreas: Template<KindDef<'distinct_areas'>> = (def, b) => {
 export const areaBreadth: Template<KindDef<'area_breadth'>> = (def, b) => {
   const w = def.window;
   const areaDays = fromEvk(b, `sum(bit_count(${windowBits('r.bits', w)})) FILTER (WHERE r.kind = 2)`, w);
-  const days = b.col('evf', `${before(edge(w.offsetDays))} - ${before(edge(w.offsetDays + w.days))}`);
-  return `${areaDays}::float8 / nullif(${days}, 0)`;
+  return `${areaDays}::float8 / nullif(${b.col('evf', activeIn(w))}, 0)`;
 };
 
 /**

@@ -15,8 +15,9 @@ export const AsOfSchema = z.string().max(40).refine((s) => /^\d{4}-\d{2}-\d{2}([
     return d;
   });
 
+export const MAX_TOP = 1000;
 /** `?top=N` (1-1000) or `?top=all`. */
-export const TopSchema = z.union([z.literal('all'), z.coerce.number().int().min(1).max(1000)]).default(5);
+export const TopSchema = z.union([z.literal('all'), z.coerce.number().int().min(1).max(MAX_TOP)]).default(5);
 
 export const BoolQuerySchema = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ScoreSchema } from './score.ts';
-import { AccountIdSchema, AsOfSchema, TopSchema } from './common.ts';
+import { AccountIdSchema, AsOfSchema, MAX_TOP, TopSchema } from './common.ts';
 import { withFastPath } from './fast-path.ts';
 
 const DEFAULT_TOP = TopSchema.parse(undefined);
@@ -22,7 +22,7 @@ export const TopQuerySchema = withFastPath(z.object({ top: TopSchema }).strict()
   }
   if (!seen) return { value: { top: DEFAULT_TOP } };
   if (top === 'all') return { value: { top: 'all' as const } };
-  if (typeof top === 'string' && /^[1-9][0-9]{0,3}$/.test(top) && Number(top) <= 1000) return { value: { top: Number(top) } };
+  if (typeof top === 'string' && /^[1-9][0-9]{0,5}$/.test(top) && Number(top) <= MAX_TOP) return { value: { top: Number(top) } };
   return undefined;
 });
 
