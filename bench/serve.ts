@@ -157,7 +157,9 @@ async function main(): Promise<void> {
   if (!ids.length) throw new Error('no active accounts in the bench database');
 
   // 2. event-loop blocking of one explained score: the synchronous part (inference, explanation, shape)
-  const rows = await createFeatureReader(pool, catalog).read(ids.slice(0, 50), now);
+  const reader = createFeatureReader(pool, catalog);
+  const rows = await reader.read(ids.slice(0, 50), now);
+  await reader.close();
   const info = await readAccountInfo(pool, ids.slice(0, 50), now);
   const times: number[] = [];
   for (let i = 0; i < 2000; i++) {

@@ -29,6 +29,13 @@ export function createPool(connectionString: string, options: { max?: number; ap
   return pool;
 }
 
+/** Another pool to the same database as `from` (same connection options) of `max` connections. The caller ends it. */
+export function derivePool(from: Pool, options: { max: number; applicationName: string }): Pool {
+  const pool = new pg.Pool({ ...from.options, max: options.max, application_name: options.applicationName });
+  pool.on('error', () => undefined); // as in createPool
+  return pool;
+}
+
 export async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(db: Queryable, sql: Sql | string, values?: unknown[]): Promise<T[]> {
   const q = typeof sql === 'string' ? { text: sql, values } : sql;
   const res = await (db as pg.Pool).query<T>(q.text, q.values as unknown[] | undefined);

@@ -54,6 +54,8 @@ export interface CompiledFeatures extends Sql {
   /** the range of event time the statement scans */
   scanFrom: Date;
   scanTo: Date;
+  /** days the event scan reaches back from the earliest date */
+  reachDays: number;
 }
 
 function maxReach(defs: FeatureDef[], kind: FeatureKind): number {
@@ -189,7 +191,7 @@ SELECT p.as_of, p.account_id, ARRAY[
 FROM pop p
 ${joins.join('\n')}`;
   for (const use of ['sum', 'word'] as const) text = text.replaceAll(REACH_TOKEN[use], int(Math.max(b.reach[use], 1)));
-  return { text, values: b.values, scanFrom, scanTo };
+  return { text, values: b.values, scanFrom, scanTo, reachDays: reach };
 }
 
 /**
@@ -217,4 +219,50 @@ export function groupByTimeOfDay(asOfs: readonly Date[]): Date[][] {
     groups.set(key, [...(groups.get(key) ?? []), new Date(d)]);
   }
   return [...groups.values()];
+}
+
+/** The fast path's statement: one as-of time, a list of accounts; its text compiled once per catalogue. */
+export interface FeatureStatement {
+  /** a name for preparing the statement (unique per catalogue version and population) */
+  name: string;
+  text: string;
+  /** the statement's values for `asOf` and `accountIds`: those of `compileFeatures(catalog, [asOf], { accountIds })` */
+  values(asOf: Date, accountIds: readonly string[]): unknown[];
+}
+
+const statements = new WeakMap<Catalog, Map<boolean, FeatureStatement>>();
+
+/**
+ * `compileFeatures` for one date and a list of accounts, without recompiling on every call (about
+ * 0.2 ms each, on the scoring path): the text does not depend on the date or the accounts, and of the
+ * values only the date, the scan range and the accounts do (the segment edges of a single date are
+ * fixed, as its window edges sit at fixed day offsets from the scan's start).
+ */
+export function featureStatement(catalog: Catalog, opts: { requireActive?: boolean } = {}): FeatureStatement {
+  const active = opts.requireActive !== false;
+  let byPop = statements.get(catalog);
+  if (!byPop) statements.set(catalog, (byPop = new Map()));
+  const cached = byPop.get(active);
+  if (cached) return cached;
+  const ref = compileFeatures(catalog, [new Date(0)], { accountIds: [], requireActive: active });
+  const fixed = ref.values;
+  const reachMs = ref.reachDays * DAY_MS;
+  const stmt: FeatureStatement = {
+    name: `churn_features_${catalog.version}_${active ? 'active' : 'all'}`,
+    text: ref.text,
+    values: (asOf, accountIds) => {
+      const t = asOf instanceof Date ? asOf.getTime() : NaN;
+      if (Number.isNaN(t)) throw new ChurnError('CHURN_ERR_VALIDATION', `invalid as-of date: ${String(asOf)}`);
+      const iso = asOf.toISOString();
+      const values = fixed.slice();
+      values[0] = [iso];
+      values[1] = (t - reachMs) / 1000;
+      values[2] = new Date(t - reachMs).toISOString();
+      values[3] = iso;
+      values[5] = accountIds;
+      return values;
+    },
+  };
+  byPop.set(active, stmt);
+  return stmt;
 }

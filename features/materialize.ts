@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient, Queryable } from '../core/db.ts';
-import { query, withTransaction } from '../core/db.ts';
+import { derivePool, query, withTransaction } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
 import { noProgress, type Progress } from '../core/progress.ts';
 import { ensureFeatureSet, type Catalog } from './catalog.ts';
-import { compileFeatures, groupByTimeOfDay, isUtcMidnight, type CompiledFeatures, type EventSource } from './compile.ts';
+import { compileFeatures, featureStatement, groupByTimeOfDay, isUtcMidnight, type CompiledFeatures, type EventSource } from './compile.ts';
 
 /**
  * The only module that runs feature SQL. Snapshots are computed and stored inside PostgreSQL
@@ -162,29 +162,63 @@ export async function selectFeatures(db: Queryable, catalog: Catalog, asOfs: rea
 }
 
 /**
+ * Session settings of the fast path. For a few accounts, a generic plan (pruned at execution) beats
+ * re-planning this wide statement on every call, and JIT compilation costs more than it saves.
+ */
+const FAST_PATH_SESSION = 'SET jit = off; SET plan_cache_mode = force_generic_plan';
+const fastPathPools = new WeakSet<Pool>();
+/** connections of fast-path pools whose session has the settings */
+const fastPathSessions = new WeakSet<PoolClient>();
+
+/**
+ * A pool of `max` connections to the database of `from` for the scoring fast path: its connections
+ * keep the fast path's session settings (made on a connection's first read), so a read is one round
+ * trip (the prepared statement) instead of three (settings in a transaction, the statement, the
+ * commit). The caller ends it.
+ */
+export function createFastPathPool(from: Pool, max: number): Pool {
+  const pool = derivePool(from, { max, applicationName: `${from.options.application_name ?? 'churnlens'} features` });
+  fastPathPools.add(pool);
+  return pool;
+}
+
+/**
  * The fast path for scoring: the same compiled statement restricted to a few accounts and one date,
- * run as a named prepared statement (planned once per connection). Accounts without an active
- * subscription at `asOf` are absent from the map unless `requireActive` is false.
+ * run as a named prepared statement (planned once per connection), its text compiled once per
+ * catalogue (`featureStatement`). Accounts without an active subscription at `asOf` are absent from
+ * the map unless `requireActive` is false. On a pool from `createFastPathPool` a read is one round
+ * trip; on any other pool the settings apply to its own transaction only.
  */
 export async function computeFeatures(pool: Pool, catalog: Catalog, accountIds: readonly string[], asOf: Date, opts: { requireActive?: boolean } = {}): Promise<Map<string, (number | null)[]>> {
   const out = new Map<string, (number | null)[]>();
   if (accountIds.length === 0) return out;
-  const q = compileFeatures(catalog, [asOf], { accountIds, requireActive: opts.requireActive });
-  const name = `churn_features_${catalog.version}_${opts.requireActive === false ? 'all' : 'active'}`;
+  const stmt = featureStatement(catalog, opts);
+  const q = { name: stmt.name, text: stmt.text, values: stmt.values(asOf, accountIds) };
+  let rows: { account_id: string; feature_values: (number | null)[] }[];
   const client = await pool.connect();
-  try {
-    // For a few accounts, a generic plan (pruned at execution) beats re-planning this wide statement
-    // on every call, and JIT compilation costs more than it saves; both only for this transaction.
-    await client.query('BEGIN; SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_plan');
-    const res = await client.query<{ account_id: string; feature_values: (number | null)[] }>({ name, text: q.text, values: q.values });
-    await client.query('COMMIT');
-    for (const r of res.rows) out.set(r.account_id, r.feature_values);
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
+  if (fastPathPools.has(pool)) {
+    try {
+      if (!fastPathSessions.has(client)) {
+        await client.query(FAST_PATH_SESSION);
+        fastPathSessions.add(client);
+      }
+      rows = (await client.query<{ account_id: string; feature_values: (number | null)[] }>(q)).rows;
+    } finally {
+      client.release();
+    }
+  } else {
+    try {
+      await client.query(`BEGIN; ${FAST_PATH_SESSION.replaceAll('SET ', 'SET LOCAL ')}`);
+      rows = (await client.query<{ account_id: string; feature_values: (number | null)[] }>(q)).rows;
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
+  for (const r of rows) out.set(r.account_id, r.feature_values);
   return out;
 }
 

@@ -1,6 +1,7 @@
 import type { Pool } from '../core/db.ts';
 import type { Catalog } from '../features/catalog.ts';
-import { computeFeatures } from '../features/materialize.ts';
+import { featureConcurrency } from '../core/config.ts';
+import { computeFeatures, createFastPathPool } from '../features/materialize.ts';
 import { batchFeatureReads } from './feature-batcher.ts';
 import type { RowValue } from './score-builder.ts';
 import type { FeatureReader } from './scorer-service.ts';
@@ -19,11 +20,17 @@ export function toRecords(catalog: Catalog, arrays: Map<string, (number | null)[
 /**
  * The scoring fast path: the catalogue's compiled statement restricted to the requested accounts and
  * one as-of time (a prepared statement), for any account that existed then, active or not. Concurrent
- * reads for the same as-of time are coalesced into one statement (see feature-batcher.ts).
+ * reads for the same as-of time are coalesced into one statement (see feature-batcher.ts). The reads
+ * run on a pool of their own (`createFastPathPool`: one round trip per read), one connection per
+ * statement at once plus one for a batch read (over `maxBatch` accounts) beside them; `close()` ends it.
  */
-export function createFeatureReader(db: Pool, catalog: Catalog, opts: { maxInFlight?: number; maxBatch?: number } = {}): FeatureReader {
-  return batchFeatureReads({
+export function createFeatureReader(db: Pool, catalog: Catalog, opts: { maxInFlight?: number; maxBatch?: number } = {}): FeatureReader & { close(): Promise<void> } {
+  const maxInFlight = opts.maxInFlight ?? featureConcurrency();
+  const pool = createFastPathPool(db, maxInFlight + 1);
+  const reader = batchFeatureReads({
     featureSetVersion: catalog.version,
-    read: async (ids, asOf) => toRecords(catalog, await computeFeatures(db, catalog, ids, asOf, { requireActive: false })),
-  }, opts);
+    read: async (ids, asOf) => toRecords(catalog, await computeFeatures(pool, catalog, ids, asOf, { requireActive: false })),
+  }, { ...opts, maxInFlight });
+  let closed: Promise<void> | null = null;
+  return { ...reader, close: () => (closed ??= pool.end()) };
 }

@@ -11,6 +11,8 @@ export interface FeatureReader {
   read(accountIds: string[], asOf: Date): Promise<Map<string, Record<string, RowValue>>>;
   /** resolves once no read is queued or running (graceful shutdown waits for it before the pool ends) */
   idle?(): Promise<void>;
+  /** releases what the reader holds (its connections); called after `idle()` at shutdown */
+  close?(): Promise<void>;
 }
 
 const accountRows = (ids: string[]): Sql => ({

@@ -114,6 +114,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
         clearInterval(delivery);
         await app.close(); // waits for requests in flight
         await features.idle?.(); // reads of requests whose clients left are still running: let them finish
+        await features.close();
         await scheduler.close();
         await holder.close();
       })();

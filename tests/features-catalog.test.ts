@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FAMILIES, loadCatalog, type FeatureInput } from '../features/catalog.ts';
-import { compileFeatures, groupByTimeOfDay } from '../features/compile.ts';
+import { compileFeatures, featureStatement, groupByTimeOfDay } from '../features/compile.ts';
 import { ALL_DEFINITIONS } from '../features/definitions/index.ts';
 import { describeFeature, formatNumber } from '../features/describe-value.ts';
 import { mulberry32 } from '../core/random.ts';
@@ -84,6 +84,24 @@ describe('feature compiler', () => {
     expect(one.text).toContain('= ANY($6::text[])');
     expect(a.text.match(/FROM source\.events y/g)).toHaveLength(1); // one pass over the events
     expect(a.text).not.toMatch(/now\(\)|current_timestamp|current_date/i);
+  });
+
+  it("the fast path's statement is compiled once and binds any date and accounts exactly as compileFeatures does", () => {
+    for (const requireActive of [true, false]) {
+      const stmt = featureStatement(catalog, { requireActive });
+      expect(featureStatement(catalog, { requireActive })).toBe(stmt); // compiled once
+      const rng = mulberry32(requireActive ? 3 : 4);
+      for (let i = 0; i < 25; i++) {
+        // any millisecond of 2020-2030, and lists of 0-3 accounts
+        const asOf = new Date(Date.UTC(2020, 0, 1) + Math.floor(rng() * 10 * 365 * 86_400_000));
+        const ids = Array.from({ length: Math.floor(rng() * 4) }, (_, k) => `acc_${i}_${k}`);
+        const full = compileFeatures(catalog, [asOf], { accountIds: ids, requireActive });
+        expect(stmt.text).toBe(full.text);
+        expect(stmt.values(asOf, ids), asOf.toISOString()).toEqual(full.values);
+      }
+    }
+    expect(featureStatement(catalog).name).not.toBe(featureStatement(catalog, { requireActive: false }).name);
+    expect(() => featureStatement(catalog).values(new Date(NaN), ['x'])).toThrow(/invalid as-of date/);
   });
 
   it('rejects an activity window reaching further back than the bitmaps hold, naming the feature', () => {

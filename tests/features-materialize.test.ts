@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
 import { loadCatalog } from '../features/catalog.ts';
-import { buildSnapshots, computeFeatures, latestSnapshot, selectFeatures } from '../features/materialize.ts';
+import { buildSnapshots, computeFeatures, createFastPathPool, latestSnapshot, selectFeatures } from '../features/materialize.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { loadDataset, randomDataset } from './features-seed.ts';
 
@@ -50,6 +50,37 @@ describe('feature snapshots and the fast path', () => {
     }
     const many = await computeFeatures(db.pool, catalog, snapshot.map((r) => r.account_id), asOfs[2]);
     expect(new Map(snapshot.map((r) => [r.account_id, r.feature_values]))).toEqual(many);
+  });
+
+  it("on the API's own pool a read is the statement alone: the session keeps the settings, the shared pool's sessions are untouched", async () => {
+    const snapshot = await selectFeatures(db.pool, catalog, [asOfs[2]]);
+    const fast = createFastPathPool(db.pool, 2);
+    try {
+      const ids = snapshot.map((r) => r.account_id);
+      const [one, many] = await Promise.all([computeFeatures(fast, catalog, [ids[0]], asOfs[2]), computeFeatures(fast, catalog, ids, asOfs[2])]);
+      expect(one.get(ids[0])).toEqual(snapshot[0].feature_values);
+      expect(many).toEqual(new Map(snapshot.map((r) => [r.account_id, r.feature_values])));
+      // both connections were used, and each kept the fast path's settings for its later reads
+      expect(fast.totalCount).toBe(2);
+      const clients = [await fast.connect(), await fast.connect()];
+      for (const c of clients) {
+        expect((await c.query('SHOW plan_cache_mode')).rows[0].plan_cache_mode).toBe('force_generic_plan');
+        expect((await c.query('SHOW jit')).rows[0].jit).toBe('off');
+        // the prepared statement is already there: a read needs nothing else
+        expect((await c.query("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'churn_features_%'")).rows[0].n).toBe(1);
+        c.release();
+      }
+      // the ordinary pool ran the same reads inside their own transactions: its sessions keep the defaults
+      await computeFeatures(db.pool, catalog, [ids[0]], asOfs[2]);
+      const plain = await db.pool.connect();
+      try {
+        expect((await plain.query('SHOW plan_cache_mode')).rows[0].plan_cache_mode).toBe('auto');
+      } finally {
+        plain.release();
+      }
+    } finally {
+      await fast.end();
+    }
   });
 
   it('leaves inactive and unknown accounts out of the fast path unless asked to include them', async () => {

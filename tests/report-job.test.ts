@@ -139,8 +139,9 @@ describe('accuracy report from the database', () => {
     const r2 = await buildModelReport(db.pool, { model: v2, now: NOW, bootstrap: 0 });
     await saveModelReport(db.pool, v2, r2.html, r2.json);
     const holder = new ModelHolder(registryModelSource(db.pool, world.catalog), silentLogger);
+    const features = createFeatureReader(db.pool, world.catalog);
     const app = await buildApp({
-      pool: db.pool, config: DEFAULT_SERVING_CONFIG, holder, features: createFeatureReader(db.pool, world.catalog),
+      pool: db.pool, config: DEFAULT_SERVING_CONFIG, holder, features,
       auth: new Authenticator(db.pool, parseBootstrapKeys('reader:report-secret-1:score:read')), log: silentLogger,
       metrics: createMetrics({ defaultMetrics: false }), reports: dbReports(db.pool), rateLimit: 0,
     });
@@ -161,6 +162,7 @@ describe('accuracy report from the database', () => {
     } finally {
       await app.close();
       await holder.close();
+      await features.close();
     }
   });
 

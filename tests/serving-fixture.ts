@@ -107,6 +107,7 @@ export async function startHarness(opts: { rateLimit?: number; config?: ServingC
     close: async () => {
       await app.close();
       await holder.close();
+      await deps.features.close?.();
       await db.drop();
     },
   };

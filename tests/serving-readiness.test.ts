@@ -48,6 +48,7 @@ describe('readiness follows the database', () => {
   let pool: Pool;
   let app: ChurnApp;
   let holder: ModelHolder;
+  let features: ReturnType<typeof createFeatureReader>;
   let source: TestDatabase;
   beforeAll(async () => {
     // Train the tiny model on the shared test server, then register it in the embedded one.
@@ -62,8 +63,9 @@ describe('readiness follows the database', () => {
     const version = await registerChampion(pool, artifact, catalog);
     holder = new ModelHolder(registryModelSource(pool, catalog), silentLogger);
     // Not loaded yet on purpose: readiness must load it once the database answers.
+    features = createFeatureReader(pool, catalog);
     app = await buildApp({
-      pool, config: DEFAULT_SERVING_CONFIG, holder, features: createFeatureReader(pool, catalog), auth: new Authenticator(pool, parseBootstrapKeys('ops:ops-secret-123:score:read')),
+      pool, config: DEFAULT_SERVING_CONFIG, holder, features, auth: new Authenticator(pool, parseBootstrapKeys('ops:ops-secret-123:score:read')),
       log: silentLogger, metrics: createMetrics({ defaultMetrics: false }), reports: dbReports(pool), rateLimit: 0,
     });
     await app.ready();
@@ -72,6 +74,7 @@ describe('readiness follows the database', () => {
   afterAll(async () => {
     await app?.close();
     await holder?.close();
+    await features?.close().catch(() => undefined);
     await pool?.end().catch(() => undefined);
     await pg?.stop().catch(() => undefined);
     await source?.drop();

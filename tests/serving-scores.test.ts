@@ -124,6 +124,7 @@ describe('scores', () => {
     calls.length = 0;
     await batched.read(h.accountIds.slice(0, 30), AS_OF); // larger than a batch: runs on its own
     expect(calls).toEqual([30]);
+    await direct.close();
   });
 
   it('runs at most maxInFlight feature statements at once (default: one per core), the rest queued behind them', async () => {
@@ -152,6 +153,7 @@ describe('scores', () => {
     const byDefault = batchFeatureReads(tracked, { maxBatch: 1 });
     await Promise.all(ids.map((id, i) => byDefault.read([id], new Date(AS_OF.getTime() - i * 1000))));
     expect(peak).toBe(Math.min(ids.length, os.availableParallelism()));
+    await direct.close();
   });
 
   it('reports idle only once every queued and running feature read has settled (graceful shutdown waits for it)', async () => {
@@ -162,6 +164,7 @@ describe('scores', () => {
     await reader.idle!();
     expect(settled).toHaveLength(12);
     await Promise.all(reads);
+    await reader.close();
   });
 
   it('refuses a predict instance with a feature the model does not know', async () => {
