@@ -168,7 +168,8 @@ sr AS (
 ${so} AS (
   SELECT DISTINCT ON (p.as_of, p.account_id) p.as_of, p.account_id,
          ${cols(so)}
-  FROM pop p JOIN source.subscriptions s ON s.account_id = p.account_id AND s.started_at < ${t} AND (s.ended_at IS NULL OR s.ended_at >= ${t})
+  FROM pop p JOIN source.subscriptions s ON s.account_id = p.account_id AND s.started_at < ${t} AND (s.ended_at IS NULL OR s.ended_at >= ${t})${accountFilter ? `
+    AND ${accountFilter('s.account_id')}` : ''}
   ORDER BY p.as_of, p.account_id, s.started_at DESC, s.subscription_id DESC
 )`);
     joins.push(per(so));
