@@ -17,7 +17,6 @@
  *   npm run bench:serve -- [--db churn_bench_serve] [--accounts 2000] [--seconds 8] [--rounds 3] [--rate 500] [--in-flight N]
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -36,6 +35,7 @@ import { registryModelSource } from '../serving/model-source.ts';
 import { buildScore } from '../serving/score-builder.ts';
 import { readAccountInfo } from '../serving/scorer-service.ts';
 import { startServer } from '../serving/server.ts';
+import type { PacedOptions, PacedResult } from './paced-client.ts';
 
 const Args = z.object({
   db: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('churn_bench_serve'),
@@ -115,50 +115,18 @@ async function cannon(name: string, opts: CannonOptions): Promise<Run> {
 }
 
 /**
- * Open-loop load at a fixed rate: request i is sent at start + i / rate whatever the responses before
- * it did, over keep-alive connections opened as needed, and its latency runs from that scheduled time
- * to the end of its response, so time spent queued anywhere (client, socket, server) counts and a slow
- * spell cannot hide the requests it delays. autocannon's rate mode is not this: it lets each connection
- * send its share of each second back to back from the top of the second (bursts at full speed, then
- * idle), and corrects for coordinated omission with an expected interval of 1 ms. A first second at
- * the rate warms the connections and is not counted.
+ * The open-loop client (paced-client.ts) in a process of its own: its latencies count from each
+ * request's scheduled time, so a pause of the client itself (this process holds a model and large
+ * heaps, and a major GC here took 100+ ms) would be charged to the server.
  */
-async function pacedRun(name: string, opts: { base: string; path: () => string; headers: Record<string, string>; rate: number; seconds: number }): Promise<Run & { max: number }> {
-  const target = new URL(opts.base);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const phase = (seconds: number) => new Promise<{ latencies: number[]; errors: number; elapsed: number }>((resolve) => {
-    const total = Math.round(opts.rate * seconds);
-    const interval = 1000 / opts.rate;
-    const latencies: number[] = [];
-    let errors = 0;
-    let sent = 0;
-    let settled = 0;
-    const start = performance.now();
-    const finish = (due: number, ok: boolean) => {
-      if (ok) latencies.push(performance.now() - due);
-      else errors++;
-      if (++settled === total) resolve({ latencies, errors, elapsed: (performance.now() - start) / 1000 });
-    };
-    const tick = () => {
-      const now = performance.now();
-      for (; sent < total && start + sent * interval <= now; sent++) {
-        const due = start + sent * interval;
-        const req = http.get({ host: target.hostname, port: target.port, path: opts.path(), agent, headers: opts.headers }, (res) => {
-          res.resume();
-          res.on('end', () => finish(due, res.statusCode === 200));
-        });
-        req.on('error', () => finish(due, false));
-      }
-      if (sent < total) setTimeout(tick, Math.max(0, start + sent * interval - performance.now()));
-    };
-    tick();
+async function pacedInChild(name: string, opts: PacedOptions): Promise<Run & { max: number }> {
+  const client = fork(fileURLToPath(new URL('./paced-client.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
+  const result = await new Promise<PacedResult>((resolve, reject) => {
+    client.once('message', (m: PacedResult) => resolve(m));
+    client.once('exit', (code) => reject(new Error(`the paced client exited with ${code}`)));
+    client.send(opts);
   });
-  await phase(1);
-  const { latencies, errors, elapsed } = await phase(opts.seconds);
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)] : NaN;
-  return { name, rps: (latencies.length + errors) / elapsed, p50: pct(0.5), p99: pct(0.99), max: latencies[latencies.length - 1] ?? NaN, errors, non2xx: 0 };
+  return { name, ...result, non2xx: 0 };
 }
 
 function median(xs: number[]): number {
@@ -250,7 +218,7 @@ async function main(): Promise<void> {
   const score = await cannon('GET /v1/accounts/:id/score?explain=true', { url: base, headers: auth, requests: [scoreRequest], duration: d });
   const bursty = await cannon(`  autocannon rate mode, ${args.rate} req/s`, { url: base, headers: auth, requests: [scoreRequest], duration: d, connections: 10, overallRate: args.rate });
   server.send({ type: 'eld-reset' });
-  const paced = await pacedRun(`account score paced at ${args.rate} req/s`, { base, path: () => `/v1/accounts/${ids[i++ % ids.length]}/score?explain=true`, headers: auth, rate: args.rate, seconds: d });
+  const paced = await pacedInChild(`account score paced at ${args.rate} req/s`, { base, paths: ids.map((id) => `/v1/accounts/${id}/score?explain=true`), headers: auth, rate: args.rate, seconds: d });
   server.send({ type: 'eld' });
   const eld = await new Promise<{ p50: number; p99: number; max: number }>((r) => server.once('message', (m: { p50: number; p99: number; max: number }) => r(m)));
   server.send({ type: 'stop' });

@@ -29,9 +29,15 @@ export function createPool(connectionString: string, options: { max?: number; ap
   return pool;
 }
 
-/** Another pool to the same database as `from` (same connection options) of `max` connections. The caller ends it. */
-export function derivePool(from: Pool, options: { max: number; applicationName: string }): Pool {
-  const pool = new pg.Pool({ ...from.options, max: options.max, application_name: options.applicationName });
+/**
+ * Another pool to the same database as `from` (same connection options) of `max` connections, idle
+ * ones closed after `idleTimeoutMillis` (0: kept until the pool ends). The caller ends it.
+ */
+export function derivePool(from: Pool, options: { max: number; applicationName: string; idleTimeoutMillis?: number }): Pool {
+  const pool = new pg.Pool({
+    ...from.options, max: options.max, application_name: options.applicationName,
+    ...(options.idleTimeoutMillis === undefined ? {} : { idleTimeoutMillis: options.idleTimeoutMillis }),
+  });
   pool.on('error', () => undefined); // as in createPool
   return pool;
 }

@@ -22,9 +22,11 @@ export function toRecords(catalog: Catalog, arrays: Map<string, (number | null)[
  * one as-of time (a prepared statement), for any account that existed then, active or not. Concurrent
  * reads for the same as-of time are coalesced into one statement (see feature-batcher.ts). The reads
  * run on a pool of their own (`createFastPathPool`: one round trip per read), one connection per
- * statement at once plus one for a batch read (over `maxBatch` accounts) beside them; `close()` ends it.
+ * statement at once plus one for a batch read (over `maxBatch` accounts) beside them, kept open;
+ * `warm()` opens and prepares them all (so the first scores after a start are not the slow ones),
+ * `close()` ends them.
  */
-export function createFeatureReader(db: Pool, catalog: Catalog, opts: { maxInFlight?: number; maxBatch?: number } = {}): FeatureReader & { close(): Promise<void> } {
+export function createFeatureReader(db: Pool, catalog: Catalog, opts: { maxInFlight?: number; maxBatch?: number } = {}): FeatureReader & { warm(): Promise<void>; close(): Promise<void> } {
   const maxInFlight = opts.maxInFlight ?? featureConcurrency();
   const pool = createFastPathPool(db, maxInFlight + 1);
   const reader = batchFeatureReads({
@@ -32,5 +34,12 @@ export function createFeatureReader(db: Pool, catalog: Catalog, opts: { maxInFli
     read: async (ids, asOf) => toRecords(catalog, await computeFeatures(pool, catalog, ids, asOf, { requireActive: false })),
   }, { ...opts, maxInFlight });
   let closed: Promise<void> | null = null;
-  return { ...reader, close: () => (closed ??= pool.end()) };
+  return {
+    ...reader,
+    // every connection opened, set up and its statement planned (one read each, for no account)
+    warm: async () => {
+      await Promise.all(Array.from({ length: maxInFlight + 1 }, () => computeFeatures(pool, catalog, [''], new Date(), { requireActive: false })));
+    },
+    close: () => (closed ??= pool.end()),
+  };
 }

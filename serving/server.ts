@@ -66,6 +66,8 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
 
   const auth = new Authenticator(pool, parseBootstrapKeys(config.CHURN_API_KEYS));
   const features = createFeatureReader(pool, catalog, { ...opts.featureReads, maxInFlight: opts.featureReads?.maxInFlight ?? featureConcurrency(config.CHURN_FEATURE_CONCURRENCY) });
+  // the first account scores should not each open a connection and plan the statement (~0.1 s)
+  await features.warm().catch((err) => log.warn({ err }, 'could not prepare the feature connections; the first scores will do it'));
   const app = await buildApp({
     pool, config: serving, holder, features, auth, log, metrics,
     reports: dbReports(pool), rateLimit: config.CHURN_RATE_LIMIT,

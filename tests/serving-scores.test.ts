@@ -156,6 +156,22 @@ describe('scores', () => {
     await direct.close();
   });
 
+  it('warm() opens and prepares every connection of the reader, so the first scores after a start find them ready', async () => {
+    const reader = createFeatureReader(h.db.pool, h.catalog, { maxInFlight: 2 });
+    const count = async () => (await query<{ n: number }>(h.db.pool, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'churnlens features'"))[0].n;
+    const before = await count(); // the app's own reader, from the tests before
+    try {
+      await reader.warm();
+      expect(await count()).toBe(before + 3); // one per statement at once, and one for a batch read
+      const ids = h.accountIds.slice(0, 3);
+      const rows = await reader.read(ids, AS_OF);
+      expect([...rows.keys()].sort()).toEqual([...ids].sort());
+      expect(await count()).toBe(before + 3); // the reads used them: no new connection
+    } finally {
+      await reader.close();
+    }
+  });
+
   it('reports idle only once every queued and running feature read has settled (graceful shutdown waits for it)', async () => {
     const reader = createFeatureReader(h.db.pool, h.catalog, { maxInFlight: 1, maxBatch: 4 });
     await reader.idle!(); // nothing queued: idle at once
