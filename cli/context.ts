@@ -1,4 +1,4 @@
-import { featureConcurrency, loadConfig, type Config } from '../core/config.ts';
+import { loadConfig, type Config } from '../core/config.ts';
 import { createPool, resolveDatabase, type Pool } from '../core/db.ts';
 import { ChurnError, describeIssues, isChurnError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/log.ts';
@@ -20,8 +20,8 @@ export async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>, opts:
   const config = loadConfig();
   const log = createLogger(config.CHURN_LOG_LEVEL);
   const db = await resolveDatabase({ databaseUrl: config.DATABASE_URL, home: config.home, embeddedPort: config.CHURN_EMBEDDED_PORT, log: (m) => log.debug({ pg: m }) });
-  // room for the API's concurrent feature statements beside its other queries (connections open lazily)
-  const pool = createPool(db.url, { max: Math.max(10, featureConcurrency(config.CHURN_FEATURE_CONCURRENCY) + 4) });
+  // (the API's account-score feature statements run on connections of their own: see createFeatureReader)
+  const pool = createPool(db.url);
   const close = async () => {
     await pool.end().catch(() => undefined);
     await db.stop().catch(() => undefined);

@@ -205,9 +205,11 @@ export async function computeFeatures(pool: Pool, catalog: Catalog, accountIds: 
         fastPathSessions.add(client);
       }
       rows = (await client.query<{ account_id: string; feature_values: (number | null)[] }>(q)).rows;
-    } finally {
-      client.release();
+    } catch (err) {
+      client.release(err as Error); // discards the connection: it may be broken (the server restarted)
+      throw err;
     }
+    client.release();
   } else {
     try {
       await client.query(`BEGIN; ${FAST_PATH_SESSION.replaceAll('SET ', 'SET LOCAL ')}`);
