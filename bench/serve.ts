@@ -217,6 +217,8 @@ async function main(): Promise<void> {
   const predictRatio = median(rounds.map((r) => r.ratio));
   const score = await cannon('GET /v1/accounts/:id/score?explain=true', { url: base, headers: auth, requests: [scoreRequest], duration: d });
   const bursty = await cannon(`  autocannon rate mode, ${args.rate} req/s`, { url: base, headers: auth, requests: [scoreRequest], duration: d, connections: 10, overallRate: args.rate });
+  // a quiet spell first, so the full-speed runs' aftermath (the server's and the database's catching up) falls outside it
+  await new Promise((r) => setTimeout(r, 3000));
   server.send({ type: 'eld-reset' });
   const paced = await pacedInChild(`account score paced at ${args.rate} req/s`, { base, paths: ids.map((id) => `/v1/accounts/${id}/score?explain=true`), headers: auth, rate: args.rate, seconds: d });
   server.send({ type: 'eld' });
