@@ -168,8 +168,8 @@ export async function generate(pool: Pool, input: GenerateOptionsInput, progress
     await refreshEventRollup(pool, { shards: 1 }).catch(() => undefined); // triggers back on (the rollup of no events is empty)
     throw err;
   }
-  await query(pool, sql.analyzeGenerated());
-  lap('analyze');
+  await query(pool, sql.vacuumGenerated());
+  lap('vacuum');
   const seconds = Math.round((performance.now() - t0) / 10) / 100;
   const startDate = fmt.date(w.startDay);
   const endDate = fmt.date(w.endDay);

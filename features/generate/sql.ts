@@ -31,8 +31,13 @@ export const createEventsIndex = (): Sql => ({
   text: `CREATE INDEX IF NOT EXISTS ${EVENTS_INDEX_NAME} ON source.events (account_id, occurred_at) INCLUDE (event_type, user_id, quantity)`,
 });
 
-export const analyzeGenerated = (): Sql => ({
-  text: `ANALYZE ${GENERATED_TABLES.map((t) => `source.${t}`).join(', ')}, churn.synthetic_truth`,
+/**
+ * Statistics for the planner, and the visibility map a database in service gets from autovacuum:
+ * until it is set, the covering events index cannot answer index-only and account scores read the
+ * heap (about 25% slower). 15 s for 35 M events here, against 150 s for generating them.
+ */
+export const vacuumGenerated = (): Sql => ({
+  text: `VACUUM (ANALYZE) ${GENERATED_TABLES.map((t) => `source.${t}`).join(', ')}, churn.synthetic_truth`,
 });
 
 export const insertGenerationRun = (r: { seed: number; accounts: number; months: number; startDate: string; endDate: string; rowCounts: Record<string, number>; seconds: number }): Sql => ({
