@@ -36,6 +36,7 @@ export function createPool(connectionString: string, options: { max?: number; ap
 export function derivePool(from: Pool, options: { max: number; applicationName: string; idleTimeoutMillis?: number }): Pool {
   const pool = new pg.Pool({
     ...from.options, max: options.max, application_name: options.applicationName,
+    password: from.options.password, // pg-pool keeps a given password out of its enumerable options
     ...(options.idleTimeoutMillis === undefined ? {} : { idleTimeoutMillis: options.idleTimeoutMillis }),
   });
   pool.on('error', () => undefined); // as in createPool

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query } from '../core/db.ts';
+import pg from 'pg';
+import { derivePool, query } from '../core/db.ts';
 import { loadCatalog } from '../features/catalog.ts';
 import { buildSnapshots, computeFeatures, createFastPathPool, latestSnapshot, selectFeatures } from '../features/materialize.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
@@ -80,6 +81,19 @@ describe('feature snapshots and the fast path', () => {
       }
     } finally {
       await fast.end();
+    }
+  });
+
+  it('derivePool connects like the pool it comes from, a password given as an option included', async () => {
+    const from = new pg.Pool({ connectionString: db.url, password: 'not-shown', max: 3 });
+    const derived = derivePool(from, { max: 1, applicationName: 'churnlens test', idleTimeoutMillis: 0 });
+    try {
+      expect(derived.options).toMatchObject({ connectionString: db.url, max: 1, application_name: 'churnlens test', idleTimeoutMillis: 0 });
+      expect(derived.options.password).toBe('not-shown');
+      expect((await derived.query("SELECT current_setting('application_name') AS a")).rows[0].a).toBe('churnlens test');
+    } finally {
+      await derived.end();
+      await from.end();
     }
   });
 
