@@ -5,8 +5,8 @@
  * ratio is taken per round, so a slow spell on a shared machine hits both sides of one ratio), then
  * `GET /v1/accounts/:id/score?explain=true` reading features from PostgreSQL at full speed, and the
  * account score at a fixed 500 requests per second for its p99: autocannon's rate mode for reference,
- * and the target's measure, an open-loop client sending one request every 2 ms (`pacedRun`). Prints req/s, p50 and p99 of every
- * run and the ratios to hello-world, the event-loop blocking of one explained score, and ends with
+ * and the target's measure, an open-loop client sending one request every 2 ms (paced-client.ts).
+ * Prints req/s, p50 and p99 of every run and the ratios to hello-world, the event-loop blocking of one explained score, and ends with
  * one JSON line (hello-world and predict: medians over the rounds; the predict ratio: the median of
  * the per-round ratios, with every round under `rounds`). Targets (2 cores): predict >= 50% of
  * hello-world throughput; account score with explanation p99 < 25 ms at 500 req/s.
@@ -45,7 +45,7 @@ const Args = z.object({
   /** alternating hello-world / predict rounds */
   rounds: z.coerce.number().int().min(1).max(9).default(5),
   child: z.boolean().default(false),
-  /** feature statements at once in the server (default: the server's own, one per two cores) */
+  /** feature statements at once in the server (default: the server's own, one per core) */
   'in-flight': z.coerce.number().int().min(1).max(16).optional(),
 });
 
@@ -115,9 +115,9 @@ async function cannon(name: string, opts: CannonOptions): Promise<Run> {
 }
 
 /**
- * The open-loop client (paced-client.ts) in a process of its own: its latencies count from each
- * request's scheduled time, so a pause of the client itself (this process holds a model and large
- * heaps, and a major GC here took 100+ ms) would be charged to the server.
+ * The open-loop client (paced-client.ts) in a small process of its own: its latencies count from
+ * each request's scheduled time, so any pause of the client itself would be charged to the server,
+ * and this process holds a model, TensorFlow.js and autocannon's results.
  */
 async function pacedInChild(name: string, opts: PacedOptions): Promise<Run & { max: number }> {
   const client = fork(fileURLToPath(new URL('./paced-client.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
@@ -213,7 +213,7 @@ async function main(): Promise<void> {
   const predictRatio = median(rounds.map((r) => r.ratio));
   const score = await cannon('GET /v1/accounts/:id/score?explain=true', { url: base, headers: auth, requests: [scoreRequest], duration: d });
   const bursty = await cannon(`  autocannon rate mode, ${args.rate} req/s`, { url: base, headers: auth, requests: [scoreRequest], duration: d, connections: 10, overallRate: args.rate });
-  // a quiet spell first, so the full-speed runs' aftermath (the server's and the database's catching up) falls outside it
+  // a quiet spell between the runs at full speed and the measure of the target
   await new Promise((r) => setTimeout(r, 3000));
   server.send({ type: 'eld-reset' });
   const paced = await pacedInChild(`account score paced at ${args.rate} req/s`, { base, paths: ids.map((id) => `/v1/accounts/${id}/score?explain=true`), headers: auth, rate: args.rate, seconds: d });
