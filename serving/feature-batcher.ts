@@ -11,7 +11,8 @@ interface Pending {
 /**
  * Coalesces concurrent feature reads for the same as-of time into one statement. At most
  * `maxInFlight` statements run at once (default: one per core; on a 2-core machine with PostgreSQL
- * on it, 2 sustain 460-470 account scores/s against 370-380 with 1, see the README);
+ * on it, 2 sustained 460-470 account scores/s against 370-380 with 1, when a read still took three
+ * round trips);
  * requests that arrive meanwhile wait and go out together in the next statement (up to `maxBatch`
  * accounts), so under load one statement serves many requests (each extra account costs a fraction
  * of a statement) and at low load a request waits for nothing. Reads of more than `maxBatch` accounts
