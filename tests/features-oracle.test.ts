@@ -83,6 +83,15 @@ describe('feature SQL against an independent TypeScript oracle', () => {
   const start = new Date('2026-01-01T00:00:00Z');
   const end = new Date('2026-07-01T00:00:00Z');
   const ds = randomDataset(20261123, 30, start, end);
+  // a dormant account: signed up a year before the period, a key feature used within its first
+  // 90 days, nothing since January, still subscribed (days since last activity beyond the bitmaps)
+  const dormant = 'acc_dormant';
+  ds.accounts.push({ account_id: dormant, segment: 'smb', plan: 'team', created_at: new Date('2025-01-10T08:00:00Z') });
+  ds.subscriptions.push({ subscription_id: `${dormant}_s0`, account_id: dormant, plan: 'team', mrr: 100, seats: 3, billing_period: 'annual', discount_pct: 0, is_trial: false, started_at: new Date('2025-01-10T09:00:00Z'), ended_at: null });
+  ds.users.push({ user_id: `${dormant}_u0`, account_id: dormant, created_at: new Date('2025-01-10T08:30:00Z'), deactivated_at: null });
+  for (const [at, type] of [['2025-02-20T10:00:00Z', 'record_create'], ['2025-11-03T12:00:00Z', 'login'], ['2026-01-05T17:45:00Z', 'comment_add']] as const) {
+    ds.events.push({ event_id: 900_000 + ds.events.length, account_id: dormant, user_id: `${dormant}_u0`, event_type: type, occurred_at: new Date(at), quantity: 1 });
+  }
   const catalog = loadCatalog();
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -115,5 +124,13 @@ describe('feature SQL against an independent TypeScript oracle', () => {
     expect(at.some((v) => v === null)).toBe(true);
     expect(rows.some((x) => x.feature_values[catalog.names.indexOf('days_to_first_value')] !== null)).toBe(true);
     expect(rows.some((x) => x.feature_values[catalog.names.indexOf('nps_change')] !== null)).toBe(true);
+    // ... and both index probes (churn.last_event_before, churn.first_key_days): a last event older
+    // than the activity bitmaps reach, and a first value of an account created before that reach
+    const bitmapKinds = new Set(['active_days', 'active_users', 'stickiness', 'longest_gap', 'distinct_areas', 'area_breadth']);
+    const reach = Math.max(...catalog.features.map((f) => (bitmapKinds.has(f.kind) && 'window' in f && f.window ? f.window.offsetDays + f.window.days : 0)));
+    expect(reach).toBeGreaterThan(28);
+    expect(at.some((v) => v !== null && v >= reach)).toBe(true);
+    const created = new Map(ds.accounts.map((a) => [a.account_id, a.created_at.getTime()]));
+    expect(rows.some((x) => created.get(x.account_id)! < x.as_of.getTime() - reach * DAY && x.feature_values[catalog.names.indexOf('days_to_first_value')] !== null)).toBe(true);
   });
 });

@@ -65,12 +65,13 @@ export const longestGap: Template<KindDef<'longest_gap'>> = (def, b) => {
 
 /**
  * Whole days since the last event (0 = within the last 24 hours). Beyond the bitmaps' reach, one
- * index probe per account that had no event inside it; NULL when there was never any event.
+ * index probe per account that had no event inside it (`churn.last_event_before`, migration 011: a
+ * function, so that the plan holds no scan of every partition); NULL when there was never any event.
  */
 export const daysSinceLast: Template<KindDef<'days_since_last'>> = (def, b) => {
   needWords(b, 1, def.name);
-  return `coalesce(nullif(strpos(evf.ds, '1'), 0) - 1, (SELECT p.gj - 1 - floor((date_part('epoch', max(e.occurred_at)) - $2::float8) / 86400)::int
-      FROM source.events e WHERE e.account_id = p.account_id AND e.occurred_at < p.as_of - interval '1 second' * 86400 * ${W}))`;
+  return `coalesce(nullif(strpos(evf.ds, '1'), 0) - 1,
+      p.gj - 1 - floor((date_part('epoch', churn.last_event_before(p.account_id, p.as_of - interval '1 second' * 86400 * ${W})) - $2::float8) / 86400)::int)`;
 };
 
 /** Feature areas used in the window (or only areas whose key feature was used; optionally as a share of the catalogue). */
@@ -92,16 +93,14 @@ export const areaBreadth: Template<KindDef<'area_breadth'>> = (def, b) => {
 
 /**
  * The first key-feature event at or after sign-up and within `withinDays` of it, as days after
- * sign-up, by one index probe on the events of row `row` (an alias with account_id and created_at);
+ * sign-up, by one index probe on the events of row `row` (an alias with account_id and created_at),
+ * through `churn.first_key_days` (migration 011);
  * with `beforeAsOf`, only events before the row's as_of count. Events recorded before the account's
  * creation are ignored.
  */
 export function firstKeyProbe(withinDays: number, row = 'p', beforeAsOf = true): string {
   const until = daysBefore(`${row}.created_at`, -withinDays);
-  return `(SELECT greatest(0, ${daysBetween(`${row}.created_at`, 'e.occurred_at')}) FROM source.events e
-      WHERE e.account_id = ${row}.account_id AND e.occurred_at >= ${row}.created_at AND e.occurred_at < ${beforeAsOf ? `least(${row}.as_of, ${until})` : until}
-        AND e.event_type = ANY (ARRAY(SELECT t.event_type FROM source.event_types t WHERE t.is_key_feature))
-      ORDER BY e.occurred_at LIMIT 1)`;
+  return `churn.first_key_days(${row}.account_id, ${row}.created_at, ${beforeAsOf ? `least(${row}.as_of, ${until})` : until})`;
 }
 
 /**
