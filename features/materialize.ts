@@ -194,7 +194,7 @@ export function createFastPathPool(from: Pool, max: number): Pool {
 export async function computeFeatures(pool: Pool, catalog: Catalog, accountIds: readonly string[], asOf: Date, opts: { requireActive?: boolean } = {}): Promise<Map<string, (number | null)[]>> {
   const out = new Map<string, (number | null)[]>();
   if (accountIds.length === 0) return out;
-  const stmt = featureStatement(catalog, opts);
+  const stmt = featureStatement(catalog, { ...opts, accounts: accountIds.length });
   const q = { name: stmt.name, text: stmt.text, values: stmt.values(asOf, accountIds) };
   let rows: { account_id: string; feature_values: (number | null)[] }[];
   const client = await pool.connect();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FAMILIES, loadCatalog, type FeatureInput } from '../features/catalog.ts';
-import { compileFeatures, featureStatement, groupByTimeOfDay } from '../features/compile.ts';
+import { PER_ACCOUNT_MAX, compileFeatures, featureStatement, groupByTimeOfDay } from '../features/compile.ts';
 import { ALL_DEFINITIONS } from '../features/definitions/index.ts';
 import { describeFeature, formatNumber } from '../features/describe-value.ts';
 import { mulberry32 } from '../core/random.ts';
@@ -88,19 +88,21 @@ describe('feature compiler', () => {
 
   it("the fast path's statement is compiled once and binds any date and accounts exactly as compileFeatures does", () => {
     for (const requireActive of [true, false]) {
-      const stmt = featureStatement(catalog, { requireActive });
-      expect(featureStatement(catalog, { requireActive })).toBe(stmt); // compiled once
       const rng = mulberry32(requireActive ? 3 : 4);
-      for (let i = 0; i < 25; i++) {
-        // any millisecond of 2020-2030, and lists of 0-3 accounts
+      for (let i = 0; i < 50; i++) {
+        // any millisecond of 2020-2030, and lists of 0-3 accounts or of 12-40 (both forms of the statement)
         const asOf = new Date(Date.UTC(2020, 0, 1) + Math.floor(rng() * 10 * 365 * 86_400_000));
-        const ids = Array.from({ length: Math.floor(rng() * 4) }, (_, k) => `acc_${i}_${k}`);
+        const ids = Array.from({ length: i % 2 ? Math.floor(rng() * 4) : 12 + Math.floor(rng() * 29) }, (_, k) => `acc_${i}_${k}`);
+        const stmt = featureStatement(catalog, { requireActive, accounts: ids.length });
+        expect(featureStatement(catalog, { requireActive, accounts: ids.length })).toBe(stmt); // compiled once
         const full = compileFeatures(catalog, [asOf], { accountIds: ids, requireActive });
         expect(stmt.text).toBe(full.text);
+        expect(stmt.text.includes('LEFT JOIN LATERAL'), `${ids.length} accounts`).toBe(ids.length <= PER_ACCOUNT_MAX);
         expect(stmt.values(asOf, ids), asOf.toISOString()).toEqual(full.values);
       }
     }
-    expect(featureStatement(catalog).name).not.toBe(featureStatement(catalog, { requireActive: false }).name);
+    const names = [true, false].flatMap((requireActive) => [1, PER_ACCOUNT_MAX + 1].map((accounts) => featureStatement(catalog, { requireActive, accounts }).name));
+    expect(new Set(names).size).toBe(4);
     expect(() => featureStatement(catalog).values(new Date(NaN), ['x'])).toThrow(/invalid as-of date/);
   });
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { derivePool, query } from '../core/db.ts';
 import { loadCatalog } from '../features/catalog.ts';
+import { PER_ACCOUNT_MAX } from '../features/compile.ts';
 import { buildSnapshots, computeFeatures, createFastPathPool, latestSnapshot, selectFeatures } from '../features/materialize.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { loadDataset, randomDataset } from './features-seed.ts';
@@ -42,7 +43,8 @@ describe('feature snapshots and the fast path', () => {
     for (const f of fresh) expect(stored.get(f.account_id)![mrr]).toBe(f.feature_values[mrr]);
   });
 
-  // (the fast path's statement differs: per-account LATERAL aggregates where the build groups each source)
+  // (the fast path's statement differs: for up to PER_ACCOUNT_MAX accounts, per-account LATERAL
+  // aggregates where the build groups each source; both forms are read here)
   it.each([asOfs[2], new Date('2026-04-17T15:20:00Z')])('computes the same values on the fast path as the set-based snapshot, for one or several accounts (%s)', async (asOf) => {
     const snapshot = await selectFeatures(db.pool, catalog, [asOf]);
     expect(snapshot.length).toBeGreaterThan(5);
@@ -50,8 +52,11 @@ describe('feature snapshots and the fast path', () => {
       const one = await computeFeatures(db.pool, catalog, [row.account_id], asOf);
       expect(one.get(row.account_id)).toEqual(row.feature_values);
     }
+    expect(snapshot.length).toBeGreaterThan(PER_ACCOUNT_MAX);
     const many = await computeFeatures(db.pool, catalog, snapshot.map((r) => r.account_id), asOf);
     expect(new Map(snapshot.map((r) => [r.account_id, r.feature_values]))).toEqual(many);
+    const few = await computeFeatures(db.pool, catalog, snapshot.slice(0, PER_ACCOUNT_MAX).map((r) => r.account_id), asOf);
+    expect(new Map(snapshot.slice(0, PER_ACCOUNT_MAX).map((r) => [r.account_id, r.feature_values]))).toEqual(few);
     // every source is exercised: some accounts with no tickets, invoices or payments, some with
     const filled = (name: string) => new Set(snapshot.map((r) => r.feature_values[catalog.names.indexOf(name)] !== 0 && r.feature_values[catalog.names.indexOf(name)] !== null));
     for (const name of ['tickets_90d', 'failed_payments_90d', 'mrr_change_90d', 'nps_latest']) expect([...filled(name)].sort(), name).toEqual([false, true]);
