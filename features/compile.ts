@@ -59,6 +59,7 @@ export interface CompileOptions {
 
 /** The longest account list for which the statement aggregates per account by default (see `perAccount`). */
 export const PER_ACCOUNT_MAX = 16;
+const perAccountFor = (accounts: number) => accounts <= PER_ACCOUNT_MAX;
 
 export interface CompiledFeatures extends Sql {
   values: unknown[];
@@ -92,7 +93,7 @@ export function compileFeatures(catalog: Catalog, asOfs: readonly Date[], opts: 
     throw new ChurnError('CHURN_ERR_VALIDATION', 'the event rollup serves only as-of dates at 00:00 UTC');
   }
   const restricted = opts.accountIds !== undefined;
-  const perAccount = opts.perAccount ?? (restricted && opts.accountIds!.length <= PER_ACCOUNT_MAX);
+  const perAccount = opts.perAccount ?? (restricted && perAccountFor(opts.accountIds!.length));
   // $1 dates, $2 scan_from in epoch seconds (day 0 of the rollup), $3/$4 scan range, $5 segment edges, $6 accounts
   const b = new SqlBuilder([asOfs.map((d) => d.toISOString()), null, null, null, null, ...(restricted ? [opts.accountIds] : [])]);
   const ids = restricted ? '$6::text[]' : null;
@@ -276,7 +277,7 @@ const statements = new WeakMap<Catalog, Map<string, FeatureStatement>>();
  */
 export function featureStatement(catalog: Catalog, opts: { requireActive?: boolean; accounts?: number } = {}): FeatureStatement {
   const active = opts.requireActive !== false;
-  const perAccount = (opts.accounts ?? 1) <= PER_ACCOUNT_MAX;
+  const perAccount = perAccountFor(opts.accounts ?? 1);
   const key = `${active ? 'active' : 'all'}${perAccount ? '' : '_many'}`;
   let byKey = statements.get(catalog);
   if (!byKey) statements.set(catalog, (byKey = new Map()));

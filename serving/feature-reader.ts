@@ -1,6 +1,7 @@
 import type { Pool } from '../core/db.ts';
 import type { Catalog } from '../features/catalog.ts';
 import { featureConcurrency } from '../core/config.ts';
+import { PER_ACCOUNT_MAX } from '../features/compile.ts';
 import { computeFeatures, createFastPathPool } from '../features/materialize.ts';
 import { batchFeatureReads } from './feature-batcher.ts';
 import type { RowValue } from './score-builder.ts';
@@ -36,9 +37,12 @@ export function createFeatureReader(db: Pool, catalog: Catalog, opts: { maxInFli
   let closed: Promise<void> | null = null;
   return {
     ...reader,
-    // every connection opened, set up and its statement planned (one read each, for no account)
+    // every connection opened, set up and both forms of the statement planned (a few accounts, more):
+    // a round of reads for no account per form, each round holding all the connections at once
     warm: async () => {
-      await Promise.all(Array.from({ length: maxInFlight + 1 }, () => computeFeatures(pool, catalog, [''], new Date(), { requireActive: false })));
+      for (const ids of [[''], Array<string>(PER_ACCOUNT_MAX + 1).fill('')]) {
+        await Promise.all(Array.from({ length: maxInFlight + 1 }, () => computeFeatures(pool, catalog, ids, new Date(), { requireActive: false })));
+      }
     },
     close: () => (closed ??= pool.end()),
   };

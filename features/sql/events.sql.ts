@@ -93,10 +93,9 @@ export const areaBreadth: Template<KindDef<'area_breadth'>> = (def, b) => {
 
 /**
  * The first key-feature event at or after sign-up and within `withinDays` of it, as days after
- * sign-up, by one index probe on the events of row `row` (an alias with account_id and created_at),
- * through `churn.first_key_days` (migration 011);
- * with `beforeAsOf`, only events before the row's as_of count. Events recorded before the account's
- * creation are ignored.
+ * sign-up, by one index probe on the events of row `row` (an alias with account_id and created_at)
+ * through `churn.first_key_days` (migration 011); with `beforeAsOf`, only events before the row's
+ * as_of count. Events recorded before the account's creation are ignored.
  */
 export function firstKeyProbe(withinDays: number, row = 'p', beforeAsOf = true): string {
   const until = daysBefore(`${row}.created_at`, -withinDays);
