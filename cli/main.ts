@@ -4,6 +4,7 @@ import { registerDataset } from './commands/dataset.ts';
 import { registerDb } from './commands/db.ts';
 import { registerFeatures } from './commands/features.ts';
 import { registerGenerate } from './commands/generate.ts';
+import { registerHistory } from './commands/history.ts';
 import { registerIngest } from './commands/ingest.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerModels } from './commands/models.ts';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerScore(program);
   registerServe(program);
   registerKeys(program);
+  registerHistory(program);
   return program;
 }
 

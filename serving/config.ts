@@ -112,6 +112,14 @@ export const ServingConfigSchema = z.object({
     poll_seconds: z.number().positive().default(5),
   }).prefault({}),
   webhooks: z.array(z.object({ url: z.url({ protocol: /^https?$/ }), secret: z.string().min(16) })).default([]),
+  history: z.object({
+    /**
+     * scores older than this many days are thinned to each account's latest score per calendar month
+     * (what `churn monitor` reads), keeping the account's latest score and every score an alert names;
+     * 0 keeps every score (see history-retention.ts)
+     */
+    thin_after_days: z.number().int().min(0).max(36500).default(0),
+  }).prefault({}),
 });
 
 export type ServingConfig = z.infer<typeof ServingConfigSchema>;

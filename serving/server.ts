@@ -17,6 +17,7 @@ import { Scheduler } from './scheduler.ts';
 import { runMonitor } from './monitor.ts';
 import { registerMonitoringGauges } from './monitor-metrics.ts';
 import { scoreAllActive } from './score-all.ts';
+import { thinScoreHistory } from './history-retention.ts';
 
 export interface StartServerOptions {
   config: Config;
@@ -83,8 +84,15 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       log.warn({ err }, 'monitoring run failed; scores and alerts are unaffected');
       return false;
     });
+    // after monitoring, which reads the history; a failure here leaves the history as it was
+    const thinned = serving.history.thin_after_days > 0
+      ? await thinScoreHistory(pool, { olderThanDays: serving.history.thin_after_days, now: asOf }).then((r) => r.removed, (err) => {
+        log.warn({ err }, 'thinning the score history failed; scores and alerts are unaffected');
+        return null;
+      })
+      : null;
     metrics.scheduledRuns.inc({ outcome: 'ran' });
-    return { snapshots: built.rows, ...scored, delivered, monitored };
+    return { snapshots: built.rows, ...scored, delivered, monitored, thinned };
   });
   scheduler.start();
 
