@@ -14,9 +14,14 @@
  * The data lives in its own database (`churn_bench_serve` on the server of DATABASE_URL): generated
  * and trained through the `churn` CLI on first use, reused afterwards.
  *
- *   npm run bench:serve -- [--db churn_bench_serve] [--accounts 2000] [--seconds 8] [--rounds 3] [--rate 500] [--in-flight N]
+ * The server runs as `churn serve --workers N` does, one worker process per core by default
+ * (`--workers 1`: a single process).
+ *
+ *   npm run bench:serve -- [--db churn_bench_serve] [--accounts 2000] [--seconds 8] [--rounds 5] [--rate 500] [--workers N] [--in-flight N]
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import cluster from 'node:cluster';
+import os from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -34,6 +39,7 @@ import { createApiKey } from '../serving/keys.ts';
 import { registryModelSource } from '../serving/model-source.ts';
 import { buildScore } from '../serving/score-builder.ts';
 import { readAccountInfo } from '../serving/scorer-service.ts';
+import { serveAsClusterWorker, startCluster } from '../serving/cluster.ts';
 import { startServer } from '../serving/server.ts';
 import type { PacedOptions, PacedResult } from './paced-client.ts';
 
@@ -45,8 +51,10 @@ const Args = z.object({
   /** alternating hello-world / predict rounds */
   rounds: z.coerce.number().int().min(1).max(9).default(5),
   child: z.boolean().default(false),
-  /** feature statements at once in the server (default: the server's own, one per core) */
+  /** feature statements at once per server process (default: the server's own, the cores shared out among the workers) */
   'in-flight': z.coerce.number().int().min(1).max(16).optional(),
+  /** server processes (`churn serve --workers`); default one per core */
+  workers: z.coerce.number().int().min(1).max(16).default(os.availableParallelism()),
 });
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -77,8 +85,32 @@ function dbUrl(name: string): string {
   return u.toString();
 }
 
-/** Child: the real server with a hello-world route added, reporting event-loop delay on request. */
-async function child(url: string, inFlight: number | undefined): Promise<void> {
+/**
+ * Child: the real server with a hello-world route added, reporting event-loop delay on request. With
+ * `workers` > 1 this process is the cluster's primary (serving/cluster.ts, as `churn serve --workers`):
+ * it forks the workers (this file again, as cluster workers) and relays the parent's messages to them;
+ * the event-loop delay reported is then the worst worker's.
+ */
+async function child(url: string, inFlight: number | undefined, workers: number, db: string): Promise<void> {
+  type Eld = { p50: number; p99: number; max: number };
+  if (workers > 1 && cluster.isPrimary) {
+    const running = await startCluster({
+      workers, exec: fileURLToPath(import.meta.url), args: ['--child', '--db', db, '--workers', String(workers), ...(inFlight ? ['--in-flight', String(inFlight)] : [])],
+      execArgv: ['--import', 'tsx'], env: { DATABASE_URL: url }, log: createLogger('warn'),
+    });
+    process.on('message', async (msg: { type: string }) => {
+      if (msg.type === 'eld-reset') await running.ask({ type: 'eld-reset' });
+      else if (msg.type === 'eld') {
+        const all = await running.ask<Eld>({ type: 'eld' });
+        process.send?.({ type: 'eld', p50: Math.max(...all.map((e) => e.p50)), p99: Math.max(...all.map((e) => e.p99)), max: Math.max(...all.map((e) => e.max)) });
+      } else if (msg.type === 'stop') {
+        await running.close();
+        process.exit(0);
+      }
+    });
+    process.send?.({ type: 'ready', url: running.url });
+    return;
+  }
   const pool = createPool(url, { max: 10 });
   const config = loadConfig({ ...process.env, DATABASE_URL: url, PORT: '0', CHURN_RATE_LIMIT: '0', CHURN_LOG_LEVEL: 'warn' });
   const eld = monitorEventLoopDelay({ resolution: 1 });
@@ -88,18 +120,24 @@ async function child(url: string, inFlight: number | undefined): Promise<void> {
       app.get('/bench/hello', { schema: { hide: true } }, async () => ({ hello: 'world' }));
     },
   });
+  const reply = cluster.isWorker ? ':res' : '';
   process.on('message', async (msg: { type: string }) => {
     if (msg.type === 'eld-reset') {
       eld.reset();
       eld.enable();
+      if (reply) process.send?.({ type: `eld-reset${reply}` });
     } else if (msg.type === 'eld') {
-      process.send?.({ type: 'eld', p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6 });
+      process.send?.({ type: `eld${reply}`, p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6 });
     } else if (msg.type === 'stop') {
       await server.close();
       await pool.end();
       process.exit(0);
     }
   });
+  if (cluster.isWorker) {
+    await serveAsClusterWorker(server, createLogger('warn'));
+    return;
+  }
   process.send?.({ type: 'ready', url: server.url });
 }
 
@@ -144,10 +182,10 @@ function medianRun(name: string, runs: Run[]): Run {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { db: { type: 'string' }, accounts: { type: 'string' }, seconds: { type: 'string' }, rate: { type: 'string' }, rounds: { type: 'string' }, child: { type: 'boolean' }, 'in-flight': { type: 'string' } } });
+  const { values } = parseArgs({ options: { db: { type: 'string' }, accounts: { type: 'string' }, seconds: { type: 'string' }, rate: { type: 'string' }, rounds: { type: 'string' }, child: { type: 'boolean' }, 'in-flight': { type: 'string' }, workers: { type: 'string' } } });
   const args = Args.parse(values);
   const url = dbUrl(args.db);
-  if (args.child) return child(url, args['in-flight']);
+  if (args.child) return child(url, args['in-flight'], args.workers, args.db);
 
   // 1. data and a champion, through the product's own CLI on first use
   await ensureDatabase(dbUrl('postgres'), args.db);
@@ -187,7 +225,7 @@ async function main(): Promise<void> {
   await pool.end();
 
   // 3. the server in a child process, autocannon here
-  const server: ChildProcess = fork(fileURLToPath(import.meta.url), ['--child', '--db', args.db, ...(args['in-flight'] ? ['--in-flight', String(args['in-flight'])] : [])], { execArgv: ['--import', 'tsx'], env: { ...process.env, DATABASE_URL: url } });
+  const server: ChildProcess = fork(fileURLToPath(import.meta.url), ['--child', '--db', args.db, '--workers', String(args.workers), ...(args['in-flight'] ? ['--in-flight', String(args['in-flight'])] : [])], { execArgv: ['--import', 'tsx'], env: { ...process.env, DATABASE_URL: url } });
   const base = await new Promise<string>((resolve, reject) => {
     server.once('message', (m: { type: string; url: string }) => (m.type === 'ready' ? resolve(m.url) : reject(new Error('child failed'))));
     server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
@@ -223,7 +261,8 @@ async function main(): Promise<void> {
 
   const runs = [...rounds.flatMap((r) => [r.hello, r.predict]), score, bursty, paced];
   const line = (r: Run, ratio: number) => `${r.name.padEnd(42)} ${r.rps.toFixed(0).padStart(7)} ${r.p50.toFixed(1).padStart(9)} ${r.p99.toFixed(1).padStart(8)} ${ratio.toFixed(3).padStart(14)} ${String(r.errors + r.non2xx).padStart(8)}`;
-  console.log('\nroute                                       req/s     p50 ms   p99 ms   ratio to hello   errors');
+  console.log(`\nserver: ${args.workers} worker process${args.workers === 1 ? '' : 'es'} (churn serve --workers ${args.workers})`);
+  console.log('route                                       req/s     p50 ms   p99 ms   ratio to hello   errors');
   for (const r of rounds) console.log(`${line(r.hello, 1)}\n${line(r.predict, r.ratio)}`);
   console.log(`${line(hello, 1)}\n${line(predict, predictRatio)}   (median of the per-round ratios)`);
   for (const r of [score, paced, bursty]) console.log(line(r, r.rps / hello.rps));
@@ -236,7 +275,7 @@ async function main(): Promise<void> {
     `(rounds: ${ratios.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')}; >= 50%: ${predictRatio >= 0.5 ? 'met' : 'MISSED'}); ` +
     `account score p99 ${paced.p99.toFixed(1)} ms at ${paced.rps.toFixed(0)} req/s (< 25 ms: ${paced.p99 < 25 ? 'met' : 'MISSED'})`);
   console.log(JSON.stringify({
-    bench: 'serve', hello: { rps: hello.rps, p50: hello.p50, p99: hello.p99 }, predict: { rps: predict.rps, p50: predict.p50, p99: predict.p99, ratio: predictRatio, minRatio: Math.min(...ratios), maxRatio: Math.max(...ratios) },
+    bench: 'serve', workers: args.workers, hello: { rps: hello.rps, p50: hello.p50, p99: hello.p99 }, predict: { rps: predict.rps, p50: predict.p50, p99: predict.p99, ratio: predictRatio, minRatio: Math.min(...ratios), maxRatio: Math.max(...ratios) },
     rounds: rounds.map((r) => ({ hello: { rps: r.hello.rps, p50: r.hello.p50, p99: r.hello.p99 }, predict: { rps: r.predict.rps, p50: r.predict.p50, p99: r.predict.p99 }, ratio: r.ratio })),
     score: { rps: score.rps, p50: score.p50, p99: score.p99, ratio: score.rps / hello.rps },
     scoreAtRate: { rate: args.rate, rps: paced.rps, p50: paced.p50, p99: paced.p99, max: paced.max },

@@ -17,6 +17,8 @@ export const ConfigSchema = z.object({
   CHURN_SCHEDULE_HOURS: z.coerce.number().min(0).default(24),
   /** feature statements the API runs at once for account scores (default: one per CPU core) */
   CHURN_FEATURE_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
+  /** `churn serve` processes sharing the port (default 1; one per core uses every core) */
+  CHURN_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { home: string };

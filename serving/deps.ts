@@ -26,4 +26,6 @@ export interface AppDeps {
   rateLimit: number;
   /** largest accepted request body in bytes (default 1 MiB) */
   bodyLimit?: number;
+  /** `/metrics` text of the whole cluster when this process is one of several workers (cluster.ts) */
+  clusterMetrics?: (() => Promise<string>) | null;
 }

@@ -44,7 +44,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): ServingM
         tally.n += n;
       };
     },
-    modelVersion: new Gauge({ name: 'churn_model_version', help: 'version of the model being served (0: none)', registers: [registry] }),
+    // across cluster workers: the highest (during an alias move the workers swap a moment apart)
+    modelVersion: new Gauge({ name: 'churn_model_version', help: 'version of the model being served (0: none)', registers: [registry], aggregator: 'max' }),
     modelSwaps: new Counter({ name: 'churn_model_swaps_total', help: 'model hot swaps after alias moves', registers: [registry] }),
     scheduledRuns: new Counter({ name: 'churn_scheduled_runs_total', help: 'scheduled scoring runs', labelNames: ['outcome'], registers: [registry] }),
     alertsDelivered: new Counter({ name: 'churn_alert_deliveries_total', help: 'webhook delivery attempts', labelNames: ['outcome'], registers: [registry] }),

@@ -28,6 +28,7 @@ export function registerMonitoringGauges(registry: Registry, db: Queryable, opts
   for (const [name, g] of Object.entries(MONITORING_GAUGES)) {
     new Gauge({
       name, help: g.help, labelNames: [...g.labelNames], registers: [registry],
+      aggregator: 'first', // every worker of a cluster reads the same run
       async collect() {
         this.reset();
         for (const v of await load()) if (v.name === name) this.set(v.labels, v.value);

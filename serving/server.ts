@@ -4,6 +4,7 @@ import type { Logger } from '../core/log.ts';
 import { loadCatalog } from '../features/catalog.ts';
 import { buildSnapshots } from '../features/materialize.ts';
 import { buildApp, type ChurnApp } from './app.ts';
+import { clusterMetricsReader } from './cluster.ts';
 import { deliverDue, syncWebhooks } from './alerts/deliver.ts';
 import { Authenticator } from './auth.ts';
 import { loadServingConfig, type ServingConfig } from './config.ts';
@@ -71,7 +72,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   await features.warm().catch((err) => log.warn({ err }, 'could not prepare the feature connections; the first scores will do it'));
   const app = await buildApp({
     pool, config: serving, holder, features, auth, log, metrics,
-    reports: dbReports(pool), rateLimit: config.CHURN_RATE_LIMIT,
+    reports: dbReports(pool), rateLimit: config.CHURN_RATE_LIMIT, clusterMetrics: clusterMetricsReader(metrics.registry),
   });
 
   const scheduler = new Scheduler(pool, log, opts.schedule === false ? 0 : config.CHURN_SCHEDULE_HOURS, async (asOf) => {

@@ -158,15 +158,19 @@ describe('scores', () => {
 
   it('warm() opens and prepares every connection of the reader, so the first scores after a start find them ready', async () => {
     const reader = createFeatureReader(h.db.pool, h.catalog, { maxInFlight: 2 });
-    const count = async () => (await query<{ n: number }>(h.db.pool, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'churnlens features'"))[0].n;
-    const before = await count(); // the app's own reader, from the tests before
+    // backends of feature connections, by pid: those of other readers (the app's own, or one of an
+    // earlier test still exiting) are there before, and are not counted
+    const pids = async () => (await query<{ pid: number }>(h.db.pool, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'churnlens features'")).map((r) => r.pid);
+    const before = new Set(await pids());
+    const fresh = async () => (await pids()).filter((p) => !before.has(p)).sort();
     try {
       await reader.warm();
-      expect(await count()).toBe(before + 3); // one per statement at once, and one for a batch read
+      const opened = await fresh();
+      expect(opened).toHaveLength(3); // one per statement at once, and one for a batch read
       const ids = h.accountIds.slice(0, 3);
       const rows = await reader.read(ids, AS_OF);
       expect([...rows.keys()].sort()).toEqual([...ids].sort());
-      expect(await count()).toBe(before + 3); // the reads used them: no new connection
+      expect(await fresh()).toEqual(opened); // the reads used them: no new connection
     } finally {
       await reader.close();
     }

@@ -1,13 +1,20 @@
+import cluster from 'node:cluster';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { loadConfig } from '../../core/config.ts';
 import { parseOptions, withDatabase } from '../context.ts';
+import { serveAsClusterWorker, startCluster } from '../../serving/cluster.ts';
 import { startServer } from '../../serving/server.ts';
 
 const ServeOptions = z.object({
   port: z.coerce.number().int().min(0).max(65535).optional(),
   host: z.string().min(1).optional(),
   schedule: z.boolean().default(true),
+  workers: z.coerce.number().int().min(1).max(64).optional(),
 });
+
+const BIN = fileURLToPath(new URL('../../bin/churn.js', import.meta.url));
 
 /** Resolves on the first SIGINT or SIGTERM. */
 function untilSignal(): Promise<string> {
@@ -24,16 +31,37 @@ function untilSignal(): Promise<string> {
 
 export function registerServe(program: Command): void {
   program.command('serve')
-    .description('serve the HTTP API (PORT, HOST, CHURN_API_KEYS, CHURN_RATE_LIMIT, CHURN_SCHEDULE_HOURS, CHURN_SERVING_CONFIG)')
+    .description('serve the HTTP API (PORT, HOST, CHURN_API_KEYS, CHURN_RATE_LIMIT, CHURN_SCHEDULE_HOURS, CHURN_SERVING_CONFIG, CHURN_WORKERS)')
     .option('--port <port>', 'listen port (default: PORT or 3000)')
     .option('--host <host>', 'listen address (default: HOST or 127.0.0.1)')
     .option('--no-schedule', 'do not run the scheduled feature build, scoring and alert delivery in this process')
+    .option('--workers <n>', 'server processes sharing the port (default: CHURN_WORKERS or 1); one per core lets the API use every core')
     .action(async (raw) => {
       const opts = parseOptions(ServeOptions, raw);
+      const workers = opts.workers ?? loadConfig().CHURN_WORKERS;
+      if (cluster.isWorker) {
+        // one of the workers of the primary below: the database is the primary's (DATABASE_URL), migrated by it
+        await withDatabase(async ({ config, pool, log, databaseUrl }) => {
+          const server = await startServer({ config: { ...config, PORT: opts.port ?? config.PORT, HOST: opts.host ?? config.HOST }, pool, log, databaseUrl, schedule: opts.schedule });
+          await serveAsClusterWorker(server, log);
+        }, { migrate: false });
+        return;
+      }
       await withDatabase(async ({ config, pool, log, databaseUrl }) => {
-        const server = await startServer({
-          config: { ...config, PORT: opts.port ?? config.PORT, HOST: opts.host ?? config.HOST }, pool, log, databaseUrl, schedule: opts.schedule,
-        });
+        const listen = { ...config, PORT: opts.port ?? config.PORT, HOST: opts.host ?? config.HOST };
+        if (workers > 1) {
+          // The primary: the database is resolved and migrated here, once; the workers connect to it.
+          const passOn = [...(opts.port !== undefined ? ['--port', String(opts.port)] : []), ...(opts.host ? ['--host', opts.host] : []), ...(opts.schedule ? [] : ['--no-schedule'])];
+          const running = await startCluster({
+            workers, exec: BIN, args: ['serve', ...passOn], env: { DATABASE_URL: databaseUrl }, log,
+          });
+          console.log(`Churnlens API at ${running.url} (docs: ${running.url}/docs), ${workers} worker processes`);
+          const sig = await untilSignal();
+          log.info({ signal: sig }, 'shutting down: every worker drains its requests in flight');
+          await running.close();
+          return;
+        }
+        const server = await startServer({ config: listen, pool, log, databaseUrl, schedule: opts.schedule });
         console.log(`Churnlens API at ${server.url} (docs: ${server.url}/docs)`);
         const sig = await untilSignal();
         log.info({ signal: sig }, 'shutting down: draining requests in flight');

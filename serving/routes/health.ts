@@ -33,7 +33,7 @@ export function healthRoutes(deps: AppDeps): FastifyPluginAsyncZod {
     });
 
     app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics', response: { 200: { content: { 'text/plain': { schema: z.string() } } } } } }, async (_req, reply) => {
-      const text = await deps.metrics.registry.metrics();
+      const text = deps.clusterMetrics ? await deps.clusterMetrics() : await deps.metrics.registry.metrics();
       return reply.type(deps.metrics.registry.contentType).send(text);
     });
   };
