@@ -1,10 +1,10 @@
 import cluster from 'node:cluster';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { loadConfig } from '../../core/config.ts';
 import { parseOptions, withDatabase } from '../context.ts';
-import { serveAsClusterWorker, startCluster } from '../../serving/cluster.ts';
+import { serveApi } from '../serve-api.ts';
+import { serveAsClusterWorker } from '../../serving/cluster.ts';
 import { startServer } from '../../serving/server.ts';
 
 const ServeOptions = z.object({
@@ -13,8 +13,6 @@ const ServeOptions = z.object({
   schedule: z.boolean().default(true),
   workers: z.coerce.number().int().min(1).max(64).optional(),
 });
-
-const BIN = fileURLToPath(new URL('../../bin/churn.js', import.meta.url));
 
 /** Resolves on the first SIGINT or SIGTERM. */
 function untilSignal(): Promise<string> {
@@ -48,24 +46,12 @@ export function registerServe(program: Command): void {
         return;
       }
       await withDatabase(async ({ config, pool, log, databaseUrl }) => {
-        const listen = { ...config, PORT: opts.port ?? config.PORT, HOST: opts.host ?? config.HOST };
-        if (workers > 1) {
-          // The primary: the database is resolved and migrated here, once; the workers connect to it.
-          const passOn = [...(opts.port !== undefined ? ['--port', String(opts.port)] : []), ...(opts.host ? ['--host', opts.host] : []), ...(opts.schedule ? [] : ['--no-schedule'])];
-          const running = await startCluster({
-            workers, exec: BIN, args: ['serve', ...passOn], env: { DATABASE_URL: databaseUrl }, log,
-          });
-          console.log(`Churnlens API at ${running.url} (docs: ${running.url}/docs), ${workers} worker processes`);
-          const sig = await untilSignal();
-          log.info({ signal: sig }, 'shutting down: every worker drains its requests in flight');
-          await running.close();
-          return;
-        }
-        const server = await startServer({ config: listen, pool, log, databaseUrl, schedule: opts.schedule });
-        console.log(`Churnlens API at ${server.url} (docs: ${server.url}/docs)`);
+        // with several workers, this process is their primary: the database is resolved and migrated here, once
+        const api = await serveApi({ config: { ...config, PORT: opts.port ?? config.PORT, HOST: opts.host ?? config.HOST }, pool, log, databaseUrl, workers, schedule: opts.schedule });
+        console.log(`Churnlens API at ${api.url} (docs: ${api.url}/docs)${workers > 1 ? `, ${workers} worker processes` : ''}`);
         const sig = await untilSignal();
-        log.info({ signal: sig }, 'shutting down: draining requests in flight');
-        await server.close();
+        log.info({ signal: sig }, workers > 1 ? 'shutting down: every worker drains its requests in flight' : 'shutting down: draining requests in flight');
+        await api.close();
       });
     });
 }

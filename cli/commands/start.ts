@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { loadCatalog, ensureFeatureSet } from '../../features/catalog.ts';
 import { loadServingConfig } from '../../serving/config.ts';
-import { startServer } from '../../serving/server.ts';
 import { parseOptions, withDatabase } from '../context.ts';
+import { serveApi } from '../serve-api.ts';
 import { ensureChampion, ensureData, ensureDemoKey, ensureFreshSnapshot, ensureReport, ensureScores } from '../start-stages.ts';
 
 const StartOptions = z.object({
@@ -34,9 +34,9 @@ export function registerStart(program: Command): void {
         const key = await ensureDemoKey(pool, config.home);
         say(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
         if (!opts.serve) return;
-        const server = await startServer({ config, pool, log, databaseUrl });
+        const server = await serveApi({ config, pool, log, databaseUrl, workers: config.CHURN_WORKERS });
         say('');
-        say(`API        ${server.url}/v1   (docs: ${server.url}/docs)`);
+        say(`API        ${server.url}/v1   (docs: ${server.url}/docs)${server.workers > 1 ? `, ${server.workers} worker processes` : ''}`);
         say(`report     ${server.url}/v1/reports/latest`);
         say(`demo key   ${key}`);
         say(`try        curl -H "Authorization: Bearer ${key}" "${server.url}/v1/accounts?tier=critical&limit=5"`);

@@ -1,0 +1,30 @@
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../core/config.ts';
+import type { Pool } from '../core/db.ts';
+import type { Logger } from '../core/log.ts';
+import { startCluster } from '../serving/cluster.ts';
+import { startServer } from '../serving/server.ts';
+
+const BIN = fileURLToPath(new URL('../bin/churn.js', import.meta.url));
+
+export interface ServedApi {
+  url: string;
+  workers: number;
+  /** stops taking requests and drains those in flight (in every worker) */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the API from this process, or with `workers` > 1 from that many worker processes on the same
+ * port (`churn serve` in each, connected to `databaseUrl`, which this process has migrated).
+ */
+export async function serveApi(opts: { config: Config; pool: Pool; log: Logger; databaseUrl: string; workers: number; schedule?: boolean }): Promise<ServedApi> {
+  const { config, workers } = opts;
+  if (workers > 1) {
+    const args = ['serve', '--port', String(config.PORT), '--host', config.HOST, ...(opts.schedule === false ? ['--no-schedule'] : [])];
+    const running = await startCluster({ workers, exec: BIN, args, env: { DATABASE_URL: opts.databaseUrl }, log: opts.log });
+    return { url: running.url, workers, close: () => running.close() };
+  }
+  const server = await startServer({ config, pool: opts.pool, log: opts.log, databaseUrl: opts.databaseUrl, schedule: opts.schedule });
+  return { url: server.url, workers: 1, close: () => server.close() };
+}
