@@ -34,7 +34,7 @@ export interface RunningCluster {
   url: string;
   /** pids of the workers running now */
   pids(): number[];
-  /** sends every worker a message (the bench's event-loop probes) and collects one answer from each */
+  /** sends every worker a message (the bench's event-loop probes) and collects from each its answer, the message whose type is the request's with `:res` appended */
   ask<T>(message: { type: string }): Promise<T[]>;
   /** lets every worker drain and exit; resolves when all have */
   close(): Promise<void>;
@@ -53,6 +53,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   let stopping = false;
   let url = '';
   let restarts = 0;
+  let started = false;
 
   const fork = (): Promise<string> => new Promise((resolve, reject) => {
     const w = cluster.fork(env);
@@ -72,9 +73,10 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     });
     w.on('exit', (code, signal) => {
       workers.delete(w);
-      if (!ready) return reject(new Error(`a server worker exited before it was listening (code ${code}, signal ${signal})`));
-      if (stopping) return;
-      // a worker that died is replaced; one that keeps dying at once is still retried, more slowly
+      if (!ready && !started) return reject(new Error(`a server worker exited before it was listening (code ${code}, signal ${signal})`));
+      // exit code 0: the worker drained on a signal (Ctrl-C reaches the whole process group), not a crash
+      if (stopping || code === 0) return;
+      // a worker that died is replaced; one that keeps dying (before listening, too) is retried, more slowly
       restarts++;
       opts.log.error({ worker: w.id, workerPid: w.process.pid, code, signal }, 'server worker died; starting another');
       setTimeout(() => {
@@ -86,6 +88,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   try {
     const urls = await Promise.all(Array.from({ length: opts.workers }, fork));
     url = urls[0];
+    started = true;
   } catch (err) {
     stopping = true;
     for (const w of workers) w.process.kill('SIGKILL');
