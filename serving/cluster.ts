@@ -2,7 +2,6 @@ import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger } from '../core/log.ts';
-import type { RunningServer } from './server.ts';
 
 /**
  * Several server processes sharing one port (node:cluster), so the API uses every core: one Node
@@ -32,8 +31,6 @@ export interface ClusterOptions {
 
 export interface RunningCluster {
   url: string;
-  /** pids of the workers running now */
-  pids(): number[];
   /** sends every worker a message (the bench's event-loop probes) and collects from each its answer, the message whose type is the request's with `:res` appended */
   ask<T>(message: { type: string }): Promise<T[]>;
   /** lets every worker drain and exit; resolves when all have */
@@ -41,7 +38,7 @@ export interface RunningCluster {
 }
 
 /** Feature statements per worker when CHURN_FEATURE_CONCURRENCY is not set: the cores shared out. */
-export const perWorkerConcurrency = (workers: number): number => Math.max(1, Math.floor(os.availableParallelism() / workers));
+const perWorkerConcurrency = (workers: number): number => Math.max(1, Math.floor(os.availableParallelism() / workers));
 
 /** Starts `workers` server processes on one port and resolves when every one is listening. */
 export async function startCluster(opts: ClusterOptions): Promise<RunningCluster> {
@@ -98,7 +95,6 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   let closing: Promise<void> | null = null;
   return {
     url,
-    pids: () => [...workers].map((w) => w.process.pid!).filter(Boolean),
     ask: <T>(message: { type: string }) => Promise.all([...workers].map((w) => new Promise<T>((resolve) => {
       const on = (m: { type?: string }) => {
         if (m?.type !== `${message.type}:res`) return;
@@ -127,10 +123,11 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
 }
 
 /**
- * The worker side: reports its metrics registry for aggregation, tells the primary it listens, and
- * on SIGTERM or SIGINT drains (`server.close()`) and exits 0. Resolves once the server has closed.
+ * The worker side: tells the primary it listens, and on SIGTERM or SIGINT drains (`server.close()`)
+ * and exits 0. Resolves once the server has closed. (Its metrics reach the primary through
+ * `clusterMetricsReader`, which `startServer` sets up.)
  */
-export function serveAsClusterWorker(server: RunningServer, log: Logger): Promise<void> {
+export function serveAsClusterWorker(server: { url: string; close(): Promise<void> }, log: Logger): Promise<void> {
   return new Promise((resolve) => {
     let closing = false;
     const stop = (signal: string) => {

@@ -60,4 +60,3 @@ export async function thinScoreHistory(pool: Pool, opts: { olderThanDays: number
     client.release();
   }
 }
-

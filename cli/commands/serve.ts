@@ -1,11 +1,9 @@
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { loadConfig } from '../../core/config.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 import { serveApi } from '../serve-api.ts';
 import { serveAsClusterWorker } from '../../serving/cluster.ts';
-import { startServer } from '../../serving/server.ts';
 
 const ServeOptions = z.object({
   port: z.coerce.number().int().min(0).max(65535).optional(),
@@ -36,22 +34,20 @@ export function registerServe(program: Command): void {
     .option('--workers <n>', 'server processes sharing the port (default: CHURN_WORKERS or 1); one per core lets the API use every core')
     .action(async (raw) => {
       const opts = parseOptions(ServeOptions, raw);
-      const workers = opts.workers ?? loadConfig().CHURN_WORKERS;
-      if (cluster.isWorker) {
-        // one of the workers of the primary below: the database is the primary's (DATABASE_URL), migrated by it
-        await withDatabase(async ({ config, pool, log, databaseUrl }) => {
-          const server = await startServer({ config: { ...config, PORT: opts.port ?? config.PORT, HOST: opts.host ?? config.HOST }, pool, log, databaseUrl, schedule: opts.schedule });
-          await serveAsClusterWorker(server, log);
-        }, { migrate: false });
-        return;
-      }
+      // a worker of a primary below uses the primary's database (DATABASE_URL), which it has migrated
       await withDatabase(async ({ config, pool, log, databaseUrl }) => {
+        const listen = { ...config, PORT: opts.port ?? config.PORT, HOST: opts.host ?? config.HOST };
+        if (cluster.isWorker) {
+          await serveAsClusterWorker(await serveApi({ config: listen, pool, log, databaseUrl, workers: 1, schedule: opts.schedule }), log);
+          return;
+        }
         // with several workers, this process is their primary: the database is resolved and migrated here, once
-        const api = await serveApi({ config: { ...config, PORT: opts.port ?? config.PORT, HOST: opts.host ?? config.HOST }, pool, log, databaseUrl, workers, schedule: opts.schedule });
+        const workers = opts.workers ?? config.CHURN_WORKERS;
+        const api = await serveApi({ config: listen, pool, log, databaseUrl, workers, schedule: opts.schedule });
         console.log(`Churnlens API at ${api.url} (docs: ${api.url}/docs)${workers > 1 ? `, ${workers} worker processes` : ''}`);
         const sig = await untilSignal();
         log.info({ signal: sig }, workers > 1 ? 'shutting down: every worker drains its requests in flight' : 'shutting down: draining requests in flight');
         await api.close();
-      });
+      }, { migrate: !cluster.isWorker });
     });
 }
