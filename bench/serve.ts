@@ -17,7 +17,11 @@
  * The server runs as `churn serve --workers N` does, one worker process per core by default
  * (`--workers 1`: a single process).
  *
- *   npm run bench:serve -- [--db churn_bench_serve] [--accounts 2000] [--seconds 8] [--rounds 5] [--rate 500] [--workers N] [--in-flight N]
+ * Then, by default when that is more than one process, the paced account score once more against a
+ * single-process server, warmed up first: at a fixed rate a single process costs less CPU per score
+ * than several (fewer wake-ups), so each run shows both (`--then-workers 0` skips it).
+ *
+ *   npm run bench:serve -- [--db churn_bench_serve] [--accounts 2000] [--seconds 8] [--rounds 5] [--rate 500] [--workers N] [--then-workers N] [--in-flight N]
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import cluster from 'node:cluster';
@@ -55,6 +59,11 @@ const Args = z.object({
   'in-flight': z.coerce.number().int().min(1).max(16).optional(),
   /** server processes (`churn serve --workers`); default one per core */
   workers: z.coerce.number().int().min(1).max(16).default(os.availableParallelism()),
+  /**
+   * then the paced account score once more against a server of this many processes, in the same run
+   * (default 1 when `workers` is more than 1; 0 skips it)
+   */
+  'then-workers': z.coerce.number().int().min(0).max(16).optional(),
 });
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -182,7 +191,7 @@ function medianRun(name: string, runs: Run[]): Run {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { db: { type: 'string' }, accounts: { type: 'string' }, seconds: { type: 'string' }, rate: { type: 'string' }, rounds: { type: 'string' }, child: { type: 'boolean' }, 'in-flight': { type: 'string' }, workers: { type: 'string' } } });
+  const { values } = parseArgs({ options: { db: { type: 'string' }, accounts: { type: 'string' }, seconds: { type: 'string' }, rate: { type: 'string' }, rounds: { type: 'string' }, child: { type: 'boolean' }, 'in-flight': { type: 'string' }, workers: { type: 'string' }, 'then-workers': { type: 'string' } } });
   const args = Args.parse(values);
   const url = dbUrl(args.db);
   if (args.child) return child(url, args['in-flight'], args.workers, args.db);
@@ -225,11 +234,28 @@ async function main(): Promise<void> {
   await pool.end();
 
   // 3. the server in a child process, autocannon here
-  const server: ChildProcess = fork(fileURLToPath(import.meta.url), ['--child', '--db', args.db, '--workers', String(args.workers), ...(args['in-flight'] ? ['--in-flight', String(args['in-flight'])] : [])], { execArgv: ['--import', 'tsx'], env: { ...process.env, DATABASE_URL: url } });
-  const base = await new Promise<string>((resolve, reject) => {
-    server.once('message', (m: { type: string; url: string }) => (m.type === 'ready' ? resolve(m.url) : reject(new Error('child failed'))));
-    server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  const startChild = async (workers: number): Promise<{ server: ChildProcess; base: string }> => {
+    const server = fork(fileURLToPath(import.meta.url), ['--child', '--db', args.db, '--workers', String(workers), ...(args['in-flight'] ? ['--in-flight', String(args['in-flight'])] : [])], { execArgv: ['--import', 'tsx'], env: { ...process.env, DATABASE_URL: url } });
+    const base = await new Promise<string>((resolve, reject) => {
+      server.once('message', (m: { type: string; url: string }) => (m.type === 'ready' ? resolve(m.url) : reject(new Error('child failed'))));
+      server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    });
+    return { server, base };
+  };
+  /** The paced account score (after a quiet spell), with the server's event-loop delay over it. */
+  const pacedScore = async (server: ChildProcess, base: string, name: string) => {
+    await new Promise((r) => setTimeout(r, 3000));
+    server.send({ type: 'eld-reset' });
+    const run = await pacedInChild(name, { base, paths: ids.map((id) => `/v1/accounts/${id}/score?explain=true`), headers: auth, rate: args.rate, seconds: d });
+    server.send({ type: 'eld' });
+    const eld = await new Promise<{ p50: number; p99: number; max: number }>((r) => server.once('message', (m: { p50: number; p99: number; max: number }) => r(m)));
+    return { run, eld };
+  };
+  const stopChild = (server: ChildProcess) => new Promise<void>((resolve) => {
+    server.once('exit', () => resolve());
+    server.send({ type: 'stop' });
   });
+  const { server, base } = await startChild(args.workers);
   const auth = { authorization: `Bearer ${key}` };
   const d = args.seconds;
   let i = 0;
@@ -252,33 +278,42 @@ async function main(): Promise<void> {
   const score = await cannon('GET /v1/accounts/:id/score?explain=true', { url: base, headers: auth, requests: [scoreRequest], duration: d });
   const bursty = await cannon(`  autocannon rate mode, ${args.rate} req/s`, { url: base, headers: auth, requests: [scoreRequest], duration: d, connections: 10, overallRate: args.rate });
   // a quiet spell between the runs at full speed and the measure of the target
-  await new Promise((r) => setTimeout(r, 3000));
-  server.send({ type: 'eld-reset' });
-  const paced = await pacedInChild(`account score paced at ${args.rate} req/s`, { base, paths: ids.map((id) => `/v1/accounts/${id}/score?explain=true`), headers: auth, rate: args.rate, seconds: d });
-  server.send({ type: 'eld' });
-  const eld = await new Promise<{ p50: number; p99: number; max: number }>((r) => server.once('message', (m: { p50: number; p99: number; max: number }) => r(m)));
-  server.send({ type: 'stop' });
+  const { run: paced, eld } = await pacedScore(server, base, `account score paced at ${args.rate} req/s`);
+  await stopChild(server);
+  // the same measure against a server of another number of processes, warmed up on the route first
+  const thenWorkers = args['then-workers'] ?? (args.workers > 1 ? 1 : 0);
+  let then: { workers: number; run: Run & { max: number }; eld: { p50: number; p99: number; max: number } } | null = null;
+  if (thenWorkers > 0) {
+    const other = await startChild(thenWorkers);
+    await cannon('warmup', { url: other.base, headers: auth, requests: [scoreRequest], duration: Math.max(4, d / 2) });
+    const label = `  the same, ${thenWorkers} worker process${thenWorkers === 1 ? '' : 'es'}`;
+    then = { workers: thenWorkers, ...(await pacedScore(other.server, other.base, label)) };
+    await stopChild(other.server);
+  }
 
-  const runs = [...rounds.flatMap((r) => [r.hello, r.predict]), score, bursty, paced];
+  const runs = [...rounds.flatMap((r) => [r.hello, r.predict]), score, bursty, paced, ...(then ? [then.run] : [])];
   const line = (r: Run, ratio: number) => `${r.name.padEnd(42)} ${r.rps.toFixed(0).padStart(7)} ${r.p50.toFixed(1).padStart(9)} ${r.p99.toFixed(1).padStart(8)} ${ratio.toFixed(3).padStart(14)} ${String(r.errors + r.non2xx).padStart(8)}`;
   console.log(`\nserver: ${args.workers} worker process${args.workers === 1 ? '' : 'es'} (churn serve --workers ${args.workers})`);
   console.log('route                                       req/s     p50 ms   p99 ms   ratio to hello   errors');
   for (const r of rounds) console.log(`${line(r.hello, 1)}\n${line(r.predict, r.ratio)}`);
   console.log(`${line(hello, 1)}\n${line(predict, predictRatio)}   (median of the per-round ratios)`);
-  for (const r of [score, paced, bursty]) console.log(line(r, r.rps / hello.rps));
+  for (const r of [score, paced, ...(then ? [then.run] : []), bursty]) console.log(line(r, r.rps / hello.rps));
   console.log(`(paced: requests sent every ${(1000 / args.rate).toFixed(1)} ms whatever the responses, latency from each request's scheduled time, max ${paced.max.toFixed(1)} ms;`);
   console.log(` autocannon's rate mode sends each connection's share of a second back to back, so it measures bursts at full speed)`);
   console.log(`\none explained score blocks the event loop for ${blockMs.mean.toFixed(3)} ms on average (p99 ${blockMs.p99.toFixed(3)} ms);`);
-  console.log(`event-loop delay in the server at ${args.rate} req/s: p50 ${eld.p50.toFixed(2)} ms, p99 ${eld.p99.toFixed(2)} ms, max ${eld.max.toFixed(2)} ms`);
+  console.log(`event-loop delay in the server at ${args.rate} req/s: p50 ${eld.p50.toFixed(2)} ms, p99 ${eld.p99.toFixed(2)} ms, max ${eld.max.toFixed(2)} ms` +
+    (then ? ` (${then.workers} worker${then.workers === 1 ? '' : 's'}: p50 ${then.eld.p50.toFixed(2)} ms, p99 ${then.eld.p99.toFixed(2)} ms, max ${then.eld.max.toFixed(2)} ms)` : ''));
   const ratios = rounds.map((r) => r.ratio);
   console.log(`targets: predict at ${(predictRatio * 100).toFixed(0)}% of hello-world, median of ${rounds.length} rounds ` +
     `(rounds: ${ratios.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')}; >= 50%: ${predictRatio >= 0.5 ? 'met' : 'MISSED'}); ` +
-    `account score p99 ${paced.p99.toFixed(1)} ms at ${paced.rps.toFixed(0)} req/s (< 25 ms: ${paced.p99 < 25 ? 'met' : 'MISSED'})`);
+    `account score p99 ${paced.p99.toFixed(1)} ms at ${paced.rps.toFixed(0)} req/s (< 25 ms: ${paced.p99 < 25 ? 'met' : 'MISSED'})` +
+    (then ? `; with ${then.workers} worker${then.workers === 1 ? '' : 's'}: ${then.run.p99.toFixed(1)} ms (${then.run.p99 < 25 ? 'met' : 'MISSED'})` : ''));
   console.log(JSON.stringify({
     bench: 'serve', workers: args.workers, hello: { rps: hello.rps, p50: hello.p50, p99: hello.p99 }, predict: { rps: predict.rps, p50: predict.p50, p99: predict.p99, ratio: predictRatio, minRatio: Math.min(...ratios), maxRatio: Math.max(...ratios) },
     rounds: rounds.map((r) => ({ hello: { rps: r.hello.rps, p50: r.hello.p50, p99: r.hello.p99 }, predict: { rps: r.predict.rps, p50: r.predict.p50, p99: r.predict.p99 }, ratio: r.ratio })),
     score: { rps: score.rps, p50: score.p50, p99: score.p99, ratio: score.rps / hello.rps },
     scoreAtRate: { rate: args.rate, rps: paced.rps, p50: paced.p50, p99: paced.p99, max: paced.max },
+    ...(then ? { scoreAtRateThen: { workers: then.workers, rate: args.rate, rps: then.run.rps, p50: then.run.p50, p99: then.run.p99, max: then.run.max, eventLoopDelayMs: then.eld } } : {}),
     scoreAutocannonRateMode: { rate: args.rate, rps: bursty.rps, p50: bursty.p50, p99: bursty.p99 },
     blockingMs: blockMs, eventLoopDelayMs: eld, errors: runs.reduce((s, r) => s + r.errors + r.non2xx, 0),
   }));
