@@ -29,6 +29,8 @@ export interface PacedResult {
   max: number;
   /** failed requests and answers other than 200 */
   errors: number;
+  /** this client's own CPU time (user + system) per request over the measured phase, in ms */
+  cpuMs: number;
 }
 
 export async function pacedRun(opts: PacedOptions): Promise<PacedResult> {
@@ -64,11 +66,14 @@ export async function pacedRun(opts: PacedOptions): Promise<PacedResult> {
     tick();
   });
   await phase(1);
+  const cpu0 = process.cpuUsage();
   const { latencies, errors, elapsed } = await phase(opts.seconds);
+  const cpu = process.cpuUsage(cpu0);
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)] : NaN);
-  return { rps: (latencies.length + errors) / elapsed, p50: pct(0.5), p99: pct(0.99), max: latencies[latencies.length - 1] ?? NaN, errors };
+  const sent = latencies.length + errors;
+  return { rps: sent / elapsed, p50: pct(0.5), p99: pct(0.99), max: latencies[latencies.length - 1] ?? NaN, errors, cpuMs: (cpu.user + cpu.system) / 1000 / Math.max(1, sent) };
 }
 
 if (process.send) {

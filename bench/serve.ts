@@ -6,7 +6,8 @@
  * `GET /v1/accounts/:id/score?explain=true` reading features from PostgreSQL at full speed, and the
  * account score at a fixed 500 requests per second for its p99: autocannon's rate mode for reference,
  * and the target's measure, an open-loop client sending one request every 2 ms (paced-client.ts).
- * Prints req/s, p50 and p99 of every run and the ratios to hello-world, the event-loop blocking of one explained score, and ends with
+ * Prints req/s, p50 and p99 of every run and the ratios to hello-world, the event-loop blocking of one explained score, the CPU
+ * time per paced account score of PostgreSQL, the server and the client (from /proc, on Linux), and ends with
  * one JSON line (hello-world and predict: medians over the rounds; the predict ratio: the median of
  * the per-round ratios, with every round under `rounds`). Targets (2 cores): predict >= 50% of
  * hello-world throughput; account score with explanation p99 < 25 ms at 500 req/s.
@@ -26,6 +27,7 @@
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import cluster from 'node:cluster';
 import os from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -166,7 +168,7 @@ async function cannon(name: string, opts: CannonOptions): Promise<Run> {
  * each request's scheduled time, so any pause of the client itself would be charged to the server,
  * and this process holds a model, TensorFlow.js and autocannon's results.
  */
-async function pacedInChild(name: string, opts: PacedOptions): Promise<Run & { max: number }> {
+async function pacedInChild(name: string, opts: PacedOptions): Promise<Run & { max: number; cpuMs: number }> {
   const client = fork(fileURLToPath(new URL('./paced-client.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
   const result = await new Promise<PacedResult>((resolve, reject) => {
     client.once('message', (m: PacedResult) => resolve(m));
@@ -175,6 +177,55 @@ async function pacedInChild(name: string, opts: PacedOptions): Promise<Run & { m
   });
   return { name, ...result, non2xx: 0 };
 }
+
+/** CPU time (user + system, in ms) of each process from /proc (Linux); empty where /proc is missing. */
+function processCpu(): Map<number, { ms: number; ppid: number; cmd: string }> {
+  const out = new Map<number, { ms: number; ppid: number; cmd: string }>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  const tick = 1000 / 100; // USER_HZ is 100 on Linux
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      out.set(Number(e), { ms: (Number(f[11]) + Number(f[12])) * tick, ppid: Number(f[1]), cmd });
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU per request of the server (process `serverPid` and its descendants) and of PostgreSQL (the
+ * backends connected to database `db`) between two `processCpu` snapshots; a process started in
+ * between counts whole. null where /proc is missing.
+ */
+function cpuPerRequest(before: ReturnType<typeof processCpu>, after: ReturnType<typeof processCpu>, serverPid: number, db: string, requests: number): { server: number; postgres: number } | null {
+  if (!after.size) return null;
+  const tree = new Set([serverPid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, p] of after) if (!tree.has(pid) && tree.has(p.ppid)) grew = tree.add(pid).size > 0;
+  }
+  let server = 0;
+  let postgres = 0;
+  for (const [pid, p] of after) {
+    const spent = p.ms - (before.get(pid)?.ms ?? 0);
+    if (tree.has(pid)) server += spent;
+    else if (p.cmd.startsWith('postgres: ') && p.cmd.includes(` ${db} `)) postgres += spent;
+  }
+  return { server: server / requests, postgres: postgres / requests };
+}
+
+/** CPU per account score at the paced rate, in ms, by process. */
+type CpuPerScore = { server: number; postgres: number; client: number };
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -246,10 +297,13 @@ async function main(): Promise<void> {
   const pacedScore = async (server: ChildProcess, base: string, name: string) => {
     await new Promise((r) => setTimeout(r, 3000));
     server.send({ type: 'eld-reset' });
+    const before = processCpu();
     const run = await pacedInChild(name, { base, paths: ids.map((id) => `/v1/accounts/${id}/score?explain=true`), headers: auth, rate: args.rate, seconds: d });
+    // the client's first second (connections warming up, not timed) is in these figures too
+    const cpu = cpuPerRequest(before, processCpu(), server.pid!, args.db, Math.round(args.rate * (d + 1)));
     server.send({ type: 'eld' });
     const eld = await new Promise<{ p50: number; p99: number; max: number }>((r) => server.once('message', (m: { p50: number; p99: number; max: number }) => r(m)));
-    return { run, eld };
+    return { run, eld, cpu: cpu && { ...cpu, client: run.cpuMs } };
   };
   const stopChild = (server: ChildProcess) => new Promise<void>((resolve) => {
     server.once('exit', () => resolve());
@@ -278,11 +332,11 @@ async function main(): Promise<void> {
   const score = await cannon('GET /v1/accounts/:id/score?explain=true', { url: base, headers: auth, requests: [scoreRequest], duration: d });
   const bursty = await cannon(`  autocannon rate mode, ${args.rate} req/s`, { url: base, headers: auth, requests: [scoreRequest], duration: d, connections: 10, overallRate: args.rate });
   // a quiet spell between the runs at full speed and the measure of the target
-  const { run: paced, eld } = await pacedScore(server, base, `account score paced at ${args.rate} req/s`);
+  const { run: paced, eld, cpu } = await pacedScore(server, base, `account score paced at ${args.rate} req/s`);
   await stopChild(server);
   // the same measure against a server of another number of processes, warmed up on the route first
   const thenWorkers = args['then-workers'] ?? (args.workers > 1 ? 1 : 0);
-  let then: { workers: number; run: Run & { max: number }; eld: { p50: number; p99: number; max: number } } | null = null;
+  let then: { workers: number; run: Run & { max: number }; eld: { p50: number; p99: number; max: number }; cpu: CpuPerScore | null } | null = null;
   if (thenWorkers > 0) {
     const other = await startChild(thenWorkers);
     await cannon('warmup', { url: other.base, headers: auth, requests: [scoreRequest], duration: Math.max(4, d / 2) });
@@ -303,6 +357,10 @@ async function main(): Promise<void> {
   console.log(`\none explained score blocks the event loop for ${blockMs.mean.toFixed(3)} ms on average (p99 ${blockMs.p99.toFixed(3)} ms);`);
   console.log(`event-loop delay in the server at ${args.rate} req/s: p50 ${eld.p50.toFixed(2)} ms, p99 ${eld.p99.toFixed(2)} ms, max ${eld.max.toFixed(2)} ms` +
     (then ? ` (${then.workers} worker${then.workers === 1 ? '' : 's'}: p50 ${then.eld.p50.toFixed(2)} ms, p99 ${then.eld.p99.toFixed(2)} ms, max ${then.eld.max.toFixed(2)} ms)` : ''));
+  if (cpu) {
+    const fmt = (c: CpuPerScore, workers: number) => `${workers} worker${workers === 1 ? '' : 's'}: PostgreSQL ${c.postgres.toFixed(2)}, server ${c.server.toFixed(2)}, client ${c.client.toFixed(2)}`;
+    console.log(`CPU per account score at ${args.rate} req/s, ms (from /proc): ${fmt(cpu, args.workers)}${then?.cpu ? `; ${fmt(then.cpu, then.workers)}` : ''}`);
+  }
   const ratios = rounds.map((r) => r.ratio);
   console.log(`targets: predict at ${(predictRatio * 100).toFixed(0)}% of hello-world, median of ${rounds.length} rounds ` +
     `(rounds: ${ratios.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')}; >= 50%: ${predictRatio >= 0.5 ? 'met' : 'MISSED'}); ` +
@@ -312,8 +370,8 @@ async function main(): Promise<void> {
     bench: 'serve', workers: args.workers, hello: { rps: hello.rps, p50: hello.p50, p99: hello.p99 }, predict: { rps: predict.rps, p50: predict.p50, p99: predict.p99, ratio: predictRatio, minRatio: Math.min(...ratios), maxRatio: Math.max(...ratios) },
     rounds: rounds.map((r) => ({ hello: { rps: r.hello.rps, p50: r.hello.p50, p99: r.hello.p99 }, predict: { rps: r.predict.rps, p50: r.predict.p50, p99: r.predict.p99 }, ratio: r.ratio })),
     score: { rps: score.rps, p50: score.p50, p99: score.p99, ratio: score.rps / hello.rps },
-    scoreAtRate: { rate: args.rate, rps: paced.rps, p50: paced.p50, p99: paced.p99, max: paced.max },
-    ...(then ? { scoreAtRateThen: { workers: then.workers, rate: args.rate, rps: then.run.rps, p50: then.run.p50, p99: then.run.p99, max: then.run.max, eventLoopDelayMs: then.eld } } : {}),
+    scoreAtRate: { rate: args.rate, rps: paced.rps, p50: paced.p50, p99: paced.p99, max: paced.max, cpuPerScoreMs: cpu },
+    ...(then ? { scoreAtRateThen: { workers: then.workers, rate: args.rate, rps: then.run.rps, p50: then.run.p50, p99: then.run.p99, max: then.run.max, eventLoopDelayMs: then.eld, cpuPerScoreMs: then.cpu } } : {}),
     scoreAutocannonRateMode: { rate: args.rate, rps: bursty.rps, p50: bursty.p50, p99: bursty.p99 },
     blockingMs: blockMs, eventLoopDelayMs: eld, errors: runs.reduce((s, r) => s + r.errors + r.non2xx, 0),
   }));
