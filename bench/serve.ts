@@ -70,6 +70,12 @@ const Args = z.object({
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/** Event-loop delay of a server, in ms. */
+type Eld = { p50: number; p99: number; max: number };
+
+/** "1 worker", "2 workers"; with `processes`: "1 worker process", "2 worker processes". */
+const workersText = (n: number, processes = false) => (processes ? `${n} worker process${n === 1 ? '' : 'es'}` : `${n} worker${n === 1 ? '' : 's'}`);
+
 /** The part of autocannon's API used here (the package ships no types). */
 interface CannonOptions {
   url: string;
@@ -103,7 +109,6 @@ function dbUrl(name: string): string {
  * the event-loop delay reported is then the worst worker's.
  */
 async function child(url: string, inFlight: number | undefined, workers: number, db: string): Promise<void> {
-  type Eld = { p50: number; p99: number; max: number };
   if (workers > 1 && cluster.isPrimary) {
     const running = await startCluster({
       workers, exec: fileURLToPath(import.meta.url), args: ['--child', '--db', db, '--workers', String(workers), ...(inFlight ? ['--in-flight', String(inFlight)] : [])],
@@ -212,7 +217,12 @@ function cpuPerRequest(before: ReturnType<typeof processCpu>, after: ReturnType<
   const tree = new Set([serverPid]);
   for (let grew = true; grew;) {
     grew = false;
-    for (const [pid, p] of after) if (!tree.has(pid) && tree.has(p.ppid)) grew = tree.add(pid).size > 0;
+    for (const [pid, p] of after) {
+      if (!tree.has(pid) && tree.has(p.ppid)) {
+        tree.add(pid);
+        grew = true;
+      }
+    }
   }
   let server = 0;
   let postgres = 0;
@@ -302,7 +312,7 @@ async function main(): Promise<void> {
     // the client's first second (connections warming up, not timed) is in these figures too
     const cpu = cpuPerRequest(before, processCpu(), server.pid!, args.db, Math.round(args.rate * (d + 1)));
     server.send({ type: 'eld' });
-    const eld = await new Promise<{ p50: number; p99: number; max: number }>((r) => server.once('message', (m: { p50: number; p99: number; max: number }) => r(m)));
+    const eld = await new Promise<Eld>((r) => server.once('message', (m: Eld) => r(m)));
     return { run, eld, cpu: cpu && { ...cpu, client: run.cpuMs } };
   };
   const stopChild = (server: ChildProcess) => new Promise<void>((resolve) => {
@@ -336,18 +346,17 @@ async function main(): Promise<void> {
   await stopChild(server);
   // the same measure against a server of another number of processes, warmed up on the route first
   const thenWorkers = args['then-workers'] ?? (args.workers > 1 ? 1 : 0);
-  let then: { workers: number; run: Run & { max: number }; eld: { p50: number; p99: number; max: number }; cpu: CpuPerScore | null } | null = null;
+  let then: ({ workers: number } & Awaited<ReturnType<typeof pacedScore>>) | null = null;
   if (thenWorkers > 0) {
     const other = await startChild(thenWorkers);
     await cannon('warmup', { url: other.base, headers: auth, requests: [scoreRequest], duration: Math.max(4, d / 2) });
-    const label = `  the same, ${thenWorkers} worker process${thenWorkers === 1 ? '' : 'es'}`;
-    then = { workers: thenWorkers, ...(await pacedScore(other.server, other.base, label)) };
+    then = { workers: thenWorkers, ...(await pacedScore(other.server, other.base, `  the same, ${workersText(thenWorkers, true)}`)) };
     await stopChild(other.server);
   }
 
   const runs = [...rounds.flatMap((r) => [r.hello, r.predict]), score, bursty, paced, ...(then ? [then.run] : [])];
   const line = (r: Run, ratio: number) => `${r.name.padEnd(42)} ${r.rps.toFixed(0).padStart(7)} ${r.p50.toFixed(1).padStart(9)} ${r.p99.toFixed(1).padStart(8)} ${ratio.toFixed(3).padStart(14)} ${String(r.errors + r.non2xx).padStart(8)}`;
-  console.log(`\nserver: ${args.workers} worker process${args.workers === 1 ? '' : 'es'} (churn serve --workers ${args.workers})`);
+  console.log(`\nserver: ${workersText(args.workers, true)} (churn serve --workers ${args.workers})`);
   console.log('route                                       req/s     p50 ms   p99 ms   ratio to hello   errors');
   for (const r of rounds) console.log(`${line(r.hello, 1)}\n${line(r.predict, r.ratio)}`);
   console.log(`${line(hello, 1)}\n${line(predict, predictRatio)}   (median of the per-round ratios)`);
@@ -356,16 +365,16 @@ async function main(): Promise<void> {
   console.log(` autocannon's rate mode sends each connection's share of a second back to back, so it measures bursts at full speed)`);
   console.log(`\none explained score blocks the event loop for ${blockMs.mean.toFixed(3)} ms on average (p99 ${blockMs.p99.toFixed(3)} ms);`);
   console.log(`event-loop delay in the server at ${args.rate} req/s: p50 ${eld.p50.toFixed(2)} ms, p99 ${eld.p99.toFixed(2)} ms, max ${eld.max.toFixed(2)} ms` +
-    (then ? ` (${then.workers} worker${then.workers === 1 ? '' : 's'}: p50 ${then.eld.p50.toFixed(2)} ms, p99 ${then.eld.p99.toFixed(2)} ms, max ${then.eld.max.toFixed(2)} ms)` : ''));
+    (then ? ` (${workersText(then.workers)}: p50 ${then.eld.p50.toFixed(2)} ms, p99 ${then.eld.p99.toFixed(2)} ms, max ${then.eld.max.toFixed(2)} ms)` : ''));
   if (cpu) {
-    const fmt = (c: CpuPerScore, workers: number) => `${workers} worker${workers === 1 ? '' : 's'}: PostgreSQL ${c.postgres.toFixed(2)}, server ${c.server.toFixed(2)}, client ${c.client.toFixed(2)}`;
+    const fmt = (c: CpuPerScore, workers: number) => `${workersText(workers)}: PostgreSQL ${c.postgres.toFixed(2)}, server ${c.server.toFixed(2)}, client ${c.client.toFixed(2)}`;
     console.log(`CPU per account score at ${args.rate} req/s, ms (from /proc): ${fmt(cpu, args.workers)}${then?.cpu ? `; ${fmt(then.cpu, then.workers)}` : ''}`);
   }
   const ratios = rounds.map((r) => r.ratio);
   console.log(`targets: predict at ${(predictRatio * 100).toFixed(0)}% of hello-world, median of ${rounds.length} rounds ` +
     `(rounds: ${ratios.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')}; >= 50%: ${predictRatio >= 0.5 ? 'met' : 'MISSED'}); ` +
     `account score p99 ${paced.p99.toFixed(1)} ms at ${paced.rps.toFixed(0)} req/s (< 25 ms: ${paced.p99 < 25 ? 'met' : 'MISSED'})` +
-    (then ? `; with ${then.workers} worker${then.workers === 1 ? '' : 's'}: ${then.run.p99.toFixed(1)} ms (${then.run.p99 < 25 ? 'met' : 'MISSED'})` : ''));
+    (then ? `; with ${workersText(then.workers)}: ${then.run.p99.toFixed(1)} ms (${then.run.p99 < 25 ? 'met' : 'MISSED'})` : ''));
   console.log(JSON.stringify({
     bench: 'serve', workers: args.workers, hello: { rps: hello.rps, p50: hello.p50, p99: hello.p99 }, predict: { rps: predict.rps, p50: predict.p50, p99: predict.p99, ratio: predictRatio, minRatio: Math.min(...ratios), maxRatio: Math.max(...ratios) },
     rounds: rounds.map((r) => ({ hello: { rps: r.hello.rps, p50: r.hello.p50, p99: r.hello.p99 }, predict: { rps: r.predict.rps, p50: r.predict.p50, p99: r.predict.p99 }, ratio: r.ratio })),
