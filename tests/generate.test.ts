@@ -31,7 +31,11 @@ describe('churn generate: determinism and safety', () => {
   });
 
   it('leaves the events vacuumed: the visibility map is set, so the covering index answers index-only at once', async () => {
-    const [v] = await query<{ pages: number; visible: number }>(a.pool, `SELECT sum(c.relpages)::int AS pages, sum(c.relallvisible)::int AS visible
+    // pages counted are those holding rows: on PostgreSQL 16 and later, the two COPY streams' bulk
+    // extensions of a partition leave all-zero pages that VACUUM never marks all-visible, and that no
+    // index entry points to
+    const [v] = await query<{ pages: number; visible: number }>(a.pool, `SELECT sum((SELECT count(DISTINCT (e.ctid::text::point)[0]) FROM source.events e WHERE e.tableoid = c.oid))::int AS pages,
+        sum(c.relallvisible)::int AS visible
       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'source.events'::regclass`);
     expect(v.pages).toBeGreaterThan(10);
     expect(v.visible).toBeGreaterThanOrEqual(0.9 * v.pages); // (pages written while the vacuum ran may be left out)
