@@ -44,7 +44,7 @@ import { createFeatureReader } from '../serving/feature-reader.ts';
 import { createApiKey } from '../serving/keys.ts';
 import { registryModelSource } from '../serving/model-source.ts';
 import { buildScore } from '../serving/score-builder.ts';
-import { readAccountInfo } from '../serving/scorer-service.ts';
+import { segmentAt } from '../serving/scorer-service.ts';
 import { serveAsClusterWorker, startCluster } from '../serving/cluster.ts';
 import { startServer } from '../serving/server.ts';
 import type { PacedOptions, PacedResult } from './paced-client.ts';
@@ -281,17 +281,17 @@ async function main(): Promise<void> {
   const reader = createFeatureReader(pool, catalog);
   const rows = await reader.read(ids.slice(0, 50), now);
   await reader.close();
-  const info = await readAccountInfo(pool, ids.slice(0, 50), now);
   const times: number[] = [];
   for (let i = 0; i < 2000; i++) {
     const id = ids[i % 50];
     const t0 = performance.now();
-    buildScore({ model, config: DEFAULT_SERVING_CONFIG, accountId: id, asOf: now.toISOString(), row: rows.get(id)!, segment: info.get(id)!, top: 5 });
+    const f = rows.get(id)!;
+    buildScore({ model, config: DEFAULT_SERVING_CONFIG, accountId: id, asOf: now.toISOString(), row: f.row, segment: segmentAt(f, now), top: 5 });
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
   const blockMs = { mean: times.reduce((s, t) => s + t, 0) / times.length, p99: times[Math.floor(times.length * 0.99)] };
-  const instance = Object.fromEntries(model.featureNames.map((f) => [f, rows.get(ids[0])![f] ?? null]));
+  const instance = Object.fromEntries(model.featureNames.map((f) => [f, rows.get(ids[0])!.row[f] ?? null]));
   await pool.end();
 
   // 3. the server in a child process, autocannon here

@@ -55,6 +55,11 @@ export interface CompileOptions {
    * 2-8% more at 50-1,000).
    */
   perAccount?: boolean;
+  /**
+   * also return each account's segment and sign-up time (`segment`, `created_at`), from the row the
+   * population already reads: the scoring fast path needs both, and so makes no second read for them
+   */
+  accountFacts?: boolean;
 }
 
 /** The longest account list for which the statement aggregates per account by default (see `perAccount`). */
@@ -221,7 +226,7 @@ ${ctes.join(',\n')}
 -- ${ctes.length + 1}. one row per (as_of, account): the features in catalogue order
 SELECT p.as_of, p.account_id, ARRAY[
   ${finals.join(',\n  ')}
-]::float8[] AS feature_values
+]::float8[] AS feature_values${opts.accountFacts ? ', p.segment, p.created_at' : ''}
 FROM pop p
 ${joins.join('\n')}`;
   for (const use of ['sum', 'word'] as const) text = text.replaceAll(REACH_TOKEN[use], int(Math.max(b.reach[use], 1)));
@@ -257,13 +262,14 @@ export function groupByTimeOfDay(asOfs: readonly Date[]): Date[][] {
 
 /**
  * The fast path's statement: one as-of time, a list of accounts; its text compiled once per catalogue
- * and form (per account for up to PER_ACCOUNT_MAX accounts, grouped for more).
+ * and form (per account for up to PER_ACCOUNT_MAX accounts, grouped for more). Each row also carries
+ * the account's segment and sign-up time (`accountFacts`).
  */
 export interface FeatureStatement {
   /** a name for preparing the statement (unique per catalogue version, population and form) */
   name: string;
   text: string;
-  /** the statement's values for `asOf` and `accountIds`: those of `compileFeatures(catalog, [asOf], { accountIds })` */
+  /** the statement's values for `asOf` and `accountIds`: those of `compileFeatures(catalog, [asOf], { accountIds, accountFacts: true })` */
   values(asOf: Date, accountIds: readonly string[]): unknown[];
 }
 
@@ -283,7 +289,7 @@ export function featureStatement(catalog: Catalog, opts: { requireActive?: boole
   if (!byKey) statements.set(catalog, (byKey = new Map()));
   const cached = byKey.get(key);
   if (cached) return cached;
-  const ref = compileFeatures(catalog, [new Date(0)], { accountIds: [], requireActive: active, perAccount });
+  const ref = compileFeatures(catalog, [new Date(0)], { accountIds: [], requireActive: active, perAccount, accountFacts: true });
   const fixed = ref.values;
   const reachMs = ref.reachDays * DAY_MS;
   const stmt: FeatureStatement = {

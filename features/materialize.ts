@@ -184,45 +184,59 @@ export function createFastPathPool(from: Pool, max: number): Pool {
   return pool;
 }
 
+/** One row of the fast path: an account's feature values (catalogue order), segment and sign-up time. */
+export interface FastPathRow {
+  account_id: string;
+  feature_values: (number | null)[];
+  segment: string;
+  created_at: Date;
+}
+
 /**
  * The fast path for scoring: the same compiled statement restricted to a few accounts and one date,
  * run as a named prepared statement (planned once per connection), its text compiled once per
- * catalogue (`featureStatement`). Accounts without an active subscription at `asOf` are absent from
- * the map unless `requireActive` is false. On a pool from `createFastPathPool` a read is one round
- * trip; on any other pool the settings apply to its own transaction only.
+ * catalogue (`featureStatement`), each row with the account's segment and sign-up time. Accounts
+ * without an active subscription at `asOf` are absent unless `requireActive` is false; accounts
+ * created at or after `asOf` are absent either way. On a pool from `createFastPathPool` a read is one
+ * round trip; on any other pool the settings apply to its own transaction only.
  */
-export async function computeFeatures(pool: Pool, catalog: Catalog, accountIds: readonly string[], asOf: Date, opts: { requireActive?: boolean } = {}): Promise<Map<string, (number | null)[]>> {
-  const out = new Map<string, (number | null)[]>();
-  if (accountIds.length === 0) return out;
+export async function readFeatureRows(pool: Pool, catalog: Catalog, accountIds: readonly string[], asOf: Date, opts: { requireActive?: boolean } = {}): Promise<FastPathRow[]> {
+  if (accountIds.length === 0) return [];
   const stmt = featureStatement(catalog, { ...opts, accounts: accountIds.length });
   const q = { name: stmt.name, text: stmt.text, values: stmt.values(asOf, accountIds) };
-  let rows: { account_id: string; feature_values: (number | null)[] }[];
   const client = await pool.connect();
   if (fastPathPools.has(pool)) {
+    let rows: FastPathRow[];
     try {
       if (!fastPathSessions.has(client)) {
         await client.query(FAST_PATH_SESSION);
         fastPathSessions.add(client);
       }
-      rows = (await client.query<{ account_id: string; feature_values: (number | null)[] }>(q)).rows;
+      rows = (await client.query<FastPathRow>(q)).rows;
     } catch (err) {
       client.release(err as Error); // discards the connection: it may be broken (the server restarted)
       throw err;
     }
     client.release();
-  } else {
-    try {
-      await client.query(`BEGIN; ${FAST_PATH_SESSION.replaceAll('SET ', 'SET LOCAL ')}`);
-      rows = (await client.query<{ account_id: string; feature_values: (number | null)[] }>(q)).rows;
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    return rows;
   }
-  for (const r of rows) out.set(r.account_id, r.feature_values);
+  try {
+    await client.query(`BEGIN; ${FAST_PATH_SESSION.replaceAll('SET ', 'SET LOCAL ')}`);
+    const rows = (await client.query<FastPathRow>(q)).rows;
+    await client.query('COMMIT');
+    return rows;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** `readFeatureRows` as each account's feature values (catalogue order), keyed by account. */
+export async function computeFeatures(pool: Pool, catalog: Catalog, accountIds: readonly string[], asOf: Date, opts: { requireActive?: boolean } = {}): Promise<Map<string, (number | null)[]>> {
+  const out = new Map<string, (number | null)[]>();
+  for (const r of await readFeatureRows(pool, catalog, accountIds, asOf, opts)) out.set(r.account_id, r.feature_values);
   return out;
 }
 

@@ -1,10 +1,9 @@
 import { featureConcurrency } from '../core/config.ts';
-import type { RowValue } from './score-builder.ts';
-import type { FeatureReader } from './scorer-service.ts';
+import type { AccountFeatures, FeatureReader } from './scorer-service.ts';
 
 interface Pending {
   ids: string[];
-  resolve: (rows: Map<string, Record<string, RowValue>>) => void;
+  resolve: (rows: Map<string, AccountFeatures>) => void;
   reject: (err: unknown) => void;
 }
 

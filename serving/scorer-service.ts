@@ -5,15 +5,32 @@ import type { ModelHolder } from './model-holder.ts';
 import { buildScore, type RowValue, type ServingModel, type Top } from './score-builder.ts';
 import type { Score } from './schemas/score.ts';
 
-/** Reads feature values for accounts as of a time (the features fast path), keyed by feature name. */
+/** An account's feature values as of a time, keyed by feature name, with the account facts a score needs. */
+export interface AccountFeatures {
+  row: Record<string, RowValue>;
+  /** the account's segment (`smb`, `mid_market`, `enterprise`) */
+  segment: string;
+  /** when the account signed up, in ms since the epoch */
+  createdAt: number;
+}
+
+/**
+ * Reads features for accounts as of a time (the features fast path), keyed by account; accounts that
+ * did not exist then (or at all) are absent.
+ */
 export interface FeatureReader {
   featureSetVersion: string;
-  read(accountIds: string[], asOf: Date): Promise<Map<string, Record<string, RowValue>>>;
+  read(accountIds: string[], asOf: Date): Promise<Map<string, AccountFeatures>>;
   /** resolves once no read is queued or running (graceful shutdown waits for it before the pool ends) */
   idle?(): Promise<void>;
   /** releases what the reader holds (its connections); called after `idle()` at shutdown */
   close?(): Promise<void>;
 }
+
+const accountIdsKnown = (ids: string[]): Sql => ({
+  text: `SELECT account_id FROM source.accounts WHERE account_id = ANY($1::text[])`,
+  values: [ids],
+});
 
 const accountRows = (ids: string[]): Sql => ({
   text: `SELECT account_id, segment, created_at FROM source.accounts WHERE account_id = ANY($1::text[])`,
@@ -45,6 +62,11 @@ export async function readAccountInfo(db: Queryable, ids: string[], asOf: Date):
     if (c) out.set(id, { accountSegment: c.segment, tenureDays: Math.floor((asOf.getTime() - c.createdAt) / DAY_MS) });
   }
   return out;
+}
+
+/** The segment and tenure (whole days) of an account at `asOf`, from the account facts of its feature read. */
+export function segmentAt(f: AccountFeatures, asOf: Date): SegmentInfo {
+  return { accountSegment: f.segment, tenureDays: Math.floor((asOf.getTime() - f.createdAt) / DAY_MS) };
 }
 
 /**
@@ -117,25 +139,32 @@ export interface ScoreDeps {
 }
 
 /**
- * Scores accounts as of a time: features for all of them in one pass, then inference row by row
- * with the model captured at the start (an alias move mid-request does not mix two models).
- * Unknown accounts are a 404 naming them.
+ * Scores accounts as of a time: features for all of them in one pass (one statement, which also
+ * returns each account's segment and sign-up time), then inference row by row with the model captured
+ * at the start (an alias move mid-request does not mix two models). Unknown accounts are a 404 naming
+ * them, and so is an account created after `asOf`.
  */
 export async function scoreAccounts(deps: ScoreDeps, accountIds: string[], asOf: Date, top: Top): Promise<Score[]> {
   const model = requireModel(deps.holder);
   checkFeatureSet(model, deps.features);
   const ids = [...new Set(accountIds)];
-  const [info, rows] = await Promise.all([readAccountInfo(deps.pool, ids, asOf), deps.features.read(ids, asOf)]);
-  const missing = ids.filter((id) => !info.has(id));
+  const rows = await deps.features.read(ids, asOf);
+  if (rows.size < ids.length) await explainAbsent(deps.pool, ids.filter((id) => !rows.has(id)), asOf);
+  const asOfText = isoText(asOf);
+  return mapInSlices(accountIds, (id) => {
+    const f = rows.get(id)!;
+    return buildScore({ model, config: deps.config, accountId: id, asOf: asOfText, row: f.row, segment: segmentAt(f, asOf), top });
+  });
+}
+
+/** Throws the 404 for accounts the feature read did not return: unknown ones first, else not yet created at `asOf`. */
+async function explainAbsent(db: Queryable, absent: string[], asOf: Date): Promise<never> {
+  const known = new Set((await query<{ account_id: string }>(db, accountIdsKnown(absent))).map((r) => r.account_id));
+  const missing = absent.filter((id) => !known.has(id));
   if (missing.length) {
     throw new ChurnError('CHURN_ERR_ACCOUNT_NOT_FOUND', `no such account: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
   }
-  const unborn = ids.filter((id) => !rows.has(id));
-  if (unborn.length) throw new ChurnError('CHURN_ERR_ACCOUNT_NOT_FOUND', `account ${unborn[0]} did not exist at ${asOf.toISOString()}`);
-  const asOfText = isoText(asOf);
-  return mapInSlices(accountIds, (id) => buildScore({
-    model, config: deps.config, accountId: id, asOf: asOfText, row: rows.get(id)!, segment: info.get(id)!, top,
-  }));
+  throw new ChurnError('CHURN_ERR_ACCOUNT_NOT_FOUND', `account ${absent[0]} did not exist at ${asOf.toISOString()}`);
 }
 
 const knownFeatures = new WeakMap<ServingModel, Set<string>>();

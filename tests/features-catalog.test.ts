@@ -95,7 +95,7 @@ describe('feature compiler', () => {
         const ids = Array.from({ length: i % 2 ? Math.floor(rng() * 4) : 12 + Math.floor(rng() * 29) }, (_, k) => `acc_${i}_${k}`);
         const stmt = featureStatement(catalog, { requireActive, accounts: ids.length });
         expect(featureStatement(catalog, { requireActive, accounts: ids.length })).toBe(stmt); // compiled once
-        const full = compileFeatures(catalog, [asOf], { accountIds: ids, requireActive });
+        const full = compileFeatures(catalog, [asOf], { accountIds: ids, requireActive, accountFacts: true });
         expect(stmt.text).toBe(full.text);
         expect(stmt.text.includes('LEFT JOIN LATERAL'), `${ids.length} accounts`).toBe(ids.length <= PER_ACCOUNT_MAX);
         expect(stmt.values(asOf, ids), asOf.toISOString()).toEqual(full.values);

@@ -117,9 +117,13 @@ describe('scores', () => {
     expect(calls.length).toBeLessThan(ids.length);
     expect(Math.max(...calls)).toBeLessThanOrEqual(8);
     const expected = toRecords(h.catalog, await computeFeatures(h.db.pool, h.catalog, ids, AS_OF, { requireActive: false }));
+    const accounts = new Map((await query<{ account_id: string; segment: string; created_at: Date }>(h.db.pool, 'SELECT account_id, segment, created_at FROM source.accounts WHERE account_id = ANY($1)', [ids])).map((r) => [r.account_id, r]));
     results.forEach((r, i) => {
       expect([...r.keys()]).toEqual([ids[i]]);
-      expect(r.get(ids[i])).toEqual(expected.get(ids[i]));
+      const got = r.get(ids[i])!;
+      expect(got.row).toEqual(expected.get(ids[i]));
+      // the account facts come from the same statement: those of source.accounts
+      expect({ segment: got.segment, createdAt: got.createdAt }).toEqual({ segment: accounts.get(ids[i])!.segment, createdAt: accounts.get(ids[i])!.created_at.getTime() });
     });
     calls.length = 0;
     await batched.read(h.accountIds.slice(0, 30), AS_OF); // larger than a batch: runs on its own
@@ -196,6 +200,23 @@ describe('scores', () => {
   it('answers 404 with the error shape for an unknown account', async () => {
     const res = await h.app.inject({ url: '/v1/accounts/acc_nobody/score', headers: bearer(h.readKey) });
     expect(res.statusCode).toBe(404);
-    expect(res.json()).toMatchObject({ error: 'CHURN_ERR_ACCOUNT_NOT_FOUND', request_id: expect.any(String) });
+    expect(res.json()).toMatchObject({ error: 'CHURN_ERR_ACCOUNT_NOT_FOUND', message: 'no such account: acc_nobody', request_id: expect.any(String) });
+  });
+
+  it('answers 404 for an account scored before it signed up, and names unknown accounts first in a batch', async () => {
+    const [a] = await query<{ account_id: string; created_at: Date }>(h.db.pool, 'SELECT account_id, created_at FROM source.accounts ORDER BY created_at DESC, account_id LIMIT 1');
+    const before = new Date(a.created_at.getTime() - 1000).toISOString();
+    const res = await h.app.inject({ url: `/v1/accounts/${a.account_id}/score?as_of=${before}`, headers: bearer(h.readKey) });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ error: 'CHURN_ERR_ACCOUNT_NOT_FOUND', message: `account ${a.account_id} did not exist at ${before}` });
+    // at its sign-up time it still did not exist (features use what is known before the as-of time); a second later it did
+    expect((await h.app.inject({ url: `/v1/accounts/${a.account_id}/score?as_of=${a.created_at.toISOString()}`, headers: bearer(h.readKey) })).statusCode).toBe(404);
+    const after = new Date(a.created_at.getTime() + 1000).toISOString();
+    const ok = await h.app.inject({ url: `/v1/accounts/${a.account_id}/score?as_of=${after}`, headers: bearer(h.readKey) });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json().segment).toBeTypeOf('string');
+    const batch = await h.app.inject({ method: 'POST', url: '/v1/scores', headers: bearer(h.readKey), payload: { account_ids: [a.account_id, 'acc_nobody', h.accountIds[0]], as_of: before } });
+    expect(batch.statusCode).toBe(404);
+    expect(batch.json().message).toBe('no such account: acc_nobody');
   });
 });
