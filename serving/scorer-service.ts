@@ -38,34 +38,18 @@ const accountRows = (ids: string[]): Sql => ({
 });
 
 const DAY_MS = 86_400_000;
-const INFO_TTL_MS = 60_000;
-const infoCache = new WeakMap<object, Map<string, { segment: string; createdAt: number; until: number }>>();
 
-/**
- * Segment and tenure of accounts at `asOf` (unknown accounts are absent). Segment and sign-up time
- * are cached per database handle for a minute, so the hot path reads them from PostgreSQL rarely.
- */
+/** Segment and tenure of accounts at `asOf` (unknown accounts are absent), for batch scoring and reports. */
 export async function readAccountInfo(db: Queryable, ids: string[], asOf: Date): Promise<Map<string, SegmentInfo>> {
-  const cache = infoCache.get(db) ?? new Map<string, { segment: string; createdAt: number; until: number }>();
-  infoCache.set(db, cache);
-  const now = performance.now();
-  const missing = ids.filter((id) => !((cache.get(id)?.until ?? 0) > now));
-  if (missing.length) {
-    if (cache.size > 100_000) cache.clear();
-    for (const r of await query<{ account_id: string; segment: string; created_at: Date }>(db, accountRows(missing))) {
-      cache.set(r.account_id, { segment: r.segment, createdAt: r.created_at.getTime(), until: now + INFO_TTL_MS });
-    }
-  }
   const out = new Map<string, SegmentInfo>();
-  for (const id of ids) {
-    const c = cache.get(id);
-    if (c) out.set(id, { accountSegment: c.segment, tenureDays: Math.floor((asOf.getTime() - c.createdAt) / DAY_MS) });
+  for (const r of await query<{ account_id: string; segment: string; created_at: Date }>(db, accountRows(ids))) {
+    out.set(r.account_id, segmentAt({ segment: r.segment, createdAt: r.created_at.getTime() }, asOf));
   }
   return out;
 }
 
-/** The segment and tenure (whole days) of an account at `asOf`, from the account facts of its feature read. */
-export function segmentAt(f: AccountFeatures, asOf: Date): SegmentInfo {
+/** The segment and tenure (whole days) of an account at `asOf`, from its facts (those of its feature read). */
+export function segmentAt(f: Pick<AccountFeatures, 'segment' | 'createdAt'>, asOf: Date): SegmentInfo {
   return { accountSegment: f.segment, tenureDays: Math.floor((asOf.getTime() - f.createdAt) / DAY_MS) };
 }
 
