@@ -27,11 +27,6 @@ export interface FeatureReader {
   close?(): Promise<void>;
 }
 
-const accountIdsKnown = (ids: string[]): Sql => ({
-  text: `SELECT account_id FROM source.accounts WHERE account_id = ANY($1::text[])`,
-  values: [ids],
-});
-
 const accountRows = (ids: string[]): Sql => ({
   text: `SELECT account_id, segment, created_at FROM source.accounts WHERE account_id = ANY($1::text[])`,
   values: [ids],
@@ -143,7 +138,7 @@ export async function scoreAccounts(deps: ScoreDeps, accountIds: string[], asOf:
 
 /** Throws the 404 for accounts the feature read did not return: unknown ones first, else not yet created at `asOf`. */
 async function explainAbsent(db: Queryable, absent: string[], asOf: Date): Promise<never> {
-  const known = new Set((await query<{ account_id: string }>(db, accountIdsKnown(absent))).map((r) => r.account_id));
+  const known = new Set((await query<{ account_id: string }>(db, accountRows(absent))).map((r) => r.account_id));
   const missing = absent.filter((id) => !known.has(id));
   if (missing.length) {
     throw new ChurnError('CHURN_ERR_ACCOUNT_NOT_FOUND', `no such account: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
