@@ -291,6 +291,7 @@ export function featureStatement(catalog: Catalog, opts: { requireActive?: boole
   if (cached) return cached;
   const ref = compileFeatures(catalog, [new Date(0)], { accountIds: [], requireActive: active, perAccount, accountFacts: true });
   const fixed = ref.values;
+  for (const v of fixed) if (Array.isArray(v)) Object.freeze(v); // bound on every read: see arrayLiteral
   const reachMs = ref.reachDays * DAY_MS;
   const stmt: FeatureStatement = {
     name: `churn_features_${catalog.version}_${key}`,

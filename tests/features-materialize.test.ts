@@ -5,7 +5,7 @@ import pg from 'pg';
 import { derivePool, query } from '../core/db.ts';
 import { loadCatalog } from '../features/catalog.ts';
 import { PER_ACCOUNT_MAX } from '../features/compile.ts';
-import { buildSnapshots, computeFeatures, createFastPathPool, latestSnapshot, selectFeatures } from '../features/materialize.ts';
+import { arrayLiteral, buildSnapshots, computeFeatures, createFastPathPool, latestSnapshot, parseFloat8Array, selectFeatures } from '../features/materialize.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { loadDataset, randomDataset } from './features-seed.ts';
 
@@ -104,6 +104,24 @@ describe('feature snapshots and the fast path', () => {
       await derived.end();
       await from.end();
     }
+  });
+
+  it("parses float8[] text exactly as pg's own parser does, NULLs, signs, exponents and non-finite values included", async () => {
+    const arrays = ["ARRAY[1.5, NULL, -2e-05, 'NaN', 'Infinity', '-Infinity', 0, '-0', 1e300, 5e-324, 0.1, 123456789.125]::float8[]", "'{}'::float8[]", 'ARRAY[NULL]::float8[]', 'ARRAY[NULL, NULL, 7]::float8[]'];
+    for (const a of arrays) {
+      const [r] = await query<{ parsed: (number | null)[]; text: string }>(db.pool, `SELECT ${a} AS parsed, (${a})::text AS text`);
+      expect(parseFloat8Array(r.text), a).toEqual(r.parsed);
+    }
+  });
+
+  it('binds array parameters as literals that PostgreSQL reads back unchanged, quotes, backslashes and NULL included', async () => {
+    const items = ['acc_1', 'with "quote"', 'back\\slash', 'comma,brace}{', '', 'NULL', ' spaced ', null];
+    const [r] = await query<{ a: (string | null)[] }>(db.pool, 'SELECT $1::text[] AS a', [arrayLiteral(items)]);
+    expect(r.a).toEqual(items);
+    const [n] = await query<{ a: number[] }>(db.pool, 'SELECT $1::int[] AS a', [arrayLiteral(Object.freeze([3, -1, 0]))]);
+    expect(n.a).toEqual([3, -1, 0]);
+    // an account id that needs quoting reads nothing rather than failing
+    expect((await computeFeatures(db.pool, catalog, ['x"}{,\\'], asOfs[2], { requireActive: false })).size).toBe(0);
   });
 
   it('leaves inactive and unknown accounts out of the fast path unless asked to include them', async () => {
