@@ -5,10 +5,11 @@
  * response, so time spent queued anywhere (client, socket, server) counts and a slow spell cannot
  * hide the requests it delays. autocannon's rate mode is not this: it lets each connection send its
  * share of each second back to back from the top of the second (bursts at full speed, then idle),
- * and corrects for coordinated omission with an expected interval of 1 ms. A first second at the
- * rate warms the connections and is not counted.
+ * and corrects for coordinated omission with an expected interval of 1 ms. A first phase at the
+ * rate (`warmSeconds`, default 1) warms the connections and the server and is not counted.
  *
- * Protocol: the parent sends one `PacedOptions` message; the child answers with one `PacedResult`.
+ * Protocol: the parent sends one `PacedOptions` message; the child sends `{ type: 'measuring' }` when
+ * the measured phase begins, then answers with one `PacedResult`.
  */
 import http from 'node:http';
 
@@ -19,6 +20,8 @@ export interface PacedOptions {
   headers: Record<string, string>;
   rate: number;
   seconds: number;
+  /** seconds at the rate before the measured phase, not counted (default 1) */
+  warmSeconds?: number;
 }
 
 export interface PacedResult {
@@ -33,7 +36,8 @@ export interface PacedResult {
   cpuMs: number;
 }
 
-export async function pacedRun(opts: PacedOptions): Promise<PacedResult> {
+/** `onMeasuring` is called when the warm-up phase ends and the measured phase begins. */
+export async function pacedRun(opts: PacedOptions, onMeasuring?: () => void): Promise<PacedResult> {
   const target = new URL(opts.base);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   let next = 0;
@@ -65,7 +69,8 @@ export async function pacedRun(opts: PacedOptions): Promise<PacedResult> {
     };
     tick();
   });
-  await phase(1);
+  await phase(opts.warmSeconds ?? 1);
+  onMeasuring?.();
   const cpu0 = process.cpuUsage();
   const { latencies, errors, elapsed } = await phase(opts.seconds);
   const cpu = process.cpuUsage(cpu0);
@@ -78,7 +83,7 @@ export async function pacedRun(opts: PacedOptions): Promise<PacedResult> {
 
 if (process.send) {
   process.once('message', (opts: PacedOptions) => {
-    void pacedRun(opts).then((r) => {
+    void pacedRun(opts, () => process.send!({ type: 'measuring' })).then((r) => {
       process.send!(r, undefined, undefined, () => process.exit(0));
     });
   });
