@@ -7,7 +7,10 @@
  * account score at a fixed 500 requests per second for its p99: autocannon's rate mode for reference,
  * and the target's measure, an open-loop client sending one request every 2 ms (paced-client.ts).
  * Prints req/s, p50 and p99 of every run and the ratios to hello-world, the event-loop blocking of one explained score, the CPU
- * time per paced account score of PostgreSQL, the server and the client (from /proc, on Linux), and ends with
+ * time per paced account score of PostgreSQL, the server and the client (from /proc, on Linux), how that
+ * work spread over the worker processes and the PostgreSQL backends (a keep-alive client reuses its most
+ * recently freed connection, so one worker can carry most of the requests: round-robin balances
+ * connections, not requests), and ends with
  * one JSON line (hello-world and predict: medians over the rounds; the predict ratio: the median of
  * the per-round ratios, with every round under `rounds`). Targets (2 cores): predict >= 50% of
  * hello-world throughput; account score with explanation p99 < 25 ms at 500 req/s.
@@ -222,9 +225,11 @@ function processCpu(): Map<number, { ms: number; ppid: number; cmd: string }> {
 /**
  * CPU per request of the server (process `serverPid` and its descendants) and of PostgreSQL (the
  * backends connected to database `db`) between two `processCpu` snapshots; a process started in
- * between counts whole. null where /proc is missing.
+ * between counts whole. Also how evenly that work was spread: the busiest worker process's share of
+ * the workers' CPU (null for a single process) and the busiest backend's share of PostgreSQL's. null
+ * where /proc is missing.
  */
-function cpuPerRequest(before: ReturnType<typeof processCpu>, after: ReturnType<typeof processCpu>, serverPid: number, db: string, requests: number): { server: number; postgres: number } | null {
+function cpuPerRequest(before: ReturnType<typeof processCpu>, after: ReturnType<typeof processCpu>, serverPid: number, db: string, requests: number): { server: number; postgres: number; busiestWorkerShare: number | null; busiestBackendShare: number } | null {
   if (!after.size) return null;
   const tree = new Set([serverPid]);
   for (let grew = true; grew;) {
@@ -238,16 +243,27 @@ function cpuPerRequest(before: ReturnType<typeof processCpu>, after: ReturnType<
   }
   let server = 0;
   let postgres = 0;
+  const workers: number[] = [];
+  const backends: number[] = [];
   for (const [pid, p] of after) {
     const spent = p.ms - (before.get(pid)?.ms ?? 0);
-    if (tree.has(pid)) server += spent;
-    else if (p.cmd.startsWith('postgres: ') && p.cmd.includes(` ${db} `)) postgres += spent;
+    if (tree.has(pid)) {
+      server += spent;
+      if (p.ppid === serverPid) workers.push(spent); // cluster workers: the children of the primary
+    } else if (p.cmd.startsWith('postgres: ') && p.cmd.includes(` ${db} `)) {
+      postgres += spent;
+      backends.push(spent);
+    }
   }
-  return { server: server / requests, postgres: postgres / requests };
+  const share = (xs: number[]) => {
+    const total = xs.reduce((a, b) => a + b, 0);
+    return total > 0 ? Math.max(...xs) / total : 0;
+  };
+  return { server: server / requests, postgres: postgres / requests, busiestWorkerShare: workers.length > 1 ? share(workers) : null, busiestBackendShare: share(backends) };
 }
 
-/** CPU per account score at the paced rate, in ms, by process. */
-type CpuPerScore = { server: number; postgres: number; client: number };
+/** CPU per account score at the paced rate, in ms, by process (and the spread, see `cpuPerRequest`). */
+type CpuPerScore = { server: number; postgres: number; client: number; busiestWorkerShare: number | null; busiestBackendShare: number };
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -383,8 +399,11 @@ async function main(): Promise<void> {
   console.log(`event-loop delay in the server at ${args.rate} req/s: p50 ${eld.p50.toFixed(2)} ms, p99 ${eld.p99.toFixed(2)} ms, max ${eld.max.toFixed(2)} ms` +
     (then ? ` (${workersText(then.workers)}: p50 ${then.eld.p50.toFixed(2)} ms, p99 ${then.eld.p99.toFixed(2)} ms, max ${then.eld.max.toFixed(2)} ms)` : ''));
   if (cpu) {
+    const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
     const fmt = (c: CpuPerScore, workers: number) => `${workersText(workers)}: PostgreSQL ${c.postgres.toFixed(2)}, server ${c.server.toFixed(2)}, client ${c.client.toFixed(2)}`;
+    const spread = (c: CpuPerScore, workers: number) => `${workersText(workers)}: ${c.busiestWorkerShare === null ? '' : `busiest worker ${pct(c.busiestWorkerShare)} of the workers' CPU, `}busiest backend ${pct(c.busiestBackendShare)} of PostgreSQL's`;
     console.log(`CPU per account score at ${args.rate} req/s, ms (from /proc): ${fmt(cpu, args.workers)}${then?.cpu ? `; ${fmt(then.cpu, then.workers)}` : ''}`);
+    console.log(`  how the paced scores spread: ${spread(cpu, args.workers)}${then?.cpu ? `; ${spread(then.cpu, then.workers)}` : ''}`);
   }
   const ratios = rounds.map((r) => r.ratio);
   console.log(`targets: predict at ${(predictRatio * 100).toFixed(0)}% of hello-world, median of ${rounds.length} rounds ` +
