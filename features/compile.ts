@@ -60,6 +60,12 @@ export interface CompileOptions {
    * population already reads: the scoring fast path needs both, and so makes no second read for them
    */
   accountFacts?: boolean;
+  /**
+   * with `events: 'rollup'`, also return `rollup_valid`: whether the rollup matched the events in the
+   * statement's own snapshot (false while a bulk load has suspended it), so that a caller that did
+   * not check first can discard the row and read the raw events instead
+   */
+  rollupGuard?: boolean;
 }
 
 /** The longest account list for which the statement aggregates per account by default (see `perAccount`). */
@@ -226,7 +232,7 @@ ${ctes.join(',\n')}
 -- ${ctes.length + 1}. one row per (as_of, account): the features in catalogue order
 SELECT p.as_of, p.account_id, ARRAY[
   ${finals.join(',\n  ')}
-]::float8[] AS feature_values${opts.accountFacts ? ', p.segment, p.created_at' : ''}
+]::float8[] AS feature_values${opts.accountFacts ? ', p.segment, p.created_at' : ''}${useRollup && opts.rollupGuard ? ', (SELECT v.valid FROM churn.event_rollup_state v) AS rollup_valid' : ''}
 FROM pop p
 ${joins.join('\n')}`;
   for (const use of ['sum', 'word'] as const) text = text.replaceAll(REACH_TOKEN[use], int(Math.max(b.reach[use], 1)));
@@ -279,17 +285,21 @@ const statements = new WeakMap<Catalog, Map<string, FeatureStatement>>();
  * `compileFeatures` for one date and a list of accounts, without recompiling on every call (about
  * 0.2 ms each, on the scoring path): the text does not depend on the date or the accounts, and of the
  * values only the date, the scan range and the accounts do (the segment edges of a single date are
- * fixed, as its window edges sit at fixed day offsets from the scan's start).
+ * fixed, as its window edges sit at fixed day offsets from the scan's start). With `events: 'rollup'`
+ * (as-of times at 00:00 UTC only) the event features come from the event rollup, and each row also
+ * carries `rollup_valid` (see `rollupGuard`).
  */
-export function featureStatement(catalog: Catalog, opts: { requireActive?: boolean; accounts?: number } = {}): FeatureStatement {
+export function featureStatement(catalog: Catalog, opts: { requireActive?: boolean; accounts?: number; events?: EventSource } = {}): FeatureStatement {
   const active = opts.requireActive !== false;
   const perAccount = perAccountFor(opts.accounts ?? 1);
-  const key = `${active ? 'active' : 'all'}${perAccount ? '' : '_many'}`;
+  const useRollup = opts.events === 'rollup';
+  const key = `${active ? 'active' : 'all'}${perAccount ? '' : '_many'}${useRollup ? '_rollup' : ''}`;
   let byKey = statements.get(catalog);
   if (!byKey) statements.set(catalog, (byKey = new Map()));
   const cached = byKey.get(key);
   if (cached) return cached;
-  const ref = compileFeatures(catalog, [new Date(0)], { accountIds: [], requireActive: active, perAccount, accountFacts: true });
+  // (1970-01-01 is a UTC midnight, as the rollup form needs)
+  const ref = compileFeatures(catalog, [new Date(0)], { accountIds: [], requireActive: active, perAccount, accountFacts: true, events: opts.events, rollupGuard: useRollup });
   const fixed = ref.values;
   for (const v of fixed) if (Array.isArray(v)) Object.freeze(v); // bound on every read: see arrayLiteral
   const reachMs = ref.reachDays * DAY_MS;
@@ -299,10 +309,11 @@ export function featureStatement(catalog: Catalog, opts: { requireActive?: boole
     values: (asOf, accountIds) => {
       const t = asOf instanceof Date ? asOf.getTime() : NaN;
       if (Number.isNaN(t)) throw new ChurnError('CHURN_ERR_VALIDATION', `invalid as-of date: ${String(asOf)}`);
+      if (useRollup && !isUtcMidnight(asOf)) throw new ChurnError('CHURN_ERR_VALIDATION', 'the event rollup serves only as-of dates at 00:00 UTC');
       const iso = asOf.toISOString();
       const values = fixed.slice();
       values[0] = [iso];
-      values[1] = (t - reachMs) / 1000;
+      if (!useRollup) values[1] = (t - reachMs) / 1000; // the rollup counts days from the epoch: 0, fixed
       values[2] = new Date(t - reachMs).toISOString();
       values[3] = iso;
       values[5] = accountIds;

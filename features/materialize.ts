@@ -5,7 +5,7 @@ import { derivePool, query, withTransaction } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
 import { noProgress, type Progress } from '../core/progress.ts';
 import { ensureFeatureSet, type Catalog } from './catalog.ts';
-import { compileFeatures, featureStatement, groupByTimeOfDay, isUtcMidnight, type CompiledFeatures, type EventSource } from './compile.ts';
+import { compileFeatures, featureStatement, groupByTimeOfDay, isUtcMidnight, type CompiledFeatures, type EventSource, type FeatureStatement } from './compile.ts';
 
 /**
  * The only module that runs feature SQL. Snapshots are computed and stored inside PostgreSQL
@@ -246,21 +246,29 @@ export interface FastPathRow {
  * created at or after `asOf` are absent either way. On a pool from `createFastPathPool` a read is one
  * round trip; on any other pool the settings apply to its own transaction only.
  */
-export async function readFeatureRows(pool: Pool, catalog: Catalog, accountIds: readonly string[], asOf: Date, opts: { requireActive?: boolean } = {}): Promise<FastPathRow[]> {
+export async function readFeatureRows(pool: Pool, catalog: Catalog, accountIds: readonly string[], asOf: Date, opts: { requireActive?: boolean; events?: 'auto' | 'raw' } = {}): Promise<FastPathRow[]> {
   if (accountIds.length === 0) return [];
-  const stmt = featureStatement(catalog, { ...opts, accounts: accountIds.length });
+  if (opts.events !== 'raw' && isUtcMidnight(asOf)) {
+    const rows = await runFastPath(pool, featureStatement(catalog, { requireActive: opts.requireActive, accounts: accountIds.length, events: 'rollup' }), accountIds, asOf);
+    // read in the same snapshot as the values: while a bulk load has suspended the rollup, the raw events
+    if (rows.every((r) => r.rollup_valid)) return rows;
+  }
+  return runFastPath(pool, featureStatement(catalog, { requireActive: opts.requireActive, accounts: accountIds.length }), accountIds, asOf);
+}
+
+async function runFastPath(pool: Pool, stmt: FeatureStatement, accountIds: readonly string[], asOf: Date): Promise<(FastPathRow & { rollup_valid?: boolean })[]> {
   const values = stmt.values(asOf, accountIds);
   for (let i = 0; i < values.length; i++) if (Array.isArray(values[i])) values[i] = arrayLiteral(values[i] as unknown[]);
   const q = { name: stmt.name, text: stmt.text, values, types: fastPathTypes };
   if (fastPathPools.has(pool)) {
     const client = await pool.connect();
-    let rows: FastPathRow[];
+    let rows: (FastPathRow & { rollup_valid?: boolean })[];
     try {
       if (!fastPathSessions.has(client)) {
         await client.query(FAST_PATH_SESSION);
         fastPathSessions.add(client);
       }
-      rows = (await client.query<FastPathRow>(q)).rows;
+      rows = (await client.query<FastPathRow & { rollup_valid?: boolean }>(q)).rows;
     } catch (err) {
       client.release(err as Error); // discards the connection: it may be broken (the server restarted)
       throw err;
@@ -270,7 +278,7 @@ export async function readFeatureRows(pool: Pool, catalog: Catalog, accountIds: 
   }
   return withTransaction(pool, async (tx) => {
     await tx.query(FAST_PATH_SESSION.replaceAll('SET ', 'SET LOCAL '));
-    return (await tx.query<FastPathRow>(q)).rows;
+    return (await tx.query<FastPathRow & { rollup_valid?: boolean }>(q)).rows;
   });
 }
 

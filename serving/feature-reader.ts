@@ -25,7 +25,8 @@ function toRecord(catalog: Catalog, values: (number | null)[]): Record<string, R
 
 /**
  * The scoring fast path: the catalogue's compiled statement restricted to the requested accounts and
- * one as-of time (a prepared statement), for any account that existed then, active or not, with each
+ * one as-of time (a prepared statement; at a UTC midnight, its form reading the event rollup, about
+ * half the PostgreSQL CPU), for any account that existed then, active or not, with each
  * account's segment and sign-up time from the same statement (no second read per score). Concurrent
  * reads for the same as-of time are coalesced into one statement (see feature-batcher.ts). The reads
  * run on a pool of their own (`createFastPathPool`: one round trip per read), one connection per
@@ -49,11 +50,15 @@ export function createFeatureReader(db: Pool, catalog: Catalog, opts: { maxInFli
   let closed: Promise<void> | null = null;
   return {
     ...reader,
-    // every connection opened, set up and both forms of the statement planned (a few accounts, more):
-    // a round of reads for no account per form, each round holding all the connections at once
+    // every connection opened, set up and each form of the statement planned (a few accounts, more;
+    // from the raw events, and from the event rollup for as-of times at a UTC midnight): a round of
+    // reads for no account per form, each round holding all the connections at once
     warm: async () => {
-      for (const ids of [[''], Array<string>(PER_ACCOUNT_MAX + 1).fill('')]) {
-        await Promise.all(Array.from({ length: maxInFlight + 1 }, () => readFeatureRows(pool, catalog, ids, new Date(), { requireActive: false })));
+      const now = Date.now();
+      for (const asOf of [new Date(now), new Date(now - (now % 86_400_000))]) {
+        for (const ids of [[''], Array<string>(PER_ACCOUNT_MAX + 1).fill('')]) {
+          await Promise.all(Array.from({ length: maxInFlight + 1 }, () => readFeatureRows(pool, catalog, ids, asOf, { requireActive: false })));
+        }
       }
     },
     close: () => (closed ??= pool.end()),
