@@ -30,7 +30,12 @@
  * single-process server, warmed up first: at a fixed rate a single process costs less CPU per score
  * than several (fewer wake-ups), so each run shows both (`--then-workers 0` skips it).
  *
- *   npm run bench:serve -- [--db churn_bench_serve] [--accounts 2000] [--seconds 8] [--warm 8] [--rounds 5] [--rate 500] [--workers N] [--then-workers N] [--in-flight N]
+ * After the paced account score, the first server also serves it as of today's UTC midnight
+ * (`&as_of=...T00:00:00.000Z`), whose event features come from the event rollup: the same values for
+ * about half the PostgreSQL CPU, so the run shows what a cheaper read does to the tail (`--no-midnight`
+ * skips it). The targets are those of the default as-of time, now.
+ *
+ *   npm run bench:serve -- [--db churn_bench_serve] [--accounts 2000] [--seconds 8] [--warm 8] [--rounds 5] [--rate 500] [--workers N] [--then-workers N] [--in-flight N] [--no-midnight]
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import cluster from 'node:cluster';
@@ -76,6 +81,11 @@ const Args = z.object({
    * (default 1 when `workers` is more than 1; 0 skips it)
    */
   'then-workers': z.coerce.number().int().min(0).max(16).optional(),
+  /**
+   * after the paced account score, the same as of today's UTC midnight, whose event features come from
+   * the event rollup instead of the raw events (`--no-midnight` skips it)
+   */
+  midnight: z.boolean().default(true),
 });
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -280,7 +290,7 @@ function medianRun(name: string, runs: Run[]): Run {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { db: { type: 'string' }, accounts: { type: 'string' }, seconds: { type: 'string' }, warm: { type: 'string' }, rate: { type: 'string' }, rounds: { type: 'string' }, child: { type: 'boolean' }, 'in-flight': { type: 'string' }, workers: { type: 'string' }, 'then-workers': { type: 'string' } } });
+  const { values } = parseArgs({ options: { db: { type: 'string' }, accounts: { type: 'string' }, seconds: { type: 'string' }, warm: { type: 'string' }, rate: { type: 'string' }, rounds: { type: 'string' }, child: { type: 'boolean' }, 'in-flight': { type: 'string' }, workers: { type: 'string' }, 'then-workers': { type: 'string' }, midnight: { type: 'boolean' } }, allowNegative: true });
   const args = Args.parse(values);
   const url = dbUrl(args.db);
   if (args.child) return child(url, args['in-flight'], args.workers, args.db);
@@ -335,10 +345,10 @@ async function main(): Promise<void> {
    * The paced account score (after a quiet spell and the client's warm-up at the rate), with the
    * server's event-loop delay and the CPU per score over the measured phase.
    */
-  const pacedScore = async (server: ChildProcess, base: string, name: string) => {
+  const pacedScore = async (server: ChildProcess, base: string, name: string, asOf = '') => {
     await new Promise((r) => setTimeout(r, 3000));
     let before = processCpu();
-    const run = await pacedInChild(name, { base, paths: ids.map((id) => `/v1/accounts/${id}/score?explain=true`), headers: auth, rate: args.rate, seconds: d, warmSeconds: args.warm }, () => {
+    const run = await pacedInChild(name, { base, paths: ids.map((id) => `/v1/accounts/${id}/score?explain=true${asOf && `&as_of=${asOf}`}`), headers: auth, rate: args.rate, seconds: d, warmSeconds: args.warm }, () => {
       server.send({ type: 'eld-reset' });
       before = processCpu();
     });
@@ -375,6 +385,8 @@ async function main(): Promise<void> {
   const bursty = await cannon(`  autocannon rate mode, ${args.rate} req/s`, { url: base, headers: auth, requests: [scoreRequest], duration: d, connections: 10, overallRate: args.rate });
   // a quiet spell between the runs at full speed and the measure of the target
   const { run: paced, eld, cpu } = await pacedScore(server, base, `account score paced at ${args.rate} req/s`);
+  // the same as of today's UTC midnight (event features from the event rollup), for comparison
+  const midnight = args.midnight ? await pacedScore(server, base, '  the same, as of 00:00 UTC today', new Date(now.getTime() - (now.getTime() % 86_400_000)).toISOString()) : null;
   await stopChild(server);
   // the same measure against a server of another number of processes, warmed up on the route first
   const thenWorkers = args['then-workers'] ?? (args.workers > 1 ? 1 : 0);
@@ -386,13 +398,13 @@ async function main(): Promise<void> {
     await stopChild(other.server);
   }
 
-  const runs = [...rounds.flatMap((r) => [r.hello, r.predict]), score, bursty, paced, ...(then ? [then.run] : [])];
+  const runs = [...rounds.flatMap((r) => [r.hello, r.predict]), score, bursty, paced, ...(midnight ? [midnight.run] : []), ...(then ? [then.run] : [])];
   const line = (r: Run, ratio: number) => `${r.name.padEnd(42)} ${r.rps.toFixed(0).padStart(7)} ${r.p50.toFixed(1).padStart(9)} ${r.p99.toFixed(1).padStart(8)} ${ratio.toFixed(3).padStart(14)} ${String(r.errors + r.non2xx).padStart(8)}`;
   console.log(`\nserver: ${workersText(args.workers, true)} (churn serve --workers ${args.workers})`);
   console.log('route                                       req/s     p50 ms   p99 ms   ratio to hello   errors');
   for (const r of rounds) console.log(`${line(r.hello, 1)}\n${line(r.predict, r.ratio)}`);
   console.log(`${line(hello, 1)}\n${line(predict, predictRatio)}   (median of the per-round ratios)`);
-  for (const r of [score, paced, ...(then ? [then.run] : []), bursty]) console.log(line(r, r.rps / hello.rps));
+  for (const r of [score, paced, ...(midnight ? [midnight.run] : []), ...(then ? [then.run] : []), bursty]) console.log(line(r, r.rps / hello.rps));
   console.log(`(paced: requests sent every ${(1000 / args.rate).toFixed(1)} ms whatever the responses, latency from each request's scheduled time, max ${paced.max.toFixed(1)} ms;`);
   console.log(` autocannon's rate mode sends each connection's share of a second back to back, so it measures bursts at full speed)`);
   console.log(`\none explained score blocks the event loop for ${blockMs.mean.toFixed(3)} ms on average (p99 ${blockMs.p99.toFixed(3)} ms);`);
@@ -404,6 +416,7 @@ async function main(): Promise<void> {
     const spread = (c: CpuPerScore, workers: number) => `${workersText(workers)}: ${c.busiestWorkerShare === null ? '' : `busiest worker ${pct(c.busiestWorkerShare)} of the workers' CPU, `}busiest backend ${pct(c.busiestBackendShare)} of PostgreSQL's`;
     console.log(`CPU per account score at ${args.rate} req/s, ms (from /proc): ${fmt(cpu, args.workers)}${then?.cpu ? `; ${fmt(then.cpu, then.workers)}` : ''}`);
     console.log(`  how the paced scores spread: ${spread(cpu, args.workers)}${then?.cpu ? `; ${spread(then.cpu, then.workers)}` : ''}`);
+    if (midnight?.cpu) console.log(`  as of 00:00 UTC (event features from the event rollup), ${fmt(midnight.cpu, args.workers)}; p99 ${midnight.run.p99.toFixed(1)} ms`);
   }
   const ratios = rounds.map((r) => r.ratio);
   console.log(`targets: predict at ${(predictRatio * 100).toFixed(0)}% of hello-world, median of ${rounds.length} rounds ` +
@@ -415,6 +428,7 @@ async function main(): Promise<void> {
     rounds: rounds.map((r) => ({ hello: { rps: r.hello.rps, p50: r.hello.p50, p99: r.hello.p99 }, predict: { rps: r.predict.rps, p50: r.predict.p50, p99: r.predict.p99 }, ratio: r.ratio })),
     score: { rps: score.rps, p50: score.p50, p99: score.p99, ratio: score.rps / hello.rps },
     scoreAtRate: { rate: args.rate, rps: paced.rps, p50: paced.p50, p99: paced.p99, max: paced.max, cpuPerScoreMs: cpu },
+    ...(midnight ? { scoreAtRateMidnight: { rate: args.rate, rps: midnight.run.rps, p50: midnight.run.p50, p99: midnight.run.p99, max: midnight.run.max, cpuPerScoreMs: midnight.cpu } } : {}),
     ...(then ? { scoreAtRateThen: { workers: then.workers, rate: args.rate, rps: then.run.rps, p50: then.run.p50, p99: then.run.p99, max: then.run.max, eventLoopDelayMs: then.eld, cpuPerScoreMs: then.cpu } } : {}),
     scoreAutocannonRateMode: { rate: args.rate, rps: bursty.rps, p50: bursty.p50, p99: bursty.p99 },
     blockingMs: blockMs, eventLoopDelayMs: eld, errors: runs.reduce((s, r) => s + r.errors + r.non2xx, 0),
