@@ -50,6 +50,7 @@ import { loadConfig } from '../core/config.ts';
 import { createPool, ensureDatabase, query } from '../core/db.ts';
 import { createLogger } from '../core/log.ts';
 import { loadCatalog } from '../features/catalog.ts';
+import { utcMidnightOf } from '../features/compile.ts';
 import { migrate } from '../features/migrate.ts';
 import { resolveVersion } from '../training/registry/index.ts';
 import { DEFAULT_SERVING_CONFIG } from '../serving/config.ts';
@@ -386,7 +387,7 @@ async function main(): Promise<void> {
   // a quiet spell between the runs at full speed and the measure of the target
   const { run: paced, eld, cpu } = await pacedScore(server, base, `account score paced at ${args.rate} req/s`);
   // the same as of today's UTC midnight (event features from the event rollup), for comparison
-  const midnight = args.midnight ? await pacedScore(server, base, '  the same, as of 00:00 UTC today', new Date(now.getTime() - (now.getTime() % 86_400_000)).toISOString()) : null;
+  const midnight = args.midnight ? await pacedScore(server, base, '  the same, as of 00:00 UTC today', utcMidnightOf(now).toISOString()) : null;
   await stopChild(server);
   // the same measure against a server of another number of processes, warmed up on the route first
   const thenWorkers = args['then-workers'] ?? (args.workers > 1 ? 1 : 0);

@@ -31,6 +31,12 @@ const DAY_MS = 86_400_000;
 
 /** Whether `d` is 00:00 UTC, the only time of day the event rollup serves. */
 export const isUtcMidnight = (d: Date) => d.getTime() % DAY_MS === 0;
+/** The UTC midnight that starts the day of `d`. */
+export const utcMidnightOf = (d: Date) => new Date(Math.floor(d.getTime() / DAY_MS) * DAY_MS);
+/** The event rollup keeps whole UTC days: it serves only as-of times at 00:00 UTC. */
+function requireRollupDates(asOfs: readonly Date[]): void {
+  if (!asOfs.every(isUtcMidnight)) throw new ChurnError('CHURN_ERR_VALIDATION', 'the event rollup serves only as-of dates at 00:00 UTC');
+}
 
 /** Where event features come from: the raw events (any time of day) or the event rollup (UTC midnights only). */
 export type EventSource = 'raw' | 'rollup';
@@ -100,9 +106,7 @@ export function compileFeatures(catalog: Catalog, asOfs: readonly Date[], opts: 
     throw new ChurnError('CHURN_ERR_VALIDATION', 'as-of dates compiled together must be whole days apart (same time of day)');
   }
   const useRollup = opts.events === 'rollup';
-  if (useRollup && !asOfs.every(isUtcMidnight)) {
-    throw new ChurnError('CHURN_ERR_VALIDATION', 'the event rollup serves only as-of dates at 00:00 UTC');
-  }
+  if (useRollup) requireRollupDates(asOfs);
   const restricted = opts.accountIds !== undefined;
   const perAccount = opts.perAccount ?? (restricted && perAccountFor(opts.accountIds!.length));
   // $1 dates, $2 scan_from in epoch seconds (day 0 of the rollup), $3/$4 scan range, $5 segment edges, $6 accounts
@@ -309,7 +313,7 @@ export function featureStatement(catalog: Catalog, opts: { requireActive?: boole
     values: (asOf, accountIds) => {
       const t = asOf instanceof Date ? asOf.getTime() : NaN;
       if (Number.isNaN(t)) throw new ChurnError('CHURN_ERR_VALIDATION', `invalid as-of date: ${String(asOf)}`);
-      if (useRollup && !isUtcMidnight(asOf)) throw new ChurnError('CHURN_ERR_VALIDATION', 'the event rollup serves only as-of dates at 00:00 UTC');
+      if (useRollup) requireRollupDates([asOf]);
       const iso = asOf.toISOString();
       const values = fixed.slice();
       values[0] = [iso];

@@ -1,7 +1,7 @@
 import type { Pool } from '../core/db.ts';
 import type { Catalog } from '../features/catalog.ts';
 import { featureConcurrency } from '../core/config.ts';
-import { PER_ACCOUNT_MAX } from '../features/compile.ts';
+import { PER_ACCOUNT_MAX, utcMidnightOf } from '../features/compile.ts';
 import { createFastPathPool, readFeatureRows } from '../features/materialize.ts';
 import { batchFeatureReads } from './feature-batcher.ts';
 import type { RowValue } from './score-builder.ts';
@@ -54,8 +54,8 @@ export function createFeatureReader(db: Pool, catalog: Catalog, opts: { maxInFli
     // from the raw events, and from the event rollup for as-of times at a UTC midnight): a round of
     // reads for no account per form, each round holding all the connections at once
     warm: async () => {
-      const now = Date.now();
-      for (const asOf of [new Date(now), new Date(now - (now % 86_400_000))]) {
+      const now = new Date();
+      for (const asOf of [now, utcMidnightOf(now)]) {
         for (const ids of [[''], Array<string>(PER_ACCOUNT_MAX + 1).fill('')]) {
           await Promise.all(Array.from({ length: maxInFlight + 1 }, () => readFeatureRows(pool, catalog, ids, asOf, { requireActive: false })));
         }
