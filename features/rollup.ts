@@ -13,7 +13,8 @@ export interface RollupRefresh {
 }
 
 /**
- * Turns the rollup's triggers on and recomputes it from all events, split by account across
+ * Turns the rollup's triggers on (on source.events and on each of its partitions, adding them to a
+ * partition created by hand) and recomputes it from all events, split by account across
  * `shards` connections (default 2, one per core). Each shard holds a SHARE lock on source.events
  * while it recomputes its accounts, so writers wait for it (and their triggers, already on, maintain
  * what they write afterwards); the rollup is marked valid when every shard is done. Builds read the

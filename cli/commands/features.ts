@@ -58,7 +58,7 @@ export function registerFeatures(program: Command): Command {
     });
   features
     .command('rollup')
-    .description('recompute the event rollup from all events and turn its triggers back on (after loading events straight into partitions, or after an interrupted `churn generate`)')
+    .description('recompute the event rollup from all events and turn its triggers back on (after attaching, detaching or dropping an event partition, or after an interrupted `churn generate`)')
     .option('--check', 'only say whether the rollup is valid (exit code 1 when it is not)')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseOptions(z.object({ check: z.boolean().optional() }), raw);
