@@ -1,4 +1,4 @@
-import type { Pool } from '../core/db.ts';
+import type { Pool, Queryable } from '../core/db.ts';
 import { query, withTransaction } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
 
@@ -42,4 +42,17 @@ export async function refreshEventRollup(pool: Pool, opts: { shards?: number } =
 /** Marks the rollup out of date and turns its triggers off, before a bulk load of events. */
 export async function suspendEventRollup(pool: Pool): Promise<void> {
   await query(pool, 'SELECT churn.suspend_event_rollup()');
+}
+
+/**
+ * Partitions of source.events without the rollup's triggers (migration 012): created by hand with
+ * `CREATE TABLE ... PARTITION OF` or attached, so a write straight into them would leave the rollup
+ * stale. `refreshEventRollup` adds the triggers to them.
+ */
+export async function unmaintainedEventPartitions(db: Queryable): Promise<string[]> {
+  const rows = await query<{ part: string }>(db, `SELECT i.inhrelid::regclass::text AS part FROM pg_inherits i
+    WHERE i.inhparent = 'source.events'::regclass
+      AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = i.inhrelid AND g.tgname = 'events_part_rollup_insert')
+    ORDER BY 1`);
+  return rows.map((r) => r.part);
 }

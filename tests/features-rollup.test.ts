@@ -251,6 +251,11 @@ describe('event rollup', () => {
     expect(out).toMatch(/event rollup: \d+ rows/);
     expect(await rollupValid(db.pool)).toBe(true);
     expect(await compare([new Date('2026-03-15T00:00:00Z')])).toEqual([]);
+    // a partition created by hand has no triggers: --check names it, and the refresh adds them
+    await db.pool.query(`CREATE TABLE source.events_2027_01 PARTITION OF source.events FOR VALUES FROM ('2027-01-01') TO ('2027-02-01')`);
+    expect(await featuresCli(db, ['rollup', '--check'])).toMatchObject({ code: 1, out: expect.stringMatching(/without the rollup's triggers .*source\.events_2027_01/) });
+    await featuresCli(db, ['rollup']);
+    expect(await featuresCli(db, ['rollup', '--check'])).toEqual({ code: 0, out: expect.not.stringMatching(/without/) });
     // triggers are on again: a later insert is maintained without any command
     await db.pool.query(`INSERT INTO source.events (event_id, account_id, user_id, event_type, occurred_at) SELECT 990003, account_id, 'u_new', 'report_create', timestamptz '2026-03-03 10:00Z' FROM source.accounts ORDER BY account_id LIMIT 1`);
     expect(await compare([new Date('2026-03-15T00:00:00Z')])).toEqual([]);

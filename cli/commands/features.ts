@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
 import { buildSnapshots, rollupValid } from '../../features/materialize.ts';
-import { refreshEventRollup } from '../../features/rollup.ts';
+import { refreshEventRollup, unmaintainedEventPartitions } from '../../features/rollup.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 import { CliDateSchema, registerFeaturesDescribe } from './features-qa.ts';
 
@@ -59,14 +59,16 @@ export function registerFeatures(program: Command): Command {
   features
     .command('rollup')
     .description('recompute the event rollup from all events and turn its triggers back on (after attaching, detaching or dropping an event partition, or after an interrupted `churn generate`)')
-    .option('--check', 'only say whether the rollup is valid (exit code 1 when it is not)')
+    .option('--check', 'only say whether the rollup is valid and every event partition keeps it current (exit code 1 when not)')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseOptions(z.object({ check: z.boolean().optional() }), raw);
       await withDatabase(async ({ pool }) => {
         if (o.check) {
           const valid = await rollupValid(pool);
           console.log(valid ? 'the event rollup is valid: builds at 00:00 UTC read it' : 'the event rollup is out of date: builds read the raw events; run `churn features rollup`');
-          if (!valid) process.exitCode = 1;
+          const bare = await unmaintainedEventPartitions(pool);
+          if (bare.length) console.log(`event partitions without the rollup's triggers (created by hand or attached; writes straight into them would leave the rollup stale): ${bare.join(', ')}; run \`churn features rollup\``);
+          if (!valid || bare.length) process.exitCode = 1;
           return;
         }
         console.log('recomputing the event rollup from all events (split by account across two connections; writers to source.events wait) ...');
