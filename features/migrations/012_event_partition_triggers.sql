@@ -9,16 +9,10 @@
 -- DROP of a partition holding events; run `churn features rollup` after those.
 
 -- TRUNCATE of one partition: which accounts lost events is not known after the fact, so the whole
--- rollup is recomputed (as after a change to the event types). Skipped while the rollup is out of
--- date anyway (suspended for a bulk load, which recomputes it when done).
-CREATE FUNCTION churn.event_rollup_on_partition_truncate() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
-BEGIN
-  IF (SELECT valid FROM churn.event_rollup_state) THEN
-    PERFORM churn.refresh_event_rollup(NULL);
-  END IF;
-  RETURN NULL;
-END $fn$;
+-- rollup is recomputed, as after a change to the event types (skipped while the rollup is out of date
+-- anyway: suspended for a bulk load, which recomputes it when done). One trigger function serves
+-- both, under a name that says what it does.
+ALTER FUNCTION churn.event_rollup_on_types() RENAME TO event_rollup_refresh_all;
 
 -- Puts the rollup's triggers on partition `part` (nothing when it has them), switched on or off as
 -- the parent's are.
@@ -34,7 +28,7 @@ BEGIN
   EXECUTE format('CREATE TRIGGER events_part_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION churn.event_rollup_on_events()', part);
   EXECUTE format('CREATE TRIGGER events_part_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION churn.event_rollup_on_events()', part);
   EXECUTE format('CREATE TRIGGER events_part_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION churn.event_rollup_on_events()', part);
-  EXECUTE format('CREATE TRIGGER events_part_rollup_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION churn.event_rollup_on_partition_truncate()', part);
+  EXECUTE format('CREATE TRIGGER events_part_rollup_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION churn.event_rollup_refresh_all()', part);
   IF enabled IS NOT TRUE THEN
     FOREACH t IN ARRAY ARRAY['events_part_rollup_insert', 'events_part_rollup_update', 'events_part_rollup_delete', 'events_part_rollup_truncate'] LOOP
       EXECUTE format('ALTER TABLE %s DISABLE TRIGGER %I', part, t);
