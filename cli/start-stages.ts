@@ -12,13 +12,13 @@ import type { Catalog } from '../features/catalog.ts';
 import { DEMO_ACCOUNTS, generate } from '../features/generate/index.ts';
 import { getModel, setAlias } from '../training/registry/index.ts';
 import { databaseTrainingSet, trainAndRegister } from '../training/run.ts';
-import type { ServingConfig } from '../serving/config.ts';
+import type { ServingConfig } from '../scoring/config.ts';
 import { createApiKey, listApiKeys, prefixOf, revokeApiKey } from '../serving/keys.ts';
-import { registryModelSource } from '../serving/model-source.ts';
-import { buildModelReport } from '../serving/report-job.ts';
-import { saveModelReport } from '../serving/report-store.ts';
-import { headlineSentences } from '../training/report/headline.ts';
-import { scoreAllActive } from '../serving/score-all.ts';
+import { registryModelSource } from '../scoring/model.ts';
+import { buildModelReport } from '../jobs/report/job.ts';
+import { saveModelReport } from '../jobs/report/store.ts';
+import { headlineSentences } from '../jobs/report/headline.ts';
+import { scoreAllActive } from '../jobs/score-all.ts';
 
 export type Say = (line: string) => void;
 

@@ -1,10 +1,10 @@
 import type { Pool } from '../core/db.ts';
 import type { Logger } from '../core/log.ts';
 import type { Authenticator } from './auth.ts';
-import type { ServingConfig } from './config.ts';
+import type { ServingConfig } from '../scoring/config.ts';
 import type { ServingMetrics } from './metrics.ts';
-import type { ModelHolder } from './model-holder.ts';
-import type { FeatureReader } from './scorer-service.ts';
+import type { ModelHolder } from '../scoring/holder.ts';
+import type { FeatureReader } from '../scoring/score-accounts.ts';
 
 /** Reports: HTML of the latest report or one version's, and its JSON twin; null when there is none. */
 export interface ReportSource {

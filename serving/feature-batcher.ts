@@ -1,5 +1,5 @@
 import { featureConcurrency } from '../core/config.ts';
-import type { AccountFeatures, FeatureReader } from './scorer-service.ts';
+import type { AccountFeatures, FeatureReader } from '../scoring/score-accounts.ts';
 
 interface Pending {
   ids: string[];

@@ -4,8 +4,8 @@ import { featureConcurrency } from '../core/config.ts';
 import { PER_ACCOUNT_MAX, utcMidnightOf } from '../features/compile.ts';
 import { createFastPathPool, readFeatureRows } from '../features/materialize.ts';
 import { batchFeatureReads } from './feature-batcher.ts';
-import type { RowValue } from './score-builder.ts';
-import type { AccountFeatures, FeatureReader } from './scorer-service.ts';
+import type { RowValue } from '../scoring/build-score.ts';
+import type { AccountFeatures, FeatureReader } from '../scoring/score-accounts.ts';
 
 /** Feature rows keyed by name, from catalogue-ordered value arrays. */
 export function toRecords(catalog: Catalog, arrays: Map<string, (number | null)[]> | Iterable<[string, (number | null)[]]>): Map<string, Record<string, RowValue>> {

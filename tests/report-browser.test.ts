@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildReportData } from '../training/report/data.ts';
-import { renderReportHtml } from '../training/report/render.ts';
+import { buildReportData } from '../jobs/report/data.ts';
+import { renderReportHtml } from '../jobs/report/render.ts';
 import { reportInputs } from './report-fixture.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ChurnError } from '../core/errors.ts';
 import { evaluate } from '../training/evaluate.ts';
-import { buildReportData, parseReportData, ReportDataSchema } from '../training/report/data.ts';
-import { psi, psiStatus, PSI_EPSILON } from '../training/report/psi.ts';
-import { renderReportHtml, renderReportJson } from '../training/report/render.ts';
+import { buildReportData, parseReportData, ReportDataSchema } from '../jobs/report/data.ts';
+import { psi, psiStatus, PSI_EPSILON } from '../jobs/report/psi.ts';
+import { renderReportHtml, renderReportJson } from '../jobs/report/render.ts';
 import { FIXTURE_FEATURES, reportInputs } from './report-fixture.ts';
 
 function codeOf(fn: () => unknown): string | undefined {

@@ -3,8 +3,8 @@
  * them, a weaker previous model, a crude scorecard, six observation months, and feature matrices.
  */
 import { mulberry32 } from '../training/evaluate.ts';
-import type { ReportInputs } from '../training/report/data.ts';
-import type { FeatureValue } from '../training/report/psi.ts';
+import type { ReportInputs } from '../jobs/report/data.ts';
+import type { FeatureValue } from '../jobs/report/psi.ts';
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 

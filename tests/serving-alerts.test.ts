@@ -4,12 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
 import { silentLogger } from '../core/log.ts';
 import { setAlias } from '../training/registry/index.ts';
-import { deliverDue, syncWebhooks } from '../serving/alerts/deliver.ts';
-import { SIGNATURE_HEADER, verifySignature } from '../serving/alerts/sign.ts';
-import { parseServingConfig, type ServingConfig } from '../serving/config.ts';
-import { registryModelSource } from '../serving/model-source.ts';
-import { scoreAllActive } from '../serving/score-all.ts';
-import type { Score } from '../serving/schemas/score.ts';
+import { deliverDue, syncWebhooks } from '../jobs/alerts/deliver.ts';
+import { SIGNATURE_HEADER, verifySignature } from '../jobs/alerts/sign.ts';
+import { parseServingConfig, type ServingConfig } from '../scoring/config.ts';
+import { registryModelSource } from '../scoring/model.ts';
+import { scoreAllActive } from '../jobs/score-all.ts';
+import type { Score } from '../scoring/schema.ts';
 import { bearer, registerChampion, shiftedArtifact, startHarness, type ServingHarness } from './serving-fixture.ts';
 
 const SECRET = 'whsec_test_0123456789abcdef';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../serving/app.ts';
 import { revokeApiKey } from '../serving/keys.ts';
-import { saveModelReport } from '../serving/report-store.ts';
+import { saveModelReport } from '../jobs/report/store.ts';
 import { BOOTSTRAP_SECRET, bearer, startHarness, type ServingHarness } from './serving-fixture.ts';
 import { mulberry32 } from '../core/random.ts';
 

@@ -3,12 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../core/config.ts';
-import { DEFAULT_SERVING_CONFIG, healthFromProbability, loadServingConfig, parseServingConfig, resolveSegment, tierOf } from '../serving/config.ts';
-import { scorecardScore } from '../serving/scorecard.ts';
-import { buildScore, topIndices, type ServingModel } from '../serving/score-builder.ts';
-import { signPayload, verifySignature } from '../serving/alerts/sign.ts';
+import { DEFAULT_SERVING_CONFIG, healthFromProbability, loadServingConfig, parseServingConfig, resolveSegment, tierOf } from '../scoring/config.ts';
+import { scorecardScore } from '../scoring/scorecard.ts';
+import { buildScore, topIndices, type ServingModel } from '../scoring/build-score.ts';
+import { signPayload, verifySignature } from '../jobs/alerts/sign.ts';
 import { parseBootstrapKeys, prefixOf } from '../serving/keys.ts';
-import { backoffSeconds } from '../serving/alerts/deliver.ts';
+import { backoffSeconds } from '../jobs/alerts/deliver.ts';
 
 /** A linear model written by hand: logit = -1 + sum(w_i * x_i), contributions w_i * x_i (reference 0). */
 function linearModel(weights: Record<string, number>, families: Record<string, string>): ServingModel {

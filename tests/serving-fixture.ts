@@ -12,13 +12,13 @@ import type { PreparedTable } from '../training/table.ts';
 import { trainModel } from '../training/train.ts';
 import { buildApp, type AppDeps, type ChurnApp } from '../serving/app.ts';
 import { Authenticator } from '../serving/auth.ts';
-import { DEFAULT_SERVING_CONFIG, type ServingConfig } from '../serving/config.ts';
+import { DEFAULT_SERVING_CONFIG, type ServingConfig } from '../scoring/config.ts';
 import { createFeatureReader } from '../serving/feature-reader.ts';
 import { createApiKey, parseBootstrapKeys } from '../serving/keys.ts';
 import { createMetrics } from '../serving/metrics.ts';
-import { ModelHolder } from '../serving/model-holder.ts';
-import { registryModelSource } from '../serving/model-source.ts';
-import { dbReports } from '../serving/report-store.ts';
+import { ModelHolder } from '../scoring/holder.ts';
+import { registryModelSource } from '../scoring/model.ts';
+import { dbReports } from '../jobs/report/store.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 
 export const DATA_END = '2026-10-01';

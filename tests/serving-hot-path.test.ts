@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../core/random.ts';
-import { topIndices } from '../serving/score-builder.ts';
+import { topIndices } from '../scoring/build-score.ts';
 import { fastPathOf, type FastPath } from '../serving/schemas/fast-path.ts';
 import { PredictBodySchema, TopQuerySchema } from '../serving/schemas/scores.ts';
 import { bearer, startHarness, type ServingHarness } from './serving-fixture.ts';

@@ -3,10 +3,10 @@ import { loadConfig } from '../core/config.ts';
 import { query } from '../core/db.ts';
 import { silentLogger } from '../core/log.ts';
 import { setAlias } from '../training/registry/index.ts';
-import { Scheduler } from '../serving/scheduler.ts';
+import { Scheduler } from '../jobs/scheduler.ts';
 import { startServer, type RunningServer } from '../serving/server.ts';
-import type { Score } from '../serving/schemas/score.ts';
-import { DEFAULT_SERVING_CONFIG } from '../serving/config.ts';
+import type { Score } from '../scoring/schema.ts';
+import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
 import { bearer, registerChampion, shiftedArtifact, startHarness, type ServingHarness } from './serving-fixture.ts';
 
 const logit = (p: number) => Math.log(p / (1 - p));

@@ -8,13 +8,13 @@ import { silentLogger } from '../core/log.ts';
 import { migrate } from '../features/migrate.ts';
 import { buildApp, type ChurnApp } from '../serving/app.ts';
 import { Authenticator } from '../serving/auth.ts';
-import { DEFAULT_SERVING_CONFIG } from '../serving/config.ts';
+import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
 import { createFeatureReader } from '../serving/feature-reader.ts';
 import { parseBootstrapKeys } from '../serving/keys.ts';
 import { createMetrics } from '../serving/metrics.ts';
-import { dbReports } from '../serving/report-store.ts';
-import { ModelHolder } from '../serving/model-holder.ts';
-import { registryModelSource } from '../serving/model-source.ts';
+import { dbReports } from '../jobs/report/store.ts';
+import { ModelHolder } from '../scoring/holder.ts';
+import { registryModelSource } from '../scoring/model.ts';
 import { registerChampion, seedData, trainTinyModel } from './serving-fixture.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 

@@ -3,12 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
 import { describeFeature } from '../features/describe-value.ts';
 import { computeFeatures } from '../features/materialize.ts';
-import { healthFromProbability, resolveSegment, tierOf } from '../serving/config.ts';
+import { healthFromProbability, resolveSegment, tierOf } from '../scoring/config.ts';
 import { baseRateOf } from '../training/artifact.ts';
 import { batchFeatureReads } from '../serving/feature-batcher.ts';
 import { createFeatureReader, toRecords } from '../serving/feature-reader.ts';
-import type { FeatureReader } from '../serving/scorer-service.ts';
-import { ScoreSchema, type Score } from '../serving/schemas/score.ts';
+import type { FeatureReader } from '../scoring/score-accounts.ts';
+import { ScoreSchema, type Score } from '../scoring/schema.ts';
 import { bearer, startHarness, AS_OF, type ServingHarness } from './serving-fixture.ts';
 
 const logit = (p: number) => Math.log(p / (1 - p));

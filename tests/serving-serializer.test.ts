@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { Score } from '../serving/schemas/score.ts';
+import type { Score } from '../scoring/schema.ts';
 import { ScoresResponseSchema } from '../serving/schemas/scores.ts';
 import { securityHeaders } from '../serving/security-headers.ts';
 import { compiledSerializerCompiler } from '../serving/serializer.ts';
-import { topIndices } from '../serving/score-builder.ts';
+import { topIndices } from '../scoring/build-score.ts';
 
 const compile = (schema: z.ZodType) => compiledSerializerCompiler({ schema, method: 'GET', url: '/t', httpStatus: '200' } as never);
 

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SERVING_CONFIG, healthFromProbability, tierOf } from '../serving/config.ts';
+import { DEFAULT_SERVING_CONFIG, healthFromProbability, tierOf } from '../scoring/config.ts';
 import { baseRateOf } from '../training/artifact.ts';
 import { writePreparedCsv } from '../training/export.ts';
 import { getModel, listModels } from '../training/registry/index.ts';

@@ -13,7 +13,7 @@ interface Run { code: number; stdout: string; stderr: string }
 
 function evalDrivers(url: string, args: string[] = []): Promise<Run> {
   return new Promise((resolve) => {
-    execFile('node', ['--import', 'tsx', 'training/eval-drivers.ts', ...args], { env: { ...process.env, DATABASE_URL: url, CHURN_LOG_LEVEL: 'error' }, timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile('node', ['--import', 'tsx', 'bench/eval-drivers.ts', ...args], { env: { ...process.env, DATABASE_URL: url, CHURN_LOG_LEVEL: 'error' }, timeout: 120_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_HEALTH_MAPPING, familyDrivers, familyScores, formatDrivers, healthScore, tierFor, topDrivers, topRiskFamily } from '../training/health.ts';
+import { DEFAULT_HEALTH_MAPPING, familyDrivers, familyScores, formatDrivers, healthScore, tierFor, topDrivers, topRiskFamily } from '../scoring/health.ts';
 
 describe('health score, tiers and drivers', () => {
   it('maps churn probability to a 0-100 health score that never rises with risk', () => {

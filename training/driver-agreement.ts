@@ -3,7 +3,7 @@ import { ChurnError } from '../core/errors.ts';
 import { noProgress, type Progress } from '../core/progress.ts';
 import type { Catalog } from '../features/catalog.ts';
 import { computeFeatures } from '../features/materialize.ts';
-import { topRiskFamily } from './health.ts';
+import { topRiskFamily } from '../scoring/health.ts';
 import type { RowScore, Scorer } from './scorer.ts';
 
 /**

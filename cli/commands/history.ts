@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ChurnError } from '../../core/errors.ts';
-import { loadServingConfig } from '../../serving/config.ts';
-import { thinScoreHistory } from '../../serving/history-retention.ts';
+import { loadServingConfig } from '../../scoring/config.ts';
+import { thinScoreHistory } from '../../jobs/history-retention.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 
 const ThinOptions = z.object({

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { parseOptions, withDatabase } from '../context.ts';
 import { DurationSchema } from '../../features/labels.ts';
-import { runMonitor, type MonitoringResult } from '../../serving/monitor.ts';
+import { runMonitor, type MonitoringResult } from '../../jobs/monitor/monitor.ts';
 
 const MonitorCliOptions = z.object({
   horizon: DurationSchema.refine((d) => d > 0, 'the horizon must be at least 1 day'),

@@ -7,9 +7,9 @@ import { ChurnError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
 import { recordsFromCsv } from '../../training/csv-table.ts';
 import { csvField } from '../../training/export.ts';
-import { formatDrivers, topDrivers } from '../../training/health.ts';
+import { formatDrivers, topDrivers } from '../../scoring/health.ts';
 import { baseRateOf } from '../../training/artifact.ts';
-import { healthFromProbability, loadServingConfig, tierOf, type ServingConfig } from '../../serving/config.ts';
+import { healthFromProbability, loadServingConfig, tierOf, type ServingConfig } from '../../scoring/config.ts';
 import { loadModel } from '../../training/registry/index.ts';
 import { createScorer, type Scorer } from '../../training/scorer.ts';
 

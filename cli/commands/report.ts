@@ -7,10 +7,10 @@ import { ChurnError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
 import { DurationSchema } from '../../features/labels.ts';
 import { tableFromCsv } from '../../training/csv-table.ts';
-import { headlineSentences } from '../../training/report/headline.ts';
+import { headlineSentences } from '../../jobs/report/headline.ts';
 import type { PreparedTable } from '../../training/table.ts';
-import { loadServingConfig } from '../../serving/config.ts';
-import { buildModelReport, saveModelReport } from '../../serving/report-job.ts';
+import { loadServingConfig } from '../../scoring/config.ts';
+import { buildModelReport, saveModelReport } from '../../jobs/report/job.ts';
 
 const DateText = z.string().regex(/^\d{4}-\d{2}-\d{2}(T[\d:.]+Z?)?$/, 'expected YYYY-MM-DD or an ISO timestamp')
   .transform((s) => new Date(s.length === 10 ? `${s}T00:00:00Z` : s))

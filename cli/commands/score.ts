@@ -4,11 +4,11 @@ import { silentLogger } from '../../core/log.ts';
 import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
 import { resolveVersion } from '../../training/registry/index.ts';
-import { deliverDue, syncWebhooks } from '../../serving/alerts/deliver.ts';
-import { loadServingConfig } from '../../serving/config.ts';
-import { registryModelSource } from '../../serving/model-source.ts';
+import { deliverDue, syncWebhooks } from '../../jobs/alerts/deliver.ts';
+import { loadServingConfig } from '../../scoring/config.ts';
+import { registryModelSource } from '../../scoring/model.ts';
 import { AsOfSchema } from '../../serving/schemas/common.ts';
-import { scoreAllActive } from '../../serving/score-all.ts';
+import { scoreAllActive } from '../../jobs/score-all.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 
 const ScoreOptions = z.object({

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { loadCatalog, ensureFeatureSet } from '../../features/catalog.ts';
-import { loadServingConfig } from '../../serving/config.ts';
+import { loadServingConfig } from '../../scoring/config.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 import { serveApi } from '../serve-api.ts';
 import { ensureChampion, ensureData, ensureDemoKey, ensureFreshSnapshot, ensureReport, ensureScores } from '../start-stages.ts';

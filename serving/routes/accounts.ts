@@ -5,10 +5,10 @@ import { requireScope } from '../auth.ts';
 import type { AppDeps } from '../deps.ts';
 import { ChangeQuerySchema, ChangeResponseSchema, HistoryQuerySchema, HistoryResponseSchema, ListQuerySchema, ListResponseSchema, ScoreQuerySchema } from '../schemas/accounts.ts';
 import { AccountParamsSchema } from '../schemas/common.ts';
-import { errorResponses, ScoreSchema, type Score } from '../schemas/score.ts';
-import { defaultAsOf, scoreAccounts } from '../scorer-service.ts';
-import { accountExists, accountHistory, latestScores, rowToScore, storedScoreAt, type StoredScoreRow } from '../score-store.ts';
-import { scoreChange } from '../score-change.ts';
+import { errorResponses, ScoreSchema, type Score } from '../../scoring/schema.ts';
+import { defaultAsOf, scoreAccounts } from '../../scoring/score-accounts.ts';
+import { accountExists, accountHistory, latestScores, rowToScore, storedScoreAt, type StoredScoreRow } from '../../scoring/store.ts';
+import { scoreChange } from '../../scoring/score-change.ts';
 
 function encodeCursor(p: number, id: string): string {
   return Buffer.from(JSON.stringify([p, id])).toString('base64url');

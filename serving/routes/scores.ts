@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { requireScope } from '../auth.ts';
 import type { AppDeps } from '../deps.ts';
-import { errorResponses } from '../schemas/score.ts';
+import { errorResponses } from '../../scoring/schema.ts';
 import { BatchBodySchema, PredictBodySchema, ScoresResponseSchema, TopQuerySchema } from '../schemas/scores.ts';
-import { defaultAsOf, scoreAccounts, scoreInstances } from '../scorer-service.ts';
+import { defaultAsOf, scoreAccounts, scoreInstances } from '../../scoring/score-accounts.ts';
 
 export function scoreRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   const read = requireScope(deps.auth, 'score:read');

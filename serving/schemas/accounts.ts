@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ScoreSchema } from './score.ts';
+import { ScoreSchema } from '../../scoring/schema.ts';
 import { AccountIdSchema, AsOfSchema, BoolQuerySchema, TopSchema } from './common.ts';
 
 export const ScoreQuerySchema = z.object({

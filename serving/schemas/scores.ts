@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ScoreSchema } from './score.ts';
+import { ScoreSchema } from '../../scoring/schema.ts';
 import { AccountIdSchema, AsOfSchema, MAX_TOP, TopSchema } from './common.ts';
 import { withFastPath } from './fast-path.ts';
 

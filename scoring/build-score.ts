@@ -1,6 +1,6 @@
 import { FAMILIES, healthFromProbability, resolveSegment, tierOf, type SegmentInfo, type ServingConfig } from './config.ts';
 import { scorecardScore } from './scorecard.ts';
-import type { Score, Driver } from './schemas/score.ts';
+import type { Score, Driver } from './schema.ts';
 
 export type RowValue = number | string | null;
 

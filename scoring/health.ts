@@ -74,7 +74,7 @@ export interface FamilyDriver {
  * a count and its share), and a model spreads the credit among them, sometimes with opposite signs.
  * One feature's contribution then understates (or hides) what the family as a whole does, while the
  * family's sum is its exact share of the explanation (contributions are additive), so it is the stable
- * way to name the driving family. Measured on a synthetic world (training/eval-drivers.ts), naming the
+ * way to name the driving family. Measured on a synthetic world (bench/eval-drivers.ts), naming the
  * family this way matches the true churn driver more often than the family of the top single feature.
  */
 export function familyDrivers(families: readonly string[], contributions: ArrayLike<number>): FamilyDriver[] {

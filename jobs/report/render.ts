@@ -6,7 +6,7 @@ import { parseReportData, type ReportData } from './data.ts';
 import { backtestChart, calibrationChart, confusionChart, driftChart, importanceChart, liftChart, prChart, rocChart, tierChart } from './charts.ts';
 import { headlineSentences } from './headline.ts';
 import { escapeXml as esc, pct } from './svg.ts';
-import type { EvaluationReport } from '../evaluate.ts';
+import type { EvaluationReport } from '../../training/evaluate.ts';
 
 const CSS = `
 *{box-sizing:border-box}

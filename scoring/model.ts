@@ -4,9 +4,9 @@ import type { Catalog } from '../features/catalog.ts';
 import { loadModel, resolveVersion } from '../training/registry/index.ts';
 import { baseRateOf } from '../training/artifact.ts';
 import { createScorer } from '../training/scorer.ts';
-import type { ModelSource } from './model-holder.ts';
+import type { ModelSource } from './holder.ts';
 import { describeValue } from './describe.ts';
-import type { ServingModel } from './score-builder.ts';
+import type { ServingModel } from './build-score.ts';
 
 /** Builds a serving model from a registry artifact: the plain-JS scorer plus feature descriptions. */
 export function servingModelFrom(version: number, artifact: unknown, catalog: Catalog): ServingModel {

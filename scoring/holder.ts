@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from '../core/log.ts';
 import { ALIAS_CHANNEL } from '../training/registry/index.ts';
-import type { ServingModel } from './score-builder.ts';
+import type { ServingModel } from './build-score.ts';
 
 export { ALIAS_CHANNEL };
 

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import type { ChangeResponseSchema } from './schemas/accounts.ts';
-import type { Driver, Score } from './schemas/score.ts';
+import type { ChangeResponseSchema } from '../serving/schemas/accounts.ts';
+import type { Driver, Score } from './schema.ts';
 
 type Change = z.infer<typeof ChangeResponseSchema>;
 const logit = (p: number) => Math.log(Math.max(1e-12, p) / Math.max(1e-12, 1 - p));

@@ -1,6 +1,6 @@
 /** SQL of `churn monitor`: stored scores joined to the outcomes that later happened, and the runs table. */
-import type { Sql } from '../core/db.ts';
-import { labelStatusQuery, type LabelSqlParams } from '../features/labels.sql.ts';
+import type { Sql } from '../../core/db.ts';
+import { labelStatusQuery, type LabelSqlParams } from '../../features/labels.sql.ts';
 
 /**
  * The scores monitored: per account and calendar month (UTC) of `as_of`, the latest stored score with

@@ -1,9 +1,9 @@
 /**
  * The monitoring gauges on /metrics: registered once on the app's prom-client registry, they read the
- * latest stored monitoring run (serving/monitor.ts) when scraped, at most once per `ttlMs`.
+ * latest stored monitoring run (jobs/monitor/monitor.ts) when scraped, at most once per `ttlMs`.
  */
 import { Gauge, type Registry } from 'prom-client';
-import type { Queryable } from '../core/db.ts';
+import type { Queryable } from '../../core/db.ts';
 import { MONITORING_GAUGES, monitoringMetrics, type Gauge as MonitoringGauge } from './monitor.ts';
 
 /**

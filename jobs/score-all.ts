@@ -2,11 +2,11 @@ import type { Pool } from '../core/db.ts';
 import { noProgress, type Progress } from '../core/progress.ts';
 import type { Catalog } from '../features/catalog.ts';
 import { selectFeatures } from '../features/materialize.ts';
-import type { ServingConfig } from './config.ts';
-import { toRecords } from './feature-reader.ts';
-import { buildScore, type ServingModel } from './score-builder.ts';
-import { checkFeatureSet, readAccountInfo } from './scorer-service.ts';
-import { storeScores } from './score-store.ts';
+import type { ServingConfig } from '../scoring/config.ts';
+import { toRecords } from '../serving/feature-reader.ts';
+import { buildScore, type ServingModel } from '../scoring/build-score.ts';
+import { checkFeatureSet, readAccountInfo } from '../scoring/score-accounts.ts';
+import { storeScores } from '../scoring/store.ts';
 
 export interface ScoreAllResult {
   accounts: number;

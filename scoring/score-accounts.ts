@@ -1,9 +1,9 @@
 import { query, type Queryable, type Sql } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
 import type { SegmentInfo, ServingConfig } from './config.ts';
-import type { ModelHolder } from './model-holder.ts';
-import { buildScore, type RowValue, type ServingModel, type Top } from './score-builder.ts';
-import type { Score } from './schemas/score.ts';
+import type { ModelHolder } from './holder.ts';
+import { buildScore, type RowValue, type ServingModel, type Top } from './build-score.ts';
+import type { Score } from './schema.ts';
 
 /** An account's feature values as of a time, keyed by feature name, with the account facts a score needs. */
 export interface AccountFeatures {

@@ -1,9 +1,9 @@
 /**
  * The report's "Since deployment" section: realised performance of the stored scores per month
- * (serving/monitor.ts), inserted into the rendered report before its closing tag.
+ * (jobs/monitor/monitor.ts), inserted into the rendered report before its closing tag.
  */
-import { escapeXml as esc, pct } from '../training/report/svg.ts';
-import type { RealisedPerformance } from './monitor.ts';
+import { escapeXml as esc, pct } from './svg.ts';
+import type { RealisedPerformance } from '../monitor/monitor.ts';
 
 const cell = (v: number | null, f: (x: number) => string): string => (v === null ? 'n/a' : f(v));
 

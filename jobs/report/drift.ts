@@ -1,12 +1,12 @@
 /**
- * Feature drift of a model's inputs: the population stability index (training/report/psi.ts) per
+ * Feature drift of a model's inputs: the population stability index (jobs/report/psi.ts) per
  * feature between the model's training snapshot (the stored snapshot at the end of its training
  * window: the latest data it learned from, every account in it) and the latest stored snapshot of the
  * same feature set. The same samples feed the report (buildReportData) and `churn monitor`.
  */
-import { query, type Queryable, type Sql } from '../core/db.ts';
-import { ChurnError } from '../core/errors.ts';
-import { psi, psiStatus, type DriftStatus, type FeatureValue } from '../training/report/psi.ts';
+import { query, type Queryable, type Sql } from '../../core/db.ts';
+import { ChurnError } from '../../core/errors.ts';
+import { psi, psiStatus, type DriftStatus, type FeatureValue } from './psi.ts';
 
 export interface DriftSamples {
   featureSetVersion: string;

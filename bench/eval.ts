@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProgress } from '../core/progress.ts';
-import { tableFromCsv } from './csv-table.ts';
-import { peersAvailable, runPeers } from './peers.ts';
-import { trainModel, type ModelType } from './train.ts';
+import { tableFromCsv } from '../training/csv-table.ts';
+import { peersAvailable, runPeers } from '../training/peers.ts';
+import { trainModel, type ModelType } from '../training/train.ts';
 
 const TELCO_BASELINE = { auc: 0.837, ece: 0.029 };
 

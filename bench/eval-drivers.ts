@@ -18,9 +18,9 @@ import { createPool } from '../core/db.ts';
 import { ChurnError, describeIssues, isChurnError } from '../core/errors.ts';
 import { createProgress } from '../core/progress.ts';
 import { familiesOf, loadCatalog } from '../features/catalog.ts';
-import { DRIVER_FAMILIES, formatConfusion, measureDriverAgreement, summarizeAgreement } from './driver-agreement.ts';
-import { loadModel } from './registry/index.ts';
-import { createScorer } from './scorer.ts';
+import { DRIVER_FAMILIES, formatConfusion, measureDriverAgreement, summarizeAgreement } from '../training/driver-agreement.ts';
+import { loadModel } from '../training/registry/index.ts';
+import { createScorer } from '../training/scorer.ts';
 
 const Options = z.object({
   model: z.string().trim().min(1).default('champion'),

@@ -1,6 +1,6 @@
 import { query, withTransaction, type Pool, type Queryable, type Sql } from '../core/db.ts';
 import { tierOf, type ServingConfig } from './config.ts';
-import type { Score } from './schemas/score.ts';
+import type { Score } from './schema.ts';
 
 /** Stored scores: insert (set-based, with alert detection), latest per account, history. */
 

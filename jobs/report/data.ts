@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ChurnError, describeIssues } from '../../core/errors.ts';
-import { evaluate, EvaluationReportSchema, summariseGroups, type EvaluateOptions } from '../evaluate.ts';
+import { evaluate, EvaluationReportSchema, summariseGroups, type EvaluateOptions } from '../../training/evaluate.ts';
 import { psi, psiStatus, type FeatureValue } from './psi.ts';
 
 const Probability = z.number().min(0).max(1);

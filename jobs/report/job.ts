@@ -1,31 +1,31 @@
 /**
  * The accuracy report of one model version, built from the database: the version's held-out rows
- * (serving/report-rows.ts) scored by the version itself, by the previous champion and by the weighted
+ * (jobs/report/rows.ts) scored by the version itself, by the previous champion and by the weighted
  * scorecard, tiers as serving assigns them, drift against the training snapshot, and the realised
  * performance of stored scores. Every accuracy number comes from training/evaluate.ts through
  * buildReportData; this module only gathers the per-row arrays.
  */
-import type { Pool, Queryable } from '../core/db.ts';
-import type { Progress } from '../core/progress.ts';
-import { ChurnError, isChurnError } from '../core/errors.ts';
-import { tableRow } from '../training/register-run.ts';
-import { aliasHistory, getModel, loadModel, type ModelVersion } from '../training/registry/index.ts';
-import { buildReportData, type ReportData } from '../training/report/data.ts';
-import { renderReportHtml } from '../training/report/render.ts';
-import type { FeatureValue } from '../training/report/psi.ts';
-import { baseRateOf } from '../training/artifact.ts';
-import { createScorer, type Scorer } from '../training/scorer.ts';
-import type { PreparedTable } from '../training/table.ts';
-import { allTierNames, DEFAULT_SERVING_CONFIG, healthFromProbability, resolveSegment, tierOf, type SegmentInfo, type ServingConfig } from './config.ts';
-import { realisedPerformance, type RealisedPerformance } from './monitor.ts';
-import { driftSamples } from './report-drift.ts';
-import { heldOutBacktest } from './report-backtest.ts';
-import { withMonitoringSection } from './report-monitoring.ts';
-import { evaluationRows, type EvaluationRows } from './report-rows.ts';
-import { scorecardScore } from './scorecard.ts';
-import { readAccountInfo } from './scorer-service.ts';
+import type { Pool, Queryable } from '../../core/db.ts';
+import type { Progress } from '../../core/progress.ts';
+import { ChurnError, isChurnError } from '../../core/errors.ts';
+import { tableRow } from '../../training/register-run.ts';
+import { aliasHistory, getModel, loadModel, type ModelVersion } from '../../training/registry/index.ts';
+import { buildReportData, type ReportData } from './data.ts';
+import { renderReportHtml } from './render.ts';
+import type { FeatureValue } from './psi.ts';
+import { baseRateOf } from '../../training/artifact.ts';
+import { createScorer, type Scorer } from '../../training/scorer.ts';
+import type { PreparedTable } from '../../training/table.ts';
+import { allTierNames, DEFAULT_SERVING_CONFIG, healthFromProbability, resolveSegment, tierOf, type SegmentInfo, type ServingConfig } from '../../scoring/config.ts';
+import { realisedPerformance, type RealisedPerformance } from '../monitor/monitor.ts';
+import { driftSamples } from './drift.ts';
+import { heldOutBacktest } from './backtest.ts';
+import { withMonitoringSection } from './monitoring.ts';
+import { evaluationRows, type EvaluationRows } from './rows.ts';
+import { scorecardScore } from '../../scoring/scorecard.ts';
+import { readAccountInfo } from '../../scoring/score-accounts.ts';
 
-export { dbReports, reportJson, saveModelReport, type ModelReportJson } from './report-store.ts';
+export { dbReports, reportJson, saveModelReport, type ModelReportJson } from './store.ts';
 
 export interface BuildReportOptions {
   /** version number or alias (default 'champion') */

@@ -3,15 +3,15 @@
  * seeded account split, never trained on) at every stored observation date whose outcome is known,
  * so each month shows predicted against actual churn on accounts the model has not seen.
  */
-import type { Pool } from '../core/db.ts';
-import { isChurnError } from '../core/errors.ts';
-import { accountShare, buildTrainingSet, TrainingSetOptionsSchema } from '../training/dataset.ts';
-import { summariseGroups } from '../training/evaluate.ts';
-import type { ReportData } from '../training/report/data.ts';
-import type { Scorer } from '../training/scorer.ts';
-import type { PreparedTable } from '../training/table.ts';
-import { tableRow } from '../training/register-run.ts';
-import type { EvaluationRows } from './report-rows.ts';
+import type { Pool } from '../../core/db.ts';
+import { isChurnError } from '../../core/errors.ts';
+import { accountShare, buildTrainingSet, TrainingSetOptionsSchema } from '../../training/dataset.ts';
+import { summariseGroups } from '../../training/evaluate.ts';
+import type { ReportData } from './data.ts';
+import type { Scorer } from '../../training/scorer.ts';
+import type { PreparedTable } from '../../training/table.ts';
+import { tableRow } from '../../training/register-run.ts';
+import type { EvaluationRows } from './rows.ts';
 
 export interface HeldOutBacktest {
   backtest: ReportData['backtest'];

@@ -5,13 +5,13 @@
  * turns the latest row into Prometheus gauges.
  */
 import { z } from 'zod';
-import { query, type Pool, type Queryable } from '../core/db.ts';
-import { ChurnError, describeIssues, isChurnError } from '../core/errors.ts';
-import { labelParams, resolveDataEnd } from '../features/labels.ts';
-import { liftAt, summariseGroups } from '../training/evaluate.ts';
-import { getModel, loadModel } from '../training/registry/index.ts';
-import { driftSamples, featureDrift, type FeatureDrift } from './report-drift.ts';
-import { insertRunQuery, latestRunQuery, monitoredAsOfsQuery, monitoredScoresQuery, type MonitoredScoreRow } from './monitor-sql.ts';
+import { query, type Pool, type Queryable } from '../../core/db.ts';
+import { ChurnError, describeIssues, isChurnError } from '../../core/errors.ts';
+import { labelParams, resolveDataEnd } from '../../features/labels.ts';
+import { liftAt, summariseGroups } from '../../training/evaluate.ts';
+import { getModel, loadModel } from '../../training/registry/index.ts';
+import { driftSamples, featureDrift, type FeatureDrift } from '../report/drift.ts';
+import { insertRunQuery, latestRunQuery, monitoredAsOfsQuery, monitoredScoresQuery, type MonitoredScoreRow } from './sql.ts';
 
 export interface RealisedMonth {
   month: string;
@@ -184,7 +184,7 @@ export interface Gauge {
   value: number;
 }
 
-/** Names, help texts and labels of the monitoring gauges (serving/monitor-metrics.ts registers them). */
+/** Names, help texts and labels of the monitoring gauges (jobs/monitor/metrics.ts registers them). */
 export const MONITORING_GAUGES = {
   churn_realised_auc: { help: 'ROC AUC of stored scores against the churn that followed, per month scored', labelNames: ['month'] },
   churn_realised_lift10: { help: 'lift at 10% of stored scores against realised churn, per month scored', labelNames: ['month'] },

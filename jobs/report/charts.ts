@@ -3,7 +3,7 @@
  */
 import type { ReportData } from './data.ts';
 import { barChart, COLORS, niceMax, horizontalBarChart, lineChart, matrixChart, pct, reliabilityChart, type LineSeries } from './svg.ts';
-import type { EvaluationReport } from '../evaluate.ts';
+import type { EvaluationReport } from '../../training/evaluate.ts';
 
 function compared(data: ReportData): { name: string; color: string; dashed?: boolean; report: EvaluationReport }[] {
   const out: { name: string; color: string; dashed?: boolean; report: EvaluationReport }[] = [{ name: `model v${data.model.version}`, color: COLORS.model, report: data.metrics }];

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import { z } from 'zod';
 import { ChurnError, describeIssues } from '../core/errors.ts';
-import { healthScore } from '../training/health.ts';
+import { healthScore } from './health.ts';
 
 /**
  * Serving configuration: health mapping, tiers and their recommended actions, per-segment overrides,

@@ -6,12 +6,12 @@
  * prepared CSV table can only be reported on rows the caller passes.
  */
 import { z } from 'zod';
-import { query, type Pool, type Sql } from '../core/db.ts';
-import { ChurnError } from '../core/errors.ts';
-import type { Progress } from '../core/progress.ts';
-import { buildTrainingSet, trainingFingerprint } from '../training/dataset.ts';
-import type { ModelVersion } from '../training/registry/index.ts';
-import type { PreparedTable } from '../training/table.ts';
+import { query, type Pool, type Sql } from '../../core/db.ts';
+import { ChurnError } from '../../core/errors.ts';
+import type { Progress } from '../../core/progress.ts';
+import { buildTrainingSet, trainingFingerprint } from '../../training/dataset.ts';
+import type { ModelVersion } from '../../training/registry/index.ts';
+import type { PreparedTable } from '../../training/table.ts';
 
 export interface EvaluationRows {
   table: PreparedTable;

@@ -1,6 +1,6 @@
 import { query, type Pool, type Sql } from '../../core/db.ts';
 import type { Logger } from '../../core/log.ts';
-import type { ServingConfig } from '../config.ts';
+import type { ServingConfig } from '../../scoring/config.ts';
 import { signPayload, SIGNATURE_HEADER } from './sign.ts';
 
 /**

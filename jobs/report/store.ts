@@ -3,10 +3,10 @@
  * `dbReports` is the API's ReportSource: `latest` is the champion's report when there is one, else the
  * highest version's.
  */
-import { query, type Queryable, type Sql } from '../core/db.ts';
-import type { ReportData } from '../training/report/data.ts';
-import type { ReportSource } from './deps.ts';
-import type { RealisedPerformance } from './monitor.ts';
+import { query, type Queryable, type Sql } from '../../core/db.ts';
+import type { ReportData } from './data.ts';
+import type { ReportSource } from '../../serving/deps.ts';
+import type { RealisedPerformance } from '../monitor/monitor.ts';
 
 /** The JSON twin: the report data plus the realised performance of stored scores. */
 export type ModelReportJson = ReportData & { realised: RealisedPerformance };
