@@ -25,7 +25,8 @@ import { createPool, ensureDatabase, query, type Pool } from '../core/db.ts';
 import { createProgress } from '../core/progress.ts';
 import { loadCatalog } from '../features/catalog.ts';
 import { generate } from '../features/generate/index.ts';
-import { DEFAULT_SHARDS, buildSnapshots, computeFeatures, createFastPathPool } from '../features/materialize.ts';
+import { DEFAULT_SHARDS, buildSnapshots } from '../features/materialize.ts';
+import { createOnlineReader } from '../features/online.ts';
 import { mulberry32 } from '../core/random.ts';
 import { migrate } from '../features/migrate.ts';
 import { refreshEventRollup } from '../features/rollup.ts';
@@ -105,17 +106,17 @@ async function main(): Promise<void> {
        WHERE a.created_at < $1 AND s.started_at < $1 AND (s.ended_at IS NULL OR s.ended_at >= $1) ORDER BY 1`, [end])).map((r) => r.account_id);
     shuffleInPlace(active, mulberry32(7));
     const ids = active.slice(0, args.fast);
-    // on the API's own connections (session settings made once: one round trip per read)
-    const fastPool = createFastPathPool(pool, 1);
-    for (const id of ids.slice(0, 10)) await computeFeatures(fastPool, catalog, [id], end); // warm-up (prepares the statement)
+    // through the API's online reader (its own connections: one round trip per read), raw events
+    const reader = createOnlineReader(pool, catalog, { concurrency: 1, events: 'raw' });
+    for (const id of ids.slice(0, 10)) await reader.read([id], end); // warm-up (prepares the statement)
     const times: number[] = [];
     for (const id of ids) {
       const t = performance.now();
-      const got = await computeFeatures(fastPool, catalog, [id], end);
+      const got = await reader.read([id], end);
       times.push(performance.now() - t);
       if (!got.has(id)) throw new Error(`the fast path returned nothing for active account ${id}`);
     }
-    await fastPool.end();
+    await reader.close();
     times.sort((a, b) => a - b);
     const pct = (p: number) => times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)];
     console.log(`fast path    one account as of ${end.toISOString().slice(0, 10)}: p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms over ${times.length} accounts (target p99 < 20 ms)`);

@@ -54,9 +54,9 @@ import { utcMidnightOf } from '../features/compile.ts';
 import { migrate } from '../features/migrate.ts';
 import { resolveVersion } from '../training/registry/index.ts';
 import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
-import { createFeatureReader } from '../serving/feature-reader.ts';
+import { createOnlineReader } from '../features/online.ts';
 import { createApiKey } from '../serving/keys.ts';
-import { registryModelSource } from '../scoring/model.ts';
+import { registryModelSource } from '../scoring/holder.ts';
 import { buildScore } from '../scoring/build-score.ts';
 import { segmentAt } from '../scoring/score-accounts.ts';
 import { serveAsClusterWorker, startCluster } from '../serving/cluster.ts';
@@ -157,7 +157,7 @@ async function child(url: string, inFlight: number | undefined, workers: number,
   const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
   const late = (ns: number) => Math.max(0, ns / 1e6 - ELD_RESOLUTION_MS);
   const server = await startServer({
-    config, pool, log: createLogger('warn'), databaseUrl: url, schedule: false, featureReads: { maxInFlight: inFlight },
+    config, pool, log: createLogger('warn'), databaseUrl: url, schedule: false, featureReads: { concurrency: inFlight },
     beforeListen: (app) => {
       app.get('/bench/hello', { schema: { hide: true } }, async () => ({ hello: 'world' }));
     },
@@ -317,7 +317,7 @@ async function main(): Promise<void> {
   if (!ids.length) throw new Error('no active accounts in the bench database');
 
   // 2. event-loop blocking of one explained score: the synchronous part (inference, explanation, shape)
-  const reader = createFeatureReader(pool, catalog);
+  const reader = createOnlineReader(pool, catalog);
   const rows = await reader.read(ids.slice(0, 50), now);
   await reader.close();
   const times: number[] = [];

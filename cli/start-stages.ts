@@ -14,7 +14,7 @@ import { getModel, setAlias } from '../training/registry/index.ts';
 import { databaseTrainingSet, trainAndRegister } from '../training/run.ts';
 import type { ServingConfig } from '../scoring/config.ts';
 import { createApiKey, listApiKeys, prefixOf, revokeApiKey } from '../serving/keys.ts';
-import { registryModelSource } from '../scoring/model.ts';
+import { registryModelSource } from '../scoring/holder.ts';
 import { buildModelReport } from '../jobs/report/job.ts';
 import { saveModelReport } from '../jobs/report/store.ts';
 import { headlineSentences } from '../jobs/report/headline.ts';

@@ -13,9 +13,17 @@ export interface Sql {
   values?: unknown[];
 }
 
-// numeric and bigint come back as JS numbers: every quantity here fits in a double.
-pg.types.setTypeParser(1700, (v) => Number(v));
-pg.types.setTypeParser(20, (v) => Number(v));
+const NUMERIC = 1700;
+const INT8 = 20;
+/**
+ * The pools' type parsers: numeric and bigint come back as JS numbers (every quantity here fits in a
+ * double), everything else as pg parses it. Set per pool, so importing this module changes nothing
+ * for other pg users in the process.
+ */
+export const TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    (oid === NUMERIC || oid === INT8) && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
 
 export function createPool(connectionString: string, options: { max?: number; applicationName?: string } = {}): Pool {
   const pool = new pg.Pool({
@@ -23,6 +31,7 @@ export function createPool(connectionString: string, options: { max?: number; ap
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'churnlens',
     connectionTimeoutMillis: 5000,
+    types: TYPES,
   });
   // An idle client's error (the server restarted) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
@@ -31,13 +40,17 @@ export function createPool(connectionString: string, options: { max?: number; ap
 
 /**
  * Another pool to the same database as `from` (same connection options) of `max` connections, idle
- * ones closed after `idleTimeoutMillis` (0: kept until the pool ends). The caller ends it.
+ * ones closed after `idleTimeoutMillis` (0: kept until the pool ends), with the server settings
+ * `settings` on every session (sent at connection start, so they cost no round trip). The caller ends it.
  */
-export function derivePool(from: Pool, options: { max: number; applicationName: string; idleTimeoutMillis?: number }): Pool {
+export function derivePool(from: Pool, options: { max: number; applicationName: string; idleTimeoutMillis?: number; settings?: Record<string, string> }): Pool {
+  const settings = Object.entries(options.settings ?? {}).map(([k, v]) => `-c ${k}=${v}`).join(' ');
   const pool = new pg.Pool({
     ...from.options, max: options.max, application_name: options.applicationName,
     password: from.options.password, // pg-pool keeps a given password out of its enumerable options
+    types: TYPES,
     ...(options.idleTimeoutMillis === undefined ? {} : { idleTimeoutMillis: options.idleTimeoutMillis }),
+    ...(settings ? { options: settings } : {}),
   });
   pool.on('error', () => undefined); // as in createPool
   return pool;

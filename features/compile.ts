@@ -62,8 +62,8 @@ export interface CompileOptions {
    */
   perAccount?: boolean;
   /**
-   * also return each account's segment and sign-up time (`segment`, `created_at`), from the row the
-   * population already reads: the scoring fast path needs both, and so makes no second read for them
+   * also return each account's segment, sign-up time and status (`segment`, `created_at`, `status`:
+   * active, churned or never_subscribed), from the row the population already reads
    */
   accountFacts?: boolean;
   /**
@@ -78,17 +78,63 @@ export interface CompileOptions {
 export const PER_ACCOUNT_MAX = 16;
 const perAccountFor = (accounts: number) => accounts <= PER_ACCOUNT_MAX;
 
+/**
+ * The statement's leading parameters, bound by name ($1..$6 in this order); the catalogue's own
+ * constants follow them.
+ */
+export interface StatementParams {
+  /** $1: the observation dates (ISO text) */
+  as_ofs: string[];
+  /** $2: day 0 of the event scan, in epoch seconds (0 for the rollup, which counts days from the epoch) */
+  scan_from_epoch: number;
+  /** $3, $4: the range of event time scanned (ISO text) */
+  scan_from: string;
+  scan_to: string;
+  /** $5: segment edges of the event-count windows, in days from day 0 */
+  edges: number[];
+  /** $6: the accounts, when the statement is restricted to some */
+  account_ids?: readonly string[];
+}
+const PARAM_ORDER = ['as_ofs', 'scan_from_epoch', 'scan_from', 'scan_to', 'edges', 'account_ids'] as const;
+
+/** The values of a compiled statement: its named parameters, then its constants. */
+export function bindParams(params: StatementParams, constants: readonly unknown[]): unknown[] {
+  const lead = PARAM_ORDER.filter((k) => k !== 'account_ids' || params.account_ids !== undefined).map((k) => params[k]);
+  return [...lead, ...constants];
+}
+
 export interface CompiledFeatures extends Sql {
   values: unknown[];
-  /** the range of event time the statement scans */
-  scanFrom: Date;
-  scanTo: Date;
+  params: StatementParams;
+  /** the catalogue's bound constants (after the named parameters) */
+  constants: unknown[];
   /** days the event scan reaches back from the earliest date */
   reachDays: number;
 }
 
 function maxReach(defs: FeatureDef[], kind: FeatureKind): number {
   return Math.max(1, ...defs.filter((d) => d.kind === kind).map((d) => ('window' in d && d.window ? d.window.offsetDays + d.window.days : 0)));
+}
+
+function checkDates(asOfs: readonly Date[]): void {
+  if (asOfs.length === 0) throw new ChurnError('CHURN_ERR_VALIDATION', 'at least one as-of date is needed');
+  for (const d of asOfs) if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new ChurnError('CHURN_ERR_VALIDATION', `invalid as-of date: ${String(d)}`);
+  const first = asOfs[0].getTime();
+  if (asOfs.some((d) => (((d.getTime() - first) % DAY_MS) + DAY_MS) % DAY_MS !== 0)) {
+    throw new ChurnError('CHURN_ERR_VALIDATION', 'as-of dates compiled together must be whole days apart (same time of day)');
+  }
+}
+
+/** What the assembly steps share: the builder, the options and the account filter. */
+interface Assembly {
+  b: SqlBuilder;
+  catalog: Catalog;
+  useRollup: boolean;
+  perAccount: boolean;
+  accountFilter: ((col: string) => string) | null;
+  /** the CTEs, in order, and the joins of the final SELECT */
+  ctes: string[];
+  joins: string[];
 }
 
 /**
@@ -99,67 +145,89 @@ function maxReach(defs: FeatureDef[], kind: FeatureKind): number {
  * the whole grid; `groupByTimeOfDay` splits other grids. Pure: no database access.
  */
 export function compileFeatures(catalog: Catalog, asOfs: readonly Date[], opts: CompileOptions = {}): CompiledFeatures {
-  if (asOfs.length === 0) throw new ChurnError('CHURN_ERR_VALIDATION', 'at least one as-of date is needed');
-  for (const d of asOfs) if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new ChurnError('CHURN_ERR_VALIDATION', `invalid as-of date: ${String(d)}`);
-  const first = asOfs[0].getTime();
-  if (asOfs.some((d) => (((d.getTime() - first) % DAY_MS) + DAY_MS) % DAY_MS !== 0)) {
-    throw new ChurnError('CHURN_ERR_VALIDATION', 'as-of dates compiled together must be whole days apart (same time of day)');
-  }
+  checkDates(asOfs);
   const useRollup = opts.events === 'rollup';
   if (useRollup) requireRollupDates(asOfs);
   const restricted = opts.accountIds !== undefined;
-  const perAccount = opts.perAccount ?? (restricted && perAccountFor(opts.accountIds!.length));
-  // $1 dates, $2 scan_from in epoch seconds (day 0 of the rollup), $3/$4 scan range, $5 segment edges, $6 accounts
-  const b = new SqlBuilder([asOfs.map((d) => d.toISOString()), null, null, null, null, ...(restricted ? [opts.accountIds] : [])]);
+  const b = new SqlBuilder(restricted ? 6 : 5);
   const ids = restricted ? '$6::text[]' : null;
   const shard = opts.shard ? shardPredicate(b, opts.shard) : null;
   const accountFilter = ids || shard ? (col: string) => [ids ? `${col} = ANY(${ids})` : null, shard ? shard(col) : null].filter(Boolean).join(' AND ') : null;
+  const a: Assembly = { b, catalog, useRollup, perAccount: opts.perAccount ?? (restricted && perAccountFor(opts.accountIds!.length)), accountFilter, ctes: [], joins: [] };
 
+  const finals = featureExpressions(a);
+  const params = scanParams(b, asOfs, useRollup);
+  if (restricted) params.account_ids = opts.accountIds;
+  a.ctes.push(gridCte(), populationCte(a, opts.requireActive !== false));
+  const sources = b.sources();
+  if (sources.includes('evk') || sources.includes('evf')) a.ctes.push(useRollup ? rollup.rollupCtes(b, accountFilter) : eventCtes(b, accountFilter));
+  if (sources.includes('evf')) a.joins.push(joinOn('evf'));
+  if (useRollup && sources.includes('evk')) a.joins.push(joinOn('evk'));
+  sourceAggregates(a, sources);
+  let text = finalSelect(a, finals, { accountFacts: opts.accountFacts === true, rollupValid: useRollup && opts.rollupGuard === true });
+  for (const use of ['sum', 'word'] as const) text = text.replaceAll(REACH_TOKEN[use], int(Math.max(b.reach[use], 1)));
+  const constants = b.values.slice(restricted ? 6 : 5);
+  return { text, values: bindParams(params, constants), params, constants, reachDays: Math.max(b.reach.sum, b.reach.word, 1) };
+}
+
+/** Runs every feature's template (registering the aggregates it needs); returns the final expressions. */
+function featureExpressions({ b, catalog, useRollup }: Assembly): string[] {
   for (const def of catalog.features) if (def.kind === 'longest_gap' && !b.gapWindows.some((w) => w.days === def.window.days && w.offsetDays === def.window.offsetDays)) b.gapWindows.push(def.window);
-  const finals: string[] = [];
-  for (const def of catalog.features) {
+  return catalog.features.map((def) => {
     const template = ((useRollup ? ROLLUP_TEMPLATES[def.kind] : undefined) ?? TEMPLATES[def.kind]) as Template;
     const expr = template(def, b);
     b.exprs.set(def.name, expr);
-    finals.push(`/* ${def.name} */ (${expr})::float8`);
-  }
+    return `/* ${def.name} */ (${expr})::float8`;
+  });
+}
 
+/** The dates' scan range and segment edges, from how far back the templates reach. */
+function scanParams(b: SqlBuilder, asOfs: readonly Date[], useRollup: boolean): StatementParams {
   const reach = Math.max(b.reach.sum, b.reach.word, 1);
   const times = asOfs.map((d) => d.getTime());
-  const scanFrom = new Date(Math.min(...times) - reach * DAY_MS);
-  const scanTo = new Date(Math.max(...times));
-  // the rollup counts days from 1970-01-01 (day index 0 = the epoch); the raw scan from scan_from
-  b.values[1] = useRollup ? 0 : scanFrom.getTime() / 1000;
-  b.values[2] = scanFrom.toISOString();
-  b.values[3] = scanTo.toISOString();
-  b.values[4] = useRollup ? [0] : segmentEdges(b, times.map((t) => Math.round((t - scanFrom.getTime()) / DAY_MS)));
+  const scanFrom = Math.min(...times) - reach * DAY_MS;
+  return {
+    as_ofs: asOfs.map((d) => d.toISOString()),
+    // the rollup counts days from 1970-01-01 (day index 0 = the epoch); the raw scan from scan_from
+    scan_from_epoch: useRollup ? 0 : scanFrom / 1000,
+    scan_from: new Date(scanFrom).toISOString(),
+    scan_to: new Date(Math.max(...times)).toISOString(),
+    edges: useRollup ? [0] : segmentEdges(b, times.map((t) => Math.round((t - scanFrom) / DAY_MS))),
+  };
+}
 
-  const ctes: string[] = [];
-  ctes.push(`-- 1. the observation dates, each with its day index gj counted from scan_from ($2, epoch seconds)
+function gridCte(): string {
+  return `-- 1. the observation dates, each with its day index gj counted from scan_from ($2, epoch seconds)
 grid AS (
   SELECT g.as_of, round((date_part('epoch', g.as_of) - $2::float8) / 86400)::int AS gj, $3::timestamptz AS scan_from, $4::timestamptz AS scan_to, $5::int[] AS edges
   FROM unnest($1::timestamptz[]) AS g(as_of)
-)`);
-  const active = opts.requireActive !== false;
-  ctes.push(`-- 2. the population at each date: accounts created before it${active ? ' with a subscription covering it' : ''} (and that subscription)
+)`;
+}
+
+function populationCte({ accountFilter }: Assembly, active: boolean): string {
+  return `-- 2. the population at each date: accounts created before it${active ? ' with a subscription covering it' : ''} (and that subscription)
 pop AS MATERIALIZED (
   SELECT DISTINCT ON (g.as_of, a.account_id) g.as_of, g.gj, a.account_id, a.created_at, a.segment, a.industry, a.region,
-         s.plan, s.mrr, s.seats, s.billing_period, s.discount_pct, s.is_trial
+         s.subscription_id, s.plan, s.mrr, s.seats, s.billing_period, s.discount_pct, s.is_trial
   FROM grid g
   JOIN source.accounts a ON a.created_at < g.as_of${accountFilter ? ` AND ${accountFilter('a.account_id')}` : ''}
   ${active ? '' : 'LEFT '}JOIN source.subscriptions s ON s.account_id = a.account_id AND s.started_at < g.as_of AND (s.ended_at IS NULL OR s.ended_at >= g.as_of)
   ORDER BY g.as_of, a.account_id, s.started_at DESC, s.subscription_id DESC
-)`);
-  const sources = b.sources();
-  if (sources.includes('evk') || sources.includes('evf')) ctes.push(useRollup ? rollup.rollupCtes(b, accountFilter) : eventCtes(b, accountFilter));
-  const joins: string[] = [];
-  const per = (alias: string) => `LEFT JOIN ${alias} ON ${alias}.as_of = p.as_of AND ${alias}.account_id = p.account_id`;
+)`;
+}
+
+const joinOn = (alias: string) => `LEFT JOIN ${alias} ON ${alias}.as_of = p.as_of AND ${alias}.account_id = p.account_id`;
+
+/**
+ * Per-date aggregates of the sources other than events. Grouped: one CTE per source, grouped by
+ * (as_of, account) and merge-joined to the population. Per account (a few accounts, see
+ * `perAccount`): one LATERAL aggregate per population row, which needs fewer plan nodes (no sort, no
+ * merge join) for the executor to start on every read. The values are the same: an aggregate over
+ * no rows is NULL, or a count of 0 that the templates coalesce NULL to anyway.
+ */
+function sourceAggregates(a: Assembly, sources: string[]): void {
+  const { b, catalog, ctes, joins, perAccount, accountFilter } = a;
   const cols = (source: string) => b.columnsOf(source).map(([alias, sql]) => `${sql} AS ${alias}`).join(',\n         ');
-  // Per-date aggregates of the other sources. Grouped: one CTE per source, grouped by (as_of,
-  // account) and merge-joined to the population. Per account (a few accounts, see `perAccount`):
-  // one LATERAL aggregate per population row, which needs fewer plan nodes (no sort, no merge join)
-  // for the executor to start on every read. The values are the same: an aggregate over no rows is
-  // NULL, or a count of 0 that the templates coalesce NULL to anyway.
   const grouped = (alias: string, from: string, on: string, note: string) => {
     if (perAccount) {
       joins.push(`LEFT JOIN LATERAL ( -- ${note}
@@ -175,10 +243,8 @@ ${alias} AS (
   FROM pop p JOIN ${from} ON ${on}
   GROUP BY p.as_of, p.account_id
 )`);
-    joins.push(per(alias));
+    joins.push(joinOn(alias));
   };
-  if (sources.includes('evf')) joins.push(per('evf'));
-  if (useRollup && sources.includes('evk')) joins.push(per('evk'));
   if (sources.includes('tk')) grouped('tk', 'source.support_tickets t', 't.account_id = p.account_id AND t.opened_at < p.as_of', 'support tickets opened before each date');
   if (sources.includes('usr')) grouped('usr', 'source.users u', 'u.account_id = p.account_id AND u.created_at < p.as_of AND (u.deactivated_at IS NULL OR u.deactivated_at >= p.as_of)', 'users provisioned at each date');
   if (sources.includes('inv')) {
@@ -202,26 +268,7 @@ sr AS (
     grouped('srv', 'sr r', `r.account_id = p.account_id AND r.responded_at < p.as_of AND (r.next_at IS NULL OR r.next_at >= p.as_of OR r.responded_at >= ${daysBefore('p.as_of', r)})`,
       `survey responses before each date: the latest per survey, and those of the last ${r} days`);
   }
-  for (const so of sources.filter((s) => /^so\d+$/.test(s))) {
-    const t = daysBefore('p.as_of', Number(so.slice(2)));
-    if (perAccount) {
-      joins.push(`LEFT JOIN LATERAL ( -- the subscription that covered each date minus ${so.slice(2)} days, as known at the date
-  SELECT ${cols(so)}
-  FROM source.subscriptions s WHERE s.account_id = p.account_id AND s.started_at < ${t} AND (s.ended_at IS NULL OR s.ended_at >= ${t})
-  ORDER BY s.started_at DESC, s.subscription_id DESC LIMIT 1
-) ${so} ON true`);
-      continue;
-    }
-    ctes.push(`-- ${ctes.length + 1}. the subscription that covered each date minus ${so.slice(2)} days, as known at the date
-${so} AS (
-  SELECT DISTINCT ON (p.as_of, p.account_id) p.as_of, p.account_id,
-         ${cols(so)}
-  FROM pop p JOIN source.subscriptions s ON s.account_id = p.account_id AND s.started_at < ${t} AND (s.ended_at IS NULL OR s.ended_at >= ${t})${accountFilter ? `
-    AND ${accountFilter('s.account_id')}` : ''}
-  ORDER BY p.as_of, p.account_id, s.started_at DESC, s.subscription_id DESC
-)`);
-    joins.push(per(so));
-  }
+  for (const so of sources.filter((s) => /^so\d+$/.test(s))) earlierSubscription(a, so, cols(so));
   if (sources.includes('fv')) {
     ctes.push(`-- ${ctes.length + 1}. per account created before the event rollup's reach: facts fixed since (first key-feature use)
 fv AS (
@@ -231,16 +278,44 @@ fv AS (
 )`);
     joins.push('LEFT JOIN fv ON fv.account_id = p.account_id');
   }
-  let text = `WITH
+}
+
+/** The subscription that covered each date minus N days (`so<N>`), as known at the date. */
+function earlierSubscription({ ctes, joins, perAccount, accountFilter }: Assembly, so: string, cols: string): void {
+  const t = daysBefore('p.as_of', Number(so.slice(2)));
+  if (perAccount) {
+    joins.push(`LEFT JOIN LATERAL ( -- the subscription that covered each date minus ${so.slice(2)} days, as known at the date
+  SELECT ${cols}
+  FROM source.subscriptions s WHERE s.account_id = p.account_id AND s.started_at < ${t} AND (s.ended_at IS NULL OR s.ended_at >= ${t})
+  ORDER BY s.started_at DESC, s.subscription_id DESC LIMIT 1
+) ${so} ON true`);
+    return;
+  }
+  ctes.push(`-- ${ctes.length + 1}. the subscription that covered each date minus ${so.slice(2)} days, as known at the date
+${so} AS (
+  SELECT DISTINCT ON (p.as_of, p.account_id) p.as_of, p.account_id,
+         ${cols}
+  FROM pop p JOIN source.subscriptions s ON s.account_id = p.account_id AND s.started_at < ${t} AND (s.ended_at IS NULL OR s.ended_at >= ${t})${accountFilter ? `
+    AND ${accountFilter('s.account_id')}` : ''}
+  ORDER BY p.as_of, p.account_id, s.started_at DESC, s.subscription_id DESC
+)`);
+  joins.push(joinOn(so));
+}
+
+/** An account's status at the date: covered by a subscription, churned (one ended before), or never subscribed. */
+const STATUS = `CASE WHEN p.subscription_id IS NOT NULL THEN 'active'
+    WHEN EXISTS (SELECT 1 FROM source.subscriptions x WHERE x.account_id = p.account_id AND x.started_at < p.as_of) THEN 'churned'
+    ELSE 'never_subscribed' END`;
+
+function finalSelect({ ctes, joins }: Assembly, finals: string[], extra: { accountFacts: boolean; rollupValid: boolean }): string {
+  return `WITH
 ${ctes.join(',\n')}
 -- ${ctes.length + 1}. one row per (as_of, account): the features in catalogue order
 SELECT p.as_of, p.account_id, ARRAY[
   ${finals.join(',\n  ')}
-]::float8[] AS feature_values${opts.accountFacts ? ', p.segment, p.created_at' : ''}${useRollup && opts.rollupGuard ? ', (SELECT v.valid FROM churn.event_rollup_state v) AS rollup_valid' : ''}
+]::float8[] AS feature_values${extra.accountFacts ? `, p.segment, p.created_at, ${STATUS} AS status` : ''}${extra.rollupValid ? ', (SELECT v.valid FROM churn.event_rollup_state v) AS rollup_valid' : ''}
 FROM pop p
 ${joins.join('\n')}`;
-  for (const use of ['sum', 'word'] as const) text = text.replaceAll(REACH_TOKEN[use], int(Math.max(b.reach[use], 1)));
-  return { text, values: b.values, scanFrom, scanTo, reachDays: reach };
 }
 
 /**
@@ -270,60 +345,60 @@ export function groupByTimeOfDay(asOfs: readonly Date[]): Date[][] {
   return [...groups.values()];
 }
 
+/** The forms of the one-date statement for a list of accounts (see `featureStatement`). */
+export interface StatementForm {
+  /** raw events, or the event rollup (as-of times at 00:00 UTC only) */
+  events: EventSource;
+  /** per-account LATERAL aggregates (up to PER_ACCOUNT_MAX accounts) or grouped CTEs */
+  grouping: 'per_account' | 'grouped';
+  /** only accounts with a subscription covering as_of, or every account that existed then */
+  population: 'active' | 'all';
+}
+
+/** The form for a read of `accounts` accounts as of `asOf`. */
+export function formFor(accounts: number, asOf: Date, opts: { events?: 'auto' | 'raw'; requireActive?: boolean } = {}): StatementForm {
+  return {
+    events: opts.events !== 'raw' && isUtcMidnight(asOf) ? 'rollup' : 'raw',
+    grouping: perAccountFor(accounts) ? 'per_account' : 'grouped',
+    population: opts.requireActive === false ? 'all' : 'active',
+  };
+}
+
 /**
- * The fast path's statement: one as-of time, a list of accounts; its text compiled once per catalogue
- * and form (per account for up to PER_ACCOUNT_MAX accounts, grouped for more). Each row also carries
- * the account's segment and sign-up time (`accountFacts`).
+ * The statement for one date and a list of accounts in one form, each row with the account's
+ * segment, sign-up time and status (and, from the rollup, whether it was valid). Its text does not
+ * depend on the date or the accounts, so it is prepared by name; `values` binds them.
  */
 export interface FeatureStatement {
-  /** a name for preparing the statement (unique per catalogue version, population and form) */
+  /** a name for preparing the statement (unique per catalogue version and form) */
   name: string;
   text: string;
-  /** the statement's values for `asOf` and `accountIds`: those of `compileFeatures(catalog, [asOf], { accountIds, accountFacts: true })` */
+  form: StatementForm;
   values(asOf: Date, accountIds: readonly string[]): unknown[];
 }
 
-const statements = new WeakMap<Catalog, Map<string, FeatureStatement>>();
-
-/**
- * `compileFeatures` for one date and a list of accounts, without recompiling on every call (about
- * 0.2 ms each, on the scoring path): the text does not depend on the date or the accounts, and of the
- * values only the date, the scan range and the accounts do (the segment edges of a single date are
- * fixed, as its window edges sit at fixed day offsets from the scan's start). With `events: 'rollup'`
- * (as-of times at 00:00 UTC only) the event features come from the event rollup, and each row also
- * carries `rollup_valid` (see `rollupGuard`).
- */
-export function featureStatement(catalog: Catalog, opts: { requireActive?: boolean; accounts?: number; events?: EventSource } = {}): FeatureStatement {
-  const active = opts.requireActive !== false;
-  const perAccount = perAccountFor(opts.accounts ?? 1);
-  const useRollup = opts.events === 'rollup';
-  const key = `${active ? 'active' : 'all'}${perAccount ? '' : '_many'}${useRollup ? '_rollup' : ''}`;
-  let byKey = statements.get(catalog);
-  if (!byKey) statements.set(catalog, (byKey = new Map()));
-  const cached = byKey.get(key);
-  if (cached) return cached;
-  // (1970-01-01 is a UTC midnight, as the rollup form needs)
-  const ref = compileFeatures(catalog, [new Date(0)], { accountIds: [], requireActive: active, perAccount, accountFacts: true, events: opts.events, rollupGuard: useRollup });
-  const fixed = ref.values;
-  for (const v of fixed) if (Array.isArray(v)) Object.freeze(v); // bound on every read: see arrayLiteral
+/** Compiles the one-date statement of `form` (1970-01-01 stands for the date: a UTC midnight, as the rollup form needs). */
+export function featureStatement(catalog: Catalog, form: StatementForm): FeatureStatement {
+  const useRollup = form.events === 'rollup';
+  const ref = compileFeatures(catalog, [new Date(0)], {
+    accountIds: [], requireActive: form.population === 'active', perAccount: form.grouping === 'per_account',
+    accountFacts: true, events: form.events, rollupGuard: useRollup,
+  });
   const reachMs = ref.reachDays * DAY_MS;
-  const stmt: FeatureStatement = {
-    name: `churn_features_${catalog.version}_${key}`,
+  return {
+    name: `churn_features_${catalog.version}_${form.population}_${form.grouping}_${form.events}`,
     text: ref.text,
+    form,
     values: (asOf, accountIds) => {
       const t = asOf instanceof Date ? asOf.getTime() : NaN;
       if (Number.isNaN(t)) throw new ChurnError('CHURN_ERR_VALIDATION', `invalid as-of date: ${String(asOf)}`);
       if (useRollup) requireRollupDates([asOf]);
       const iso = asOf.toISOString();
-      const values = fixed.slice();
-      values[0] = [iso];
-      if (!useRollup) values[1] = (t - reachMs) / 1000; // the rollup counts days from the epoch: 0, fixed
-      values[2] = new Date(t - reachMs).toISOString();
-      values[3] = iso;
-      values[5] = accountIds;
-      return values;
+      // the segment edges of one date sit at fixed day offsets from the scan's start: the reference's
+      return bindParams({
+        as_ofs: [iso], scan_from_epoch: useRollup ? 0 : (t - reachMs) / 1000, scan_from: new Date(t - reachMs).toISOString(),
+        scan_to: iso, edges: ref.params.edges, account_ids: accountIds,
+      }, ref.constants);
     },
   };
-  byKey.set(key, stmt);
-  return stmt;
 }

@@ -25,13 +25,21 @@ export function formatNumber(value: number, unit?: FeatureDef['unit']): string {
 }
 
 /**
- * The plain-language sentence for a feature value, e.g. "Active on 3 of the last 28 days; typical
- * retained account: 17". NULL values use the definition's `whenNull` text.
+ * The plain-language sentence of one feature against a fixed reference, e.g. "Active on 3 of the last
+ * 28 days; typical retained account: 17": the template is split and the reference formatted once, so
+ * each call only formats the value. NULL values use the definition's `whenNull` text. A feature the
+ * catalogue does not define (a model trained on a prepared table) is described by its name.
  */
+export function sentenceOf(name: string, def: FeatureDef | undefined, reference: number | string | null | undefined): (value: number | string | null | undefined) => string {
+  const label = name.replace(/_/g, ' ');
+  const shown = (v: number | string) => (typeof v === 'number' ? formatNumber(v, def?.unit) : v);
+  const suffix = reference === null || reference === undefined || (typeof reference === 'number' && !Number.isFinite(reference)) ? '' : `; typical retained account: ${shown(reference)}`;
+  const whenNull = `${def?.whenNull ?? `${label}: no value`}${suffix}`;
+  const parts = def ? def.description.split('{value}') : [`${label}: `, ''];
+  return (value) => (value === null || value === undefined || Number.isNaN(value) ? whenNull : `${parts.join(shown(value))}${suffix}`);
+}
+
+/** The sentence for one value (see `sentenceOf`). */
 export function describeFeature(def: FeatureDef, value: number | null | undefined, reference?: number | null): string {
-  const text = value === null || value === undefined || Number.isNaN(value)
-    ? (def.whenNull ?? `${def.name.replace(/_/g, ' ')}: no value`)
-    : def.description.replaceAll('{value}', formatNumber(value, def.unit));
-  if (reference === null || reference === undefined || !Number.isFinite(reference)) return text;
-  return `${text}; typical retained account: ${formatNumber(reference, def.unit)}`;
+  return sentenceOf(def.name, def, reference)(value);
 }

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import type { Pool, PoolClient, Queryable } from '../core/db.ts';
-import { derivePool, query, withTransaction } from '../core/db.ts';
+import { query, withTransaction } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
 import { noProgress, type Progress } from '../core/progress.ts';
 import { ensureFeatureSet, type Catalog } from './catalog.ts';
-import { compileFeatures, featureStatement, groupByTimeOfDay, isUtcMidnight, type CompiledFeatures, type EventSource, type FeatureStatement } from './compile.ts';
+import { compileFeatures, groupByTimeOfDay, isUtcMidnight, type CompiledFeatures, type EventSource } from './compile.ts';
 
 /**
  * The only module that runs feature SQL. Snapshots are computed and stored inside PostgreSQL
@@ -159,133 +158,6 @@ export async function selectFeatures(db: Queryable, catalog: Catalog, asOfs: rea
     const q = compileFeatures(catalog, g, { accountIds: opts.accountIds, requireActive: opts.requireActive, events: sources[k] });
     out.push(...(await query<{ as_of: Date; account_id: string; feature_values: (number | null)[] }>(db, q)));
   }
-  return out;
-}
-
-/**
- * Session settings of the fast path. For a few accounts, a generic plan (pruned at execution) beats
- * re-planning this wide statement on every call, and JIT compilation costs more than it saves.
- */
-const FAST_PATH_SESSION = 'SET jit = off; SET plan_cache_mode = force_generic_plan';
-const fastPathPools = new WeakSet<Pool>();
-/** connections of fast-path pools whose session has the settings */
-const fastPathSessions = new WeakSet<PoolClient>();
-
-/**
- * A pool of `max` connections to the database of `from` for the scoring fast path: its connections
- * keep the fast path's session settings (made on a connection's first read), so a read is one round
- * trip (the prepared statement) instead of three (settings in a transaction, the statement, the
- * commit). Idle connections stay open: a new one costs about 0.1 s on its first read (connecting,
- * then planning the statement), so closing them after a quiet spell would make the next score slow.
- * The caller ends it.
- */
-export function createFastPathPool(from: Pool, max: number): Pool {
-  const pool = derivePool(from, { max, applicationName: `${from.options.application_name ?? 'churnlens'} features`, idleTimeoutMillis: 0 });
-  fastPathPools.add(pool);
-  return pool;
-}
-
-/**
- * A `float8[]` value's text (`{1.5,NULL,-2e-05}`: one dimension, elements never quoted) as numbers.
- * The generic array parser builds every element up character by character: it allocated about half
- * of the memory of a fast-path read (15 of 36 KB), which set the pace of the server's young-generation
- * collections under load.
- */
-export function parseFloat8Array(text: string): (number | null)[] {
-  const out: (number | null)[] = [];
-  let start = 1;
-  for (let i = 1; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c !== 44 && c !== 125) continue; // ',' or '}'
-    if (i > start) out.push(i - start === 4 && text.startsWith('NULL', start) ? null : Number(text.slice(start, i)));
-    start = i + 1;
-  }
-  return out;
-}
-
-const FLOAT8_ARRAY = 1022;
-/** The fast path's result types: `parseFloat8Array` for `float8[]`, pg's own parsers for the rest. */
-const fastPathTypes = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === FLOAT8_ARRAY && format !== 'binary' ? parseFloat8Array : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser,
-};
-
-const literals = new WeakMap<readonly unknown[], string>();
-/**
- * A one-dimensional array parameter as PostgreSQL's text literal (elements double-quoted, `"` and `\`
- * escaped, NULL for null), so pg sends it as it is instead of serialising it element by element (5 KB
- * of garbage per read). Frozen arrays (those `featureStatement` binds on every read, such as its
- * segment edges) are converted once (3.5 KB less per read, measured).
- */
-export function arrayLiteral(items: readonly unknown[]): string {
-  const known = literals.get(items);
-  if (known !== undefined) return known;
-  let s = '{';
-  for (let i = 0; i < items.length; i++) {
-    const v = items[i];
-    if (i > 0) s += ',';
-    s += v === null || v === undefined ? 'NULL' : `"${String(v).replace(/["\\]/g, '\\$&')}"`;
-  }
-  s += '}';
-  if (Object.isFrozen(items)) literals.set(items, s);
-  return s;
-}
-
-/** One row of the fast path: an account's feature values (catalogue order), segment and sign-up time. */
-export interface FastPathRow {
-  account_id: string;
-  feature_values: (number | null)[];
-  segment: string;
-  created_at: Date;
-}
-
-/**
- * The fast path for scoring: the same compiled statement restricted to a few accounts and one date,
- * run as a named prepared statement (planned once per connection), its text compiled once per
- * catalogue (`featureStatement`), each row with the account's segment and sign-up time. Accounts
- * without an active subscription at `asOf` are absent unless `requireActive` is false; accounts
- * created at or after `asOf` are absent either way. On a pool from `createFastPathPool` a read is one
- * round trip; on any other pool the settings apply to its own transaction only.
- */
-export async function readFeatureRows(pool: Pool, catalog: Catalog, accountIds: readonly string[], asOf: Date, opts: { requireActive?: boolean; events?: 'auto' | 'raw' } = {}): Promise<FastPathRow[]> {
-  if (accountIds.length === 0) return [];
-  if (opts.events !== 'raw' && isUtcMidnight(asOf)) {
-    const rows = await runFastPath(pool, featureStatement(catalog, { requireActive: opts.requireActive, accounts: accountIds.length, events: 'rollup' }), accountIds, asOf);
-    // read in the same snapshot as the values: while a bulk load has suspended the rollup, the raw events
-    if (rows.every((r) => r.rollup_valid)) return rows;
-  }
-  return runFastPath(pool, featureStatement(catalog, { requireActive: opts.requireActive, accounts: accountIds.length }), accountIds, asOf);
-}
-
-async function runFastPath(pool: Pool, stmt: FeatureStatement, accountIds: readonly string[], asOf: Date): Promise<(FastPathRow & { rollup_valid?: boolean })[]> {
-  const values = stmt.values(asOf, accountIds);
-  for (let i = 0; i < values.length; i++) if (Array.isArray(values[i])) values[i] = arrayLiteral(values[i] as unknown[]);
-  const q = { name: stmt.name, text: stmt.text, values, types: fastPathTypes };
-  if (fastPathPools.has(pool)) {
-    const client = await pool.connect();
-    let rows: (FastPathRow & { rollup_valid?: boolean })[];
-    try {
-      if (!fastPathSessions.has(client)) {
-        await client.query(FAST_PATH_SESSION);
-        fastPathSessions.add(client);
-      }
-      rows = (await client.query<FastPathRow & { rollup_valid?: boolean }>(q)).rows;
-    } catch (err) {
-      client.release(err as Error); // discards the connection: it may be broken (the server restarted)
-      throw err;
-    }
-    client.release();
-    return rows;
-  }
-  return withTransaction(pool, async (tx) => {
-    await tx.query(FAST_PATH_SESSION.replaceAll('SET ', 'SET LOCAL '));
-    return (await tx.query<FastPathRow & { rollup_valid?: boolean }>(q)).rows;
-  });
-}
-
-/** `readFeatureRows` as each account's feature values (catalogue order), keyed by account. */
-export async function computeFeatures(pool: Pool, catalog: Catalog, accountIds: readonly string[], asOf: Date, opts: { requireActive?: boolean } = {}): Promise<Map<string, (number | null)[]>> {
-  const out = new Map<string, (number | null)[]>();
-  for (const r of await readFeatureRows(pool, catalog, accountIds, asOf, opts)) out.set(r.account_id, r.feature_values);
   return out;
 }
 

@@ -3,8 +3,8 @@ import { noProgress, type Progress } from '../core/progress.ts';
 import type { Catalog } from '../features/catalog.ts';
 import { selectFeatures } from '../features/materialize.ts';
 import type { ServingConfig } from '../scoring/config.ts';
-import { toRecords } from '../serving/feature-reader.ts';
-import { buildScore, type ServingModel } from '../scoring/build-score.ts';
+import { buildScore } from '../scoring/build-score.ts';
+import type { ScoringModel } from '../scoring/model.ts';
 import { checkFeatureSet, readAccountInfo } from '../scoring/score-accounts.ts';
 import { storeScores } from '../scoring/store.ts';
 
@@ -26,13 +26,13 @@ export interface ScoreAllResult {
  */
 export async function scoreAllActive(
   pool: Pool,
-  input: { model: ServingModel; catalog: Catalog; config: ServingConfig; asOf: Date; scoredAt: Date; batchSize?: number; progress?: Progress },
+  input: { model: ScoringModel; catalog: Catalog; config: ServingConfig; asOf: Date; scoredAt: Date; batchSize?: number; progress?: Progress },
 ): Promise<ScoreAllResult> {
   const started = performance.now();
   const { model, catalog, config, asOf } = input;
-  checkFeatureSet(model, { featureSetVersion: catalog.version, read: async () => new Map() });
+  checkFeatureSet(model, catalog.version);
   const rows = await selectFeatures(pool, catalog, [asOf], { events: 'auto' }); // the event rollup when asOf is a UTC midnight
-  const records = toRecords(catalog, rows.map((r) => [r.account_id, r.feature_values] as [string, (number | null)[]]));
+  const records = new Map(rows.map((r) => [r.account_id, Object.fromEntries(catalog.names.map((n, i) => [n, r.feature_values[i] ?? null]))]));
   const ids = [...records.keys()];
   const info = await readAccountInfo(pool, ids, asOf);
   const progress = input.progress ?? noProgress;

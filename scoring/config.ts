@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import { z } from 'zod';
 import { ChurnError, describeIssues } from '../core/errors.ts';
-import { healthScore } from './health.ts';
+import { FAMILIES } from '../features/definitions/schema.ts';
 
 /**
  * Serving configuration: health mapping, tiers and their recommended actions, per-segment overrides,
@@ -9,15 +9,13 @@ import { healthScore } from './health.ts';
  * named by `CHURN_SERVING_CONFIG`; every field has a documented default (see DEFAULT_SERVING_CONFIG).
  *
  * Health mapping (monotone decreasing in the churn probability p, clamped to 0..100, rounded; the
- * formulas live in training/health.ts):
+ * formulas live in scoring/health.ts):
  *  - `relative` (default): the logistic curve below around `multiple` (default 4) times the model's
  *    training churn rate, so tiers mean the same for a 30-day and a 90-day model
  *  - `logistic`: health = 100 / (1 + exp(steepness * (logit(p) - logit(midpoint)))), so an account at
  *    the midpoint probability scores 50 and the curve is steeper around it
  *  - `linear`: health = 100 * (1 - p)
  */
-export const FAMILIES = ['engagement', 'usage', 'adoption', 'support', 'commercial', 'sentiment'] as const;
-export type Family = (typeof FAMILIES)[number];
 
 const HealthMappingSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('relative'), multiple: z.number().positive().max(1000).default(4), steepness: z.number().positive().default(1) }),
@@ -144,45 +142,4 @@ export async function loadServingConfig(file: string | undefined): Promise<Servi
     throw new ChurnError('CHURN_ERR_CONFIG', `cannot read serving config ${file}: ${(err as Error).message}`, { cause: err });
   }
   return parseServingConfig(raw, `serving config ${file}`);
-}
-
-/** The documented, monotone probability → 0..100 health mapping; `baseRate`: the model's training churn rate. */
-export function healthFromProbability(p: number, mapping: ServingConfig['health'], baseRate: number): number {
-  return healthScore(p, mapping, baseRate);
-}
-
-export interface SegmentInfo {
-  /** source.accounts.segment, when known */
-  accountSegment: string | null;
-  tenureDays: number | null;
-}
-
-export interface ResolvedSegment {
-  name: string;
-  tiers: Tier[];
-  weights: Weights;
-}
-
-export function resolveSegment(config: ServingConfig, info: SegmentInfo): ResolvedSegment {
-  for (const s of config.segments) {
-    if (s.account_segments && (info.accountSegment === null || !s.account_segments.includes(info.accountSegment))) continue;
-    if (s.max_tenure_days !== undefined && (info.tenureDays === null || info.tenureDays > s.max_tenure_days)) continue;
-    if (s.min_tenure_days !== undefined && (info.tenureDays === null || info.tenureDays < s.min_tenure_days)) continue;
-    return { name: s.name, tiers: s.tiers ?? config.tiers, weights: s.scorecard_weights ?? config.scorecard.weights };
-  }
-  return { name: config.default_segment, tiers: config.tiers, weights: config.scorecard.weights };
-}
-
-/** The tier for a health score and its rank (0 = best). */
-export function tierOf(health: number, tiers: Tier[]): { tier: Tier; rank: number } {
-  const rank = tiers.findIndex((t) => health >= t.min_health);
-  const i = rank < 0 ? tiers.length - 1 : rank;
-  return { tier: tiers[i], rank: i };
-}
-
-/** Every tier name any segment can produce (for the `tier` filter). */
-export function allTierNames(config: ServingConfig): string[] {
-  const names = new Set(config.tiers.map((t) => t.name));
-  for (const s of config.segments) for (const t of s.tiers ?? []) names.add(t.name);
-  return [...names];
 }

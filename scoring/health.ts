@@ -1,34 +1,20 @@
 /**
- * Customer health from a churn probability and its explanation, pure and small (the API, the CLI and
- * the report share it).
- * - health score, 0-100 and monotone decreasing in the churn probability p, by one of three mappings:
- *   - `relative` (default): `100 / (1 + exp(steepness * (logit(p) - logit(m))))` with the midpoint
- *     `m = min(0.5, multiple * base rate)`, base rate being the model's training churn rate: an account
- *     at `multiple` times the usual risk scores 50, a typical one scores about 80 (with multiple 4),
- *     whatever the horizon or how rare churn is;
- *   - `logistic`: the same curve around a fixed midpoint probability;
- *   - `linear`: `100 * (1 - p)`.
- * - tier: `healthy` at or above `healthy` (default 70), `at_risk` at or above `at_risk` (default 40),
- *   otherwise `critical`.
- * - family sub-scores: with c the sum of a family's contributions (log-odds), `round(100 / (1 + e^c))`:
- *   50 means "like the reference (typical) account", above 50 the family lowers risk, below raises it.
+ * Customer health from a churn probability, and where an account stands: its segment (which tiers
+ * and scorecard weights apply) and its tier. Pure and small; every score, stored or served, comes
+ * through here.
+ *
+ * Health score, 0-100 and monotone decreasing in the churn probability p, by one of three mappings
+ * (`ServingConfig['health']`):
+ *  - `relative` (default): `100 / (1 + exp(steepness * (logit(p) - logit(m))))` with the midpoint
+ *    `m = min(0.5, multiple * base rate)`, the base rate being the model's training churn rate: an
+ *    account at `multiple` times the usual risk scores 50, a typical one about 80 (multiple 4),
+ *    whatever the horizon or how rare churn is;
+ *  - `logistic`: the same curve around a fixed midpoint probability;
+ *  - `linear`: `100 * (1 - p)`.
  */
-export type Tier = 'healthy' | 'at_risk' | 'critical';
+import type { ServingConfig, Tier, Weights } from './config.ts';
 
-export interface TierThresholds {
-  healthy: number;
-  at_risk: number;
-}
-
-export const defaultTierThresholds: TierThresholds = { healthy: 70, at_risk: 40 };
-export const SCORE_FAMILIES = ['engagement', 'usage', 'adoption', 'support'] as const;
-
-export type HealthMapping =
-  | { kind: 'relative'; multiple: number; steepness: number }
-  | { kind: 'logistic'; midpoint: number; steepness: number }
-  | { kind: 'linear' };
-
-export const DEFAULT_HEALTH_MAPPING: HealthMapping = { kind: 'relative', multiple: 4, steepness: 1 };
+export type HealthMapping = ServingConfig['health'];
 
 const logit = (p: number) => Math.log(p / (1 - p));
 
@@ -40,17 +26,49 @@ export function healthMidpoint(mapping: HealthMapping, baseRate: number): number
 }
 
 /** 0-100 health from a churn probability; `baseRate` is the model's training churn rate (for `relative`). */
-export function healthScore(probability: number, mapping: HealthMapping = DEFAULT_HEALTH_MAPPING, baseRate = 0.1): number {
+export function healthScore(probability: number, mapping: HealthMapping, baseRate: number): number {
   const p = Math.min(1 - 1e-9, Math.max(1e-9, probability));
   const mid = healthMidpoint(mapping, baseRate);
-  const raw = mid === null ? 100 * (1 - p) : 100 / (1 + Math.exp((mapping as { steepness: number }).steepness * (logit(p) - logit(mid))));
+  const raw = mid === null || mapping.kind === 'linear' ? 100 * (1 - p) : 100 / (1 + Math.exp(mapping.steepness * (logit(p) - logit(mid))));
   return Math.max(0, Math.min(100, Math.round(raw)));
 }
 
-export function tierFor(score: number, thresholds: TierThresholds = defaultTierThresholds): Tier {
-  if (score >= thresholds.healthy) return 'healthy';
-  if (score >= thresholds.at_risk) return 'at_risk';
-  return 'critical';
+/** What decides an account's segment. */
+export interface SegmentInfo {
+  /** source.accounts.segment, when known */
+  accountSegment: string | null;
+  tenureDays: number | null;
+}
+
+export interface ResolvedSegment {
+  name: string;
+  tiers: Tier[];
+  weights: Weights;
+}
+
+/** The first configured segment the account matches, else the default segment. */
+export function resolveSegment(config: ServingConfig, info: SegmentInfo): ResolvedSegment {
+  for (const s of config.segments) {
+    if (s.account_segments && (info.accountSegment === null || !s.account_segments.includes(info.accountSegment))) continue;
+    if (s.max_tenure_days !== undefined && (info.tenureDays === null || info.tenureDays > s.max_tenure_days)) continue;
+    if (s.min_tenure_days !== undefined && (info.tenureDays === null || info.tenureDays < s.min_tenure_days)) continue;
+    return { name: s.name, tiers: s.tiers ?? config.tiers, weights: s.scorecard_weights ?? config.scorecard.weights };
+  }
+  return { name: config.default_segment, tiers: config.tiers, weights: config.scorecard.weights };
+}
+
+/** The tier for a health score and its rank (0 = best). */
+export function tierOf(health: number, tiers: Tier[]): { tier: Tier; rank: number } {
+  const rank = tiers.findIndex((t) => health >= t.min_health);
+  const i = rank < 0 ? tiers.length - 1 : rank;
+  return { tier: tiers[i], rank: i };
+}
+
+/** Every tier name any segment can produce (for the `tier` filter). */
+export function allTierNames(config: ServingConfig): string[] {
+  const names = new Set(config.tiers.map((t) => t.name));
+  for (const s of config.segments) for (const t of s.tiers ?? []) names.add(t.name);
+  return [...names];
 }
 
 /** Sum of contributions per family. */
@@ -87,34 +105,4 @@ export function familyDrivers(families: readonly string[], contributions: ArrayL
 export function topRiskFamily(families: readonly string[], contributions: ArrayLike<number>): FamilyDriver | null {
   const [top] = familyDrivers(families, contributions);
   return top && top.contribution > 0 ? top : null;
-}
-
-/** 0-100 sub-score per family (null when the model has no feature of that family). */
-export function familyScores(families: readonly string[], contributions: ArrayLike<number>, names: readonly string[] = SCORE_FAMILIES): Record<string, number | null> {
-  const sums = familyContributions(families, contributions);
-  return Object.fromEntries(names.map((f) => [f, f in sums ? Math.round(100 / (1 + Math.exp(sums[f]))) : null]));
-}
-
-export interface Driver {
-  feature: string;
-  family: string;
-  contribution: number;
-  direction: 'raises_risk' | 'lowers_risk';
-}
-
-/** The `top` largest contributions by absolute size (all when `top` is undefined), largest first. */
-export function topDrivers(featureNames: readonly string[], families: readonly string[], contributions: ArrayLike<number>, top?: number): Driver[] {
-  const idx = Array.from({ length: featureNames.length }, (_, j) => j);
-  idx.sort((i, j) => Math.abs(contributions[j]) - Math.abs(contributions[i]) || i - j);
-  return idx.slice(0, top ?? idx.length).map((j) => ({
-    feature: featureNames[j],
-    family: families[j] ?? 'other',
-    contribution: contributions[j],
-    direction: contributions[j] > 0 ? 'raises_risk' : 'lowers_risk',
-  }));
-}
-
-/** `feature:+0.42;feature:-0.10` (the CSV form of the drivers). */
-export function formatDrivers(drivers: readonly Driver[]): string {
-  return drivers.map((d) => `${d.feature}:${d.contribution >= 0 ? '+' : ''}${d.contribution.toFixed(2)}`).join(';');
 }

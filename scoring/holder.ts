@@ -1,7 +1,10 @@
 import pg from 'pg';
+import type { Queryable } from '../core/db.ts';
+import { isChurnError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { ALIAS_CHANNEL } from '../training/registry/index.ts';
-import type { ServingModel } from './build-score.ts';
+import type { Catalog } from '../features/catalog.ts';
+import { ALIAS_CHANNEL, loadModel, resolveVersion } from '../training/registry/index.ts';
+import { scoringModel, type ScoringModel } from './model.ts';
 
 export { ALIAS_CHANNEL };
 
@@ -9,7 +12,7 @@ export interface ModelSource {
   /** the version an alias points at now, or null when the alias is unset */
   resolveAlias(alias: string): Promise<number | null>;
   /** loads a version fully (artifact, scorer, references); throws when it cannot */
-  load(version: number): Promise<ServingModel>;
+  load(version: number): Promise<ScoringModel>;
 }
 
 /**
@@ -20,18 +23,18 @@ export interface ModelSource {
  * periodic check, which also covers a missed notification or a database that was away.
  */
 export class ModelHolder {
-  private model: ServingModel | null = null;
+  private model: ScoringModel | null = null;
   private refreshing: Promise<void> | null = null;
   private listener: pg.Client | null = null;
   private timer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** called after every swap (metrics) */
-  onSwap: (m: ServingModel) => void = () => undefined;
+  onSwap: (m: ScoringModel) => void = () => undefined;
 
   constructor(private readonly source: ModelSource, private readonly log: Logger, readonly alias = 'champion') {}
 
-  get current(): ServingModel | null {
+  get current(): ScoringModel | null {
     return this.model;
   }
 
@@ -101,4 +104,22 @@ export class ModelHolder {
     this.listener = null;
     await l?.end().catch(() => undefined);
   }
+}
+
+/** The model registry in PostgreSQL as the model holder's source. */
+export function registryModelSource(db: Queryable, catalog: Catalog): ModelSource {
+  return {
+    resolveAlias: async (alias) => {
+      try {
+        return await resolveVersion(db, alias);
+      } catch (err) {
+        if (isChurnError(err) && err.code === 'CHURN_ERR_MODEL_NOT_FOUND') return null;
+        throw err;
+      }
+    },
+    load: async (version) => {
+      const { meta, artifact } = await loadModel(db, version);
+      return scoringModel(artifact, { version: meta.version, catalog });
+    },
+  };
 }

@@ -1,56 +1,51 @@
-import type { Queryable } from '../core/db.ts';
-import { isChurnError } from '../core/errors.ts';
+import { FAMILIES } from '../features/definitions/schema.ts';
 import type { Catalog } from '../features/catalog.ts';
-import { loadModel, resolveVersion } from '../training/registry/index.ts';
+import { sentenceOf } from '../features/describe-value.ts';
 import { baseRateOf } from '../training/artifact.ts';
-import { createScorer } from '../training/scorer.ts';
-import type { ModelSource } from './holder.ts';
-import { describeValue } from './describe.ts';
-import type { ServingModel } from './build-score.ts';
+import { createScorer, type RowScore } from '../training/scorer.ts';
 
-/** Builds a serving model from a registry artifact: the plain-JS scorer plus feature descriptions. */
-export function servingModelFrom(version: number, artifact: unknown, catalog: Catalog): ServingModel {
-  const scorer = createScorer(artifact);
-  const featureSetVersion = (artifact as { feature_set_version?: string | null }).feature_set_version ?? null;
-  const defs = scorer.featureNames.map((f) => catalog.byName.get(f));
-  const sentences = scorer.featureNames.map(() => new Map<number | string | null, string>());
-  return {
-    version,
-    featureSetVersion,
-    baseRate: baseRateOf(artifact),
-    featureNames: scorer.featureNames,
-    families: scorer.families,
-    references: scorer.references,
-    score: (row) => scorer.score(row),
-    describe: (i, value, reference) => {
-      if (reference !== scorer.references[i]) return describeValue(scorer.featureNames[i], defs[i], value, reference);
-      // Against the model's own reference the sentence depends on the value only: memoised per
-      // feature, keyed by the value itself (no key string per driver on the hot path).
-      const memo = sentences[i];
-      let text = memo.get(value);
-      if (text === undefined) {
-        if (memo.size >= 4096) memo.clear();
-        memo.set(value, (text = describeValue(scorer.featureNames[i], defs[i], value, reference)));
-      }
-      return text;
-    },
-  };
+/** A feature value as scoring takes it: a number, a category, or null for "no value". */
+export type RowValue = number | string | null;
+
+/**
+ * A model as scoring uses it, loaded once: everything that depends only on the model (feature
+ * order, families and their slots, reference values, the sentence of each feature) is worked out
+ * here, so a score only runs the model and formats values.
+ */
+export interface ScoringModel {
+  /** registry version (0 for a model read from an artifact file) */
+  version: number;
+  modelType: string;
+  featureSetVersion: string | null;
+  /** the model's training churn rate: the `relative` health mapping is anchored on it */
+  baseRate: number;
+  featureNames: string[];
+  families: string[];
+  /** each feature's family as an index into FAMILIES (-1: a family outside them) */
+  familySlots: Int8Array;
+  /** typical value among retained training accounts, per feature (null when unknown) */
+  references: (number | string | null)[];
+  /** calibrated probability, log-odds and per-feature contributions of one row */
+  score(row: Readonly<Record<string, RowValue>>): RowScore;
+  /** the plain-language sentence for feature `i` at `value`, against the model's reference */
+  describe(i: number, value: RowValue): string;
 }
 
-/** The model registry in PostgreSQL as the model holder's source. */
-export function registryModelSource(db: Queryable, catalog: Catalog): ModelSource {
+/** Builds the scoring model of an artifact (registry version `version`); `catalog` gives the sentences. */
+export function scoringModel(artifact: unknown, opts: { version: number; catalog?: Catalog }): ScoringModel {
+  const scorer = createScorer(artifact);
+  const families = scorer.families;
+  const sentences = scorer.featureNames.map((name, i) => sentenceOf(name, opts.catalog?.byName.get(name), scorer.references[i]));
   return {
-    resolveAlias: async (alias) => {
-      try {
-        return await resolveVersion(db, alias);
-      } catch (err) {
-        if (isChurnError(err) && err.code === 'CHURN_ERR_MODEL_NOT_FOUND') return null;
-        throw err;
-      }
-    },
-    load: async (version) => {
-      const { meta, artifact } = await loadModel(db, version);
-      return servingModelFrom(meta.version, artifact, catalog);
-    },
+    version: opts.version,
+    modelType: scorer.modelType,
+    featureSetVersion: (artifact as { feature_set_version?: string | null }).feature_set_version ?? null,
+    baseRate: baseRateOf(artifact),
+    featureNames: scorer.featureNames,
+    families,
+    familySlots: Int8Array.from(families, (f) => (FAMILIES as readonly string[]).indexOf(f)),
+    references: scorer.references,
+    score: (row) => scorer.score(row),
+    describe: (i, value) => sentences[i](value),
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FAMILIES, type Family } from '../features/definitions/schema.ts';
 
 /** The public score shape (interfaces.md), plus `feature_set_version` and `segment`. */
 export const DriverSchema = z.object({
@@ -12,14 +13,9 @@ export const DriverSchema = z.object({
 }).meta({ id: 'Driver' });
 export type Driver = z.infer<typeof DriverSchema>;
 
-export const ComponentsSchema = z.object({
-  engagement: z.number().int().min(0).max(100),
-  usage: z.number().int().min(0).max(100),
-  adoption: z.number().int().min(0).max(100),
-  support: z.number().int().min(0).max(100),
-  commercial: z.number().int().min(0).max(100),
-  sentiment: z.number().int().min(0).max(100),
-});
+const Component = z.number().int().min(0).max(100);
+/** One sub-score per feature family (FAMILIES), 0-100; 50 = like the reference account. */
+export const ComponentsSchema = z.object(Object.fromEntries(FAMILIES.map((f) => [f, Component])) as Record<Family, typeof Component>);
 
 export const ScoreSchema = z.object({
   account_id: z.string(),
@@ -38,13 +34,26 @@ export const ScoreSchema = z.object({
 }).meta({ id: 'Score' });
 export type Score = z.infer<typeof ScoreSchema>;
 
-export const ErrorSchema = z.object({
-  error: z.string(),
-  message: z.string(),
-  request_id: z.string(),
-}).meta({ id: 'Error' });
+export const FeatureChangeSchema = z.object({
+  feature: z.string(),
+  family: z.string(),
+  from_value: z.union([z.number(), z.string(), z.null()]),
+  to_value: z.union([z.number(), z.string(), z.null()]),
+  from_contribution: z.number(),
+  to_contribution: z.number(),
+  contribution_change: z.number(),
+  direction: z.enum(['raises_risk', 'lowers_risk', 'neutral']),
+  description: z.string(),
+});
 
-/** Error responses every /v1 route documents. */
-export const errorResponses = {
-  400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 413: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema,
-};
+export const ChangeResponseSchema = z.object({
+  account_id: z.string(),
+  from: ScoreSchema,
+  to: ScoreSchema,
+  health_change: z.number(),
+  probability_change: z.number(),
+  /** change in log-odds = base_value_change + sum(contribution_change) */
+  logit_change: z.number(),
+  base_value_change: z.number(),
+  changes: z.array(FeatureChangeSchema),
+});

@@ -1,51 +1,29 @@
-import { query, type Queryable, type Sql } from '../core/db.ts';
+import { query, type Queryable } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
-import type { SegmentInfo, ServingConfig } from './config.ts';
+import type { FeatureReader } from '../features/online.ts';
+import { buildScore, type Top } from './build-score.ts';
+import type { ServingConfig } from './config.ts';
+import type { SegmentInfo } from './health.ts';
 import type { ModelHolder } from './holder.ts';
-import { buildScore, type RowValue, type ServingModel, type Top } from './build-score.ts';
+import type { RowValue, ScoringModel } from './model.ts';
 import type { Score } from './schema.ts';
-
-/** An account's feature values as of a time, keyed by feature name, with the account facts a score needs. */
-export interface AccountFeatures {
-  row: Record<string, RowValue>;
-  /** the account's segment (`smb`, `mid_market`, `enterprise`) */
-  segment: string;
-  /** when the account signed up, in ms since the epoch */
-  createdAt: number;
-}
-
-/**
- * Reads features for accounts as of a time (the features fast path), keyed by account; accounts that
- * did not exist then (or at all) are absent.
- */
-export interface FeatureReader {
-  featureSetVersion: string;
-  read(accountIds: string[], asOf: Date): Promise<Map<string, AccountFeatures>>;
-  /** resolves once no read is queued or running (graceful shutdown waits for it before the pool ends) */
-  idle?(): Promise<void>;
-  /** releases what the reader holds (its connections); called after `idle()` at shutdown */
-  close?(): Promise<void>;
-}
-
-const accountRows = (ids: string[]): Sql => ({
-  text: `SELECT account_id, segment, created_at FROM source.accounts WHERE account_id = ANY($1::text[])`,
-  values: [ids],
-});
 
 const DAY_MS = 86_400_000;
 
-/** Segment and tenure of accounts at `asOf` (unknown accounts are absent), for batch scoring and reports. */
-export async function readAccountInfo(db: Queryable, ids: string[], asOf: Date): Promise<Map<string, SegmentInfo>> {
-  const out = new Map<string, SegmentInfo>();
-  for (const r of await query<{ account_id: string; segment: string; created_at: Date }>(db, accountRows(ids))) {
-    out.set(r.account_id, segmentAt({ segment: r.segment, createdAt: r.created_at.getTime() }, asOf));
-  }
-  return out;
+/** The segment and tenure (whole days) of an account at `asOf`. */
+export function segmentAt(f: { segment: string | null; createdAt: Date }, asOf: Date): SegmentInfo {
+  return { accountSegment: f.segment, tenureDays: Math.floor((asOf.getTime() - f.createdAt.getTime()) / DAY_MS) };
 }
 
-/** The segment and tenure (whole days) of an account at `asOf`, from its facts (those of its feature read). */
-export function segmentAt(f: Pick<AccountFeatures, 'segment' | 'createdAt'>, asOf: Date): SegmentInfo {
-  return { accountSegment: f.segment, tenureDays: Math.floor((asOf.getTime() - f.createdAt) / DAY_MS) };
+const accountRows = (ids: readonly string[]) => ({
+  text: 'SELECT account_id, segment, created_at FROM source.accounts WHERE account_id = ANY($1::text[])',
+  values: [ids],
+});
+
+/** Segment and tenure of accounts at `asOf` (unknown accounts are absent), for batch scoring and reports. */
+export async function readAccountInfo(db: Queryable, ids: readonly string[], asOf: Date): Promise<Map<string, SegmentInfo>> {
+  const rows = await query<{ account_id: string; segment: string; created_at: Date }>(db, accountRows(ids));
+  return new Map(rows.map((r) => [r.account_id, segmentAt({ segment: r.segment, createdAt: r.created_at }, asOf)]));
 }
 
 /**
@@ -56,33 +34,16 @@ export function defaultAsOf(now = Date.now()): Date {
   return new Date(Math.floor(now / 1000) * 1000);
 }
 
-let lastAsOfMs = NaN;
-let lastAsOfText = '';
-/** The ISO text of time `ms`, remembered for the last time seen (requests in one second share it). */
-function isoTextAt(ms: number): string {
-  if (ms !== lastAsOfMs) {
-    lastAsOfText = new Date(ms).toISOString();
-    lastAsOfMs = ms;
-  }
-  return lastAsOfText;
-}
-const isoText = (asOf: Date) => isoTextAt(asOf.getTime());
-
-/** `defaultAsOf().toISOString()` without a Date per call (the predict hot path needs the text only). */
-export function defaultAsOfText(now = Date.now()): string {
-  return isoTextAt(Math.floor(now / 1000) * 1000);
-}
-
-export function requireModel(holder: ModelHolder): ServingModel {
+export function requireModel(holder: ModelHolder): ScoringModel {
   const m = holder.current;
   if (!m) throw new ChurnError('CHURN_ERR_NO_CHAMPION', 'no champion model is loaded yet; train one with `churn train`');
   return m;
 }
 
 /** Refuses to score with a model trained on another feature set. */
-export function checkFeatureSet(model: ServingModel, features: FeatureReader): void {
-  if (model.featureSetVersion && model.featureSetVersion !== features.featureSetVersion) {
-    throw new ChurnError('CHURN_ERR_FEATURE_MISMATCH', `model ${model.version} was trained on feature set ${model.featureSetVersion}, the catalogue is ${features.featureSetVersion}`);
+export function checkFeatureSet(model: ScoringModel, featureSetVersion: string): void {
+  if (model.featureSetVersion && model.featureSetVersion !== featureSetVersion) {
+    throw new ChurnError('CHURN_ERR_FEATURE_MISMATCH', `model ${model.version} was trained on feature set ${model.featureSetVersion}, the catalogue is ${featureSetVersion}`);
   }
 }
 
@@ -91,23 +52,16 @@ const SLICE = 128;
 
 /**
  * Maps in slices, yielding to the event loop between them, so a 1,000-account batch never stalls the
- * other requests. A list that fits in one slice is mapped synchronously (no promise, no yield).
+ * other requests. A list that fits in one slice is mapped at once.
  */
-export function mapInSlices<T, U>(items: readonly T[], fn: (item: T, index: number) => U): U[] | Promise<U[]> {
-  if (items.length <= SLICE) {
-    const out = new Array<U>(items.length);
-    for (let i = 0; i < items.length; i++) out[i] = fn(items[i], i);
-    return out;
+export async function mapInSlices<T, U>(items: readonly T[], fn: (item: T, index: number) => U): Promise<U[]> {
+  const out: U[] = [];
+  for (let start = 0; start < items.length; start += SLICE) {
+    if (start > 0) await new Promise((r) => setImmediate(r));
+    const end = Math.min(items.length, start + SLICE);
+    for (let i = start; i < end; i++) out.push(fn(items[i], i));
   }
-  return (async () => {
-    const out: U[] = [];
-    for (let start = 0; start < items.length; start += SLICE) {
-      if (start > 0) await new Promise((r) => setImmediate(r));
-      const end = Math.min(items.length, start + SLICE);
-      for (let i = start; i < end; i++) out.push(fn(items[i], i));
-    }
-    return out;
-  })();
+  return out;
 }
 
 export interface ScoreDeps {
@@ -123,13 +77,14 @@ export interface ScoreDeps {
  * at the start (an alias move mid-request does not mix two models). Unknown accounts are a 404 naming
  * them, and so is an account created after `asOf`.
  */
-export async function scoreAccounts(deps: ScoreDeps, accountIds: string[], asOf: Date, top: Top): Promise<Score[]> {
+export async function scoreAccounts(deps: ScoreDeps, accountIds: readonly string[], asOf: Date, top: Top): Promise<Score[]> {
   const model = requireModel(deps.holder);
-  checkFeatureSet(model, deps.features);
+  checkFeatureSet(model, deps.features.featureSetVersion);
   const ids = [...new Set(accountIds)];
   const rows = await deps.features.read(ids, asOf);
-  if (rows.size < ids.length) await explainAbsent(deps.pool, ids.filter((id) => !rows.has(id)), asOf);
-  const asOfText = isoText(asOf);
+  const absent = ids.filter((id) => !rows.has(id));
+  if (absent.length) await explainAbsent(deps.pool, absent, asOf);
+  const asOfText = asOf.toISOString();
   return mapInSlices(accountIds, (id) => {
     const f = rows.get(id)!;
     return buildScore({ model, config: deps.config, accountId: id, asOf: asOfText, row: f.row, segment: segmentAt(f, asOf), top });
@@ -146,35 +101,30 @@ async function explainAbsent(db: Queryable, absent: string[], asOf: Date): Promi
   throw new ChurnError('CHURN_ERR_ACCOUNT_NOT_FOUND', `account ${absent[0]} did not exist at ${asOf.toISOString()}`);
 }
 
-const knownFeatures = new WeakMap<ServingModel, Set<string>>();
 /** Instance keys that describe the account rather than feed the model. */
 const ACCOUNT_KEYS = new Set(['id', 'segment', 'tenure_days']);
 
 /**
- * Scores caller-supplied feature values (no database read); missing features count as null. The
- * instances are the request's own parsed objects: booleans become 1/0 in place and each instance is
- * the scorer's row, so no copy is made. Synchronous when the instances fit in one slice. Without
- * `asOf`, the scores are as of now (`defaultAsOf`).
+ * Scores caller-supplied feature values (no database read); missing features count as null, booleans
+ * as 1/0. Without `asOf`, the scores are as of now (`defaultAsOf`).
  */
-export function scoreInstances(holder: ModelHolder, config: ServingConfig, instances: Record<string, RowValue | boolean>[], asOf: Date | undefined, top: Top): Score[] | Promise<Score[]> {
+export function scoreInstances(holder: ModelHolder, config: ServingConfig, instances: Record<string, RowValue | boolean>[], asOf: Date | undefined, top: Top): Promise<Score[]> {
   const model = requireModel(holder);
-  let known = knownFeatures.get(model);
-  if (!known) knownFeatures.set(model, (known = new Set(model.featureNames)));
-  const features = known;
-  const asOfText = asOf ? isoText(asOf) : defaultAsOfText();
+  const features = new Set(model.featureNames);
+  const asOfText = (asOf ?? defaultAsOf()).toISOString();
   return mapInSlices(instances, (inst, i) => {
-    let unknown: string[] | undefined;
-    for (const k in inst) {
-      const v = inst[k];
-      if (typeof v === 'boolean') inst[k] = v ? 1 : 0;
-      if (!features.has(k) && !ACCOUNT_KEYS.has(k)) (unknown ??= []).push(k);
+    const row: Record<string, RowValue> = {};
+    const unknown: string[] = [];
+    for (const [k, v] of Object.entries(inst)) {
+      if (!features.has(k) && !ACCOUNT_KEYS.has(k)) unknown.push(k);
+      row[k] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
     }
-    if (unknown) throw new ChurnError('CHURN_ERR_VALIDATION', `instances.${i}: unknown feature ${unknown.slice(0, 3).join(', ')}; the model uses ${model.featureNames.length} features (see GET /v1/models/${model.version})`);
+    if (unknown.length) throw new ChurnError('CHURN_ERR_VALIDATION', `instances.${i}: unknown feature ${unknown.slice(0, 3).join(', ')}; the model uses ${model.featureNames.length} features (see GET /v1/models/${model.version})`);
     const segment: SegmentInfo = {
       accountSegment: typeof inst.segment === 'string' ? inst.segment : null,
       tenureDays: typeof inst.tenure_days === 'number' ? inst.tenure_days : null,
     };
     const id = typeof inst.id === 'string' ? inst.id : String(i);
-    return buildScore({ model, config, accountId: id, asOf: asOfText, row: inst as Record<string, RowValue>, segment, top });
+    return buildScore({ model, config, accountId: id, asOf: asOfText, row, segment, top });
   });
 }

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { ChangeResponseSchema } from '../serving/schemas/accounts.ts';
+import type { ChangeResponseSchema } from './schema.ts';
 import type { Driver, Score } from './schema.ts';
 
 type Change = z.infer<typeof ChangeResponseSchema>;

@@ -1,4 +1,5 @@
-import { FAMILIES, type ServingConfig, type Weights } from './config.ts';
+import { FAMILIES } from '../features/definitions/schema.ts';
+import type { ServingConfig, Weights } from './config.ts';
 
 /**
  * The weighted scorecard many CS teams run beside a model: each metric earns points (0-100) by
@@ -12,8 +13,8 @@ export function scorecardScore(
   weights: Weights,
 ): number {
   const valueOf = typeof values === 'function' ? values : (f: string) => (values.has(f) ? values.get(f) ?? null : undefined);
-  const total = familyTotals.fill(0);
-  const count = familyCounts.fill(0);
+  const total = new Float64Array(FAMILIES.length);
+  const count = new Float64Array(FAMILIES.length);
   for (const m of metrics) {
     const v = valueOf(m.feature);
     if (v === undefined) continue;
@@ -41,7 +42,3 @@ export function scorecardScore(
   // With no usable metric the scorecard is neutral.
   return weightSum > 0 ? Math.round(weighted / weightSum) : 50;
 }
-
-/** scratch per-family sums (synchronous use only: no allocation per score) */
-const familyTotals = new Float64Array(FAMILIES.length);
-const familyCounts = new Float64Array(FAMILIES.length);

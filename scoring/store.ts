@@ -1,5 +1,6 @@
 import { query, withTransaction, type Pool, type Queryable, type Sql } from '../core/db.ts';
-import { tierOf, type ServingConfig } from './config.ts';
+import type { ServingConfig } from './config.ts';
+import { tierOf } from './health.ts';
 import type { Score } from './schema.ts';
 
 /** Stored scores: insert (set-based, with alert detection), latest per account, history. */

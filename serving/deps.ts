@@ -4,7 +4,7 @@ import type { Authenticator } from './auth.ts';
 import type { ServingConfig } from '../scoring/config.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { ModelHolder } from '../scoring/holder.ts';
-import type { FeatureReader } from '../scoring/score-accounts.ts';
+import type { FeatureReader } from '../features/online.ts';
 
 /** Reports: HTML of the latest report or one version's, and its JSON twin; null when there is none. */
 export interface ReportSource {

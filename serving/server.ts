@@ -3,16 +3,16 @@ import type { Pool } from '../core/db.ts';
 import type { Logger } from '../core/log.ts';
 import { loadCatalog } from '../features/catalog.ts';
 import { buildSnapshots } from '../features/materialize.ts';
+import { createOnlineReader, type OnlineReaderOptions } from '../features/online.ts';
 import { buildApp, type ChurnApp } from './app.ts';
 import { clusterMetricsReader } from './cluster.ts';
 import { deliverDue, syncWebhooks } from '../jobs/alerts/deliver.ts';
 import { Authenticator } from './auth.ts';
 import { loadServingConfig, type ServingConfig } from '../scoring/config.ts';
-import { createFeatureReader } from './feature-reader.ts';
 import { parseBootstrapKeys } from './keys.ts';
 import { createMetrics } from './metrics.ts';
 import { ModelHolder } from '../scoring/holder.ts';
-import { registryModelSource } from '../scoring/model.ts';
+import { registryModelSource } from '../scoring/holder.ts';
 import { dbReports } from '../jobs/report/store.ts';
 import { Scheduler } from '../jobs/scheduler.ts';
 import { runMonitor } from '../jobs/monitor/monitor.ts';
@@ -30,8 +30,8 @@ export interface StartServerOptions {
   databaseUrl?: string;
   /** set false to skip the in-server schedule (tests, benchmarks) */
   schedule?: boolean;
-  /** coalescing of concurrent feature reads (see feature-batcher.ts); defaults: CHURN_FEATURE_CONCURRENCY or one statement per core, 64 accounts */
-  featureReads?: { maxInFlight?: number; maxBatch?: number };
+  /** the online feature reader's statements at once and coalescing (features/online.ts); defaults: CHURN_FEATURE_CONCURRENCY or one per core, 64 accounts */
+  featureReads?: OnlineReaderOptions;
   /** called with the built app before it listens (benchmarks add their baseline route here) */
   beforeListen?: (app: ChurnApp) => void | Promise<void>;
 }
@@ -67,7 +67,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   registerMonitoringGauges(metrics.registry, pool, { onError: (err) => log.debug({ err }, 'monitoring gauges unavailable') });
 
   const auth = new Authenticator(pool, parseBootstrapKeys(config.CHURN_API_KEYS));
-  const features = createFeatureReader(pool, catalog, { ...opts.featureReads, maxInFlight: opts.featureReads?.maxInFlight ?? featureConcurrency(config.CHURN_FEATURE_CONCURRENCY) });
+  const features = createOnlineReader(pool, catalog, { ...opts.featureReads, concurrency: opts.featureReads?.concurrency ?? featureConcurrency(config.CHURN_FEATURE_CONCURRENCY) });
   // the first account scores should not each open a connection and plan the statement (~0.1 s)
   await features.warm().catch((err) => log.warn({ err }, 'could not prepare the feature connections; the first scores will do it'));
   const app = await buildApp({
@@ -124,7 +124,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       closing ??= (async () => {
         clearInterval(delivery);
         await app.close(); // waits for requests in flight
-        await features.idle?.(); // reads of requests whose clients left are still running: let them finish
+        await features.idle(); // reads of requests whose clients left are still running: let them finish
         await features.close();
         await scheduler.close();
         await holder.close();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FAMILIES, loadCatalog, type FeatureInput } from '../features/catalog.ts';
-import { PER_ACCOUNT_MAX, compileFeatures, featureStatement, groupByTimeOfDay } from '../features/compile.ts';
+import { PER_ACCOUNT_MAX, compileFeatures, featureStatement, formFor, groupByTimeOfDay } from '../features/compile.ts';
 import { ALL_DEFINITIONS } from '../features/definitions/index.ts';
 import { describeFeature, formatNumber } from '../features/describe-value.ts';
 import { mulberry32 } from '../core/random.ts';
@@ -86,24 +86,26 @@ describe('feature compiler', () => {
     expect(a.text).not.toMatch(/now\(\)|current_timestamp|current_date/i);
   });
 
-  it("the fast path's statement is compiled once and binds any date and accounts exactly as compileFeatures does", () => {
+  it("the one-date statement of each form binds any date and accounts exactly as compileFeatures does", () => {
     for (const requireActive of [true, false]) {
       const rng = mulberry32(requireActive ? 3 : 4);
       for (let i = 0; i < 50; i++) {
         // any millisecond of 2020-2030, and lists of 0-3 accounts or of 12-40 (both forms of the statement)
         const asOf = new Date(Date.UTC(2020, 0, 1) + Math.floor(rng() * 10 * 365 * 86_400_000));
         const ids = Array.from({ length: i % 2 ? Math.floor(rng() * 4) : 12 + Math.floor(rng() * 29) }, (_, k) => `acc_${i}_${k}`);
-        const stmt = featureStatement(catalog, { requireActive, accounts: ids.length });
-        expect(featureStatement(catalog, { requireActive, accounts: ids.length })).toBe(stmt); // compiled once
+        const form = formFor(ids.length, asOf, { requireActive, events: 'raw' });
+        const stmt = featureStatement(catalog, form);
+        expect(form.grouping).toBe(ids.length <= PER_ACCOUNT_MAX ? 'per_account' : 'grouped');
         const full = compileFeatures(catalog, [asOf], { accountIds: ids, requireActive, accountFacts: true });
         expect(stmt.text).toBe(full.text);
         expect(stmt.text.includes('LEFT JOIN LATERAL'), `${ids.length} accounts`).toBe(ids.length <= PER_ACCOUNT_MAX);
         expect(stmt.values(asOf, ids), asOf.toISOString()).toEqual(full.values);
       }
     }
-    const names = [true, false].flatMap((requireActive) => [1, PER_ACCOUNT_MAX + 1].map((accounts) => featureStatement(catalog, { requireActive, accounts }).name));
-    expect(new Set(names).size).toBe(4);
-    expect(() => featureStatement(catalog).values(new Date(NaN), ['x'])).toThrow(/invalid as-of date/);
+    const forms = [true, false].flatMap((requireActive) => [1, PER_ACCOUNT_MAX + 1].flatMap((accounts) =>
+      [new Date('2026-03-01T00:00:00Z'), new Date('2026-03-01T06:00:00Z')].map((asOf) => formFor(accounts, asOf, { requireActive }))));
+    expect(new Set(forms.map((f) => featureStatement(catalog, f).name)).size).toBe(8);
+    expect(() => featureStatement(catalog, forms[0]).values(new Date(NaN), ['x'])).toThrow(/invalid as-of date/);
   });
 
   it('rejects an activity window reaching further back than the bitmaps hold, naming the feature', () => {
@@ -113,8 +115,8 @@ describe('feature compiler', () => {
 
   it('limits the event scan to the largest window before the dates', () => {
     const q = compileFeatures(catalog, [new Date('2026-03-01T00:00:00Z')]);
-    expect(q.scanTo.toISOString()).toBe('2026-03-01T00:00:00.000Z');
-    expect(q.scanFrom.toISOString()).toBe('2025-12-01T00:00:00.000Z'); // 90 days back
+    expect(q.params.scan_to).toBe('2026-03-01T00:00:00.000Z');
+    expect(q.params.scan_from).toBe('2025-12-01T00:00:00.000Z'); // 90 days back
   });
 
   it('refuses dates that are not whole days apart, and groups them by time of day instead', () => {

@@ -5,7 +5,8 @@ import pg from 'pg';
 import { derivePool, query } from '../core/db.ts';
 import { loadCatalog } from '../features/catalog.ts';
 import { PER_ACCOUNT_MAX } from '../features/compile.ts';
-import { arrayLiteral, buildSnapshots, computeFeatures, createFastPathPool, latestSnapshot, parseFloat8Array, selectFeatures } from '../features/materialize.ts';
+import { buildSnapshots, latestSnapshot, selectFeatures } from '../features/materialize.ts';
+import { createOnlineReader, readFeatures, type AccountFeatures } from '../features/online.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { loadDataset, randomDataset } from './features-seed.ts';
 
@@ -43,94 +44,74 @@ describe('feature snapshots and the fast path', () => {
     for (const f of fresh) expect(stored.get(f.account_id)![mrr]).toBe(f.feature_values[mrr]);
   });
 
+  const valuesOf = (m: Map<string, AccountFeatures>) => new Map([...m].map(([id, f]) => [id, f.values]));
+
   // (the fast path's statement differs: for up to PER_ACCOUNT_MAX accounts, per-account LATERAL
   // aggregates where the build groups each source; both forms are read here)
   it.each([asOfs[2], new Date('2026-04-17T15:20:00Z')])('computes the same values on the fast path as the set-based snapshot, for one or several accounts (%s)', async (asOf) => {
     const snapshot = await selectFeatures(db.pool, catalog, [asOf]);
     expect(snapshot.length).toBeGreaterThan(5);
     for (const row of snapshot.slice(0, 6)) {
-      const one = await computeFeatures(db.pool, catalog, [row.account_id], asOf);
-      expect(one.get(row.account_id)).toEqual(row.feature_values);
+      const one = await readFeatures(db.pool, catalog, [row.account_id], asOf);
+      expect(one.get(row.account_id)?.values).toEqual(row.feature_values);
     }
     expect(snapshot.length).toBeGreaterThan(PER_ACCOUNT_MAX);
-    const many = await computeFeatures(db.pool, catalog, snapshot.map((r) => r.account_id), asOf);
-    expect(new Map(snapshot.map((r) => [r.account_id, r.feature_values]))).toEqual(many);
-    const few = await computeFeatures(db.pool, catalog, snapshot.slice(0, PER_ACCOUNT_MAX).map((r) => r.account_id), asOf);
-    expect(new Map(snapshot.slice(0, PER_ACCOUNT_MAX).map((r) => [r.account_id, r.feature_values]))).toEqual(few);
+    const many = await readFeatures(db.pool, catalog, snapshot.map((r) => r.account_id), asOf);
+    expect(new Map(snapshot.map((r) => [r.account_id, r.feature_values]))).toEqual(valuesOf(many));
+    const few = await readFeatures(db.pool, catalog, snapshot.slice(0, PER_ACCOUNT_MAX).map((r) => r.account_id), asOf);
+    expect(new Map(snapshot.slice(0, PER_ACCOUNT_MAX).map((r) => [r.account_id, r.feature_values]))).toEqual(valuesOf(few));
     // every source is exercised: some accounts with no tickets, invoices or payments, some with
     const filled = (name: string) => new Set(snapshot.map((r) => r.feature_values[catalog.names.indexOf(name)] !== 0 && r.feature_values[catalog.names.indexOf(name)] !== null));
     for (const name of ['tickets_90d', 'failed_payments_90d', 'mrr_change_90d', 'nps_latest']) expect([...filled(name)].sort(), name).toEqual([false, true]);
   });
 
-  it("on the API's own pool a read is the statement alone: the session keeps the settings, the shared pool's sessions are untouched", async () => {
+  it('the online reader opens its connections with the session settings of the fast path and reads what the build reads', async () => {
     const snapshot = await selectFeatures(db.pool, catalog, [asOfs[2]]);
-    const fast = createFastPathPool(db.pool, 2);
+    const reader = createOnlineReader(db.pool, catalog, { concurrency: 2 });
     try {
+      await reader.warm();
+      const sessions = await query<{ n: number }>(db.pool, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE '% features'");
+      expect(sessions[0].n).toBe(3); // one per statement at once, plus one for a long read beside them
       const ids = snapshot.map((r) => r.account_id);
-      const [one, many] = await Promise.all([computeFeatures(fast, catalog, [ids[0]], asOfs[2]), computeFeatures(fast, catalog, ids, asOfs[2])]);
-      expect(one.get(ids[0])).toEqual(snapshot[0].feature_values);
-      expect(many).toEqual(new Map(snapshot.map((r) => [r.account_id, r.feature_values])));
-      // both connections were used, and each kept the fast path's settings for its later reads
-      expect(fast.totalCount).toBe(2);
-      const clients = [await fast.connect(), await fast.connect()];
-      for (const c of clients) {
-        expect((await c.query('SHOW plan_cache_mode')).rows[0].plan_cache_mode).toBe('force_generic_plan');
-        expect((await c.query('SHOW jit')).rows[0].jit).toBe('off');
-        // the prepared statement is already there: a read needs nothing else
-        expect((await c.query("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'churn_features_%'")).rows[0].n).toBe(1);
-        c.release();
-      }
-      // the ordinary pool ran the same reads inside their own transactions: its sessions keep the defaults
-      await computeFeatures(db.pool, catalog, [ids[0]], asOfs[2]);
-      const plain = await db.pool.connect();
-      try {
-        expect((await plain.query('SHOW plan_cache_mode')).rows[0].plan_cache_mode).toBe('auto');
-      } finally {
-        plain.release();
-      }
+      const [one, many] = await Promise.all([reader.read([ids[0]], asOfs[2]), reader.read(ids, asOfs[2])]);
+      expect(one.get(ids[0])?.values).toEqual(snapshot[0].feature_values);
+      expect(valuesOf(many)).toEqual(new Map(snapshot.map((r) => [r.account_id, r.feature_values])));
+      expect([...many.values()].every((f) => f.status === 'active')).toBe(true);
     } finally {
-      await fast.end();
+      await reader.idle();
+      await reader.close();
     }
   });
 
-  it('derivePool connects like the pool it comes from, a password given as an option included', async () => {
+  it('derivePool connects like the pool it comes from, a password given as an option included, with its own session settings', async () => {
     const from = new pg.Pool({ connectionString: db.url, password: 'not-shown', max: 3 });
-    const derived = derivePool(from, { max: 1, applicationName: 'churnlens test', idleTimeoutMillis: 0 });
+    const derived = derivePool(from, { max: 1, applicationName: 'churnlens test', idleTimeoutMillis: 0, settings: { jit: 'off', plan_cache_mode: 'force_generic_plan' } });
     try {
       expect(derived.options).toMatchObject({ connectionString: db.url, max: 1, application_name: 'churnlens test', idleTimeoutMillis: 0 });
       expect(derived.options.password).toBe('not-shown');
       expect((await derived.query("SELECT current_setting('application_name') AS a")).rows[0].a).toBe('churnlens test');
+      expect((await derived.query('SHOW plan_cache_mode')).rows[0].plan_cache_mode).toBe('force_generic_plan');
+      expect((await derived.query('SHOW jit')).rows[0].jit).toBe('off');
+      // the pool it came from keeps the defaults
+      expect((await from.query('SHOW plan_cache_mode')).rows[0].plan_cache_mode).toBe('auto');
     } finally {
       await derived.end();
       await from.end();
     }
   });
 
-  it("parses float8[] text exactly as pg's own parser does, NULLs, signs, exponents and non-finite values included", async () => {
-    const arrays = ["ARRAY[1.5, NULL, -2e-05, 'NaN', 'Infinity', '-Infinity', 0, '-0', 1e300, 5e-324, 0.1, 123456789.125]::float8[]", "'{}'::float8[]", 'ARRAY[NULL]::float8[]', 'ARRAY[NULL, NULL, 7]::float8[]'];
-    for (const a of arrays) {
-      const [r] = await query<{ parsed: (number | null)[]; text: string }>(db.pool, `SELECT ${a} AS parsed, (${a})::text AS text`);
-      expect(parseFloat8Array(r.text), a).toEqual(r.parsed);
-    }
-  });
-
-  it('binds array parameters as literals that PostgreSQL reads back unchanged, quotes, backslashes and NULL included', async () => {
-    const items = ['acc_1', 'with "quote"', 'back\\slash', 'comma,brace}{', '', 'NULL', ' spaced ', null];
-    const [r] = await query<{ a: (string | null)[] }>(db.pool, 'SELECT $1::text[] AS a', [arrayLiteral(items)]);
-    expect(r.a).toEqual(items);
-    const [n] = await query<{ a: number[] }>(db.pool, 'SELECT $1::int[] AS a', [arrayLiteral(Object.freeze([3, -1, 0]))]);
-    expect(n.a).toEqual([3, -1, 0]);
-    // an account id that needs quoting reads nothing rather than failing
-    expect((await computeFeatures(db.pool, catalog, ['x"}{,\\'], asOfs[2], { requireActive: false })).size).toBe(0);
+  it('reads nothing, rather than failing, for an account id that needs quoting', async () => {
+    expect((await readFeatures(db.pool, catalog, ['x"}{,\\'], asOfs[2], { requireActive: false })).size).toBe(0);
   });
 
   it('leaves inactive and unknown accounts out of the fast path unless asked to include them', async () => {
     const active = new Set((await selectFeatures(db.pool, catalog, [asOfs[2]])).map((r) => r.account_id));
     const [{ account_id: inactive }] = await query<{ account_id: string }>(db.pool, 'SELECT account_id FROM source.accounts WHERE NOT (account_id = ANY($1)) AND created_at < $2 ORDER BY 1 LIMIT 1', [[...active], asOfs[2]]);
-    expect((await computeFeatures(db.pool, catalog, [inactive, 'nobody'], asOfs[2])).size).toBe(0);
-    const all = await computeFeatures(db.pool, catalog, [inactive, 'nobody'], asOfs[2], { requireActive: false });
+    expect((await readFeatures(db.pool, catalog, [inactive, 'nobody'], asOfs[2])).size).toBe(0);
+    const all = await readFeatures(db.pool, catalog, [inactive, 'nobody'], asOfs[2], { requireActive: false });
     expect([...all.keys()]).toEqual([inactive]);
-    expect(all.get(inactive)![catalog.names.indexOf('mrr')]).toBeNull();
+    expect(all.get(inactive)!.values[catalog.names.indexOf('mrr')]).toBeNull();
+    expect(all.get(inactive)!.status).not.toBe('active');
   });
 
   it('latestSnapshot returns each account\'s most recent stored date', async () => {

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerFeatures } from '../cli/commands/features.ts';
 import type { Pool } from '../core/db.ts';
 import { loadCatalog } from '../features/catalog.ts';
-import { compileFeatures, featureStatement } from '../features/compile.ts';
-import { buildSnapshots, readFeatureRows, rollupValid, selectFeatures } from '../features/materialize.ts';
+import { compileFeatures, featureStatement, formFor } from '../features/compile.ts';
+import { buildSnapshots, rollupValid, selectFeatures } from '../features/materialize.ts';
+import { readFeatures } from '../features/online.ts';
 import { refreshEventRollup } from '../features/rollup.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { DAY, clearSource, loadDataset, randomDataset } from './features-seed.ts';
@@ -205,7 +206,7 @@ describe('event rollup', () => {
   it('serves the scoring fast path at midnights with the raw path\'s values, and the raw events while suspended', async () => {
     const ids = (await db.pool.query<{ account_id: string }>('SELECT account_id FROM source.accounts ORDER BY account_id LIMIT 20')).rows.map((r) => r.account_id);
     const read = async (accounts: string[], asOf: Date, events: 'auto' | 'raw') =>
-      (await readFeatureRows(db.pool, catalog, accounts, asOf, { requireActive: false, events })).map((r) => ({ as_of: asOf, account_id: r.account_id, feature_values: r.feature_values }));
+      [...(await readFeatures(db.pool, catalog, accounts, asOf, { requireActive: false, events }))].map(([id, f]) => ({ as_of: asOf, account_id: id, feature_values: f.values }));
     const same = async (accounts: string[], asOf: Date) => {
       const raw = await read(accounts, asOf, 'raw');
       expect(raw.length).toBeGreaterThan(0);
@@ -234,7 +235,7 @@ describe('event rollup', () => {
     expect(await same([ids[0]], asOf)).toEqual([]);
     // other times of day read the raw events; the rollup form refuses them
     expect(await same([ids[0]], new Date('2026-03-15T06:30:00Z'))).toEqual([]);
-    expect(() => featureStatement(catalog, { events: 'rollup' }).values(new Date('2026-03-15T06:30:00Z'), [ids[0]])).toThrow(/00:00 UTC/);
+    expect(() => featureStatement(catalog, formFor(1, new Date(0))).values(new Date('2026-03-15T06:30:00Z'), [ids[0]])).toThrow(/00:00 UTC/);
   });
 
   it('serves only dates at 00:00 UTC', () => {

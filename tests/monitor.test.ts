@@ -7,7 +7,7 @@ import { liftAt, rocAuc } from '../training/evaluate.ts';
 import { getModel, loadModel } from '../training/registry/index.ts';
 import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
 import { buildModelReport } from '../jobs/report/job.ts';
-import { servingModelFrom } from '../scoring/model.ts';
+import { scoringModel } from '../scoring/model.ts';
 import { Registry } from 'prom-client';
 import { monitoringGauges, monitoringMetrics, runMonitor } from '../jobs/monitor/monitor.ts';
 import { registerMonitoringGauges } from '../jobs/monitor/metrics.ts';
@@ -68,7 +68,7 @@ describe('monitoring stored scores and drift', () => {
     db = await createTestDatabase();
     world = await buildWorld(db.pool, { seed: 13 });
     const { meta, artifact } = await loadModel(db.pool, 'champion');
-    const model = servingModelFrom(meta.version, artifact, world.catalog);
+    const model = scoringModel(artifact, { version: meta.version, catalog: world.catalog });
     for (const asOf of SCORED) {
       await scoreAllActive(db.pool, { model, catalog: world.catalog, config: DEFAULT_SERVING_CONFIG, asOf, scoredAt: new Date(asOf.getTime() + 3600_000) });
     }

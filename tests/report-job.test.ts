@@ -13,11 +13,11 @@ import { silentLogger } from '../core/log.ts';
 import { buildApp } from '../serving/app.ts';
 import { Authenticator } from '../serving/auth.ts';
 import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
-import { createFeatureReader } from '../serving/feature-reader.ts';
+import { createOnlineReader } from '../features/online.ts';
 import { parseBootstrapKeys } from '../serving/keys.ts';
 import { createMetrics } from '../serving/metrics.ts';
 import { ModelHolder } from '../scoring/holder.ts';
-import { registryModelSource } from '../scoring/model.ts';
+import { registryModelSource } from '../scoring/holder.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { buildWorld, SEED, type World } from './report-job-world.ts';
 
@@ -139,7 +139,7 @@ describe('accuracy report from the database', () => {
     const r2 = await buildModelReport(db.pool, { model: v2, now: NOW, bootstrap: 0 });
     await saveModelReport(db.pool, v2, r2.html, r2.json);
     const holder = new ModelHolder(registryModelSource(db.pool, world.catalog), silentLogger);
-    const features = createFeatureReader(db.pool, world.catalog);
+    const features = createOnlineReader(db.pool, world.catalog);
     const app = await buildApp({
       pool: db.pool, config: DEFAULT_SERVING_CONFIG, holder, features,
       auth: new Authenticator(db.pool, parseBootstrapKeys('reader:report-secret-1:score:read')), log: silentLogger,

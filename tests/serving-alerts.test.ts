@@ -7,7 +7,7 @@ import { setAlias } from '../training/registry/index.ts';
 import { deliverDue, syncWebhooks } from '../jobs/alerts/deliver.ts';
 import { SIGNATURE_HEADER, verifySignature } from '../jobs/alerts/sign.ts';
 import { parseServingConfig, type ServingConfig } from '../scoring/config.ts';
-import { registryModelSource } from '../scoring/model.ts';
+import { registryModelSource } from '../scoring/holder.ts';
 import { scoreAllActive } from '../jobs/score-all.ts';
 import type { Score } from '../scoring/schema.ts';
 import { bearer, registerChampion, shiftedArtifact, startHarness, type ServingHarness } from './serving-fixture.ts';

@@ -3,22 +3,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../core/config.ts';
-import { DEFAULT_SERVING_CONFIG, healthFromProbability, loadServingConfig, parseServingConfig, resolveSegment, tierOf } from '../scoring/config.ts';
+import { DEFAULT_SERVING_CONFIG, loadServingConfig, parseServingConfig } from '../scoring/config.ts';
+import { healthScore, resolveSegment, tierOf } from '../scoring/health.ts';
 import { scorecardScore } from '../scoring/scorecard.ts';
-import { buildScore, topIndices, type ServingModel } from '../scoring/build-score.ts';
+import { buildScore, topIndices } from '../scoring/build-score.ts';
+import type { ScoringModel } from '../scoring/model.ts';
+import { FAMILIES } from '../features/definitions/schema.ts';
 import { signPayload, verifySignature } from '../jobs/alerts/sign.ts';
 import { parseBootstrapKeys, prefixOf } from '../serving/keys.ts';
 import { backoffSeconds } from '../jobs/alerts/deliver.ts';
 
 /** A linear model written by hand: logit = -1 + sum(w_i * x_i), contributions w_i * x_i (reference 0). */
-function linearModel(weights: Record<string, number>, families: Record<string, string>): ServingModel {
+function linearModel(weights: Record<string, number>, families: Record<string, string>): ScoringModel {
   const names = Object.keys(weights);
   return {
-    version: 1, featureSetVersion: null, baseRate: 0.1, featureNames: names, families: names.map((n) => families[n]), references: names.map(() => 0),
+    version: 1, modelType: 'logistic', featureSetVersion: null, baseRate: 0.1, featureNames: names, families: names.map((n) => families[n]), references: names.map(() => 0),
+    familySlots: Int8Array.from(names, (n) => (FAMILIES as readonly string[]).indexOf(families[n])),
     score: (row) => {
       const contributions = names.map((n) => weights[n] * Number(row[n] ?? 0));
       const logit = -1 + contributions.reduce((a, b) => a + b, 0);
-      return { probability: 1 / (1 + Math.exp(-logit)), logit, baseValue: -1, contributions };
+      return { probability: 1 / (1 + Math.exp(-logit)), logit, baseValue: -1, contributions: Float64Array.from(contributions) };
     },
     describe: (i, v) => `${names[i]} is ${v}`,
   };
@@ -32,18 +36,18 @@ describe('serving configuration and pure scoring parts', () => {
     const prev = mappings.map(() => 101);
     for (let p = 0; p <= 1; p += 0.01) {
       mappings.forEach((m, i) => {
-        const h = healthFromProbability(p, m, 0.02);
+        const h = healthScore(p, m, 0.02);
         expect(h).toBeLessThanOrEqual(prev[i]);
         prev[i] = h;
       });
     }
     expect(DEFAULT_SERVING_CONFIG.health.kind).toBe('relative');
     // relative: 50 at four times the model's base rate, whatever that base rate is
-    expect(healthFromProbability(0.08, DEFAULT_SERVING_CONFIG.health, 0.02)).toBe(50);
-    expect(healthFromProbability(0.4, DEFAULT_SERVING_CONFIG.health, 0.1)).toBe(50);
-    expect(healthFromProbability(0.02, DEFAULT_SERVING_CONFIG.health, 0.02)).toBeGreaterThan(75);
-    expect(healthFromProbability(0.31, linear, 0.02)).toBe(69);
-    expect(healthFromProbability(0.2, logistic, 0.02)).toBe(50);
+    expect(healthScore(0.08, DEFAULT_SERVING_CONFIG.health, 0.02)).toBe(50);
+    expect(healthScore(0.4, DEFAULT_SERVING_CONFIG.health, 0.1)).toBe(50);
+    expect(healthScore(0.02, DEFAULT_SERVING_CONFIG.health, 0.02)).toBeGreaterThan(75);
+    expect(healthScore(0.31, linear, 0.02)).toBe(69);
+    expect(healthScore(0.2, logistic, 0.02)).toBe(50);
   });
 
   it('assigns default tiers and actions, and per-segment thresholds for young and enterprise accounts', () => {

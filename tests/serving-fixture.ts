@@ -13,11 +13,11 @@ import { trainModel } from '../training/train.ts';
 import { buildApp, type AppDeps, type ChurnApp } from '../serving/app.ts';
 import { Authenticator } from '../serving/auth.ts';
 import { DEFAULT_SERVING_CONFIG, type ServingConfig } from '../scoring/config.ts';
-import { createFeatureReader } from '../serving/feature-reader.ts';
+import { createOnlineReader } from '../features/online.ts';
 import { createApiKey, parseBootstrapKeys } from '../serving/keys.ts';
 import { createMetrics } from '../serving/metrics.ts';
 import { ModelHolder } from '../scoring/holder.ts';
-import { registryModelSource } from '../scoring/model.ts';
+import { registryModelSource } from '../scoring/holder.ts';
 import { dbReports } from '../jobs/report/store.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 
@@ -95,8 +95,9 @@ export async function startHarness(opts: { rateLimit?: number; config?: ServingC
   await holder.refresh();
   const readKey = await createApiKey(db.pool, { name: 'reader', scopes: ['score:read'] });
   const adminKey = await createApiKey(db.pool, { name: 'admin', scopes: ['score:read', 'models:admin'] });
+  const features = createOnlineReader(db.pool, catalog);
   const deps: AppDeps = {
-    pool: db.pool, config, holder, features: createFeatureReader(db.pool, catalog),
+    pool: db.pool, config, holder, features,
     auth: new Authenticator(db.pool, parseBootstrapKeys(`boot:${BOOTSTRAP_SECRET}:score:read`)), log: silentLogger,
     metrics: createMetrics({ defaultMetrics: false }), reports: dbReports(db.pool), rateLimit: opts.rateLimit ?? 0,
   };
@@ -107,7 +108,7 @@ export async function startHarness(opts: { rateLimit?: number; config?: ServingC
     close: async () => {
       await app.close();
       await holder.close();
-      await deps.features.close?.();
+      await features.close();
       await db.drop();
     },
   };

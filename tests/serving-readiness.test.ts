@@ -9,12 +9,12 @@ import { migrate } from '../features/migrate.ts';
 import { buildApp, type ChurnApp } from '../serving/app.ts';
 import { Authenticator } from '../serving/auth.ts';
 import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
-import { createFeatureReader } from '../serving/feature-reader.ts';
+import { createOnlineReader } from '../features/online.ts';
 import { parseBootstrapKeys } from '../serving/keys.ts';
 import { createMetrics } from '../serving/metrics.ts';
 import { dbReports } from '../jobs/report/store.ts';
 import { ModelHolder } from '../scoring/holder.ts';
-import { registryModelSource } from '../scoring/model.ts';
+import { registryModelSource } from '../scoring/holder.ts';
 import { registerChampion, seedData, trainTinyModel } from './serving-fixture.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 
@@ -48,7 +48,7 @@ describe('readiness follows the database', () => {
   let pool: Pool;
   let app: ChurnApp;
   let holder: ModelHolder;
-  let features: ReturnType<typeof createFeatureReader>;
+  let features: ReturnType<typeof createOnlineReader>;
   let source: TestDatabase;
   beforeAll(async () => {
     // Train the tiny model on the shared test server, then register it in the embedded one.
@@ -63,7 +63,7 @@ describe('readiness follows the database', () => {
     const version = await registerChampion(pool, artifact, catalog);
     holder = new ModelHolder(registryModelSource(pool, catalog), silentLogger);
     // Not loaded yet on purpose: readiness must load it once the database answers.
-    features = createFeatureReader(pool, catalog);
+    features = createOnlineReader(pool, catalog);
     app = await buildApp({
       pool, config: DEFAULT_SERVING_CONFIG, holder, features, auth: new Authenticator(pool, parseBootstrapKeys('ops:ops-secret-123:score:read')),
       log: silentLogger, metrics: createMetrics({ defaultMetrics: false }), reports: dbReports(pool), rateLimit: 0,

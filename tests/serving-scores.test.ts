@@ -2,12 +2,9 @@ import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
 import { describeFeature } from '../features/describe-value.ts';
-import { computeFeatures } from '../features/materialize.ts';
-import { healthFromProbability, resolveSegment, tierOf } from '../scoring/config.ts';
+import { createOnlineReader, readFeatures } from '../features/online.ts';
+import { healthScore, resolveSegment, tierOf } from '../scoring/health.ts';
 import { baseRateOf } from '../training/artifact.ts';
-import { batchFeatureReads } from '../serving/feature-batcher.ts';
-import { createFeatureReader, toRecords } from '../serving/feature-reader.ts';
-import type { FeatureReader } from '../scoring/score-accounts.ts';
 import { ScoreSchema, type Score } from '../scoring/schema.ts';
 import { bearer, startHarness, AS_OF, type ServingHarness } from './serving-fixture.ts';
 
@@ -43,7 +40,7 @@ describe('scores', () => {
       expect(s.model_version).toBe(h.champion);
       expect(s.drivers).toHaveLength(h.catalog.names.length);
       expectAdditive(s);
-      expect(s.health_score).toBe(healthFromProbability(s.churn_probability, h.config.health, baseRateOf(h.artifact)));
+      expect(s.health_score).toBe(healthScore(s.churn_probability, h.config.health, baseRateOf(h.artifact)));
       expect(['healthy', 'at_risk', 'critical']).toContain(s.tier);
       expect({ healthy: 'expand', at_risk: 'engage', critical: 'rescue' }[s.tier]).toBe(s.recommended_action);
       const mags = s.drivers.map((d) => Math.abs(d.contribution));
@@ -109,59 +106,44 @@ describe('scores', () => {
 
   it('coalesces concurrent feature reads for one as-of time into fewer statements with the same values', async () => {
     const calls: number[] = [];
-    const direct = createFeatureReader(h.db.pool, h.catalog, { maxInFlight: 1 });
-    const counted: FeatureReader = { featureSetVersion: direct.featureSetVersion, read: (ids, asOf) => { calls.push(ids.length); return direct.read(ids, asOf); } };
-    const batched = batchFeatureReads(counted, { maxInFlight: 1, maxBatch: 8 });
+    const reader = createOnlineReader(h.db.pool, h.catalog, { concurrency: 1, maxBatch: 8, onStatement: (n) => { calls.push(n); return () => undefined; } });
     const ids = h.accountIds.slice(0, 20);
-    const results = await Promise.all(ids.map((id) => batched.read([id], AS_OF)));
+    const results = await Promise.all(ids.map((id) => reader.read([id], AS_OF)));
     expect(calls.length).toBeLessThan(ids.length);
     expect(Math.max(...calls)).toBeLessThanOrEqual(8);
-    const expected = toRecords(h.catalog, await computeFeatures(h.db.pool, h.catalog, ids, AS_OF, { requireActive: false }));
+    const expected = await readFeatures(h.db.pool, h.catalog, ids, AS_OF, { requireActive: false });
     const accounts = new Map((await query<{ account_id: string; segment: string; created_at: Date }>(h.db.pool, 'SELECT account_id, segment, created_at FROM source.accounts WHERE account_id = ANY($1)', [ids])).map((r) => [r.account_id, r]));
     results.forEach((r, i) => {
-      expect([...r.keys()]).toEqual([ids[i]]);
       const got = r.get(ids[i])!;
-      expect(got.row).toEqual(expected.get(ids[i]));
+      expect(got.row).toEqual(expected.get(ids[i])!.row);
       // the account facts come from the same statement: those of source.accounts
-      expect({ segment: got.segment, createdAt: got.createdAt }).toEqual({ segment: accounts.get(ids[i])!.segment, createdAt: accounts.get(ids[i])!.created_at.getTime() });
+      expect({ segment: got.segment, createdAt: got.createdAt }).toEqual({ segment: accounts.get(ids[i])!.segment, createdAt: accounts.get(ids[i])!.created_at });
     });
     calls.length = 0;
-    await batched.read(h.accountIds.slice(0, 30), AS_OF); // larger than a batch: runs on its own
+    await reader.read(h.accountIds.slice(0, 30), AS_OF); // larger than a batch: runs on its own
     expect(calls).toEqual([30]);
-    await direct.close();
+    await reader.close();
   });
 
-  it('runs at most maxInFlight feature statements at once (default: one per core), the rest queued behind them', async () => {
-    const direct = createFeatureReader(h.db.pool, h.catalog, { maxInFlight: 1 });
+  it('runs at most `concurrency` feature statements at once (default: one per core), the rest queued behind them', async () => {
     let running = 0;
     let peak = 0;
-    const tracked: FeatureReader = {
-      featureSetVersion: direct.featureSetVersion,
-      read: async (ids, asOf) => {
-        peak = Math.max(peak, ++running);
-        try {
-          return await direct.read(ids, asOf);
-        } finally {
-          running--;
-        }
-      },
+    const onStatement = () => {
+      peak = Math.max(peak, ++running);
+      return () => { running--; };
     };
     const ids = h.accountIds.slice(0, 12);
-    for (const maxInFlight of [1, 2, 3]) {
+    for (const concurrency of [1, 2, 3, undefined]) {
       peak = 0;
-      const batched = batchFeatureReads(tracked, { maxInFlight, maxBatch: 1 }); // one account per statement: 12 statements
-      await Promise.all(ids.map((id, i) => batched.read([id], new Date(AS_OF.getTime() - i * 1000))));
-      expect(peak, `maxInFlight ${maxInFlight}`).toBe(maxInFlight);
+      const reader = createOnlineReader(h.db.pool, h.catalog, { concurrency, maxBatch: 1, onStatement }); // one account per statement: 12 statements
+      await Promise.all(ids.map((id, i) => reader.read([id], new Date(AS_OF.getTime() - i * 1000))));
+      expect(peak, `concurrency ${concurrency}`).toBe(concurrency ?? Math.min(ids.length, os.availableParallelism()));
+      await reader.close();
     }
-    peak = 0;
-    const byDefault = batchFeatureReads(tracked, { maxBatch: 1 });
-    await Promise.all(ids.map((id, i) => byDefault.read([id], new Date(AS_OF.getTime() - i * 1000))));
-    expect(peak).toBe(Math.min(ids.length, os.availableParallelism()));
-    await direct.close();
   });
 
   it('warm() opens and prepares every connection of the reader, so the first scores after a start find them ready', async () => {
-    const reader = createFeatureReader(h.db.pool, h.catalog, { maxInFlight: 2 });
+    const reader = createOnlineReader(h.db.pool, h.catalog, { concurrency: 2 });
     // backends of feature connections, by pid: those of other readers (the app's own, or one of an
     // earlier test still exiting) are there before, and are not counted
     const pids = async () => (await query<{ pid: number }>(h.db.pool, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'churnlens features'")).map((r) => r.pid);
@@ -181,11 +163,11 @@ describe('scores', () => {
   });
 
   it('reports idle only once every queued and running feature read has settled (graceful shutdown waits for it)', async () => {
-    const reader = createFeatureReader(h.db.pool, h.catalog, { maxInFlight: 1, maxBatch: 4 });
-    await reader.idle!(); // nothing queued: idle at once
+    const reader = createOnlineReader(h.db.pool, h.catalog, { concurrency: 1, maxBatch: 4 });
+    await reader.idle(); // nothing queued: idle at once
     const settled: string[] = [];
     const reads = h.accountIds.slice(0, 12).map((id) => reader.read([id], AS_OF).then(() => settled.push(id)));
-    await reader.idle!();
+    await reader.idle();
     expect(settled).toHaveLength(12);
     await Promise.all(reads);
     await reader.close();

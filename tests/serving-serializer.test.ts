@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Score } from '../scoring/schema.ts';
 import { ScoresResponseSchema } from '../serving/schemas/scores.ts';
-import { securityHeaders } from '../serving/security-headers.ts';
 import { compiledSerializerCompiler } from '../serving/serializer.ts';
 import { topIndices } from '../scoring/build-score.ts';
 
@@ -21,7 +20,7 @@ function score(i: number): Score {
   };
 }
 
-describe('compiled response serializer and security headers', () => {
+describe('compiled response serializer', () => {
   it('writes a score response exactly as zod would encode it, escapes included', () => {
     const body = { scores: [score(1), score(2)] };
     const text = compile(ScoresResponseSchema)(body);
@@ -46,16 +45,6 @@ describe('compiled response serializer and security headers', () => {
     const withTransform = z.object({ n: z.string().transform((s) => s.length) });
     const serialize = compile(withTransform);
     expect(() => serialize({ n: 5 })).toThrow();
-  });
-
-  it('computes the helmet header set once, with the API content security policy', () => {
-    const h = securityHeaders();
-    expect(h['content-security-policy']).toContain("img-src 'self' data: validator.swagger.io");
-    expect(h['content-security-policy']).toContain("script-src 'self'");
-    expect(h['strict-transport-security']).toMatch(/max-age=\d+/);
-    expect(h['x-content-type-options']).toBe('nosniff');
-    expect(h['x-frame-options']).toBe('SAMEORIGIN');
-    expect(Object.keys(h).every((k) => k === k.toLowerCase())).toBe(true);
   });
 
   it('ranks drivers by |contribution| with ties in feature order on the partial-selection path', () => {

@@ -3,7 +3,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SERVING_CONFIG, healthFromProbability, tierOf } from '../scoring/config.ts';
+import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
+import { healthScore, tierOf } from '../scoring/health.ts';
 import { baseRateOf } from '../training/artifact.ts';
 import { writePreparedCsv } from '../training/export.ts';
 import { getModel, listModels } from '../training/registry/index.ts';
@@ -59,7 +60,7 @@ describe('churn train --from-csv and churn predict', () => {
       expect(Number(prob)).toBeGreaterThan(0);
       expect(Number(prob)).toBeLessThan(1);
       // the API's health mapping and tiers (default serving configuration)
-      expect(Number(health)).toBe(healthFromProbability(Number(prob), DEFAULT_SERVING_CONFIG.health, baseRate));
+      expect(Number(health)).toBe(healthScore(Number(prob), DEFAULT_SERVING_CONFIG.health, baseRate));
       expect(tier).toBe(tierOf(Number(health), DEFAULT_SERVING_CONFIG.tiers).tier.name);
       expect(drivers).toMatch(/^([a-z_0-9]+:[+-]\d+\.\d{2};){2}[a-z_0-9]+:[+-]\d+\.\d{2}$/);
     }

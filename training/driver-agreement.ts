@@ -2,7 +2,7 @@ import { query, type Pool, type Queryable, type Sql } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
 import { noProgress, type Progress } from '../core/progress.ts';
 import type { Catalog } from '../features/catalog.ts';
-import { computeFeatures } from '../features/materialize.ts';
+import { readFeatures } from '../features/online.ts';
 import { topRiskFamily } from '../scoring/health.ts';
 import type { RowScore, Scorer } from './scorer.ts';
 
@@ -121,12 +121,11 @@ export async function measureDriverAgreement(pool: Pool, catalog: Catalog, score
   const accounts: ExplainedAccount[] = [];
   for (const [time, group] of [...byDate].sort((a, b) => a[0] - b[0])) {
     const asOf = new Date(time);
-    const values = await computeFeatures(pool, catalog, group.map((g) => g.account_id), asOf, { requireActive: false });
+    const values = await readFeatures(pool, catalog, group.map((g) => g.account_id), asOf, { requireActive: false });
     for (const t of group) {
-      const v = values.get(t.account_id);
-      if (!v) { skipped.noFeatures++; continue; }
-      const row = Object.fromEntries(catalog.names.map((name, j) => [name, v[j]]));
-      accounts.push(explainOne(scorer, scorer.score(row), t, asOf));
+      const f = values.get(t.account_id);
+      if (!f) { skipped.noFeatures++; continue; }
+      accounts.push(explainOne(scorer, scorer.score(f.row), t, asOf));
     }
     progress.increment();
   }

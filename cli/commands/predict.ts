@@ -5,13 +5,13 @@ import { z } from 'zod';
 import { parseOptions, withDatabase } from '../context.ts';
 import { ChurnError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
+import { loadCatalog } from '../../features/catalog.ts';
+import { buildScore } from '../../scoring/build-score.ts';
+import { loadServingConfig, type ServingConfig } from '../../scoring/config.ts';
+import { scoringModel, type ScoringModel } from '../../scoring/model.ts';
 import { recordsFromCsv } from '../../training/csv-table.ts';
 import { csvField } from '../../training/export.ts';
-import { formatDrivers, topDrivers } from '../../scoring/health.ts';
-import { baseRateOf } from '../../training/artifact.ts';
-import { healthFromProbability, loadServingConfig, tierOf, type ServingConfig } from '../../scoring/config.ts';
 import { loadModel } from '../../training/registry/index.ts';
-import { createScorer, type Scorer } from '../../training/scorer.ts';
 
 const PredictOptions = z.object({
   fromCsv: z.string().min(1, '--from-csv FILE is required'),
@@ -30,11 +30,16 @@ async function readText(file: string): Promise<string> {
   });
 }
 
-/** Scores every row of the CSV and writes `id,churn_probability,health_score,tier,top_drivers` (all or nothing). */
-export async function predictCsv(scorer: Scorer, o: PredictOptions, health: { config: ServingConfig; baseRate: number }): Promise<number> {
+/**
+ * Scores every row of the CSV as the API scores an instance (scoring/build-score.ts: the same health,
+ * segment tiers and drivers; `segment` and `tenure_days` columns, when present, choose the segment) and
+ * writes `id,churn_probability,health_score,tier,top_drivers` (all or nothing).
+ */
+export async function predictCsv(model: ScoringModel, o: PredictOptions, config: ServingConfig): Promise<number> {
   const { header, records } = recordsFromCsv(await readText(o.fromCsv), o.fromCsv);
   if (!header.includes(o.idCol)) throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: no id column "${o.idCol}" (columns: ${header.join(', ')})`);
-  const missing = scorer.missingFeatures(header);
+  const have = new Set(header);
+  const missing = model.featureNames.filter((f) => !have.has(f));
   if (missing.length) {
     throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: missing ${missing.length} feature column(s) the model needs: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`);
   }
@@ -44,10 +49,13 @@ export async function predictCsv(scorer: Scorer, o: PredictOptions, health: { co
   records.forEach((r, i) => {
     const id = r[o.idCol];
     if (id === null) throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: line ${i + 2}: empty id`);
-    const s = scorer.score(r);
-    const score = healthFromProbability(s.probability, health.config.health, health.baseRate);
-    const drivers = formatDrivers(topDrivers(scorer.featureNames, scorer.families, s.contributions, o.top));
-    lines.push([csvField(id), s.probability.toFixed(6), score, tierOf(score, health.config.tiers).tier.name, csvField(drivers)].join(','));
+    const tenure = r.tenure_days === null || r.tenure_days === undefined ? null : Number(r.tenure_days);
+    const s = buildScore({
+      model, config, accountId: id, asOf: new Date().toISOString(), row: r, top: o.top,
+      segment: { accountSegment: r.segment ?? null, tenureDays: Number.isFinite(tenure) ? tenure : null },
+    });
+    const drivers = s.drivers.map((d) => `${d.feature}:${d.contribution >= 0 ? '+' : ''}${d.contribution.toFixed(2)}`).join(';');
+    lines.push([csvField(id), s.churn_probability.toFixed(6), s.health_score, s.tier, csvField(drivers)].join(','));
     if (i % 1000 === 0) bar.update(i);
   });
   bar.update(records.length);
@@ -71,9 +79,9 @@ export function registerPredict(program: Command): void {
     .option('--top <n>', 'drivers per row', '3')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseOptions(PredictOptions, raw);
-      let scorer: Scorer;
+      let model: ScoringModel;
       let label: string;
-      let baseRate: number;
+      const catalog = loadCatalog();
       if (o.artifact) {
         const text = await readText(o.artifact);
         let json: unknown;
@@ -82,18 +90,16 @@ export function registerPredict(program: Command): void {
         } catch {
           throw new ChurnError('CHURN_ERR_ARTIFACT_CORRUPT', `${o.artifact} is not JSON`);
         }
-        scorer = createScorer(json);
-        baseRate = baseRateOf(json);
+        model = scoringModel(json, { version: 0, catalog });
         label = o.artifact;
       } else {
         const loaded = await withDatabase(({ pool }) => loadModel(pool, o.model ?? 'champion'));
-        scorer = createScorer(loaded.artifact);
-        baseRate = baseRateOf(loaded.artifact);
+        model = scoringModel(loaded.artifact, { version: loaded.meta.version, catalog });
         label = `version ${loaded.meta.version}`;
       }
       // Health and tiers as the API gives them (CHURN_SERVING_CONFIG, else the documented defaults).
       const config = await loadServingConfig(process.env.CHURN_SERVING_CONFIG);
-      const n = await predictCsv(scorer, o, { config, baseRate });
-      console.log(`scored ${n} rows with ${scorer.modelType} model (${label}) -> ${o.out}`);
+      const n = await predictCsv(model, o, config);
+      console.log(`scored ${n} rows with ${model.modelType} model (${label}) -> ${o.out}`);
     });
 }

@@ -6,7 +6,7 @@ import { loadCatalog } from '../../features/catalog.ts';
 import { resolveVersion } from '../../training/registry/index.ts';
 import { deliverDue, syncWebhooks } from '../../jobs/alerts/deliver.ts';
 import { loadServingConfig } from '../../scoring/config.ts';
-import { registryModelSource } from '../../scoring/model.ts';
+import { registryModelSource } from '../../scoring/holder.ts';
 import { AsOfSchema } from '../../serving/schemas/common.ts';
 import { scoreAllActive } from '../../jobs/score-all.ts';
 import { parseOptions, withDatabase } from '../context.ts';

@@ -46,6 +46,7 @@ export function daysBetween(from: string, to: string): string {
  * must reach, and the final expression of every feature (for derived features to reuse).
  */
 export class SqlBuilder {
+  /** bound values: the reserved leading slots (filled when the statement is run), then the catalogue's constants */
   readonly values: unknown[] = [];
   private readonly columns = new Map<string, Map<string, string>>();
   readonly reach: Record<EventReach, number> = { sum: 0, word: 0 };
@@ -55,8 +56,9 @@ export class SqlBuilder {
   /** every longest-gap window of the catalogue (the rollup path computes them in one pass per row) */
   gapWindows: Window[] = [];
 
-  constructor(fixedValues: unknown[]) {
-    this.values.push(...fixedValues);
+  /** `reserved`: how many leading parameters ($1..$reserved) the statement binds by name (see compile.ts) */
+  constructor(reserved: number) {
+    this.values.length = reserved;
   }
 
   bind(value: unknown, cast: string): string {

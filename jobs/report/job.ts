@@ -16,7 +16,8 @@ import type { FeatureValue } from './psi.ts';
 import { baseRateOf } from '../../training/artifact.ts';
 import { createScorer, type Scorer } from '../../training/scorer.ts';
 import type { PreparedTable } from '../../training/table.ts';
-import { allTierNames, DEFAULT_SERVING_CONFIG, healthFromProbability, resolveSegment, tierOf, type SegmentInfo, type ServingConfig } from '../../scoring/config.ts';
+import { DEFAULT_SERVING_CONFIG, type ServingConfig } from '../../scoring/config.ts';
+import { allTierNames, healthScore, resolveSegment, tierOf, type SegmentInfo } from '../../scoring/health.ts';
 import { realisedPerformance, type RealisedPerformance } from '../monitor/monitor.ts';
 import { driftSamples } from './drift.ts';
 import { heldOutBacktest } from './backtest.ts';
@@ -141,7 +142,7 @@ export async function buildModelReport(pool: Pool, opts: BuildReportOptions): Pr
 
   const info = await segmentInfo(pool, ev);
   const segs = info.map((s) => resolveSegment(config, s));
-  const tiers = p.map((q, k) => tierOf(healthFromProbability(q, config.health, scorer.baseRate), segs[k].tiers).tier.name);
+  const tiers = p.map((q, k) => tierOf(healthScore(q, config.health, scorer.baseRate), segs[k].tiers).tier.name);
   const known = new Set(scorer.featureNames);
   const usable = config.scorecard.metrics.some((m) => known.has(m.feature));
   const scorecardP = usable

@@ -3,7 +3,7 @@ import { getModel, listModels, setAlias } from '../../training/registry/index.ts
 import { requireScope } from '../auth.ts';
 import type { AppDeps } from '../deps.ts';
 import { AliasBodySchema, AliasParamsSchema, AliasResponseSchema, ModelVersionSchema, VersionParamsSchema } from '../schemas/models.ts';
-import { errorResponses } from '../../scoring/schema.ts';
+import { errorResponses } from '../schemas/errors.ts';
 import { z } from 'zod';
 
 export function modelRoutes(deps: AppDeps): FastifyPluginAsyncZod {

@@ -5,7 +5,7 @@ import { ChurnError } from '../../core/errors.ts';
 import { requireScope } from '../auth.ts';
 import type { AppDeps } from '../deps.ts';
 import { ReportParamsSchema } from '../schemas/models.ts';
-import { errorResponses } from '../../scoring/schema.ts';
+import { errorResponses } from '../schemas/errors.ts';
 
 export function reportRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   const read = requireScope(deps.auth, 'score:read');

@@ -1,13 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { requireScope } from '../auth.ts';
 import type { AppDeps } from '../deps.ts';
-import { errorResponses } from '../../scoring/schema.ts';
+import { errorResponses } from '../schemas/errors.ts';
 import { BatchBodySchema, PredictBodySchema, ScoresResponseSchema, TopQuerySchema } from '../schemas/scores.ts';
 import { defaultAsOf, scoreAccounts, scoreInstances } from '../../scoring/score-accounts.ts';
 
 export function scoreRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   const read = requireScope(deps.auth, 'score:read');
-  const predicted = deps.metrics.scoresTally('predict');
   return async (app) => {
     app.post('/scores', {
       onRequest: read,
@@ -23,17 +22,10 @@ export function scoreRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       onRequest: read,
       schema: { tags: ['scores'], summary: 'Scores caller-supplied feature values (no database read)', security: [{ bearer: [] }],
         body: PredictBodySchema, querystring: TopQuerySchema, response: { 200: ScoresResponseSchema, ...errorResponses } },
-    }, (req) => {
-      // Synchronous for up to one slice of instances (the hot path: no promise per request).
-      const scored = scoreInstances(deps.holder, deps.config, req.body.instances, req.body.as_of, req.query.top);
-      if (scored instanceof Promise) {
-        return scored.then((scores) => {
-          predicted(scores.length);
-          return { scores };
-        });
-      }
-      predicted(scored.length);
-      return { scores: scored };
+    }, async (req) => {
+      const scores = await scoreInstances(deps.holder, deps.config, req.body.instances, req.body.as_of, req.query.top);
+      deps.metrics.scoresServed.inc({ route: 'predict' }, scores.length);
+      return { scores };
     });
   };
 }

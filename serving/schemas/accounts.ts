@@ -26,27 +26,3 @@ export const HistoryQuerySchema = z.object({ limit: z.coerce.number().int().min(
 export const HistoryResponseSchema = z.object({ account_id: AccountIdSchema, scores: z.array(ScoreSummarySchema) });
 
 export const ChangeQuerySchema = z.object({ from: AsOfSchema.optional(), to: AsOfSchema.optional() }).strict();
-
-export const FeatureChangeSchema = z.object({
-  feature: z.string(),
-  family: z.string(),
-  from_value: z.union([z.number(), z.string(), z.null()]),
-  to_value: z.union([z.number(), z.string(), z.null()]),
-  from_contribution: z.number(),
-  to_contribution: z.number(),
-  contribution_change: z.number(),
-  direction: z.enum(['raises_risk', 'lowers_risk', 'neutral']),
-  description: z.string(),
-});
-
-export const ChangeResponseSchema = z.object({
-  account_id: AccountIdSchema,
-  from: ScoreSchema,
-  to: ScoreSchema,
-  health_change: z.number(),
-  probability_change: z.number(),
-  /** change in log-odds = base_value_change + sum(contribution_change) */
-  logit_change: z.number(),
-  base_value_change: z.number(),
-  changes: z.array(FeatureChangeSchema),
-});

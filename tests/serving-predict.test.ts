@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../core/random.ts';
+import { topIndices } from '../scoring/build-score.ts';
+import { PredictBodySchema, TopQuerySchema } from '../serving/schemas/scores.ts';
+import { bearer, startHarness, type ServingHarness } from './serving-fixture.ts';
+
+describe('the /v1/predict body and ?top= schemas', () => {
+  it('accept the valid bodies and keep each instance as given', () => {
+    const bodies = [
+      { instances: [{}] },
+      { instances: [{ seats: 3, plan: 'pro', trial: true, nps_latest: null, ['x'.repeat(100)]: 'y'.repeat(200) }] },
+      { instances: Array.from({ length: 1000 }, (_, i) => ({ seats: i })) },
+      { instances: [{ seats: 1 }], as_of: '2026-09-15' },
+    ];
+    for (const b of bodies) expect(PredictBodySchema.parse(b).instances, JSON.stringify(b).slice(0, 100)).toEqual(b.instances);
+  });
+
+  it('refuse every invalid body', () => {
+    const bad: unknown[] = [
+      null, 1, 'x', [], [{ instances: [{}] }], {}, { instances: [] }, { instances: {} }, { instances: [[1, 2]] }, { instances: [null] },
+      { instances: ['a'] }, { instances: [{ seats: { nested: 1 } }] }, { instances: [{ seats: [1] }] }, { instances: [{ seats: 'x'.repeat(201) }] },
+      { instances: [{ ['k'.repeat(101)]: 1 }] }, { instances: Array.from({ length: 1001 }, () => ({})) }, { instances: [{}], extra: 1 },
+      { instances: [{}], as_of: 12 }, { instances: [{}], as_of: 'yesterday' }, { instances: [{}], as_of: '1969-12-31' }, { instances: [{}], as_of: '2026-13-45' },
+      { instances: [{ seats: Infinity }] },
+    ];
+    for (const b of bad) expect(PredictBodySchema.safeParse(b).success, JSON.stringify(b)?.slice(0, 100)).toBe(false);
+  });
+
+  it('accept top=N from 1 to 1000 and top=all, and refuse the rest', () => {
+    expect([{}, { top: 'all' }, { top: '1' }, { top: '1000' }].map((q) => TopQuerySchema.parse(q).top)).toEqual([5, 'all', 1, 1000]);
+    for (const q of [{ top: '0' }, { top: '1001' }, { top: '5.5' }, { top: 'ALL' }, { top: '5', explain: 'true' }]) expect(TopQuerySchema.safeParse(q).success, JSON.stringify(q)).toBe(false);
+  });
+});
+
+describe('driver ranking', () => {
+  it('picks the n largest |values| in order, ties in index order, like a full sort', () => {
+    const rand = mulberry32(7);
+    for (let t = 0; t < 2000; t++) {
+      const len = 1 + Math.floor(rand() * 60);
+      // few distinct magnitudes, both signs: plenty of ties
+      const values = Array.from({ length: len }, () => (rand() < 0.5 ? -1 : 1) * Math.floor(rand() * 6) / 2);
+      const n = Math.floor(rand() * (len + 1));
+      const sorted = values.map((_, i) => i).sort((a, b) => Math.abs(values[b]) - Math.abs(values[a]) || a - b).slice(0, n);
+      expect(topIndices(Float64Array.from(values), n), `${values} n=${n}`).toEqual(sorted);
+    }
+  });
+});
+
+describe('POST /v1/predict with hostile JSON', () => {
+  let h: ServingHarness;
+  beforeAll(async () => {
+    h = await startHarness({ accounts: 40 });
+  }, 300_000);
+  afterAll(async () => h?.close());
+
+  const post = (raw: string) => h.app.inject({ method: 'POST', url: '/v1/predict', headers: { ...bearer(h.readKey), 'content-type': 'application/json' }, payload: raw });
+
+  it('refuses prototype-poisoning and malformed bodies with a 400 in the error shape, and pollutes nothing', async () => {
+    const feature = h.catalog.names[0];
+    for (const raw of [
+      `{"instances":[{"__proto__":{"${feature}":1}}]}`,
+      '{"__proto__":{"polluted":true},"instances":[{}]}',
+      '{"instances":[{"constructor":{"prototype":{"polluted":true}}}]}',
+      `{"instances":[{"\\u005f_proto__":{"${feature}":1}}]}`,
+      '{"instances":[{}]',
+      '',
+      `{"instances":[{"${feature}":1}],"as_of":"not a date"}`,
+    ]) {
+      const res = await post(raw);
+      expect(res.statusCode, `${raw}: ${res.body}`).toBe(400);
+      expect(res.json()).toEqual({ error: 'CHURN_ERR_VALIDATION', message: expect.any(String), request_id: expect.any(String) });
+      expect(res.headers['x-request-id']).toBe(res.json().request_id);
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // helmet's security headers on every answer, with the content security policy that lets /docs load
+    const res = await post('{}');
+    expect(res.headers['content-security-policy']).toContain("img-src 'self' data: validator.swagger.io");
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['strict-transport-security']).toMatch(/max-age=\d+/);
+    expect(({} as Record<string, unknown>)[feature]).toBeUndefined();
+  });
+
+  it('counts predicted scores in churn_scores_served_total exactly once', async () => {
+    const before = served(await metricsText());
+    const feature = h.catalog.names[0];
+    for (let i = 1; i <= 3; i++) expect((await post(JSON.stringify({ instances: Array.from({ length: i }, () => ({ [feature]: i })) }))).statusCode).toBe(200);
+    const text = await metricsText();
+    expect(served(text)).toBe(before + 6);
+    expect(served(await metricsText())).toBe(before + 6);
+  });
+  const metricsText = async () => (await h.app.inject({ url: '/metrics' })).body;
+  const served = (text: string) => Number(/churn_scores_served_total\{route="predict"\} (\d+)/.exec(text)?.[1] ?? 0);
+
+  it('scores a valid body, as_of included, as the schema defines it', async () => {
+    const feature = h.catalog.names[0];
+    const res = await post(`{"instances":[{"${feature}":1},{"id":"a1","${feature}":true}],"as_of":"2026-09-15"}`);
+    expect(res.statusCode, res.body).toBe(200);
+    const scores = res.json().scores as { account_id: string; as_of: string; churn_probability: number }[];
+    expect(scores.map((s) => [s.account_id, s.as_of])).toEqual([['0', '2026-09-15T00:00:00.000Z'], ['a1', '2026-09-15T00:00:00.000Z']]);
+    // true counts as 1: both instances score the same
+    expect(scores[1].churn_probability).toBe(scores[0].churn_probability);
+  });
+});
