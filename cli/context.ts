@@ -1,4 +1,4 @@
-import { loadConfig, type Config } from '../core/config.ts';
+import { ConfigSchema, loadConfig, type Config } from '../core/config.ts';
 import { createPool, resolveDatabase, type Pool } from '../core/db.ts';
 import { ChurnError, describeIssues, isChurnError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/log.ts';
@@ -51,7 +51,7 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.in
 export function reportError(err: unknown): void {
   if (isChurnError(err)) {
     console.error(`${err.code}: ${err.message}`);
-    if (err.details && process.env.CHURN_LOG_LEVEL === 'debug') console.error(JSON.stringify(err.details, null, 2));
+    if (err.details && ConfigSchema.shape.CHURN_LOG_LEVEL.safeParse(process.env.CHURN_LOG_LEVEL).data === 'debug') console.error(JSON.stringify(err.details, null, 2));
   } else {
     console.error(`CHURN_ERR_INTERNAL: ${(err as Error)?.stack ?? String(err)}`);
   }

@@ -22,7 +22,7 @@ export async function serveApi(opts: { config: Config; pool: Pool; log: Logger; 
   const { config, workers } = opts;
   if (workers > 1) {
     const args = ['serve', '--port', String(config.PORT), '--host', config.HOST, ...(opts.schedule === false ? ['--no-schedule'] : [])];
-    const running = await startCluster({ workers, exec: BIN, args, env: { DATABASE_URL: opts.databaseUrl }, log: opts.log });
+    const running = await startCluster({ workers, exec: BIN, args, env: { DATABASE_URL: opts.databaseUrl }, log: opts.log, featureConcurrency: config.CHURN_FEATURE_CONCURRENCY });
     return { url: running.url, workers, close: () => running.close() };
   }
   const server = await startServer({ config, pool: opts.pool, log: opts.log, databaseUrl: opts.databaseUrl, schedule: opts.schedule });

@@ -49,7 +49,7 @@ export async function ensureChampion(pool: Pool, catalog: Catalog, config: Confi
   const dataset = { horizonDays: 30, seed: 42 };
   const { table } = await databaseTrainingSet(pool, catalog, { ...dataset, progress: createProgress('training set'), snapshotProgress: createProgress('feature snapshots') });
   const { result, registered } = await trainAndRegister(pool, table, {
-    train: { seed: 42, progress: (label) => createProgress(label), backend: process.env.CHURN_TF_BACKEND },
+    train: { seed: 42, progress: (label) => createProgress(label), backend: config.CHURN_TF_BACKEND },
     actor: 'npm start', dataset, mlflowUri: config.MLFLOW_TRACKING_URI,
   });
   const version = registered.version.version;

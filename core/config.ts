@@ -19,6 +19,10 @@ export const ConfigSchema = z.object({
   CHURN_FEATURE_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
   /** `churn serve` processes sharing the port (default 1; one per core uses every core) */
   CHURN_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  /** JSON file of the scoring configuration: health mapping, tiers, segments, scorecard, alerts, webhooks (scoring/config.ts) */
+  CHURN_SERVING_CONFIG: z.string().min(1).optional(),
+  /** forces a TensorFlow.js backend (default: the fastest that loads) */
+  CHURN_TF_BACKEND: z.enum(['tensorflow', 'wasm', 'cpu']).optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { home: string };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../core/db.ts';
 import { query } from '../core/db.ts';
+import { canonicalJson } from '../core/canonical-json.ts';
 import { ChurnError, describeIssues } from '../core/errors.ts';
 import { ALL_DEFINITIONS } from './definitions/index.ts';
 import { FAMILIES, FeatureDefSchema, dependenciesOf, type FeatureDef, type FeatureInput } from './definitions/schema.ts';
@@ -20,16 +21,6 @@ export interface Catalog {
   features: FeatureDef[];
   byName: Map<string, FeatureDef>;
   names: string[];
-}
-
-/** JSON with object keys sorted at every level, so the hash does not depend on key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 function fail(message: string): never {

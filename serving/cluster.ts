@@ -27,6 +27,8 @@ export interface ClusterOptions {
   log: Logger;
   /** how long a worker may take to drain on shutdown before it is killed (default 30 s) */
   drainMs?: number;
+  /** each worker's feature statements at once (CHURN_FEATURE_CONCURRENCY; default: the cores shared out) */
+  featureConcurrency?: number;
 }
 
 export interface RunningCluster {
@@ -45,7 +47,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   if (!cluster.isPrimary) throw new Error('startCluster runs in the primary process only');
   const aggregator = new AggregatorRegistry();
   cluster.setupPrimary({ exec: opts.exec, args: opts.args, execArgv: opts.execArgv ?? process.execArgv });
-  const env = { ...opts.env, CHURN_FEATURE_CONCURRENCY: opts.env?.CHURN_FEATURE_CONCURRENCY ?? process.env.CHURN_FEATURE_CONCURRENCY ?? String(perWorkerConcurrency(opts.workers)) };
+  const env = { ...opts.env, CHURN_FEATURE_CONCURRENCY: opts.env?.CHURN_FEATURE_CONCURRENCY ?? String(opts.featureConcurrency ?? perWorkerConcurrency(opts.workers)) };
   const workers = new Set<Worker>();
   let stopping = false;
   let url = '';

@@ -2,11 +2,10 @@ import { featureConcurrency, type Config } from '../core/config.ts';
 import type { Pool } from '../core/db.ts';
 import type { Logger } from '../core/log.ts';
 import { loadCatalog } from '../features/catalog.ts';
-import { buildSnapshots } from '../features/materialize.ts';
 import { createOnlineReader, type OnlineReaderOptions } from '../features/online.ts';
 import { buildApp, type ChurnApp } from './app.ts';
 import { clusterMetricsReader } from './cluster.ts';
-import { deliverDue, syncWebhooks } from '../jobs/alerts/deliver.ts';
+import { syncWebhooks } from '../jobs/alerts/deliver.ts';
 import { Authenticator } from './auth.ts';
 import { loadServingConfig, type ServingConfig } from '../scoring/config.ts';
 import { parseBootstrapKeys } from './keys.ts';
@@ -14,11 +13,8 @@ import { createMetrics } from './metrics.ts';
 import { ModelHolder } from '../scoring/holder.ts';
 import { registryModelSource } from '../scoring/holder.ts';
 import { dbReports } from '../jobs/report/store.ts';
-import { Scheduler } from '../jobs/scheduler.ts';
-import { runMonitor } from '../jobs/monitor/monitor.ts';
+import { JobRunner } from '../jobs/runner.ts';
 import { registerMonitoringGauges } from '../jobs/monitor/metrics.ts';
-import { scoreAllActive } from '../jobs/score-all.ts';
-import { thinScoreHistory } from '../jobs/history-retention.ts';
 
 export interface StartServerOptions {
   config: Config;
@@ -40,8 +36,8 @@ export interface RunningServer {
   url: string;
   app: ChurnApp;
   holder: ModelHolder;
-  scheduler: Scheduler;
-  /** stops taking requests, drains those in flight, stops the schedule and the model listener */
+  runner: JobRunner;
+  /** stops taking requests, drains those in flight, stops the job runner and the model listener */
   close(): Promise<void>;
 }
 
@@ -51,7 +47,7 @@ export interface RunningServer {
  */
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const { config, pool, log } = opts;
-  const serving = opts.serving ?? (await loadServingConfig(process.env.CHURN_SERVING_CONFIG));
+  const serving = opts.serving ?? (await loadServingConfig(config.CHURN_SERVING_CONFIG));
   const catalog = loadCatalog();
   const metrics = createMetrics();
   const holder = new ModelHolder(registryModelSource(pool, catalog), log);
@@ -75,41 +71,16 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     reports: dbReports(pool), rateLimit: config.CHURN_RATE_LIMIT, clusterMetrics: clusterMetricsReader(metrics.registry),
   });
 
-  const scheduler = new Scheduler(pool, log, opts.schedule === false ? 0 : config.CHURN_SCHEDULE_HOURS, async (asOf) => {
-    const model = holder.current;
-    if (!model) throw new Error('no champion model is loaded');
-    const built = await buildSnapshots(pool, catalog, [asOf]);
-    const scored = await scoreAllActive(pool, { model, catalog, config: serving, asOf, scoredAt: new Date() });
-    const delivered = await deliverDue(pool, serving.alerts, log);
-    const monitored = await runMonitor(pool, { now: asOf }).then(() => true, (err) => {
-      log.warn({ err }, 'monitoring run failed; scores and alerts are unaffected');
-      return false;
-    });
-    // after monitoring, which reads the history; a failure here leaves the history as it was
-    const thinned = serving.history.thin_after_days > 0
-      ? await thinScoreHistory(pool, { olderThanDays: serving.history.thin_after_days, now: asOf }).then((r) => r.removed, (err) => {
-        log.warn({ err }, 'thinning the score history failed; scores and alerts are unaffected');
-        return null;
-      })
-      : null;
-    metrics.scheduledRuns.inc({ outcome: 'ran' });
-    return { snapshots: built.rows, ...scored, delivered, monitored, thinned };
+  const runner = new JobRunner({
+    pool, log, config: serving, catalog, model: () => holder.current,
+    intervalHours: opts.schedule === false ? 0 : config.CHURN_SCHEDULE_HOURS, deliver: opts.schedule !== false,
+    onDelivery: (r) => {
+      if (r.delivered) metrics.alertsDelivered.inc({ outcome: 'delivered' }, r.delivered);
+      if (r.failed) metrics.alertsDelivered.inc({ outcome: 'failed' }, r.failed);
+    },
+    onDailyRun: (outcome) => metrics.scheduledRuns.inc({ outcome }),
   });
-  scheduler.start();
-
-  let delivering = false;
-  const delivery = setInterval(() => {
-    if (delivering) return;
-    delivering = true;
-    deliverDue(pool, serving.alerts, log)
-      .then((r) => {
-        if (r.delivered) metrics.alertsDelivered.inc({ outcome: 'delivered' }, r.delivered);
-        if (r.failed) metrics.alertsDelivered.inc({ outcome: 'failed' }, r.failed);
-      })
-      .catch((err) => log.debug({ err }, 'alert delivery skipped'))
-      .finally(() => { delivering = false; });
-  }, serving.alerts.poll_seconds * 1000);
-  delivery.unref();
+  runner.start();
 
   await opts.beforeListen?.(app);
   const address = await app.listen({ port: config.PORT, host: config.HOST });
@@ -119,14 +90,13 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     url,
     app,
     holder,
-    scheduler,
+    runner,
     close: () => {
       closing ??= (async () => {
-        clearInterval(delivery);
         await app.close(); // waits for requests in flight
         await features.idle(); // reads of requests whose clients left are still running: let them finish
         await features.close();
-        await scheduler.close();
+        await runner.close(); // the daily job and a delivery round in flight finish before the pool may end
         await holder.close();
       })();
       return closing;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
 import { loadMigrations, migrate } from '../features/migrate.ts';
@@ -49,6 +50,17 @@ describe('migrations', () => {
       expect(r.current).toBe(m.version);
     }
     expect(await schemaFingerprint(upgraded)).toBe(await schemaFingerprint(fresh));
+  });
+
+  it('keeps every migration file byte for byte as it was when first applied (a new change is a new migration)', async () => {
+    // tests/fixtures/migration-checksums.txt: "sha256  file" per migration; add a line for a new migration, never change one
+    const manifest = new Map(readFileSync(new URL('./fixtures/migration-checksums.txt', import.meta.url), 'utf8').trim().split('\n').map((l) => {
+      const [sum, file] = l.split(/\s+/);
+      return [file, sum];
+    }));
+    const all = await loadMigrations();
+    expect(all.map((m) => `${String(m.version).padStart(3, '0')}_${m.name}.sql`)).toEqual([...manifest.keys()]);
+    for (const m of all) expect(m.checksum, `migration ${m.version} (${m.name}) was edited`).toBe(manifest.get(`${String(m.version).padStart(3, '0')}_${m.name}.sql`));
   });
 
   it('refuses to run when an applied migration was edited', async () => {

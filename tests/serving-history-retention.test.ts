@@ -163,7 +163,7 @@ describe('the scheduled job thins the history when configured', () => {
     try {
       const id = h.accountIds[0];
       for (let d = 1; d <= 20; d++) await store(h.db.pool, id, new Date(Date.UTC(2026, 5, d)));
-      const r = await server.scheduler.runOnce({ force: true });
+      const r = await server.runner.runDaily({ force: true });
       expect(r.reason).toBe('ran');
       const details = r.details as { accounts: number; thinned: number | null };
       expect(details.accounts).toBeGreaterThan(0);

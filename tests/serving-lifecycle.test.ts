@@ -3,7 +3,7 @@ import { loadConfig } from '../core/config.ts';
 import { query } from '../core/db.ts';
 import { silentLogger } from '../core/log.ts';
 import { setAlias } from '../training/registry/index.ts';
-import { Scheduler } from '../jobs/scheduler.ts';
+import { JobRunner } from '../jobs/runner.ts';
 import { startServer, type RunningServer } from '../serving/server.ts';
 import type { Score } from '../scoring/schema.ts';
 import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
@@ -73,23 +73,20 @@ describe('model lifecycle over a real socket', () => {
   });
 
   it('runs the scheduled job once across replicas: the advisory lock and the last run keep a second one out', async () => {
-    let runs = 0;
-    const job = async () => {
-      runs++;
-      await new Promise((r) => setTimeout(r, 300));
-      return { ok: true };
-    };
-    const a = new Scheduler(h.db.pool, silentLogger, 24, job);
-    const b = new Scheduler(h.db.pool, silentLogger, 24, job);
-    const [ra, rb] = await Promise.all([a.runOnce(), b.runOnce()]);
+    const replica = () => new JobRunner({ pool: h.db.pool, log: silentLogger, config: h.config, catalog: h.catalog, model: () => h.holder.current, intervalHours: 24 });
+    const [a, b] = [replica(), replica()];
+    const runs = async () => (await query<{ n: number }>(h.db.pool, "SELECT count(*)::int AS n FROM churn.scheduler_runs WHERE status = 'succeeded'"))[0].n;
+    const before = await runs();
+    const [ra, rb] = await Promise.all([a.runDaily({ force: true }), b.runDaily({ force: true })]);
     expect([ra.reason, rb.reason].sort()).toEqual(['locked', 'ran']);
-    expect(runs).toBe(1);
-    expect((await b.runOnce()).reason).toBe('recent');
-    expect(runs).toBe(1);
+    expect(await runs()).toBe(before + 1);
+    expect((await b.runDaily()).reason).toBe('recent');
+    expect(await runs()).toBe(before + 1);
+    await Promise.all([a.close(), b.close()]);
   });
 
   it("runs the server's own job: features built, every active account scored and stored", async () => {
-    const r = await server.scheduler.runOnce({ force: true });
+    const r = await server.runner.runDaily({ force: true });
     expect(r.reason).toBe('ran');
     const details = r.details as { accounts: number; stored: number; snapshots: number; modelVersion: number };
     expect(details.accounts).toBeGreaterThan(0);

@@ -1,3 +1,4 @@
+import { loadConfig } from '../../core/config.ts';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ChurnError } from '../../core/errors.ts';
@@ -18,7 +19,7 @@ export function registerHistory(program: Command): void {
     .option('--dry-run', 'count what would be removed, remove nothing')
     .action(async (raw) => {
       const opts = parseOptions(ThinOptions, raw);
-      const days = opts.olderThanDays ?? (await loadServingConfig(process.env.CHURN_SERVING_CONFIG)).history.thin_after_days;
+      const days = opts.olderThanDays ?? (await loadServingConfig(loadConfig().CHURN_SERVING_CONFIG)).history.thin_after_days;
       if (!days) throw new ChurnError('CHURN_ERR_VALIDATION', 'say how old: --older-than-days N, or history.thin_after_days in the serving configuration');
       await withDatabase(async ({ pool }) => {
         const r = await thinScoreHistory(pool, { olderThanDays: days, dryRun: opts.dryRun });

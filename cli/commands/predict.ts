@@ -1,3 +1,4 @@
+import { loadConfig } from '../../core/config.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -98,7 +99,7 @@ export function registerPredict(program: Command): void {
         label = `version ${loaded.meta.version}`;
       }
       // Health and tiers as the API gives them (CHURN_SERVING_CONFIG, else the documented defaults).
-      const config = await loadServingConfig(process.env.CHURN_SERVING_CONFIG);
+      const config = await loadServingConfig(loadConfig().CHURN_SERVING_CONFIG);
       const n = await predictCsv(model, o, config);
       console.log(`scored ${n} rows with ${model.modelType} model (${label}) -> ${o.out}`);
     });

@@ -1,3 +1,4 @@
+import { loadConfig } from '../../core/config.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -59,7 +60,7 @@ export function registerReport(program: Command): void {
     .option('--bootstrap <n>', 'bootstrap resamples for the confidence intervals (0: none)', '200')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseOptions(ReportCliOptions, raw);
-      const servingConfig = await loadServingConfig(process.env.CHURN_SERVING_CONFIG);
+      const servingConfig = await loadServingConfig(loadConfig().CHURN_SERVING_CONFIG);
       let table: PreparedTable | undefined;
       if (o.fromCsv) {
         const file = o.fromCsv;

@@ -1,3 +1,4 @@
+import { loadConfig } from '../../core/config.ts';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { silentLogger } from '../../core/log.ts';
@@ -24,7 +25,7 @@ export function registerScore(program: Command): void {
     .action(async (raw) => {
       const opts = parseOptions(ScoreOptions, raw);
       await withDatabase(async ({ pool, log }) => {
-        const serving = await loadServingConfig(process.env.CHURN_SERVING_CONFIG);
+        const serving = await loadServingConfig(loadConfig().CHURN_SERVING_CONFIG);
         const catalog = loadCatalog();
         const source = registryModelSource(pool, catalog);
         const model = await source.load(await resolveVersion(pool, opts.model));

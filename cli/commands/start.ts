@@ -23,7 +23,7 @@ export function registerStart(program: Command): void {
       await withDatabase(async ({ config, pool, log, databaseUrl }) => {
         say(`database   ${config.DATABASE_URL ? 'DATABASE_URL' : `embedded PostgreSQL under ${config.home}`} (migrated)`);
         const now = new Date();
-        const serving = await loadServingConfig(process.env.CHURN_SERVING_CONFIG);
+        const serving = await loadServingConfig(config.CHURN_SERVING_CONFIG);
         const catalog = loadCatalog();
         await ensureFeatureSet(pool, catalog);
         await ensureData(pool, now, say, opts.accounts);

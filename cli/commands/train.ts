@@ -1,3 +1,4 @@
+import { loadConfig } from '../../core/config.ts';
 import fs from 'node:fs/promises';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -43,7 +44,7 @@ type TrainCliOptions = z.infer<typeof TrainCliOptions>;
 function trainOptions(o: TrainCliOptions): TrainOptions {
   return {
     seed: o.seed, modelTypes: o.models, epochs: o.epochs, classWeight: o.classWeight, log: (m: string) => console.error(m),
-    progress: (label) => createProgress(label), backend: process.env.CHURN_TF_BACKEND,
+    progress: (label) => createProgress(label), backend: loadConfig().CHURN_TF_BACKEND,
   };
 }
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { getModel, listModels, setAlias } from '../../training/registry/index.ts';
 import { requireScope } from '../auth.ts';
 import type { AppDeps } from '../deps.ts';
-import { AliasBodySchema, AliasParamsSchema, AliasResponseSchema, ModelVersionSchema, VersionParamsSchema } from '../schemas/models.ts';
+import { AliasBodySchema, AliasParamsSchema, AliasResponseSchema, ModelResponseSchema, modelResponse, VersionParamsSchema } from '../schemas/models.ts';
 import { errorResponses } from '../schemas/errors.ts';
 import { z } from 'zod';
 
@@ -13,14 +13,14 @@ export function modelRoutes(deps: AppDeps): FastifyPluginAsyncZod {
     app.get('/models', {
       onRequest: read,
       schema: { tags: ['models'], summary: 'Registry entries, newest first, with metrics and lineage', security: [{ bearer: [] }],
-        response: { 200: z.object({ models: z.array(ModelVersionSchema) }), ...errorResponses } },
-    }, async () => ({ models: await listModels(deps.pool) }));
+        response: { 200: z.object({ models: z.array(ModelResponseSchema) }), ...errorResponses } },
+    }, async () => ({ models: (await listModels(deps.pool)).map(modelResponse) }));
 
     app.get('/models/:version', {
       onRequest: read,
       schema: { tags: ['models'], summary: 'One registry entry', security: [{ bearer: [] }],
-        params: VersionParamsSchema, response: { 200: ModelVersionSchema, ...errorResponses } },
-    }, async (req) => getModel(deps.pool, req.params.version));
+        params: VersionParamsSchema, response: { 200: ModelResponseSchema, ...errorResponses } },
+    }, async (req) => modelResponse(await getModel(deps.pool, req.params.version)));
 
     app.put('/models/:version/aliases/:alias', {
       onRequest: admin,

@@ -1,29 +1,34 @@
 import { z } from 'zod';
+import { AliasName, ModelVersionSchema, type ModelVersion } from '../../training/registry/index.ts';
 
-export const ModelVersionSchema = z.object({
-  version: z.number().int(),
-  modelType: z.string(),
-  status: z.string(),
-  aliases: z.array(z.string()),
-  createdAt: z.string(),
-  checksum: z.string(),
-  featureSetVersion: z.string().nullable(),
-  trainingWindow: z.object({ from: z.string(), to: z.string() }).nullable(),
-  dataFingerprint: z.string(),
-  gitRevision: z.string(),
-  dataSource: z.string(),
-  params: z.record(z.string(), z.unknown()),
-  metrics: z.record(z.string(), z.unknown()),
-  artifactBytes: z.number().int(),
-  error: z.string().nullable(),
-  mlflow: z.object({ runId: z.string().nullable(), modelVersion: z.string().nullable(), status: z.enum(['logged', 'failed']).nullable(), error: z.string().nullable() }),
+/**
+ * A registry entry as the API returns it: the registry's own fields (camelCase, as first published)
+ * and the same values under snake_case names, the API's convention everywhere else.
+ */
+export const ModelResponseSchema = ModelVersionSchema.extend({
+  model_type: z.string(),
+  created_at: z.string(),
+  feature_set_version: z.string().nullable(),
+  training_window: z.object({ from: z.string(), to: z.string() }).nullable(),
+  data_fingerprint: z.string(),
+  git_revision: z.string(),
+  data_source: z.string(),
+  artifact_bytes: z.number().int(),
 }).meta({ id: 'ModelVersion' });
+export type ModelResponse = z.infer<typeof ModelResponseSchema>;
+
+export function modelResponse(m: ModelVersion): ModelResponse {
+  return {
+    ...m, model_type: m.modelType, created_at: m.createdAt, feature_set_version: m.featureSetVersion, training_window: m.trainingWindow,
+    data_fingerprint: m.dataFingerprint, git_revision: m.gitRevision, data_source: m.dataSource, artifact_bytes: m.artifactBytes,
+  };
+}
 
 export const VersionParamsSchema = z.object({ version: z.string().regex(/^v?\d{1,9}$/, 'a version is a positive integer').transform((s) => Number(s.replace(/^v/, ''))).refine((n) => n >= 1, 'a version is a positive integer') }).strict();
 
 export const AliasParamsSchema = z.object({
   version: VersionParamsSchema.shape.version,
-  alias: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'an alias is a lower-case name: letters, digits, _ and -'),
+  alias: AliasName,
 }).strict();
 
 export const AliasBodySchema = z.object({ reason: z.string().max(2000).optional() }).strict().nullish();

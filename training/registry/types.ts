@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * The registry contract (implementation in training/registry/). Model artifacts are JSON documents
  * (see training/artifact.ts); the registry stores them with a sha256 checksum verified at load.
@@ -25,9 +27,6 @@ export interface RegisterModelInput extends ModelLineage {
   status?: 'candidate' | 'failed' | 'archived';
 }
 
-/** Lifecycle of a version: `candidate` (usable, whether or not an alias points at it), `failed`, `archived`. */
-export type ModelStatus = 'candidate' | 'failed' | 'archived';
-
 /** A training run that failed: recorded for the audit trail; it has no artifact and never gets an alias. */
 export interface FailedRunInput extends Partial<ModelLineage> {
   modelType: string;
@@ -37,30 +36,44 @@ export interface FailedRunInput extends Partial<ModelLineage> {
 }
 
 /** Where the version was mirrored in MLflow (null fields when MLFLOW_TRACKING_URI was unset). */
-export interface MlflowLink {
-  runId: string | null;
-  modelVersion: string | null;
+export const MlflowLinkSchema = z.object({
+  runId: z.string().nullable(),
+  modelVersion: z.string().nullable(),
   /** 'logged', 'failed' (the error says why), or null when never attempted */
-  status: 'logged' | 'failed' | null;
-  error: string | null;
-}
+  status: z.enum(['logged', 'failed']).nullable(),
+  error: z.string().nullable(),
+});
+export type MlflowLink = z.infer<typeof MlflowLinkSchema>;
 
-export interface ModelVersion extends ModelLineage {
-  version: number;
-  modelType: string;
-  params: Record<string, unknown>;
-  metrics: Record<string, unknown>;
-  status: ModelStatus;
+/** One registry entry: the one declaration of a model version, for the registry, the CLI and the API. */
+export const ModelVersionSchema = z.object({
+  version: z.number().int(),
+  modelType: z.string(),
+  /** lifecycle: `candidate` (usable, whether or not an alias points at it), `failed`, `archived` */
+  status: z.enum(['candidate', 'failed', 'archived']),
+  aliases: z.array(z.string()),
+  createdAt: z.string(),
   /** sha256 of the canonical artifact JSON; '' for a failed run */
-  checksum: string;
+  checksum: z.string(),
+  /** observation window of the training data: first and last as-of, or null for a prepared table */
+  trainingWindow: z.object({ from: z.string(), to: z.string() }).nullable(),
+  featureSetVersion: z.string().nullable(),
+  /** sha256 over the training rows (ids, labels, splits, values) */
+  dataFingerprint: z.string(),
+  /** git revision of the code that trained it, or 'unknown' */
+  gitRevision: z.string(),
+  /** where the rows came from: 'database' or 'csv:<file name>' */
+  dataSource: z.string(),
+  params: z.record(z.string(), z.unknown()),
+  metrics: z.record(z.string(), z.unknown()),
   /** size of the canonical artifact JSON in bytes (0 for a failed run) */
-  artifactBytes: number;
-  createdAt: string;
-  aliases: string[];
+  artifactBytes: z.number().int(),
   /** the failure, for status 'failed' */
-  error: string | null;
-  mlflow: MlflowLink;
-}
+  error: z.string().nullable(),
+  mlflow: MlflowLinkSchema,
+}).meta({ id: 'ModelVersion' });
+export type ModelVersion = z.infer<typeof ModelVersionSchema>;
+export type ModelStatus = ModelVersion['status'];
 
 export interface LoadedModel {
   meta: ModelVersion;
