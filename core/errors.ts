@@ -22,6 +22,7 @@ export const ERRORS = {
   CHURN_ERR_TRAINING_FAILED: { status: 500, summary: 'training failed; the champion is untouched' },
   CHURN_ERR_ARTIFACT_CORRUPT: { status: 500, summary: 'a model artifact failed its checksum' },
   CHURN_ERR_NOT_BETTER: { status: 409, summary: 'the candidate is worse than the champion' },
+  CHURN_ERR_NOT_COMPARABLE: { status: 409, summary: 'two model versions were evaluated on different rows, so neither can be called not worse' },
   CHURN_ERR_ALIAS_CONFLICT: { status: 409, summary: 'the alias moved while the change was being decided' },
   CHURN_ERR_PAYLOAD_TOO_LARGE: { status: 413, summary: 'request body too large' },
   CHURN_ERR_MLFLOW: { status: 502, summary: 'the MLflow tracking server answered with an error' },

@@ -88,6 +88,8 @@ export interface StoredScoreRow {
   components: Score['components'];
   base_value: number;
   drivers: Score['drivers'];
+  /** the account's status now (lists of latest scores); stored scores are of active accounts */
+  status?: Score['status'];
 }
 
 const SUMMARY_COLUMNS = `score_id, account_id, as_of, scored_at, model_version, feature_set_version, segment, churn_probability,
@@ -96,21 +98,35 @@ const SUMMARY_COLUMNS = `score_id, account_id, as_of, scored_at, model_version, 
 export function rowToScore(r: StoredScoreRow): Score {
   return {
     account_id: r.account_id, as_of: r.as_of.toISOString(), model_version: r.model_version, feature_set_version: r.feature_set_version,
-    segment: r.segment, churn_probability: r.churn_probability, health_score: r.health_score, tier: r.tier,
+    segment: r.segment, status: r.status ?? 'active', churn_probability: r.churn_probability, health_score: r.health_score, tier: r.tier,
     recommended_action: r.recommended_action, scorecard_score: r.scorecard_score, components: r.components,
     base_value: r.base_value, drivers: r.drivers,
   };
 }
 
-/** Latest stored score per account, riskiest first, after a keyset cursor. */
+/**
+ * Latest stored score per account, riskiest first, after a keyset cursor, with the account's status
+ * now: an account that has churned (or never subscribed) since is not tiered as a customer (its tier
+ * is its status, its action `win_back` or `none`).
+ */
 export const latestScores = (opts: { tier?: string; limit: number; after?: { p: number; id: string } }): Sql => ({
   // One index probe per account (score_history_account_idx), whatever the length of the history.
-  text: `WITH latest AS (
-      SELECT l.* FROM source.accounts a
+  text: `WITH scored AS (
+      SELECT l.*, CASE
+          WHEN EXISTS (SELECT 1 FROM source.subscriptions s WHERE s.account_id = a.account_id AND s.started_at <= now() AND (s.ended_at IS NULL OR s.ended_at > now())) THEN 'active'
+          WHEN EXISTS (SELECT 1 FROM source.subscriptions s WHERE s.account_id = a.account_id AND s.started_at <= now()) THEN 'churned'
+          ELSE 'never_subscribed' END AS status
+      FROM source.accounts a
       CROSS JOIN LATERAL (SELECT ${SUMMARY_COLUMNS} FROM churn.score_history h WHERE h.account_id = a.account_id
-        ORDER BY h.as_of DESC, h.score_id DESC LIMIT 1) l)
-    SELECT * FROM latest
-    WHERE ($1::text IS NULL OR tier = $1) AND ($2::float8 IS NULL OR (churn_probability, account_id) < ($2, $3::text))
+        ORDER BY h.as_of DESC, h.score_id DESC LIMIT 1) l),
+    latest AS (
+      SELECT s.*, CASE WHEN s.status = 'active' THEN s.tier ELSE s.status END AS tier_now,
+        CASE s.status WHEN 'active' THEN s.recommended_action WHEN 'churned' THEN 'win_back' ELSE 'none' END AS action_now
+      FROM scored s)
+    SELECT score_id, account_id, as_of, scored_at, model_version, feature_set_version, segment, churn_probability, health_score,
+      tier_now AS tier, action_now AS recommended_action, scorecard_score, components, status
+    FROM latest
+    WHERE ($1::text IS NULL OR tier_now = $1) AND ($2::float8 IS NULL OR (churn_probability, account_id) < ($2, $3::text))
     ORDER BY churn_probability DESC, account_id DESC LIMIT $4`,
   values: [opts.tier ?? null, opts.after?.p ?? null, opts.after?.id ?? null, opts.limit],
 });

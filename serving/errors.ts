@@ -6,6 +6,7 @@ export interface ErrorBody {
   error: ErrorCode;
   message: string;
   request_id: string;
+  problems?: unknown[];
 }
 
 const DB_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
@@ -43,7 +44,8 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
     const retry = (err.details as { retryAfterSeconds?: number }).retryAfterSeconds;
     if (retry !== undefined) void reply.header('retry-after', String(retry));
   }
-  const body: ErrorBody = { error: code, message, request_id: String(request.id) };
+  const problems = isChurnError(err) ? (err.details as { problems?: unknown } | undefined)?.problems : undefined;
+  const body: ErrorBody = { error: code, message, request_id: String(request.id), ...(Array.isArray(problems) ? { problems } : {}) };
   void reply.code(status).type('application/json; charset=utf-8').serializer(JSON.stringify).send(body);
 }
 

@@ -46,7 +46,7 @@ export async function trainTinyModel(pool: Pool, catalog: Catalog): Promise<unkn
     ids: rows.map((r) => `${r.account_id}@${r.as_of.toISOString()}`),
     label,
     split: rows.map(() => 'train'),
-    columns: catalog.names.map((name, j) => ({ name, kind: 'numeric' as const, family: catalog.byName.get(name)!.family, values: rows.map((r) => r.feature_values[j]) })),
+    columns: catalog.names.map((name, j) => ({ name, kind: 'numeric' as const, family: catalog.byName.get(name)!.family, risk: catalog.byName.get(name)!.risk, values: rows.map((r) => r.feature_values[j]) })),
     source: { kind: 'database', featureSetVersion: catalog.version, asOfs: asOfs.map((d) => d.toISOString()), horizonDays: 120 },
   };
   const result = await trainModel(table, { seed: 3, modelTypes: ['logistic'], epochs: 15, bootstrap: 0 });

@@ -1,3 +1,4 @@
+import { defaultAsOf } from '../../core/time.ts';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { createProgress } from '../../core/progress.ts';
@@ -40,7 +41,7 @@ export function registerFeatures(program: Command): Command {
   features
     .command('build')
     .description('compute and store the features of every active account as of a date (default now), or for a monthly grid of dates')
-    .option('--as-of <date>', 'observation date (YYYY-MM-DD = midnight UTC, or an ISO timestamp); default now')
+    .option('--as-of <date>', 'observation date (YYYY-MM-DD = midnight UTC, or an ISO timestamp with a zone); default: the latest UTC midnight')
     .option('--grid <kind>', 'a grid of observation dates: monthly')
     .option('--from <date>', 'first date of the grid')
     .option('--to <date>', 'last date of the grid (inclusive)')
@@ -48,7 +49,7 @@ export function registerFeatures(program: Command): Command {
     .option('--raw', 'read the raw events even where the event rollup could serve (dates at 00:00 UTC)')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseOptions(BuildOptions, raw);
-      const asOfs = o.grid ? monthlyGrid(o.from!, o.to!) : [o.asOf ?? new Date()];
+      const asOfs = o.grid ? monthlyGrid(o.from!, o.to!) : [o.asOf ?? defaultAsOf()];
       const catalog = loadCatalog();
       await withDatabase(async ({ pool }) => {
         const r = await buildSnapshots(pool, catalog, asOfs, { workMem: o.workMem, events: o.raw ? 'raw' : 'auto', progress: createProgress('feature snapshots') });

@@ -18,6 +18,21 @@ const InstanceSchema = z.record(
 export const PredictBodySchema = z.object({
   instances: z.array(InstanceSchema).min(1).max(1000),
   as_of: AsOfSchema.optional(),
+  /** score features an instance leaves out as missing values (each score lists them in `imputed`) instead of refusing the instance */
+  allow_missing: z.boolean().default(false),
 }).strict();
 
 export const ScoresResponseSchema = z.object({ scores: z.array(ScoreSchema) });
+
+/** An account of a batch that could not be scored (the others are scored). */
+export const ScoreErrorSchema = z.object({
+  account_id: z.string(),
+  error: z.enum(['CHURN_ERR_ACCOUNT_NOT_FOUND']),
+  message: z.string(),
+}).meta({ id: 'ScoreError' });
+
+export const BatchResponseSchema = z.object({
+  scores: z.array(ScoreSchema),
+  /** accounts that do not exist, or did not yet at the as-of time: one entry each, beside the scores of the others */
+  errors: z.array(ScoreErrorSchema),
+});
