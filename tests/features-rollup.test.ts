@@ -267,4 +267,28 @@ describe('event rollup', () => {
     const built = await featuresCli(db, ['build', '--as-of', '2026-03-15']);
     expect(built.out).toMatch(/events read from the event rollup/);
   });
+
+  it('`churn features rollup --check` recomputes a sample of accounts and names those whose stored rollup differs', async () => {
+    expect(await featuresCli(db, ['rollup', '--check'])).toEqual({ code: 0, out: expect.stringMatching(/\n\d+ sampled accounts recomputed from their events: equal to the stored rollup$/) });
+    const ids = (await db.pool.query<{ account_id: string }>('SELECT account_id FROM churn.event_rollup WHERE kind = 0 ORDER BY account_id LIMIT 3')).rows.map((r) => r.account_id);
+    expect(ids).toHaveLength(3);
+    // by hand: one more event in the last active day's running sum; a feature area's row gone; a user's row too many
+    await db.pool.query('UPDATE churn.event_rollup SET cum[cardinality(cum)] = cum[cardinality(cum)] + 1 WHERE account_id = $1 AND kind = 0', [ids[0]]);
+    expect((await db.pool.query('DELETE FROM churn.event_rollup WHERE ctid = (SELECT ctid FROM churn.event_rollup WHERE account_id = $1 AND kind = 2 LIMIT 1)', [ids[1]])).rowCount).toBe(1);
+    await db.pool.query(`INSERT INTO churn.event_rollup (account_id, kind, key, base_day, last_day, bits) SELECT account_id, 1, 'u_ghost', base_day, last_day, B'1' FROM churn.event_rollup WHERE account_id = $1 AND kind = 0`, [ids[2]]);
+    const all = await featuresCli(db, ['rollup', '--check', '--sample', '100000']);
+    expect(all.code).toBe(1);
+    expect(all.out).toMatch(/^the event rollup is valid/);
+    const [, n, named] = /differs from a recomputation from the events for 3 of (\d+) sampled accounts: ([^;]+); run `churn features rollup`$/.exec(all.out) ?? [];
+    expect(named).toBe([...ids].sort().join(', '));
+    expect(Number(n)).toBe(Number((await db.pool.query('SELECT count(*) AS n FROM source.accounts')).rows[0].n));
+    // a smaller sample recomputes that many accounts; 0 skips the comparison
+    expect((await featuresCli(db, ['rollup', '--check', '--sample', '5'])).out).toMatch(/ of 5 sampled accounts|^5 sampled accounts/m);
+    expect(await featuresCli(db, ['rollup', '--check', '--sample', '0'])).toEqual({ code: 0, out: 'the event rollup is valid: builds at 00:00 UTC read it' });
+    await expect(featuresCli(db, ['rollup', '--sample', '5'])).rejects.toMatchObject({ code: 'CHURN_ERR_VALIDATION', message: 'sample: --sample needs --check' });
+    await expect(featuresCli(db, ['rollup', '--check', '--sample', 'many'])).rejects.toMatchObject({ code: 'CHURN_ERR_VALIDATION' });
+    // the refresh repairs it
+    await featuresCli(db, ['rollup']);
+    expect((await featuresCli(db, ['rollup', '--check', '--sample', '100000'])).code).toBe(0);
+  });
 });
