@@ -73,7 +73,7 @@ export async function createEventPartitionsAhead(db: Pool | PoolClient, opts: Pa
     const [{ ok }] = (await client.query<{ ok: boolean }>("SELECT to_regprocedure('source.ensure_event_partitions_ahead(integer)') IS NOT NULL AS ok")).rows;
     if (!ok) return 0;
     const q = { text: 'SELECT source.ensure_event_partitions_ahead($1) AS created', values: [MONTHS_AHEAD] };
-    return await withRetries(client, q, { waitMs: 1000, ...opts }, 'months ahead').catch(() => 0);
+    return await withRetries(client, q, { ...opts, waitMs: opts.waitMs ?? 1000 }, 'months ahead').catch(() => 0);
   } finally {
     if (client !== db) (client as PoolClient).release();
   }
