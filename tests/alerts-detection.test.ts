@@ -1,0 +1,97 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { query } from '../core/db.ts';
+import { syncWebhooks } from '../jobs/alerts/deliver.ts';
+import { parseServingConfig, type ServingConfig } from '../scoring/config.ts';
+import { storeScores } from '../scoring/store.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { day, makeScore, storeDay } from './helpers/alerts.ts';
+
+const D0 = new Date('2026-11-02T00:00:00Z');
+const HOOK = { url: 'http://127.0.0.1:9/hook', secret: 'whsec_detection_0123456789' };
+
+interface AlertRow { account_id: string; kind: string; sequence: number; from_health: number; to_health: number; to_tier: string; payload: { sequence: number; kind: string } }
+
+describe('alert detection: dead band, backfills and sequence numbers', () => {
+  let db: TestDatabase;
+  const config = (alerts: Record<string, unknown> = {}): ServingConfig => parseServingConfig({ alerts, webhooks: [HOOK] });
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    await syncWebhooks(db.pool, [HOOK]);
+  });
+  afterEach(async () => {
+    await db?.drop();
+  });
+
+  /** Stores each account's healths one day apart (account by account per day, as daily runs do). */
+  async function histories(cfg: ServingConfig, series: Record<string, number[]>, start = D0): Promise<void> {
+    const days = Math.max(...Object.values(series).map((s) => s.length));
+    for (let i = 0; i < days; i++) {
+      await storeDay(db.pool, cfg, day(start, i), Object.fromEntries(Object.entries(series).filter(([, s]) => i < s.length).map(([id, s]) => [id, s[i]])));
+    }
+  }
+  const alerts = () => query<AlertRow>(db.pool, 'SELECT * FROM churn.alerts ORDER BY account_id, sequence');
+  const outbox = async () => (await query<{ n: number }>(db.pool, 'SELECT count(*)::int AS n FROM churn.alert_outbox'))[0].n;
+
+  it('alerts a tier change only beyond the dead band: 70 -> 69 and 70 -> 68 raise nothing, 70 -> 67 and 70 -> 60 a tier_drop', async () => {
+    const cfg = config();
+    expect(cfg.alerts.tier_dead_band).toBe(3); // the default; healthy starts at 70
+    await histories(cfg, { acc_69: [70, 69], acc_68: [70, 68], acc_67: [70, 67], acc_60: [70, 60] });
+    const rows = await alerts();
+    expect(rows.map((a) => [a.account_id, a.kind, a.from_health, a.to_health, a.to_tier])).toEqual([
+      ['acc_60', 'tier_drop', 70, 60, 'at_risk'],
+      ['acc_67', 'tier_drop', 70, 67, 'at_risk'],
+    ]);
+    expect(await outbox()).toBe(2);
+  });
+
+  it('alerts a drifting account once, when clear of the boundary; not again while it hovers; again after a real recovery', async () => {
+    const cfg = config();
+    await histories(cfg, { acc_drift: [72, 69, 66, 68, 66, 67, 71, 66] });
+    const rows = await alerts();
+    expect(rows.map((a) => [a.kind, a.from_health, a.to_health, a.sequence])).toEqual([['tier_drop', 69, 66, 1], ['tier_drop', 71, 66, 2]]);
+  });
+
+  it('alerts every crossing with tier_dead_band 0, and keeps score drops independent of the band', async () => {
+    await histories(config({ tier_dead_band: 0 }), { acc_edge: [70, 69] });
+    await histories(config(), { acc_fall: [95, 79] }); // healthy to healthy, 16 points down
+    expect((await alerts()).map((a) => [a.account_id, a.kind])).toEqual([['acc_edge', 'tier_drop'], ['acc_fall', 'score_drop']]);
+  });
+
+  it('raises nothing and queues nothing for backfills, while today\'s scoring still alerts', async () => {
+    const cfg = config();
+    expect(cfg.alerts.backfill_after_hours).toBe(48);
+    const today = day(D0, 10);
+    await histories(cfg, { acc_live: [90], acc_past: [90], acc_older: [90] });
+    await storeDay(db.pool, cfg, day(D0, 2), { acc_older: 90 });
+    // a past date scored today (`churn score --as-of` a week ago): health fell from 90 to 20, nothing raised
+    let r = await storeScores(db.pool, cfg, [makeScore(cfg, 'acc_past', day(today, -7), 20), makeScore(cfg, 'acc_live', day(today, -3), 20)], today);
+    expect(r).toEqual({ stored: 2, alerts: 0, queued: 0 });
+    // within the window but older than the account's latest stored score: nothing either
+    r = await storeScores(db.pool, cfg, [makeScore(cfg, 'acc_older', day(D0, 1), 20)], day(D0, 2));
+    expect(r).toEqual({ stored: 1, alerts: 0, queued: 0 });
+    expect(await alerts()).toEqual([]);
+    expect(await outbox()).toBe(0);
+    // today's scores alert (the backfilled 20s did not settle the accounts into a worse tier)
+    r = await storeScores(db.pool, cfg, ['acc_live', 'acc_past', 'acc_older'].map((id) => makeScore(cfg, id, today, 25)), today);
+    expect(r).toEqual({ stored: 3, alerts: 3, queued: 3 });
+    expect((await alerts()).map((a) => [a.account_id, a.kind, a.to_health, a.sequence])).toEqual([
+      ['acc_live', 'tier_drop', 25, 1], ['acc_older', 'tier_drop', 25, 1], ['acc_past', 'tier_drop', 25, 1],
+    ]);
+  });
+
+  it('numbers each account\'s alerts 1, 2, 3 in the column and the payload, also when writers race', async () => {
+    const cfg = config();
+    await histories(cfg, { acc_a: [90, 60, 30, 10], acc_b: [90, 90, 60, 30] });
+    const rows = await alerts();
+    expect(rows.map((a) => [a.account_id, a.sequence, a.payload.sequence, a.kind])).toEqual([
+      ['acc_a', 1, 1, 'tier_drop'], ['acc_a', 2, 2, 'tier_drop'], ['acc_a', 3, 3, 'score_drop'],
+      ['acc_b', 1, 1, 'tier_drop'], ['acc_b', 2, 2, 'tier_drop'],
+    ]);
+    // eight concurrent writers, each storing a 40-point drop for acc_c on its own day: distinct, gapless numbers
+    await storeDay(db.pool, cfg, day(D0, 20), { acc_c: 100 });
+    await Promise.all(Array.from({ length: 8 }, (_, i) => storeScores(db.pool, cfg, [makeScore(cfg, 'acc_c', day(D0, 21 + i), 60 - i)], day(D0, 21 + i))));
+    const seqs = (await alerts()).filter((a) => a.account_id === 'acc_c').map((a) => a.sequence);
+    expect(seqs.length).toBeGreaterThan(0);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+  });
+});
