@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
 import { syncWebhooks } from '../jobs/alerts/deliver.ts';
+import { migrate } from '../features/migrate.ts';
 import { parseServingConfig, type ServingConfig } from '../scoring/config.ts';
 import { storeScores } from '../scoring/store.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
@@ -93,5 +94,29 @@ describe('alert detection: dead band, backfills and sequence numbers', () => {
     const seqs = (await alerts()).filter((a) => a.account_id === 'acc_c').map((a) => a.sequence);
     expect(seqs.length).toBeGreaterThan(0);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+  });
+
+  it('numbers alerts raised before migration 014 per account, in the order raised, and goes on from there', async () => {
+    const old = await createTestDatabase({ migrated: false });
+    try {
+      await migrate(old.pool, { upTo: 12 });
+      const ids = await query<{ score_id: number }>(old.pool, `INSERT INTO churn.score_history (account_id, as_of, model_version, segment, churn_probability,
+          health_score, tier, tier_rank, recommended_action, scorecard_score, components, base_value, drivers)
+        SELECT a, $1::timestamptz + make_interval(days => d), 1, 'established', 0.5, h, 'at_risk', 1, 'engage', 50, '{}', 0, '[]'
+        FROM (VALUES ('acc_a', 0, 90), ('acc_a', 1, 60), ('acc_a', 2, 30), ('acc_b', 0, 90), ('acc_b', 1, 50)) v(a, d, h) RETURNING score_id`, [D0]);
+      const s = ids.map((r) => r.score_id);
+      await query(old.pool, `INSERT INTO churn.alerts (account_id, kind, from_score_id, to_score_id, from_health, to_health, from_tier, to_tier, payload, created_at)
+        VALUES ('acc_a', 'tier_drop', $1, $2, 90, 60, 'healthy', 'at_risk', '{}', now() - interval '2 days'), ('acc_b', 'tier_drop', $4, $5, 90, 50, 'healthy', 'at_risk', '{}', now() - interval '1 day'),
+          ('acc_a', 'tier_drop', $2, $3, 60, 30, 'at_risk', 'critical', '{}', now())`, s);
+      await migrate(old.pool);
+      expect(await query(old.pool, 'SELECT account_id, sequence FROM churn.alerts ORDER BY alert_id')).toEqual([
+        { account_id: 'acc_a', sequence: 1 }, { account_id: 'acc_b', sequence: 1 }, { account_id: 'acc_a', sequence: 2 },
+      ]);
+      const cfg = config();
+      await storeScores(old.pool, cfg, [makeScore(cfg, 'acc_a', day(D0, 3), 5)], day(D0, 3));
+      expect((await query(old.pool, "SELECT sequence FROM churn.alerts WHERE account_id = 'acc_a' ORDER BY sequence")).map((r) => r.sequence)).toEqual([1, 2, 3]);
+    } finally {
+      await old.drop();
+    }
   });
 });
