@@ -97,6 +97,9 @@ describe('dead letters and their re-drive', () => {
     expect((await post({})).json()).toMatchObject({ error: 'CHURN_ERR_VALIDATION' });
     expect((await post({ all: true, alert_id: 1 })).statusCode).toBe(400);
     expect((await post({ subscription: 'https://nowhere.example/hook' })).json()).toMatchObject({ error: 'CHURN_ERR_NOT_FOUND' });
+    expect((await post({ subscription: 999 })).json()).toMatchObject({ error: 'CHURN_ERR_NOT_FOUND', message: 'no webhook subscription with id 999' });
+    expect((await post({ subscription: 'ftp://x.example' })).statusCode).toBe(400);
+    expect(Object.keys((await app.inject({ url: '/openapi.json' })).json().paths['/v1/alerts/redeliver'])).toEqual(['post']);
     const [{ alert_id: firstOfC }] = await query<{ alert_id: number }>(db.pool, "SELECT alert_id FROM churn.alerts WHERE account_id = 'acc_c' AND sequence = 1");
     const one = await post({ alert_id: firstOfC });
     expect([one.statusCode, one.json()]).toEqual([200, { requeued: 1 }]);

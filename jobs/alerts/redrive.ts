@@ -7,6 +7,7 @@ import { countDead, listDeliveries, requeueDead } from './outbox.sql.ts';
 
 /** A subscription by id (digits) or by its URL. */
 export const SubscriptionRefSchema = z.union([
+  z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   z.string().regex(/^\d{1,18}$/, 'a subscription id is a positive integer').transform(Number),
   z.url({ protocol: /^https?$/, error: 'a subscription is its id or its http(s) URL' }),
 ]);
