@@ -115,6 +115,10 @@ describe('alert detection: dead band, backfills and sequence numbers', () => {
       const cfg = config();
       await storeScores(old.pool, cfg, [makeScore(cfg, 'acc_a', day(D0, 3), 5)], day(D0, 3));
       expect((await query(old.pool, "SELECT sequence FROM churn.alerts WHERE account_id = 'acc_a' ORDER BY sequence")).map((r) => r.sequence)).toEqual([1, 2, 3]);
+      // another writer's alert without a number gets the account's next one
+      const [raw] = await query(old.pool, `INSERT INTO churn.alerts (account_id, kind, from_score_id, to_score_id, from_health, to_health, from_tier, to_tier, payload)
+        VALUES ('acc_b', 'score_drop', $1, $2, 90, 50, 'healthy', 'at_risk', '{}') RETURNING sequence`, [s[3], s[0]]);
+      expect(raw.sequence).toBe(2);
     } finally {
       await old.drop();
     }

@@ -22,6 +22,21 @@ CREATE TABLE churn.alert_state (
 INSERT INTO churn.alert_state (account_id, last_sequence)
 SELECT account_id, max(sequence) FROM churn.alerts GROUP BY account_id;
 
+-- Alert detection numbers its alerts itself (in the same upsert as the dead-band state); an alert
+-- inserted by any other writer without a number gets the account's next one here.
+CREATE FUNCTION churn.alert_next_sequence() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF NEW.sequence IS NULL THEN
+    INSERT INTO churn.alert_state AS st (account_id, last_sequence) VALUES (NEW.account_id, 1)
+    ON CONFLICT (account_id) DO UPDATE SET last_sequence = st.last_sequence + 1, updated_at = now()
+    RETURNING st.last_sequence INTO NEW.sequence;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER alerts_next_sequence BEFORE INSERT ON churn.alerts FOR EACH ROW EXECUTE FUNCTION churn.alert_next_sequence();
+
 -- The outbox:
 --  - `dead_at`: dead-lettered after `alerts.max_attempts` failed attempts (kept, with `last_error`,
 --    until `churn alerts redeliver` or POST /v1/alerts/redeliver requeues it); never both delivered
