@@ -35,7 +35,7 @@ export interface DeliveryResult {
 }
 
 export interface DeliverOptions {
-  /** lines (subscription, account) claimed at once (default 50) */
+  /** lines (subscription, account) claimed at once, and alerts sent per line in one round (default 50) */
   batch?: number;
   /** true once the caller is shutting down: no further POST is started (those in flight finish and are recorded) */
   stopping?: () => boolean;
@@ -50,19 +50,20 @@ export async function deliverDue(pool: Pool, alerts: ServingConfig['alerts'], lo
     log.warn({ ...r }, 'webhook delivery dead-lettered: no attempts left (churn alerts redeliver requeues it)');
   }
   if (stopping()) return { attempted: 0, delivered: 0, failed: 0 };
-  const heads = await query<ClaimedRow>(pool, claimHeads({ limit: opts.batch ?? 50, leaseSeconds: leaseSeconds(alerts), token }));
+  const batch = opts.batch ?? 50;
+  const heads = await query<ClaimedRow>(pool, claimHeads({ limit: batch, leaseSeconds: leaseSeconds(alerts), token }));
   const result: DeliveryResult = { attempted: 0, delivered: 0, failed: 0 };
   // Every line runs to its end (never Promise.all: a failed line must not let the round end while others are mid-send).
   const lines = await Promise.allSettled(heads.map(async (head) => {
-    // The line: this head, then (while deliveries succeed) its next alerts, one at a time.
-    for (let row: ClaimedRow | undefined = head; row; ) {
+    // The line: this head, then (while deliveries succeed) its next alerts, one at a time, at most `batch` per round.
+    for (let row: ClaimedRow | undefined = head, n = 1; row; n++) {
       result.attempted++;
       if (!(await deliverOne(pool, alerts, log, row, token))) {
         result.failed++;
         return;
       }
       result.delivered++;
-      if (stopping()) return;
+      if (stopping() || n >= batch) return;
       [row] = await query<ClaimedRow>(pool, claimHeads({ limit: 1, leaseSeconds: leaseSeconds(alerts), token, line: { subscriptionId: row.subscription_id, accountId: row.account_id } }));
     }
   }));
