@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { reportError } from './context.ts';
+import { registerAlerts } from './commands/alerts.ts';
 import { registerDataset } from './commands/dataset.ts';
 import { registerDb } from './commands/db.ts';
 import { registerFeatures } from './commands/features.ts';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerMonitor(program);
   registerScore(program);
+  registerAlerts(program);
   registerServe(program);
   registerKeys(program);
   registerHistory(program);

@@ -9,6 +9,7 @@ import { ChurnError } from '../core/errors.ts';
 import type { AppDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { accountRoutes } from './routes/accounts.ts';
+import { alertRoutes } from './routes/alerts.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { reportRoutes } from './routes/reports.ts';
@@ -92,5 +93,6 @@ export async function buildApp(deps: AppDeps) {
   await app.register(scoreRoutes(deps), { prefix: '/v1' });
   await app.register(modelRoutes(deps), { prefix: '/v1' });
   await app.register(reportRoutes(deps), { prefix: '/v1' });
+  await app.register(alertRoutes(deps), { prefix: '/v1' });
   return app;
 }
