@@ -5,7 +5,7 @@ import type { RowValue, ScoringModel } from './model.ts';
 
 /** One thing wrong with a caller-supplied row. */
 export interface Problem {
-  /** index of the instance (API) or 1-based line number in the file (CLI) */
+  /** index of the row (the instance in the request, the record in the file) */
   row: number;
   feature: string;
   reason: string;
@@ -28,8 +28,8 @@ export interface CheckOptions {
   allowMissing?: boolean;
   /** values are text (a CSV cell): numeric features are parsed from it */
   text?: boolean;
-  /** how a row is named in problems: `instances.3` (API) or `line 5` (CLI) */
-  rowLabel?: (row: number) => string;
+  /** how a problem's place is named, from the row index and the feature: `instances.3.seats` (API, the default) or `line 5, seats` (CLI) */
+  where?: (row: number, feature: string) => string;
 }
 
 const shown = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v) : String(v));
@@ -81,7 +81,7 @@ function checkAccountKeys(model: ScoringModel, inst: Record<string, unknown>, te
  */
 export function checkRows(model: ScoringModel, rows: readonly Record<string, unknown>[], opts: CheckOptions = {}): CheckedRow[] {
   const problems: Problem[] = [];
-  const label = opts.rowLabel ?? ((i: number) => `instances.${i}`);
+  const where = opts.where ?? ((i: number, feature: string) => `instances.${i}.${feature}`);
   const text = opts.text === true;
   const out = rows.map((inst, r): CheckedRow => {
     const report = (feature: string, reason: string) => problems.push({ row: r, feature, reason });
@@ -102,9 +102,10 @@ export function checkRows(model: ScoringModel, rows: readonly Record<string, unk
     return { ...checkAccountKeys(model, inst, text, report), row, imputed };
   });
   if (problems.length) {
-    const list = problems.slice(0, 10).map((p) => `${label(p.row)}.${p.feature}: ${p.reason}`).join('; ');
-    throw new ChurnError('CHURN_ERR_VALIDATION', `${problems.length} problem${problems.length > 1 ? 's' : ''} with the rows to score (the model's inputs are listed by GET /v1/models/${model.version} and \`churn models show ${model.version}\`): ${list}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`,
-      { details: { problems: problems.slice(0, 200).map((p) => ({ ...p, row: label(p.row) })) } });
+    const list = problems.slice(0, 10).map((p) => `${where(p.row, p.feature)}: ${p.reason}`).join('; ');
+    const inputs = model.version > 0 ? ` (the model's inputs: GET /v1/models/${model.version}, or \`churn models show ${model.version}\`)` : '';
+    throw new ChurnError('CHURN_ERR_VALIDATION', `${problems.length} problem${problems.length > 1 ? 's' : ''} with the rows to score${inputs}: ${list}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`,
+      { details: { problems: problems.slice(0, 200) } });
   }
   return out;
 }

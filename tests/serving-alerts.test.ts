@@ -163,9 +163,13 @@ describe('stored scores, history, score change and alerts', () => {
   });
 
   it('moves the champion through the API and serves the new version at once', async () => {
-    const res = await h.app.inject({ method: 'PUT', url: `/v1/models/${v2}/aliases/champion`, headers: bearer(h.adminKey), payload: { reason: 'test' } });
+    // the two versions were not evaluated on the same rows: the promotion rule refuses, force with a reason moves it
+    const refused = await h.app.inject({ method: 'PUT', url: `/v1/models/${v2}/aliases/champion`, headers: bearer(h.adminKey), payload: { reason: 'test' } });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error).toBe('CHURN_ERR_NOT_COMPARABLE');
+    const res = await h.app.inject({ method: 'PUT', url: `/v1/models/${v2}/aliases/champion`, headers: bearer(h.adminKey), payload: { force: true, reason: 'test' } });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ alias: 'champion', from_version: h.champion, to_version: v2, moved: true });
+    expect(res.json()).toMatchObject({ alias: 'champion', from_version: h.champion, to_version: v2, moved: true, decision: 'forced' });
     const s = (await h.app.inject({ url: `/v1/accounts/${h.accountIds[0]}/score`, headers: bearer(h.readKey) })).json() as Score;
     expect(s.model_version).toBe(v2);
     await setAlias(h.db.pool, { alias: 'champion', version: h.champion, actor: 'test' });

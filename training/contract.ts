@@ -11,7 +11,7 @@ export const ContractFeature = z.object({
   name: z.string(),
   type: z.enum(['numeric', 'categorical']),
   family: z.string(),
-  /** categories seen in training (categorical features): any other value is refused */
+  /** categories seen in the table the model was trained from (categorical features): any other value is refused */
   categories: z.array(z.string()).optional(),
   /** smallest and largest value seen in training (numeric features; null when every value was missing) */
   range: z.object({ min: z.number(), max: z.number() }).nullable().optional(),
@@ -31,7 +31,11 @@ export const InputContract = z.object({
 });
 export type InputContract = z.infer<typeof InputContract>;
 
-/** The contract of a model trained on `rows` of `table` with preprocessing `pre`. */
+/**
+ * The contract of a model fitted on `rows` of `table` with preprocessing `pre`: ranges from those
+ * rows, categories from every row of the table (a category seen only in held-out rows is known to the
+ * data, and the model scores it in its rare bucket).
+ */
 export function buildContract(table: PreparedTable, rows: readonly number[], pre: Preprocessing, featureSetVersion: string | null): InputContract {
   const byName = new Map(table.columns.map((c) => [c.name, c]));
   const features = pre.columns.map((spec): ContractFeature => {
@@ -39,8 +43,7 @@ export function buildContract(table: PreparedTable, rows: readonly number[], pre
     let missing = false;
     if (col.kind === 'text') {
       const seen = new Set<string>();
-      for (const i of rows) {
-        const v = col.values[i];
+      for (const v of col.values) {
         if (v === null) missing = true;
         else seen.add(v);
       }

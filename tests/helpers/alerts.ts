@@ -15,7 +15,7 @@ export const day = (start: Date, n: number) => new Date(start.getTime() + n * DA
 export function makeScore(config: ServingConfig, accountId: string, asOf: Date, health: number): Score {
   const { tier } = tierOf(health, config.tiers);
   return {
-    account_id: accountId, as_of: asOf.toISOString(), model_version: 1, feature_set_version: 'alerts-test', segment: config.default_segment,
+    account_id: accountId, as_of: asOf.toISOString(), model_version: 1, feature_set_version: 'alerts-test', segment: config.default_segment, status: 'active',
     churn_probability: (100 - health) / 100, health_score: health, tier: tier.name, recommended_action: tier.recommended_action, scorecard_score: health,
     components: Object.fromEntries(FAMILIES.map((f) => [f, 50])) as Score['components'], base_value: 0, drivers: [],
   };
