@@ -42,11 +42,13 @@ export async function trainTinyModel(pool: Pool, catalog: Catalog): Promise<unkn
     const at = truth.get(r.account_id);
     return at && at.getTime() > r.as_of.getTime() && at.getTime() <= r.as_of.getTime() + 180 * 86_400_000 ? 1 : 0;
   });
+  const segments = new Map((await query<{ account_id: string; segment: string }>(pool, 'SELECT account_id, segment FROM source.accounts')).map((r) => [r.account_id, r.segment]));
   const table: PreparedTable = {
     ids: rows.map((r) => `${r.account_id}@${r.as_of.toISOString()}`),
     label,
     split: rows.map(() => 'train'),
     columns: catalog.names.map((name, j) => ({ name, kind: 'numeric' as const, family: catalog.byName.get(name)!.family, risk: catalog.byName.get(name)!.risk, values: rows.map((r) => r.feature_values[j]) })),
+    context: { segment: rows.map((r) => segments.get(r.account_id)!) },
     source: { kind: 'database', featureSetVersion: catalog.version, asOfs: asOfs.map((d) => d.toISOString()), horizonDays: 120 },
   };
   const result = await trainModel(table, { seed: 3, modelTypes: ['logistic'], epochs: 15, bootstrap: 0 });

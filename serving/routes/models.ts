@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { loadCatalog } from '../../features/catalog.ts';
-import { getModel, listModels, promoteOrExplain } from '../../training/registry/index.ts';
+import { contractOf } from '../../training/contract.ts';
+import { parseArtifact } from '../../training/artifact.ts';
+import { getModel, listModels, loadModel, promoteOrExplain } from '../../training/registry/index.ts';
 import { requireScope } from '../auth.ts';
 import type { AppDeps } from '../deps.ts';
 import { AliasBodySchema, AliasParamsSchema, AliasResponseSchema, ModelResponseSchema, modelResponse, VersionParamsSchema } from '../schemas/models.ts';
@@ -23,7 +25,11 @@ export function modelRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       onRequest: read,
       schema: { tags: ['models'], summary: 'One registry entry', security: [{ bearer: [] }],
         params: VersionParamsSchema, response: { 200: ModelResponseSchema, ...errorResponses } },
-    }, async (req) => modelResponse(await getModel(deps.pool, req.params.version)));
+    }, async (req) => {
+      const meta = await getModel(deps.pool, req.params.version);
+      const contract = meta.status === 'failed' ? null : contractOf(parseArtifact((await loadModel(deps.pool, meta.version)).artifact, `model version ${meta.version}`));
+      return { ...modelResponse(meta), input_contract: contract };
+    });
 
     app.put('/models/:version/aliases/:alias', {
       onRequest: admin,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InputContract } from '../../training/contract.ts';
 import { AliasName, ModelVersionSchema, type ModelVersion } from '../../training/registry/index.ts';
 
 /**
@@ -14,6 +15,8 @@ export const ModelResponseSchema = ModelVersionSchema.extend({
   git_revision: z.string(),
   data_source: z.string(),
   artifact_bytes: z.number().int(),
+  /** what a row must look like to be scored by this version (GET /v1/models/:version only; null for a failed run) */
+  input_contract: InputContract.nullable().optional(),
 }).meta({ id: 'ModelVersion' });
 export type ModelResponse = z.infer<typeof ModelResponseSchema>;
 
