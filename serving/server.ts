@@ -80,6 +80,9 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   // Realised accuracy and drift of the latest `churn monitor` run (or the scheduled one) on /metrics.
   registerMonitoringGauges(metrics.registry, pool, { onError: (err) => log.debug({ err }, 'monitoring gauges unavailable') });
 
+  if (config.CHURN_STATEMENT_TIMEOUT_MS >= config.CHURN_REQUEST_TIMEOUT_MS) {
+    log.warn({ statementTimeoutMs: config.CHURN_STATEMENT_TIMEOUT_MS, requestTimeoutMs: config.CHURN_REQUEST_TIMEOUT_MS }, 'CHURN_STATEMENT_TIMEOUT_MS is not under CHURN_REQUEST_TIMEOUT_MS: a statement may run on after its request was answered 503');
+  }
   const api = createApiPool(pool, config);
   const auth = new Authenticator(api, parseBootstrapKeys(config.CHURN_API_KEYS));
   const features = createOnlineReader(api, catalog, { ...opts.featureReads, concurrency: opts.featureReads?.concurrency ?? featureConcurrency(config.CHURN_FEATURE_CONCURRENCY) });
