@@ -107,7 +107,7 @@ export const RAW_SECURITY_HEADERS: Readonly<Record<string, string>> = {
  */
 export function clientErrorHandler(this: FastifyInstance, err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, message] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'the request headers are too large']
+  const [status, message]: [number, string] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'the request headers are too large']
     : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'the request did not arrive in time']
       : [400, 'the request is not valid HTTP'];
   const requestId = randomUUID();

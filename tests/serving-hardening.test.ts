@@ -11,9 +11,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Sends raw bytes and returns everything the server wrote until it closed the socket. */
 function raw(port: number, bytes: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(bytes));
+    const s: net.Socket = net.connect(port, '127.0.0.1', () => s.write(bytes));
     let out = '';
-    s.on('data', (c) => (out += c.toString()));
+    s.on('data', (c: Buffer) => (out += c.toString()));
     s.on('end', () => resolve(out));
     s.on('error', reject);
     s.setTimeout(5000, () => reject(new Error(`no close; got ${out.slice(0, 200)}`)));
