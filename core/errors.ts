@@ -27,6 +27,9 @@ export const ERRORS = {
   CHURN_ERR_PAYLOAD_TOO_LARGE: { status: 413, summary: 'request body too large' },
   CHURN_ERR_MLFLOW: { status: 502, summary: 'the MLflow tracking server answered with an error' },
   CHURN_ERR_INTERNAL: { status: 500, summary: 'internal error' },
+  CHURN_ERR_TIMEOUT: { status: 503, summary: 'the request or one of its statements passed its deadline; the work was abandoned' },
+  CHURN_ERR_BAD_REQUEST: { status: 400, summary: 'not a valid HTTP request (malformed, headers too large or too slow); the connection is closed' },
+  CHURN_ERR_AUTH_LIMITED: { status: 429, summary: 'too many failed authentication attempts from this address' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

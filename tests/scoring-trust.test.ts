@@ -68,7 +68,7 @@ describe('scores people can trust', () => {
 
   it('refuses predict instances that break the contract, listing every problem, and imputes absent features only when asked', async () => {
     const row = Object.fromEntries(h.catalog.names.map((n) => [n, 1]));
-    const post = (payload: unknown) => h.app.inject({ method: 'POST', url: '/v1/predict', headers: bearer(h.readKey), payload });
+    const post = (payload: Record<string, unknown>) => h.app.inject({ method: 'POST', url: '/v1/predict', headers: bearer(h.readKey), payload });
     // {} and a wrong type, an unknown feature, an unknown segment: each named with its row
     const bad = await post({ instances: [{}, { ...row, active_days_28d: 'lots' }, { ...row, not_a_feature: 2, segment: 'galactic' }] });
     expect(bad.statusCode).toBe(400);

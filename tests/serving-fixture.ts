@@ -11,6 +11,7 @@ import { registerModel, setAlias } from '../training/registry/index.ts';
 import type { PreparedTable } from '../training/table.ts';
 import { trainModel } from '../training/train.ts';
 import { buildApp, type AppDeps, type ChurnApp } from '../serving/app.ts';
+import type { ServingLimits } from '../serving/deps.ts';
 import { Authenticator } from '../serving/auth.ts';
 import { DEFAULT_SERVING_CONFIG, type ServingConfig } from '../scoring/config.ts';
 import { createOnlineReader } from '../features/online.ts';
@@ -86,8 +87,8 @@ export interface ServingHarness {
   close(): Promise<void>;
 }
 
-/** Database, data, model and app; `rateLimit` 0 unless a test needs the limit. */
-export async function startHarness(opts: { rateLimit?: number; config?: ServingConfig; accounts?: number } = {}): Promise<ServingHarness> {
+/** Database, data, model and app; `rateLimit` and the failed-authentication limit 0 unless a test needs them. */
+export async function startHarness(opts: { rateLimit?: number; config?: ServingConfig; accounts?: number; limits?: Partial<ServingLimits> } = {}): Promise<ServingHarness> {
   const db = await createTestDatabase();
   const { catalog, accountIds } = await seedData(db.pool, opts.accounts);
   const artifact = await trainTinyModel(db.pool, catalog);
@@ -102,6 +103,7 @@ export async function startHarness(opts: { rateLimit?: number; config?: ServingC
     pool: db.pool, config, holder, features,
     auth: new Authenticator(db.pool, parseBootstrapKeys(`boot:${BOOTSTRAP_SECRET}:score:read`)), log: silentLogger,
     metrics: createMetrics({ defaultMetrics: false }), reports: dbReports(db.pool), rateLimit: opts.rateLimit ?? 0,
+    limits: { authFailureLimit: 0, ...opts.limits },
   };
   const app = await buildApp(deps);
   await app.ready();

