@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { query, type Pool, type Sql } from '../core/db.ts';
 import type { Logger } from '../core/log.ts';
+import { defaultAsOf } from '../core/time.ts';
 import type { Catalog } from '../features/catalog.ts';
 import { buildSnapshots } from '../features/materialize.ts';
 import type { ServingConfig } from '../scoring/config.ts';
@@ -112,7 +113,8 @@ export class JobRunner {
       if (!force && age_s !== null && age_s < intervalHours * 3600 * 0.95) return { ran: false, reason: 'recent' };
       const [{ run_id }] = await query<{ run_id: number }>(client, { text: 'INSERT INTO churn.scheduler_runs (job, runner) VALUES ($1, $2) RETURNING run_id', values: [JOB, `${os.hostname()}:${process.pid}`] });
       try {
-        const details = await this.dailyJob(new Date());
+        // as of the latest UTC midnight, as training snapshots are taken (no train/serve skew)
+        const details = await this.dailyJob(defaultAsOf());
         await query(client, { text: `UPDATE churn.scheduler_runs SET status = 'succeeded', finished_at = now(), details = $2::jsonb WHERE run_id = $1`, values: [run_id, JSON.stringify(details)] });
         log.info({ details }, 'scheduled run finished');
         return { ran: true, reason: 'ran', details };

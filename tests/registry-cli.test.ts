@@ -57,7 +57,12 @@ describe('churn models (CLI)', () => {
   });
 
   it('shows one version with lineage, metrics and alias history', async () => {
-    const r = await churn(db, ['models', 'show', 'champion']);
+    const text = await churn(db, ['models', 'show', 'champion']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`^version +${good} +logistic +candidate +aliases: champion$`, 'm'));
+    expect(text.stdout).toMatch(/^metrics +test +AUC 0\.790$/m);
+    expect(text.stdout).toMatch(new RegExp(`^alias .* champion: unset -> v${good} by train$`, 'm'));
+    const r = await churn(db, ['models', 'show', 'champion', '--json']);
     expect(r.code).toBe(0);
     const d = JSON.parse(r.stdout);
     expect(d).toMatchObject({ version: good, aliases: ['champion'], lineage: { dataFingerprint: 'a'.repeat(64), featureSetVersion: CATALOG }, metricsSummary: { 'validation.auc': 0.81 } });

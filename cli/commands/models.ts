@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { parseOptions, withDatabase } from '../context.ts';
 import { mirrorAliasToMlflow } from '../../training/mlflow/index.ts';
 import { loadCatalog } from '../../features/catalog.ts';
-import { AliasName, describeModel, getModel, listModels, metricValue, parseVersionRef, promoteOrExplain, type ModelVersion } from '../../training/registry/index.ts';
+import { parseArtifact } from '../../training/artifact.ts';
+import { contractOf, type InputContract } from '../../training/contract.ts';
+import { AliasName, describeModel, getModel, listModels, loadModel, metricValue, parseVersionRef, promoteOrExplain, type ModelDetails, type ModelVersion } from '../../training/registry/index.ts';
 
 const ListOptions = z.object({
   all: z.boolean().default(false),
@@ -35,6 +37,40 @@ function listRows(models: ModelVersion[]): string[][] {
   ];
 }
 
+const num = (x: number) => (Number.isInteger(x) ? String(x) : Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3));
+
+/** `churn models show` as people read it: what the model is, how good, what it takes, where its aliases went. */
+export function formatModel(d: ModelDetails, contract: InputContract | null): string {
+  const m = d.metricsSummary;
+  const metric = (split: string) => (m[`${split}.auc`] === undefined ? null
+    : `${split.padEnd(10)} AUC ${m[`${split}.auc`].toFixed(3)}${m[`${split}.prAuc`] !== undefined ? `, PR AUC ${m[`${split}.prAuc`].toFixed(3)}` : ''}${m[`${split}.lift10`] !== undefined ? `, lift@10% ${m[`${split}.lift10`].toFixed(2)}` : ''}${m[`${split}.brier`] !== undefined ? `, Brier ${m[`${split}.brier`].toFixed(4)}` : ''}`);
+  const lines = [
+    `version    ${d.version}  ${d.modelType}  ${d.status}${d.aliases.length ? `  aliases: ${d.aliases.join(', ')}` : ''}`,
+    `created    ${when(d.createdAt)}  code ${d.lineage.gitRevision.slice(0, 12)}`,
+    `data       ${d.lineage.dataSource}${d.lineage.featureSetVersion ? `, feature set ${d.lineage.featureSetVersion}` : ''}${d.lineage.trainingWindow ? `, observations ${d.lineage.trainingWindow.from.slice(0, 10)} .. ${d.lineage.trainingWindow.to.slice(0, 10)}` : ''}, fingerprint ${d.lineage.dataFingerprint.slice(0, 12)}`,
+    ...['test', 'validation'].map(metric).filter((l): l is string => l !== null).map((l) => `metrics    ${l}`),
+  ];
+  if (d.error) lines.push(`error      ${d.error}`);
+  if (contract) {
+    const directed = contract.features.filter((f) => f.risk).length;
+    lines.push(`inputs     ${contract.features.length} features (${directed} with a declared risk direction)${contract.account_segments ? `; account segments ${contract.account_segments.join(', ')}` : ''}`);
+    const byFamily = new Map<string, string[]>();
+    for (const f of contract.features) {
+      const what = f.type === 'categorical' ? `{${(f.categories ?? []).slice(0, 6).join(', ')}${(f.categories?.length ?? 0) > 6 ? ', ...' : ''}}`
+        : f.range ? `${num(f.range.min)}..${num(f.range.max)}` : 'numeric';
+      const risk = f.risk === 'increasing' ? ' risk+' : f.risk === 'decreasing' ? ' risk-' : '';
+      byFamily.set(f.family, [...(byFamily.get(f.family) ?? []), `${f.name} ${what}${risk}`]);
+    }
+    for (const [family, items] of byFamily) lines.push(`  ${family.padEnd(11)} ${items.join('; ')}`);
+    lines.push('           (risk+: risk rises with the value, risk-: falls; the model keeps to it)');
+  }
+  for (const a of d.aliasHistory.slice(0, 10)) {
+    lines.push(`alias      ${when(a.movedAt)} ${a.alias}: ${a.fromVersion === null ? 'unset' : `v${a.fromVersion}`} -> v${a.toVersion} by ${a.movedBy}${a.reason ? ` (${a.reason})` : ''}`);
+  }
+  lines.push('           (churn models show --json for every parameter and metric)');
+  return lines.join('\n');
+}
+
 export function registerModels(program: Command): void {
   const models = program.command('models').description('the model registry: versions, metrics, lineage and aliases');
 
@@ -54,15 +90,17 @@ export function registerModels(program: Command): void {
     });
 
   models.command('show')
-    .description('one version: lineage, metrics, parameters and alias history')
+    .description('one version, readably: lineage, metrics, the input contract (features, types, ranges, risk directions) and alias history')
     .argument('<version>', 'version number or alias (e.g. 7 or champion)')
-    .option('--json', 'compact JSON on one line', false)
+    .option('--json', 'everything (parameters, every metric, the input contract) as JSON on one line', false)
     .action(async (ref: string, raw: unknown) => {
       const o = parseOptions(ShowOptions, raw);
       parseVersionRef(ref);
       await withDatabase(async ({ pool }) => {
         const d = await describeModel(pool, ref);
-        console.log(o.json ? JSON.stringify(d) : JSON.stringify(d, null, 2));
+        // a version whose artifact cannot be read still has its registry entry to show
+        const contract = d.status === 'failed' ? null : await loadModel(pool, d.version).then((l) => contractOf(parseArtifact(l.artifact, `model version ${d.version}`))).catch(() => null);
+        console.log(o.json ? JSON.stringify({ ...d, inputContract: contract }) : formatModel(d, contract));
       });
     });
 
