@@ -27,7 +27,7 @@ export const ScoreSchema = z.object({
   feature_set_version: z.string().nullable(),
   segment: z.string(),
   /** only `active` accounts are tiered as live customers (and alert); the others get tier `churned` or `never_subscribed` */
-  status: AccountStatusSchema,
+  status: AccountStatusSchema.describe('active (a subscription covers the as-of time), churned (one did before) or never_subscribed; only active accounts are tiered as customers and raise alerts'),
   churn_probability: z.number().min(0).max(1),
   health_score: z.number().int().min(0).max(100),
   tier: z.string(),
@@ -37,7 +37,7 @@ export const ScoreSchema = z.object({
   base_value: z.number(),
   drivers: z.array(DriverSchema),
   /** features the caller left out and that were scored as missing (`POST /v1/predict` with `allow_missing`) */
-  imputed: z.array(z.string()).optional(),
+  imputed: z.array(z.string()).optional().describe('features the instance left out, scored as missing values (POST /v1/predict with allow_missing)'),
 }).meta({ id: 'Score' });
 export type Score = z.infer<typeof ScoreSchema>;
 

@@ -5,7 +5,7 @@ import type { AppDeps } from '../deps.ts';
 const ReadySchema = z.object({
   ready: z.boolean(), database: z.boolean(), model_version: z.number().int().nullable(),
   /** why the champion alias's version is not the one served (trained on another feature catalogue), else null */
-  model_problem: z.string().nullable(),
+  model_problem: z.string().nullable().describe('why the champion alias\'s version is not the one served (trained on another feature catalogue), else null'),
 });
 
 /** Pings the database with a bound on the wait, so readiness answers quickly while it is away. */

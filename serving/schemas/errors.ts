@@ -5,7 +5,7 @@ export const ErrorSchema = z.object({
   message: z.string(),
   request_id: z.string(),
   /** every problem (up to 200) when the input had several: the instance's index, the feature, the reason (`POST /v1/predict`) */
-  problems: z.array(z.object({ row: z.number().int(), feature: z.string(), reason: z.string() })).optional(),
+  problems: z.array(z.object({ row: z.number().int(), feature: z.string(), reason: z.string() })).optional().describe('every problem (up to 200) when the input had several: the instance\'s index, the feature, the reason'),
 }).meta({ id: 'Error' });
 
 /** Error responses every /v1 route documents. */

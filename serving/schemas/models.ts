@@ -16,7 +16,7 @@ export const ModelResponseSchema = ModelVersionSchema.extend({
   data_source: z.string(),
   artifact_bytes: z.number().int(),
   /** what a row must look like to be scored by this version (GET /v1/models/:version only; null for a failed run) */
-  input_contract: InputContract.nullable().optional(),
+  input_contract: InputContract.nullable().optional().describe('what a row must look like to be scored: each feature\'s type, categories, observed range and risk direction, the feature-set version, the account segments seen'),
 }).meta({ id: 'ModelVersion' });
 export type ModelResponse = z.infer<typeof ModelResponseSchema>;
 
@@ -37,7 +37,7 @@ export const AliasParamsSchema = z.object({
 export const AliasBodySchema = z.object({
   reason: z.string().trim().max(2000).optional(),
   /** move even when the promotion rule refuses it; needs a reason, recorded in the alias history */
-  force: z.boolean().optional(),
+  force: z.boolean().optional().describe('move even when the promotion rule refuses it; needs a reason, recorded in the alias history'),
 }).strict().refine((b) => !b.force || b.reason, { message: 'force needs a reason (recorded in the alias history)', path: ['reason'] }).nullish();
 
 export const AliasResponseSchema = z.object({

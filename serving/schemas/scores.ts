@@ -25,7 +25,7 @@ export const PredictBodySchema = z.object({
   instances: z.array(InstanceSchema).min(1).max(1000),
   as_of: AsOfSchema.optional(),
   /** score features an instance leaves out as missing values (each score lists them in `imputed`) instead of refusing the instance */
-  allow_missing: z.boolean().default(false),
+  allow_missing: z.boolean().default(false).describe('score features an instance leaves out as missing values (listed in each score\'s imputed) instead of refusing the instance'),
 }).strict();
 
 export const ScoresResponseSchema = z.object({ scores: z.array(ScoreSchema) });
@@ -40,5 +40,5 @@ export const ScoreErrorSchema = z.object({
 export const BatchResponseSchema = z.object({
   scores: z.array(ScoreSchema),
   /** accounts that do not exist, or did not yet at the as-of time: one entry each, beside the scores of the others */
-  errors: z.array(ScoreErrorSchema),
+  errors: z.array(ScoreErrorSchema).describe('accounts that do not exist, or did not yet at the as-of time: one entry each, beside the scores of the others'),
 });
