@@ -2,5 +2,5 @@
 // The `churn` command. TypeScript sources run through tsx's loader, so no build step is needed.
 import { register } from 'tsx/esm/api';
 register();
-const { main } = await import('../cli/main.ts');
-await main(process.argv);
+const { run } = await import('../cli/main.ts');
+await run(process.argv);

@@ -3,6 +3,7 @@ import { createPool, resolveDatabase, type Pool } from '../core/db.ts';
 import { ChurnError, describeIssues, isChurnError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { migrate } from '../features/migrate.ts';
+import { onExit } from './lifecycle.ts';
 import type { z } from 'zod';
 
 export interface CliContext {
@@ -14,24 +15,37 @@ export interface CliContext {
 
 /**
  * Opens the database (DATABASE_URL or the embedded server), migrates it, runs `fn`, and closes
- * everything again, also when `fn` throws. The embedded server is stopped only if this process started it.
+ * everything again, also when `fn` throws or the process is stopped by a signal (cli/lifecycle.ts).
+ * The embedded server is stopped only if this process started it.
  */
 export async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>, opts: { migrate?: boolean; keepOpen?: boolean } = {}): Promise<T> {
   const config = loadConfig();
   const log = createLogger(config.CHURN_LOG_LEVEL);
-  const db = await resolveDatabase({ databaseUrl: config.DATABASE_URL, home: config.home, embeddedPort: config.CHURN_EMBEDDED_PORT, log: (m) => log.debug({ pg: m }) });
-  // (the API's account-score feature statements run on connections of their own: see createFeatureReader)
-  const pool = createPool(db.url);
+  let pool: Pool | undefined;
+  let stopEmbedded: (() => Promise<void>) | undefined;
+  // registered before the embedded server starts, so that a signal during its start stops it too;
+  // on a signal, stopping the server ends the pool's queries, so both run at once
+  const forget = onExit(async () => {
+    await Promise.all([pool?.end(), stopEmbedded?.()]);
+  });
   const close = async () => {
-    await pool.end().catch(() => undefined);
-    await db.stop().catch(() => undefined);
+    forget();
+    await pool?.end().catch(() => undefined);
+    await stopEmbedded?.().catch(() => undefined);
   };
   try {
-    await pool.query('SELECT 1').catch((err: unknown) => {
+    const db = await resolveDatabase({
+      databaseUrl: config.DATABASE_URL, home: config.home, embeddedPort: config.CHURN_EMBEDDED_PORT,
+      log: (m) => log.debug({ pg: m }), onStarting: (stop) => { stopEmbedded = stop; },
+    });
+    // (the API's account-score feature statements run on connections of their own: see createFeatureReader)
+    const ready = createPool(db.url);
+    pool = ready;
+    await ready.query('SELECT 1').catch((err: unknown) => {
       throw new ChurnError('CHURN_ERR_DATABASE', `cannot reach PostgreSQL: ${(err as Error).message}`, { cause: err });
     });
-    if (opts.migrate !== false) await migrate(pool);
-    const out = await fn({ config, pool, log, databaseUrl: db.url });
+    if (opts.migrate !== false) await migrate(ready);
+    const out = await fn({ config, pool: ready, log, databaseUrl: db.url });
     if (!opts.keepOpen) await close();
     return out;
   } catch (err) {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { loadCatalog, ensureFeatureSet } from '../../features/catalog.ts';
 import { loadServingConfig } from '../../scoring/config.ts';
 import { parseOptions, withDatabase } from '../context.ts';
+import { shutdownSignal } from '../lifecycle.ts';
 import { serveApi } from '../serve-api.ts';
 import { ensureChampion, ensureData, ensureDemoKey, ensureFreshSnapshot, ensureReport, ensureScores } from '../start-stages.ts';
 
@@ -40,14 +41,9 @@ export function registerStart(program: Command): void {
         say(`report     ${server.url}/v1/reports/latest`);
         say(`demo key   ${key}`);
         say(`try        curl -H "Authorization: Bearer ${key}" "${server.url}/v1/accounts?tier=critical&limit=5"`);
-        await new Promise<void>((resolve) => {
-          const stop = () => {
-            say('shutting down: draining requests');
-            server.close().then(resolve, resolve);
-          };
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
-        });
+        await shutdownSignal();
+        say('shutting down: draining requests');
+        await server.close();
       }, { migrate: true });
     });
 }
