@@ -1,9 +1,10 @@
+import cluster from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../core/config.ts';
 import type { Pool } from '../core/db.ts';
 import type { Logger } from '../core/log.ts';
 import { startCluster } from '../serving/cluster.ts';
-import { startServer } from '../serving/server.ts';
+import { assertPortFree, startServer } from '../serving/server.ts';
 
 const BIN = fileURLToPath(new URL('../bin/churn.js', import.meta.url));
 
@@ -20,6 +21,8 @@ export interface ServedApi {
  */
 export async function serveApi(opts: { config: Config; pool: Pool; log: Logger; databaseUrl: string; workers: number; schedule?: boolean }): Promise<ServedApi> {
   const { config, workers } = opts;
+  // (a cluster worker shares the port its primary has checked and listens on)
+  if (!cluster.isWorker) await assertPortFree(config.PORT, config.HOST);
   if (workers > 1) {
     const args = ['serve', '--port', String(config.PORT), '--host', config.HOST, ...(opts.schedule === false ? ['--no-schedule'] : [])];
     const running = await startCluster({ workers, exec: BIN, args, env: { DATABASE_URL: opts.databaseUrl }, log: opts.log, featureConcurrency: config.CHURN_FEATURE_CONCURRENCY });

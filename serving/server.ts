@@ -1,4 +1,6 @@
+import net from 'node:net';
 import { featureConcurrency, type Config } from '../core/config.ts';
+import { ChurnError } from '../core/errors.ts';
 import type { Pool } from '../core/db.ts';
 import type { Logger } from '../core/log.ts';
 import { loadCatalog } from '../features/catalog.ts';
@@ -82,24 +84,48 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   });
   runner.start();
 
-  await opts.beforeListen?.(app);
-  const address = await app.listen({ port: config.PORT, host: config.HOST });
-  const url = address.replace('0.0.0.0', '127.0.0.1');
   let closing: Promise<void> | null = null;
-  return {
-    url,
-    app,
-    holder,
-    runner,
-    close: () => {
-      closing ??= (async () => {
-        await app.close(); // waits for requests in flight
-        await features.idle(); // reads of requests whose clients left are still running: let them finish
-        await features.close();
-        await runner.close(); // the daily job and a delivery round in flight finish before the pool may end
-        await holder.close();
-      })();
-      return closing;
-    },
+  const close = () => {
+    closing ??= (async () => {
+      await app.close(); // waits for requests in flight
+      await features.idle(); // reads of requests whose clients left are still running: let them finish
+      await features.close();
+      await runner.close(); // the daily job and a delivery round in flight finish before the pool may end
+      await holder.close();
+    })();
+    return closing;
   };
+  let address: string;
+  try {
+    await opts.beforeListen?.(app);
+    address = await app.listen({ port: config.PORT, host: config.HOST });
+  } catch (err) {
+    // nothing may outlive a server that never listened (the model listener, the job runner, the feature connections)
+    await close().catch(() => undefined);
+    throw listenError(err, config.PORT, config.HOST);
+  }
+  return { url: address.replace('0.0.0.0', '127.0.0.1'), app, holder, runner, close };
+}
+
+/** A failed listen as a catalogue error when the port is taken (EADDRINUSE); else the error itself. */
+function listenError(err: unknown, port: number, host: string): unknown {
+  if ((err as { code?: string }).code !== 'EADDRINUSE') return err;
+  return new ChurnError('CHURN_ERR_PORT_IN_USE', `port ${port} on ${host} is in use; set PORT or pass --port`, { cause: err });
+}
+
+/**
+ * Fails fast with CHURN_ERR_PORT_IN_USE when HOST:PORT is taken, before a server builds anything
+ * (`churn start` checks before its long preparation). Port 0 (any free port) always passes. A port
+ * taken between this check and the listen is still reported the same way by `startServer`.
+ */
+export async function assertPortFree(port: number, host: string): Promise<void> {
+  if (port === 0) return;
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ port, host, exclusive: true }, () => resolve());
+  }).catch((err: unknown) => {
+    throw listenError(err, port, host);
+  });
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
 }

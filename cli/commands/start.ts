@@ -5,6 +5,8 @@ import { loadServingConfig } from '../../scoring/config.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 import { shutdownSignal } from '../lifecycle.ts';
 import { serveApi } from '../serve-api.ts';
+import { assertPortFree } from '../../serving/server.ts';
+import { loadConfig } from '../../core/config.ts';
 import { ensureChampion, ensureData, ensureDemoKey, ensureFreshSnapshot, ensureReport, ensureScores } from '../start-stages.ts';
 
 const StartOptions = z.object({
@@ -21,6 +23,11 @@ export function registerStart(program: Command): void {
       const opts = parseOptions(StartOptions, raw);
       const started = performance.now();
       const say = (line: string) => console.log(line);
+      // a taken port is told now, not after minutes of preparation
+      if (opts.serve) {
+        const { PORT, HOST } = loadConfig();
+        await assertPortFree(PORT, HOST);
+      }
       await withDatabase(async ({ config, pool, log, databaseUrl }) => {
         say(`database   ${config.DATABASE_URL ? 'DATABASE_URL' : `embedded PostgreSQL under ${config.home}`} (migrated)`);
         const now = new Date();
