@@ -4,7 +4,8 @@ import type { Config } from '../core/config.ts';
 import type { Pool } from '../core/db.ts';
 import type { Logger } from '../core/log.ts';
 import { startCluster } from '../serving/cluster.ts';
-import { assertPortFree, startServer } from '../serving/server.ts';
+import { assertPortFree } from '../serving/port.ts';
+import { startServer } from '../serving/server.ts';
 
 const BIN = fileURLToPath(new URL('../bin/churn.js', import.meta.url));
 

@@ -1,6 +1,4 @@
-import net from 'node:net';
 import { featureConcurrency, type Config } from '../core/config.ts';
-import { ChurnError } from '../core/errors.ts';
 import type { Pool } from '../core/db.ts';
 import type { Logger } from '../core/log.ts';
 import { loadCatalog } from '../features/catalog.ts';
@@ -17,6 +15,7 @@ import { registryModelSource } from '../scoring/holder.ts';
 import { dbReports } from '../jobs/report/store.ts';
 import { JobRunner } from '../jobs/runner.ts';
 import { registerMonitoringGauges } from '../jobs/monitor/metrics.ts';
+import { listenError } from './port.ts';
 
 export interface StartServerOptions {
   config: Config;
@@ -105,27 +104,4 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     throw listenError(err, config.PORT, config.HOST);
   }
   return { url: address.replace('0.0.0.0', '127.0.0.1'), app, holder, runner, close };
-}
-
-/** A failed listen as a catalogue error when the port is taken (EADDRINUSE); else the error itself. */
-function listenError(err: unknown, port: number, host: string): unknown {
-  if ((err as { code?: string }).code !== 'EADDRINUSE') return err;
-  return new ChurnError('CHURN_ERR_PORT_IN_USE', `port ${port} on ${host} is in use; set PORT or pass --port`, { cause: err });
-}
-
-/**
- * Fails fast with CHURN_ERR_PORT_IN_USE when HOST:PORT is taken, before a server builds anything
- * (`churn start` checks before its long preparation). Port 0 (any free port) always passes. A port
- * taken between this check and the listen is still reported the same way by `startServer`.
- */
-export async function assertPortFree(port: number, host: string): Promise<void> {
-  if (port === 0) return;
-  const probe = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    probe.once('error', reject);
-    probe.listen({ port, host, exclusive: true }, () => resolve());
-  }).catch((err: unknown) => {
-    throw listenError(err, port, host);
-  });
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
 }

@@ -3,8 +3,6 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { parseOptions, withDatabase } from '../context.ts';
 import { shutdownSignal } from '../lifecycle.ts';
-import { serveApi } from '../serve-api.ts';
-import { serveAsClusterWorker } from '../../serving/cluster.ts';
 
 const ServeOptions = z.object({
   port: z.coerce.number().int().min(0).max(65535).optional(),
@@ -22,6 +20,8 @@ export function registerServe(program: Command): void {
     .option('--workers <n>', 'server processes sharing the port (default: CHURN_WORKERS or 1); one per core lets the API use every core')
     .action(async (raw) => {
       const opts = parseOptions(ServeOptions, raw);
+      // the server's modules (Fastify, prom-client, ...) load here, not for `churn --help`
+      const [{ serveApi }, { serveAsClusterWorker }] = await Promise.all([import('../serve-api.ts'), import('../../serving/cluster.ts')]);
       // a worker of a primary below uses the primary's database (DATABASE_URL), which it has migrated
       await withDatabase(async ({ config, pool, log, databaseUrl }) => {
         const listen = { ...config, PORT: opts.port ?? config.PORT, HOST: opts.host ?? config.HOST };

@@ -4,10 +4,8 @@ import { loadCatalog, ensureFeatureSet } from '../../features/catalog.ts';
 import { loadServingConfig } from '../../scoring/config.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 import { shutdownSignal } from '../lifecycle.ts';
-import { serveApi } from '../serve-api.ts';
-import { assertPortFree } from '../../serving/server.ts';
+import { assertPortFree } from '../../serving/port.ts';
 import { loadConfig } from '../../core/config.ts';
-import { ensureChampion, ensureData, ensureDemoKey, ensureFreshSnapshot, ensureReport, ensureScores } from '../start-stages.ts';
 
 const StartOptions = z.object({
   accounts: z.coerce.number().int().min(50).max(1_000_000).optional(),
@@ -23,6 +21,8 @@ export function registerStart(program: Command): void {
       const opts = parseOptions(StartOptions, raw);
       const started = performance.now();
       const say = (line: string) => console.log(line);
+      // the stages load TensorFlow.js and the server Fastify (seconds together): imported here, not for `churn --help`
+      const { ensureChampion, ensureData, ensureDemoKey, ensureFreshSnapshot, ensureReport, ensureScores } = await import('../start-stages.ts');
       // a taken port is told now, not after minutes of preparation
       if (opts.serve) {
         const { PORT, HOST } = loadConfig();
@@ -42,6 +42,7 @@ export function registerStart(program: Command): void {
         const key = await ensureDemoKey(pool, config.home);
         say(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
         if (!opts.serve) return;
+        const { serveApi } = await import('../serve-api.ts');
         const server = await serveApi({ config, pool, log, databaseUrl, workers: config.CHURN_WORKERS });
         say('');
         say(`API        ${server.url}/v1   (docs: ${server.url}/docs)${server.workers > 1 ? `, ${server.workers} worker processes` : ''}`);
