@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { reportError } from './context.ts';
 import { exitAfterCleanup, installProcessHandlers } from './lifecycle.ts';
+import { registerAlerts } from './commands/alerts.ts';
 import { registerDataset } from './commands/dataset.ts';
 import { registerDb } from './commands/db.ts';
 import { registerFeatures } from './commands/features.ts';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerMonitor(program);
   registerScore(program);
+  registerAlerts(program);
   registerServe(program);
   registerKeys(program);
   registerHistory(program);

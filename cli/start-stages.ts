@@ -10,8 +10,8 @@ import { createProgress } from '../core/progress.ts';
 import { buildSnapshots } from '../features/materialize.ts';
 import type { Catalog } from '../features/catalog.ts';
 import { DEMO_ACCOUNTS, generate, unfinishedGeneration } from '../features/generate/index.ts';
+import { getModel } from '../training/registry/index.ts';
 import { ChurnError } from '../core/errors.ts';
-import { getModel, setAlias } from '../training/registry/index.ts';
 import { databaseTrainingSet, trainAndRegister } from '../training/run.ts';
 import type { ServingConfig } from '../scoring/config.ts';
 import { createApiKey, listApiKeys, prefixOf, revokeApiKey } from '../serving/keys.ts';
@@ -65,19 +65,17 @@ export async function ensureChampion(pool: Pool, catalog: Catalog, config: Confi
   const { table } = await databaseTrainingSet(pool, catalog, { ...dataset, progress: createProgress('training set'), snapshotProgress: createProgress('feature snapshots') });
   const { result, registered } = await trainAndRegister(pool, table, {
     train: { seed: 42, progress: (label) => createProgress(label), backend: config.CHURN_TF_BACKEND },
-    actor: 'npm start', dataset, mlflowUri: config.MLFLOW_TRACKING_URI,
+    actor: 'npm start', catalogVersion: catalog.version, dataset, mlflowUri: config.MLFLOW_TRACKING_URI,
   });
   const version = registered.version.version;
-  if (!registered.promotion.promoted) {
-    // The old champion was trained on another feature catalogue, so it cannot serve this one.
-    await setAlias(pool, { alias: 'champion', version, actor: 'npm start', reason: 'feature catalogue changed' });
-  }
+  // (a champion of an older feature catalogue is replaced by the promotion rule without a comparison)
+  if (!registered.promotion.promoted) throw new ChurnError('CHURN_ERR_TRAINING_FAILED', `the trained model did not become champion: ${registered.promotion.reason}`);
   const v = result.metrics.validation;
   say(`model      trained ${result.chosen} as version ${version} on ${result.backend}: validation AUC ${v.auc.toFixed(3)}, lift@10% ${v.lift10.toFixed(2)}`);
   return version;
 }
 
-/** Features as of now for every active account (drift and fresh scores read them). */
+/** Features as of `asOf` (the latest UTC midnight) for every active account (drift and fresh scores read them). */
 export async function ensureFreshSnapshot(pool: Pool, catalog: Catalog, asOf: Date, say: Say): Promise<void> {
   const [row] = await query<{ n: number }>(pool, `SELECT count(*)::int AS n FROM churn.feature_snapshots
     WHERE feature_set_version = $1 AND as_of > $2::timestamptz - interval '20 hours'`, [catalog.version, asOf]);

@@ -23,6 +23,18 @@ export const ConfigSchema = z.object({
   CHURN_SERVING_CONFIG: z.string().min(1).optional(),
   /** forces a TensorFlow.js backend (default: the fastest that loads) */
   CHURN_TF_BACKEND: z.enum(['tensorflow', 'wasm', 'cpu']).optional(),
+  /** deadline of a /v1 request (except the batch routes), from routing to the response: then 503 CHURN_ERR_TIMEOUT */
+  CHURN_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  /** deadline of POST /v1/scores and POST /v1/predict (up to 1,000 accounts or instances) */
+  CHURN_BATCH_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  /** PostgreSQL statement_timeout of the API's sessions (keep it under CHURN_REQUEST_TIMEOUT_MS, so a request's statement ends by its deadline) */
+  CHURN_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(4000),
+  /** PostgreSQL lock_timeout of the API's sessions: the longest a statement waits for a lock another session holds */
+  CHURN_LOCK_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(2000),
+  /** drivers one score request may return in all (accounts or instances x drivers per score): a bound on response size */
+  CHURN_MAX_DRIVERS_PER_REQUEST: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  /** failed authentication attempts per minute per client address before 429 CHURN_ERR_AUTH_LIMITED; 0 turns the limit off */
+  CHURN_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(0).default(20),
 });
 
 export type Config = z.infer<typeof ConfigSchema> & { home: string };

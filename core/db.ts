@@ -27,13 +27,30 @@ export const TYPES = {
     (oid === NUMERIC || oid === INT8) && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-export function createPool(connectionString: string, options: { max?: number; applicationName?: string } = {}): Pool {
+/**
+ * Server settings of every session the service opens, sent at connection start (no round trip):
+ * `client_connection_check_interval` makes a backend notice within 2 s that its client went away
+ * (killed, timed out) and stop the statement, instead of running it to the end (PostgreSQL 14+).
+ */
+export const SESSION_SETTINGS: Readonly<Record<string, string>> = { client_connection_check_interval: '2s' };
+
+/** `-c name=value ...` for the startup `options` parameter; names and values are checked (no quoting needed). */
+function settingsOption(settings: Record<string, string>): string {
+  return Object.entries(settings).map(([k, v]) => {
+    if (!/^[a-z_][a-z0-9_.]*$/.test(k) || !/^[A-Za-z0-9_.:+-]+$/.test(v)) throw new ChurnError('CHURN_ERR_CONFIG', `invalid session setting ${k}=${v}`);
+    return `-c ${k}=${v}`;
+  }).join(' ');
+}
+
+export function createPool(connectionString: string, options: { max?: number; applicationName?: string; settings?: Record<string, string> } = {}): Pool {
+  const settings = settingsOption({ ...SESSION_SETTINGS, ...options.settings });
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'churnlens',
     connectionTimeoutMillis: 5000,
     types: TYPES,
+    ...(settings ? { options: settings } : {}),
   });
   // An idle client's error (the server restarted) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
@@ -41,17 +58,21 @@ export function createPool(connectionString: string, options: { max?: number; ap
 }
 
 /**
- * Another pool to the same database as `from` (same connection options) of `max` connections, idle
- * ones closed after `idleTimeoutMillis` (0: kept until the pool ends), with the server settings
- * `settings` on every session (sent at connection start, so they cost no round trip). The caller ends it.
+ * Another pool to the same database as `from` (same connection options, its session settings
+ * included) of `max` connections, idle ones closed after `idleTimeoutMillis` (0: kept until the pool
+ * ends), waiting at most `connectionTimeoutMillis` for a connection (default: as `from`), with the
+ * server settings `settings` on every session besides `from`'s (sent at connection start, so they cost
+ * no round trip; a name given again wins). The caller ends it.
  */
-export function derivePool(from: Pool, options: { max: number; applicationName: string; idleTimeoutMillis?: number; settings?: Record<string, string> }): Pool {
-  const settings = Object.entries(options.settings ?? {}).map(([k, v]) => `-c ${k}=${v}`).join(' ');
+export function derivePool(from: Pool, options: { max: number; applicationName: string; idleTimeoutMillis?: number; connectionTimeoutMillis?: number; settings?: Record<string, string> }): Pool {
+  // PostgreSQL applies `-c` options in order, so a setting given again here overrides `from`'s.
+  const settings = [from.options.options, settingsOption(options.settings ?? {})].filter(Boolean).join(' ');
   const pool = new pg.Pool({
     ...from.options, max: options.max, application_name: options.applicationName,
     password: from.options.password, // pg-pool keeps a given password out of its enumerable options
     types: TYPES,
     ...(options.idleTimeoutMillis === undefined ? {} : { idleTimeoutMillis: options.idleTimeoutMillis }),
+    ...(options.connectionTimeoutMillis === undefined ? {} : { connectionTimeoutMillis: options.connectionTimeoutMillis }),
     ...(settings ? { options: settings } : {}),
   });
   pool.on('error', () => undefined); // as in createPool

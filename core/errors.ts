@@ -22,14 +22,17 @@ export const ERRORS = {
   CHURN_ERR_TRAINING_FAILED: { status: 500, summary: 'training failed; the champion is untouched' },
   CHURN_ERR_ARTIFACT_CORRUPT: { status: 500, summary: 'a model artifact failed its checksum' },
   CHURN_ERR_NOT_BETTER: { status: 409, summary: 'the candidate is worse than the champion' },
+  CHURN_ERR_NOT_COMPARABLE: { status: 409, summary: 'two model versions were evaluated on different rows, so neither can be called not worse' },
   CHURN_ERR_ALIAS_CONFLICT: { status: 409, summary: 'the alias moved while the change was being decided' },
   CHURN_ERR_PAYLOAD_TOO_LARGE: { status: 413, summary: 'request body too large' },
   CHURN_ERR_MLFLOW: { status: 502, summary: 'the MLflow tracking server answered with an error' },
+  CHURN_ERR_INTERNAL: { status: 500, summary: 'internal error' },
+  CHURN_ERR_TIMEOUT: { status: 503, summary: 'the request or one of its statements passed its deadline; the work was abandoned' },
+  CHURN_ERR_BAD_REQUEST: { status: 400, summary: 'not a valid HTTP request (malformed, headers too large or too slow); the connection is closed' },
+  CHURN_ERR_AUTH_LIMITED: { status: 429, summary: 'too many failed authentication attempts from this address' },
   CHURN_ERR_PORT_IN_USE: { status: 500, summary: 'the HTTP listen port is taken by another process' },
   CHURN_ERR_IO: { status: 500, summary: 'a file or folder could not be read or written' },
   CHURN_ERR_DB_CONFLICT: { status: 503, summary: 'the database aborted the transaction (deadlock or serialisation failure); nothing of it was kept' },
-  CHURN_ERR_DB_TIMEOUT: { status: 503, summary: 'a database statement or lock wait ran past its time limit' },
-  CHURN_ERR_INTERNAL: { status: 500, summary: 'internal error' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -85,7 +88,7 @@ export function asChurnError(err: unknown): ChurnError | undefined {
   const isSqlState = /^[0-9A-Z]{5}$/.test(code) && typeof e.severity === 'string';
   if (isSqlState) {
     if (code === '40P01' || code === '40001') return new ChurnError('CHURN_ERR_DB_CONFLICT', `the database aborted the transaction (${message}); nothing of it was kept: run the command again`, options);
-    if (code === '57014' || code === '55P03') return new ChurnError('CHURN_ERR_DB_TIMEOUT', `the database gave up waiting (${message}); nothing of the interrupted transaction was kept`, options);
+    if (code === '57014' || code === '55P03') return new ChurnError('CHURN_ERR_TIMEOUT', `the database gave up waiting (${message}); nothing of the interrupted transaction was kept`, options);
     if (code.startsWith('08') || CONNECTION_STATES.has(code)) return new ChurnError('CHURN_ERR_DATABASE', `lost the connection to PostgreSQL: ${message}`, options);
     return undefined;
   }

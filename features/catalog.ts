@@ -12,7 +12,7 @@ export { FAMILIES, defineFeature, type Family, type FeatureDef, type FeatureInpu
  * Bumped whenever the SQL templates change what a definition computes, so that the feature-set
  * version (a hash of the definitions and this revision) changes with them.
  */
-export const SQL_REVISION = 1;
+export const SQL_REVISION = 2; // 2: inactivity windows count only the days since sign-up
 
 export interface Catalog {
   /** sha256 of the canonical JSON of every definition (and SQL_REVISION), first 16 hex digits */

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Pool } from '../core/db.ts';
 import { withTransaction } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
+import { createEventPartitionsAhead } from './ingest/partitions.ts';
 
 export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 const LOCK_KEY = 0x636875726e; // "churn": serialises concurrent migrators
@@ -31,15 +32,25 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 export interface MigrateResult {
   applied: Migration[];
   current: number;
+  /** event partitions created for this month and the next ones (after the migrations, best effort) */
+  partitionsCreated: number;
 }
 
 /**
  * Applies every pending migration in one transaction (all or nothing), under an advisory lock so
  * that concurrent processes (replicas, parallel tests) never race. Idempotent: a second call applies nothing.
  * `upTo` stops at a version (used to test upgrades). An applied migration whose file changed is an error.
+ * Then, in short transactions of their own that give way to other sessions, the monthly event
+ * partitions of this month and the next ones (features/ingest/partitions.ts), so that loads of
+ * current events never create one.
  */
 export async function migrate(pool: Pool, opts: { upTo?: number; migrations?: Migration[] } = {}): Promise<MigrateResult> {
   const migrations = opts.migrations ?? (await loadMigrations());
+  const result = await applyMigrations(pool, migrations, opts.upTo);
+  return { ...result, partitionsCreated: await createEventPartitionsAhead(pool) };
+}
+
+async function applyMigrations(pool: Pool, migrations: Migration[], upTo: number | undefined): Promise<Omit<MigrateResult, 'partitionsCreated'>> {
   return withTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS churn;
@@ -56,7 +67,7 @@ export async function migrate(pool: Pool, opts: { upTo?: number; migrations?: Mi
     }
     const applied: Migration[] = [];
     for (const m of migrations) {
-      if (done.has(m.version) || (opts.upTo !== undefined && m.version > opts.upTo)) continue;
+      if (done.has(m.version) || (upTo !== undefined && m.version > upTo)) continue;
       try {
         await client.query(m.sql);
       } catch (err) {

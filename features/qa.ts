@@ -9,10 +9,12 @@ export interface FeatureSetInfo {
   names: string[];
   families: (string | undefined)[];
   descriptions: (string | undefined)[];
+  /** how churn risk moves as each value rises, where the catalogue declares it */
+  risks: ('increasing' | 'decreasing' | undefined)[];
 }
 
 /** Reads family/description per name from stored definitions (an array, `{ features: [...] }`, or a map by name). */
-function definitionFields(defs: unknown, names: string[]): { families: (string | undefined)[]; descriptions: (string | undefined)[] } {
+function definitionFields(defs: unknown, names: string[]): Omit<FeatureSetInfo, 'version' | 'names'> {
   const byName = new Map<string, Record<string, unknown>>();
   const list = Array.isArray(defs) ? defs : defs && typeof defs === 'object' && Array.isArray((defs as { features?: unknown }).features) ? (defs as { features: unknown[] }).features : null;
   if (list) {
@@ -21,7 +23,8 @@ function definitionFields(defs: unknown, names: string[]): { families: (string |
     for (const [k, v] of Object.entries(defs as Record<string, unknown>)) if (v && typeof v === 'object') byName.set(k, v as Record<string, unknown>);
   }
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  return { families: names.map((n) => str(byName.get(n)?.family)), descriptions: names.map((n) => str(byName.get(n)?.description)) };
+  const risk = (v: unknown) => (v === 'increasing' || v === 'decreasing' ? v : undefined);
+  return { families: names.map((n) => str(byName.get(n)?.family)), descriptions: names.map((n) => str(byName.get(n)?.description)), risks: names.map((n) => risk(byName.get(n)?.risk)) };
 }
 
 /**

@@ -4,7 +4,8 @@ import { ChurnError } from '../core/errors.ts';
 
 /**
  * The event rollup (`churn.event_rollup`, migration 010): kept current by triggers on source.events
- * and source.event_types; recomputed from all events after a bulk load. See README "Data model".
+ * and source.event_types, serialised per account under concurrent writers (migration 013);
+ * recomputed from all events after a bulk load. See README "Data model".
  */
 export interface RollupRefresh {
   rows: number;
@@ -16,9 +17,9 @@ export interface RollupRefresh {
  * Turns the rollup's triggers on (on source.events and on each of its partitions, adding them to a
  * partition created by hand) and recomputes it from all events, split by account across
  * `shards` connections (default 2, one per core). Each shard holds a SHARE lock on source.events
- * while it recomputes its accounts, so writers wait for it (and their triggers, already on, maintain
- * what they write afterwards); the rollup is marked valid when every shard is done. Builds read the
- * raw events until then.
+ * and the rollup's locks of its accounts while it recomputes them, so writers wait for it (and their
+ * triggers, already on, maintain what they write afterwards); the rollup is marked valid when every
+ * shard is done. Builds read the raw events until then.
  */
 export async function refreshEventRollup(pool: Pool, opts: { shards?: number } = {}): Promise<RollupRefresh> {
   const shards = opts.shards ?? 2;
@@ -55,4 +56,28 @@ export async function unmaintainedEventPartitions(db: Queryable): Promise<string
       AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = i.inhrelid AND g.tgname = 'events_part_rollup_insert')
     ORDER BY 1`);
   return rows.map((r) => r.part);
+}
+
+export interface RollupSampleCheck {
+  /** accounts recomputed */
+  checked: number;
+  /** those whose stored rollup rows differ from the recomputation, sorted */
+  differing: string[];
+}
+
+/**
+ * Recomputes the rollup rows of up to `sample` random accounts (of source.accounts and of the
+ * rollup itself) from their events and names those whose stored rows differ
+ * (`churn.event_rollup_drift`: both sides in one snapshot, so concurrent writers cause no false
+ * alarm). Reads only: nothing is repaired.
+ */
+export async function checkEventRollupSample(db: Queryable, sample: number): Promise<RollupSampleCheck> {
+  if (!Number.isInteger(sample) || sample < 0) throw new ChurnError('CHURN_ERR_VALIDATION', `invalid sample size: ${sample}`);
+  if (sample === 0) return { checked: 0, differing: [] };
+  const picked = await query<{ account_id: string }>(db, `SELECT a.account_id FROM (
+      SELECT account_id FROM source.accounts UNION SELECT account_id FROM churn.event_rollup WHERE kind = 0) a
+    ORDER BY random() LIMIT $1`, [sample]);
+  if (!picked.length) return { checked: 0, differing: [] };
+  const drift = await query<{ account_id: string }>(db, 'SELECT a AS account_id FROM churn.event_rollup_drift($1::text[]) a', [picked.map((r) => r.account_id)]);
+  return { checked: picked.length, differing: drift.map((r) => r.account_id) };
 }

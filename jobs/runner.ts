@@ -78,10 +78,11 @@ export class JobRunner {
     for (const t of this.timers) t.unref();
   }
 
-  /** One delivery round now, unless one is running (then that one). */
+  /** One delivery round now, unless one is running (then that one); none once the runner is closing. */
   deliverNow(): Promise<unknown> {
+    if (this.closed) return this.delivering ?? Promise.resolve();
     if (!this.delivering) {
-      this.delivering = deliverDue(this.opts.pool, this.opts.config.alerts, this.opts.log)
+      this.delivering = deliverDue(this.opts.pool, this.opts.config.alerts, this.opts.log, { stopping: this.stopping })
         .then((r) => this.opts.onDelivery?.(r))
         .finally(() => { this.delivering = null; });
     }
@@ -133,7 +134,7 @@ export class JobRunner {
     if (!model) throw new Error('no champion model is loaded');
     const built = await buildSnapshots(pool, catalog, [asOf]);
     const scored = await scoreAllActive(pool, { model, catalog, config, asOf, scoredAt: new Date() });
-    const delivered = await deliverDue(pool, config.alerts, log);
+    const delivered = await deliverDue(pool, config.alerts, log, { stopping: this.stopping });
     const monitored = await runMonitor(pool, { now: asOf }).then(() => true, (err) => {
       log.warn({ err }, 'monitoring run failed; scores and alerts are unaffected');
       return false;
@@ -148,7 +149,13 @@ export class JobRunner {
     return { snapshots: built.rows, ...scored, delivered, monitored, thinned };
   }
 
-  /** Stops the timers and waits for the daily job and a delivery round in flight. */
+  /** Read by delivery rounds: once closing, they start no further POST and finish (and record) those in flight. */
+  private readonly stopping = (): boolean => this.closed;
+
+  /**
+   * Stops the timers and waits for the daily job and a delivery round in flight: every POST already
+   * sent is answered (or times out) and recorded before this resolves, so the caller may then end the pool.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

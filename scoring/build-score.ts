@@ -3,6 +3,7 @@ import type { ServingConfig } from './config.ts';
 import { healthScore, resolveSegment, tierOf, type SegmentInfo } from './health.ts';
 import type { RowValue, ScoringModel } from './model.ts';
 import { scorecardScore } from './scorecard.ts';
+import type { AccountStatus } from '../features/online.ts';
 import type { Driver, Score } from './schema.ts';
 
 /** How many drivers a score lists: the N largest contributions, or all of them. */
@@ -34,14 +35,25 @@ export interface BuildScoreInput {
   row: Readonly<Record<string, RowValue>>;
   segment: SegmentInfo;
   top: Top;
+  /** where the account stands (default active): churned and never-subscribed accounts are not tiered as customers */
+  status?: AccountStatus;
+  /** features scored as missing because the caller left them out */
+  imputed?: string[];
 }
 
+/** The tier and action of an account that is not a customer at the as-of time. */
+const NOT_CUSTOMER: Record<Exclude<AccountStatus, 'active'>, { tier: string; action: string }> = {
+  churned: { tier: 'churned', action: 'win_back' },
+  never_subscribed: { tier: 'never_subscribed', action: 'none' },
+};
+
 /** Runs the model on one row and turns the result into the public score shape (drivers largest |contribution| first). */
-export function buildScore({ model, config, accountId, asOf, row, segment, top }: BuildScoreInput): Score {
+export function buildScore({ model, config, accountId, asOf, row, segment, top, status = 'active', imputed }: BuildScoreInput): Score {
   const out = model.score(row);
   const seg = resolveSegment(config, segment);
   const health = healthScore(out.probability, config.health, model.baseRate);
   const { tier } = tierOf(health, seg.tiers);
+  const standing = status === 'active' ? { tier: tier.name, action: tier.recommended_action } : NOT_CUSTOMER[status];
   const n = top === 'all' ? model.featureNames.length : Math.min(top, model.featureNames.length);
   const drivers: Driver[] = topIndices(out.contributions, n).map((i) => {
     const value = row[model.featureNames[i]] ?? null;
@@ -62,13 +74,15 @@ export function buildScore({ model, config, accountId, asOf, row, segment, top }
     model_version: model.version,
     feature_set_version: model.featureSetVersion,
     segment: seg.name,
+    status,
     churn_probability: out.probability,
     health_score: health,
-    tier: tier.name,
-    recommended_action: tier.recommended_action,
+    tier: standing.tier,
+    recommended_action: standing.action,
     scorecard_score: scorecardScore((f) => (model.featureNames.includes(f) ? row[f] ?? null : undefined), config.scorecard.metrics, seg.weights),
     components: familyComponents(model.familySlots, out.contributions),
     base_value: Number(out.baseValue.toFixed(9)),
     drivers,
+    ...(imputed ? { imputed } : {}),
   };
 }

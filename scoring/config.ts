@@ -100,8 +100,19 @@ export const ServingConfigSchema = z.object({
     ]),
   }).prefault({}),
   alerts: z.object({
-    /** an alert fires when health falls by at least this many points (or the tier worsens) */
+    /** an alert fires when health falls by at least this many points (or the tier worsens, see tier_dead_band) */
     drop_points: z.number().int().min(1).max(100).default(15),
+    /**
+     * hysteresis of tier alerts: a move into a worse tier alerts only once health is at least this many
+     * points below the boundary crossed (70 -> 69 across 70 does not, 70 -> 67 does); 0 alerts on any crossing
+     */
+    tier_dead_band: z.number().min(0).max(100).default(3),
+    /**
+     * a stored score whose as-of lies more than this many hours before it was stored is a backfill: it
+     * raises no alert (nor does a score older than the account's latest stored one)
+     */
+    backfill_after_hours: z.number().positive().max(876_000).default(48),
+    /** failed attempts after which a delivery is dead-lettered (kept for `churn alerts redeliver`) */
     max_attempts: z.number().int().min(1).default(20),
     backoff_base_seconds: z.number().positive().default(5),
     backoff_max_seconds: z.number().positive().default(3600),

@@ -13,6 +13,8 @@ export interface ModelSource {
   resolveAlias(alias: string): Promise<number | null>;
   /** loads a version fully (artifact, scorer, references); throws when it cannot */
   load(version: number): Promise<ScoringModel>;
+  /** why a loaded model cannot serve (trained on another feature catalogue), or null when it can */
+  refuse?(model: ScoringModel): string | null;
 }
 
 /**
@@ -24,6 +26,8 @@ export interface ModelSource {
  */
 export class ModelHolder {
   private model: ScoringModel | null = null;
+  /** the version the alias points at that was refused, and why (it is not loaded again until the alias moves) */
+  private refused: { version: number; reason: string } | null = null;
   private refreshing: Promise<void> | null = null;
   private listener: pg.Client | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -38,6 +42,12 @@ export class ModelHolder {
     return this.model;
   }
 
+  /** Why the alias's version is not the one being served (null when it is, or the alias is unset). */
+  get problem(): string | null {
+    if (!this.refused) return null;
+    return `version ${this.refused.version} holds '${this.alias}' but cannot serve: ${this.refused.reason}; ${this.model ? `serving version ${this.model.version} until it moves` : 'nothing is served until it moves'}`;
+  }
+
   /** Loads the alias's version if it differs from the one held; concurrent calls share one load. */
   refresh(): Promise<void> {
     if (!this.refreshing) {
@@ -50,8 +60,19 @@ export class ModelHolder {
 
   private async doRefresh(): Promise<void> {
     const version = await this.source.resolveAlias(this.alias);
-    if (version === null || version === this.model?.version) return;
+    if (version === null || version === this.model?.version) {
+      this.refused = null;
+      return;
+    }
+    if (version === this.refused?.version) return;
     const next = await this.source.load(version);
+    const reason = this.source.refuse?.(next) ?? null;
+    if (reason) {
+      this.refused = { version, reason };
+      this.log.error({ alias: this.alias, version, serving: this.model?.version ?? null, reason }, 'model not loaded: it cannot serve');
+      return;
+    }
+    this.refused = null;
     const previous = this.model?.version ?? null;
     this.model = next; // the atomic swap
     this.log.info({ alias: this.alias, from: previous, to: next.version }, 'model swapped');
@@ -121,5 +142,7 @@ export function registryModelSource(db: Queryable, catalog: Catalog): ModelSourc
       const { meta, artifact } = await loadModel(db, version);
       return scoringModel(artifact, { version: meta.version, catalog });
     },
+    refuse: (model) => (model.featureSetVersion === catalog.version ? null
+      : `it was trained on ${model.featureSetVersion ? `feature set ${model.featureSetVersion}` : 'a prepared table'}, not on this database's feature catalogue (${catalog.version})`),
   };
 }

@@ -1,7 +1,8 @@
 import { FAMILIES } from '../features/definitions/schema.ts';
 import type { Catalog } from '../features/catalog.ts';
 import { sentenceOf } from '../features/describe-value.ts';
-import { baseRateOf } from '../training/artifact.ts';
+import { parseArtifact } from '../training/artifact.ts';
+import { contractOf, type ContractFeature, type InputContract } from '../training/contract.ts';
 import { createScorer, type RowScore } from '../training/scorer.ts';
 
 /** A feature value as scoring takes it: a number, a category, or null for "no value". */
@@ -25,6 +26,8 @@ export interface ScoringModel {
   familySlots: Int8Array;
   /** typical value among retained training accounts, per feature (null when unknown) */
   references: (number | string | null)[];
+  /** what a row must look like to be scored (training/contract.ts), with its features by name */
+  contract: InputContract & { byName: Map<string, ContractFeature> };
   /** calibrated probability, log-odds and per-feature contributions of one row */
   score(row: Readonly<Record<string, RowValue>>): RowScore;
   /** the plain-language sentence for feature `i` at `value`, against the model's reference */
@@ -32,19 +35,22 @@ export interface ScoringModel {
 }
 
 /** Builds the scoring model of an artifact (registry version `version`); `catalog` gives the sentences. */
-export function scoringModel(artifact: unknown, opts: { version: number; catalog?: Catalog }): ScoringModel {
+export function scoringModel(input: unknown, opts: { version: number; catalog?: Catalog }): ScoringModel {
+  const artifact = parseArtifact(input);
   const scorer = createScorer(artifact);
+  const contract = contractOf(artifact);
   const families = scorer.families;
   const sentences = scorer.featureNames.map((name, i) => sentenceOf(name, opts.catalog?.byName.get(name), scorer.references[i]));
   return {
     version: opts.version,
     modelType: scorer.modelType,
-    featureSetVersion: (artifact as { feature_set_version?: string | null }).feature_set_version ?? null,
-    baseRate: baseRateOf(artifact),
+    featureSetVersion: artifact.feature_set_version,
+    baseRate: artifact.training.churn_rate,
     featureNames: scorer.featureNames,
     families,
     familySlots: Int8Array.from(families, (f) => (FAMILIES as readonly string[]).indexOf(f)),
     references: scorer.references,
+    contract: { ...contract, byName: new Map(contract.features.map((f) => [f.name, f])) },
     score: (row) => scorer.score(row),
     describe: (i, value) => sentences[i](value),
   };

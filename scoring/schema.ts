@@ -17,12 +17,17 @@ const Component = z.number().int().min(0).max(100);
 /** One sub-score per feature family (FAMILIES), 0-100; 50 = like the reference account. */
 export const ComponentsSchema = z.object(Object.fromEntries(FAMILIES.map((f) => [f, Component])) as Record<Family, typeof Component>);
 
+/** Where the account stands at the as-of time: a customer, a former customer, or never one. */
+export const AccountStatusSchema = z.enum(['active', 'churned', 'never_subscribed']);
+
 export const ScoreSchema = z.object({
   account_id: z.string(),
   as_of: z.string(),
   model_version: z.number().int(),
   feature_set_version: z.string().nullable(),
   segment: z.string(),
+  /** only `active` accounts are tiered as live customers (and alert); the others get tier `churned` or `never_subscribed` */
+  status: AccountStatusSchema,
   churn_probability: z.number().min(0).max(1),
   health_score: z.number().int().min(0).max(100),
   tier: z.string(),
@@ -31,6 +36,8 @@ export const ScoreSchema = z.object({
   components: ComponentsSchema,
   base_value: z.number(),
   drivers: z.array(DriverSchema),
+  /** features the caller left out and that were scored as missing (`POST /v1/predict` with `allow_missing`) */
+  imputed: z.array(z.string()).optional(),
 }).meta({ id: 'Score' });
 export type Score = z.infer<typeof ScoreSchema>;
 

@@ -1,12 +1,14 @@
 import { query, type Queryable } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
+import { defaultAsOf } from '../core/time.ts';
 import type { FeatureReader } from '../features/online.ts';
 import { buildScore, type Top } from './build-score.ts';
 import type { ServingConfig } from './config.ts';
 import type { SegmentInfo } from './health.ts';
 import type { ModelHolder } from './holder.ts';
-import type { RowValue, ScoringModel } from './model.ts';
+import type { ScoringModel } from './model.ts';
 import type { Score } from './schema.ts';
+import { checkRows } from './validate.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -26,13 +28,6 @@ export async function readAccountInfo(db: Queryable, ids: readonly string[], asO
   return new Map(rows.map((r) => [r.account_id, segmentAt({ segment: r.segment, createdAt: r.created_at }, asOf)]));
 }
 
-/**
- * The default as-of time of an API score: now, truncated to the whole second (features are in whole
- * days, and requests in the same second share one feature statement).
- */
-export function defaultAsOf(now = Date.now()): Date {
-  return new Date(Math.floor(now / 1000) * 1000);
-}
 
 export function requireModel(holder: ModelHolder): ScoringModel {
   const m = holder.current;
@@ -71,60 +66,62 @@ export interface ScoreDeps {
   config: ServingConfig;
 }
 
+/** An account a batch could not score, beside the scores of the others. */
+export interface ScoreError {
+  account_id: string;
+  error: 'CHURN_ERR_ACCOUNT_NOT_FOUND';
+  message: string;
+}
+
 /**
  * Scores accounts as of a time: features for all of them in one pass (one statement, which also
- * returns each account's segment and sign-up time), then inference row by row with the model captured
- * at the start (an alias move mid-request does not mix two models). Unknown accounts are a 404 naming
- * them, and so is an account created after `asOf`.
+ * returns each account's segment, sign-up time and status), then inference row by row with the model
+ * captured at the start (an alias move mid-request does not mix two models). Accounts that do not
+ * exist, or did not yet at `asOf`, come back as errors beside the scores of the others.
  */
-export async function scoreAccounts(deps: ScoreDeps, accountIds: readonly string[], asOf: Date, top: Top): Promise<Score[]> {
+export async function scoreAccounts(deps: ScoreDeps, accountIds: readonly string[], asOf: Date, top: Top): Promise<{ scores: Score[]; errors: ScoreError[] }> {
   const model = requireModel(deps.holder);
   checkFeatureSet(model, deps.features.featureSetVersion);
   const ids = [...new Set(accountIds)];
   const rows = await deps.features.read(ids, asOf);
   const absent = ids.filter((id) => !rows.has(id));
-  if (absent.length) await explainAbsent(deps.pool, absent, asOf);
+  const errors = absent.length ? await explainAbsent(deps.pool, absent, asOf) : [];
   const asOfText = asOf.toISOString();
-  return mapInSlices(accountIds, (id) => {
+  const scores = await mapInSlices(accountIds.filter((id) => rows.has(id)), (id) => {
     const f = rows.get(id)!;
-    return buildScore({ model, config: deps.config, accountId: id, asOf: asOfText, row: f.row, segment: segmentAt(f, asOf), top });
+    return buildScore({ model, config: deps.config, accountId: id, asOf: asOfText, row: f.row, segment: segmentAt(f, asOf), top, status: f.status });
   });
+  return { scores, errors };
 }
 
-/** Throws the 404 for accounts the feature read did not return: unknown ones first, else not yet created at `asOf`. */
-async function explainAbsent(db: Queryable, absent: string[], asOf: Date): Promise<never> {
+/** One account's score; CHURN_ERR_ACCOUNT_NOT_FOUND (404) when it does not exist or did not yet at `asOf`. */
+export async function scoreAccount(deps: ScoreDeps, accountId: string, asOf: Date, top: Top): Promise<Score> {
+  const { scores, errors } = await scoreAccounts(deps, [accountId], asOf, top);
+  if (errors.length) throw new ChurnError('CHURN_ERR_ACCOUNT_NOT_FOUND', errors[0].message);
+  return scores[0];
+}
+
+/** Why the feature read did not return these accounts: unknown, or not yet created at `asOf`. */
+async function explainAbsent(db: Queryable, absent: string[], asOf: Date): Promise<ScoreError[]> {
   const known = new Set((await query<{ account_id: string }>(db, accountRows(absent))).map((r) => r.account_id));
-  const missing = absent.filter((id) => !known.has(id));
-  if (missing.length) {
-    throw new ChurnError('CHURN_ERR_ACCOUNT_NOT_FOUND', `no such account: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
-  }
-  throw new ChurnError('CHURN_ERR_ACCOUNT_NOT_FOUND', `account ${absent[0]} did not exist at ${asOf.toISOString()}`);
+  return absent.map((id) => ({
+    account_id: id, error: 'CHURN_ERR_ACCOUNT_NOT_FOUND' as const,
+    message: known.has(id) ? `account ${id} did not exist at ${asOf.toISOString()}` : `no such account: ${id}`,
+  }));
 }
-
-/** Instance keys that describe the account rather than feed the model. */
-const ACCOUNT_KEYS = new Set(['id', 'segment', 'tenure_days']);
 
 /**
- * Scores caller-supplied feature values (no database read); missing features count as null, booleans
- * as 1/0. Without `asOf`, the scores are as of now (`defaultAsOf`).
+ * Scores caller-supplied feature values (no database read), after checking every row against the
+ * model's input contract (scoring/validate.ts: wrong types, unknown categories and, unless
+ * `allowMissing`, absent features are refused, every problem listed). Without `asOf`, the scores are
+ * as of the latest UTC midnight (`defaultAsOf`).
  */
-export function scoreInstances(holder: ModelHolder, config: ServingConfig, instances: Record<string, RowValue | boolean>[], asOf: Date | undefined, top: Top): Promise<Score[]> {
+export function scoreInstances(holder: ModelHolder, config: ServingConfig, instances: readonly Record<string, unknown>[], opts: { asOf?: Date; top: Top; allowMissing?: boolean }): Promise<Score[]> {
   const model = requireModel(holder);
-  const features = new Set(model.featureNames);
-  const asOfText = (asOf ?? defaultAsOf()).toISOString();
-  return mapInSlices(instances, (inst, i) => {
-    const row: Record<string, RowValue> = {};
-    const unknown: string[] = [];
-    for (const [k, v] of Object.entries(inst)) {
-      if (!features.has(k) && !ACCOUNT_KEYS.has(k)) unknown.push(k);
-      row[k] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
-    }
-    if (unknown.length) throw new ChurnError('CHURN_ERR_VALIDATION', `instances.${i}: unknown feature ${unknown.slice(0, 3).join(', ')}; the model uses ${model.featureNames.length} features (see GET /v1/models/${model.version})`);
-    const segment: SegmentInfo = {
-      accountSegment: typeof inst.segment === 'string' ? inst.segment : null,
-      tenureDays: typeof inst.tenure_days === 'number' ? inst.tenure_days : null,
-    };
-    const id = typeof inst.id === 'string' ? inst.id : String(i);
-    return buildScore({ model, config, accountId: id, asOf: asOfText, row, segment, top });
-  });
+  const checked = checkRows(model, instances, { allowMissing: opts.allowMissing });
+  const asOfText = (opts.asOf ?? defaultAsOf()).toISOString();
+  return mapInSlices(checked, (c, i) => buildScore({
+    model, config, accountId: c.id ?? String(i), asOf: asOfText, row: c.row, segment: c.segment, top: opts.top,
+    ...(opts.allowMissing ? { imputed: c.imputed } : {}),
+  }));
 }

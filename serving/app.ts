@@ -3,36 +3,55 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { ChurnError } from '../core/errors.ts';
-import type { AppDeps } from './deps.ts';
-import { errorHandler, notFoundHandler } from './errors.ts';
+import { FailureLimiter } from './auth.ts';
+import { servingLimits, type AppDeps } from './deps.ts';
+import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.ts';
 import { accountRoutes } from './routes/accounts.ts';
+import { alertRoutes } from './routes/alerts.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { scoreRoutes } from './routes/scores.ts';
+import { findNul } from './schemas/common.ts';
 import { compiledSerializerCompiler } from './serializer.ts';
 
 export type { AppDeps } from './deps.ts';
 export type ChurnApp = Awaited<ReturnType<typeof buildApp>>;
 
+/** Query parameters whose values never reach the log (`?api_key=...` and the like). */
+const SECRET_PARAM = /([?&;][^=&;#]*(?:key|token|secret|passw|auth|signature)[^=&;#]*=)[^&;#]*/gi;
+
+/** A URL as the log shows it: the values of secret-looking query parameters replaced. */
+export function redactUrl(url: string): string {
+  return url.includes('?') ? url.replace(SECRET_PARAM, '$1[REDACTED]') : url;
+}
+
+/** Fastify's request log serializer with the URL redacted. */
+function requestForLog(req: FastifyRequest) {
+  return { method: req.method, url: redactUrl(req.url), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+}
+
 /**
  * Builds the Fastify app (never listens). Every route's zod schemas validate requests, write responses
  * and make the OpenAPI document at /openapi.json (UI at /docs). Errors come out as
- * `{ error, message, request_id }`; /v1 needs a bearer API key with the right scope and is rate
- * limited per key.
+ * `{ error, message, request_id }`; /v1 needs a bearer API key with the right scope, is rate limited
+ * per key (and failed authentication per client address), answers with `Cache-Control: no-store`, and
+ * has a deadline per request (503 CHURN_ERR_TIMEOUT when it passes).
  */
 export async function buildApp(deps: AppDeps) {
+  const limits = servingLimits(deps);
   const app = Fastify({
-    loggerInstance: deps.log,
+    loggerInstance: deps.log.child({}, { serializers: { req: requestForLog } }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(given) ? given : randomUUID();
     },
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
     routerOptions: { maxParamLength: 200 },
+    clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(compiledSerializerCompiler);
@@ -40,6 +59,12 @@ export async function buildApp(deps: AppDeps) {
   app.setNotFoundHandler(notFoundHandler);
   // Declared up front, so every request object has the same shape whether or not a key is checked.
   app.decorateRequest('principal', undefined);
+  app.decorateRequest('deadline', null);
+  app.decorate('authFailures', limits.authFailureLimit > 0 ? new FailureLimiter(limits.authFailureLimit) : null);
+  // Every /v1 route: its deadline (the batch routes set a longer one in `config.deadlineMs`).
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/v1/')) withDeadline(route as RouteOptions, route.config?.deadlineMs ?? limits.requestTimeoutMs);
+  });
 
   // Every response: helmet's security headers (a content security policy that lets the /docs UI
   // load) and the request id.
@@ -48,6 +73,16 @@ export async function buildApp(deps: AppDeps) {
   });
   app.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', req.id);
+    // answers for one API key: no cache (browser or proxy) may keep them
+    if (req.url.startsWith('/v1/')) void reply.header('cache-control', 'no-store');
+    done();
+  });
+  // No string that reaches SQL may hold a NUL (PostgreSQL refuses it with 22021, which was a 500).
+  app.addHook('preValidation', (req, _reply, done) => {
+    for (const [where, value] of [['body', req.body], ['querystring', req.query], ['params', req.params]] as const) {
+      const path = findNul(value);
+      if (path) return done(new ChurnError('CHURN_ERR_VALIDATION', `invalid ${where}: ${path.length ? `${path.join('.')}: ` : ''}a NUL character (\\u0000) is not allowed`));
+    }
     done();
   });
   // Graceful shutdown: requests in flight finish, and their keep-alive connections close after the
@@ -61,6 +96,7 @@ export async function buildApp(deps: AppDeps) {
     done(null, payload);
   });
   app.addHook('onResponse', (req, reply, done) => {
+    if (req.deadline) clearTimeout(req.deadline);
     deps.metrics.httpDuration.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
     done();
   });
@@ -92,5 +128,46 @@ export async function buildApp(deps: AppDeps) {
   await app.register(scoreRoutes(deps), { prefix: '/v1' });
   await app.register(modelRoutes(deps), { prefix: '/v1' });
   await app.register(reportRoutes(deps), { prefix: '/v1' });
+  await app.register(alertRoutes(deps), { prefix: '/v1' });
   return app;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** the timer of this request's deadline (/v1 routes) */
+    deadline: NodeJS.Timeout | null;
+  }
+}
+
+/** Answers 503 CHURN_ERR_TIMEOUT if nothing was sent yet; the error handler logs it. */
+function answerAtDeadline(reply: FastifyReply, ms: number): void {
+  if (reply.sent || reply.raw.headersSent) return;
+  void reply.send(new ChurnError('CHURN_ERR_TIMEOUT', `the request passed its deadline of ${ms} ms and was abandoned; try again shortly`));
+}
+
+/**
+ * Gives a route a deadline of `ms` from routing (authentication, body, handler): past it, the answer is
+ * 503 CHURN_ERR_TIMEOUT. The handler's work is then abandoned: its statements end by the API
+ * sessions' statement and lock timeouts, its result (or error) is dropped, and a handler that had not
+ * started yet does not start. (Fastify's own `handlerTimeout` is not used: on Node 20 its timer is
+ * cleared as soon as a request body has been read, so it never fires for a POST.)
+ */
+function withDeadline(route: RouteOptions, ms: number): void {
+  const start = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    req.deadline = setTimeout(answerAtDeadline, ms, reply, ms);
+    done();
+  };
+  route.onRequest = [start, ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest])] as RouteOptions['onRequest'];
+  const handler = route.handler;
+  route.handler = async function deadlineBound(this: unknown, req: FastifyRequest, reply: FastifyReply) {
+    if (reply.sent) return undefined; // answered at its deadline before the handler began
+    try {
+      const out: unknown = await handler.call(this as never, req, reply);
+      return reply.sent ? undefined : out; // sent already: by the handler itself, or at the deadline
+    } catch (err) {
+      if (!reply.sent) throw err;
+      req.log.debug({ err }, 'the work of a request answered at its deadline failed');
+      return undefined;
+    }
+  };
 }

@@ -1,5 +1,5 @@
 import { featureConcurrency, type Config } from '../core/config.ts';
-import type { Pool } from '../core/db.ts';
+import { derivePool, type Pool } from '../core/db.ts';
 import type { Logger } from '../core/log.ts';
 import { loadCatalog } from '../features/catalog.ts';
 import { createOnlineReader, type OnlineReaderOptions } from '../features/online.ts';
@@ -42,9 +42,27 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The longest a request waits for one of the API's connections before its answer is 503. */
+export const API_POOL_WAIT_MS = 2000;
+
+/**
+ * The API's own connections (10), derived from `pool` with every session bounded: statements end
+ * after CHURN_STATEMENT_TIMEOUT_MS, lock waits after CHURN_LOCK_TIMEOUT_MS (each cancelled by the
+ * server, the connection back in the pool), and a request waits at most API_POOL_WAIT_MS for a
+ * connection. The online feature reader derives its connections from this pool, settings included.
+ * The scheduled jobs keep `pool`, without these bounds.
+ */
+export function createApiPool(pool: Pool, config: Pick<Config, 'CHURN_STATEMENT_TIMEOUT_MS' | 'CHURN_LOCK_TIMEOUT_MS'>): Pool {
+  return derivePool(pool, {
+    max: 10, applicationName: `${pool.options.application_name ?? 'churnlens'} api`, connectionTimeoutMillis: API_POOL_WAIT_MS,
+    settings: { statement_timeout: `${config.CHURN_STATEMENT_TIMEOUT_MS}ms`, lock_timeout: `${config.CHURN_LOCK_TIMEOUT_MS}ms` },
+  });
+}
+
 /**
  * Builds everything the API needs, loads the champion, starts the alias listener, the alert
- * delivery loop and the schedule, and listens on HOST:PORT. The pool stays the caller's.
+ * delivery loop and the schedule, and listens on HOST:PORT. The pool stays the caller's; requests run
+ * on connections derived from it with statement and lock timeouts (`createApiPool`).
  */
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const { config, pool, log } = opts;
@@ -63,13 +81,21 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   // Realised accuracy and drift of the latest `churn monitor` run (or the scheduled one) on /metrics.
   registerMonitoringGauges(metrics.registry, pool, { onError: (err) => log.debug({ err }, 'monitoring gauges unavailable') });
 
-  const auth = new Authenticator(pool, parseBootstrapKeys(config.CHURN_API_KEYS));
-  const features = createOnlineReader(pool, catalog, { ...opts.featureReads, concurrency: opts.featureReads?.concurrency ?? featureConcurrency(config.CHURN_FEATURE_CONCURRENCY) });
+  if (config.CHURN_STATEMENT_TIMEOUT_MS >= config.CHURN_REQUEST_TIMEOUT_MS) {
+    log.warn({ statementTimeoutMs: config.CHURN_STATEMENT_TIMEOUT_MS, requestTimeoutMs: config.CHURN_REQUEST_TIMEOUT_MS }, 'CHURN_STATEMENT_TIMEOUT_MS is not under CHURN_REQUEST_TIMEOUT_MS: a statement may run on after its request was answered 503');
+  }
+  const api = createApiPool(pool, config);
+  const auth = new Authenticator(api, parseBootstrapKeys(config.CHURN_API_KEYS));
+  const features = createOnlineReader(api, catalog, { ...opts.featureReads, concurrency: opts.featureReads?.concurrency ?? featureConcurrency(config.CHURN_FEATURE_CONCURRENCY) });
   // the first account scores should not each open a connection and plan the statement (~0.1 s)
   await features.warm().catch((err) => log.warn({ err }, 'could not prepare the feature connections; the first scores will do it'));
   const app = await buildApp({
-    pool, config: serving, holder, features, auth, log, metrics,
-    reports: dbReports(pool), rateLimit: config.CHURN_RATE_LIMIT, clusterMetrics: clusterMetricsReader(metrics.registry),
+    pool: api, config: serving, holder, features, auth, log, metrics,
+    reports: dbReports(api), rateLimit: config.CHURN_RATE_LIMIT, clusterMetrics: clusterMetricsReader(metrics.registry),
+    limits: {
+      requestTimeoutMs: config.CHURN_REQUEST_TIMEOUT_MS, batchTimeoutMs: config.CHURN_BATCH_TIMEOUT_MS,
+      maxDriversPerRequest: config.CHURN_MAX_DRIVERS_PER_REQUEST, authFailureLimit: config.CHURN_AUTH_FAILURE_LIMIT,
+    },
   });
 
   const runner = new JobRunner({
@@ -91,6 +117,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       await features.close();
       await runner.close(); // the daily job and a delivery round in flight finish before the pool may end
       await holder.close();
+      await api.end();
     })();
     return closing;
   };

@@ -42,15 +42,15 @@ async function client(): Promise<pg.Client> {
 }
 
 describe('database and file-system errors map to the catalogue', () => {
-  it('a statement timeout and a lock timeout are CHURN_ERR_DB_TIMEOUT', async () => {
+  it('a statement timeout and a lock timeout are CHURN_ERR_TIMEOUT', async () => {
     const a = await client();
     const b = await client();
     try {
       const slow = await failure(() => a.query("SET statement_timeout = '50ms'; SELECT pg_sleep(2)"));
-      expect(asChurnError(slow)?.code).toBe('CHURN_ERR_DB_TIMEOUT');
+      expect(asChurnError(slow)?.code).toBe('CHURN_ERR_TIMEOUT');
       await a.query('RESET statement_timeout; BEGIN; LOCK TABLE source.accounts IN ACCESS EXCLUSIVE MODE');
       const locked = await failure(() => b.query("SET lock_timeout = '50ms'; SELECT count(*) FROM source.accounts"));
-      expect(asChurnError(locked)).toMatchObject({ code: 'CHURN_ERR_DB_TIMEOUT', message: expect.stringContaining('lock timeout') });
+      expect(asChurnError(locked)).toMatchObject({ code: 'CHURN_ERR_TIMEOUT', message: expect.stringContaining('lock timeout') });
     } finally {
       await a.end();
       await b.end();

@@ -111,7 +111,7 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
   B: {
     active_users_7d: 0, active_users_28d: 1, active_users_trend_28d: null, stickiness_28d: 2 / 28, active_user_share_28d: 1, active_users_per_seat_28d: 0.2,
     active_days_7d: 0, active_days_28d: 2, active_days_90d: 2, days_since_last_activity: 12, events_28d: 2, events_prev_28d: 0, events_trend_28d: null,
-    longest_inactive_streak_28d: 12, longest_inactive_streak_90d: 74,
+    longest_inactive_streak_28d: 12, longest_inactive_streak_90d: 12, // only the 20 days since sign-up count
     feature_areas_28d: 1, areas_per_active_day_28d: 1, key_features_28d: 1, catalog_adoption_share_90d: 0.2, days_to_first_value: 7,
     tickets_90d: 0, open_tickets: 0, high_priority_share_90d: null, median_resolution_hours_90d: null, mean_csat_90d: null,
     mrr: 0, mrr_90d_ago: null, mrr_change_90d: null, mrr_per_seat: 0, tenure_days: 20, plan_tier: 1, is_trial: 1, billing_annual: 0, segment_enterprise: 1,

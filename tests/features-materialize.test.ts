@@ -127,9 +127,12 @@ describe('feature snapshots and the fast path', () => {
     const [{ n }] = await query<{ n: number }>(db.pool, "SELECT count(DISTINCT as_of)::int AS n FROM churn.feature_snapshots WHERE as_of IN ('2026-02-15', '2026-03-15', '2026-04-15')");
     expect(n).toBe(3);
     const before = await query(db.pool, 'SELECT count(*)::int AS n FROM churn.feature_snapshots');
-    const bad = await run('node', ['bin/churn.js', 'features', 'build', '--as-of', '2026-02-30x'], { env }).catch((e: { code: number; stderr: string }) => e);
-    expect((bad as { code: number }).code).not.toBe(0);
-    expect((bad as { stderr: string }).stderr).toMatch(/^CHURN_ERR_VALIDATION: asOf: invalid date/m);
+    for (const [asOf, reason] of [['2026-02-30x', /is not a date/], ['2026-02-30', /is not a real date/], ['2026-03-01T06:00:00', /has no time zone/], ['2099-01-01', /lies in the future/]] as const) {
+      const bad = await run('node', ['bin/churn.js', 'features', 'build', '--as-of', asOf], { env }).catch((e: { code: number; stderr: string }) => e);
+      expect((bad as { code: number }).code, asOf).not.toBe(0);
+      expect((bad as { stderr: string }).stderr).toMatch(/^CHURN_ERR_VALIDATION: asOf: /m);
+      expect((bad as { stderr: string }).stderr).toMatch(reason);
+    }
     const grid = await run('node', ['bin/churn.js', 'features', 'build', '--grid', 'monthly', '--from', '2026-05-01'], { env }).catch((e: { code: number; stderr: string }) => e);
     expect((grid as { stderr: string }).stderr).toMatch(/CHURN_ERR_VALIDATION: grid: --grid needs --from and --to/);
     expect(await query(db.pool, 'SELECT count(*)::int AS n FROM churn.feature_snapshots')).toEqual(before);

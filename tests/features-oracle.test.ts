@@ -24,8 +24,10 @@ function oracle(ds: Dataset, accountId: string, T: number): Record<string, Value
   const au28 = users(0, 28).size;
   const userDays = new Set(ev.filter((e) => e.user_id && inWin(e.occurred_at, 0, 28)).map((e) => `${e.user_id}|${r(e.occurred_at)}`)).size;
   const active28 = days(0, 28);
+  // inactivity counts only the day buckets since sign-up
+  const lived = Math.min(28, Math.max(0, Math.ceil((T - acc.created_at.getTime()) / DAY)));
   let gap = 0, run = 0;
-  for (let d = 0; d < 28; d++) { run = active28.has(d) ? 0 : run + 1; gap = Math.max(gap, run); }
+  for (let d = 0; d < lived; d++) { run = active28.has(d) ? 0 : run + 1; gap = Math.max(gap, run); }
   const e28 = qty(0, 28), ePrev = qty(28, 28);
   const areaDays28 = new Set(ev.filter((e) => inWin(e.occurred_at, 0, 28)).map((e) => `${area.get(e.event_type)!.feature_area}|${r(e.occurred_at)}`)).size;
   const areas90 = new Set(ev.filter((e) => inWin(e.occurred_at, 0, 90)).map((e) => area.get(e.event_type)!.feature_area));

@@ -119,8 +119,13 @@ describe('event rollup', () => {
       `SELECT i.inhrelid::regclass::text AS part, count(g.tgname)::int AS n, count(g.tgname) FILTER (WHERE g.tgenabled <> 'D')::int AS on
        FROM pg_inherits i LEFT JOIN pg_trigger g ON g.tgrelid = i.inhrelid AND g.tgname LIKE 'events_part_rollup_%'
        WHERE i.inhparent = 'source.events'::regclass GROUP BY 1 ORDER BY 1`)).rows;
-    // the seeded events sit in the default partition
-    expect(await triggersOf()).toEqual([{ part: 'source.events_default', n: 4, on: 4 }]);
+    // the seeded events sit in the default partition; the others are this month's and the next
+    // three's, created at migrate (empty, after the seeded months)
+    const ahead = (await triggersOf()).filter((p) => p.part !== 'source.events_default');
+    expect(await triggersOf()).toEqual([...ahead, { part: 'source.events_default', n: 4, on: 4 }]);
+    expect(ahead).toEqual(ahead.map((p) => ({ ...p, n: 4, on: 4 })));
+    expect(ahead).toHaveLength(4);
+    const created = async () => (await triggersOf()).filter((p) => !ahead.some((a) => a.part === p.part));
     const recomputed = async () => {
       const maintained = await rollupRows(db.pool);
       await db.pool.query('SELECT churn.refresh_event_rollup(NULL)');
@@ -141,7 +146,7 @@ describe('event rollup', () => {
     expect(state.maintained).toEqual(state.recomputed);
     // monthly partitions created on demand carry them at once
     expect((await db.pool.query(`SELECT source.ensure_event_partitions('2026-08-01', '2026-10-01') AS n`)).rows[0].n).toBe(2);
-    expect(await triggersOf()).toEqual(['2026_08', '2026_09', 'default'].map((m) => ({ part: `source.events_${m}`, n: 4, on: 4 })));
+    expect(await created()).toEqual(['2026_08', '2026_09', 'default'].map((m) => ({ part: `source.events_${m}`, n: 4, on: 4 })));
     for (const [month, id] of [['08', 820000], ['09', 830000]] as const) {
       await db.pool.query(`INSERT INTO source.events_2026_${month} (event_id, account_id, user_id, event_type, occurred_at)
         SELECT ${id} + row_number() OVER (), account_id, 'late_user', 'report_create', timestamptz '2026-${month}-03 09:00Z' FROM source.accounts ORDER BY account_id LIMIT 4`);
@@ -253,8 +258,8 @@ describe('event rollup', () => {
     expect(await rollupValid(db.pool)).toBe(true);
     expect(await compare([new Date('2026-03-15T00:00:00Z')])).toEqual([]);
     // a partition created by hand has no triggers: --check names it, and the refresh adds them
-    await db.pool.query(`CREATE TABLE source.events_2027_01 PARTITION OF source.events FOR VALUES FROM ('2027-01-01') TO ('2027-02-01')`);
-    expect(await featuresCli(db, ['rollup', '--check'])).toMatchObject({ code: 1, out: expect.stringMatching(/without the rollup's triggers .*source\.events_2027_01/) });
+    await db.pool.query(`CREATE TABLE source.events_2001_01 PARTITION OF source.events FOR VALUES FROM ('2001-01-01') TO ('2001-02-01')`);
+    expect(await featuresCli(db, ['rollup', '--check'])).toMatchObject({ code: 1, out: expect.stringMatching(/without the rollup's triggers .*source\.events_2001_01/) });
     await featuresCli(db, ['rollup']);
     expect(await featuresCli(db, ['rollup', '--check'])).toEqual({ code: 0, out: expect.not.stringMatching(/without/) });
     // triggers are on again: a later insert is maintained without any command
@@ -262,5 +267,29 @@ describe('event rollup', () => {
     expect(await compare([new Date('2026-03-15T00:00:00Z')])).toEqual([]);
     const built = await featuresCli(db, ['build', '--as-of', '2026-03-15']);
     expect(built.out).toMatch(/events read from the event rollup/);
+  });
+
+  it('`churn features rollup --check` recomputes a sample of accounts and names those whose stored rollup differs', async () => {
+    expect(await featuresCli(db, ['rollup', '--check'])).toEqual({ code: 0, out: expect.stringMatching(/\n\d+ sampled accounts recomputed from their events: equal to the stored rollup$/) });
+    const ids = (await db.pool.query<{ account_id: string }>('SELECT account_id FROM churn.event_rollup WHERE kind = 0 ORDER BY account_id LIMIT 3')).rows.map((r) => r.account_id);
+    expect(ids).toHaveLength(3);
+    // by hand: one more event in the last active day's running sum; a feature area's row gone; a user's row too many
+    await db.pool.query('UPDATE churn.event_rollup SET cum[cardinality(cum)] = cum[cardinality(cum)] + 1 WHERE account_id = $1 AND kind = 0', [ids[0]]);
+    expect((await db.pool.query('DELETE FROM churn.event_rollup WHERE ctid = (SELECT ctid FROM churn.event_rollup WHERE account_id = $1 AND kind = 2 LIMIT 1)', [ids[1]])).rowCount).toBe(1);
+    await db.pool.query(`INSERT INTO churn.event_rollup (account_id, kind, key, base_day, last_day, bits) SELECT account_id, 1, 'u_ghost', base_day, last_day, B'1' FROM churn.event_rollup WHERE account_id = $1 AND kind = 0`, [ids[2]]);
+    const all = await featuresCli(db, ['rollup', '--check', '--sample', '100000']);
+    expect(all.code).toBe(1);
+    expect(all.out).toMatch(/^the event rollup is valid/);
+    const [, n, named] = /differs from a recomputation from the events for 3 of (\d+) sampled accounts: ([^;]+); run `churn features rollup`$/.exec(all.out) ?? [];
+    expect(named).toBe([...ids].sort().join(', '));
+    expect(Number(n)).toBe(Number((await db.pool.query('SELECT count(*) AS n FROM source.accounts')).rows[0].n));
+    // a smaller sample recomputes that many accounts; 0 skips the comparison
+    expect((await featuresCli(db, ['rollup', '--check', '--sample', '5'])).out).toMatch(/ of 5 sampled accounts|^5 sampled accounts/m);
+    expect(await featuresCli(db, ['rollup', '--check', '--sample', '0'])).toEqual({ code: 0, out: 'the event rollup is valid: builds at 00:00 UTC read it' });
+    await expect(featuresCli(db, ['rollup', '--sample', '5'])).rejects.toMatchObject({ code: 'CHURN_ERR_VALIDATION', message: 'sample: --sample needs --check' });
+    await expect(featuresCli(db, ['rollup', '--check', '--sample', 'many'])).rejects.toMatchObject({ code: 'CHURN_ERR_VALIDATION' });
+    // the refresh repairs it
+    await featuresCli(db, ['rollup']);
+    expect((await featuresCli(db, ['rollup', '--check', '--sample', '100000'])).code).toBe(0);
   });
 });

@@ -86,10 +86,11 @@ describe('cell coercion', () => {
     expect(parseCell(spec({ type: 'numeric', precision: 5, scale: 2, min: 0, max: 100 }), '100.01')).toEqual({ ok: false, reason: "must be between 0 and 100, got '100.01'" });
   });
 
-  it('accepts true/false/1/0 for booleans and integers only within the column type', () => {
+  it('accepts true/false, t/f (as PostgreSQL writes them) and 1/0 for booleans, and integers only within the column type', () => {
     const bool = spec({ type: 'boolean' });
-    expect(['true', 'FALSE', '1', '0', true, 0].map((v) => parseCell(bool, v))).toEqual([true, false, true, false, true, false].map((value) => ({ ok: true, value })));
-    expect(parseCell(bool, 'yes').ok).toBe(false);
+    expect(['true', 'FALSE', 't', 'F', ' f ', '1', '0', true, 0].map((v) => parseCell(bool, v))).toEqual([true, false, true, false, false, true, false, true, false].map((value) => ({ ok: true, value })));
+    expect(parseCell(bool, 'yes')).toEqual({ ok: false, reason: "expected true, false, t, f, 1 or 0, got 'yes'" });
+    expect(parseCell(bool, 'tr').ok).toBe(false);
     expect(parseCell(spec({ type: 'smallint' }), '40000')).toEqual({ ok: false, reason: "out of range for smallint, got '40000'" });
     expect(parseCell(spec({ type: 'integer' }), '2.0')).toEqual({ ok: true, value: 2 });
     expect(parseCell(spec({ type: 'bigint' }), '9223372036854775807')).toEqual({ ok: true, value: '9223372036854775807' });

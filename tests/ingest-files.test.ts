@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { to as copyTo } from 'pg-copy-streams';
 import { query } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
 import type { Progress } from '../core/progress.ts';
@@ -57,7 +58,7 @@ describe('line numbers are physical file lines', () => {
       'expected a JSON object, got an array',
       expect.stringMatching(/^unknown column \(event_types has: event_type, feature_area, is_key_feature, description\)$/),
       expect.stringMatching(/^malformed JSON: /),
-      "expected true, false, 1 or 0, got '2'",
+      "expected true, false, t, f, 1 or 0, got '2'",
     ]);
   });
 
@@ -101,12 +102,23 @@ describe('problem reports', () => {
   it('counts every problem, lists the first 20 in line order, and merges row and database checks', async () => {
     const rows = Array.from({ length: 40 }, (_, i) => ({ ticket_id: `tk_${i}`, account_id: i % 2 ? 'acc_nobody' : 'acc_1', opened_at: '2026-01-05T00:00:00Z', priority: i % 4 === 0 ? 'meh' : 'low', status: 'open' }));
     const e = await rejection('support_tickets', await file('csv', toCsv(rows)));
-    expect(e.message).toMatch(/: 30 problems; first: line 2, column priority: expected one of low, normal, high, urgent, got 'meh'; line 3, column account_id: unknown account 'acc_nobody'/);
-    expect(e.message).toMatch(/; and 10 more; nothing was loaded$/);
+    // each distinct problem once, with its first lines and how many rows have it
+    expect(e.message).toMatch(/: 30 problems; first: lines 2, 6, 10 and 7 more, column priority: expected one of low, normal, high, urgent, got 'meh' \(10 rows\); lines 3, 5, 7 and 17 more, column account_id: unknown account 'acc_nobody' \(not in source\.accounts\) \(20 rows\); nothing was loaded$/);
     const lines = (e.details as Problem[]).map((p) => p.line);
     expect(lines).toHaveLength(20);
     expect(lines).toEqual([...lines].sort((a, b) => a - b));
     expect(lines.slice(0, 4)).toEqual([2, 3, 5, 6]);
+  });
+
+  it('tells a problem repeated on many rows once, with its count and first lines', async () => {
+    const rows = Array.from({ length: 25 }, (_, i) => ({ ...SAMPLES.subscriptions(`rep${i}`)[0], is_trial: i === 10 ? 'maybe' : 'yes' }));
+    const e = await rejection('subscriptions', await file('csv', toCsv(rows)));
+    expect(e.message).toMatch(/: 25 problems; first: lines 2, 3, 4 and 21 more, column is_trial: expected true, false, t, f, 1 or 0, got 'yes' \(24 rows\); line 12, column is_trial: expected true, false, t, f, 1 or 0, got 'maybe'; nothing was loaded$/);
+    expect(e.details).toHaveLength(20);
+    // found in SQL too: the same unknown account on every row
+    const orphans = Array.from({ length: 30 }, (_, i) => ({ ...SAMPLES.support_tickets(`orph${i}`)[0], account_id: i < 29 ? 'acc_gone' : 'acc_lost' }));
+    const o = await rejection('support_tickets', await file('csv', toCsv(orphans)));
+    expect(o.message).toMatch(/: 30 problems; first: lines 2, 3, 4 and 26 more, column account_id: unknown account 'acc_gone' \(not in source\.accounts\) \(29 rows\); and 1 more; nothing was loaded$/);
   });
 
   it('checks rules across columns: period end after start, survey score by type', async () => {
@@ -149,6 +161,27 @@ describe('files and formats', () => {
     await ingestFile(db.pool, 'accounts', await file('csv', content), { progress });
     expect(total).toBe(Buffer.byteLength(content));
     expect(seen.at(-1)).toBe(total);
+  });
+});
+
+describe('what PostgreSQL writes', () => {
+  it('re-loads what COPY ... (FORMAT csv, HEADER) exported (t/f booleans, +00 zones, numeric text) and changes nothing', async () => {
+    for (const table of ['subscriptions', 'support_tickets', 'payment_attempts', 'event_types']) {
+      await ingestFile(db.pool, table, await file('csv', toCsv(SAMPLES[table]('pgcopy'))));
+      const client = await db.pool.connect();
+      let exported = '';
+      try {
+        const stream = client.query(copyTo(`COPY (SELECT * FROM source.${table} ORDER BY 1) TO STDOUT WITH (FORMAT csv, HEADER)`));
+        for await (const chunk of stream) exported += String(chunk);
+      } finally {
+        client.release();
+      }
+      expect(exported, table).toMatch(/,[tf](,|\n)/);
+      const before = await tableState(db.pool, table);
+      const r = await ingestFile(db.pool, table, await file('csv', exported));
+      expect(r, table).toMatchObject({ rows: before.n, inserted: 0, updated: 0 });
+      expect(await tableState(db.pool, table), table).toEqual(before);
+    }
   });
 });
 

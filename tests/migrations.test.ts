@@ -36,9 +36,11 @@ describe('migrations', () => {
     const all = await loadMigrations();
     const first = await migrate(fresh.pool);
     expect(first.applied.map((m) => m.version)).toEqual(all.map((m) => m.version));
+    expect(first.partitionsCreated).toBe(4); // this month's event partition and the next three
     const before = await schemaFingerprint(fresh);
     const second = await migrate(fresh.pool);
     expect(second.applied).toEqual([]);
+    expect(second.partitionsCreated).toBe(0);
     expect(second.current).toBe(all[all.length - 1].version);
     expect(await schemaFingerprint(fresh)).toBe(before);
   });
@@ -79,11 +81,21 @@ describe('migrations', () => {
     }
   });
 
+  const partitions = async (db: TestDatabase) => (await query<{ relname: string; triggers: number }>(db.pool, `SELECT c.relname, count(g.tgname)::int AS triggers
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid LEFT JOIN pg_trigger g ON g.tgrelid = c.oid AND g.tgname LIKE 'events_part_rollup_%'
+      WHERE i.inhparent = 'source.events'::regclass GROUP BY 1 ORDER BY 1`));
+
+  it("creates this month's event partition and the next three's at migrate, with the rollup's triggers", async () => {
+    const months = await query<{ relname: string }>(fresh.pool, `SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + k * interval '1 month', '"events_"YYYY_MM') AS relname
+      FROM generate_series(0, 3) k ORDER BY 1`);
+    expect(await partitions(fresh)).toEqual([...months.map((m) => ({ relname: m.relname, triggers: 4 })), { relname: 'events_default', triggers: 4 }]);
+  });
+
   it('creates monthly event partitions on demand and routes rows into them', async () => {
+    const ahead = (await partitions(fresh)).map((p) => p.relname);
     await query(fresh.pool, `SELECT source.ensure_event_partitions('2026-01-15T00:00:00Z', '2026-03-01T00:00:00Z')`);
-    const parts = await query<{ relname: string }>(fresh.pool, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-      WHERE i.inhparent = 'source.events'::regclass ORDER BY 1`);
-    expect(parts.map((p) => p.relname)).toEqual(['events_2026_01', 'events_2026_02', 'events_default']);
+    const parts = (await partitions(fresh)).filter((p) => !ahead.includes(p.relname));
+    expect(parts.map((p) => p.relname)).toEqual(['events_2026_01', 'events_2026_02']);
     const again = await query<{ n: number }>(fresh.pool, `SELECT source.ensure_event_partitions('2026-01-01T00:00:00Z', '2026-03-01T00:00:00Z') AS n`);
     expect(again[0].n).toBe(0);
   });

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorToMlflow } from '../training/mlflow/index.ts';
+import { loadCatalog } from '../features/catalog.ts';
 import { aliasHistory, getModel, recordFailedRun, registerModel, setAlias, type RegisterModelInput } from '../training/registry/index.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { startFakeMlflow } from './helpers/fake-mlflow.ts';
@@ -16,10 +17,12 @@ function churn(db: TestDatabase, args: string[], env: Record<string, string> = {
   });
 }
 
-function model(auc: number, fingerprint = 'a'.repeat(64)): RegisterModelInput {
+const CATALOG = loadCatalog().version;
+
+function model(auc: number, fingerprint = 'a'.repeat(64), featureSetVersion: string | null = CATALOG): RegisterModelInput {
   return {
     modelType: 'logistic', artifact: { w: [auc] }, params: { l2: 0.1 }, metrics: { validation: { auc }, test: { auc: auc - 0.02 } },
-    trainingWindow: null, featureSetVersion: 'fs_cli_test', dataFingerprint: fingerprint, gitRevision: 'abc', dataSource: 'csv:t.csv',
+    trainingWindow: null, featureSetVersion, dataFingerprint: fingerprint, gitRevision: 'abc', dataSource: featureSetVersion ? 'database' : 'csv:t.csv',
   };
 }
 
@@ -28,11 +31,13 @@ describe('churn models (CLI)', () => {
   let good: number;
   let worse: number;
   let otherData: number;
+  let csvModel: number;
   beforeAll(async () => {
     db = await createTestDatabase();
     good = (await registerModel(db.pool, model(0.81))).version;
     worse = (await registerModel(db.pool, model(0.7))).version;
     otherData = (await registerModel(db.pool, model(0.6, 'b'.repeat(64)))).version;
+    csvModel = (await registerModel(db.pool, model(0.95, 'c'.repeat(64), null))).version;
     await recordFailedRun(db.pool, { modelType: 'mlp', params: {}, error: 'boom' });
     await setAlias(db.pool, { alias: 'champion', version: good, actor: 'train' });
   });
@@ -45,8 +50,8 @@ describe('churn models (CLI)', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^VERSION\s+TYPE\s+CREATED\s+AUC VALID\s+AUC TEST\s+FEATURE SET\s+ALIASES\s+STATUS$/);
-    expect(lines.slice(1).map((l) => Number(l.split(/\s+/)[0]))).toEqual([otherData, worse, good]);
-    expect(lines.find((l) => l.startsWith(`${good} `))).toMatch(/0\.8100\s+0\.7900\s+fs_cli_test\s+champion\s+candidate$/);
+    expect(lines.slice(1).map((l) => Number(l.split(/\s+/)[0]))).toEqual([csvModel, otherData, worse, good]);
+    expect(lines.find((l) => l.startsWith(`${good} `))).toMatch(new RegExp(`0\\.8100\\s+0\\.7900\\s+${CATALOG}\\s+champion\\s+candidate$`));
     const all = await churn(db, ['models', 'list', '--all']);
     expect(all.stdout).toMatch(/\s+failed$/m);
   });
@@ -55,27 +60,34 @@ describe('churn models (CLI)', () => {
     const r = await churn(db, ['models', 'show', 'champion']);
     expect(r.code).toBe(0);
     const d = JSON.parse(r.stdout);
-    expect(d).toMatchObject({ version: good, aliases: ['champion'], lineage: { dataFingerprint: 'a'.repeat(64), featureSetVersion: 'fs_cli_test' }, metricsSummary: { 'validation.auc': 0.81 } });
+    expect(d).toMatchObject({ version: good, aliases: ['champion'], lineage: { dataFingerprint: 'a'.repeat(64), featureSetVersion: CATALOG }, metricsSummary: { 'validation.auc': 0.81 } });
     expect(d.aliasHistory[0]).toMatchObject({ alias: 'champion', fromVersion: null, toVersion: good, movedBy: 'train' });
   });
 
-  it('refuses to promote a version that is worse on the same data, and moves it with --force', async () => {
+  it('refuses a version not trained on the feature catalogue, and one worse on the same rows; --force with a reason moves it, recorded', async () => {
+    const csv = await churn(db, ['models', 'promote', String(csvModel), '--alias', 'champion']);
+    expect(csv.code).toBe(1);
+    expect(csv.stderr).toMatch(new RegExp(`^CHURN_ERR_FEATURE_MISMATCH: version ${csvModel} was trained on a prepared table \\(csv:t\\.csv\\), not on this database's feature catalogue`, 'm'));
     const refused = await churn(db, ['models', 'promote', String(worse), '--alias', 'champion']);
-    expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toMatch(/^CHURN_ERR_NOT_BETTER: version \d+ has validation AUC 0\.7000, worse than version \d+ \(0\.8100\)/m);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`^CHURN_ERR_NOT_BETTER: version ${worse} is worse: test AUC 0\\.6800 vs 0\\.7900 for version ${good} on the same rows`, 'm'));
+    expect((await getModel(db.pool, 'champion')).version).toBe(good);
+    const noReason = await churn(db, ['models', 'promote', String(worse), '--alias', 'champion', '--force']);
+    expect(noReason.code).toBe(1);
+    expect(noReason.stderr).toMatch(/^CHURN_ERR_VALIDATION: reason: --force needs --reason/m);
     expect((await getModel(db.pool, 'champion')).version).toBe(good);
     const forced = await churn(db, ['models', 'promote', String(worse), '--alias', 'champion', '--force', '--reason', 'drill']);
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain(`champion: version ${good} -> version ${worse}`);
-    expect((await aliasHistory(db.pool, 'champion'))[0]).toMatchObject({ fromVersion: good, toVersion: worse, movedBy: 'erin', reason: 'drill; forced by erin' });
+    expect((await aliasHistory(db.pool, 'champion'))[0]).toMatchObject({ fromVersion: good, toVersion: worse, movedBy: 'erin', reason: 'forced by erin: drill' });
   });
 
-  it('moves an alias when the versions were evaluated on different data, saying so', async () => {
-    const r = await churn(db, ['models', 'promote', String(otherData), '--alias', 'challenger']);
-    expect(r.code).toBe(0);
-    const r2 = await churn(db, ['models', 'promote', String(good), '--alias', 'challenger']);
-    expect(r2.stdout).toMatch(/not compared: version \d+ was evaluated on other data/);
-    expect((await getModel(db.pool, 'challenger')).version).toBe(good);
+  it('refuses to call a version not worse when the two were evaluated on different rows', async () => {
+    expect((await churn(db, ['models', 'promote', String(otherData), '--alias', 'challenger'])).code).toBe(0); // the alias was free
+    const r = await churn(db, ['models', 'promote', String(good), '--alias', 'challenger']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^CHURN_ERR_NOT_COMPARABLE: versions \d+ and \d+ were evaluated on different rows/m);
+    expect((await getModel(db.pool, 'challenger')).version).toBe(otherData);
   });
 
   it('rejects bad input with one coded line and changes nothing', async () => {

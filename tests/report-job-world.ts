@@ -37,7 +37,7 @@ function lineage(table: PreparedTable): ModelLineage {
 
 async function trainAndRegister(pool: Pool, table: PreparedTable, opts: Partial<TrainOptions>): Promise<number> {
   const result = await trainModel(table, { seed: SEED, modelTypes: ['logistic'], epochs: 30, bootstrap: 0, ...opts });
-  const run = await registerAndPromote(pool, table, result, lineage(table), { actor: 'test' });
+  const run = await registerAndPromote(pool, table, result, lineage(table), { actor: 'test', catalogVersion: loadCatalog().version });
   return run.version.version;
 }
 

@@ -40,9 +40,10 @@ describe('stored scores, history, score change and alerts', () => {
     await syncWebhooks(h.db.pool, config.webhooks);
     const source = registryModelSource(h.db.pool, h.catalog);
     // First run with the champion; second run with a model that sees more risk (calibration shifted).
-    await scoreAllActive(h.db.pool, { model: await source.load(h.champion), catalog: h.catalog, config, asOf: FIRST, scoredAt: new Date() });
+    // Each run is stored at its as-of time, as the daily job does (scores stored long after their as-of are backfills and raise no alert).
+    await scoreAllActive(h.db.pool, { model: await source.load(h.champion), catalog: h.catalog, config, asOf: FIRST, scoredAt: FIRST });
     v2 = await registerChampion(h.db.pool, shiftedArtifact(h.artifact, 1.5), h.catalog, 'challenger');
-    await scoreAllActive(h.db.pool, { model: await source.load(v2), catalog: h.catalog, config, asOf: SECOND, scoredAt: new Date() });
+    await scoreAllActive(h.db.pool, { model: await source.load(v2), catalog: h.catalog, config, asOf: SECOND, scoredAt: SECOND });
   });
   afterAll(async () => {
     await h?.close();
@@ -96,16 +97,20 @@ describe('stored scores, history, score change and alerts', () => {
     }
   });
 
-  it('raises one alert per account whose tier fell or whose health dropped by the configured points', async () => {
+  it('raises one alert per account whose tier fell beyond the dead band or whose health dropped by the configured points', async () => {
     const rows = await query<{ account_id: string; as_of: Date; health_score: number; tier: string; segment: string }>(h.db.pool,
       'SELECT account_id, as_of, health_score, tier, segment FROM churn.score_history ORDER BY account_id, as_of');
-    const rank = (seg: string, tier: string) => (config.segments.find((s) => s.name === seg)?.tiers ?? config.tiers).findIndex((t) => t.name === tier);
+    const tiersOf = (seg: string) => config.segments.find((s) => s.name === seg)?.tiers ?? config.tiers;
+    const rank = (seg: string, tier: string) => tiersOf(seg).findIndex((t) => t.name === tier);
+    // the worst tier a health score is clear of by the dead band: boundaries it lies at least that many points below
+    const clearRank = (seg: string, health: number) => tiersOf(seg).slice(0, -1).filter((t) => health <= t.min_health - config.alerts.tier_dead_band).length;
     const expected = new Set<string>();
     for (let i = 1; i < rows.length; i++) {
       const [a, b] = [rows[i - 1], rows[i]];
       if (a.account_id !== b.account_id) continue;
-      if (rank(b.segment, b.tier) > rank(a.segment, a.tier) || a.health_score - b.health_score >= config.alerts.drop_points) expected.add(b.account_id);
+      if (clearRank(b.segment, b.health_score) > rank(a.segment, a.tier) || a.health_score - b.health_score >= config.alerts.drop_points) expected.add(b.account_id);
     }
+    expect(config.alerts.tier_dead_band).toBe(3); // the default
     const alerts = await query<{ account_id: string }>(h.db.pool, 'SELECT account_id FROM churn.alerts');
     expect(expected.size).toBeGreaterThan(0);
     expect(new Set(alerts.map((a) => a.account_id))).toEqual(expected);
@@ -149,7 +154,8 @@ describe('stored scores, history, score change and alerts', () => {
       expect(verifySignature(SECRET, r.body, r.signature, now)).toBe(true);
       expect(verifySignature('another-secret-entirely', r.body, r.signature, now)).toBe(false);
       const payload = JSON.parse(r.body);
-      expect(payload).toMatchObject({ type: 'churn.alert', kind: expect.stringMatching(/^(tier_drop|score_drop)$/), account_id: expect.any(String) });
+      // each account's first alert: sequence 1
+      expect(payload).toMatchObject({ type: 'churn.alert', kind: expect.stringMatching(/^(tier_drop|score_drop)$/), account_id: expect.any(String), sequence: 1, alert_id: expect.any(Number) });
       expect(payload.to.health_score).toBeLessThanOrEqual(payload.from.health_score);
     }
     const [{ n: undelivered }] = await query<{ n: number }>(h.db.pool, 'SELECT count(*)::int AS n FROM churn.alert_outbox WHERE delivered_at IS NULL');
@@ -157,9 +163,13 @@ describe('stored scores, history, score change and alerts', () => {
   });
 
   it('moves the champion through the API and serves the new version at once', async () => {
-    const res = await h.app.inject({ method: 'PUT', url: `/v1/models/${v2}/aliases/champion`, headers: bearer(h.adminKey), payload: { reason: 'test' } });
+    // the two versions were not evaluated on the same rows: the promotion rule refuses, force with a reason moves it
+    const refused = await h.app.inject({ method: 'PUT', url: `/v1/models/${v2}/aliases/champion`, headers: bearer(h.adminKey), payload: { reason: 'test' } });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error).toBe('CHURN_ERR_NOT_COMPARABLE');
+    const res = await h.app.inject({ method: 'PUT', url: `/v1/models/${v2}/aliases/champion`, headers: bearer(h.adminKey), payload: { force: true, reason: 'test' } });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ alias: 'champion', from_version: h.champion, to_version: v2, moved: true });
+    expect(res.json()).toMatchObject({ alias: 'champion', from_version: h.champion, to_version: v2, moved: true, decision: 'forced' });
     const s = (await h.app.inject({ url: `/v1/accounts/${h.accountIds[0]}/score`, headers: bearer(h.readKey) })).json() as Score;
     expect(s.model_version).toBe(v2);
     await setAlias(h.db.pool, { alias: 'champion', version: h.champion, actor: 'test' });

@@ -86,3 +86,47 @@ describe('API key cache', () => {
     expect(auth.lookup(secret)).toBeNull(); // the refusal is cached too
   });
 });
+
+describe('API key cache under a flood of wrong secrets', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('keeps valid keys cached while thousands of distinct wrong secrets are refused', async () => {
+    const FLOOD = 10_200;
+    const secrets = await Promise.all(['one', 'two'].map((name) => createApiKey(db.pool, { name, scopes: ['score:read'] })));
+    const c = counted(db);
+    const auth = new Authenticator(c.db, [], 60_000);
+    for (const s of secrets) expect(await auth.lookup(s)).toMatchObject({ scopes: ['score:read'] });
+    const before = c.selects();
+    // well-formed but unknown: each needs one read, and each refusal is remembered (a bounded cache of its own)
+    // (more than 10,000: the old single cache was cleared, valid keys and all, past that size)
+    for (let i = 0; i < FLOOD; i += 200) {
+      await Promise.all(Array.from({ length: 200 }, (_, j) => auth.lookup(`chl_${(i + j).toString(16).padStart(8, '0')}_${'B'.repeat(43)}`)));
+    }
+    expect(c.selects()).toBe(before + FLOOD);
+    for (const s of secrets) {
+      const hit = auth.lookup(s);
+      expect(hit).not.toBeInstanceOf(Promise); // still cached: no read
+      expect(hit).toMatchObject({ scopes: ['score:read'] });
+    }
+    expect(c.selects()).toBe(before + FLOOD);
+    // a recent refusal is answered from its cache
+    expect(auth.lookup(`chl_${(FLOOD - 1).toString(16).padStart(8, '0')}_${'B'.repeat(43)}`)).toBeNull();
+    expect(c.selects()).toBe(before + FLOOD);
+  });
+
+  it('never reads the database for a secret that cannot be a key', async () => {
+    const c = counted(db);
+    const auth = new Authenticator(c.db, [], 5000);
+    for (const s of ['nope', 'chl_short', `chl_ABCDEF12_${'x'.repeat(43)}`, `chl_abcdef12_${'x'.repeat(42)}`, `chl_abcdef12_${'x'.repeat(43)}!`, `xyz_abcdef12_${'x'.repeat(43)}`]) {
+      expect(auth.lookup(s)).toBeNull();
+    }
+    for (let i = 0; i < 1000; i++) expect(auth.lookup(`wrong-${i}`)).toBeNull();
+    expect(c.selects()).toBe(0);
+  });
+});

@@ -17,10 +17,10 @@ function routes(h: ServingHarness): RouteCase[] {
     { method: 'GET', url: `/v1/accounts/${id}/history`, scope: 'score:read' },
     { method: 'GET', url: `/v1/accounts/${id}/score-change`, scope: 'score:read' },
     { method: 'POST', url: '/v1/scores', payload: { account_ids: [id] }, scope: 'score:read' },
-    { method: 'POST', url: '/v1/predict', payload: { instances: [{}] }, scope: 'score:read' },
+    { method: 'POST', url: '/v1/predict', payload: { instances: [{}], allow_missing: true }, scope: 'score:read' },
     { method: 'GET', url: '/v1/models', scope: 'score:read' },
     { method: 'GET', url: `/v1/models/${h.champion}`, scope: 'score:read' },
-    { method: 'PUT', url: `/v1/models/${h.champion}/aliases/champion`, payload: {}, scope: 'models:admin' },
+    { method: 'PUT', url: `/v1/models/${h.champion}/aliases/champion`, payload: { force: true, reason: 'auth test' }, scope: 'models:admin' },
     { method: 'GET', url: '/v1/reports/latest', scope: 'score:read' },
     { method: 'GET', url: `/v1/reports/${h.champion}`, scope: 'score:read' },
   ];
@@ -31,7 +31,10 @@ function expectErrorShape(res: { statusCode: number; json(): unknown; headers: R
   expect(res.statusCode).toBeGreaterThanOrEqual(400);
   expect(res.statusCode).toBeLessThan(500);
   const body = res.json() as Record<string, unknown>;
-  expect(body).toEqual({ error: expect.stringMatching(/^CHURN_ERR_[A-Z_]+$/), message: expect.any(String), request_id: expect.any(String) });
+  const { problems, ...shape } = body;
+  expect(shape).toEqual({ error: expect.stringMatching(/^CHURN_ERR_[A-Z_]+$/), message: expect.any(String), request_id: expect.any(String) });
+  // several problems at once (a predict body) are each listed: the instance, the feature, why
+  if (problems !== undefined) for (const p of problems as unknown[]) expect(p).toEqual({ row: expect.any(Number), feature: expect.any(String), reason: expect.any(String) });
   expect(res.headers['x-request-id']).toBe(body.request_id);
 }
 
@@ -116,7 +119,10 @@ describe('authentication, validation and error shape', () => {
       { method: 'POST', url: '/v1/scores', payload: { account_ids: Array.from({ length: 1001 }, (_, i) => `a${i}`) }, status: 400 },
       { method: 'POST', url: '/v1/scores', payload: { account_ids: [id], as_of: 12 }, status: 400 },
       { method: 'POST', url: '/v1/scores', payload: { account_ids: [id], extra: true }, status: 400 },
-      { method: 'POST', url: '/v1/scores', payload: { account_ids: ['acc_nobody'] }, status: 404 },
+      { method: 'POST', url: '/v1/scores', payload: { account_ids: ['acc_nobody'], as_of: '2099-01-01' }, status: 400 },
+      { method: 'POST', url: '/v1/predict', payload: { instances: [{}] }, status: 400 },
+      { method: 'POST', url: '/v1/predict', payload: { instances: [{ active_days_28d: 'lots' }], allow_missing: true }, status: 400 },
+      { method: 'PUT', url: `/v1/models/${h.champion}/aliases/champion`, payload: { force: true }, status: 400 },
       { method: 'POST', url: '/v1/scores', raw: '{"account_ids": [', type: 'application/json', status: 400 },
       { method: 'POST', url: '/v1/scores', raw: 'account_ids=1', type: 'text/plain', status: 400 },
       { method: 'POST', url: '/v1/scores', raw: '<a/>', type: 'application/xml', status: 415 },

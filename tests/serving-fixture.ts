@@ -11,6 +11,7 @@ import { registerModel, setAlias } from '../training/registry/index.ts';
 import type { PreparedTable } from '../training/table.ts';
 import { trainModel } from '../training/train.ts';
 import { buildApp, type AppDeps, type ChurnApp } from '../serving/app.ts';
+import type { ServingLimits } from '../serving/deps.ts';
 import { Authenticator } from '../serving/auth.ts';
 import { DEFAULT_SERVING_CONFIG, type ServingConfig } from '../scoring/config.ts';
 import { createOnlineReader } from '../features/online.ts';
@@ -42,11 +43,13 @@ export async function trainTinyModel(pool: Pool, catalog: Catalog): Promise<unkn
     const at = truth.get(r.account_id);
     return at && at.getTime() > r.as_of.getTime() && at.getTime() <= r.as_of.getTime() + 180 * 86_400_000 ? 1 : 0;
   });
+  const segments = new Map((await query<{ account_id: string; segment: string }>(pool, 'SELECT account_id, segment FROM source.accounts')).map((r) => [r.account_id, r.segment]));
   const table: PreparedTable = {
     ids: rows.map((r) => `${r.account_id}@${r.as_of.toISOString()}`),
     label,
     split: rows.map(() => 'train'),
-    columns: catalog.names.map((name, j) => ({ name, kind: 'numeric' as const, family: catalog.byName.get(name)!.family, values: rows.map((r) => r.feature_values[j]) })),
+    columns: catalog.names.map((name, j) => ({ name, kind: 'numeric' as const, family: catalog.byName.get(name)!.family, risk: catalog.byName.get(name)!.risk, values: rows.map((r) => r.feature_values[j]) })),
+    context: { segment: rows.map((r) => segments.get(r.account_id)!) },
     source: { kind: 'database', featureSetVersion: catalog.version, asOfs: asOfs.map((d) => d.toISOString()), horizonDays: 120 },
   };
   const result = await trainModel(table, { seed: 3, modelTypes: ['logistic'], epochs: 15, bootstrap: 0 });
@@ -84,8 +87,8 @@ export interface ServingHarness {
   close(): Promise<void>;
 }
 
-/** Database, data, model and app; `rateLimit` 0 unless a test needs the limit. */
-export async function startHarness(opts: { rateLimit?: number; config?: ServingConfig; accounts?: number } = {}): Promise<ServingHarness> {
+/** Database, data, model and app; `rateLimit` and the failed-authentication limit 0 unless a test needs them. */
+export async function startHarness(opts: { rateLimit?: number; config?: ServingConfig; accounts?: number; limits?: Partial<ServingLimits> } = {}): Promise<ServingHarness> {
   const db = await createTestDatabase();
   const { catalog, accountIds } = await seedData(db.pool, opts.accounts);
   const artifact = await trainTinyModel(db.pool, catalog);
@@ -100,6 +103,7 @@ export async function startHarness(opts: { rateLimit?: number; config?: ServingC
     pool: db.pool, config, holder, features,
     auth: new Authenticator(db.pool, parseBootstrapKeys(`boot:${BOOTSTRAP_SECRET}:score:read`)), log: silentLogger,
     metrics: createMetrics({ defaultMetrics: false }), reports: dbReports(db.pool), rateLimit: opts.rateLimit ?? 0,
+    limits: { authFailureLimit: 0, ...opts.limits },
   };
   const app = await buildApp(deps);
   await app.ready();

@@ -59,7 +59,7 @@ describe('model lifecycle over a real socket', () => {
     await until(() => versions.slice(-20).length === 20 && versions.slice(-20).every((v) => v === v2));
     const afterNotify = versions.length;
     // 2. the API path
-    const put = await fetch(`${server.url}/v1/models/${h.champion}/aliases/champion`, { method: 'PUT', headers: { ...bearer(h.adminKey), 'content-type': 'application/json' }, body: '{}' });
+    const put = await fetch(`${server.url}/v1/models/${h.champion}/aliases/champion`, { method: 'PUT', headers: { ...bearer(h.adminKey), 'content-type': 'application/json' }, body: '{"force":true,"reason":"swap back"}' });
     expect(put.status).toBe(200);
     await until(() => versions.length > afterNotify + 50 && versions.slice(-20).every((v) => v === h.champion));
     stop = true;

@@ -83,7 +83,7 @@ describe('POST /v1/predict with hostile JSON', () => {
   it('counts predicted scores in churn_scores_served_total exactly once', async () => {
     const before = served(await metricsText());
     const feature = h.catalog.names[0];
-    for (let i = 1; i <= 3; i++) expect((await post(JSON.stringify({ instances: Array.from({ length: i }, () => ({ [feature]: i })) }))).statusCode).toBe(200);
+    for (let i = 1; i <= 3; i++) expect((await post(JSON.stringify({ instances: Array.from({ length: i }, () => ({ [feature]: i })), allow_missing: true }))).statusCode).toBe(200);
     const text = await metricsText();
     expect(served(text)).toBe(before + 6);
     expect(served(await metricsText())).toBe(before + 6);
@@ -93,11 +93,13 @@ describe('POST /v1/predict with hostile JSON', () => {
 
   it('scores a valid body, as_of included, as the schema defines it', async () => {
     const feature = h.catalog.names[0];
-    const res = await post(`{"instances":[{"${feature}":1},{"id":"a1","${feature}":true}],"as_of":"2026-09-15"}`);
+    const res = await post(`{"instances":[{"${feature}":1},{"id":"a1","${feature}":true}],"as_of":"2026-09-15","allow_missing":true}`);
     expect(res.statusCode, res.body).toBe(200);
-    const scores = res.json().scores as { account_id: string; as_of: string; churn_probability: number }[];
+    const scores = res.json().scores as { account_id: string; as_of: string; churn_probability: number; imputed: string[] }[];
     expect(scores.map((s) => [s.account_id, s.as_of])).toEqual([['0', '2026-09-15T00:00:00.000Z'], ['a1', '2026-09-15T00:00:00.000Z']]);
     // true counts as 1: both instances score the same
     expect(scores[1].churn_probability).toBe(scores[0].churn_probability);
+    // every feature but the one given was scored as missing, and the score says so
+    expect(scores[0].imputed).toEqual(h.catalog.names.filter((n) => n !== feature));
   });
 });

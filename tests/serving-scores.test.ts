@@ -28,7 +28,7 @@ describe('scores', () => {
     expect((await h.app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });
     const ready = await h.app.inject({ url: '/readyz' });
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ ready: true, database: true, model_version: h.champion });
+    expect(ready.json()).toEqual({ ready: true, database: true, model_problem: null, model_version: h.champion });
   });
 
   it('returns the contract shape with every feature when top=all, and the contributions add up to the log-odds', async () => {
@@ -185,7 +185,7 @@ describe('scores', () => {
     expect(res.json()).toMatchObject({ error: 'CHURN_ERR_ACCOUNT_NOT_FOUND', message: 'no such account: acc_nobody', request_id: expect.any(String) });
   });
 
-  it('answers 404 for an account scored before it signed up, and names unknown accounts first in a batch', async () => {
+  it('answers 404 for an account scored before it signed up; a batch scores the accounts it knows and lists the others as errors', async () => {
     const [a] = await query<{ account_id: string; created_at: Date }>(h.db.pool, 'SELECT account_id, created_at FROM source.accounts ORDER BY created_at DESC, account_id LIMIT 1');
     const before = new Date(a.created_at.getTime() - 1000).toISOString();
     const res = await h.app.inject({ url: `/v1/accounts/${a.account_id}/score?as_of=${before}`, headers: bearer(h.readKey) });
@@ -198,7 +198,11 @@ describe('scores', () => {
     expect(ok.statusCode).toBe(200);
     expect(ok.json().segment).toBeTypeOf('string');
     const batch = await h.app.inject({ method: 'POST', url: '/v1/scores', headers: bearer(h.readKey), payload: { account_ids: [a.account_id, 'acc_nobody', h.accountIds[0]], as_of: before } });
-    expect(batch.statusCode).toBe(404);
-    expect(batch.json().message).toBe('no such account: acc_nobody');
+    expect(batch.statusCode).toBe(200);
+    expect(batch.json().scores.map((s: Score) => s.account_id)).toEqual([h.accountIds[0]]);
+    expect(batch.json().errors).toEqual([
+      { account_id: a.account_id, error: 'CHURN_ERR_ACCOUNT_NOT_FOUND', message: `account ${a.account_id} did not exist at ${before}` },
+      { account_id: 'acc_nobody', error: 'CHURN_ERR_ACCOUNT_NOT_FOUND', message: 'no such account: acc_nobody' },
+    ]);
   });
 });

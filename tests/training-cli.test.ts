@@ -88,17 +88,19 @@ describe('churn train --from-csv and churn predict', () => {
     expect(t.stderr.trim()).toMatch(/^CHURN_ERR_BAD_FILE: .*no label column "left"/);
   });
 
-  it('registers a version, makes it champion when none exists, predicts with --model champion, and a failed run leaves the champion alone', async () => {
+  it('registers a version that a prepared table cannot make champion, predicts with --model, and a failed run leaves the registry as it was', async () => {
     const env = { DATABASE_URL: db.url };
     const t = await churn(['train', '--from-csv', csv, '--label', 'churned', '--models', 'logistic', '--seed', '3'], env);
     expect(t.stderr).not.toMatch(/CHURN_ERR/);
     expect(t.code).toBe(0);
     const version = Number(/^version (\d+)$/m.exec(t.stdout)?.[1]);
     expect(version).toBeGreaterThan(0);
-    expect((await getModel(db.pool, 'champion')).version).toBe(version);
+    // a model of a prepared table cannot score the database's accounts: registered, not champion, and the summary says why
+    expect(t.stdout).toMatch(/champion: not_comparable \(version \d+ was trained on a prepared table \(csv:prepared\.csv\), not on this database's feature catalogue/);
+    await expect(getModel(db.pool, 'champion')).rejects.toMatchObject({ code: 'CHURN_ERR_MODEL_NOT_FOUND' });
 
     const out = path.join(dir, 'champion-scores.csv');
-    const p = await churn(['predict', '--from-csv', csv, '--out', out, '--model', 'champion'], env);
+    const p = await churn(['predict', '--from-csv', csv, '--out', out, '--model', String(version)], env);
     expect(p.code).toBe(0);
     expect((await fs.readFile(out, 'utf8')).trim().split('\n').length).toBe(ROWS + 1);
 
@@ -109,7 +111,7 @@ describe('churn train --from-csv and churn predict', () => {
     const f = await churn(['train', '--from-csv', bad, '--label', 'churned', '--models', 'logistic'], env);
     expect(f.code).not.toBe(0);
     expect(f.stderr).toMatch(/^CHURN_ERR_NOT_ENOUGH_DATA: /m);
-    expect((await getModel(db.pool, 'champion')).version).toBe(version);
+    await expect(getModel(db.pool, 'champion')).rejects.toMatchObject({ code: 'CHURN_ERR_MODEL_NOT_FOUND' });
     const all = await listModels(db.pool, { includeFailed: true });
     expect(all.some((m) => m.status === 'failed')).toBe(true);
   });

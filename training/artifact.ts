@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ChurnError, describeIssues } from '../core/errors.ts';
 import { NetworkWeights } from './models/network.ts';
+import { InputContract } from './contract.ts';
 import { Preprocessing } from './preprocess.ts';
 
 export const ARTIFACT_FORMAT = 'churnlens-model/1';
@@ -24,8 +25,14 @@ export const ModelArtifact = z.object({
   network: NetworkWeights,
   /** Platt scaling on the log-odds: calibrated = a * logit + b */
   calibration: z.object({ a: z.number(), b: z.number() }),
-  /** explanation baseline: the mean of each encoded input over the training rows */
+  /**
+   * explanation baseline, one value per encoded input: the encoding of the reference row (each
+   * feature's typical retained value), so a contribution says how far the account's value moves the
+   * risk from the typical retained account's; artifacts from before 2026-12 hold the training mean
+   */
   explanation_reference: z.array(z.number()),
+  /** what a row must look like to be scored (training/contract.ts); derived from the preprocessing when absent */
+  input_contract: InputContract.optional(),
   /** typical value per raw feature among retained training rows (median, or most common text) */
   references: z.record(z.string(), z.union([z.number(), z.string()]).nullable()),
   training: z.object({

@@ -13,6 +13,8 @@ export interface CrossFitInput {
   epochs: number;
   seed: number;
   positiveWeight: number;
+  /** sign constraints per encoded input (logistic models) */
+  signs?: Int8Array;
   folds: number;
   progress?: (label: string) => Progress;
   log?: (m: string) => void;
@@ -45,7 +47,7 @@ export async function crossFit(input: CrossFitInput): Promise<Float64Array> {
   const { rows, folds } = input;
   const fold = stratifiedFolds(rows, input.label, folds, input.seed ^ 0x2c1b3c6d);
   const oofLogits = new Float64Array(rows.length);
-  const opts = { ...toFitOptions({ ...input.params, maxEpochs: input.epochs }, input.seed, input.positiveWeight), fixedEpochs: true };
+  const opts = { ...toFitOptions({ ...input.params, maxEpochs: input.epochs }, input.seed, input.positiveWeight, input.signs), fixedEpochs: true };
   const bar = input.progress?.(`cross-fit ${input.params.hidden.length ? 'mlp' : 'logistic'}`) ?? noProgress;
   bar.start(folds);
   try {
@@ -70,7 +72,7 @@ export async function crossFit(input: CrossFitInput): Promise<Float64Array> {
 /** The final model: the chosen settings trained on every row for the fixed number of epochs. */
 export async function refit(input: Omit<CrossFitInput, 'folds'>): Promise<NetworkWeights> {
   const all = input.matrix(input.rows);
-  const opts = { ...toFitOptions({ ...input.params, maxEpochs: input.epochs }, input.seed, input.positiveWeight), fixedEpochs: true };
+  const opts = { ...toFitOptions({ ...input.params, maxEpochs: input.epochs }, input.seed, input.positiveWeight, input.signs), fixedEpochs: true };
   const fit = await fitNetwork(all, all, { ...opts, progress: input.progress?.('refit') ?? noProgress });
   return fit.weights;
 }

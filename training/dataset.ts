@@ -197,7 +197,7 @@ export async function buildTrainingSet(pool: Pool, options: TrainingSetOptions):
     }
     return s;
   };
-  const columns = fs.names.map((name, k): NumericColumn => ({ name, kind: 'numeric', values: [], ...(fs.families[k] ? { family: fs.families[k] } : {}) }));
+  const columns = fs.names.map((name, k): NumericColumn => ({ name, kind: 'numeric', values: [], ...(fs.families[k] ? { family: fs.families[k] } : {}), ...(fs.risks[k] ? { risk: fs.risks[k] } : {}) }));
   const table: PreparedTable = {
     ids: [],
     label: [],

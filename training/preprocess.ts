@@ -27,8 +27,10 @@ export const NumericSpec = z.object({
   std: z.number().positive(),
   /** piecewise-linear basis on the standardised value (absent in artifacts from before hinges) */
   hinges: z.array(Hinge).optional(),
-  /** typical value among retained training rows (the median), shown next to drivers */
+  /** typical value among retained training rows (the median), shown next to drivers and the point explanations start from */
   reference: z.number().nullable(),
+  /** how churn risk moves as the value rises (the feature catalogue's declaration): the model's inputs of this column are sign-constrained */
+  risk: z.enum(['increasing', 'decreasing']).optional(),
 });
 export type NumericSpec = z.infer<typeof NumericSpec>;
 
@@ -143,6 +145,7 @@ function fitNumeric(col: Extract<Column, { kind: 'numeric' }>, rows: number[], o
   return {
     name: col.name, kind: 'numeric', family: col.family ?? 'other', median: med, missingIndicator: missing > 0, transform,
     mean: t.length ? mean : 0, std: sd, ...(hinges.length ? { hinges } : {}), reference: retained.length ? median(retained) : null,
+    ...(col.risk ? { risk: col.risk } : {}),
   };
 }
 
@@ -181,6 +184,38 @@ export function fitPreprocessing(columns: Column[], trainRows: number[], options
     for (const n of names) { encodedNames.push(n); encodedToRaw.push(j); }
   });
   return { columns: specs, encodedNames, encodedToRaw };
+}
+
+/**
+ * The sign each encoded input's weight must keep so that a column's effect follows its declared risk
+ * (+1: risk rises with the value, -1: falls, 0: free). A numeric column's value and hinge inputs are
+ * monotone increasing in the raw value (asinh and standardising keep the order), so same-signed
+ * weights on them make its whole effect monotone; missing indicators and categories stay free.
+ */
+export function encodedSigns(pre: Preprocessing): Int8Array {
+  const signs = new Int8Array(pre.encodedNames.length);
+  let offset = 0;
+  for (const s of pre.columns) {
+    const w = encodedWidth(s);
+    if (s.kind === 'numeric' && s.risk) {
+      const sign = s.risk === 'increasing' ? 1 : -1;
+      signs[offset] = sign;
+      for (let k = 0; k < (s.hinges?.length ?? 0); k++) signs[offset + 1 + (s.missingIndicator ? 1 : 0) + k] = sign;
+    }
+    offset += w;
+  }
+  return signs;
+}
+
+/** The encoding of the reference row (each column's `reference`): the point explanations start from. */
+export function encodeReference(pre: Preprocessing): Float64Array {
+  const out = new Float64Array(pre.encodedNames.length);
+  let offset = 0;
+  for (const s of pre.columns) {
+    encodeValue(s, s.reference, out, offset);
+    offset += encodedWidth(s);
+  }
+  return out;
 }
 
 /** Number of encoded inputs a column spec produces. */

@@ -4,7 +4,7 @@ import type { TrainResult } from './train.ts';
 import type { PreparedTable } from './table.ts';
 import { rocAuc } from './evaluate.ts';
 import { createScorer } from './scorer.ts';
-import { loadModel, promoteIfNotWorse, recordFailedRun, registerModel, type ModelLineage, type ModelVersion, type PromotionResult } from './registry/index.ts';
+import { loadModel, promote, recordFailedRun, registerModel, type ModelLineage, type ModelVersion, type PromotionResult } from './registry/index.ts';
 
 export interface RegisteredRun {
   version: ModelVersion;
@@ -47,10 +47,12 @@ async function championScore(pool: Pool, table: PreparedTable, rows: number[], l
 }
 
 /**
- * Registers a trained model and moves `champion` to it when it is not worse than the current champion
- * on the same validation rows (or there is none). Nothing here runs for a failed training: see recordFailure.
+ * Registers a trained model and moves `champion` to it under the promotion rule (registry/promotion.ts):
+ * trained on the current feature catalogue, and not worse than the current champion on the same
+ * held-out rows (both scored here), or no champion yet. A version the rule refuses stays registered
+ * without the alias, saying why. Nothing here runs for a failed training: see recordFailure.
  */
-export async function registerAndPromote(pool: Pool, table: PreparedTable, result: TrainResult, lineage: ModelLineage, opts: { actor: string; log?: (m: string) => void; alias?: string }): Promise<RegisteredRun> {
+export async function registerAndPromote(pool: Pool, table: PreparedTable, result: TrainResult, lineage: ModelLineage, opts: { actor: string; catalogVersion: string; log?: (m: string) => void; alias?: string }): Promise<RegisteredRun> {
   const log = opts.log ?? (() => undefined);
   const version = await registerModel(pool, {
     ...lineage,
@@ -60,14 +62,16 @@ export async function registerAndPromote(pool: Pool, table: PreparedTable, resul
     metrics: { validation: result.metrics.validation, ...(result.metrics.test ? { test: result.metrics.test } : {}), candidates: result.candidates, backend: result.backend, seconds: result.seconds },
   });
   const champ = await championScore(pool, table, result.comparison.rows, log);
-  const promotion = await promoteIfNotWorse(pool, {
-    version: version.version,
-    alias: opts.alias ?? 'champion',
-    candidateScore: result.comparison.auc,
-    championScore: champ?.auc ?? null,
-    championVersion: champ ? champ.version : null,
-    actor: opts.actor,
-    metricName: result.comparison.split === 'test' ? 'test_auc' : 'auc',
+  const alias = opts.alias ?? 'champion';
+  const promotion = await promote(pool, {
+    ref: version.version, alias, actor: opts.actor, catalogVersion: opts.catalogVersion,
+    sameRows: { metric: `${result.comparison.split} AUC`, candidate: result.comparison.auc, holder: champ?.auc ?? null },
+  }).catch((err: unknown): PromotionResult => {
+    // not trained on the catalogue, or not comparable with the champion: registered, not promoted
+    if (isChurnError(err) && (err.code === 'CHURN_ERR_FEATURE_MISMATCH' || err.code === 'CHURN_ERR_NOT_COMPARABLE')) {
+      return { promoted: false, decision: 'not_comparable', reason: err.message, fromVersion: champ?.version ?? null, toVersion: version.version };
+    }
+    throw err;
   });
   return { version, promotion, championAuc: champ?.auc ?? null };
 }

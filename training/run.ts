@@ -36,6 +36,8 @@ export async function databaseTrainingSet(pool: Pool, catalog: Catalog, opts: Om
 export interface TrainRunOptions {
   train: TrainOptions;
   actor: string;
+  /** the database's feature catalogue version (only a version trained on it can become champion) */
+  catalogVersion: string;
   /** the training-set options, recorded with the version so reports can rebuild the same rows */
   dataset?: Record<string, unknown>;
   mlflowUri?: string;
@@ -64,7 +66,7 @@ export async function trainAndRegister(pool: Pool, table: PreparedTable, opts: T
     return recordFailure(pool, err, lineage, { seed: opts.train.seed, models: opts.train.modelTypes ?? null });
   }
   if (opts.dataset) result.params = { ...result.params, dataset: opts.dataset };
-  const registered = await registerAndPromote(pool, table, result, lineage, { actor: opts.actor, log: opts.log });
+  const registered = await registerAndPromote(pool, table, result, lineage, { actor: opts.actor, catalogVersion: opts.catalogVersion, log: opts.log });
   let mlflow: TrainingRunLogged | null | undefined;
   if (opts.mlflowUri) {
     mlflow = await mirrorToMlflow(pool, opts.mlflowUri, {

@@ -10,6 +10,8 @@ export interface NumericColumn {
   values: (number | null)[];
   /** feature family (engagement, usage, adoption, support, commercial, sentiment) when known */
   family?: string;
+  /** how churn risk moves as the value rises, when the feature catalogue declares it (the model is constrained to it) */
+  risk?: 'increasing' | 'decreasing';
 }
 
 export interface TextColumn {

@@ -11,7 +11,8 @@ import { fitNetwork, type Matrix, type NetworkFit } from './models/fit.ts';
 import { logisticParams, toFitOptions, type ModelParams } from './models/logistic.ts';
 import { mlpParams } from './models/mlp.ts';
 import { activationBuffers, compileNetwork, createRng, forward, shuffleInPlace } from './models/network.ts';
-import { encodeColumns, fitPreprocessing } from './preprocess.ts';
+import { encodeColumns, encodeReference, encodedSigns, fitPreprocessing, type Preprocessing } from './preprocess.ts';
+import { buildContract } from './contract.ts';
 import type { PreparedTable } from './table.ts';
 
 export type ModelType = 'logistic' | 'mlp';
@@ -140,6 +141,167 @@ function requireBothClasses(label: number[], rows: number[], what: string): void
   }
 }
 
+type Log = (msg: string) => void;
+interface Splits { train: number[]; valid: number[]; test: number[]; carved: boolean }
+
+/** Stage 1: the table's train, validation and test rows (validation carved from train, stratified, when the table has none). */
+function splitRows(table: PreparedTable, opts: TrainOptions, log: Log): Splits {
+  const n = table.ids.length;
+  if (table.label.length !== n || table.split.length !== n || table.columns.some((c) => c.values.length !== n)) {
+    throw new ChurnError('CHURN_ERR_VALIDATION', 'the training table has columns of different lengths');
+  }
+  const bySplit = (s: string) => table.split.flatMap((v, i) => (v === s ? [i] : []));
+  let train = bySplit('train');
+  let valid = bySplit('valid');
+  const carved = valid.length === 0;
+  if (carved) {
+    requireBothClasses(table.label, train, 'the train split');
+    ({ train, valid } = stratifiedSplit(train, table.label, opts.validShare ?? 0.2, opts.seed));
+    log(`validation: carved ${valid.length} stratified rows out of the train split (seed ${opts.seed})`);
+  }
+  requireBothClasses(table.label, train, 'the train split');
+  requireBothClasses(table.label, valid, 'the validation split');
+  return { train, valid, test: bySplit('test'), carved };
+}
+
+/** What every candidate trains on: the preprocessing fitted on train rows, the encoded matrices, and the weighting. */
+interface Inputs {
+  pre: Preprocessing;
+  matrix: (rows: number[]) => Matrix;
+  train: Matrix;
+  valid: Matrix;
+  /** sign each encoded input's weight keeps (declared risk directions; logistic models) */
+  signs: Int8Array;
+  churnRate: number;
+  positiveWeight: number;
+  weighting: NonNullable<TrainOptions['classWeight']>;
+}
+
+/** Stage 2: preprocessing (train rows only), encoded matrices, sign constraints and class weighting. */
+function prepareInputs(table: PreparedTable, s: Splits, opts: TrainOptions, log: Log): Inputs {
+  const pre = fitPreprocessing(table.columns, s.train, { label: table.label, minCount: opts.minCategoryCount, hingeQuantiles: opts.hingeQuantiles ?? [0.5] });
+  const matrix = (rows: number[]): Matrix => ({ ...encodeColumns(pre, table.columns, rows), y: Float32Array.from(rows, (i) => table.label[i]) });
+  const train = matrix(s.train);
+  const churnRate = s.train.reduce((acc, i) => acc + table.label[i], 0) / s.train.length;
+  const weighting = opts.classWeight ?? 'none';
+  const balanced = weighting === 'balanced' || (weighting === 'auto' && churnRate < 0.2);
+  const positiveWeight = balanced ? (1 - churnRate) / churnRate : 1;
+  const signs = encodedSigns(pre);
+  const constrained = pre.columns.filter((c) => c.kind === 'numeric' && c.risk).length;
+  log(`rows: ${s.train.length} train, ${s.valid.length} valid, ${s.test.length} test; ${pre.columns.length} features -> ${train.d} inputs (${constrained} with a declared risk direction); churn rate ${(churnRate * 100).toFixed(1)}%; churner weight ${positiveWeight.toFixed(2)}`);
+  return { pre, matrix, train, valid: matrix(s.valid), signs, churnRate, positiveWeight, weighting };
+}
+
+type Fitted = Candidate & { fit: NetworkFit; validLogits: Float64Array; seed: number; signs?: Int8Array };
+
+/** Stage 3: every candidate trained with early stopping on the validation rows. */
+async function fitCandidates(inputs: Inputs, opts: TrainOptions, log: Log): Promise<Fitted[]> {
+  const types = opts.modelTypes?.length ? opts.modelTypes : (['logistic', 'mlp'] as ModelType[]);
+  const out: Fitted[] = [];
+  for (const type of types) {
+    const base = type === 'logistic' ? logisticParams(inputs.train.n, opts.params?.logistic) : mlpParams(inputs.train.n, opts.params?.mlp);
+    const params = { ...base, maxEpochs: opts.epochs ?? base.maxEpochs };
+    const t0 = performance.now();
+    const seed = opts.seed + (type === 'logistic' ? 1000 : 2000); // per type: the same model whatever the candidate list
+    // declared risk directions bind the logistic model; an MLP cannot be held to them (see README: explanations)
+    const signs = type === 'logistic' ? inputs.signs : undefined;
+    const fit = await fitNetwork(inputs.train, inputs.valid, { ...toFitOptions(params, seed, inputs.positiveWeight, signs), progress: opts.progress?.(`train ${type}`) ?? noProgress });
+    const validLogits = logitsOf(fit.weights, inputs.valid);
+    const validAuc = rocAuc(inputs.valid.y, validLogits);
+    const seconds = (performance.now() - t0) / 1000;
+    log(`${type}: validation AUC ${validAuc.toFixed(4)}, loss ${fit.bestValidLoss.toFixed(4)}, best epoch ${fit.bestEpoch}/${fit.epochsRun}, ${seconds.toFixed(1)}s`);
+    out.push({ modelType: type, validAuc, validLoss: fit.bestValidLoss, bestEpoch: fit.bestEpoch, epochsRun: fit.epochsRun, seconds, params, fit, validLogits, seed, signs });
+  }
+  return out.sort((x, y) => (x.modelType === 'logistic' ? 0 : 1) - (y.modelType === 'logistic' ? 0 : 1)); // simplest first
+}
+
+/** Held-out log-odds per candidate: out-of-fold over train + validation rows when cross-fitting, else on the validation rows. */
+interface HeldOut { rows: number[]; y: Float32Array; logits: Map<ModelType, Float64Array>; folds: number }
+
+/**
+ * Stage 4: cross-fitting (validation carved from train, up to 50,000 rows by default): every
+ * candidate gets out-of-fold predictions over all non-test rows; the choice and the calibration use those.
+ */
+async function crossValidate(table: PreparedTable, s: Splits, inputs: Inputs, candidates: Fitted[], opts: TrainOptions, log: Log): Promise<HeldOut> {
+  const allRows = [...s.train, ...s.valid].sort((x, y) => x - y);
+  const folds = s.carved ? (opts.calibrationFolds ?? (allRows.length <= 50_000 ? 5 : 0)) : 0;
+  if (folds < 2) return { rows: s.valid, y: inputs.valid.y, logits: new Map(candidates.map((c) => [c.modelType, c.validLogits])), folds };
+  const y = Float32Array.from(allRows, (r) => table.label[r]);
+  const logits = new Map<ModelType, Float64Array>();
+  for (const c of candidates) {
+    const t0 = performance.now();
+    const oof = await crossFit({ rows: allRows, label: table.label, matrix: inputs.matrix, params: c.params, epochs: Math.max(1, c.bestEpoch), seed: c.seed, positiveWeight: inputs.positiveWeight, signs: c.signs, folds, progress: opts.progress });
+    logits.set(c.modelType, oof);
+    c.cvAuc = rocAuc(y, oof);
+    c.seconds += (performance.now() - t0) / 1000;
+    log(`${c.modelType}: ${folds}-fold cross-validated AUC ${c.cvAuc.toFixed(4)} on ${allRows.length} rows`);
+  }
+  return { rows: allRows, y, logits, folds };
+}
+
+/** Stage 5: the one-standard-error choice, Platt calibration on held-out log-odds, and the final weights (refitted on every non-test row after cross-fitting). */
+async function chooseAndCalibrate(table: PreparedTable, candidates: Fitted[], held: HeldOut, inputs: Inputs, opts: TrainOptions, log: Log) {
+  const choice = chooseModel(candidates.map((c) => ({ modelType: c.modelType, validLogits: held.logits.get(c.modelType)!, validAuc: c.cvAuc ?? c.validAuc })), held.y, opts.seed);
+  for (const r of choice.reasons) log(r);
+  const chosen = candidates.find((c) => c.modelType === choice.chosen)!;
+  const calibration = fitPlatt(held.logits.get(chosen.modelType)!, held.y);
+  log(`chosen: ${chosen.modelType}`);
+  const weights = held.folds >= 2
+    ? await refit({ rows: held.rows, label: table.label, matrix: inputs.matrix, params: chosen.params, epochs: Math.max(1, chosen.bestEpoch), seed: chosen.seed, positiveWeight: inputs.positiveWeight, signs: chosen.signs, progress: opts.progress })
+    : chosen.fit.weights;
+  log(`Platt calibration a=${calibration.a.toFixed(4)} b=${calibration.b.toFixed(4)}`);
+  return { chosen, calibration, weights };
+}
+
+/** Stage 6: calibrated metrics on the held-out validation log-odds and on the test rows, and the rows a champion is compared on. */
+function evaluateChosen(table: PreparedTable, s: Splits, inputs: Inputs, held: HeldOut, chosen: Fitted, calibration: Calibration, weights: NetworkFit['weights'], opts: TrainOptions, log: Log) {
+  const calibrated = (z: Float64Array) => Float64Array.from(z, (v) => sigmoid(calibration.a * v + calibration.b));
+  const segments = (rows: number[]) => (table.context?.segment ? rows.map((i) => table.context!.segment![i]) : undefined);
+  const evalOpts = (rows: number[]) => ({ segments: segments(rows), bootstrap: opts.bootstrap ?? 200, seed: opts.seed });
+  const metrics: TrainResult['metrics'] = { validation: evaluate(held.y, calibrated(held.logits.get(chosen.modelType)!), evalOpts(held.rows)) };
+  if (s.test.length > 0) {
+    const test = inputs.matrix(s.test);
+    const pos = test.y.reduce((acc, v) => acc + v, 0);
+    if (pos > 0 && pos < test.n) metrics.test = evaluate(test.y, calibrated(logitsOf(weights, test)), evalOpts(s.test));
+    else log(`test split has ${test.n} rows with ${pos} churners: no test metrics`);
+  }
+  // Candidate and champion are compared on rows neither was fitted on: test rows when there are any.
+  const comparison = metrics.test ? { rows: s.test, auc: metrics.test.auc, split: 'test' as const } : { rows: s.valid, auc: rocAuc(inputs.valid.y, chosen.validLogits), split: 'validation' as const };
+  return { metrics, comparison };
+}
+
+/** Stage 7: the artifact, with its input contract; explanations start from the reference row (each feature's typical retained value). */
+function buildArtifact(table: PreparedTable, s: Splits, inputs: Inputs, chosen: Fitted, calibration: Calibration, weights: NetworkFit['weights'], backend: string, opts: TrainOptions): ModelArtifact {
+  const { pre } = inputs;
+  const featureSetVersion = table.source.kind === 'database' ? table.source.featureSetVersion : null;
+  return {
+    format: ARTIFACT_FORMAT,
+    model_type: chosen.modelType,
+    feature_names: pre.columns.map((c) => c.name),
+    feature_kinds: Object.fromEntries(pre.columns.map((c) => [c.name, c.kind])),
+    feature_families: Object.fromEntries(pre.columns.map((c) => [c.name, c.family])),
+    feature_set_version: featureSetVersion,
+    label: opts.labelName ?? 'churned',
+    preprocessing: pre,
+    network: weights,
+    calibration,
+    explanation_reference: Array.from(encodeReference(pre)),
+    references: Object.fromEntries(pre.columns.map((c) => [c.name, c.reference])),
+    input_contract: buildContract(table, s.train, pre, featureSetVersion),
+    training: {
+      seed: opts.seed,
+      backend,
+      rows: { train: s.train.length, valid: s.valid.length, test: s.test.length },
+      churn_rate: inputs.churnRate,
+      chosen_by: 'validation (or cross-validated) ROC AUC, one-standard-error rule (a more complex model must beat the simpler one by more than the paired bootstrap SE)',
+      positive_weight: inputs.positiveWeight,
+      params: chosen.params as unknown as Record<string, unknown>,
+      best_epoch: chosen.bestEpoch,
+      source: table.source.kind === 'csv' ? `csv:${table.source.path.split(/[\\/]/).pop()}` : 'database',
+    },
+  };
+}
+
 /**
  * Fits preprocessing on train rows, trains every candidate (logistic regression, MLP) with early
  * stopping on validation rows, chooses by validation AUC with the one-standard-error rule (training/select.ts),
@@ -150,136 +312,26 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
   const started = performance.now();
   const log = opts.log ?? (() => undefined);
   const backend = await selectBackend(log, opts.backend);
-  const n = table.ids.length;
-  if (table.label.length !== n || table.split.length !== n || table.columns.some((c) => c.values.length !== n)) {
-    throw new ChurnError('CHURN_ERR_VALIDATION', 'the training table has columns of different lengths');
-  }
-  const bySplit = (s: string) => table.split.flatMap((v, i) => (v === s ? [i] : []));
-  let trainRows = bySplit('train');
-  let validRows = bySplit('valid');
-  const testRows = bySplit('test');
-  const carved = validRows.length === 0;
-  if (carved) {
-    requireBothClasses(table.label, trainRows, 'the train split');
-    ({ train: trainRows, valid: validRows } = stratifiedSplit(trainRows, table.label, opts.validShare ?? 0.2, opts.seed));
-    log(`validation: carved ${validRows.length} stratified rows out of the train split (seed ${opts.seed})`);
-  }
-  requireBothClasses(table.label, trainRows, 'the train split');
-  requireBothClasses(table.label, validRows, 'the validation split');
-
-  const pre = fitPreprocessing(table.columns, trainRows, { label: table.label, minCount: opts.minCategoryCount, hingeQuantiles: opts.hingeQuantiles ?? [0.5] });
-  const matrix = (rows: number[]): Matrix => {
-    const e = encodeColumns(pre, table.columns, rows);
-    return { ...e, y: Float32Array.from(rows, (i) => table.label[i]) };
-  };
-  const train = matrix(trainRows);
-  const valid = matrix(validRows);
-  const reference = new Float64Array(train.d);
-  for (let i = 0; i < train.n; i++) for (let j = 0; j < train.d; j++) reference[j] += train.x[i * train.d + j] / train.n;
-
-  const churnRate = trainRows.reduce((s, i) => s + table.label[i], 0) / trainRows.length;
-  const weighting = opts.classWeight ?? 'none';
-  const balanced = weighting === 'balanced' || (weighting === 'auto' && churnRate < 0.2);
-  const positiveWeight = balanced ? (1 - churnRate) / churnRate : 1;
-  log(`rows: ${trainRows.length} train, ${validRows.length} valid, ${testRows.length} test; ${pre.columns.length} features -> ${train.d} inputs; churn rate ${(churnRate * 100).toFixed(1)}%; churner weight ${positiveWeight.toFixed(2)}`);
-
-  const types = opts.modelTypes?.length ? opts.modelTypes : (['logistic', 'mlp'] as ModelType[]);
-  const candidates: (Candidate & { fit: NetworkFit; validLogits: Float64Array; seed: number })[] = [];
-  for (const type of types) {
-    const base = type === 'logistic' ? logisticParams(train.n, opts.params?.logistic) : mlpParams(train.n, opts.params?.mlp);
-    const params = { ...base, maxEpochs: opts.epochs ?? base.maxEpochs };
-    const t0 = performance.now();
-    const seed = opts.seed + (type === 'logistic' ? 1000 : 2000); // per type: the same model whatever the candidate list
-    const fit = await fitNetwork(train, valid, { ...toFitOptions(params, seed, positiveWeight), progress: opts.progress?.(`train ${type}`) ?? noProgress });
-    const validLogits = logitsOf(fit.weights, valid);
-    const validAuc = rocAuc(valid.y, validLogits);
-    const seconds = (performance.now() - t0) / 1000;
-    log(`${type}: validation AUC ${validAuc.toFixed(4)}, loss ${fit.bestValidLoss.toFixed(4)}, best epoch ${fit.bestEpoch}/${fit.epochsRun}, ${seconds.toFixed(1)}s`);
-    candidates.push({ modelType: type, validAuc, validLoss: fit.bestValidLoss, bestEpoch: fit.bestEpoch, epochsRun: fit.epochsRun, seconds, params, fit, validLogits, seed });
-  }
-  const simplicity = (t: ModelType) => (t === 'logistic' ? 0 : 1);
-  const ordered = [...candidates].sort((x, y) => simplicity(x.modelType) - simplicity(y.modelType));
-  // Cross-fitting (validation carved from train, up to 50,000 rows by default): every candidate gets
-  // out-of-fold predictions over all non-test rows; the choice and the calibration use those.
-  const allRows = [...trainRows, ...validRows].sort((x, y) => x - y);
-  const folds = carved ? (opts.calibrationFolds ?? (allRows.length <= 50_000 ? 5 : 0)) : 0;
-  const held = folds >= 2 ? { rows: allRows, y: Float32Array.from(allRows, (r) => table.label[r]) } : { rows: validRows, y: valid.y };
-  const heldLogits = new Map<ModelType, Float64Array>();
-  for (const c of ordered) {
-    if (folds < 2) {
-      heldLogits.set(c.modelType, c.validLogits);
-      continue;
-    }
-    const t0 = performance.now();
-    const oof = await crossFit({ rows: allRows, label: table.label, matrix, params: c.params, epochs: Math.max(1, c.bestEpoch), seed: c.seed, positiveWeight, folds, progress: opts.progress });
-    heldLogits.set(c.modelType, oof);
-    c.cvAuc = rocAuc(held.y, oof);
-    c.seconds += (performance.now() - t0) / 1000;
-    log(`${c.modelType}: ${folds}-fold cross-validated AUC ${c.cvAuc.toFixed(4)} on ${allRows.length} rows`);
-  }
-  const choice = chooseModel(ordered.map((c) => ({ modelType: c.modelType, validLogits: heldLogits.get(c.modelType)!, validAuc: c.cvAuc ?? c.validAuc })), held.y, opts.seed);
-  for (const r of choice.reasons) log(r);
-  const chosen = ordered.find((c) => c.modelType === choice.chosen)!;
-  const chosenLogits = heldLogits.get(chosen.modelType)!;
-  const calibration = fitPlatt(chosenLogits, held.y);
-  log(`chosen: ${chosen.modelType}`);
-  const finalWeights = folds >= 2
-    ? await refit({ rows: allRows, label: table.label, matrix, params: chosen.params, epochs: Math.max(1, chosen.bestEpoch), seed: chosen.seed, positiveWeight, progress: opts.progress })
-    : chosen.fit.weights;
-  const validation = { rows: held.rows, y: held.y, logits: chosenLogits };
-  log(`Platt calibration a=${calibration.a.toFixed(4)} b=${calibration.b.toFixed(4)}`);
-  const calibrated = (z: Float64Array) => Float64Array.from(z, (v) => sigmoid(calibration.a * v + calibration.b));
-  const segments = (rows: number[]) => (table.context?.segment ? rows.map((i) => table.context!.segment![i]) : undefined);
-  const evalOpts = (rows: number[]) => ({ segments: segments(rows), bootstrap: opts.bootstrap ?? 200, seed: opts.seed });
-  const metrics: TrainResult['metrics'] = { validation: evaluate(validation.y, calibrated(validation.logits), evalOpts(validation.rows)) };
-  if (testRows.length > 0) {
-    const test = matrix(testRows);
-    const pos = test.y.reduce((s, v) => s + v, 0);
-    if (pos > 0 && pos < test.n) metrics.test = evaluate(test.y, calibrated(logitsOf(finalWeights, test)), evalOpts(testRows));
-    else log(`test split has ${test.n} rows with ${pos} churners: no test metrics`);
-  }
-  // Candidate and champion are compared on rows neither was fitted on: test rows when there are any.
-  const comparison = metrics.test ? { rows: testRows, auc: metrics.test.auc, split: 'test' as const } : { rows: validRows, auc: rocAuc(valid.y, chosen.validLogits), split: 'validation' as const };
-
-  const names = pre.columns.map((c) => c.name);
-  const params = { model: chosen.params, calibration_folds: folds, positive_weight: positiveWeight, class_weight: weighting, valid_share: opts.validShare ?? 0.2, min_category_count: opts.minCategoryCount ?? 10, hinge_quantiles: opts.hingeQuantiles ?? [0.5], seed: opts.seed };
-  const artifact: ModelArtifact = {
-    format: ARTIFACT_FORMAT,
-    model_type: chosen.modelType,
-    feature_names: names,
-    feature_kinds: Object.fromEntries(pre.columns.map((c) => [c.name, c.kind])),
-    feature_families: Object.fromEntries(pre.columns.map((c) => [c.name, c.family])),
-    feature_set_version: table.source.kind === 'database' ? table.source.featureSetVersion : null,
-    label: opts.labelName ?? 'churned',
-    preprocessing: pre,
-    network: finalWeights,
-    calibration,
-    explanation_reference: Array.from(reference),
-    references: Object.fromEntries(pre.columns.map((c) => [c.name, c.reference])),
-    training: {
-      seed: opts.seed,
-      backend,
-      rows: { train: trainRows.length, valid: validRows.length, test: testRows.length },
-      churn_rate: churnRate,
-      chosen_by: 'validation (or cross-validated) ROC AUC, one-standard-error rule (a more complex model must beat the simpler one by more than the paired bootstrap SE)',
-      positive_weight: positiveWeight,
-      params: chosen.params as unknown as Record<string, unknown>,
-      best_epoch: chosen.bestEpoch,
-      source: table.source.kind === 'csv' ? `csv:${table.source.path.split(/[\\/]/).pop()}` : 'database',
-    },
-  };
-  artifact.importance = explainRows(artifact, table, testRows.length ? testRows : validation.rows, testRows.length ? 'test' : 'validation');
+  const s = splitRows(table, opts, log);
+  const inputs = prepareInputs(table, s, opts, log);
+  const candidates = await fitCandidates(inputs, opts, log);
+  const held = await crossValidate(table, s, inputs, candidates, opts, log);
+  const { chosen, calibration, weights } = await chooseAndCalibrate(table, candidates, held, inputs, opts, log);
+  const { metrics, comparison } = evaluateChosen(table, s, inputs, held, chosen, calibration, weights, opts, log);
+  const artifact = buildArtifact(table, s, inputs, chosen, calibration, weights, backend, opts);
+  artifact.importance = explainRows(artifact, table, s.test.length ? s.test : held.rows, s.test.length ? 'test' : 'validation');
   log(`explanations: additivity error at most ${artifact.importance.max_additivity_error.toExponential(1)} on ${artifact.importance.rows} ${artifact.importance.split} rows`);
+  const params = { model: chosen.params, calibration_folds: held.folds, positive_weight: inputs.positiveWeight, class_weight: inputs.weighting, valid_share: opts.validShare ?? 0.2, min_category_count: opts.minCategoryCount ?? 10, hinge_quantiles: opts.hingeQuantiles ?? [0.5], seed: opts.seed };
   return {
     artifact,
     chosen: chosen.modelType,
-    candidates: candidates.map(({ fit: _f, validLogits: _v, seed: _s, ...c }) => c),
+    candidates: candidates.map(({ fit: _f, validLogits: _v, seed: _s, signs: _g, ...c }) => c),
     metrics,
     params,
     calibration,
     backend,
     rows: artifact.training.rows,
-    splits: { train: trainRows, valid: validRows, test: testRows },
+    splits: { train: s.train, valid: s.valid, test: s.test },
     comparison,
     seconds: (performance.now() - started) / 1000,
   };

@@ -1,19 +1,12 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { InstantSchema } from '../../core/time.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 import { DurationSchema } from '../../features/labels.ts';
 import { describeSnapshot, type SnapshotDescription } from '../../features/qa.ts';
 
-/** A date or timestamp on the command line (`2026-03-01` is midnight UTC). */
-export const CliDateSchema = z.string().transform((s, ctx) => {
-  const t = /^\d{4}-\d{2}-\d{2}$/.test(s) ? new Date(`${s}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(s) ? new Date(s) : new Date(NaN);
-  // JavaScript rolls 2026-02-30 over to March; a calendar date must survive the round trip
-  if (Number.isNaN(t.getTime()) || (s.length === 10 && t.toISOString().slice(0, 10) !== s)) {
-    ctx.addIssue({ code: 'custom', message: `invalid date "${s}" (expected YYYY-MM-DD or an ISO timestamp)` });
-    return z.NEVER;
-  }
-  return t;
-});
+/** A date or zoned timestamp on the command line (`2026-03-01` is midnight UTC), a real calendar date, not in the future (core/time.ts). */
+export const CliDateSchema = InstantSchema;
 
 const DescribeOptions = z.object({
   asOf: CliDateSchema.optional(),

@@ -1,9 +1,11 @@
+import { defaultAsOf } from '../../core/time.ts';
 import type { Command } from 'commander';
+import type { Pool } from '../../core/db.ts';
 import { z } from 'zod';
 import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
 import { buildSnapshots, rollupValid } from '../../features/materialize.ts';
-import { refreshEventRollup, unmaintainedEventPartitions } from '../../features/rollup.ts';
+import { checkEventRollupSample, refreshEventRollup, unmaintainedEventPartitions } from '../../features/rollup.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 import { CliDateSchema, registerFeaturesDescribe } from './features-qa.ts';
 
@@ -23,6 +25,29 @@ const BuildOptions = z
     if (o.from && o.to && o.from > o.to) ctx.addIssue({ code: 'custom', message: '--from is after --to', path: ['from'] });
   });
 
+const CHECK_SAMPLE = 200;
+
+const RollupOptions = z
+  .object({ check: z.boolean().optional(), sample: z.coerce.number().int().min(0).max(1_000_000).optional() })
+  .refine((o) => o.sample === undefined || o.check, { message: '--sample needs --check', path: ['sample'] });
+
+/** `churn features rollup --check`: prints what it finds; true when all is well. */
+async function checkRollup(pool: Pool, sample: number): Promise<boolean> {
+  const valid = await rollupValid(pool);
+  console.log(valid ? 'the event rollup is valid: builds at 00:00 UTC read it' : 'the event rollup is out of date: builds read the raw events; run `churn features rollup`');
+  const bare = await unmaintainedEventPartitions(pool);
+  if (bare.length) console.log(`event partitions without the rollup's triggers (created by hand or attached; writes straight into them would leave the rollup stale): ${bare.join(', ')}; run \`churn features rollup\``);
+  if (!valid || sample === 0) return valid && !bare.length;
+  const r = await checkEventRollupSample(pool, sample);
+  if (r.differing.length) {
+    const named = r.differing.slice(0, 20).join(', ') + (r.differing.length > 20 ? ` and ${r.differing.length - 20} more` : '');
+    console.log(`the event rollup differs from a recomputation from the events for ${r.differing.length} of ${r.checked} sampled accounts: ${named}; run \`churn features rollup\``);
+  } else {
+    console.log(`${r.checked} sampled accounts recomputed from their events: equal to the stored rollup`);
+  }
+  return !bare.length && !r.differing.length;
+}
+
 /** Monthly observation dates from `from` to `to` inclusive (same day of month and time, UTC). */
 export function monthlyGrid(from: Date, to: Date): Date[] {
   const out: Date[] = [];
@@ -40,7 +65,7 @@ export function registerFeatures(program: Command): Command {
   features
     .command('build')
     .description('compute and store the features of every active account as of a date (default now), or for a monthly grid of dates')
-    .option('--as-of <date>', 'observation date (YYYY-MM-DD = midnight UTC, or an ISO timestamp); default now')
+    .option('--as-of <date>', 'observation date (YYYY-MM-DD = midnight UTC, or an ISO timestamp with a zone); default: the latest UTC midnight')
     .option('--grid <kind>', 'a grid of observation dates: monthly')
     .option('--from <date>', 'first date of the grid')
     .option('--to <date>', 'last date of the grid (inclusive)')
@@ -48,7 +73,7 @@ export function registerFeatures(program: Command): Command {
     .option('--raw', 'read the raw events even where the event rollup could serve (dates at 00:00 UTC)')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseOptions(BuildOptions, raw);
-      const asOfs = o.grid ? monthlyGrid(o.from!, o.to!) : [o.asOf ?? new Date()];
+      const asOfs = o.grid ? monthlyGrid(o.from!, o.to!) : [o.asOf ?? defaultAsOf()];
       const catalog = loadCatalog();
       await withDatabase(async ({ pool }) => {
         const r = await buildSnapshots(pool, catalog, asOfs, { workMem: o.workMem, events: o.raw ? 'raw' : 'auto', progress: createProgress('feature snapshots') });
@@ -59,16 +84,13 @@ export function registerFeatures(program: Command): Command {
   features
     .command('rollup')
     .description('recompute the event rollup from all events and turn its triggers back on (after attaching, detaching or dropping an event partition, or after an interrupted `churn generate`)')
-    .option('--check', 'only say whether the rollup is valid and every event partition keeps it current (exit code 1 when not)')
+    .option('--check', 'only check: whether the rollup is valid, whether every event partition keeps it current, and whether a sample of accounts recomputed from their events equals it (exit code 1 when not)')
+    .option('--sample <n>', `with --check: how many random accounts to recompute and compare (default ${CHECK_SAMPLE}; 0 skips)`)
     .action(async (raw: Record<string, unknown>) => {
-      const o = parseOptions(z.object({ check: z.boolean().optional() }), raw);
+      const o = parseOptions(RollupOptions, raw);
       await withDatabase(async ({ pool }) => {
         if (o.check) {
-          const valid = await rollupValid(pool);
-          console.log(valid ? 'the event rollup is valid: builds at 00:00 UTC read it' : 'the event rollup is out of date: builds read the raw events; run `churn features rollup`');
-          const bare = await unmaintainedEventPartitions(pool);
-          if (bare.length) console.log(`event partitions without the rollup's triggers (created by hand or attached; writes straight into them would leave the rollup stale): ${bare.join(', ')}; run \`churn features rollup\``);
-          if (!valid || bare.length) process.exitCode = 1;
+          if (!(await checkRollup(pool, o.sample ?? CHECK_SAMPLE))) process.exitCode = 1;
           return;
         }
         console.log('recomputing the event rollup from all events (split by account across two connections; writers to source.events wait) ...');

@@ -38,7 +38,7 @@ export function registerIngest(program: Command): void {
     .action(async (table: string, file: string, raw: { format?: string }) => {
       const args = parseOptions(IngestArgs, { table, file, format: raw.format });
       await withDatabase(async ({ pool }) => {
-        const r = await ingestFile(pool, args.table, args.file, { format: args.format, progress: createProgress(`ingest ${args.table}`) });
+        const r = await ingestFile(pool, args.table, args.file, { format: args.format, progress: createProgress(`ingest ${args.table}`, { unit: 'bytes' }) });
         console.log(`${r.table}: ${r.rows} rows from ${path.basename(args.file)}: ${r.inserted} inserted, ${r.updated} updated, ${r.rows - r.inserted - r.updated} unchanged in ${r.seconds.toFixed(1)}s`);
       });
     });

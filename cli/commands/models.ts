@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { parseOptions, withDatabase } from '../context.ts';
 import { mirrorAliasToMlflow } from '../../training/mlflow/index.ts';
-import { AliasName, describeModel, getModel, listModels, metricValue, parseVersionRef, promoteChecked, type ModelVersion } from '../../training/registry/index.ts';
+import { loadCatalog } from '../../features/catalog.ts';
+import { AliasName, describeModel, getModel, listModels, metricValue, parseVersionRef, promoteOrExplain, type ModelVersion } from '../../training/registry/index.ts';
 
 const ListOptions = z.object({
   all: z.boolean().default(false),
@@ -16,7 +17,7 @@ const PromoteOptions = z.object({
   alias: AliasName,
   force: z.boolean().default(false),
   reason: z.string().trim().min(1).max(2000).optional(),
-});
+}).refine((o) => !o.force || o.reason, { message: '--force needs --reason TEXT (recorded in the alias history)', path: ['reason'] });
 
 const fmt = (x: number | null) => (x === null ? '-' : x.toFixed(4));
 const when = (iso: string) => iso.slice(0, 16).replace('T', ' ');
@@ -66,17 +67,17 @@ export function registerModels(program: Command): void {
     });
 
   models.command('promote')
-    .description('point an alias at a version (refused when it is worse on the same data, unless --force)')
+    .description('point an alias at a version: refused when it was not trained on the current feature catalogue, or is worse than the current holder on the same rows (or cannot be compared), unless --force --reason')
     .argument('<version>', 'version number (or an alias whose version to use)')
     .requiredOption('--alias <alias>', 'alias to move, e.g. champion or challenger')
-    .option('--force', 'move even if the version is worse than the current holder', false)
-    .option('--reason <text>', 'why, recorded in the alias history')
+    .option('--force', 'move even when the rule refuses it (needs --reason)', false)
+    .option('--reason <text>', 'why, recorded in the alias history (required with --force)')
     .action(async (ref: string, raw: unknown) => {
       const o = parseOptions(PromoteOptions, raw);
       parseVersionRef(ref);
       const actor = process.env.USER?.trim() || 'cli';
       await withDatabase(async ({ pool, config, log }) => {
-        const r = await promoteChecked(pool, { ref, alias: o.alias, force: o.force, reason: o.reason, actor });
+        const r = await promoteOrExplain(pool, { ref, alias: o.alias, force: o.force, reason: o.reason, actor, catalogVersion: loadCatalog().version });
         const from = r.fromVersion === null ? 'nothing' : `version ${r.fromVersion}`;
         console.log(r.decision === 'already' ? `${o.alias} already points at version ${r.toVersion}` : `${o.alias}: ${from} -> version ${r.toVersion} (${r.reason})`);
         const mlflowVersion = (await getModel(pool, r.toVersion)).mlflow.modelVersion;

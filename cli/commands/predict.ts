@@ -7,7 +7,9 @@ import { assertWritable, parseOptions, withDatabase } from '../context.ts';
 import { ChurnError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
+import { defaultAsOf } from '../../core/time.ts';
 import { buildScore } from '../../scoring/build-score.ts';
+import { checkRows } from '../../scoring/validate.ts';
 import { loadServingConfig, type ServingConfig } from '../../scoring/config.ts';
 import { scoringModel, type ScoringModel } from '../../scoring/model.ts';
 import { recordsFromCsv } from '../../training/csv-table.ts';
@@ -32,9 +34,12 @@ async function readText(file: string): Promise<string> {
 }
 
 /**
- * Scores every row of the CSV as the API scores an instance (scoring/build-score.ts: the same health,
- * segment tiers and drivers; `segment` and `tenure_days` columns, when present, choose the segment) and
- * writes `id,churn_probability,health_score,tier,top_drivers` (all or nothing).
+ * Scores every row of the CSV as the API scores an instance: each row checked against the model's
+ * input contract (scoring/validate.ts: a cell that is not a number where one is needed, or a category
+ * the model never saw, fails the whole file with every problem listed), then the same health, segment
+ * tiers and drivers (scoring/build-score.ts; `segment` and `tenure_days` columns, when present, choose
+ * the segment). Writes `id,churn_probability,health_score,tier,top_drivers` (all or nothing); other
+ * columns (a label, a split) are ignored.
  */
 export async function predictCsv(model: ScoringModel, o: PredictOptions, config: ServingConfig): Promise<number> {
   const { header, records } = recordsFromCsv(await readText(o.fromCsv), o.fromCsv);
@@ -44,17 +49,17 @@ export async function predictCsv(model: ScoringModel, o: PredictOptions, config:
   if (missing.length) {
     throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: missing ${missing.length} feature column(s) the model needs: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`);
   }
+  const empty = records.findIndex((r) => r[o.idCol] === null);
+  if (empty >= 0) throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: line ${empty + 2}: empty id`);
+  const keep = [...model.featureNames, 'segment', 'tenure_days'].filter((c) => have.has(c));
+  const checked = checkRows(model, records.map((r) => Object.fromEntries([['id', r[o.idCol]], ...keep.map((c) => [c, r[c]])])), { text: true, where: (i, feature) => `${o.fromCsv}: line ${i + 2}, ${feature}` });
+  const asOf = defaultAsOf().toISOString();
   const lines = ['id,churn_probability,health_score,tier,top_drivers'];
   const bar = createProgress('predict');
   bar.start(records.length);
-  records.forEach((r, i) => {
-    const id = r[o.idCol];
-    if (id === null) throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: line ${i + 2}: empty id`);
-    const tenure = r.tenure_days === null || r.tenure_days === undefined ? null : Number(r.tenure_days);
-    const s = buildScore({
-      model, config, accountId: id, asOf: new Date().toISOString(), row: r, top: o.top,
-      segment: { accountSegment: r.segment ?? null, tenureDays: Number.isFinite(tenure) ? tenure : null },
-    });
+  checked.forEach((c, i) => {
+    const id = c.id!;
+    const s = buildScore({ model, config, accountId: id, asOf, row: c.row, top: o.top, segment: c.segment });
     const drivers = s.drivers.map((d) => `${d.feature}:${d.contribution >= 0 ? '+' : ''}${d.contribution.toFixed(2)}`).join(';');
     lines.push([csvField(id), s.churn_probability.toFixed(6), s.health_score, s.tier, csvField(drivers)].join(','));
     if (i % 1000 === 0) bar.update(i);

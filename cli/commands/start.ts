@@ -1,3 +1,4 @@
+import { defaultAsOf } from '../../core/time.ts';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { loadCatalog, ensureFeatureSet } from '../../features/catalog.ts';
@@ -36,9 +37,11 @@ export function registerStart(program: Command): void {
         await ensureFeatureSet(pool, catalog);
         await ensureData(pool, now, say, opts.accounts);
         const version = await ensureChampion(pool, catalog, config, say);
-        await ensureFreshSnapshot(pool, catalog, now, say);
+        // features and scores as of the latest UTC midnight, as the model was trained (core/time.ts defaultAsOf)
+        const asOf = defaultAsOf(now.getTime());
+        await ensureFreshSnapshot(pool, catalog, asOf, say);
         await ensureReport(pool, version, config.home, serving, now, say);
-        await ensureScores(pool, catalog, version, serving, now, say);
+        await ensureScores(pool, catalog, version, serving, asOf, say);
         const key = await ensureDemoKey(pool, config.home);
         say(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
         if (!opts.serve) return;

@@ -66,7 +66,7 @@ async function trainAndReport(pool: Pool | null, table: PreparedTable, o: TrainC
     return;
   }
   const { result, registered, mlflow } = await trainAndRegister(pool, table, {
-    train: trainOptions(o), actor: 'churn train', dataset, mlflowUri, log: (m) => console.error(m),
+    train: trainOptions(o), actor: 'churn train', catalogVersion: loadCatalog().version, dataset, mlflowUri, log: (m) => console.error(m),
   });
   await save(result);
   extra.push(`  registry  version ${registered.version.version}; champion: ${registered.promotion.decision} (${registered.promotion.reason})`);

@@ -25,6 +25,12 @@ const base = {
   description: z.string().min(5).refine((s) => s.includes('{value}'), 'must contain the {value} placeholder'),
   /** Plain-language text when the value is NULL (e.g. "No NPS response yet"). */
   whenNull: z.string().min(3).optional(),
+  /**
+   * How churn risk moves as the value rises, where domain knowledge says so (more days late, more
+   * escalations: `increasing`; more active days: `decreasing`). Training constrains the model so the
+   * feature's effect never runs against it, and explanations never say otherwise.
+   */
+  risk: z.enum(['increasing', 'decreasing']).optional(),
 };
 const windowed = { ...base, window: Window };
 const deps = (n: number) => z.array(Name).length(n);

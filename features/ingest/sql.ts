@@ -11,12 +11,28 @@ const SOURCE = 'source';
 const target = (c: TableContract) => `${ident(SOURCE)}.${ident(c.name)}`;
 const cols = (c: TableContract, prefix = '') => c.columns.map((col) => `${prefix}${ident(col.name)}`).join(', ');
 
-/** A temporary staging table shaped like the target (same column types), plus the file line number. */
+/**
+ * A temporary staging table of this session shaped like the target (same column types), plus the
+ * file line number. It outlives the transactions of one ingest (the file is staged before the
+ * ingest transaction starts) and is dropped at its end.
+ */
 export function createStageSql(c: TableContract): Sql {
   return {
-    text: `CREATE TEMP TABLE ${ident(STAGE)} ON COMMIT DROP AS
+    text: `CREATE TEMP TABLE ${ident(STAGE)} AS
       SELECT NULL::integer AS line_no, ${cols(c, 't.')} FROM ${target(c)} AS t WITH NO DATA`,
   };
+}
+
+export function dropStageSql(): Sql {
+  return { text: `DROP TABLE IF EXISTS pg_temp.${ident(STAGE)}` };
+}
+
+/**
+ * Waits for table `table`'s turn: ingests of one table write one at a time (a transaction-level
+ * advisory lock, held to the commit), so their upserts never deadlock on each other's rows.
+ */
+export function tableTurnSql(table: string): Sql {
+  return { text: `SELECT pg_advisory_xact_lock(hashtext('churn.ingest'), hashtext($1))`, values: [`source.${table}`] };
 }
 
 export function copyStageSql(c: TableContract): string {
@@ -33,29 +49,58 @@ export interface LineProblemRow {
   total: number;
 }
 
+export interface ProblemGroupRow {
+  detail: string;
+  /** its first three lines */
+  lines: number[];
+  n: number;
+}
+
+/** A set-based check: the staged rows it finds, as `(line_no, detail)`. */
+export interface StageCheck {
+  rows: string;
+}
+
 /** Rows whose natural key already appeared on an earlier line of the file; `detail` is that earlier line. */
-export function duplicateKeysSql(c: TableContract, limit: number): Sql {
+export function duplicateKeys(c: TableContract): StageCheck {
   const key = c.key.map(ident).join(', ');
   return {
-    text: `WITH ranked AS (
-        SELECT line_no, min(line_no) OVER (PARTITION BY ${key}) AS first_line FROM ${ident(STAGE)}
-      )
-      SELECT line_no, first_line::text AS detail, count(*) OVER ()::integer AS total
-      FROM ranked WHERE line_no <> first_line ORDER BY line_no LIMIT $1`,
-    values: [limit],
+    rows: `SELECT line_no, first_line::text AS detail
+      FROM (SELECT line_no, min(line_no) OVER (PARTITION BY ${key}) AS first_line FROM ${ident(STAGE)}) AS ranked
+      WHERE line_no <> first_line`,
   };
 }
 
 /** Rows naming a parent (account, event type, invoice) that is not in its source table; `detail` is the value. */
-export function unknownReferenceSql(ref: Reference, limit: number): Sql {
+export function unknownReference(ref: Reference): StageCheck {
   const col = ident(ref.column);
   return {
-    text: `SELECT s.line_no, s.${col}::text AS detail, count(*) OVER ()::integer AS total
+    rows: `SELECT s.line_no, s.${col}::text AS detail
       FROM ${ident(STAGE)} AS s
       WHERE s.${col} IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM ${ident(SOURCE)}.${ident(ref.table)} AS p WHERE p.${ident(ref.parentColumn)} = s.${col})
-      ORDER BY s.line_no LIMIT $1`,
+        AND NOT EXISTS (SELECT 1 FROM ${ident(SOURCE)}.${ident(ref.table)} AS p WHERE p.${ident(ref.parentColumn)} = s.${col})`,
+  };
+}
+
+/** The first `limit` rows a check finds, in line order, and how many it finds in all. */
+export function firstProblemsSql(check: StageCheck, limit: number): Sql {
+  return {
+    text: `WITH found AS (${check.rows})
+      SELECT line_no, detail, count(*) OVER ()::integer AS total FROM found ORDER BY line_no LIMIT $1`,
     values: [limit],
+  };
+}
+
+/** For each of `details`: how many rows a check finds with it, and the first three of their lines. */
+export function problemGroupsSql(check: StageCheck, details: string[]): Sql {
+  return {
+    text: `WITH found AS (${check.rows}),
+      ranked AS (
+        SELECT detail, line_no, row_number() OVER (PARTITION BY detail ORDER BY line_no) AS k, count(*) OVER (PARTITION BY detail) AS n
+        FROM found WHERE detail = ANY($1::text[])
+      )
+      SELECT detail, array_agg(line_no ORDER BY line_no) AS lines, max(n)::integer AS n FROM ranked WHERE k <= 3 GROUP BY detail`,
+    values: [details],
   };
 }
 
@@ -66,11 +111,6 @@ export function stageSpanSql(column: string): Sql {
 
 export function stageCountSql(): Sql {
   return { text: `SELECT count(*)::integer AS rows FROM ${ident(STAGE)}` };
-}
-
-/** Monthly event partitions covering [lo, hi + 1 month), so every staged event has its partition. */
-export function ensureEventPartitionsSql(lo: Date, hi: Date): Sql {
-  return { text: `SELECT source.ensure_event_partitions($1::timestamptz, $2::timestamptz + interval '1 month') AS created`, values: [lo, hi] };
 }
 
 /** How many staged rows already exist in the target (the rest will be inserted). */
@@ -98,7 +138,16 @@ export function upsertSql(c: TableContract): Sql {
   };
 }
 
-export function recordRunSql(run: { table: string; file: string; sha256: string; rows: number; inserted: number; updated: number }): Sql {
+export interface RunRecord {
+  table: string;
+  file: string;
+  sha256: string;
+  rows: number;
+  inserted: number;
+  updated: number;
+}
+
+export function recordRunSql(run: RunRecord): Sql {
   return {
     text: `INSERT INTO churn.ingestion_runs (table_name, file_name, file_sha256, rows_in_file, rows_inserted, rows_updated)
       VALUES ($1, $2, $3, $4, $5, $6) RETURNING run_id`,

@@ -57,10 +57,16 @@ export const stickiness: Template<KindDef<'stickiness'>> = (def, b) => {
       / nullif(count(*) FILTER (WHERE ${keyed('user')} AND ${anyIn('s', def.window)}), 0)`);
 };
 
-/** Longest run of consecutive inactive days inside the window (the whole window when never active). */
+/**
+ * Longest run of consecutive inactive days inside the window, counting only the days since sign-up
+ * (the day buckets that end after created_at): a 10-day-old account has at most 10 inactive days.
+ * The window's lived part when never active in it.
+ */
 export const longestGap: Template<KindDef<'longest_gap'>> = (def, b) => {
-  needWords(b, reachOf(def.window), def.name);
-  return `coalesce((SELECT max(length(z)) FROM unnest(string_to_array(${cut('evf.ds', def.window)}, '1')) AS z), ${int(def.window.days)})`;
+  const w = def.window;
+  needWords(b, reachOf(w), def.name);
+  const lived = `greatest(0, least(${int(w.days)}, ceil(extract(epoch FROM (p.as_of - p.created_at)) / 86400)::int - ${int(w.offsetDays)}))`;
+  return `coalesce((SELECT max(length(z)) FROM unnest(string_to_array(substr(evf.ds, ${int(w.offsetDays + 1)}, ${lived}), '1')) AS z), ${lived})`;
 };
 
 /**

@@ -50,20 +50,21 @@ export const stickiness: Template<KindDef<'stickiness'>> = (def, b) => {
 };
 
 /**
- * Longest run of inactive days in the window: the days before its first active day, after its last,
- * and the largest gap stored before each active day after the first one inside it. The largest
- * inner gaps of all the catalogue's longest-gap windows come from one scan of the widest slice of
- * `a.gaps` per row (a subquery per row is the expensive part).
+ * Longest run of inactive days in the window, counting only the days since sign-up (`a.cday`, the
+ * UTC day of created_at: the window starts there when that came later): the days before its first
+ * active day, after its last, and the largest gap stored before each active day after the first one
+ * inside it. The largest inner gaps of all the catalogue's longest-gap windows come from one scan of
+ * the widest slice of `a.gaps` per row (a subquery per row is the expensive part).
  */
 export const longestGap: Template<KindDef<'longest_gap'>> = (def, b) => {
   const ws = b.gapWindows.length ? b.gapWindows : [def.window];
   const k = ws.findIndex((w) => w.days === def.window.days && w.offsetDays === def.window.offsetDays);
-  const from = (w: Window) => edge(w.offsetDays + w.days);
+  const from = (w: Window) => `greatest(${edge(w.offsetDays + w.days)}, a.cday)`;
   const to = (w: Window) => edge(w.offsetDays);
   const reach = Math.max(...ws.map((w) => w.offsetDays + w.days));
   const near = Math.min(...ws.map((w) => w.offsetDays));
   // f0/l0: the first and last active-day index of the widest range; f<i>/l<i>: of window i
-  const bounds = [`${before(edge(reach))} + 1 AS f0`, `${before(edge(near))} AS l0`,
+  const bounds = [`${before(`greatest(${edge(reach)}, a.cday)`)} + 1 AS f0`, `${before(edge(near))} AS l0`,
     ...ws.map((w, i) => `${before(from(w))} + 1 AS f${i + 1}, ${before(to(w))} AS l${i + 1}`)].join(', ');
   const maxima = ws.map((_, i) => `max(u.v) FILTER (WHERE u.j > k.f${i + 1} - k.f0 AND u.j <= k.l${i + 1} - k.f0)`).join(', ');
   const inner = b.col('evf', `(SELECT ARRAY[${maxima}] FROM (SELECT ${bounds} OFFSET 0) k, unnest(a.gaps[k.f0 + 1 : k.l0]) WITH ORDINALITY AS u(v, j))`);
@@ -71,9 +72,12 @@ export const longestGap: Template<KindDef<'longest_gap'>> = (def, b) => {
   const first = `${before(from(w))} + 1`;
   const last = before(to(w));
   const active = b.col('evf', `${last} >= ${first}`);
-  const lead = b.col('evf', `a.days[${first}] - (${from(w)})`);
+  const lead = b.col('evf', `a.days[${first}] - ${from(w)}`);
   const tail = b.col('evf', `${to(w)} - 1 - a.days[${last}]`);
-  return `coalesce(CASE WHEN ${active} THEN greatest(${lead}, ${tail}, ${inner}[${k + 1}]) END, ${int(w.days)})`;
+  // never active in the window (or no event at all): the window's lived days
+  const start = `greatest(p.gj - ${int(w.offsetDays + w.days)}, floor(date_part('epoch', p.created_at) / 86400)::int)`;
+  const lived = `greatest(0, least(${int(w.days)}, p.gj - ${int(w.offsetDays)} - ${start}))`;
+  return `coalesce(CASE WHEN ${active} THEN greatest(${lead}, ${tail}, ${inner}[${k + 1}]) END, ${lived})`;
 };
 
 export const daysSinceLast: Template<KindDef<'days_since_last'>> = (_def, b) =>
@@ -118,10 +122,11 @@ evk AS MATERIALIZED (
 )`);
   }
   if (b.columnsOf('evf').length) {
-    ctes.push(`-- 4. the account rows, their arrays copied out of TOAST storage once (each reference below would decompress them again)
+    ctes.push(`-- 4. the account rows, their arrays copied out of TOAST storage once (each reference below would decompress them again), with the UTC day of sign-up
 ea AS MATERIALIZED (
-  SELECT a.account_id, a.days[:] AS days, a.cum[:] AS cum, a.gaps[:] AS gaps, a.first_key_at
-  FROM churn.event_rollup a WHERE a.kind = 0${only('a.account_id')}
+  SELECT a.account_id, a.days[:] AS days, a.cum[:] AS cum, a.gaps[:] AS gaps, a.first_key_at,
+         floor(date_part('epoch', ac.created_at) / 86400)::int AS cday
+  FROM churn.event_rollup a JOIN source.accounts ac ON ac.account_id = a.account_id WHERE a.kind = 0${only('a.account_id')}
 ),
 -- 5. per (as_of, account) with any event before as_of: the account row's windows
 evf AS MATERIALIZED (

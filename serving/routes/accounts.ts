@@ -4,10 +4,11 @@ import { ChurnError } from '../../core/errors.ts';
 import { requireScope } from '../auth.ts';
 import type { AppDeps } from '../deps.ts';
 import { ChangeQuerySchema, HistoryQuerySchema, HistoryResponseSchema, ListQuerySchema, ListResponseSchema, ScoreQuerySchema } from '../schemas/accounts.ts';
-import { AccountParamsSchema } from '../schemas/common.ts';
+import { AccountIdSchema, AccountParamsSchema } from '../schemas/common.ts';
 import { ChangeResponseSchema, ScoreSchema, type Score } from '../../scoring/schema.ts';
 import { errorResponses } from '../schemas/errors.ts';
-import { defaultAsOf, scoreAccounts } from '../../scoring/score-accounts.ts';
+import { defaultAsOf } from '../../core/time.ts';
+import { scoreAccount } from '../../scoring/score-accounts.ts';
 import { accountExists, accountHistory, latestScores, rowToScore, storedScoreAt, type StoredScoreRow } from '../../scoring/store.ts';
 import { scoreChange } from '../../scoring/score-change.ts';
 
@@ -18,18 +19,19 @@ function encodeCursor(p: number, id: string): string {
 function decodeCursor(cursor: string): { p: number; id: string } {
   try {
     const [p, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof p === 'number' && Number.isFinite(p) && typeof id === 'string') return { p, id };
+    // the id goes into SQL: an account id's own rules (no NUL or other control character)
+    if (typeof p === 'number' && Number.isFinite(p) && AccountIdSchema.safeParse(id).success) return { p, id: id as string };
   } catch {
     // fall through
   }
   throw new ChurnError('CHURN_ERR_VALIDATION', 'invalid cursor: pass back next_cursor from a previous page');
 }
 
-type Summary = Omit<Score, 'drivers' | 'base_value'> & { scored_at: string };
+type Summary = Omit<Score, 'drivers' | 'base_value' | 'imputed'> & { scored_at: string };
 function summary(r: Omit<StoredScoreRow, 'drivers' | 'base_value'>): Summary {
   return {
     account_id: r.account_id, as_of: r.as_of.toISOString(), scored_at: r.scored_at.toISOString(), model_version: r.model_version,
-    feature_set_version: r.feature_set_version, segment: r.segment, churn_probability: r.churn_probability, health_score: r.health_score,
+    feature_set_version: r.feature_set_version, segment: r.segment, status: r.status ?? 'active', churn_probability: r.churn_probability, health_score: r.health_score,
     tier: r.tier, recommended_action: r.recommended_action, scorecard_score: r.scorecard_score, components: r.components,
   };
 }
@@ -55,7 +57,7 @@ export function accountRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         params: AccountParamsSchema, querystring: ScoreQuerySchema, response: { 200: ScoreSchema, ...errorResponses } },
     }, async (req) => {
       const asOf = req.query.as_of ?? defaultAsOf();
-      const [score] = await scoreAccounts(deps, [req.params.id], asOf, req.query.explain ? req.query.top : 0);
+      const score = await scoreAccount(deps, req.params.id, asOf, req.query.explain ? req.query.top : 0);
       deps.metrics.scoresServed.inc({ route: 'account_score' });
       return score;
     });

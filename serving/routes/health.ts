@@ -2,7 +2,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.ts';
 
-const ReadySchema = z.object({ ready: z.boolean(), database: z.boolean(), model_version: z.number().int().nullable() });
+const ReadySchema = z.object({
+  ready: z.boolean(), database: z.boolean(), model_version: z.number().int().nullable(),
+  /** why the champion alias's version is not the one served (trained on another feature catalogue), else null */
+  model_problem: z.string().nullable(),
+});
 
 /** Pings the database with a bound on the wait, so readiness answers quickly while it is away. */
 async function databaseUp(deps: AppDeps, timeoutMs = 1500): Promise<boolean> {
@@ -29,7 +33,7 @@ export function healthRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       if (database && !deps.holder.current) await deps.holder.refresh().catch((err) => deps.log.warn({ err }, 'champion not loadable yet'));
       const model = deps.holder.current;
       const ready = database && model !== null;
-      return reply.code(ready ? 200 : 503).send({ ready, database, model_version: model?.version ?? null });
+      return reply.code(ready ? 200 : 503).send({ ready, database, model_version: model?.version ?? null, model_problem: deps.holder.problem });
     });
 
     app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics', response: { 200: { content: { 'text/plain': { schema: z.string() } } } } } }, async (_req, reply) => {

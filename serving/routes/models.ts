@@ -1,5 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { getModel, listModels, setAlias } from '../../training/registry/index.ts';
+import { loadCatalog } from '../../features/catalog.ts';
+import { contractOf } from '../../training/contract.ts';
+import { parseArtifact } from '../../training/artifact.ts';
+import { getModel, listModels, loadModel, promoteOrExplain } from '../../training/registry/index.ts';
 import { requireScope } from '../auth.ts';
 import type { AppDeps } from '../deps.ts';
 import { AliasBodySchema, AliasParamsSchema, AliasResponseSchema, ModelResponseSchema, modelResponse, VersionParamsSchema } from '../schemas/models.ts';
@@ -7,6 +10,8 @@ import { errorResponses } from '../schemas/errors.ts';
 import { z } from 'zod';
 
 export function modelRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+  let catalog: string | undefined;
+  const catalogVersion = () => (catalog ??= loadCatalog().version);
   const read = requireScope(deps.auth, 'score:read');
   const admin = requireScope(deps.auth, 'models:admin');
   return async (app) => {
@@ -20,17 +25,24 @@ export function modelRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       onRequest: read,
       schema: { tags: ['models'], summary: 'One registry entry', security: [{ bearer: [] }],
         params: VersionParamsSchema, response: { 200: ModelResponseSchema, ...errorResponses } },
-    }, async (req) => modelResponse(await getModel(deps.pool, req.params.version)));
+    }, async (req) => {
+      const meta = await getModel(deps.pool, req.params.version);
+      const contract = meta.status === 'failed' ? null : contractOf(parseArtifact((await loadModel(deps.pool, meta.version)).artifact, `model version ${meta.version}`));
+      return { ...modelResponse(meta), input_contract: contract };
+    });
 
     app.put('/models/:version/aliases/:alias', {
       onRequest: admin,
-      schema: { tags: ['models'], summary: 'Moves an alias to a version (the champion swaps without dropping requests)', security: [{ bearer: [] }],
+      schema: { tags: ['models'], summary: 'Moves an alias to a version under the promotion rule: a version not trained on the feature catalogue, or worse than the holder on the same rows, is refused (409) unless `force` with a `reason` (the champion swaps without dropping requests)', security: [{ bearer: [] }],
         params: AliasParamsSchema, body: AliasBodySchema, response: { 200: AliasResponseSchema, ...errorResponses } },
     }, async (req) => {
-      const r = await setAlias(deps.pool, { alias: req.params.alias, version: req.params.version, actor: `api:${req.principal?.name ?? 'unknown'}`, reason: req.body?.reason ?? null });
+      const r = await promoteOrExplain(deps.pool, {
+        ref: req.params.version, alias: req.params.alias, actor: `api:${req.principal?.name ?? 'unknown'}`,
+        force: req.body?.force ?? false, reason: req.body?.reason ?? null, catalogVersion: catalogVersion(),
+      });
       // This replica swaps now; the NOTIFY tells the others.
       if (req.params.alias === deps.holder.alias) await deps.holder.refresh();
-      return { alias: r.alias, from_version: r.fromVersion, to_version: r.toVersion, moved: r.moved };
+      return { alias: req.params.alias, from_version: r.fromVersion, to_version: r.toVersion, moved: r.decision !== 'already', decision: r.decision, reason: r.reason };
     });
   };
 }

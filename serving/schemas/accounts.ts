@@ -14,7 +14,7 @@ export const ListQuerySchema = z.object({
   cursor: z.string().max(400).regex(/^[A-Za-z0-9_-]+$/).optional(),
 }).strict();
 
-export const ScoreSummarySchema = ScoreSchema.omit({ drivers: true, base_value: true }).extend({ scored_at: z.string() }).meta({ id: 'ScoreSummary' });
+export const ScoreSummarySchema = ScoreSchema.omit({ drivers: true, base_value: true, imputed: true }).extend({ scored_at: z.string() }).meta({ id: 'ScoreSummary' });
 
 export const ListResponseSchema = z.object({
   accounts: z.array(ScoreSummarySchema),

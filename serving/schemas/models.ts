@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InputContract } from '../../training/contract.ts';
 import { AliasName, ModelVersionSchema, type ModelVersion } from '../../training/registry/index.ts';
 
 /**
@@ -14,6 +15,8 @@ export const ModelResponseSchema = ModelVersionSchema.extend({
   git_revision: z.string(),
   data_source: z.string(),
   artifact_bytes: z.number().int(),
+  /** what a row must look like to be scored by this version (GET /v1/models/:version only; null for a failed run) */
+  input_contract: InputContract.nullable().optional(),
 }).meta({ id: 'ModelVersion' });
 export type ModelResponse = z.infer<typeof ModelResponseSchema>;
 
@@ -31,8 +34,18 @@ export const AliasParamsSchema = z.object({
   alias: AliasName,
 }).strict();
 
-export const AliasBodySchema = z.object({ reason: z.string().max(2000).optional() }).strict().nullish();
+export const AliasBodySchema = z.object({
+  reason: z.string().trim().max(2000).optional(),
+  /** move even when the promotion rule refuses it; needs a reason, recorded in the alias history */
+  force: z.boolean().optional(),
+}).strict().refine((b) => !b.force || b.reason, { message: 'force needs a reason (recorded in the alias history)', path: ['reason'] }).nullish();
 
-export const AliasResponseSchema = z.object({ alias: z.string(), from_version: z.number().int().nullable(), to_version: z.number().int(), moved: z.boolean() });
+export const AliasResponseSchema = z.object({
+  alias: z.string(), from_version: z.number().int().nullable(), to_version: z.number().int(), moved: z.boolean(),
+  /** promoted (not worse on the same rows), no_champion (the alias was free), forced, already */
+  decision: z.string(),
+  /** what the rule found, as recorded in the alias history */
+  reason: z.string(),
+});
 
 export const ReportParamsSchema = VersionParamsSchema;

@@ -26,6 +26,11 @@ export interface NetworkFitOptions {
   positiveWeight: number;
   /** run exactly maxEpochs and return the last weights (a refit with a known epoch count) */
   fixedEpochs?: boolean;
+  /**
+   * per encoded input, the sign its weight must keep (+1, -1, 0 free): enforced by projection after
+   * every step, for a network without hidden layers (a logistic model) only
+   */
+  signs?: Int8Array;
   progress?: Progress;
 }
 
@@ -85,6 +90,18 @@ function snapshot(vars: tf.Variable[]): NetworkWeights {
   return { layers };
 }
 
+/** Projects a [d, 1] kernel onto the signs: w for free inputs, s * max(0, s * w) for constrained ones. */
+function signProjection(signs: Int8Array | undefined, d: number): { apply(w: tf.Variable): tf.Tensor; dispose(): void } | null {
+  if (!signs || !signs.some((x) => x !== 0)) return null;
+  if (signs.length !== d) throw new Error(`sign constraints for ${signs.length} inputs, the network has ${d}`);
+  const s = tf.tensor2d(Float32Array.from(signs), [d, 1]);
+  const free = tf.equal(s, 0);
+  return {
+    apply: (w) => tf.where(free, w, tf.mul(s, tf.relu(tf.mul(s, w)))),
+    dispose: () => tf.dispose([s, free]),
+  };
+}
+
 /**
  * Trains the network with Adam on mini-batches (seeded shuffling), L2 on kernels and early stopping on
  * the validation loss with patience; returns the best epoch's weights. Every tensor is disposed.
@@ -102,6 +119,7 @@ export async function fitNetwork(train: Matrix, valid: Matrix, opts: NetworkFitO
   const xValid = tf.tensor2d(valid.x, [valid.n, valid.d]);
   const yValid = tf.tensor1d(valid.y);
   const optimizer = tf.train.adam(opts.learningRate);
+  const project = signProjection(opts.hidden.length === 0 ? opts.signs : undefined, train.d);
   const rng = createRng(opts.seed ^ 0x5bd1e995);
   const order = Int32Array.from({ length: train.n }, (_, i) => i);
   const history: FitHistory[] = [];
@@ -126,6 +144,7 @@ export async function fitNetwork(train: Matrix, valid: Matrix, opts: NetworkFitO
             for (let l = 0; l < vars.length; l += 2) penalty = tf.add(penalty, tf.sum(tf.square(vars[l]))) as tf.Scalar;
             return tf.add(data, tf.mul(penalty, opts.l2)) as tf.Scalar;
           }, true, vars);
+          if (project) (vars[0] as tf.Variable<tf.Rank>).assign(project.apply(vars[0]));
           return tf.add(lossSum, c ?? tf.scalar(0)) as tf.Scalar;
         });
         lossSum.dispose();
@@ -145,6 +164,7 @@ export async function fitNetwork(train: Matrix, valid: Matrix, opts: NetworkFitO
   } finally {
     progress.stop();
     optimizer.dispose();
+    project?.dispose();
     tf.dispose([...vars, xTrain, yTrain, xValid, yValid]);
   }
   return { weights: best.weights, bestEpoch: best.epoch, epochsRun: history.length, bestValidLoss: best.loss, history };

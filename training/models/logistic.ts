@@ -19,6 +19,6 @@ export function logisticParams(nTrain: number, overrides: Partial<ModelParams> =
   return { hidden: [], l2: 1e-4, learningRate: fullBatch ? 0.05 : 0.01, batchSize: Math.min(8192, Math.max(1, nTrain)), maxEpochs: fullBatch ? 2000 : 300, patience: fullBatch ? 50 : 15, ...overrides };
 }
 
-export function toFitOptions(p: ModelParams, seed: number, positiveWeight: number): NetworkFitOptions {
-  return { ...p, seed, positiveWeight };
+export function toFitOptions(p: ModelParams, seed: number, positiveWeight: number, signs?: Int8Array): NetworkFitOptions {
+  return { ...p, seed, positiveWeight, ...(signs ? { signs } : {}) };
 }

@@ -5,4 +5,5 @@ export { ALIAS_CHANNEL, aliasHistory, promoteIfNotWorse, setAlias, type AliasNot
 export { canonicalJson, packArtifact, sha256Hex, unpackArtifact } from './canonical.ts';
 export { flattenNumeric, metricValue } from './metrics.ts';
 export { gitRevision } from './git.ts';
-export { describeModel, promoteChecked, type ModelDetails } from './manual.ts';
+export { describeModel, type ModelDetails } from './manual.ts';
+export { promote, promoteOrExplain, type PromoteRequest } from './promotion.ts';

@@ -1,0 +1,111 @@
+import { ChurnError } from '../core/errors.ts';
+import type { ContractFeature } from '../training/contract.ts';
+import type { SegmentInfo } from './health.ts';
+import type { RowValue, ScoringModel } from './model.ts';
+
+/** One thing wrong with a caller-supplied row. */
+export interface Problem {
+  /** index of the row (the instance in the request, the record in the file) */
+  row: number;
+  feature: string;
+  reason: string;
+}
+
+/** A caller-supplied row checked against the model's input contract, ready to score. */
+export interface CheckedRow {
+  id: string | null;
+  row: Record<string, RowValue>;
+  segment: SegmentInfo;
+  /** features the caller left out, scored as missing (only with `allowMissing`) */
+  imputed: string[];
+}
+
+/** Keys that describe the account rather than feed the model. */
+const ACCOUNT_KEYS = new Set(['id', 'segment', 'tenure_days']);
+
+export interface CheckOptions {
+  /** score features the row lacks as missing values (and say so) instead of refusing the row */
+  allowMissing?: boolean;
+  /** values are text (a CSV cell): numeric features are parsed from it */
+  text?: boolean;
+  /** how a problem's place is named, from the row index and the feature: `instances.3.seats` (API, the default) or `line 5, seats` (CLI) */
+  where?: (row: number, feature: string) => string;
+}
+
+const shown = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v) : String(v));
+
+function checkValue(f: ContractFeature, v: unknown, text: boolean): { value: RowValue } | { reason: string } {
+  if (v === null || v === undefined || (text && v === '')) return { value: null };
+  if (f.type === 'numeric') {
+    if (typeof v === 'boolean') return { value: v ? 1 : 0 };
+    if (typeof v === 'number') return Number.isFinite(v) ? { value: v } : { reason: `expected a finite number, got ${shown(v)}` };
+    if (text && typeof v === 'string') {
+      const n = Number(v.trim());
+      if (v.trim() !== '' && Number.isFinite(n)) return { value: n };
+    }
+    return { reason: `expected a number, got ${shown(v)}` };
+  }
+  const s = typeof v === 'string' ? v.trim() : null;
+  if (s === null) return { reason: `expected one of its categories (text), got ${shown(v)}` };
+  if (f.categories && !f.categories.includes(s)) {
+    const known = f.categories.slice(0, 8).map((c) => JSON.stringify(c)).join(', ');
+    return { reason: `unknown category ${shown(s)}; the model knows ${known}${f.categories.length > 8 ? `, ... (${f.categories.length})` : ''}` };
+  }
+  return { value: s };
+}
+
+function checkAccountKeys(model: ScoringModel, inst: Record<string, unknown>, text: boolean, report: (feature: string, reason: string) => void): { id: string | null; segment: SegmentInfo } {
+  const id = inst.id === undefined || inst.id === null ? null : typeof inst.id === 'string' || typeof inst.id === 'number' ? String(inst.id) : (report('id', 'expected text'), null);
+  let accountSegment: string | null = null;
+  if (inst.segment !== undefined && inst.segment !== null && inst.segment !== '') {
+    const known = model.contract.account_segments;
+    if (typeof inst.segment !== 'string') report('segment', `expected text, got ${shown(inst.segment)}`);
+    else if (known && !known.includes(inst.segment)) report('segment', `unknown segment ${shown(inst.segment)}; the model knows ${known.map((k) => JSON.stringify(k)).join(', ')}`);
+    else accountSegment = inst.segment;
+  }
+  let tenureDays: number | null = null;
+  if (inst.tenure_days !== undefined && inst.tenure_days !== null && inst.tenure_days !== '') {
+    const n = text && typeof inst.tenure_days === 'string' ? Number(inst.tenure_days) : inst.tenure_days;
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) report('tenure_days', `expected a number of days (0 or more), got ${shown(inst.tenure_days)}`);
+    else tenureDays = n;
+  }
+  return { id, segment: { accountSegment, tenureDays } };
+}
+
+/**
+ * Checks caller-supplied rows against the model's input contract and returns them ready to score.
+ * Every problem of every row is collected (row, feature, reason): unknown features, wrong types,
+ * categories the model never saw, an unknown account segment, and features the row lacks (unless
+ * `allowMissing`, which scores them as missing and lists them in `imputed`). Any problem is a
+ * CHURN_ERR_VALIDATION naming them, with the full list in `details.problems`; nothing is scored.
+ */
+export function checkRows(model: ScoringModel, rows: readonly Record<string, unknown>[], opts: CheckOptions = {}): CheckedRow[] {
+  const problems: Problem[] = [];
+  const where = opts.where ?? ((i: number, feature: string) => `instances.${i}.${feature}`);
+  const text = opts.text === true;
+  const out = rows.map((inst, r): CheckedRow => {
+    const report = (feature: string, reason: string) => problems.push({ row: r, feature, reason });
+    for (const k of Object.keys(inst)) if (!model.contract.byName.has(k) && !ACCOUNT_KEYS.has(k)) report(k, 'unknown feature: the model does not use it');
+    const row: Record<string, RowValue> = {};
+    const imputed: string[] = [];
+    for (const f of model.contract.features) {
+      if (!Object.hasOwn(inst, f.name)) {
+        if (opts.allowMissing) imputed.push(f.name);
+        else report(f.name, 'missing (send null for a missing value, or allow_missing to impute every absent feature)');
+        row[f.name] = null;
+        continue;
+      }
+      const c = checkValue(f, inst[f.name], text);
+      if ('reason' in c) report(f.name, c.reason);
+      else row[f.name] = c.value;
+    }
+    return { ...checkAccountKeys(model, inst, text, report), row, imputed };
+  });
+  if (problems.length) {
+    const list = problems.slice(0, 10).map((p) => `${where(p.row, p.feature)}: ${p.reason}`).join('; ');
+    const inputs = model.version > 0 ? ` (the model's inputs: GET /v1/models/${model.version}, or \`churn models show ${model.version}\`)` : '';
+    throw new ChurnError('CHURN_ERR_VALIDATION', `${problems.length} problem${problems.length > 1 ? 's' : ''} with the rows to score${inputs}: ${list}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`,
+      { details: { problems: problems.slice(0, 200) } });
+  }
+  return out;
+}

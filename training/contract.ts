@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import type { Preprocessing } from './preprocess.ts';
+import type { PreparedTable } from './table.ts';
+
+/**
+ * A model's input contract: what a row must look like to be scored by it. Stored with the artifact,
+ * shown by `GET /v1/models/:version` and `churn models show`, and checked at every seam where a row
+ * meets the model (`POST /v1/predict`, `churn predict`, the server loading a champion).
+ */
+export const ContractFeature = z.object({
+  name: z.string(),
+  type: z.enum(['numeric', 'categorical']),
+  family: z.string(),
+  /** categories seen in the table the model was trained from (categorical features): any other value is refused */
+  categories: z.array(z.string()).optional(),
+  /** smallest and largest value seen in training (numeric features; null when every value was missing) */
+  range: z.object({ min: z.number(), max: z.number() }).nullable().optional(),
+  /** whether training saw missing values (null) for it */
+  missing_seen: z.boolean(),
+  /** how churn risk moves as the value rises, as declared by the feature catalogue (the model keeps to it) */
+  risk: z.enum(['increasing', 'decreasing']).optional(),
+});
+export type ContractFeature = z.infer<typeof ContractFeature>;
+
+export const InputContract = z.object({
+  /** the feature catalogue the features come from (null: a prepared table's own columns) */
+  feature_set_version: z.string().nullable(),
+  features: z.array(ContractFeature),
+  /** the account segments (source.accounts.segment) seen in training, when known */
+  account_segments: z.array(z.string()).optional(),
+});
+export type InputContract = z.infer<typeof InputContract>;
+
+/**
+ * The contract of a model fitted on `rows` of `table` with preprocessing `pre`: ranges from those
+ * rows, categories from every row of the table (a category seen only in held-out rows is known to the
+ * data, and the model scores it in its rare bucket).
+ */
+export function buildContract(table: PreparedTable, rows: readonly number[], pre: Preprocessing, featureSetVersion: string | null): InputContract {
+  const byName = new Map(table.columns.map((c) => [c.name, c]));
+  const features = pre.columns.map((spec): ContractFeature => {
+    const col = byName.get(spec.name)!;
+    let missing = false;
+    if (col.kind === 'text') {
+      const seen = new Set<string>();
+      for (const v of col.values) {
+        if (v === null) missing = true;
+        else seen.add(v);
+      }
+      return { name: spec.name, type: 'categorical', family: spec.family, categories: [...seen].sort(), missing_seen: missing };
+    }
+    let min = Infinity;
+    let max = -Infinity;
+    for (const i of rows) {
+      const v = col.values[i];
+      if (v === null || !Number.isFinite(v)) missing = true;
+      else if (v < min) min = v;
+      if (v !== null && Number.isFinite(v) && v > max) max = v;
+    }
+    return {
+      name: spec.name, type: 'numeric', family: spec.family, range: min <= max ? { min, max } : null, missing_seen: missing,
+      ...(spec.kind === 'numeric' && spec.risk ? { risk: spec.risk } : {}),
+    };
+  });
+  const segments = table.context?.segment ? [...new Set(rows.map((i) => table.context!.segment![i]).filter((s) => typeof s === 'string' && s !== ''))].sort() : [];
+  return { feature_set_version: featureSetVersion, features, ...(segments.length ? { account_segments: segments } : {}) };
+}
+
+/**
+ * The contract an artifact carries, or (artifacts from before contracts) the one its preprocessing
+ * implies: types, families and the categories with a column of their own; no ranges.
+ */
+export function contractOf(artifact: { input_contract?: InputContract; feature_set_version: string | null; preprocessing: Preprocessing }): InputContract {
+  if (artifact.input_contract) return artifact.input_contract;
+  return {
+    feature_set_version: artifact.feature_set_version,
+    features: artifact.preprocessing.columns.map((c) => c.kind === 'text'
+      ? { name: c.name, type: 'categorical' as const, family: c.family, categories: [...c.categories].sort(), missing_seen: c.missingBucket }
+      : { name: c.name, type: 'numeric' as const, family: c.family, range: null, missing_seen: c.missingIndicator }),
+  };
+}
