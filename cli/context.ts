@@ -1,8 +1,11 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { ConfigSchema, loadConfig, type Config } from '../core/config.ts';
 import { createPool, resolveDatabase, type Pool } from '../core/db.ts';
-import { ChurnError, describeIssues, isChurnError } from '../core/errors.ts';
+import { asChurnError, ChurnError, describeIssues } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { migrate } from '../features/migrate.ts';
+import { onExit } from './lifecycle.ts';
 import type { z } from 'zod';
 
 export interface CliContext {
@@ -14,24 +17,37 @@ export interface CliContext {
 
 /**
  * Opens the database (DATABASE_URL or the embedded server), migrates it, runs `fn`, and closes
- * everything again, also when `fn` throws. The embedded server is stopped only if this process started it.
+ * everything again, also when `fn` throws or the process is stopped by a signal (cli/lifecycle.ts).
+ * The embedded server is stopped only if this process started it.
  */
 export async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>, opts: { migrate?: boolean; keepOpen?: boolean } = {}): Promise<T> {
   const config = loadConfig();
   const log = createLogger(config.CHURN_LOG_LEVEL);
-  const db = await resolveDatabase({ databaseUrl: config.DATABASE_URL, home: config.home, embeddedPort: config.CHURN_EMBEDDED_PORT, log: (m) => log.debug({ pg: m }) });
-  // (the API's account-score feature statements run on connections of their own: see createFeatureReader)
-  const pool = createPool(db.url);
+  let pool: Pool | undefined;
+  let stopEmbedded: (() => Promise<void>) | undefined;
+  // registered before the embedded server starts, so that a signal during its start stops it too;
+  // on a signal, stopping the server ends the pool's queries, so both run at once
+  const forget = onExit(async () => {
+    await Promise.all([pool?.end(), stopEmbedded?.()]);
+  });
   const close = async () => {
-    await pool.end().catch(() => undefined);
-    await db.stop().catch(() => undefined);
+    forget();
+    await pool?.end().catch(() => undefined);
+    await stopEmbedded?.().catch(() => undefined);
   };
   try {
-    await pool.query('SELECT 1').catch((err: unknown) => {
+    const db = await resolveDatabase({
+      databaseUrl: config.DATABASE_URL, home: config.home, embeddedPort: config.CHURN_EMBEDDED_PORT,
+      log: (m) => log.debug({ pg: m }), onStarting: (stop) => { stopEmbedded = stop; },
+    });
+    // (the API's account-score feature statements run on connections of their own: see createFeatureReader)
+    const ready = createPool(db.url);
+    pool = ready;
+    await ready.query('SELECT 1').catch((err: unknown) => {
       throw new ChurnError('CHURN_ERR_DATABASE', `cannot reach PostgreSQL: ${(err as Error).message}`, { cause: err });
     });
-    if (opts.migrate !== false) await migrate(pool);
-    const out = await fn({ config, pool, log, databaseUrl: db.url });
+    if (opts.migrate !== false) await migrate(ready);
+    const out = await fn({ config, pool: ready, log, databaseUrl: db.url });
     if (!opts.keepOpen) await close();
     return out;
   } catch (err) {
@@ -47,13 +63,38 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.in
   return parsed.data;
 }
 
-/** Prints `CODE: message` and sets a non-zero exit code. */
+/**
+ * Fails fast (CHURN_ERR_IO) when `file` cannot be written because its folder is missing or not
+ * writable, before a command spends minutes on what it would write there.
+ */
+export async function assertWritable(file: string): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  const stat = await fs.stat(dir).catch(() => null);
+  if (!stat?.isDirectory()) throw new ChurnError('CHURN_ERR_IO', `cannot write ${file}: the folder ${dir} does not exist`);
+  await fs.access(dir, fs.constants.W_OK).catch(() => {
+    throw new ChurnError('CHURN_ERR_IO', `cannot write ${file}: the folder ${dir} is not writable`);
+  });
+}
+
+/**
+ * Prints `CODE: message` (one line) and sets a non-zero exit code. Expected failures (catalogue errors,
+ * database and file-system errors: core/errors.ts `asChurnError`) print their line; anything else is a
+ * bug: `CHURN_ERR_INTERNAL: message` and a hint, or the stack with CHURN_LOG_LEVEL=debug.
+ */
 export function reportError(err: unknown): void {
-  if (isChurnError(err)) {
-    console.error(`${err.code}: ${err.message}`);
-    if (err.details && ConfigSchema.shape.CHURN_LOG_LEVEL.safeParse(process.env.CHURN_LOG_LEVEL).data === 'debug') console.error(JSON.stringify(err.details, null, 2));
-  } else {
+  const debug = ConfigSchema.shape.CHURN_LOG_LEVEL.safeParse(process.env.CHURN_LOG_LEVEL).data === 'debug';
+  const known = asChurnError(err);
+  if (known) {
+    console.error(`${known.code}: ${oneLine(known.message)}`);
+    if (debug && known.details) console.error(JSON.stringify(known.details, null, 2));
+    if (debug && known.cause instanceof Error && known.cause.stack) console.error(known.cause.stack);
+  } else if (debug) {
     console.error(`CHURN_ERR_INTERNAL: ${(err as Error)?.stack ?? String(err)}`);
+  } else {
+    console.error(`CHURN_ERR_INTERNAL: ${oneLine((err as Error)?.message ?? String(err))}`);
+    console.error('(a bug: run with CHURN_LOG_LEVEL=debug for the stack)');
   }
   process.exitCode = 1;
 }
+
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { reportError } from './context.ts';
+import { exitAfterCleanup, installProcessHandlers } from './lifecycle.ts';
 import { registerAlerts } from './commands/alerts.ts';
 import { registerDataset } from './commands/dataset.ts';
 import { registerDb } from './commands/db.ts';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Runs one command and sets `process.exitCode` (1 after a failure); the caller decides when the process ends. */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
@@ -57,4 +59,14 @@ export async function main(argv: string[]): Promise<void> {
     }
     reportError(err);
   }
+}
+
+/**
+ * The entry point (bin/churn.js): runs one command with the process handlers of cli/lifecycle.ts and
+ * exits with its code, 0 or 1, explicitly (a library's exit hook must not turn a failure into 0).
+ */
+export async function run(argv: string[]): Promise<never> {
+  installProcessHandlers(reportError);
+  await main(argv);
+  return exitAfterCleanup(Number(process.exitCode ?? 0));
 }

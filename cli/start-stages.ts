@@ -9,7 +9,7 @@ import { query, type Pool } from '../core/db.ts';
 import { createProgress } from '../core/progress.ts';
 import { buildSnapshots } from '../features/materialize.ts';
 import type { Catalog } from '../features/catalog.ts';
-import { DEMO_ACCOUNTS, generate } from '../features/generate/index.ts';
+import { DEMO_ACCOUNTS, generate, unfinishedGeneration } from '../features/generate/index.ts';
 import { getModel } from '../training/registry/index.ts';
 import { ChurnError } from '../core/errors.ts';
 import { databaseTrainingSet, trainAndRegister } from '../training/run.ts';
@@ -23,14 +23,28 @@ import { scoreAllActive } from '../jobs/score-all.ts';
 
 export type Say = (line: string) => void;
 
-/** Generates the demo data set when the source tables are empty. */
+/**
+ * Generates the demo data set when the source tables are empty, and generates it again (same options)
+ * when they hold part of a generation that did not finish (an interrupted first start); refuses when
+ * files were ingested on top of such a part, rather than drop them.
+ */
 export async function ensureData(pool: Pool, now: Date, say: Say, accounts = DEMO_ACCOUNTS): Promise<void> {
-  const [{ n }] = await query<{ n: number }>(pool, 'SELECT count(*)::int AS n FROM source.accounts');
-  if (n > 0) return say(`data       ${n} accounts already in the database`);
+  const [{ n, events }] = await query<{ n: number; events: boolean }>(pool, 'SELECT count(*)::int AS n, EXISTS (SELECT 1 FROM source.events) AS events FROM source.accounts');
+  const unfinished = await unfinishedGeneration(pool);
+  if (n > 0 && !unfinished) return say(`data       ${n} accounts already in the database`);
   const end = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  const r = await generate(pool, { accounts, months: 12, seed: 42, end }, createProgress('generating'));
-  const events = r.rowCounts.events ?? 0;
-  say(`data       generated ${r.accounts} accounts and ${events.toLocaleString('en-US')} events in ${r.seconds.toFixed(1)} s`);
+  let options = { accounts, months: 12, seed: 42, end: end as Date | string };
+  if (unfinished) {
+    const left = `${n} accounts, ${events ? 'some' : 'no'} events`;
+    if (unfinished.ingestedSince) {
+      throw new ChurnError('CHURN_ERR_DATABASE_NOT_EMPTY', `an earlier data generation did not finish (${left}) and files were ingested since; run \`churn generate --replace\` to start over (that drops the ingested rows too)`);
+    }
+    options = unfinished.options ?? options;
+    say(`data       an earlier data generation did not finish (${left}): generating it again`);
+  }
+  const r = await generate(pool, { ...options, replace: unfinished !== null }, createProgress('generating'));
+  const eventCount = r.rowCounts.events ?? 0;
+  say(`data       generated ${r.accounts} accounts and ${eventCount.toLocaleString('en-US')} events in ${r.seconds.toFixed(1)} s`);
 }
 
 async function championOrNull(pool: Pool) {

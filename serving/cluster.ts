@@ -125,11 +125,13 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
 }
 
 /**
- * The worker side: tells the primary it listens, and on SIGTERM or SIGINT drains (`server.close()`)
- * and exits 0. Resolves once the server has closed. (Its metrics reach the primary through
- * `clusterMetricsReader`, which `startServer` sets up.)
+ * The worker side: tells the primary it listens, and drains (`server.close()`) when asked to stop:
+ * when `stopRequested` resolves (the caller owns the signals and the exit; the CLI passes its
+ * shutdown signal), else on SIGTERM or SIGINT, after which it exits 0. The primary stopping abnormally
+ * (killed) disconnects the IPC channel: that stops the worker too. Resolves once the server has closed.
+ * (Its metrics reach the primary through `clusterMetricsReader`, which `startServer` sets up.)
  */
-export function serveAsClusterWorker(server: { url: string; close(): Promise<void> }, log: Logger): Promise<void> {
+export function serveAsClusterWorker(server: { url: string; close(): Promise<void> }, log: Logger, stopRequested?: Promise<string>): Promise<void> {
   return new Promise((resolve) => {
     let closing = false;
     const stop = (signal: string) => {
@@ -138,12 +140,15 @@ export function serveAsClusterWorker(server: { url: string; close(): Promise<voi
       log.info({ signal }, 'worker shutting down: draining requests in flight');
       server.close().finally(() => {
         resolve();
-        process.exit(0);
+        if (!stopRequested) process.exit(0);
       });
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    // The primary stopping abnormally (killed) disconnects the IPC channel: stop too, not linger.
+    if (stopRequested) {
+      void stopRequested.then(stop);
+    } else {
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    }
     process.on('disconnect', () => stop('disconnect'));
     process.send?.({ type: READY, url: server.url });
   });

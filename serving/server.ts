@@ -15,6 +15,7 @@ import { registryModelSource } from '../scoring/holder.ts';
 import { dbReports } from '../jobs/report/store.ts';
 import { JobRunner } from '../jobs/runner.ts';
 import { registerMonitoringGauges } from '../jobs/monitor/metrics.ts';
+import { listenError } from './port.ts';
 
 export interface StartServerOptions {
   config: Config;
@@ -108,25 +109,26 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   });
   runner.start();
 
-  await opts.beforeListen?.(app);
-  const address = await app.listen({ port: config.PORT, host: config.HOST });
-  const url = address.replace('0.0.0.0', '127.0.0.1');
   let closing: Promise<void> | null = null;
-  return {
-    url,
-    app,
-    holder,
-    runner,
-    close: () => {
-      closing ??= (async () => {
-        await app.close(); // waits for requests in flight
-        await features.idle(); // reads of requests whose clients left are still running: let them finish
-        await features.close();
-        await runner.close(); // the daily job and a delivery round in flight finish before the pool may end
-        await holder.close();
-        await api.end();
-      })();
-      return closing;
-    },
+  const close = () => {
+    closing ??= (async () => {
+      await app.close(); // waits for requests in flight
+      await features.idle(); // reads of requests whose clients left are still running: let them finish
+      await features.close();
+      await runner.close(); // the daily job and a delivery round in flight finish before the pool may end
+      await holder.close();
+      await api.end();
+    })();
+    return closing;
   };
+  let address: string;
+  try {
+    await opts.beforeListen?.(app);
+    address = await app.listen({ port: config.PORT, host: config.HOST });
+  } catch (err) {
+    // nothing may outlive a server that never listened (the model listener, the job runner, the feature connections)
+    await close().catch(() => undefined);
+    throw listenError(err, config.PORT, config.HOST);
+  }
+  return { url: address.replace('0.0.0.0', '127.0.0.1'), app, holder, runner, close };
 }

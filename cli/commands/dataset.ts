@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { parseOptions, withDatabase } from '../context.ts';
+import { assertWritable, parseOptions, withDatabase } from '../context.ts';
 import { CliDateSchema } from './features-qa.ts';
 import { createProgress } from '../../core/progress.ts';
 import type { Pool } from '../../core/db.ts';
@@ -77,6 +77,7 @@ export function registerDataset(program: Command): void {
     .option('--data-end <date>', 'end of the data (default: the latest source timestamp)')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseOptions(ExportOptions, raw);
+      await assertWritable(o.out);
       await withDatabase(async ({ pool }) => {
         const featureSetVersion = o.featureSet ?? defaultFeatureSet();
         const { table, stats } = await buildTrainingSet(pool, {

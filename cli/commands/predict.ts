@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { parseOptions, withDatabase } from '../context.ts';
+import { assertWritable, parseOptions, withDatabase } from '../context.ts';
 import { ChurnError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
@@ -85,6 +85,7 @@ export function registerPredict(program: Command): void {
     .option('--top <n>', 'drivers per row', '3')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseOptions(PredictOptions, raw);
+      await assertWritable(o.out);
       let model: ScoringModel;
       let label: string;
       const catalog = loadCatalog();

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { parseOptions, withDatabase } from '../context.ts';
+import { assertWritable, parseOptions, withDatabase } from '../context.ts';
 import { ChurnError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
 import { DurationSchema } from '../../features/labels.ts';
@@ -60,6 +60,7 @@ export function registerReport(program: Command): void {
     .option('--bootstrap <n>', 'bootstrap resamples for the confidence intervals (0: none)', '200')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseOptions(ReportCliOptions, raw);
+      for (const file of [o.out, o.json]) if (file) await assertWritable(file);
       const servingConfig = await loadServingConfig(loadConfig().CHURN_SERVING_CONFIG);
       let table: PreparedTable | undefined;
       if (o.fromCsv) {

@@ -4,8 +4,9 @@ import { z } from 'zod';
 import { loadCatalog, ensureFeatureSet } from '../../features/catalog.ts';
 import { loadServingConfig } from '../../scoring/config.ts';
 import { parseOptions, withDatabase } from '../context.ts';
-import { serveApi } from '../serve-api.ts';
-import { ensureChampion, ensureData, ensureDemoKey, ensureFreshSnapshot, ensureReport, ensureScores } from '../start-stages.ts';
+import { shutdownSignal } from '../lifecycle.ts';
+import { assertPortFree } from '../../serving/port.ts';
+import { loadConfig } from '../../core/config.ts';
 
 const StartOptions = z.object({
   accounts: z.coerce.number().int().min(50).max(1_000_000).optional(),
@@ -21,6 +22,13 @@ export function registerStart(program: Command): void {
       const opts = parseOptions(StartOptions, raw);
       const started = performance.now();
       const say = (line: string) => console.log(line);
+      // the stages load TensorFlow.js and the server Fastify (seconds together): imported here, not for `churn --help`
+      const { ensureChampion, ensureData, ensureDemoKey, ensureFreshSnapshot, ensureReport, ensureScores } = await import('../start-stages.ts');
+      // a taken port is told now, not after minutes of preparation
+      if (opts.serve) {
+        const { PORT, HOST } = loadConfig();
+        await assertPortFree(PORT, HOST);
+      }
       await withDatabase(async ({ config, pool, log, databaseUrl }) => {
         say(`database   ${config.DATABASE_URL ? 'DATABASE_URL' : `embedded PostgreSQL under ${config.home}`} (migrated)`);
         const now = new Date();
@@ -37,20 +45,16 @@ export function registerStart(program: Command): void {
         const key = await ensureDemoKey(pool, config.home);
         say(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
         if (!opts.serve) return;
+        const { serveApi } = await import('../serve-api.ts');
         const server = await serveApi({ config, pool, log, databaseUrl, workers: config.CHURN_WORKERS });
         say('');
         say(`API        ${server.url}/v1   (docs: ${server.url}/docs)${server.workers > 1 ? `, ${server.workers} worker processes` : ''}`);
         say(`report     ${server.url}/v1/reports/latest`);
         say(`demo key   ${key}`);
         say(`try        curl -H "Authorization: Bearer ${key}" "${server.url}/v1/accounts?tier=critical&limit=5"`);
-        await new Promise<void>((resolve) => {
-          const stop = () => {
-            say('shutting down: draining requests');
-            server.close().then(resolve, resolve);
-          };
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
-        });
+        await shutdownSignal();
+        say('shutting down: draining requests');
+        await server.close();
       }, { migrate: true });
     });
 }

