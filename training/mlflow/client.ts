@@ -65,13 +65,13 @@ export class MlflowClient {
     const qs = opts.query ? `?${new URLSearchParams(opts.query).toString()}` : '';
     const url = `${this.base}/api/2.0/${endpoint}${qs}`;
     const headers: Record<string, string> = { accept: 'application/json', ...this.headers };
-    let body: string | Buffer | undefined;
+    let body: string | Uint8Array<ArrayBuffer> | undefined;
     if (opts.json !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(opts.json);
     } else if (opts.body) {
       headers['content-type'] = opts.contentType ?? 'application/octet-stream';
-      body = opts.body;
+      body = new Uint8Array(opts.body);
     }
     const details = (status: number | null, errorCode: string | null): MlflowErrorDetails => ({ method, endpoint, status, errorCode });
     let res: Response;
