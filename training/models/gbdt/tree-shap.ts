@@ -48,15 +48,34 @@ export function createTreeExplainer(c: CompiledGbdt): TreeExplainer {
   let x = new Float64Array(0);
   let phi = new Float64Array(0);
 
+  // ratio tables by path length d and position i < d (flattened, stride R): the EXTEND / UNWIND factors
+  const R = D + 2;
+  const up = new Float64Array(R * R);
+  const invUp = new Float64Array(R * R);
+  const down = new Float64Array(R * R);
+  const invDown = new Float64Array(R * R);
+  for (let d = 0; d < R; d++) {
+    for (let i = 0; i < d; i++) {
+      up[d * R + i] = (i + 1) / (d + 1);
+      invUp[d * R + i] = (d + 1) / (i + 1);
+      down[d * R + i] = (d - i) / (d + 1);
+      invDown[d * R + i] = (d + 1) / (d - i);
+    }
+  }
+
+  // In the path-dependent algorithm every one-fraction is 0 or 1 (the row follows a branch or not),
+  // which the formulas below use: a division by `one` is a no-op.
+
   /** EXTEND: adds a feature with its zero/one fractions to the path at `at` of length `depth`. */
   const extend = (at: number, depth: number, zero: number, one: number, feature: number): void => {
     pFeature[at + depth] = feature;
     pZero[at + depth] = zero;
     pOne[at + depth] = one;
     pWeight[at + depth] = depth === 0 ? 1 : 0;
+    const row = depth * R;
     for (let i = depth - 1; i >= 0; i--) {
-      pWeight[at + i + 1] += (one * pWeight[at + i] * (i + 1)) / (depth + 1);
-      pWeight[at + i] = (zero * pWeight[at + i] * (depth - i)) / (depth + 1);
+      pWeight[at + i + 1] += one * pWeight[at + i] * up[row + i];
+      pWeight[at + i] = zero * pWeight[at + i] * down[row + i];
     }
   };
 
@@ -64,13 +83,14 @@ export function createTreeExplainer(c: CompiledGbdt): TreeExplainer {
   const unwind = (at: number, depth: number, index: number): void => {
     const one = pOne[at + index];
     const zero = pZero[at + index];
+    const row = depth * R;
     let next = pWeight[at + depth];
     for (let i = depth - 1; i >= 0; i--) {
       if (one !== 0) {
         const tmp = pWeight[at + i];
-        pWeight[at + i] = (next * (depth + 1)) / ((i + 1) * one);
-        next = tmp - (pWeight[at + i] * zero * (depth - i)) / (depth + 1);
-      } else pWeight[at + i] = (pWeight[at + i] * (depth + 1)) / (zero * (depth - i));
+        pWeight[at + i] = next * invUp[row + i];
+        next = tmp - pWeight[at + i] * zero * down[row + i];
+      } else pWeight[at + i] = (pWeight[at + i] * invDown[row + i]) / zero;
     }
     for (let i = index; i < depth; i++) {
       pFeature[at + i] = pFeature[at + i + 1];
@@ -79,32 +99,49 @@ export function createTreeExplainer(c: CompiledGbdt): TreeExplainer {
     }
   };
 
-  /** The total path weight if element `index` were unwound (without changing the path). */
-  const unwoundSum = (at: number, depth: number, index: number): number => {
-    const one = pOne[at + index];
-    const zero = pZero[at + index];
-    let next = pWeight[at + depth];
-    let total = 0;
-    for (let i = depth - 1; i >= 0; i--) {
+  /**
+   * At a leaf: each path feature's contribution is (one - zero) * value times the path weight with that
+   * feature unwound. For one = 1 that weight needs the recurrence; for one = 0 it is the same sum
+   * divided by the feature's zero fraction, computed once per leaf.
+   */
+  const leaf = (at: number, depth: number, v: number): void => {
+    const row = depth * R;
+    let coldSum = -1;
+    for (let k = 1; k <= depth; k++) {
+      const one = pOne[at + k];
+      const zero = pZero[at + k];
+      let total = 0;
       if (one !== 0) {
-        const tmp = (next * (depth + 1)) / ((i + 1) * one);
-        total += tmp;
-        next = pWeight[at + i] - (tmp * zero * (depth - i)) / (depth + 1);
-      } else if (zero !== 0) total += pWeight[at + i] / zero / ((depth - i) / (depth + 1));
+        let next = pWeight[at + depth];
+        for (let i = depth - 1; i >= 0; i--) {
+          const tmp = next * invUp[row + i];
+          total += tmp;
+          next = pWeight[at + i] - tmp * zero * down[row + i];
+        }
+      } else {
+        if (zero === 0) continue;
+        if (coldSum < 0) {
+          coldSum = 0;
+          for (let i = depth - 1; i >= 0; i--) coldSum += pWeight[at + i] * invDown[row + i];
+        }
+        total = coldSum / zero;
+      }
+      phi[pFeature[at + k]] += total * (one - zero) * v;
     }
-    return total;
   };
 
   const recurse = (node: number, depth: number, parentAt: number, zero: number, one: number, feature: number): void => {
     const at = parentAt + depth + 1;
-    pFeature.copyWithin(at, parentAt, parentAt + depth + 1);
-    pZero.copyWithin(at, parentAt, parentAt + depth + 1);
-    pOne.copyWithin(at, parentAt, parentAt + depth + 1);
-    pWeight.copyWithin(at, parentAt, parentAt + depth + 1);
+    // copy the parent's path (a plain loop: paths are short, a builtin call per array costs more)
+    for (let i = 0; i <= depth; i++) {
+      pFeature[at + i] = pFeature[parentAt + i];
+      pZero[at + i] = pZero[parentAt + i];
+      pOne[at + i] = pOne[parentAt + i];
+      pWeight[at + i] = pWeight[parentAt + i];
+    }
     extend(at, depth, zero, one, feature);
     if (c.left[node] < 0) {
-      const v = c.value[node];
-      for (let i = 1; i <= depth; i++) phi[pFeature[at + i]] += unwoundSum(at, depth, i) * (pOne[at + i] - pZero[at + i]) * v;
+      leaf(at, depth, c.value[node]);
       return;
     }
     const hot = nextNode(c, node, x);
