@@ -91,7 +91,7 @@ function scanNumeric(hist: Float64Array, f: number, node: NodeStats, ctx: SplitC
   const mono = ctx.monotone[f];
   const Gm = hist[base];
   const Hm = hist[base + 1];
-  const hasMissing = Hm > 0;
+  const hasMissing = Hm > 1e-10 * node.H; // not a rounding residue left by histogram subtraction
   let gl = 0;
   let hl = 0;
   for (let b = 1; b < nb - 1; b++) {
@@ -138,7 +138,7 @@ function scanCategorical(hist: Float64Array, f: number, node: NodeStats, ctx: Sp
   if (m === 0) return;
   const Gm = hist[base];
   const Hm = hist[base + 1];
-  const hasMissing = Hm > 0;
+  const hasMissing = Hm > 1e-10 * node.H; // not a rounding residue left by histogram subtraction
   const onehot = m <= ctx.maxCatToOnehot;
   if (!onehot) sortByRatio(order, ratio, m);
   const maxK = onehot ? 1 : Math.min(ctx.maxCatThreshold, m);
