@@ -21,17 +21,31 @@ export interface BinTree {
 }
 
 
-/** The leaf a row reaches, reading its bins from a packed matrix (see TrainingBins) with `n` rows. */
-export function binnedLeaf(t: BinTree, packed: Uint32Array, n: number, row: number): number {
-  let node = 0;
-  while (t.left[node] >= 0) {
-    const f = t.feature[node];
-    const b = (packed[(f >> 2) * n + row] >>> ((f & 3) << 3)) & 255;
-    const cat = t.catLeft[node];
-    const goLeft = b === 0 ? t.defaultLeft[node] === 1 : cat ? cat[b] === 1 : b <= t.bin[node];
-    node = goLeft ? t.left[node] : t.right[node];
+/**
+ * Adds the tree's leaf value to margin[row] for rows[0..count) (or rows 0..count-1 when `rows` is
+ * null), reading their bins from a packed matrix (see TrainingBins) with `n` rows.
+ */
+export function addTreeBinned(t: BinTree, packed: Uint32Array, n: number, rows: Uint32Array | null, count: number, margin: Float64Array): void {
+  const { left, right, feature, bin, defaultLeft, value } = t;
+  // categorical nodes' bins sent left, flattened 256 to a node (only when the tree has such nodes)
+  let catBits: Uint8Array | null = null;
+  for (let i = 0; i < t.nNodes; i++) {
+    const c = t.catLeft[i];
+    if (!c) continue;
+    catBits ??= new Uint8Array(256 * t.nNodes);
+    catBits.set(c, 256 * i);
   }
-  return node;
+  for (let k = 0; k < count; k++) {
+    const row = rows ? rows[k] : k;
+    let node = 0;
+    while (left[node] >= 0) {
+      const f = feature[node];
+      const b = (packed[(f >> 2) * n + row] >>> ((f & 3) << 3)) & 255;
+      const goLeft = b === 0 ? defaultLeft[node] === 1 : catBits !== null && t.catLeft[node] !== null ? catBits[256 * node + b] === 1 : b <= bin[node];
+      node = goLeft ? left[node] : right[node];
+    }
+    margin[row] += value[node];
+  }
 }
 
 /** The model form of a grown tree: raw thresholds (x < cuts[bin - 1] goes left) and category indices. */

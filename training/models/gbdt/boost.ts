@@ -1,5 +1,5 @@
 import { mulberry32 } from '../../../core/random.ts';
-import { binnedLeaf, toModelTree, type BinTree } from './bin-tree.ts';
+import { addTreeBinned, toModelTree, type BinTree } from './bin-tree.ts';
 import type { BinnedMatrix } from './binning.ts';
 import { prepareFit, type FitInputs, type FitRows } from './fit-inputs.ts';
 import { TreeGrower } from './grow.ts';
@@ -63,9 +63,8 @@ function applyTree(t: BinTree, inp: FitInputs, rows: Uint32Array, rest: Uint32Ar
     const v = t.value[node];
     for (let i = t.start[node]; i < t.end[node]; i++) margin[rows[i]] += v;
   }
-  for (let k = 0; k < nRest; k++) margin[rest[k]] += t.value[binnedLeaf(t, inp.train.packed, inp.train.n, rest[k])];
-  const valid = inp.valid;
-  if (valid && validMargin) for (let i = 0; i < valid.n; i++) validMargin[i] += t.value[binnedLeaf(t, valid.packed, valid.n, i)];
+  addTreeBinned(t, inp.train.packed, inp.train.n, rest, nRest, margin);
+  if (inp.valid && validMargin) addTreeBinned(t, inp.valid.packed, inp.valid.n, null, inp.valid.n, validMargin);
 }
 
 function toModel(data: BinnedMatrix, inp: FitInputs, params: GbdtParams, base: number, trees: BinTree[], best: number): GbdtModel {

@@ -77,6 +77,7 @@ export interface HistogramBuilder {
 /** The plain single-thread builder. */
 export function createSerialBuilder(data: TrainingBins): HistogramBuilder {
   const ordered = new Float64Array(2 * data.n);
+  const bases = new Int32Array(8);
   return {
     ordered,
     build(jobs, nJobs, rows, gh, groups, masks, nGroups, pool) {
@@ -84,7 +85,7 @@ export function createSerialBuilder(data: TrainingBins): HistogramBuilder {
         const start = jobs[3 * j];
         const end = jobs[3 * j + 1];
         gatherGradients(rows, start, end, gh, ordered);
-        accumulateHistogram(data.packed, data.n, groups, masks, 0, nGroups, data.offsets, data.nBins, rows, start, end, ordered, pool.hist, jobs[3 * j + 2] * pool.slotSize);
+        accumulateHistogram(data.packed, data.n, groups, masks, 0, nGroups, data.offsets, data.nBins, rows, start, end, ordered, pool.hist, jobs[3 * j + 2] * pool.slotSize, bases);
       }
     },
     close: async () => undefined,

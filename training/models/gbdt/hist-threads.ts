@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { ChurnError } from '../../../core/errors.ts';
-import { accumulateHistogram, gatherGradients } from './histogram.ts';
+import { accumulate1, accumulate4, accumulate8, accumulateHistogram, gatherGradients } from './histogram.ts';
 import { createSerialBuilder, type HistogramBuilder, type HistPool, type TrainingBins } from './hist-pool.ts';
 
 /**
@@ -24,9 +24,13 @@ const STOP = 6;
 const CONTROL_WORDS = 8;
 const STALL_MS = 120_000;
 
+// the kernel's functions by their own source (declared under their names, as accumulateHistogram calls them)
+const kernelSource = () => [accumulate1, accumulate4, accumulate8, accumulateHistogram].map((f) => f.toString()).join('\n');
+
 const workerSource = (kernel: string) => `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
-const accumulate = (${kernel});
+${kernel}
+const bases = new Int32Array(8);
 const { ctl, packed, n, offsets, nBins, rows, ordered, jobs, groups, masks, port, index, threads } = workerData;
 let hist = workerData.hist;
 let histGen = 0;
@@ -40,7 +44,7 @@ for (;;) {
   const from = Math.floor((index * nGroups) / threads);
   const to = Math.floor(((index + 1) * nGroups) / threads);
   for (let j = 0; j < ctl[${JOBS}]; j++) {
-    accumulate(packed, n, groups, masks, from, to, offsets, nBins, rows, jobs[3 * j], jobs[3 * j + 1], ordered, hist, jobs[3 * j + 2] * ctl[${SLOT}]);
+    accumulateHistogram(packed, n, groups, masks, from, to, offsets, nBins, rows, jobs[3 * j], jobs[3 * j + 1], ordered, hist, jobs[3 * j + 2] * ctl[${SLOT}], bases);
   }
   Atomics.add(ctl, ${DONE}, 1);
   Atomics.notify(ctl, ${DONE});
@@ -60,8 +64,9 @@ export async function createHistogramBuilder(data: TrainingBins, threads: number
   const jobs = sharedInt32(3 * 2 * data.n);
   const groups = sharedInt32(data.nBins.length >> 2);
   const masks = sharedInt32(data.nBins.length >> 2);
+  const bases = new Int32Array(8);
   const channels = Array.from({ length: threads - 1 }, () => new MessageChannel());
-  const workers = channels.map((ch, k) => new Worker(workerSource(accumulateHistogram.toString()), {
+  const workers = channels.map((ch, k) => new Worker(workerSource(kernelSource()), {
     eval: true,
     workerData: { ctl, packed: data.packed, n: data.n, offsets: data.offsets, nBins: data.nBins, rows, ordered, jobs, groups, masks, hist: pool.hist, port: ch.port2, index: k + 1, threads },
     transferList: [ch.port2],
@@ -92,7 +97,7 @@ export async function createHistogramBuilder(data: TrainingBins, threads: number
       Atomics.notify(ctl, GEN);
       const to = Math.floor(nGroups / threads);
       for (let j = 0; j < nJobs; j++) {
-        accumulateHistogram(data.packed, data.n, groups, masks, 0, to, data.offsets, data.nBins, rows, jobs[3 * j], jobs[3 * j + 1], ordered, p.hist, jobs[3 * j + 2] * p.slotSize);
+        accumulateHistogram(data.packed, data.n, groups, masks, 0, to, data.offsets, data.nBins, rows, jobs[3 * j], jobs[3 * j + 1], ordered, p.hist, jobs[3 * j + 2] * p.slotSize, bases);
       }
       waitDone(expected);
     },
