@@ -20,7 +20,7 @@ function setup(columns: RawColumn[], g: number[], h: number[], settings: SplitSe
   const ordered = new Float64Array(2 * n);
   g.forEach((v, i) => { ordered[2 * i] = v; ordered[2 * i + 1] = h[i]; });
   const hist = new Float64Array(2 * t.totalBins);
-  accumulateHistogram(t.packed, n, groups, masks, 0, ng, t.offsets, t.nBins, rows, 0, n, ordered, hist, 0);
+  accumulateHistogram(t.packed, n, groups, masks, 0, ng, t.offsets, t.nBins, rows, 0, n, ordered, hist, 0, new Int32Array(8));
   const G = g.reduce((a, b) => a + b, 0);
   const H = h.reduce((a, b) => a + b, 0);
   const best = findBestSplit(hist, { G, H, lower: -Infinity, upper: Infinity }, feats, t.d, ctx, new SplitRecord());

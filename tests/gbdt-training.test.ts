@@ -143,7 +143,7 @@ describe('GBDT monotone constraints', () => {
     return grid.map((v) => predictMargin(c, base.map((b, k) => (k === j ? v : b))));
   }
 
-  it('never lets predictions decrease along a +1 feature or increase along a -1 feature, on random data', async () => {
+  it('never lets predictions decrease along a +1 feature or increase along a -1 feature, on random data (depth-wise and leaf-wise)', async () => {
     const grid = Array.from({ length: 241 }, (_, k) => -3 + k * 0.025);
     let unconstrainedViolations = 0;
     for (let seed = 1; seed <= 6; seed++) {
@@ -152,7 +152,8 @@ describe('GBDT monotone constraints', () => {
       const data = randomData({ n: 2500, numeric: 4, categorical: 1, missing: 0.05, seed: 100 + seed,
         logit: (x) => Math.sin(a * (x[0] ?? 0)) + Math.cos(2 * (x[1] ?? 0)) + (x[0] ?? 0) * (x[2] ?? 0) });
       const binned = binColumns(data.columns);
-      const params = { maxRounds: 40, maxDepth: 4, learningRate: 0.3, minChildWeight: 0.5, seed, subsample: 0.8 };
+      const growth = seed % 2 ? 'depthwise' as const : 'leafwise' as const;
+      const params = { growth, maxRounds: 40, maxDepth: growth === 'leafwise' ? 8 : 4, maxLeaves: 12, learningRate: 0.3, minChildWeight: 0.5, seed, subsample: 0.8 };
       const fit = await trainGbdt(binned, data.labels, { trainRows: all(data.n), monotone: { x0: 1, x1: -1 }, params });
       const free = await trainGbdt(binned, data.labels, { trainRows: all(data.n), params });
       expect(fit.model.monotone).toEqual([1, -1, 0, 0, 0]);
