@@ -9,7 +9,7 @@ import { createSplitContext, findBestSplit, SplitRecord, type SplitSettings } fr
 function setup(columns: RawColumn[], g: number[], h: number[], settings: SplitSettings) {
   const n = g.length;
   const data = binColumns(columns, { minCategoryCount: 1 });
-  const inp = prepareFit(data, new Array<number>(n).fill(0), { trainRows: Array.from({ length: n }, (_, i) => i) }, false);
+  const inp = prepareFit(data, new Array<number>(n).fill(0), { trainRows: Array.from({ length: n }, (_, i) => i) });
   const t = inp.train;
   const ctx = createSplitContext(settings, t.nBins, t.isCategorical, inp.monotone);
   const feats = Int32Array.from({ length: t.d }, (_, f) => f);

@@ -103,11 +103,11 @@ describe('exact TreeSHAP', () => {
     }
   });
 
-  it('equals brute-force Shapley values on a trained model with 8 features', async () => {
+  it('equals brute-force Shapley values on a trained model with 8 features', () => {
     const data = randomData({ n: 1500, numeric: 6, categorical: 2, levels: 6, missing: 0.1, seed: 4,
       logit: (num, cat) => (num[0] ?? 0) * (num[1] ?? 1) + (cat[0] === 'c1' ? 1 : 0) - (num[2] ?? 0) });
     const binned = binColumns(data.columns);
-    const fit = await trainGbdt(binned, data.labels, { trainRows: Array.from({ length: data.n }, (_, i) => i), params: { maxRounds: 6, maxDepth: 4 } });
+    const fit = trainGbdt(binned, data.labels, { trainRows: Array.from({ length: data.n }, (_, i) => i), params: { maxRounds: 6, maxDepth: 4 } });
     const c = compileGbdt(fit.model);
     const explainer = createTreeExplainer(c);
     const x = new Float64Array(8);
@@ -120,10 +120,10 @@ describe('exact TreeSHAP', () => {
     }
   });
 
-  it('adds up to the raw margin within 1e-9 on every row of a 150-tree model, and matches predictMargin', async () => {
+  it('adds up to the raw margin within 1e-9 on every row of a 150-tree model, and matches predictMargin', () => {
     const data = randomData({ n: 1200, numeric: 10, categorical: 2, missing: 0.05, seed: 9 });
     const binned = binColumns(data.columns);
-    const fit = await trainGbdt(binned, data.labels, { trainRows: Array.from({ length: data.n }, (_, i) => i), params: { maxRounds: 150, maxDepth: 5, learningRate: 0.2, subsample: 0.8 } });
+    const fit = trainGbdt(binned, data.labels, { trainRows: Array.from({ length: data.n }, (_, i) => i), params: { maxRounds: 150, maxDepth: 5, learningRate: 0.2, subsample: 0.8 } });
     const c = compileGbdt(JSON.parse(JSON.stringify(fit.model)));
     const explainer = createTreeExplainer(c);
     const x = new Float64Array(12);

@@ -156,7 +156,7 @@ export function binColumns(columns: RawColumn[], options: BinningOptions = {}): 
     if (!(rows[k] >= 0 && rows[k] < n)) throw new ChurnError('CHURN_ERR_VALIDATION', `binning row ${rows[k]} is out of range (${n} rows)`);
   }
   const opts = { maxBins, minCategoryCount: options.minCategoryCount ?? 10 };
-  const bins = new Uint8Array(new SharedArrayBuffer(Math.max(1, n * columns.length)));
+  const bins = new Uint8Array(n * columns.length);
   const features = columns.map((col, j) => {
     if (col.kind !== 'numeric' && col.kind !== 'categorical') {
       throw new ChurnError('CHURN_ERR_VALIDATION', `feature ${(col as RawColumn).name}: unknown kind "${(col as { kind: unknown }).kind}" (numeric or categorical)`);

@@ -3,8 +3,7 @@ import { addTreeBinned, toModelTree, type BinTree } from './bin-tree.ts';
 import type { BinnedMatrix } from './binning.ts';
 import { prepareFit, type FitInputs, type FitRows } from './fit-inputs.ts';
 import { TreeGrower } from './grow.ts';
-import { createHistogramBuilder, sharedRows } from './hist-threads.ts';
-import { HistPool } from './hist-pool.ts';
+import { createHistogramBuilder, HistPool } from './hist-pool.ts';
 import { GBDT_FORMAT, type GbdtModel } from './model.ts';
 import { resolveParams, type GbdtParams, type GbdtParamsInput } from './params.ts';
 import { sampleFeatures, sampleRows } from './sampling.ts';
@@ -79,47 +78,42 @@ function toModel(data: BinnedMatrix, inp: FitInputs, params: GbdtParams, base: n
 
 /**
  * Trains a gradient-boosted tree model for binary log-loss on rows of a binned matrix. Deterministic
- * for a seed (threads do not change the result). With validation rows, training stops after
+ * for a seed. With validation rows, training stops after
  * `earlyStoppingRounds` rounds without a better validation log-loss and keeps the best round's trees.
  */
-export async function trainGbdt(data: BinnedMatrix, labels: ArrayLike<number>, options: TrainGbdtOptions): Promise<GbdtFit> {
+export function trainGbdt(data: BinnedMatrix, labels: ArrayLike<number>, options: TrainGbdtOptions): GbdtFit {
   const params = resolveParams(options.params);
-  const inp = prepareFit(data, labels, options, params.threads > 1);
+  const inp = prepareFit(data, labels, options);
   const { train } = inp;
   const ctx = createSplitContext(params, train.nBins, train.isCategorical, inp.monotone);
-  const pool = new HistPool(2 * train.totalBins, 2 ** Math.min(params.maxDepth, 6), params.threads > 1);
-  const rows = sharedRows(train.n, params.threads);
-  const builder = await createHistogramBuilder(train, params.threads, pool, rows);
-  try {
-    const grower = new TreeGrower(train, params, ctx, builder, pool);
-    const rng = mulberry32(params.seed);
-    const base = priorMargin(inp.yTrain, inp.wTrain);
-    const margin = new Float64Array(train.n).fill(base);
-    const validMargin = inp.valid ? new Float64Array(inp.valid.n).fill(base) : null;
-    const gh = new Float64Array(2 * train.n);
-    const rest = new Uint32Array(train.n);
-    const perm = new Int32Array(train.d);
-    const feats = new Int32Array(train.d);
-    const trees: BinTree[] = [];
-    const validLoss: number[] = [];
-    let best = { round: 0, loss: Infinity };
-    for (let round = 1; round <= params.maxRounds; round++) {
-      const k = sampleRows(train.n, params.subsample, rng, rows, rest);
-      const nFeats = sampleFeatures(train.d, params.colsample, rng, perm, feats);
-      gradients(rows, k, inp.yTrain, inp.wTrain, margin, gh);
-      const tree = grower.grow(rows, k, gh, feats, nFeats);
-      trees.push(tree);
-      applyTree(tree, inp, rows, rest, train.n - k, margin, validMargin);
-      if (!inp.valid || !validMargin) continue;
-      const loss = logLoss(inp.valid.y, inp.valid.w, validMargin);
-      validLoss.push(loss);
-      if (loss < best.loss) best = { round, loss };
-      else if (round - best.round >= params.earlyStoppingRounds) break;
-    }
-    const kept = inp.valid ? best.round : trees.length;
-    options.log?.(`gbdt: ${trees.length} rounds, kept ${kept}${inp.valid ? `, validation log-loss ${best.loss.toFixed(5)}` : ''}`);
-    return { model: toModel(data, inp, params, base, trees, kept), bestIteration: kept, roundsRun: trees.length, validLoss, bestValidLoss: inp.valid ? best.loss : null };
-  } finally {
-    await builder.close();
+  const pool = new HistPool(2 * train.totalBins, 2 ** Math.min(params.maxDepth, 6));
+  const grower = new TreeGrower(train, params, ctx, createHistogramBuilder(train), pool);
+  const rng = mulberry32(params.seed);
+  const base = priorMargin(inp.yTrain, inp.wTrain);
+  const margin = new Float64Array(train.n).fill(base);
+  const validMargin = inp.valid ? new Float64Array(inp.valid.n).fill(base) : null;
+  const gh = new Float64Array(2 * train.n);
+  const rows = new Uint32Array(train.n);
+  const rest = new Uint32Array(train.n);
+  const perm = new Int32Array(train.d);
+  const feats = new Int32Array(train.d);
+  const trees: BinTree[] = [];
+  const validLoss: number[] = [];
+  let best = { round: 0, loss: Infinity };
+  for (let round = 1; round <= params.maxRounds; round++) {
+    const k = sampleRows(train.n, params.subsample, rng, rows, rest);
+    const nFeats = sampleFeatures(train.d, params.colsample, rng, perm, feats);
+    gradients(rows, k, inp.yTrain, inp.wTrain, margin, gh);
+    const tree = grower.grow(rows, k, gh, feats, nFeats);
+    trees.push(tree);
+    applyTree(tree, inp, rows, rest, train.n - k, margin, validMargin);
+    if (!inp.valid || !validMargin) continue;
+    const loss = logLoss(inp.valid.y, inp.valid.w, validMargin);
+    validLoss.push(loss);
+    if (loss < best.loss) best = { round, loss };
+    else if (round - best.round >= params.earlyStoppingRounds) break;
   }
+  const kept = inp.valid ? best.round : trees.length;
+  options.log?.(`gbdt: ${trees.length} rounds, kept ${kept}${inp.valid ? `, validation log-loss ${best.loss.toFixed(5)}` : ''}`);
+  return { model: toModel(data, inp, params, base, trees, kept), bestIteration: kept, roundsRun: trees.length, validLoss, bestValidLoss: inp.valid ? best.loss : null };
 }

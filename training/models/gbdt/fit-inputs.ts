@@ -41,14 +41,13 @@ function checkRows(rows: ArrayLike<number>, n: number, what: string): Uint32Arra
 /**
  * Copies the bins of `rows` out of the column-major matrix into the packed training layout: features
  * in groups of four, one 32-bit word per row and group (feature 4g + k in bits 8k..8k+7), so the
- * histogram kernel reads four bins with one load (shared memory when threads read it).
+ * histogram kernel reads four bins with one load.
  */
-export function packBins(data: BinnedMatrix, rows: Uint32Array, shared: boolean): Uint32Array {
+export function packBins(data: BinnedMatrix, rows: Uint32Array): Uint32Array {
   const m = rows.length;
   const d = data.features.length;
   const groups = (d + 3) >> 2;
-  const bytes = Math.max(4, 4 * m * groups);
-  const out = new Uint32Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  const out = new Uint32Array(Math.max(1, m * groups));
   for (let f = 0; f < d; f++) {
     const src = data.bins.subarray(f * data.n, (f + 1) * data.n);
     const dst = (f >> 2) * m;
@@ -93,7 +92,7 @@ export function resolveMonotone(data: BinnedMatrix, spec: MonotoneSpec | undefin
 }
 
 /** Validates labels, weights, rows and constraints and copies the rows' bins out of the matrix. */
-export function prepareFit(data: BinnedMatrix, labels: ArrayLike<number>, opts: FitRows, shared: boolean): FitInputs {
+export function prepareFit(data: BinnedMatrix, labels: ArrayLike<number>, opts: FitRows): FitInputs {
   if (labels.length !== data.n) invalid(`${labels.length} labels for a ${data.n}-row matrix`);
   if (opts.weights && opts.weights.length !== data.n) invalid(`${opts.weights.length} weights for a ${data.n}-row matrix`);
   const trainRows = checkRows(opts.trainRows, data.n, 'training');
@@ -104,7 +103,7 @@ export function prepareFit(data: BinnedMatrix, labels: ArrayLike<number>, opts: 
   const offsets = new Int32Array(nBins.length);
   for (let f = 1; f < nBins.length; f++) offsets[f] = offsets[f - 1] + nBins[f - 1];
   const train: TrainingBins = {
-    n: trainRows.length, d: data.features.length, packed: packBins(data, trainRows, shared), nBins, offsets,
+    n: trainRows.length, d: data.features.length, packed: packBins(data, trainRows), nBins, offsets,
     isCategorical: Uint8Array.from(data.features, (f) => (f.kind === 'categorical' ? 1 : 0)),
     totalBins: nBins.reduce((a, b) => a + b, 0),
   };
@@ -113,7 +112,7 @@ export function prepareFit(data: BinnedMatrix, labels: ArrayLike<number>, opts: 
   let valid: FitInputs['valid'] = null;
   if (opts.validRows && opts.validRows.length > 0) {
     const rows = checkRows(opts.validRows, data.n, 'validation');
-    valid = { n: rows.length, packed: packBins(data, rows, false), ...labelsAndWeights(rows, labels, opts.weights) };
+    valid = { n: rows.length, packed: packBins(data, rows), ...labelsAndWeights(rows, labels, opts.weights) };
   }
   return { train, yTrain, wTrain, valid, monotone: resolveMonotone(data, opts.monotone) };
 }

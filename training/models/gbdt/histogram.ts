@@ -2,8 +2,6 @@
  * Gradient/hessian histograms over the packed bin matrix (see TrainingBins). Layout: for feature f
  * and bin b the gradient sum is at hist[2 * (offsets[f] + b)] and the hessian sum right after it.
  *
- * Each function here is self-contained (no imports, no closures): the worker threads run the same
- * source (see hist-threads.ts), so a histogram is the same bits whichever thread built it.
  */
 
 /** Copies the gradient pairs of rows[start..end) into ordered[2 * start..2 * end), in row-position order. */

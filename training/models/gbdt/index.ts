@@ -2,7 +2,7 @@
  * Histogram gradient-boosted trees for churn (binary log-loss) with exact TreeSHAP explanations.
  *
  *   const data = binColumns(rawColumnsFromTable(table.columns), { rows: trainRows });  // once
- *   const fit = await trainGbdt(data, table.label, { trainRows, validRows, params: { maxDepth: 5 } });
+ *   const fit = trainGbdt(data, table.label, { trainRows, validRows, params: { maxDepth: 5 } });
  *   const compiled = compileGbdt(fit.model);          // also accepts the model's JSON, validated
  *   const margin = predictMargin(compiled, row);       // log-odds of one raw row
  *   const explainer = createTreeExplainer(compiled);   // baseValue + sum(contributions) = margin

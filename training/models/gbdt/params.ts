@@ -31,8 +31,6 @@ export const GbdtParams = z.object({
   /** up to this many categories present in a node, a categorical split sends one category left (one-vs-rest) */
   maxCatToOnehot: z.number().int().min(1).max(254).default(4),
   seed: z.number().int().default(0),
-  /** histogram threads (1 = the calling thread only) */
-  threads: z.number().int().min(1).max(64).default(1),
 });
 export type GbdtParams = z.infer<typeof GbdtParams>;
 export type GbdtParamsInput = z.input<typeof GbdtParams>;

@@ -29,7 +29,7 @@ export interface CompiledGbdt {
   /** deepest leaf over all trees (edges from the root) */
   readonly maxDepth: number;
   readonly categoryIndex: (Map<string, number> | null)[];
-  /** an encoding buffer for predictMargin (one per compiled model: not for concurrent use across threads) */
+  /** the encoding buffer predictMargin reuses (one per compiled model) */
   readonly scratch: Float64Array;
 }
 
