@@ -36,9 +36,9 @@ export class TreeGrower {
   private readonly jobs: Int32Array;
   private readonly pairs: Int32Array;
   private nNodes = 0;
-  private rows = new Uint32Array(0);
-  private gh = new Float64Array(0);
-  private feats = new Int32Array(0);
+  private rows: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private gh: Float64Array<ArrayBufferLike> = new Float64Array(0);
+  private feats: Int32Array<ArrayBufferLike> = new Int32Array(0);
   private nFeats = 0;
   private readonly groups: Int32Array;
   private readonly masks: Int32Array;

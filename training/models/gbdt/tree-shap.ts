@@ -50,8 +50,8 @@ export function createTreeExplainer(c: CompiledGbdt): TreeExplainer {
   const pZero = new Float64Array(size);
   const pOne = new Float64Array(size);
   const pWeight = new Float64Array(size);
-  let x = new Float64Array(0);
-  let phi = new Float64Array(0);
+  let x: Float64Array<ArrayBufferLike> = new Float64Array(0);
+  let phi: Float64Array<ArrayBufferLike> = new Float64Array(0);
 
   // ratio tables by path length d and position i < d (flattened, stride R): the EXTEND / UNWIND factors
   const R = D + 2;
