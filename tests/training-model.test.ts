@@ -43,19 +43,19 @@ beforeAll(async () => {
 describe('training', () => {
   it('gives the same model and metrics for the same seed, and a different model for another seed', async () => {
     const again = await trainModel(table, quick(5, ['mlp']));
-    expect(again.artifact.network).toEqual(mlp.artifact.network);
+    expect(again.artifact.network!).toEqual(mlp.artifact.network!);
     expect(again.artifact.calibration).toEqual(mlp.artifact.calibration);
     expect(again.metrics).toEqual(mlp.metrics);
     const other = await trainModel(table, quick(6, ['mlp']));
-    expect(other.artifact.network).not.toEqual(mlp.artifact.network);
+    expect(other.artifact.network!).not.toEqual(mlp.artifact.network!);
   });
 
   it('learns the planted signal better than chance on held-out rows', () => {
     expect(logistic.metrics.test!.auc).toBeGreaterThan(0.7);
     expect(mlp.metrics.test!.auc).toBeGreaterThan(0.7);
     expect(mlp.artifact.model_type).toBe('mlp');
-    expect(mlp.artifact.network.layers.length).toBeGreaterThan(1);
-    expect(logistic.artifact.network.layers.length).toBe(1);
+    expect(mlp.artifact.network!.layers.length).toBeGreaterThan(1);
+    expect(logistic.artifact.network!.layers.length).toBe(1);
     expect(mlp.artifact.importance!.max_additivity_error).toBeLessThan(1e-3);
     expect(mlp.artifact.importance!.rows).toBeGreaterThan(100);
   });
@@ -63,8 +63,8 @@ describe('training', () => {
   it('leaks no tensors while training and predicting', async () => {
     const before = tf.memory().numTensors;
     const r = await trainModel(table, { ...quick(9, ['logistic', 'mlp']), epochs: 5 });
-    const enc = encodeColumns(r.artifact.preprocessing, table.columns, [0, 1, 2]);
-    logitsWithTf(r.artifact.network, enc.x, enc.n, enc.d);
+    const enc = encodeColumns(r.artifact.preprocessing!, table.columns, [0, 1, 2]);
+    logitsWithTf(r.artifact.network!, enc.x, enc.n, enc.d);
     expect(tf.memory().numTensors).toBe(before);
   });
 });
@@ -90,9 +90,9 @@ describe('scoring and explanations', () => {
     it(`computes the same log-odds in plain JS as TensorFlow.js for the ${which} model`, () => {
       const r = which === 'logistic' ? logistic : mlp;
       const rows = Array.from({ length: 120 }, (_, i) => i * 5);
-      const enc = encodeColumns(r.artifact.preprocessing, table.columns, rows);
-      const tfLogits = logitsWithTf(r.artifact.network, enc.x, enc.n, enc.d);
-      const net = compileNetwork(r.artifact.network);
+      const enc = encodeColumns(r.artifact.preprocessing!, table.columns, rows);
+      const tfLogits = logitsWithTf(r.artifact.network!, enc.x, enc.n, enc.d);
+      const net = compileNetwork(r.artifact.network!);
       const bufs = activationBuffers(net);
       const scorer = createScorer(r.artifact);
       const { a, b } = r.artifact.calibration;
@@ -105,10 +105,10 @@ describe('scoring and explanations', () => {
   }
 
   it('matches Integrated Gradients computed numerically with many steps (the exact path integral)', () => {
-    const net = compileNetwork(mlp.artifact.network);
+    const net = compileNetwork(mlp.artifact.network!);
     const reference = Float64Array.from(mlp.artifact.explanation_reference);
     const explainer = createExplainer(net, reference);
-    const enc = encodeColumns(mlp.artifact.preprocessing, table.columns, [1, 17, 99, 300]);
+    const enc = encodeColumns(mlp.artifact.preprocessing!, table.columns, [1, 17, 99, 300]);
     const out = new Float64Array(enc.d);
     for (let k = 0; k < enc.n; k++) {
       const x = Float64Array.from(enc.x.subarray(k * enc.d, (k + 1) * enc.d));
@@ -121,10 +121,10 @@ describe('scoring and explanations', () => {
 
   it('sums the contributions of a feature\'s one-hot and missing-indicator inputs into that feature', () => {
     const scorer = createScorer(logistic.artifact);
-    const pre = logistic.artifact.preprocessing;
+    const pre = logistic.artifact.preprocessing!;
     const row = rowOf(table, 10);
     const s = scorer.score(row);
-    const net = logistic.artifact.network.layers[0].kernel.map((w) => w[0]);
+    const net = logistic.artifact.network!.layers[0].kernel.map((w) => w[0]);
     const enc = encodeColumns(pre, table.columns, [10]);
     const j = scorer.featureNames.indexOf('plan_0');
     let expected = 0;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ChurnError, describeIssues } from '../core/errors.ts';
+import { GbdtModel } from './models/gbdt/model.ts';
 import { NetworkWeights } from './models/network.ts';
 import { InputContract } from './contract.ts';
 import { Preprocessing } from './preprocess.ts';
@@ -12,7 +13,7 @@ export const ARTIFACT_FORMAT = 'churnlens-model/1';
  */
 export const ModelArtifact = z.object({
   format: z.literal(ARTIFACT_FORMAT),
-  model_type: z.enum(['logistic', 'mlp']),
+  model_type: z.enum(['logistic', 'mlp', 'gbdt']),
   /** raw input features in order (what a caller supplies) */
   feature_names: z.array(z.string()).min(1),
   feature_kinds: z.record(z.string(), z.enum(['numeric', 'text'])),
@@ -21,8 +22,17 @@ export const ModelArtifact = z.object({
   /** the feature-set hash on the database path; null for a prepared CSV */
   feature_set_version: z.string().nullable(),
   label: z.string(),
-  preprocessing: Preprocessing,
-  network: NetworkWeights,
+  /** how raw values become the network's inputs (network models; a GBDT takes raw values) */
+  preprocessing: Preprocessing.optional(),
+  network: NetworkWeights.optional(),
+  /** the trees of a gradient-boosted model (model_type gbdt) */
+  gbdt: GbdtModel.optional(),
+  /**
+   * how a GBDT's contributions are computed: `reference` (Shapley values against the reference row,
+   * the typical retained account, as for every other model; the default) or `tree_path_dependent`
+   * (TreeSHAP's path-dependent values, what XGBoost's pred_contribs gives: imported XGBoost models)
+   */
+  explanation: z.enum(['reference', 'tree_path_dependent']).optional(),
   /** Platt scaling on the log-odds: calibrated = a * logit + b */
   calibration: z.object({ a: z.number(), b: z.number() }),
   /**
@@ -68,12 +78,19 @@ export function parseArtifact(raw: unknown, where = 'model artifact'): ModelArti
   const parsed = ModelArtifact.safeParse(raw);
   if (!parsed.success) throw new ChurnError('CHURN_ERR_ARTIFACT_CORRUPT', `${where} is not a valid ${ARTIFACT_FORMAT} document: ${describeIssues(parsed.error.issues)}`);
   const a = parsed.data;
+  const corrupt = (message: string): never => {
+    throw new ChurnError('CHURN_ERR_ARTIFACT_CORRUPT', `${where}: ${message}`);
+  };
+  if (a.model_type === 'gbdt') {
+    if (!a.gbdt) corrupt('a gbdt model without its trees');
+    if (a.gbdt!.features.map((f) => f.name).join('\u0000') !== a.feature_names.join('\u0000')) corrupt('feature_names do not match the trees\' features');
+    return a;
+  }
+  if (!a.network || !a.preprocessing) return corrupt(`a ${a.model_type} model without its network and preprocessing`);
   const d = a.preprocessing.encodedNames.length;
   if (a.network.layers[0].kernel.length !== d || a.explanation_reference.length !== d) {
-    throw new ChurnError('CHURN_ERR_ARTIFACT_CORRUPT', `${where}: the network expects ${a.network.layers[0].kernel.length} inputs but the preprocessing produces ${d}`);
+    corrupt(`the network expects ${a.network.layers[0].kernel.length} inputs but the preprocessing produces ${d}`);
   }
-  if (a.preprocessing.columns.map((c) => c.name).join('\u0000') !== a.feature_names.join('\u0000')) {
-    throw new ChurnError('CHURN_ERR_ARTIFACT_CORRUPT', `${where}: feature_names do not match the preprocessing columns`);
-  }
+  if (a.preprocessing.columns.map((c) => c.name).join('\u0000') !== a.feature_names.join('\u0000')) corrupt('feature_names do not match the preprocessing columns');
   return a;
 }

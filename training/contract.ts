@@ -67,11 +67,23 @@ export function buildContract(table: PreparedTable, rows: readonly number[], pre
 }
 
 /**
- * The contract an artifact carries, or (artifacts from before contracts) the one its preprocessing
- * implies: types, families and the categories with a column of their own; no ranges.
+ * The contract an artifact carries, or (artifacts from before contracts) the one its preprocessing or
+ * its trees imply: types, families and the categories the model knows; no ranges.
  */
-export function contractOf(artifact: { input_contract?: InputContract; feature_set_version: string | null; preprocessing: Preprocessing }): InputContract {
+export function contractOf(artifact: {
+  input_contract?: InputContract; feature_set_version: string | null; preprocessing?: Preprocessing;
+  gbdt?: { features: ({ name: string; kind: 'numeric' } | { name: string; kind: 'categorical'; categories: string[] })[] }; feature_families: Record<string, string>;
+}): InputContract {
   if (artifact.input_contract) return artifact.input_contract;
+  if (!artifact.preprocessing) {
+    return {
+      feature_set_version: artifact.feature_set_version,
+      features: (artifact.gbdt?.features ?? []).map((f) => ({
+        name: f.name, type: f.kind, family: artifact.feature_families[f.name] ?? 'other', missing_seen: true,
+        ...(f.kind === 'categorical' ? { categories: [...f.categories].sort() } : { range: null }),
+      })),
+    };
+  }
   return {
     feature_set_version: artifact.feature_set_version,
     features: artifact.preprocessing.columns.map((c) => c.kind === 'text'

@@ -2,6 +2,7 @@ import { ChurnError } from '../core/errors.ts';
 import { parseArtifact, type ModelArtifact } from './artifact.ts';
 import { sigmoid } from './calibrate.ts';
 import { createExplainer } from './explain.ts';
+import { compileGbdt, createReferenceExplainer, createTreeExplainer, encodeRow } from './models/gbdt/index.ts';
 import { compileNetwork } from './models/network.ts';
 import { encodedWidth, encodeValue } from './preprocess.ts';
 
@@ -34,14 +35,61 @@ export interface Scorer {
   missingFeatures(keys: Iterable<string>): string[];
 }
 
+/** The parts of a scorer that depend only on the artifact's description of its features. */
+function describeFeatures(artifact: ModelArtifact) {
+  const featureNames = [...artifact.feature_names];
+  return {
+    modelType: artifact.model_type,
+    featureNames,
+    families: featureNames.map((f) => artifact.feature_families[f] ?? 'other'),
+    kinds: featureNames.map((f) => artifact.feature_kinds[f]),
+    references: featureNames.map((f) => artifact.references[f] ?? null),
+    missingFeatures: (keys: Iterable<string>) => {
+      const have = new Set(keys);
+      return featureNames.filter((f) => !have.has(f));
+    },
+  };
+}
+
 /**
- * A plain-JS scorer (no tensors) for one artifact: preprocessing, forward pass, calibration and exact
- * additive explanations. Buffers are allocated once and reused; each result owns its contributions.
+ * A plain-JS scorer (no tensors) for one artifact: preprocessing (networks) or raw values (trees),
+ * the model, calibration and exact additive explanations. Buffers are allocated once and reused; each
+ * result owns its contributions.
  */
 export function createScorer(input: ModelArtifact | unknown): Scorer {
   const artifact = parseArtifact(input);
-  const pre = artifact.preprocessing;
-  const net = compileNetwork(artifact.network);
+  return artifact.model_type === 'gbdt' ? treeScorer(artifact) : networkScorer(artifact);
+}
+
+/**
+ * Gradient-boosted trees: contributions are Shapley values of the margin against the reference row
+ * (each feature's typical retained value; training/models/gbdt/reference-shap.ts), or TreeSHAP's
+ * path-dependent values for a model imported from XGBoost (what its pred_contribs gives), scaled by
+ * the Platt slope so that they add up on the calibrated log-odds scale.
+ */
+function treeScorer(artifact: ModelArtifact): Scorer {
+  const c = compileGbdt(artifact.gbdt);
+  const { a, b } = artifact.calibration;
+  const d = c.featureNames.length;
+  const reference = encodeRow(c, artifact.references, new Float64Array(d));
+  const explainer = artifact.explanation === 'tree_path_dependent' ? createTreeExplainer(c) : createReferenceExplainer(c, reference);
+  const x = new Float64Array(d);
+  const phi = new Float64Array(d);
+  const baseValue = a * explainer.baseValue + b;
+  const score = (row: Record<string, RawValue>): RowScore => {
+    if (row === null || typeof row !== 'object') throw new ChurnError('CHURN_ERR_VALIDATION', 'a row to score must be an object of feature values');
+    const margin = explainer.explain(encodeRow(c, row, x), phi);
+    const contributions = new Float64Array(d);
+    for (let j = 0; j < d; j++) contributions[j] = a * phi[j];
+    const logit = a * margin + b;
+    return { probability: sigmoid(logit), logit, baseValue, contributions };
+  };
+  return { ...describeFeatures(artifact), baseValue, score, scoreMany: (rows) => rows.map(score) };
+}
+
+function networkScorer(artifact: ModelArtifact): Scorer {
+  const pre = artifact.preprocessing!;
+  const net = compileNetwork(artifact.network!);
   const reference = Float64Array.from(artifact.explanation_reference);
   const explainer = createExplainer(net, reference);
   const { a, b } = artifact.calibration;
@@ -69,18 +117,5 @@ export function createScorer(input: ModelArtifact | unknown): Scorer {
     return { probability: sigmoid(logit), logit, baseValue, contributions };
   };
 
-  return {
-    modelType: artifact.model_type,
-    featureNames,
-    families: featureNames.map((f) => artifact.feature_families[f] ?? 'other'),
-    kinds: featureNames.map((f) => artifact.feature_kinds[f]),
-    references: featureNames.map((f) => artifact.references[f] ?? null),
-    baseValue,
-    score,
-    scoreMany: (rows) => rows.map(score),
-    missingFeatures: (keys) => {
-      const have = new Set(keys);
-      return featureNames.filter((f) => !have.has(f));
-    },
-  };
+  return { ...describeFeatures(artifact), baseValue, score, scoreMany: (rows) => rows.map(score) };
 }

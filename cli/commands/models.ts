@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
+import fs from 'node:fs/promises';
 import { z } from 'zod';
+import { ChurnError } from '../../core/errors.ts';
+import { importXgboostModel } from '../../training/import-xgboost.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 import { mirrorAliasToMlflow } from '../../training/mlflow/index.ts';
 import { loadCatalog } from '../../features/catalog.ts';
@@ -20,6 +23,14 @@ const PromoteOptions = z.object({
   force: z.boolean().default(false),
   reason: z.string().trim().min(1).max(2000).optional(),
 }).refine((o) => !o.force || o.reason, { message: '--force needs --reason TEXT (recorded in the alias history)', path: ['reason'] });
+
+const ImportOptions = z.object({
+  xgboost: z.string().min(1, '--xgboost FILE is required'),
+  featureNames: z.string().optional().transform((s) => s?.split(',').map((n) => n.trim()).filter(Boolean)),
+  categories: z.string().min(1).optional(),
+  baseRate: z.coerce.number().gt(0).lt(1).optional(),
+  featureSet: z.enum(['auto', 'none']).default('auto'),
+});
 
 const fmt = (x: number | null) => (x === null ? '-' : x.toFixed(4));
 const when = (iso: string) => iso.slice(0, 16).replace('T', ' ');
@@ -101,6 +112,38 @@ export function registerModels(program: Command): void {
         // a version whose artifact cannot be read still has its registry entry to show
         const contract = d.status === 'failed' ? null : await loadModel(pool, d.version).then((l) => contractOf(parseArtifact(l.artifact, `model version ${d.version}`))).catch(() => null);
         console.log(o.json ? JSON.stringify({ ...d, inputContract: contract }) : formatModel(d, contract));
+      });
+    });
+
+  models.command('import')
+    .description('registers a model trained elsewhere: an XGBoost JSON model (save_model("model.json"), binary:logistic), explained as XGBoost\'s pred_contribs explains it')
+    .requiredOption('--xgboost <file>', 'the XGBoost JSON model')
+    .option('--feature-names <list>', 'feature names in column order, comma-separated (default: the model\'s own)')
+    .option('--categories <file>', 'a JSON file { "feature": ["category of code 0", ...] } for categorical features')
+    .option('--base-rate <p>', 'the training churn rate (the health mapping is anchored on it; default: the model\'s base score)')
+    .option('--feature-set <auto|none>', 'auto: the current feature catalogue when the model\'s features are exactly its features', 'auto')
+    .action(async (raw: unknown) => {
+      const o = parseOptions(ImportOptions, raw);
+      const read = (file: string) => fs.readFile(file, 'utf8').catch((err: Error) => {
+        throw new ChurnError('CHURN_ERR_BAD_FILE', `cannot read ${file}: ${err.message}`);
+      });
+      const text = await read(o.xgboost);
+      let categories: Record<string, string[]> | undefined;
+      if (o.categories) {
+        const body = await read(o.categories);
+        let json: unknown = null;
+        try {
+          json = JSON.parse(body);
+        } catch {
+          // refused below, with what was expected
+        }
+        const parsed = z.record(z.string(), z.array(z.string())).safeParse(json);
+        if (!parsed.success) throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.categories}: expected JSON { "feature": ["category of code 0", ...] }`);
+        categories = parsed.data;
+      }
+      await withDatabase(async ({ pool }) => {
+        const v = await importXgboostModel(pool, { file: o.xgboost, text, featureNames: o.featureNames, categories, baseRate: o.baseRate, featureSet: o.featureSet }, loadCatalog());
+        console.log(`imported ${o.xgboost} as version ${v.version} (gbdt, ${v.featureSetVersion ? `feature set ${v.featureSetVersion}` : 'its own features'}); promote it with \`churn models promote ${v.version} --alias NAME\``);
       });
     });
 

@@ -17,4 +17,5 @@ export { GbdtModel, GbdtTree, GbdtFeature, GBDT_FORMAT, parseGbdtModel } from '.
 export { GbdtParams, resolveParams, type GbdtParamsInput } from './params.ts';
 export { compileGbdt, encodeRow, leafOf, marginOfEncoded, nextNode, predictMargin, type CompiledGbdt, type RawValue } from './predict.ts';
 export { createTreeExplainer, type TreeExplainer } from './tree-shap.ts';
+export { createReferenceExplainer } from './reference-shap.ts';
 export { gbdtFromXgboost, parseXgboostJson, type XgboostImportOptions } from './xgboost.ts';
