@@ -30,6 +30,8 @@ export const ERRORS = {
   CHURN_ERR_TIMEOUT: { status: 503, summary: 'the request or one of its statements passed its deadline; the work was abandoned' },
   CHURN_ERR_BAD_REQUEST: { status: 400, summary: 'not a valid HTTP request (malformed, headers too large or too slow); the connection is closed' },
   CHURN_ERR_AUTH_LIMITED: { status: 429, summary: 'too many failed authentication attempts from this address' },
+  CHURN_ERR_LINK_INVALID: { status: 401, summary: 'the report link is malformed, not signed by this server (forged or revoked), or for another report' },
+  CHURN_ERR_LINK_EXPIRED: { status: 401, summary: 'the report link has expired; ask for a new one (churn report --link)' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -5,7 +5,7 @@ import { loadCatalog, ensureFeatureSet } from '../../features/catalog.ts';
 import { loadServingConfig } from '../../scoring/config.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 import { serveApi } from '../serve-api.ts';
-import { ensureChampion, ensureData, ensureDemoKey, ensureFreshSnapshot, ensureReport, ensureScores } from '../start-stages.ts';
+import { ensureChampion, ensureData, ensureDemoKey, ensureFreshSnapshot, ensureReport, ensureScores, reportLinkLines } from '../start-stages.ts';
 
 const StartOptions = z.object({
   accounts: z.coerce.number().int().min(50).max(1_000_000).optional(),
@@ -32,15 +32,16 @@ export function registerStart(program: Command): void {
         // features and scores as of the latest UTC midnight, as the model was trained (core/time.ts defaultAsOf)
         const asOf = defaultAsOf(now.getTime());
         await ensureFreshSnapshot(pool, catalog, asOf, say);
-        await ensureReport(pool, version, config.home, serving, now, say);
+        // scores first: the report's revenue at risk and "since deployment" read them
         await ensureScores(pool, catalog, version, serving, asOf, say);
+        const reportFile = await ensureReport(pool, version, config.home, serving, now, say);
         const key = await ensureDemoKey(pool, config.home);
         say(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
         if (!opts.serve) return;
         const server = await serveApi({ config, pool, log, databaseUrl, workers: config.CHURN_WORKERS });
         say('');
         say(`API        ${server.url}/v1   (docs: ${server.url}/docs)${server.workers > 1 ? `, ${server.workers} worker processes` : ''}`);
-        say(`report     ${server.url}/v1/reports/latest`);
+        for (const line of await reportLinkLines(pool, server.url, reportFile, new Date())) say(line);
         say(`demo key   ${key}`);
         say(`try        curl -H "Authorization: Bearer ${key}" "${server.url}/v1/accounts?tier=critical&limit=5"`);
         await new Promise<void>((resolve) => {
