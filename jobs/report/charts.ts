@@ -134,7 +134,7 @@ export function importanceChart(data: ReportData, top = 12): string {
 
 /** The features that moved most (at least the top few, so a stable model still shows its largest PSI). */
 export function driftChart(data: ReportData, top = 8): string {
-  const colors = { ok: COLORS.actual, warn: '#a16207', alert: '#b91c1c' };
+  const colors = { ok: COLORS.actual, warn: '#92400e', alert: '#b91c1c' };
   const moved = movedFeatures(data);
   const shown = moved.length >= 4 ? moved.slice(0, top) : [...data.drift].sort((a, b) => b.psi - a.psi).slice(0, 4);
   return horizontalBarChart({

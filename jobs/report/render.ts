@@ -14,7 +14,7 @@ import type { EvaluationReport } from '../../training/evaluate.ts';
 import type { RealisedPerformance } from '../monitor/monitor.ts';
 
 // Colours: body text #111827 and secondary text #374151 / #4b5563 on white, #f3f4f6 and #fffbeb all
-// pass WCAG AA (4.5:1); status colours #15803d, #a16207, #b91c1c pass on white.
+// pass WCAG AA (4.5:1); status colours #15803d, #92400e, #b91c1c pass on white.
 const CSS = `
 *{box-sizing:border-box}
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#111827;margin:0;background:#fff}
@@ -36,7 +36,7 @@ svg .tick,svg .legend-text{font-size:12.5px;fill:#374151}svg .legend-text{font-s
 table{border-collapse:collapse;width:100%;font-size:14px;margin-top:8px;break-inside:avoid;page-break-inside:avoid}
 th,td{border:1px solid #d1d5db;padding:4px 8px;text-align:right}th:first-child,td:first-child{text-align:left}th{background:#f3f4f6}
 td small{color:#374151;white-space:nowrap}
-.status-ok{color:#15803d}.status-warn{color:#a16207;font-weight:600}.status-alert{color:#b91c1c;font-weight:700}
+.status-ok{color:#15803d}.status-warn{color:#92400e;font-weight:600}.status-alert{color:#b91c1c;font-weight:700}
 .note,.notes{color:#374151;font-size:13px;margin:6px 0}
 .appendix ul{columns:3;column-gap:18px;list-style:none;padding:0;margin:6px 0;font-size:12px}.appendix li{break-inside:avoid;display:flex;justify-content:space-between;gap:6px}
 @media screen and (max-width:800px){.grid,.cols{grid-template-columns:1fr}}

@@ -17,7 +17,7 @@ const Count = z.number().int().nonnegative();
 export const RevenueAtRiskSchema = z.object({
   /** the report's time: latest stored scores at or before it, subscriptions covering it */
   asOf: z.string(),
-  /** as-of of the oldest and newest of those scores */
+  /** as-of of the oldest and newest of the customers' latest scores */
   scoresFrom: z.string().nullable(),
   scoresTo: z.string().nullable(),
   /** customers now (a subscription covers asOf) with a stored score, and their MRR */
@@ -92,7 +92,7 @@ export function summariseRevenue(rows: TierActionRow[], at: Date, tierOrder: rea
   };
   const ordered = [...tiers.values()].sort((a, b) => rankOf(b.tier) - rankOf(a.tier) || a.tier.localeCompare(b.tier));
   for (const t of ordered) t.actions.sort((a, b) => b.accounts - a.accounts || a.action.localeCompare(b.action));
-  const times = rows.flatMap((r) => [r.scores_from.getTime(), r.scores_to.getTime()]);
+  const times = (customers.length ? customers : rows).flatMap((r) => [r.scores_from.getTime(), r.scores_to.getTime()]);
   return {
     asOf: at.toISOString(),
     scoresFrom: new Date(Math.min(...times)).toISOString(),

@@ -31,9 +31,9 @@ export function blend(color: string, opacity: number, under = '#ffffff'): string
   return `#${[1, 3, 5].map((i) => Math.round(ch(color, i) * opacity + ch(under, i) * (1 - opacity)).toString(16).padStart(2, '0')).join('')}`;
 }
 
-/** Dark or white text, whichever contrasts more with `background`. */
+/** The text colour (the body's, white or black) that contrasts most with `background`. */
 export function textOn(background: string): string {
-  return contrastRatio(COLORS.text, background) >= contrastRatio('#ffffff', background) ? COLORS.text : '#ffffff';
+  return [COLORS.text, '#ffffff', '#000000'].reduce((best, ink) => (contrastRatio(ink, background) > contrastRatio(best, background) ? ink : best));
 }
 
 /** Width of a text in chart units (an estimate: the browser test checks the real boxes). */
