@@ -7,7 +7,7 @@ export const COLORS = { model: '#1d4ed8', previous: '#4b5563', scorecard: '#c241
 /** The charts' coordinate box (viewBox); charts scale to their column, so text sizes are in these units. */
 export const W = 480;
 const H = 300;
-const M = { top: 64, right: 16, bottom: 50, left: 66 };
+const M = { top: 72, right: 24, bottom: 52, left: 66 };
 /** Approximate advance of one character of chart text per font unit (system sans-serif). */
 const CHAR_EM = 0.56;
 /** Font sizes of chart text (the CSS in render.ts sets the same). */
@@ -132,7 +132,7 @@ function axes(x: Axis, y: Axis, sx: Scale, sy: Scale, height: number): string {
       + `<text x="${M.left - 6}" y="${sy(t) + 4}" text-anchor="end" class="tick">${escapeXml(fy(t))}</text>`);
   }
   const xt = x.categories ? x.categories.map((_, i) => i) : ticks(x.min, x.max);
-  for (const t of xt) out.push(tickText(sx(t), bottom + 17, x.categories ? x.categories[t] : fx(t)));
+  for (const t of xt) out.push(tickText(sx(t), bottom + 20, x.categories ? x.categories[t] : fx(t)));
   out.push(`<path d="M${M.left},${M.top}V${bottom}H${W - M.right}" fill="none" stroke="${COLORS.axis}"/>`);
   out.push(`<text x="${(M.left + W - M.right) / 2}" y="${height - 10}" text-anchor="middle" class="axis-label">${escapeXml(fitText(x.label, W - 16, FONT.axis))}</text>`);
   out.push(`<text transform="translate(15 ${(M.top + bottom) / 2}) rotate(-90)" text-anchor="middle" class="axis-label">${escapeXml(fitText(y.label, bottom - M.top + 40, FONT.axis))}</text>`);
