@@ -115,6 +115,8 @@ describe('the executive summary', () => {
     const bare = renderReportHtml(buildReportData({ ...reportInputs({ n: 300, seed: 3 }), revenue: null, deployment: null, mrr: null, previous: null }));
     expect(bare).toContain('No stored scores yet: run <code>churn score</code>');
     expect(bare).toContain('is the first champion');
+    const incomparable = renderReportHtml(buildReportData({ ...reportInputs({ n: 300, seed: 3 }), previous: null, model: { ...reportInputs({ n: 10 }).model, previousChampion: 6 } }));
+    expect(incomparable).toContain('follows v6, which cannot be compared on the same accounts');
   });
 
   it('is never dated before the model it reports', () => {

@@ -29,6 +29,8 @@ export const ReportDataSchema = z.object({
     createdAt: z.string(),
     /** when it first became champion, if it did */
     promotedAt: z.string().nullable(),
+    /** the champion promoted before it (in `previous` when it could be scored on the same rows) */
+    previousChampion: z.number().int().positive().nullable(),
     featureSetVersion: z.string().nullable(),
     /** what the evaluated rows are, in words (e.g. "held-out test accounts, Jun-Oct 2026") */
     evaluatedOn: z.string(),
@@ -73,7 +75,7 @@ export interface ReportInputs {
   generatedAt: string;
   /** the report's time (default generatedAt) */
   asOf?: string;
-  model: Omit<ReportData['model'], 'promotedAt'> & { promotedAt?: string | null };
+  model: Omit<ReportData['model'], 'promotedAt' | 'previousChampion'> & { promotedAt?: string | null; previousChampion?: number | null };
   /** outcome per evaluated row (1 = churned) */
   y: number[];
   /** this model's churn probability per row */
@@ -204,7 +206,7 @@ export function buildReportData(inputs: ReportInputs): ReportData {
 
   const base = {
     schemaVersion: 2 as const, generatedAt: inputs.generatedAt, asOf: inputs.asOf ?? inputs.generatedAt,
-    model: { ...inputs.model, promotedAt: inputs.model.promotedAt ?? null },
+    model: { ...inputs.model, promotedAt: inputs.model.promotedAt ?? null, previousChampion: inputs.model.previousChampion ?? inputs.previous?.version ?? null },
     metrics, previous, scorecard, calibration: quantileCalibration(y, p), tiers, backtest, segments, importance, drift,
     revenue: inputs.revenue ?? null,
     caught: inputs.mrr ? caughtRevenue(y, p, inputs.mrr) : null,

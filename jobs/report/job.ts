@@ -107,8 +107,7 @@ async function segmentInfo(db: Queryable, ev: EvaluationRows): Promise<SegmentIn
   return ev.rows.map((i) => info.get(`${ctx.accountId![i]}\u0000${ctx.asOf![i]}`) ?? unknown);
 }
 
-async function previousScores(db: Queryable, meta: ModelVersion, values: Record<string, number | string | null>[], warn: (m: string) => void): Promise<{ version: number; p: number[] } | null> {
-  const prev = await previousChampion(db, meta.version);
+async function previousScores(db: Queryable, meta: ModelVersion, prev: number | null, values: Record<string, number | string | null>[], warn: (m: string) => void): Promise<{ version: number; p: number[] } | null> {
   if (prev === null) return null;
   try {
     const prevMeta = await getModel(db, prev);
@@ -168,7 +167,8 @@ export async function buildModelReport(pool: Pool, opts: BuildReportOptions): Pr
   const scores = scorer.scoreMany(values);
   const y = ev.rows.map((i) => ev.table.label[i]);
   const p = scores.map((s) => s.probability);
-  const previous = await previousScores(pool, meta, values, (m) => extraWarnings.push(m));
+  const previousVersion = await previousChampion(pool, meta.version);
+  const previous = await previousScores(pool, meta, previousVersion, values, (m) => extraWarnings.push(m));
 
   const info = await segmentInfo(pool, ev);
   const segs = info.map((s) => resolveSegment(config, s));
@@ -196,7 +196,7 @@ export async function buildModelReport(pool: Pool, opts: BuildReportOptions): Pr
     generatedAt: (opts.generatedAt ?? new Date(Math.max(Date.now(), Date.parse(meta.createdAt)))).toISOString(),
     asOf: opts.now.toISOString(),
     model: {
-      version: meta.version, modelType: meta.modelType, createdAt: meta.createdAt, promotedAt: await promotedAt(pool, meta.version),
+      version: meta.version, modelType: meta.modelType, createdAt: meta.createdAt, promotedAt: await promotedAt(pool, meta.version), previousChampion: previousVersion,
       featureSetVersion: meta.featureSetVersion, evaluatedOn: `${ev.description}; ${drift.note}`,
     },
     y, p, previous: previous && { ...previous, createdAt: prevMeta?.createdAt ?? null }, scorecardP,

@@ -64,6 +64,8 @@ function changes(data: ReportData): string[] {
     out.push(`Model v${m.version} (${esc(m.modelType)}, trained ${m.createdAt.slice(0, 10)}, ${since}) follows v${data.previous.version}`
       + `${data.previous.createdAt ? ` (trained ${data.previous.createdAt.slice(0, 10)})` : ''}: on the same accounts it catches ${pct(c10.model)} of churners in the riskiest 10% against ${pct(c10.previous!)} `
       + `(${pts(c10.model, c10.previous!)}), AUC ${data.metrics.auc.toFixed(3)} against ${data.previous.metrics.auc.toFixed(3)}.`);
+  } else if (m.previousChampion !== null) {
+    out.push(`Model v${m.version} (${esc(m.modelType)}, trained ${m.createdAt.slice(0, 10)}, ${since}) follows v${m.previousChampion}, which cannot be compared on the same accounts (see the warnings).`);
   } else {
     out.push(`Model v${m.version} (${esc(m.modelType)}, trained ${m.createdAt.slice(0, 10)}, ${since}) is the first champion: there is no earlier model to compare with.`);
   }
