@@ -59,9 +59,10 @@ describe('buildReportData', () => {
     expect(byName.active_days_28d.status).toBe('alert');
     expect(byName.tickets_90d.status).toBe('alert');
     expect(byName.plan.psi).toBeLessThan(0.1);
-    // one warning names the moved features by their labels, not one warning per feature
-    expect(shifted.warnings.filter((w) => w.includes('shifted since training'))).toHaveLength(1);
-    expect(shifted.warnings.some((w) => w.includes('Tickets, last 90 days'))).toBe(true);
+    // one warning names the strongly moved features by their labels, not one warning per feature
+    expect(shifted.warnings.filter((w) => w.includes('shifted strongly since training'))).toHaveLength(1);
+    expect(shifted.warnings.some((w) => /2 of 4 input features shifted strongly since training \(PSI 0\.25 or more\): Tickets, last 90 days \(\d+\.\d\d\) and Active days, last 28/.test(w))).toBe(true);
+    expect(shifted.labels).toEqual({ active_days_28d: 'Active days, last 28', tickets_90d: 'Tickets, last 90 days', seats_used_ratio: 'Seats used ratio', plan: 'Plan' });
   });
 
   it('orders tiers as configured and reports their predicted and actual rates', () => {

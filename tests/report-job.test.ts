@@ -109,7 +109,8 @@ describe('accuracy report from the database', () => {
     // the MRR of the evaluated churners, from the subscriptions covering each row's as-of
     expect(report.data.caught!.churners).toBe(y.filter((v) => v === 1).length);
     expect(report.data.caught!.churnedMrr).toBeGreaterThan(0);
-    expect(report.data.importance.every((f) => !f.label.includes('_'))).toBe(true);
+    expect(Object.keys(report.data.labels).sort()).toEqual([...world.catalog.names].sort());
+    expect(Object.values(report.data.labels).every((l) => !l.includes('_'))).toBe(true);
     expect(JSON.parse(report.json).metrics.auc).toBe(report.data.metrics.auc);
   });
 

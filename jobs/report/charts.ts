@@ -2,7 +2,7 @@
  * Maps report data to the report's charts. Every plotted number comes from ReportData; axes are
  * scaled to the data except where a share of a whole (0-100%) is the point.
  */
-import { movedFeatures, MOVED_PSI, type ReportData } from './data.ts';
+import { labelOf, movedFeatures, MOVED_PSI, type ReportData } from './data.ts';
 import { barChart, COLORS, niceMax, horizontalBarChart, lineChart, matrixChart, pct, type LineSeries } from './svg.ts';
 import type { EvaluationReport } from '../../training/evaluate.ts';
 
@@ -127,7 +127,7 @@ export function importanceChart(data: ReportData, top = 12): string {
   return horizontalBarChart({
     id: 'importance', title: 'What drives the predictions',
     description: 'Average absolute contribution of each feature to the log-odds of churn, across the evaluated accounts.',
-    items: data.importance.slice(0, top).map((f) => ({ label: f.label, value: f.meanAbsContribution, color: COLORS.model })),
+    items: data.importance.slice(0, top).map((f) => ({ label: labelOf(data, f.feature), value: f.meanAbsContribution, color: COLORS.model })),
     format: (v) => v.toFixed(2),
   });
 }
@@ -140,7 +140,7 @@ export function driftChart(data: ReportData, top = 8): string {
   return horizontalBarChart({
     id: 'drift', title: 'Drift since training (population stability index)',
     description: `How much each feature's distribution moved between the training data and the latest snapshot; ${MOVED_PSI} and 0.25 are the warning and alert lines.`,
-    items: shown.map((d) => ({ label: d.label, value: d.psi, color: colors[d.status] })),
+    items: shown.map((d) => ({ label: labelOf(data, d.feature), value: d.psi, color: colors[d.status] })),
     lines: [{ value: MOVED_PSI, label: 'watch' }, { value: 0.25, label: 'alert' }],
     format: (v) => v.toFixed(2),
   });

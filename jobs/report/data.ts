@@ -45,8 +45,10 @@ export const ReportDataSchema = z.object({
   tiers: z.array(z.object({ tier: z.string(), n: z.number().int(), share: Probability, predictedMean: Probability, actualRate: Probability })),
   backtest: z.array(z.object({ month: z.string(), n: z.number().int(), predictedMean: Probability, actualRate: Probability, auc: Probability.nullable() })),
   segments: z.array(z.object({ segment: z.string(), n: z.number().int(), churnRate: Probability, predictedMean: Probability, auc: Probability.nullable() })),
-  importance: z.array(z.object({ feature: z.string(), label: z.string(), family: z.string(), meanAbsContribution: z.number().nonnegative() })),
-  drift: z.array(z.object({ feature: z.string(), label: z.string(), psi: z.number().nonnegative(), status: z.enum(['ok', 'warn', 'alert']) })),
+  /** every feature's plain label (from the catalogue), by feature name */
+  labels: z.record(z.string(), z.string()),
+  importance: z.array(z.object({ feature: z.string(), family: z.string(), meanAbsContribution: z.number().nonnegative() })),
+  drift: z.array(z.object({ feature: z.string(), psi: z.number().nonnegative(), status: z.enum(['ok', 'warn', 'alert']) })),
   /** MRR of customers by tier and action from the latest stored scores (null: none stored yet) */
   revenue: RevenueAtRiskSchema.nullable(),
   /** MRR of the evaluated churners the riskiest 10% and 20% caught (null: rows without accounts) */
@@ -124,14 +126,23 @@ export function listed(items: string[], max = 3): string {
   return `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
 }
 
+/** A feature's plain label (its name in words when the report has none for it). */
+export function labelOf(data: Pick<ReportData, 'labels'>, feature: string): string {
+  return data.labels[feature] ?? plainLabel(feature);
+}
+
+/** "Label (0.36), Label (0.12) and 2 more": moved features with their PSI. */
+export function movedList(data: Pick<ReportData, 'labels'>, moved: ReportData['drift']): string {
+  return listed(moved.map((d) => `${labelOf(data, d.feature)} (${d.psi.toFixed(2)})`));
+}
+
 function warningsFor(data: Omit<ReportData, 'warnings'>): string[] {
   const out: string[] = [];
   const moved = movedFeatures(data);
   const strongly = moved.filter((d) => d.status === 'alert');
-  if (moved.length) {
-    out.push(`${moved.length} of ${data.drift.length} input features shifted since training (PSI 0.1 or more${strongly.length ? `; ${strongly.length} strongly, 0.25 or more` : ''}): `
-      + `${listed(moved.map((d) => `${d.label} (${d.psi.toFixed(2)})`))}.`);
-  }
+  const watch = moved.filter((d) => d.status !== 'alert');
+  if (strongly.length) out.push(`${strongly.length} of ${data.drift.length} input features shifted strongly since training (PSI 0.25 or more): ${movedList(data, strongly)}.`);
+  if (watch.length) out.push(`${watch.length} of ${data.drift.length} input features shifted since training (PSI 0.1 to 0.25): ${movedList(data, watch)}.`);
   if (data.previous && data.metrics.auc < data.previous.metrics.auc) {
     out.push(`AUC ${data.metrics.auc.toFixed(3)} is below the previous champion's ${data.previous.metrics.auc.toFixed(3)} on the same accounts.`);
   }
@@ -194,20 +205,20 @@ export function buildReportData(inputs: ReportInputs): ReportData {
     segment, n: s.n, churnRate: s.churnRate, predictedMean: s.meanPredicted, auc: s.auc,
   }));
 
-  const labelOf = (f: ReportFeature) => f.label ?? plainLabel(f.name);
+  const labels = Object.fromEntries(inputs.features.map((f) => [f.name, f.label ?? plainLabel(f.name)]));
   const importance = inputs.features
-    .map((f, j) => ({ feature: f.name, label: labelOf(f), family: f.family, meanAbsContribution: inputs.contributions.reduce((s, row) => s + Math.abs(row[j]), 0) / n }))
+    .map((f, j) => ({ feature: f.name, family: f.family, meanAbsContribution: inputs.contributions.reduce((s, row) => s + Math.abs(row[j]), 0) / n }))
     .sort((a, b) => b.meanAbsContribution - a.meanAbsContribution || a.feature.localeCompare(b.feature));
 
   const drift = inputs.features.map((f, j) => {
     const value = psi(column(inputs.trainingFeatures, j), column(inputs.latestFeatures, j));
-    return { feature: f.name, label: labelOf(f), psi: value, status: psiStatus(value) };
+    return { feature: f.name, psi: value, status: psiStatus(value) };
   });
 
   const base = {
     schemaVersion: 2 as const, generatedAt: inputs.generatedAt, asOf: inputs.asOf ?? inputs.generatedAt,
     model: { ...inputs.model, promotedAt: inputs.model.promotedAt ?? null, previousChampion: inputs.model.previousChampion ?? inputs.previous?.version ?? null },
-    metrics, previous, scorecard, calibration: quantileCalibration(y, p), tiers, backtest, segments, importance, drift,
+    metrics, previous, scorecard, calibration: quantileCalibration(y, p), tiers, backtest, segments, labels, importance, drift,
     revenue: inputs.revenue ?? null,
     caught: inputs.mrr ? caughtRevenue(y, p, inputs.mrr) : null,
     deployment: inputs.deployment ?? null,

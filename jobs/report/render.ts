@@ -4,7 +4,7 @@
  * the first (./summary.ts), the details after it, the features that did not move in an appendix.
  * Pure: data in, string out.
  */
-import { movedFeatures, parseReportData, type ReportData } from './data.ts';
+import { labelOf, movedFeatures, parseReportData, type ReportData } from './data.ts';
 import { backtestChart, calibrationChart, confusionChart, driftChart, gainsChart, importanceChart, liftChart, rocChart, tierChart } from './charts.ts';
 import { headlineSentences } from './headline.ts';
 import { monitoringSection } from './monitoring.ts';
@@ -124,7 +124,7 @@ function backtestSection(data: ReportData): string {
 function changeSection(data: ReportData): string {
   const moved = movedFeatures(data);
   const movedTable = moved.length
-    ? table(['Feature that moved', 'PSI', 'Status'], moved.map((d) => [`${esc(d.label)} <small>${esc(d.feature)}</small>`, f3(d.psi), `<span class="status-${d.status}">${d.status === 'alert' ? 'alert' : 'watch'}</span>`]))
+    ? table(['Feature that moved', 'PSI', 'Status'], moved.map((d) => [`${esc(labelOf(data, d.feature))} <small>${esc(d.feature)}</small>`, f3(d.psi), `<span class="status-${d.status}">${d.status === 'alert' ? 'alert' : 'watch'}</span>`]))
     : '<p>No feature moved since training: every PSI is below 0.1.</p>';
   return '<section class="changed"><h2>What drives the predictions, and what has changed</h2><div class="grid">'
     + figure(importanceChart(data), 'Mean absolute contribution to the log-odds of churn (top features).')
@@ -133,10 +133,10 @@ function changeSection(data: ReportData): string {
 }
 
 function appendix(data: ReportData): string {
-  const still = data.drift.filter((d) => !movedFeatures(data).includes(d)).sort((a, b) => b.psi - a.psi || a.label.localeCompare(b.label));
+  const still = data.drift.filter((d) => !movedFeatures(data).includes(d)).sort((a, b) => b.psi - a.psi || a.feature.localeCompare(b.feature));
   if (!still.length) return '';
   return `<section class="appendix"><h2>Appendix: the ${still.length} features that did not move (PSI below 0.1)</h2>`
-    + `<ul>${still.map((d) => `<li><span>${esc(d.label)}</span><span>${d.psi.toFixed(3)}</span></li>`).join('')}</ul></section>`;
+    + `<ul>${still.map((d) => `<li><span>${esc(labelOf(data, d.feature))}</span><span>${d.psi.toFixed(3)}</span></li>`).join('')}</ul></section>`;
 }
 
 /** Renders the report; validates the data first (CHURN_ERR_VALIDATION when it does not fit the schema). */

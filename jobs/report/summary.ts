@@ -3,7 +3,7 @@
  * against the scorecard and the last model, revenue at risk, what changed since the last model, and
  * what to do. Pure: data in, HTML out; every figure is in the JSON twin.
  */
-import { listed, movedFeatures, type ReportData } from './data.ts';
+import { movedFeatures, movedList, type ReportData } from './data.ts';
 import { deploymentSentence } from './deployment.ts';
 import { capturedBy } from './headline.ts';
 import { riskiest } from './ranking.ts';
@@ -71,7 +71,7 @@ function changes(data: ReportData): string[] {
   }
   const moved = movedFeatures(data);
   out.push(moved.length
-    ? `${moved.length} of ${data.drift.length} inputs moved since training (PSI 0.1 or more): ${esc(listed(moved.map((d) => `${d.label} (${d.psi.toFixed(2)})`)))}; see "What has changed" below.`
+    ? `${moved.length} of ${data.drift.length} inputs moved since training (PSI 0.1 or more): ${esc(movedList(data, moved))}; see "What has changed" below.`
     : `None of the ${data.drift.length} inputs moved since training (every PSI below 0.1).`);
   if (data.deployment) out.push(esc(deploymentSentence(data.deployment)));
   return out;
