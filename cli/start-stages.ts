@@ -19,6 +19,7 @@ import { registryModelSource } from '../scoring/holder.ts';
 import { buildModelReport } from '../jobs/report/job.ts';
 import { saveModelReport } from '../jobs/report/store.ts';
 import { headlineSentences } from '../jobs/report/headline.ts';
+import { createReportLink } from '../jobs/report/link.ts';
 import { scoreAllActive } from '../jobs/score-all.ts';
 
 export type Say = (line: string) => void;
@@ -102,6 +103,16 @@ export async function ensureReport(pool: Pool, version: number, home: string, se
   say(`report     ${headlineSentences(r.data)[0] ?? 'written'}`);
   say(`           ${file}`);
   return file;
+}
+
+/** The lines that tell where the report is: a fresh signed link (opens in a browser, no API key) and the file. */
+export async function reportLinkLines(pool: Pool, baseUrl: string, file: string, now: Date): Promise<string[]> {
+  const link = await createReportLink(pool, { target: 'latest', now, baseUrl });
+  return [
+    `report     ${link.url}`,
+    `           (opens in a browser until ${link.expiresAt.toISOString().slice(0, 10)}; \`churn report --link\` prints a new one)`,
+    `           file: ${file}`,
+  ];
 }
 
 /** Scores every active account with the champion unless it scored them in the last day. */

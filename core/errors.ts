@@ -33,6 +33,8 @@ export const ERRORS = {
   CHURN_ERR_PORT_IN_USE: { status: 500, summary: 'the HTTP listen port is taken by another process' },
   CHURN_ERR_IO: { status: 500, summary: 'a file or folder could not be read or written' },
   CHURN_ERR_DB_CONFLICT: { status: 503, summary: 'the database aborted the transaction (deadlock or serialisation failure); nothing of it was kept' },
+  CHURN_ERR_LINK_INVALID: { status: 401, summary: 'the report link is malformed, not signed by this server (forged or revoked), or for another report' },
+  CHURN_ERR_LINK_EXPIRED: { status: 401, summary: 'the report link has expired; ask for a new one (churn report --link)' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -115,7 +115,10 @@ export async function buildApp(deps: AppDeps) {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Churnlens API', version: '1', description: 'Churn risk, customer health and explained drivers. Errors are `{ error, message, request_id }`.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API key (`churn keys create`)' } } },
+      components: { securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'an API key (`churn keys create`)' },
+        reportLink: { type: 'apiKey', in: 'query', name: 'token', description: 'a signed, expiring report link token (`churn report --link`); opens the accuracy report it names, nothing else' },
+      } },
     },
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChurnError } from '../core/errors.ts';
-import { evaluate } from '../training/evaluate.ts';
+import { evaluate, type EvaluationReport } from '../training/evaluate.ts';
+import { riskDeciles } from '../jobs/report/ranking.ts';
 import { buildReportData, parseReportData, ReportDataSchema } from '../jobs/report/data.ts';
 import { psi, psiStatus, PSI_EPSILON } from '../jobs/report/psi.ts';
 import { renderReportHtml, renderReportJson } from '../jobs/report/render.ts';
@@ -41,10 +42,12 @@ describe('buildReportData', () => {
   const data = buildReportData(inputs);
   const opts = { ...inputs.evaluateOptions, segments: inputs.segments };
 
-  it('takes every accuracy number from the evaluation module for the same rows', () => {
-    expect(data.metrics).toEqual(evaluate(inputs.y, inputs.p, opts));
-    expect(data.previous?.metrics).toEqual(evaluate(inputs.y, inputs.previous!.p, opts));
-    expect(data.scorecard).toEqual(evaluate(inputs.y, inputs.scorecardP!, opts));
+  it('takes every accuracy number from the evaluation module for the same rows, deciles from the report ranking', () => {
+    const decileFree = (m: EvaluationReport) => ({ ...m, deciles: [] });
+    expect(decileFree(data.metrics)).toEqual(decileFree(evaluate(inputs.y, inputs.p, opts)));
+    expect(decileFree(data.previous!.metrics)).toEqual(decileFree(evaluate(inputs.y, inputs.previous!.p, opts)));
+    expect(decileFree(data.scorecard!)).toEqual(decileFree(evaluate(inputs.y, inputs.scorecardP!, opts)));
+    expect(data.metrics.deciles).toEqual(riskDeciles(inputs.y, inputs.p));
     expect(data.segments.map((s) => s.segment)).toEqual(Object.keys(data.metrics.perSegment));
   });
 
@@ -56,7 +59,10 @@ describe('buildReportData', () => {
     expect(byName.active_days_28d.status).toBe('alert');
     expect(byName.tickets_90d.status).toBe('alert');
     expect(byName.plan.psi).toBeLessThan(0.1);
-    expect(shifted.warnings.some((w) => w.includes('tickets_90d'))).toBe(true);
+    // one warning names the strongly moved features by their labels, not one warning per feature
+    expect(shifted.warnings.filter((w) => w.includes('shifted strongly since training'))).toHaveLength(1);
+    expect(shifted.warnings.some((w) => /2 of 4 input features shifted strongly since training \(PSI 0\.25 or more\): Tickets, last 90 days \(\d+\.\d\d\) and Active days, last 28/.test(w))).toBe(true);
+    expect(shifted.labels).toEqual({ active_days_28d: 'Active days, last 28', tickets_90d: 'Tickets, last 90 days', seats_used_ratio: 'Seats used ratio', plan: 'Plan' });
   });
 
   it('orders tiers as configured and reports their predicted and actual rates', () => {
@@ -89,7 +95,7 @@ describe('buildReportData', () => {
   it('round-trips through its JSON twin and schema', () => {
     const json = renderReportJson(data);
     expect(parseReportData(JSON.parse(json))).toEqual(data);
-    expect(ReportDataSchema.safeParse({ ...data, schemaVersion: 2 }).success).toBe(false);
+    expect(ReportDataSchema.safeParse({ ...data, schemaVersion: 1 }).success).toBe(false);
     expect(codeOf(() => parseReportData({ ...data, metrics: { ...data.metrics, auc: 2 } }))).toBe('CHURN_ERR_VALIDATION');
   });
 });
@@ -100,7 +106,8 @@ describe('renderReportHtml', () => {
 
   it('states the headline numbers from the evaluation reports in plain words', () => {
     const pct = (v: number) => `${Math.round(v * 100)}%`;
-    expect(html).toContain(`riskiest 10% of accounts contain ${pct(data.metrics.capture10)} of the customers who churned, against ${pct(data.scorecard!.capture10)} for the weighted scorecard and ${pct(data.previous!.metrics.capture10)} for the previous model (v6)`);
+    const d1 = data.metrics.deciles[0];
+    expect(html).toContain(`riskiest 10% of accounts (${d1.n} of 900) contain ${pct(data.metrics.capture10)} of the customers who churned (${d1.churners} of ${data.metrics.positives}), against ${pct(data.scorecard!.capture10)} for the weighted scorecard and ${pct(data.previous!.metrics.capture10)} for the previous model (v6)`);
     expect(html).toContain(`Its riskiest 20% contain ${pct(data.metrics.capture20)}`);
     expect(html).toContain(data.metrics.auc.toFixed(3));
   });
@@ -109,7 +116,8 @@ describe('renderReportHtml', () => {
     expect(html).not.toMatch(/<script|<link|<img|<iframe|src=|href=|url\(|@import|https?:\/\//i);
     expect(html).toContain('@media print');
     const charts = [...html.matchAll(/<svg [^>]*data-chart="([a-z-]+)"[^>]*><title[^>]*>[^<]+<\/title>/g)].map((m) => m[1]);
-    expect(charts.sort()).toEqual(['backtest', 'confusion', 'drift', 'importance', 'lift', 'pr', 'reliability', 'roc', 'tiers']);
+    expect(charts.sort()).toEqual(['backtest', 'confusion', 'drift', 'gains', 'importance', 'lift', 'reliability', 'roc', 'tiers']);
+    expect(html).toContain('@page{size:A4');
   });
 
   it('escapes text that comes from data', () => {
@@ -123,7 +131,8 @@ describe('renderReportHtml', () => {
   it('renders without a previous model or scorecard', () => {
     const inputs = reportInputs({ n: 400, seed: 5 });
     const out = renderReportHtml(buildReportData({ ...inputs, previous: null, scorecardP: null }));
-    expect(out).toMatch(/contain \d+% of the customers who churned\./);
+    expect(out).toMatch(/contain \d+% of the customers who churned \(\d+ of \d+\)\./);
+    expect(out).toContain('is the first champion: there is no earlier model to compare with');
     expect(out).not.toContain('weighted scorecard');
   });
 });

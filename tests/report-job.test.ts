@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
-import { evaluate } from '../training/evaluate.ts';
+import { evaluate, type EvaluationReport } from '../training/evaluate.ts';
+import { riskDeciles } from '../jobs/report/ranking.ts';
 import { tableRow } from '../training/register-run.ts';
 import { getModel, loadModel, setAlias } from '../training/registry/index.ts';
 import { createScorer } from '../training/scorer.ts';
@@ -69,8 +70,12 @@ describe('accuracy report from the database', () => {
     const opts = { segments, bootstrap: BOOTSTRAP, seed: SEED };
     expect(report.rows.y).toEqual(y);
     expect(report.rows.p).toEqual(p2);
-    expect(report.data.metrics).toEqual(evaluate(y, p2, opts));
-    expect(report.data.previous).toEqual({ version: v1, metrics: evaluate(y, p1, opts) });
+    // every number from the evaluation module; the deciles from the report's ranking (riskiest 10% = decile 1)
+    const decileFree = (m: EvaluationReport) => ({ ...m, deciles: [] });
+    expect(decileFree(report.data.metrics)).toEqual(decileFree(evaluate(y, p2, opts)));
+    expect(report.data.metrics.deciles).toEqual(riskDeciles(y, p2));
+    expect(report.data.previous?.version).toBe(v1);
+    expect(decileFree(report.data.previous!.metrics)).toEqual(decileFree(evaluate(y, p1, opts)));
     // and the registry's validation metrics, computed at training time, agree
     const stored = (await getModel(db.pool, v2)).metrics.validation as { auc: number; lift10: number; ece: number; n: number };
     expect(report.data.metrics.n).toBe(stored.n);
@@ -93,6 +98,19 @@ describe('accuracy report from the database', () => {
     expect(report.data.backtest.slice(0, -2).every((b) => b.n > 0)).toBe(true);
     expect(report.data.importance).toHaveLength(world.catalog.names.length);
     expect(report.html).toContain(`model v${v2}`);
+    // built now, about data as of NOW: never dated before the model it reports
+    expect(Date.parse(report.data.generatedAt)).toBeGreaterThanOrEqual(Date.parse(report.data.model.createdAt));
+    expect(report.data.asOf).toBe(NOW.toISOString());
+    expect(report.data.model.promotedAt).not.toBeNull();
+    // no scores stored in this world: no revenue, and the summary says what to run
+    expect(report.data.revenue).toBeNull();
+    expect(report.data.deployment).toMatchObject({ version: v2, scores: 0 });
+    expect(report.html).toContain('No stored scores yet');
+    // the MRR of the evaluated churners, from the subscriptions covering each row's as-of
+    expect(report.data.caught!.churners).toBe(y.filter((v) => v === 1).length);
+    expect(report.data.caught!.churnedMrr).toBeGreaterThan(0);
+    expect(Object.keys(report.data.labels).sort()).toEqual([...world.catalog.names].sort());
+    expect(Object.values(report.data.labels).every((l) => !l.includes('_'))).toBe(true);
     expect(JSON.parse(report.json).metrics.auc).toBe(report.data.metrics.auc);
   });
 
@@ -173,7 +191,8 @@ describe('accuracy report from the database', () => {
     expect(res.stderr).not.toMatch(/CHURN_ERR/);
     expect(res.code).toBe(0);
     expect(res.stdout).toContain(out);
-    expect(res.stdout).toMatch(/riskiest 10% of accounts contain \d+% of the customers who churned/);
+    expect(res.stdout).toMatch(/riskiest 10% of accounts \(\d+ of \d+\) contain \d+% of the customers who churned/);
+    expect(res.stdout).toMatch(/link \(opens in a browser until \d{4}-\d\d-\d\dT[\d:.]+Z\): http:\/\/127\.0\.0\.1:3000\/v1\/reports\/latest\?token=latest\.\d+\.[A-Za-z0-9_-]{43}\n/);
     const html = await fs.readFile(out, 'utf8');
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).toContain('<svg');
@@ -184,6 +203,20 @@ describe('accuracy report from the database', () => {
     expect(json.model.version).toBe(champion);
     const [stored] = await query<{ html: string }>(db.pool, { text: 'SELECT html FROM churn.model_reports WHERE model_version = $1', values: [champion] });
     expect(stored.html).toBe(html);
+  });
+
+  it('churn report --link prints a fresh link to the stored report without rebuilding it, for as long as --expires says', async () => {
+    const env = { DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'silent' };
+    const res = await run(['report', '--link', '--expires', '2w', '--base-url', 'https://churn.example.com'], env);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const m = /until (\S+)\): (https:\/\/churn\.example\.com\/v1\/reports\/latest\?token=(\S+))$/.exec(res.stdout.trim());
+    expect(m).not.toBeNull();
+    expect(Date.parse(m![1]) - Date.now()).toBeGreaterThan(13.9 * 86_400_000);
+    expect(Date.parse(m![1]) - Date.now()).toBeLessThan(14.1 * 86_400_000);
+    const bad = await run(['report', '--link', '--expires', '400d'], env);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim()).toMatch(/^CHURN_ERR_VALIDATION: expires: a link lasts from 1 to 365 days/);
   });
 
   it('churn report refuses bad options with one clear error and writes nothing', async () => {

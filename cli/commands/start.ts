@@ -23,7 +23,7 @@ export function registerStart(program: Command): void {
       const started = performance.now();
       const say = (line: string) => console.log(line);
       // the stages load TensorFlow.js and the server Fastify (seconds together): imported here, not for `churn --help`
-      const { ensureChampion, ensureData, ensureDemoKey, ensureFreshSnapshot, ensureReport, ensureScores } = await import('../start-stages.ts');
+      const { ensureChampion, ensureData, ensureDemoKey, ensureFreshSnapshot, ensureReport, ensureScores, reportLinkLines } = await import('../start-stages.ts');
       // a taken port is told now, not after minutes of preparation
       if (opts.serve) {
         const { PORT, HOST } = loadConfig();
@@ -40,8 +40,9 @@ export function registerStart(program: Command): void {
         // features and scores as of the latest UTC midnight, as the model was trained (core/time.ts defaultAsOf)
         const asOf = defaultAsOf(now.getTime());
         await ensureFreshSnapshot(pool, catalog, asOf, say);
-        await ensureReport(pool, version, config.home, serving, now, say);
+        // scores first: the report's revenue at risk and "since deployment" read them
         await ensureScores(pool, catalog, version, serving, asOf, say);
+        const reportFile = await ensureReport(pool, version, config.home, serving, now, say);
         const key = await ensureDemoKey(pool, config.home);
         say(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
         if (!opts.serve) return;
@@ -49,7 +50,7 @@ export function registerStart(program: Command): void {
         const server = await serveApi({ config, pool, log, databaseUrl, workers: config.CHURN_WORKERS });
         say('');
         say(`API        ${server.url}/v1   (docs: ${server.url}/docs)${server.workers > 1 ? `, ${server.workers} worker processes` : ''}`);
-        say(`report     ${server.url}/v1/reports/latest`);
+        for (const line of await reportLinkLines(pool, server.url, reportFile, new Date())) say(line);
         say(`demo key   ${key}`);
         say(`try        curl -H "Authorization: Bearer ${key}" "${server.url}/v1/accounts?tier=critical&limit=5"`);
         await shutdownSignal();

@@ -22,6 +22,11 @@ const base = {
   name: Name,
   family: z.enum(FAMILIES),
   unit: z.enum(UNITS),
+  /**
+   * A short plain-words name for charts and tables (the accuracy report), e.g. "Days since last
+   * activity" for days_since_last_activity: no snake_case, at most 32 characters.
+   */
+  label: z.string().min(2).max(32).refine((s) => !/_/.test(s), 'a label is plain words, not snake_case').optional(),
   description: z.string().min(5).refine((s) => s.includes('{value}'), 'must contain the {value} placeholder'),
   /** Plain-language text when the value is NULL (e.g. "No NPS response yet"). */
   whenNull: z.string().min(3).optional(),

@@ -1,15 +1,26 @@
 /**
- * The report's plain-words summary for leadership. Reads numbers from the evaluation reports only.
+ * The report's plain-words summary for leadership. Every "riskiest k%" figure is read from the decile
+ * table (./ranking.ts), so the sentences, the decile chart and the decile table count the same rows.
  */
 import type { ReportData } from './data.ts';
+import { riskiest } from './ranking.ts';
 
 const pct = (v: number): string => `${Math.round(v * 100)}%`;
 const count = (v: number): string => v.toLocaleString('en-US');
 
-function comparisons(data: ReportData, key: 'capture10' | 'capture20', withVersion: boolean): string[] {
+/** Share of churners in the riskiest `tenths` tenths of accounts, by each compared ranking. */
+export function capturedBy(data: ReportData, tenths: 1 | 2): { model: number; previous: number | null; scorecard: number | null } {
+  return {
+    model: riskiest(data.metrics.deciles, tenths).capture,
+    previous: data.previous ? riskiest(data.previous.metrics.deciles, tenths).capture : null,
+    scorecard: data.scorecard ? riskiest(data.scorecard.deciles, tenths).capture : null,
+  };
+}
+
+function comparisons(c: { previous: number | null; scorecard: number | null }, data: ReportData, withVersion: boolean): string[] {
   const parts: string[] = [];
-  if (data.scorecard) parts.push(`${pct(data.scorecard[key])} for the weighted scorecard`);
-  if (data.previous) parts.push(`${pct(data.previous.metrics[key])} for the previous model${withVersion ? ` (v${data.previous.version})` : ''}`);
+  if (c.scorecard !== null) parts.push(`${pct(c.scorecard)} for the weighted scorecard`);
+  if (c.previous !== null) parts.push(`${pct(c.previous)} for the previous model${withVersion ? ` (v${data.previous!.version})` : ''}`);
   return parts;
 }
 
@@ -17,11 +28,13 @@ function comparisons(data: ReportData, key: 'capture10' | 'capture20', withVersi
 export function headlineSentences(data: ReportData): string[] {
   const m = data.metrics;
   const out: string[] = [];
-  const vs10 = comparisons(data, 'capture10', true);
-  out.push(`The model's riskiest 10% of accounts contain ${pct(m.capture10)} of the customers who churned`
-    + (vs10.length ? `, against ${vs10.join(' and ')}.` : '.'));
-  const vs20 = comparisons(data, 'capture20', false);
-  out.push(`Its riskiest 20% contain ${pct(m.capture20)}` + (vs20.length ? `, against ${vs20.join(' and ')}.` : '.')
+  const top10 = riskiest(m.deciles, 1);
+  const vs10 = comparisons(capturedBy(data, 1), data, true);
+  out.push(`The model's riskiest 10% of accounts (${count(top10.accounts)} of ${count(m.n)}) contain ${pct(top10.capture)} of the customers who churned `
+    + `(${count(top10.churners)} of ${count(m.positives)})` + (vs10.length ? `, against ${vs10.join(' and ')}.` : '.'));
+  const top20 = riskiest(m.deciles, 2);
+  const vs20 = comparisons(capturedBy(data, 2), data, false);
+  out.push(`Its riskiest 20% contain ${pct(top20.capture)}` + (vs20.length ? `, against ${vs20.join(' and ')}.` : '.')
     + ' Picking accounts at random would find only 10% and 20% of them.');
   const op = m.operatingPoint;
   out.push(`At the operating threshold (${pct(op.threshold)} churn risk) it flags ${count(op.tp + op.fp)} of ${count(m.n)} accounts; `

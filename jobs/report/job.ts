@@ -21,8 +21,12 @@ import { allTierNames, healthScore, resolveSegment, tierOf, type SegmentInfo } f
 import { realisedPerformance, type RealisedPerformance } from '../monitor/monitor.ts';
 import { driftSamples } from './drift.ts';
 import { heldOutBacktest } from './backtest.ts';
-import { withMonitoringSection } from './monitoring.ts';
 import { evaluationRows, type EvaluationRows } from './rows.ts';
+import { mrrAt, revenueAtRisk } from './revenue.ts';
+import { deploymentSummary } from './deployment.ts';
+import { loadCatalog } from '../../features/catalog.ts';
+import { MonitorOptionsSchema } from '../monitor/monitor.ts';
+import type { AliasMove } from '../../training/registry/types.ts';
 import { scorecardScore } from '../../scoring/scorecard.ts';
 import { readAccountInfo } from '../../scoring/score-accounts.ts';
 
@@ -31,8 +35,10 @@ export { dbReports, reportJson, saveModelReport, type ModelReportJson } from './
 export interface BuildReportOptions {
   /** version number or alias (default 'champion') */
   model?: string | number;
-  /** the report's time: generatedAt, and the cut-off of the realised performance */
+  /** the report's time: the cut-off of stored scores, revenue at risk and realised performance */
   now: Date;
+  /** when the report is built (default: the clock when it is done); never before the model was created */
+  generatedAt?: Date;
   servingConfig?: ServingConfig;
   /** churn horizon of the labels (default: the version's params.horizon_days, else 30) */
   horizonDays?: number;
@@ -56,15 +62,26 @@ export interface ModelReport {
 }
 
 /**
- * The previous champion of `version`: the version the `champion` alias moved away from when it moved to
- * `version`; for a version that never was champion, the current champion.
+ * The champion before `version`: the most recent model promoted to `champion` before `version` first
+ * was (or, for a version never promoted, of all promotions) that is older than it. Never a newer
+ * version: a rollback from v3 to v2 does not make v3 "previous" to v2.
  */
 export async function previousChampion(db: Queryable, version: number): Promise<number | null> {
-  const moves = await aliasHistory(db, 'champion');
-  const to = moves.find((m) => m.toVersion === version);
-  if (to) return to.fromVersion !== null && to.fromVersion !== version ? to.fromVersion : null;
-  const current = moves[0]?.toVersion ?? null;
-  return current !== null && current !== version ? current : null;
+  return previousOf(await aliasHistory(db, 'champion'), version);
+}
+
+/** Pure: `moves` newest first (as aliasHistory returns them). */
+export function previousOf(moves: readonly AliasMove[], version: number): number | null {
+  let first = -1;
+  for (let i = 0; i < moves.length; i++) if (moves[i].toVersion === version) first = i;
+  const before = first >= 0 ? moves.slice(first + 1) : moves;
+  return before.find((m) => m.toVersion < version)?.toVersion ?? null;
+}
+
+/** When `version` first became champion, or null. */
+async function promotedAt(db: Queryable, version: number): Promise<string | null> {
+  const moves = await aliasHistory(db, 'champion', { version });
+  return moves.filter((m) => m.toVersion === version).at(-1)?.movedAt ?? null;
 }
 
 async function scorerOf(db: Queryable, version: number): Promise<Scorer & { baseRate: number }> {
@@ -90,8 +107,7 @@ async function segmentInfo(db: Queryable, ev: EvaluationRows): Promise<SegmentIn
   return ev.rows.map((i) => info.get(`${ctx.accountId![i]}\u0000${ctx.asOf![i]}`) ?? unknown);
 }
 
-async function previousScores(db: Queryable, meta: ModelVersion, values: Record<string, number | string | null>[], warn: (m: string) => void): Promise<{ version: number; p: number[] } | null> {
-  const prev = await previousChampion(db, meta.version);
+async function previousScores(db: Queryable, meta: ModelVersion, prev: number | null, values: Record<string, number | string | null>[], warn: (m: string) => void): Promise<{ version: number; p: number[] } | null> {
   if (prev === null) return null;
   try {
     const prevMeta = await getModel(db, prev);
@@ -122,6 +138,19 @@ async function driftInputs(db: Queryable, meta: ModelVersion, scorer: Scorer, ev
   return { training: pick(rowValues(ev.table, ev.trainRows)), latest: pick(values), note: 'drift: evaluated rows against training rows' };
 }
 
+/** MRR at each evaluated row's as-of, or null when the rows carry no account ids. */
+async function rowMrr(db: Queryable, ev: EvaluationRows): Promise<(number | null)[] | null> {
+  const ctx = ev.table.context;
+  if (!ctx?.accountId || !ctx.asOf) return null;
+  return mrrAt(db, ev.rows.map((i) => ctx.accountId![i]), ev.rows.map((i) => new Date(ctx.asOf![i])));
+}
+
+/** Plain labels of the model's features from the current catalogue (features it no longer has get none). */
+function labelled(names: readonly string[], families: readonly string[]): { name: string; family: string; label?: string }[] {
+  const catalog = loadCatalog();
+  return names.map((name, j) => ({ name, family: families[j], label: catalog.byName.get(name)?.label }));
+}
+
 /** Builds the report of one version (default: the champion); reads only. */
 export async function buildModelReport(pool: Pool, opts: BuildReportOptions): Promise<ModelReport> {
   const config = opts.servingConfig ?? DEFAULT_SERVING_CONFIG;
@@ -138,7 +167,8 @@ export async function buildModelReport(pool: Pool, opts: BuildReportOptions): Pr
   const scores = scorer.scoreMany(values);
   const y = ev.rows.map((i) => ev.table.label[i]);
   const p = scores.map((s) => s.probability);
-  const previous = await previousScores(pool, meta, values, (m) => extraWarnings.push(m));
+  const previousVersion = await previousChampion(pool, meta.version);
+  const previous = await previousScores(pool, meta, previousVersion, values, (m) => extraWarnings.push(m));
 
   const info = await segmentInfo(pool, ev);
   const segs = info.map((s) => resolveSegment(config, s));
@@ -153,18 +183,34 @@ export async function buildModelReport(pool: Pool, opts: BuildReportOptions): Pr
   const segment = ev.table.context?.segment;
   const drift = await driftInputs(pool, meta, scorer, ev, values);
 
+  const realised = await realisedPerformance(pool, { now: opts.now, horizonDays: ev.horizonDays });
+  const deployment = await deploymentSummary(pool, {
+    version: meta.version, until: opts.now, dataEnd: new Date(realised.dataEnd), horizonDays: ev.horizonDays,
+    graceDays: MonitorOptionsSchema.parse({ now: opts.now }).graceDays,
+  });
+  const prevMeta = previous ? await getModel(pool, previous.version) : null;
+  const tierOrder = allTierNames(config);
+
   const data = buildReportData({
-    generatedAt: opts.now.toISOString(),
-    model: { version: meta.version, modelType: meta.modelType, createdAt: meta.createdAt, featureSetVersion: meta.featureSetVersion, evaluatedOn: `${ev.description}; ${drift.note}` },
-    y, p, previous, scorecardP,
-    tiers, tierOrder: allTierNames(config),
+    // the clock when built; a database clock a little ahead of this one must not date the report before its model
+    generatedAt: (opts.generatedAt ?? new Date(Math.max(Date.now(), Date.parse(meta.createdAt)))).toISOString(),
+    asOf: opts.now.toISOString(),
+    model: {
+      version: meta.version, modelType: meta.modelType, createdAt: meta.createdAt, promotedAt: await promotedAt(pool, meta.version), previousChampion: previousVersion,
+      featureSetVersion: meta.featureSetVersion, evaluatedOn: `${ev.description}; ${drift.note}`,
+    },
+    y, p, previous: previous && { ...previous, createdAt: prevMeta?.createdAt ?? null }, scorecardP,
+    tiers, tierOrder,
     months,
     segments: segment ? ev.rows.map((i) => segment[i]) : undefined,
-    features: scorer.featureNames.map((name, j) => ({ name, family: scorer.families[j] })),
+    features: labelled(scorer.featureNames, scorer.families),
     contributions: scores.map((s) => Array.from(s.contributions)),
     trainingFeatures: drift.training,
     latestFeatures: drift.latest,
     evaluateOptions: { bootstrap: opts.bootstrap ?? 200, seed: typeof meta.params.seed === 'number' ? meta.params.seed : 0 },
+    mrr: await rowMrr(pool, ev),
+    revenue: await revenueAtRisk(pool, opts.now, tierOrder),
+    deployment,
   });
   const held = await heldOutBacktest(pool, ev, scorer);
   if (held) {
@@ -172,8 +218,7 @@ export async function buildModelReport(pool: Pool, opts: BuildReportOptions): Pr
     data.model.evaluatedOn += `; backtest: the same held-out accounts at ${held.dates} observation dates`;
   }
   data.warnings.push(...extraWarnings);
-  const realised = await realisedPerformance(pool, { now: opts.now, horizonDays: ev.horizonDays });
-  const html = withMonitoringSection(renderReportHtml(data), realised);
+  const html = renderReportHtml(data, realised);
   const json = `${JSON.stringify({ ...data, realised }, null, 2)}\n`;
   return { version: meta.version, data, realised, exact: ev.exact, rows: { y, p }, html, json };
 }

@@ -1,33 +1,39 @@
 /**
- * The report's "Since deployment" section: realised performance of the stored scores per month
- * (jobs/monitor/monitor.ts), inserted into the rendered report before its closing tag.
+ * The report's "Since deployment" section: this version's stored scores and when their outcomes
+ * become known (./deployment.ts), and the realised performance of stored scores per month
+ * (jobs/monitor/monitor.ts), the last months in a table.
  */
 import { escapeXml as esc, pct } from './svg.ts';
 import type { RealisedPerformance } from '../monitor/monitor.ts';
+import { deploymentSentence, type Deployment } from './deployment.ts';
 
 const cell = (v: number | null, f: (x: number) => string): string => (v === null ? 'n/a' : f(v));
 
-/** The section's HTML (a table per month scored, pending months marked as such). */
-export function monitoringSection(r: RealisedPerformance): string {
-  const intro = `<p class="notes">Stored scores (the latest per account and month) against the churn that followed within ${r.horizonDays} days, `
-    + `with outcomes known up to ${esc(r.dataEnd.slice(0, 10))}. Months whose outcome is not known yet are pending.</p>`;
-  if (!r.months.length) return `<section><h2>Since deployment: stored scores against what happened</h2>${intro}<p>No stored scores yet (run <code>churn score</code>).</p></section>`;
-  const head = ['Month', 'Accounts scored', 'Outcome known', 'Pending', 'Predicted churn', 'Actual churn', 'AUC', 'Lift at 10%', 'Model versions'];
-  const rows = r.months.map((m) => [
+/** The section's HTML: a sentence on pending outcomes, then a table of the last `months` months scored. */
+export function monitoringSection(r: RealisedPerformance, deployment: Deployment | null = null, months = 6): string {
+  const head = '<section class="deployment"><h2>Since deployment: stored scores against what happened</h2>';
+  const lead = deployment ? `<p>${esc(deploymentSentence(deployment))}</p>` : '';
+  const intro = `<p class="notes">Stored scores (the latest per account and month, every model version) against the churn that followed within ${r.horizonDays} days, `
+    + `with outcomes known up to ${esc(r.dataEnd.slice(0, 10))}. A month stays pending until the outcome of every one of its scores is known.</p>`;
+  if (!r.months.length) return `${head}${lead}${intro}<p>No stored scores yet (run <code>churn score</code>).</p></section>`;
+  const shown = r.months.slice(-months);
+  const tableHead = ['Month', 'Accounts scored', 'Outcome known', 'Pending', 'Predicted churn', 'Actual churn', 'AUC', 'Lift at 10%', 'Model versions'];
+  const rows = shown.map((m) => [
     esc(m.month), String(m.scored), String(m.labelled), String(m.pending),
     cell(m.meanPredicted, (x) => pct(x, 1)), cell(m.churnRate, (x) => pct(x, 1)),
     m.status === 'pending' ? 'pending' : cell(m.auc, (x) => x.toFixed(3)), cell(m.lift10, (x) => `${x.toFixed(2)}x`),
     esc(m.modelVersions.map((v) => `v${v}`).join(', ')),
   ]);
-  const table = `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>`
+  const more = r.months.length > shown.length ? `<p class="notes">The last ${shown.length} of ${r.months.length} months; the JSON twin has them all.</p>` : '';
+  const table = `<table><thead><tr>${tableHead.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>`
     + rows.map((row) => `<tr>${row.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('') + '</tbody></table>';
-  return `<section><h2>Since deployment: stored scores against what happened</h2>${intro}${table}</section>`;
+  return `${head}${lead}${intro}${table}${more}</section>`;
 }
 
 /** Inserts the section before the report's closing definitions note (else at the end of its main element). */
-export function withMonitoringSection(html: string, r: RealisedPerformance): string {
+export function withMonitoringSection(html: string, r: RealisedPerformance, deployment: Deployment | null = null): string {
   const notes = html.lastIndexOf('<p class="notes">Definitions');
   const at = notes >= 0 ? notes : html.lastIndexOf('</main>');
   if (at < 0) return html;
-  return `${html.slice(0, at)}${monitoringSection(r)}\n${html.slice(at)}`;
+  return `${html.slice(0, at)}${monitoringSection(r, deployment)}\n${html.slice(at)}`;
 }

@@ -2,11 +2,53 @@
  * Small chart functions returning inline SVG strings (no scripts, no external resources). Every chart
  * carries a `data-chart` attribute and a <title>; all text is escaped.
  */
-export const COLORS = { model: '#1d4ed8', previous: '#6b7280', scorecard: '#c2410c', actual: '#15803d', grid: '#e5e7eb', axis: '#374151' };
+export const COLORS = { model: '#1d4ed8', previous: '#4b5563', scorecard: '#c2410c', actual: '#15803d', reference: '#6b7280', grid: '#e5e7eb', axis: '#374151', text: '#111827', muted: '#374151' };
 
-const W = 560;
-const H = 340;
-const M = { top: 60, right: 20, bottom: 52, left: 60 };
+/** The charts' coordinate box (viewBox); charts scale to their column, so text sizes are in these units. */
+export const W = 480;
+const H = 300;
+const M = { top: 72, right: 24, bottom: 52, left: 66 };
+/** Approximate advance of one character of chart text per font unit (system sans-serif). */
+const CHAR_EM = 0.56;
+/** Font sizes of chart text (the CSS in render.ts sets the same). */
+export const FONT = { title: 15, tick: 12.5, legend: 12, axis: 13, cell: 24 };
+
+/** Relative luminance of a #rrggbb colour (WCAG 2). */
+function luminance(hex: string): number {
+  const c = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+}
+
+/** WCAG contrast ratio of two #rrggbb colours (1 to 21). */
+export function contrastRatio(a: string, b: string): number {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+/** `color` at `opacity` over `under` (both #rrggbb), as one #rrggbb colour. */
+export function blend(color: string, opacity: number, under = '#ffffff'): string {
+  const ch = (hex: string, i: number) => parseInt(hex.slice(i, i + 2), 16);
+  return `#${[1, 3, 5].map((i) => Math.round(ch(color, i) * opacity + ch(under, i) * (1 - opacity)).toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** The text colour (the body's, white or black) that contrasts most with `background`. */
+export function textOn(background: string): string {
+  return [COLORS.text, '#ffffff', '#000000'].reduce((best, ink) => (contrastRatio(ink, background) > contrastRatio(best, background) ? ink : best));
+}
+
+/** Width of a text in chart units (an estimate: the browser test checks the real boxes). */
+export function textWidth(text: string, size: number): number {
+  return text.length * size * CHAR_EM;
+}
+
+/** Shortens a text to fit `width` at `size`, at a word boundary where possible, with an ellipsis. */
+export function fitText(text: string, width: number, size: number): string {
+  if (textWidth(text, size) <= width) return text;
+  const max = Math.max(1, Math.floor(width / (size * CHAR_EM)) - 1);
+  const cut = text.slice(0, max);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > max / 2 ? cut.slice(0, space) : cut).replace(/[\s,;:(-]+$/, '')}\u2026`;
+}
 
 export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
@@ -46,18 +88,18 @@ function open(id: string, title: string, description: string, height = H): strin
   const tid = `chart-${escapeXml(id)}-title`;
   return `<svg class="chart" data-chart="${escapeXml(id)}" role="img" aria-labelledby="${tid}" viewBox="0 0 ${W} ${height}" width="${W}" height="${height}">`
     + `<title id="${tid}">${escapeXml(title)}</title><desc>${escapeXml(description)}</desc>`
-    + `<text x="${M.left}" y="20" class="chart-title">${escapeXml(title)}</text>`;
+    + `<text x="8" y="20" class="chart-title">${escapeXml(fitText(title, W - 16, FONT.title))}</text>`;
 }
 
 /** Swatches under the title, left to right, wrapping onto a second row when needed. */
 function legend(items: { name: string; color: string; dashed?: boolean }[]): string {
-  let x = M.left;
-  let y = 34;
+  let x = 8;
+  let y = 36;
   const parts: string[] = [];
   for (const item of items) {
-    const width = 34 + item.name.length * 6;
-    if (x > M.left && x + width > W - M.right) {
-      x = M.left;
+    const width = 34 + textWidth(item.name, FONT.legend);
+    if (x > 8 && x + width > W - M.right) {
+      x = 8;
       y += 15;
     }
     parts.push(`<g class="legend"><line x1="${x}" y1="${y}" x2="${x + 16}" y2="${y}" stroke="${item.color}" stroke-width="3"${item.dashed ? ' stroke-dasharray="5 3"' : ''}/>`
@@ -69,7 +111,19 @@ function legend(items: { name: string; color: string; dashed?: boolean }[]): str
 
 interface Axis { label: string; min: number; max: number; format?: (v: number) => string; categories?: string[] }
 
-function axes(x: Axis, y: Axis, sx: Scale, sy: Scale, height = H): string {
+/** Extra bottom margin for two-line category labels. */
+const twoLines = (x: Axis): number => (x.categories?.some((c) => c.includes('\n')) ? 15 : 0);
+
+/** A tick label; a category label may hold one line break (two lines). */
+function tickText(x: number, y: number, label: string): string {
+  const lines = label.split('\n');
+  if (lines.length === 1) return `<text x="${x}" y="${y}" text-anchor="middle" class="tick">${escapeXml(label)}</text>`;
+  return `<text x="${x}" y="${y}" text-anchor="middle" class="tick">${lines.map((l, i) => `<tspan x="${x}" dy="${i ? '1.2em' : 0}">${escapeXml(l)}</tspan>`).join('')}</text>`;
+}
+
+/** Grid, ticks and axis titles; the plot spans y from M.top to `bottom`. */
+function axes(x: Axis, y: Axis, sx: Scale, sy: Scale, height: number): string {
+  const bottom = height - M.bottom - twoLines(x);
   const fx = x.format ?? fmt;
   const fy = y.format ?? fmt;
   const out: string[] = [];
@@ -78,14 +132,18 @@ function axes(x: Axis, y: Axis, sx: Scale, sy: Scale, height = H): string {
       + `<text x="${M.left - 6}" y="${sy(t) + 4}" text-anchor="end" class="tick">${escapeXml(fy(t))}</text>`);
   }
   const xt = x.categories ? x.categories.map((_, i) => i) : ticks(x.min, x.max);
-  for (const t of xt) {
-    const label = x.categories ? x.categories[t] : fx(t);
-    out.push(`<text x="${sx(t)}" y="${height - M.bottom + 16}" text-anchor="middle" class="tick">${escapeXml(label)}</text>`);
-  }
-  out.push(`<path d="M${M.left},${M.top}V${height - M.bottom}H${W - M.right}" fill="none" stroke="${COLORS.axis}"/>`);
-  out.push(`<text x="${(M.left + W - M.right) / 2}" y="${height - 12}" text-anchor="middle" class="axis-label">${escapeXml(x.label)}</text>`);
-  out.push(`<text transform="translate(16 ${(M.top + height - M.bottom) / 2}) rotate(-90)" text-anchor="middle" class="axis-label">${escapeXml(y.label)}</text>`);
+  for (const t of xt) out.push(tickText(sx(t), bottom + 20, x.categories ? x.categories[t] : fx(t)));
+  out.push(`<path d="M${M.left},${M.top}V${bottom}H${W - M.right}" fill="none" stroke="${COLORS.axis}"/>`);
+  out.push(`<text x="${(M.left + W - M.right) / 2}" y="${height - 10}" text-anchor="middle" class="axis-label">${escapeXml(fitText(x.label, W - 16, FONT.axis))}</text>`);
+  out.push(`<text transform="translate(15 ${(M.top + bottom) / 2}) rotate(-90)" text-anchor="middle" class="axis-label">${escapeXml(fitText(y.label, bottom - M.top + 40, FONT.axis))}</text>`);
   return out.join('');
+}
+
+/** A dashed horizontal reference line across the plot, labelled at its right end. */
+function referenceLine(sy: Scale, value: number, label: string): string {
+  const y = sy(value).toFixed(1);
+  return `<line x1="${M.left}" x2="${W - M.right}" y1="${y}" y2="${y}" stroke="${COLORS.reference}" stroke-width="1.5" stroke-dasharray="6 4"/>`
+    + `<text x="${W - M.right - 4}" y="${(sy(value) - 5).toFixed(1)}" text-anchor="end" class="tick">${escapeXml(label)}</text>`;
 }
 
 export interface LineSeries { name: string; points: [number, number][]; color: string; dashed?: boolean; markers?: boolean }
@@ -103,126 +161,121 @@ export interface LineChartOptions {
 
 export function lineChart(o: LineChartOptions): string {
   const sx = scale(o.x.min, o.x.max, M.left, W - M.right);
-  const sy = scale(o.y.min, o.y.max, H - M.bottom, M.top);
-  const parts = [open(o.id, o.title, o.description), axes(o.x, o.y, sx, sy)];
+  const sy = scale(o.y.min, o.y.max, H - M.bottom - twoLines(o.x), M.top);
+  const parts = [open(o.id, o.title, o.description), axes(o.x, o.y, sx, sy, H)];
   const legendItems = o.series.map((s) => ({ name: s.name, color: s.color, dashed: s.dashed }));
   if (o.diagonal) {
-    parts.push(`<path d="M${sx(o.x.min)},${sy(o.y.min)}L${sx(o.x.max)},${sy(o.y.max)}" stroke="#9ca3af" stroke-dasharray="2 4" fill="none"/>`);
-    legendItems.push({ name: o.diagonal, color: '#9ca3af', dashed: true });
+    const lo = Math.max(o.x.min, o.y.min);
+    const hi = Math.min(o.x.max, o.y.max);
+    parts.push(`<path d="M${sx(lo)},${sy(lo)}L${sx(hi)},${sy(hi)}" stroke="${COLORS.reference}" stroke-dasharray="2 4" fill="none"/>`);
+    legendItems.push({ name: o.diagonal, color: COLORS.reference, dashed: true });
   }
   for (const s of o.series) {
     if (!s.points.length) continue;
     const d = s.points.map(([x, y], i) => `${i ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
     parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     if (s.markers) {
-      for (const [x, y] of s.points) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="4" fill="${s.color}"/>`);
+      for (const [x, y] of s.points) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3.5" fill="${s.color}"/>`);
     }
   }
   parts.push(legend(legendItems), '</svg>');
   return parts.join('');
 }
 
-export interface ReliabilityPoint { meanPredicted: number | null; observedRate: number | null; count: number }
-
-/** Calibration plot: mean predicted against observed rate per bin, with the perfect-calibration diagonal. */
-export function reliabilityChart(id: string, title: string, series: { name: string; color: string; bins: ReliabilityPoint[] }[]): string {
-  return lineChart({
-    id, title,
-    description: 'Each point is a group of accounts with similar predicted risk: predicted churn (x) against the share that actually churned (y).',
-    series: series.map((s) => ({
-      name: s.name, color: s.color, markers: true,
-      points: s.bins.filter((b) => b.count > 0 && b.meanPredicted !== null && b.observedRate !== null).map((b) => [b.meanPredicted as number, b.observedRate as number] as [number, number]),
-    })),
-    x: { label: 'Predicted churn probability', min: 0, max: 1, format: (v) => pct(v) },
-    y: { label: 'Observed churn rate', min: 0, max: 1, format: (v) => pct(v) },
-    diagonal: 'perfect calibration',
-  });
-}
-
 export interface BarChartOptions {
   id: string;
   title: string;
   description: string;
+  /** category labels; one '\n' splits a label over two lines */
   categories: string[];
   series: { name: string; values: number[]; color: string }[];
   y: { label: string; max?: number; format?: (v: number) => string };
   xLabel: string;
-  /** an optional line drawn over the bars (e.g. cumulative gains) on the same y scale */
-  line?: { name: string; values: number[]; color: string };
+  /** a dashed horizontal line (e.g. the average), in the legend's words */
+  reference?: { value: number; label: string };
 }
 
-/** Grouped vertical bars, one group per category. */
+/** Grouped vertical bars, one group per category; the y axis is scaled to the data unless `y.max` is given. */
 export function barChart(o: BarChartOptions): string {
-  const all = [...o.series.flatMap((s) => s.values), ...(o.line?.values ?? [])];
-  const max = o.y.max ?? niceMax(Math.max(1e-9, ...all) * 1.05);
-  const sy = scale(0, max, H - M.bottom, M.top);
+  const all = [...o.series.flatMap((s) => s.values), o.reference?.value ?? 0];
+  const max = o.y.max ?? niceMax(Math.max(1e-9, ...all) * 1.12);
+  const xAxis: Axis = { label: o.xLabel, min: 0, max: 1, categories: o.categories };
+  const bottom = H - M.bottom - twoLines(xAxis);
+  const sy = scale(0, max, bottom, M.top);
   const band = (W - M.left - M.right) / Math.max(1, o.categories.length);
   const sx: Scale = (i) => M.left + band * (i + 0.5);
-  const parts = [open(o.id, o.title, o.description), axes({ label: o.xLabel, min: 0, max: 1, categories: o.categories }, { label: o.y.label, min: 0, max, format: o.y.format }, sx, sy)];
+  const parts = [open(o.id, o.title, o.description), axes(xAxis, { label: o.y.label, min: 0, max, format: o.y.format }, sx, sy, H)];
   const barWidth = (band * 0.75) / Math.max(1, o.series.length);
   o.series.forEach((s, k) => {
     s.values.forEach((v, i) => {
       const x = M.left + band * i + band * 0.125 + barWidth * k;
       const y = sy(Math.max(0, v));
-      parts.push(`<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${barWidth.toFixed(1)}" height="${Math.max(0.5, H - M.bottom - y).toFixed(1)}" fill="${s.color}"><title>${escapeXml(`${o.categories[i]} - ${s.name}: ${(o.y.format ?? fmt)(v)}`)}</title></rect>`);
+      parts.push(`<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${barWidth.toFixed(1)}" height="${Math.max(0.5, bottom - y).toFixed(1)}" fill="${s.color}"><title>${escapeXml(`${o.categories[i].replace('\n', ' ')} - ${s.name}: ${(o.y.format ?? fmt)(v)}`)}</title></rect>`);
     });
   });
-  const items = o.series.map((s) => ({ name: s.name, color: s.color }));
-  if (o.line) {
-    const d = o.line.values.map((v, i) => `${i ? 'L' : 'M'}${sx(i).toFixed(1)},${sy(v).toFixed(1)}`).join('');
-    parts.push(`<path d="${d}" fill="none" stroke="${o.line.color}" stroke-width="2.5"/>`);
-    for (const [i, v] of o.line.values.entries()) parts.push(`<circle cx="${sx(i).toFixed(1)}" cy="${sy(v).toFixed(1)}" r="3.5" fill="${o.line.color}"/>`);
-    items.push({ name: o.line.name, color: o.line.color });
-  }
-  parts.push(legend(items), '</svg>');
+  if (o.reference) parts.push(referenceLine(sy, o.reference.value, o.reference.label));
+  parts.push(legend(o.series.map((s) => ({ name: s.name, color: s.color }))), '</svg>');
   return parts.join('');
 }
 
-/** Horizontal bars, largest first (feature importance). */
-export function horizontalBarChart(o: { id: string; title: string; description: string; items: { label: string; value: number; color: string }[]; format?: (v: number) => string }): string {
-  const rowH = 22;
-  const top = 36;
-  const height = top + o.items.length * rowH + 16;
-  const left = 200;
-  const max = Math.max(1e-9, ...o.items.map((i) => i.value));
-  const sx = scale(0, max, left, W - M.right - 50);
+/** Horizontal bars, in the order given (feature importance, drift); labels get the width the longest needs. */
+export function horizontalBarChart(o: { id: string; title: string; description: string; items: { label: string; value: number; color: string }[]; format?: (v: number) => string; lines?: { value: number; label: string }[] }): string {
+  const rowH = 21;
+  const top = 34 + (o.lines?.length ? 16 : 0);
+  const height = top + o.items.length * rowH + 14;
+  const format = o.format ?? fmt;
+  const valueRoom = Math.max(...o.items.map((i) => textWidth(format(i.value), FONT.tick)), 20) + 10;
+  const left = Math.min(W * 0.55, 12 + Math.max(...o.items.map((i) => textWidth(i.label, FONT.tick)), 40));
+  const max = Math.max(1e-9, ...o.items.map((i) => i.value), ...(o.lines ?? []).map((l) => l.value));
+  const sx = scale(0, max, left, W - M.right - valueRoom);
   const parts = [open(o.id, o.title, o.description, height)];
   o.items.forEach((item, i) => {
     const y = top + i * rowH;
-    parts.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end" class="tick">${escapeXml(item.label)}</text>`
+    parts.push(`<text x="${left - 6}" y="${y + 15}" text-anchor="end" class="tick">${escapeXml(fitText(item.label, left - 10, FONT.tick))}</text>`
       + `<rect x="${left}" y="${y + 3}" width="${Math.max(1, sx(item.value) - left).toFixed(1)}" height="${rowH - 6}" fill="${item.color}"/>`
-      + `<text x="${(sx(item.value) + 6).toFixed(1)}" y="${y + 15}" class="tick">${escapeXml((o.format ?? fmt)(item.value))}</text>`);
+      + `<text x="${(sx(item.value) + 5).toFixed(1)}" y="${y + 15}" class="tick">${escapeXml(format(item.value))}</text>`);
   });
+  let labelledUpTo = -Infinity;
+  for (const l of o.lines ?? []) {
+    const x = sx(l.value);
+    parts.push(`<line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${top - 2}" y2="${height - 12}" stroke="${COLORS.reference}" stroke-dasharray="4 3"/>`);
+    const half = textWidth(l.label, FONT.tick) / 2;
+    if (x - half > labelledUpTo + 4) { // a label that would overlap the previous one is left out (the caption names the lines)
+      parts.push(`<text x="${x.toFixed(1)}" y="${top - 5}" text-anchor="middle" class="tick">${escapeXml(l.label)}</text>`);
+      labelledUpTo = x + half;
+    }
+  }
   parts.push('</svg>');
   return parts.join('');
 }
 
-/** A matrix of counts, shaded by size; `good[i][j]` cells (correct outcomes) in green, the others in orange. */
+/** A matrix of counts, shaded by size; `good[i][j]` cells (correct outcomes) in green, the others in orange; text in the colour that contrasts most with its cell. */
 export function matrixChart(o: { id: string; title: string; description: string; rowLabel: string; colLabel: string; rowLabels: string[]; colLabels: string[]; cells: number[][]; good: boolean[][]; notes?: string[][] }): string {
-  const left = 170;
+  const left = 120;
   const top = 70;
   const cellW = (W - left - M.right) / o.colLabels.length;
-  const cellH = 100;
-  const height = top + cellH * o.rowLabels.length + 20;
+  const cellH = 84;
+  const height = top + cellH * o.rowLabels.length + 12;
   const max = Math.max(1, ...o.cells.flat());
   const parts = [open(o.id, o.title, o.description, height)];
-  parts.push(`<text x="${left + (W - left - M.right) / 2}" y="44" text-anchor="middle" class="axis-label">${escapeXml(o.colLabel)}</text>`);
-  o.colLabels.forEach((c, j) => parts.push(`<text x="${left + cellW * (j + 0.5)}" y="62" text-anchor="middle" class="tick">${escapeXml(c)}</text>`));
+  parts.push(`<text x="${left + (W - left - M.right) / 2}" y="42" text-anchor="middle" class="axis-label">${escapeXml(o.colLabel)}</text>`);
+  o.colLabels.forEach((c, j) => parts.push(`<text x="${left + cellW * (j + 0.5)}" y="62" text-anchor="middle" class="tick">${escapeXml(fitText(c, cellW - 6, FONT.tick))}</text>`));
   o.rowLabels.forEach((r, i) => {
-    parts.push(`<text x="${left - 10}" y="${top + cellH * (i + 0.5) + 4}" text-anchor="end" class="tick">${escapeXml(r)}</text>`);
+    parts.push(`<text x="${left - 10}" y="${top + cellH * (i + 0.5) + 4}" text-anchor="end" class="tick">${escapeXml(fitText(r, left - 40, FONT.tick))}</text>`);
     o.colLabels.forEach((_, j) => {
       const v = o.cells[i][j];
       const shade = 0.12 + 0.78 * (v / max);
       const x = left + cellW * j;
       const y = top + cellH * i;
-      const textColor = shade > 0.5 ? '#ffffff' : '#111827';
-      parts.push(`<rect x="${x + 2}" y="${y + 2}" width="${cellW - 4}" height="${cellH - 4}" fill="${o.good[i][j] ? COLORS.actual : COLORS.scorecard}" fill-opacity="${shade.toFixed(2)}"/>`
-        + `<text x="${x + cellW / 2}" y="${y + cellH / 2}" text-anchor="middle" class="cell" fill="${textColor}">${escapeXml(v.toLocaleString('en-US'))}</text>`);
+      const bg = blend(o.good[i][j] ? COLORS.actual : COLORS.scorecard, shade);
+      const ink = textOn(bg);
+      parts.push(`<rect x="${x + 2}" y="${y + 2}" width="${cellW - 4}" height="${cellH - 4}" fill="${bg}"/>`
+        + `<text x="${x + cellW / 2}" y="${y + cellH / 2}" text-anchor="middle" class="cell" style="fill:${ink}" data-bg="${bg}">${escapeXml(v.toLocaleString('en-US'))}</text>`);
       const note = o.notes?.[i]?.[j];
-      if (note) parts.push(`<text x="${x + cellW / 2}" y="${y + cellH / 2 + 20}" text-anchor="middle" class="tick" fill="${textColor}">${escapeXml(note)}</text>`);
+      if (note) parts.push(`<text x="${x + cellW / 2}" y="${y + cellH / 2 + 20}" text-anchor="middle" class="tick" style="fill:${ink}" data-bg="${bg}">${escapeXml(fitText(note, cellW - 8, FONT.tick))}</text>`);
     });
   });
-  parts.push(`<text transform="translate(16 ${top + (cellH * o.rowLabels.length) / 2}) rotate(-90)" text-anchor="middle" class="axis-label">${escapeXml(o.rowLabel)}</text>`);
+  parts.push(`<text transform="translate(17 ${top + (cellH * o.rowLabels.length) / 2}) rotate(-90)" text-anchor="middle" class="axis-label">${escapeXml(o.rowLabel)}</text>`);
   parts.push('</svg>');
   return parts.join('');
 }
