@@ -16,6 +16,7 @@ import { registerScore } from './commands/score.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerStart } from './commands/start.ts';
 import { registerTrain } from './commands/train.ts';
+import { registerWebhooks } from './commands/webhooks.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerMonitor(program);
   registerScore(program);
   registerAlerts(program);
+  registerWebhooks(program);
   registerServe(program);
   registerKeys(program);
   registerHistory(program);

@@ -30,6 +30,9 @@ export const ERRORS = {
   CHURN_ERR_TIMEOUT: { status: 503, summary: 'the request or one of its statements passed its deadline; the work was abandoned' },
   CHURN_ERR_BAD_REQUEST: { status: 400, summary: 'not a valid HTTP request (malformed, headers too large or too slow); the connection is closed' },
   CHURN_ERR_AUTH_LIMITED: { status: 429, summary: 'too many failed authentication attempts from this address' },
+  CHURN_ERR_ALERT_STATE: { status: 409, summary: 'the alert is acknowledged: it can no longer be snoozed' },
+  CHURN_ERR_WEBHOOK_EXISTS: { status: 409, summary: 'an active webhook subscription already has this URL' },
+  CHURN_ERR_WEBHOOK_TEST_FAILED: { status: 502, summary: 'the webhook receiver did not take the test delivery (no 2xx answer)' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -15,6 +15,7 @@ import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { scoreRoutes } from './routes/scores.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { findNul } from './schemas/common.ts';
 import { compiledSerializerCompiler } from './serializer.ts';
 
@@ -129,6 +130,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(modelRoutes(deps), { prefix: '/v1' });
   await app.register(reportRoutes(deps), { prefix: '/v1' });
   await app.register(alertRoutes(deps), { prefix: '/v1' });
+  await app.register(webhookRoutes(deps), { prefix: '/v1' });
   return app;
 }
 
