@@ -10,6 +10,7 @@ import { FailureLimiter } from './auth.ts';
 import { servingLimits, type AppDeps } from './deps.ts';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.ts';
 import { accountRoutes } from './routes/accounts.ts';
+import { documentRoute, finishDocument } from './openapi.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -62,9 +63,11 @@ export async function buildApp(deps: AppDeps) {
   app.decorateRequest('principal', undefined);
   app.decorateRequest('deadline', null);
   app.decorate('authFailures', limits.authFailureLimit > 0 ? new FailureLimiter(limits.authFailureLimit) : null);
-  // Every /v1 route: its deadline (the batch routes set a longer one in `config.deadlineMs`).
+  // Every /v1 route: its deadline (the batch routes set a longer one in `config.deadlineMs`). Every
+  // route: its operationId and, when public, `security: []` in the OpenAPI document.
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/v1/')) withDeadline(route as RouteOptions, route.config?.deadlineMs ?? limits.requestTimeoutMs);
+    documentRoute(route as RouteOptions);
   });
 
   // Every response: helmet's security headers (a content security policy that lets the /docs UI
@@ -116,10 +119,20 @@ export async function buildApp(deps: AppDeps) {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Churnlens API', version: '1', description: 'Churn risk, customer health and explained drivers. Errors are `{ error, message, request_id }`.' },
+      servers: [{ url: '/', description: 'the server that serves this document' }],
+      tags: [
+        { name: 'accounts', description: 'accounts with their latest stored score and context, and totals per tier' },
+        { name: 'scores', description: 'scores computed now, stored scores and their changes' },
+        { name: 'models', description: 'the model registry' },
+        { name: 'reports', description: 'accuracy reports' },
+        { name: 'alerts', description: 'alerts and what people did with them, and the re-drive of their webhook deliveries' },
+        { name: 'webhooks', description: 'webhook subscriptions (admin)' },
+        { name: 'operations', description: 'health, readiness and metrics' },
+      ],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API key (`churn keys create`)' } } },
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (doc) => finishDocument(jsonSchemaTransformObject(doc)),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
