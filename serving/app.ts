@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -75,6 +76,18 @@ export async function buildApp(deps: AppDeps) {
   await app.register(helmet, {
     contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:', 'validator.swagger.io'], styleSrc: ["'self'", "'unsafe-inline'"], scriptSrc: ["'self'"] } },
   });
+  // CORS, for browser tools of the origins CHURN_CORS_ORIGINS lists (off without): preflights are
+  // answered without a key; a request from another origin gets no CORS headers (the browser keeps
+  // the answer from the page).
+  if (deps.corsOrigins?.length) {
+    await app.register(cors, {
+      origin: deps.corsOrigins.includes('*') ? '*' : deps.corsOrigins,
+      methods: ['GET', 'POST', 'PUT', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+      exposedHeaders: ['x-request-id', 'retry-after'],
+      maxAge: 600,
+    });
+  }
   app.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', req.id);
     // answers for one API key: no cache (browser or proxy) may keep them
@@ -111,7 +124,7 @@ export async function buildApp(deps: AppDeps) {
       timeWindow: 60_000,
       hook: 'preHandler', // after authentication, so the limit is per key
       keyGenerator: (req) => req.principal?.id ?? `ip:${req.ip}`,
-      allowList: (req) => !req.url.startsWith('/v1/'),
+      allowList: (req) => !req.url.startsWith('/v1/') || req.method === 'OPTIONS', // CORS preflights carry no key
       errorResponseBuilder: (_req, ctx) => new ChurnError('CHURN_ERR_RATE_LIMITED', `rate limit of ${ctx.max} requests per minute reached; retry in ${Math.ceil(ctx.ttl / 1000)} s`, { details: { retryAfterSeconds: Math.ceil(ctx.ttl / 1000) } }),
     });
   }
