@@ -17,6 +17,7 @@ import { registerScore } from './commands/score.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerStart } from './commands/start.ts';
 import { registerTrain } from './commands/train.ts';
+import { registerWebhooks } from './commands/webhooks.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerMonitor(program);
   registerScore(program);
   registerAlerts(program);
+  registerWebhooks(program);
   registerServe(program);
   registerKeys(program);
   registerHistory(program);

@@ -35,7 +35,26 @@ export const ConfigSchema = z.object({
   CHURN_MAX_DRIVERS_PER_REQUEST: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
   /** failed authentication attempts per minute per client address before 429 CHURN_ERR_AUTH_LIMITED; 0 turns the limit off */
   CHURN_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(0).default(20),
+  /** origins a browser may call the API from (CORS), comma-separated (`https://cs.example.com,https://app.example.com`, or `*`); unset: CORS off */
+  CHURN_CORS_ORIGINS: z.string().optional().transform((value, ctx) => parseOrigins(value, ctx)),
 });
+
+/** `CHURN_CORS_ORIGINS` as a list: each an origin (`scheme://host[:port]`, no path) or `*`; empty when unset. */
+function parseOrigins(value: string | undefined, ctx: z.RefinementCtx): string[] {
+  const origins = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const o of origins) {
+    if (o === '*') continue;
+    let origin: string | null = null;
+    try {
+      const u = new URL(o);
+      if (u.protocol === 'http:' || u.protocol === 'https:') origin = u.origin;
+    } catch {
+      // not a URL
+    }
+    if (origin !== o) ctx.addIssue({ code: 'custom', message: `'${o}' is not an origin: write scheme://host[:port] without a path or trailing slash (https://cs.example.com), or *` });
+  }
+  return origins;
+}
 
 export type Config = z.infer<typeof ConfigSchema> & { home: string };
 

@@ -35,6 +35,9 @@ export const ERRORS = {
   CHURN_ERR_DB_CONFLICT: { status: 503, summary: 'the database aborted the transaction (deadlock or serialisation failure); nothing of it was kept' },
   CHURN_ERR_LINK_INVALID: { status: 401, summary: 'the report link is malformed, not signed by this server (forged or revoked), or for another report' },
   CHURN_ERR_LINK_EXPIRED: { status: 401, summary: 'the report link has expired; ask for a new one (churn report --link)' },
+  CHURN_ERR_ALERT_STATE: { status: 409, summary: 'the alert is acknowledged: it can no longer be snoozed' },
+  CHURN_ERR_WEBHOOK_EXISTS: { status: 409, summary: 'an active webhook subscription already has this URL' },
+  CHURN_ERR_WEBHOOK_TEST_FAILED: { status: 502, summary: 'the webhook receiver did not take the test delivery (no 2xx answer)' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

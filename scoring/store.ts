@@ -144,31 +144,207 @@ export function rowToScore(r: StoredScoreRow): Score {
 }
 
 /**
- * Latest stored score per account, riskiest first, after a keyset cursor, with the account's status
- * now: an account that has churned (or never subscribed) since is not tiered as a customer (its tier
- * is its status, its action `win_back` or `none`).
+ * The subscription period in force at `at` (the latest one started by then and not ended), as a
+ * lateral join `alias`: its plan, MRR and renewal date, which is the period's recorded end, else its
+ * next billing boundary after `at` (monthly or annual from its start, in UTC). One index probe
+ * (subscriptions_account_idx). `at` is SQL text: a column or a bound parameter, never a request value.
  */
-export const latestScores = (opts: { tier?: string; limit: number; after?: { p: number; id: string } }): Sql => ({
-  // One index probe per account (score_history_account_idx), whatever the length of the history.
-  text: `WITH scored AS (
-      SELECT l.*, CASE
-          WHEN EXISTS (SELECT 1 FROM source.subscriptions s WHERE s.account_id = a.account_id AND s.started_at <= now() AND (s.ended_at IS NULL OR s.ended_at > now())) THEN 'active'
+const currentPeriod = (alias: string, at: string): string => `LEFT JOIN LATERAL (
+    SELECT true AS in_force, s.plan, s.mrr, coalesce(s.ended_at,
+        ((s.started_at AT TIME ZONE 'UTC') + make_interval(months => b.step * (b.elapsed / b.step + 1))) AT TIME ZONE 'UTC') AS renewal_date
+    FROM source.subscriptions s
+    CROSS JOIN LATERAL (SELECT CASE s.billing_period WHEN 'annual' THEN 12 ELSE 1 END AS step,
+        (SELECT (extract(year FROM g) * 12 + extract(month FROM g))::int FROM age(${at} AT TIME ZONE 'UTC', s.started_at AT TIME ZONE 'UTC') g) AS elapsed) b
+    WHERE s.account_id = a.account_id AND s.started_at <= ${at} AND (s.ended_at IS NULL OR s.ended_at > ${at})
+    ORDER BY s.started_at DESC LIMIT 1) ${alias} ON true`;
+
+/** The trend windows: health points against the stored score nearest to this many days before. */
+export const TREND_DAYS = { change_7d: 7, change_30d: 30 } as const;
+
+/**
+ * A lateral join `alias` holding `health_score`: that of the account's stored score nearest to `days`
+ * days before `at`, among those at most half the window away from that day (a score of yesterday is
+ * never the one of 7 days before); no row when there is none. Two index probes of LIMIT 1
+ * (score_history_account_idx). `account` and `at` are SQL text: columns or bound parameters.
+ */
+const nearestHealth = (alias: string, account: string, at: string, days: number): string => {
+  const target = `(${at} - interval '${days} days')`;
+  const half = `interval '${days * 12} hours'`;
+  return `LEFT JOIN LATERAL (SELECT n.health_score FROM (
+      (SELECT h.health_score, h.as_of FROM churn.score_history h WHERE h.account_id = ${account}
+        AND h.as_of <= ${target} AND h.as_of >= ${target} - ${half} ORDER BY h.as_of DESC, h.score_id DESC LIMIT 1)
+      UNION ALL
+      (SELECT h.health_score, h.as_of FROM churn.score_history h WHERE h.account_id = ${account}
+        AND h.as_of > ${target} AND h.as_of <= ${target} + ${half} ORDER BY h.as_of, h.score_id LIMIT 1)
+    ) n ORDER BY abs(extract(epoch FROM n.as_of - ${target})), n.as_of LIMIT 1) ${alias} ON true`;
+};
+
+/** `change_7d` and `change_30d` of a row holding `health_score` and `as_of`, and their lateral joins. */
+const TRENDS = {
+  columns: `x.health_score - w7.health_score AS change_7d, x.health_score - w30.health_score AS change_30d`,
+  joins: `${nearestHealth('w7', 'x.account_id', 'x.as_of', TREND_DAYS.change_7d)}
+    ${nearestHealth('w30', 'x.account_id', 'x.as_of', TREND_DAYS.change_30d)}`,
+};
+
+/** Sorts of the account list: the key (SQL over a listed row, from this table only) and its natural direction. */
+export const ACCOUNT_SORTS = {
+  risk: { key: 'churn_probability', order: 'desc', trend: false },
+  change_7d: { key: 'change_7d::float8', order: 'asc', trend: true },
+  change_30d: { key: 'change_30d::float8', order: 'asc', trend: true },
+  mrr: { key: 'mrr::float8', order: 'desc', trend: false },
+  renewal_date: { key: 'extract(epoch FROM renewal_date)::float8', order: 'asc', trend: false },
+} as const;
+export type AccountSort = keyof typeof ACCOUNT_SORTS;
+
+export interface AccountFilters {
+  /** tier now (a churned account's tier is `churned`) */
+  tier?: string;
+  /** the account's data segment (source.accounts.segment) */
+  segment?: string;
+  owner?: string;
+  /** renewal date from now to this many days ahead */
+  renewalWithinDays?: number;
+  mrrMin?: number;
+  mrrMax?: number;
+}
+
+/** A position in a sorted list: the sort key (nulls last) and the account id. */
+export interface AccountCursor {
+  nulls: 0 | 1;
+  value: number;
+  id: string;
+}
+
+export interface AccountListOptions extends AccountFilters {
+  sort: AccountSort;
+  order: 'asc' | 'desc';
+  after?: AccountCursor;
+  limit: number;
+}
+
+/**
+ * Steps 1-2 of the account list and summary ($1-$5: segment, owner, MRR min and max, renewal days):
+ * 1. every account's latest stored score (one index probe each, whatever the history's length), its
+ *    facts and the subscription period in force now;
+ * 2. its status now and what follows from it: an account that has churned (or never subscribed)
+ *    since is not tiered as a customer (its tier is its status, its action `win_back` or `none`).
+ */
+const LISTED = `base AS (
+      SELECT l.*, a.name, a.segment AS account_segment, coalesce(cur.plan, a.plan) AS plan, a.owner, cur.mrr, cur.renewal_date,
+        CASE WHEN cur.in_force THEN 'active'
           WHEN EXISTS (SELECT 1 FROM source.subscriptions s WHERE s.account_id = a.account_id AND s.started_at <= now()) THEN 'churned'
           ELSE 'never_subscribed' END AS status
       FROM source.accounts a
       CROSS JOIN LATERAL (SELECT ${SUMMARY_COLUMNS} FROM churn.score_history h WHERE h.account_id = a.account_id
-        ORDER BY h.as_of DESC, h.score_id DESC LIMIT 1) l),
-    latest AS (
-      SELECT s.*, CASE WHEN s.status = 'active' THEN s.tier ELSE s.status END AS tier_now,
-        CASE s.status WHEN 'active' THEN s.recommended_action WHEN 'churned' THEN 'win_back' ELSE 'none' END AS action_now
-      FROM scored s)
-    SELECT score_id, account_id, as_of, scored_at, model_version, feature_set_version, segment, churn_probability, health_score,
-      tier_now AS tier, action_now AS recommended_action, scorecard_score, components, status
-    FROM latest
-    WHERE ($1::text IS NULL OR tier_now = $1) AND ($2::float8 IS NULL OR (churn_probability, account_id) < ($2, $3::text))
-    ORDER BY churn_probability DESC, account_id DESC LIMIT $4`,
-  values: [opts.tier ?? null, opts.after?.p ?? null, opts.after?.id ?? null, opts.limit],
+        ORDER BY h.as_of DESC, h.score_id DESC LIMIT 1) l
+      ${currentPeriod('cur', 'now()')}
+      WHERE ($1::text IS NULL OR a.segment = $1) AND ($2::text IS NULL OR a.owner = $2)),
+    listed AS (
+      SELECT b.*, CASE WHEN b.status = 'active' THEN b.tier ELSE b.status END AS tier_now,
+        CASE b.status WHEN 'active' THEN b.recommended_action WHEN 'churned' THEN 'win_back' ELSE 'none' END AS action_now
+      FROM base b
+      WHERE ($3::numeric IS NULL OR b.mrr >= $3) AND ($4::numeric IS NULL OR b.mrr <= $4)
+        AND ($5::int IS NULL OR (b.renewal_date >= now() AND b.renewal_date < now() + make_interval(days => $5))))`;
+
+const filterValues = (f: AccountFilters): unknown[] => [f.segment ?? null, f.owner ?? null, f.mrrMin ?? null, f.mrrMax ?? null, f.renewalWithinDays ?? null];
+
+/** A row of the account list: the latest stored score (tier and action as of now) and the account's context. */
+export interface AccountListRow extends Omit<StoredScoreRow, 'drivers' | 'base_value'> {
+  name: string;
+  account_segment: string;
+  plan: string;
+  owner: string | null;
+  mrr: number | null;
+  renewal_date: Date | null;
+  change_7d: number | null;
+  change_30d: number | null;
+  sort_nulls: 0 | 1;
+  sort_value: number;
+}
+
+/**
+ * Latest stored score per account with its context, filtered, sorted (nulls last, then by account id
+ * in the same direction) and after a keyset cursor ($6 tier, $7-$9 cursor, $10 limit). The trend is
+ * computed for every listed account when the list is sorted by it, else for the page only.
+ * 3. the trend (when sorted by it), the sort key and the tier filter; 4. the page; 5. the trend of the page.
+ */
+export const latestScores = (opts: AccountListOptions): Sql => {
+  const sort = ACCOUNT_SORTS[opts.sort];
+  const dir = opts.order === 'asc' ? 'ASC' : 'DESC';
+  const past = opts.order === 'asc' ? '>' : '<';
+  const order = `sort_nulls, sort_value ${dir}, account_id ${dir}`;
+  return {
+    text: `WITH ${LISTED},
+    keyed AS (
+      SELECT y.*, (k.v IS NULL)::int AS sort_nulls, coalesce(k.v, 0)::float8 AS sort_value
+      FROM (SELECT x.*${sort.trend ? `, ${TRENDS.columns} FROM listed x ${TRENDS.joins}` : ' FROM listed x'}) y
+      CROSS JOIN LATERAL (SELECT ${sort.key} AS v) k
+      WHERE $6::text IS NULL OR y.tier_now = $6),
+    page AS (
+      SELECT * FROM keyed
+      WHERE $7::int IS NULL OR sort_nulls > $7 OR (sort_nulls = $7 AND (sort_value ${past} $8 OR (sort_value = $8 AND account_id ${past} $9::text)))
+      ORDER BY ${order} LIMIT $10)
+    SELECT x.score_id, x.account_id, x.as_of, x.scored_at, x.model_version, x.feature_set_version, x.segment, x.churn_probability, x.health_score,
+      x.tier_now AS tier, x.action_now AS recommended_action, x.scorecard_score, x.components, x.status,
+      x.name, x.account_segment, x.plan, x.owner, x.mrr, x.renewal_date, ${sort.trend ? 'x.change_7d, x.change_30d' : TRENDS.columns}, x.sort_nulls, x.sort_value
+    FROM page x ${sort.trend ? '' : TRENDS.joins}
+    ORDER BY ${order}`,
+    values: [...filterValues(opts), opts.tier ?? null, opts.after?.nulls ?? null, opts.after?.value ?? null, opts.after?.id ?? null, opts.limit],
+  };
+};
+
+export interface TierSummaryRow {
+  tier: string;
+  accounts: number;
+  /** the MRR of the tier's accounts (periods in force now) */
+  revenue_at_risk: number;
+}
+
+/** Accounts with a stored score and their MRR per tier now, with the list's filters (but the tier). */
+export const accountSummary = (f: Omit<AccountFilters, 'tier'>): Sql => ({
+  text: `WITH ${LISTED}
+    SELECT tier_now AS tier, count(*)::int AS accounts, coalesce(sum(mrr), 0) AS revenue_at_risk FROM listed GROUP BY tier_now ORDER BY tier_now`,
+  values: filterValues(f),
 });
+
+export interface AccountContextRow {
+  account_id: string;
+  name: string;
+  account_segment: string;
+  plan: string;
+  owner: string | null;
+  mrr: number | null;
+  renewal_date: Date | null;
+  /** health of the stored scores nearest to 7 and 30 days before `trendAt` (none: null) */
+  health_7d: number | null;
+  health_30d: number | null;
+}
+
+/** The context statement; `one`: of one account (`= $1`), whose generic plan PostgreSQL keeps (with `ANY` it re-plans each time). */
+const contextText = (one: boolean) => `SELECT a.account_id, a.name, a.segment AS account_segment, coalesce(cur.plan, a.plan) AS plan, a.owner, cur.mrr, cur.renewal_date,
+    w7.health_score AS health_7d, w30.health_score AS health_30d
+  FROM source.accounts a
+  ${currentPeriod('cur', 'coalesce($2::timestamptz, now())')}
+  ${nearestHealth('w7', 'a.account_id', '$3::timestamptz', TREND_DAYS.change_7d)}
+  ${nearestHealth('w30', 'a.account_id', '$3::timestamptz', TREND_DAYS.change_30d)}
+  WHERE ${one ? 'a.account_id = $1::text' : 'a.account_id = ANY($1::text[])'}`;
+const CONTEXT = { one: contextText(true), many: contextText(false) };
+
+/**
+ * The context of accounts for scores computed now (one set-based statement, prepared once per
+ * connection): facts, the subscription period in force at `periodAt` (null: now), and the health of
+ * the stored scores nearest to 7 and 30 days before `trendAt`. For one account the statement runs on
+ * its generic plan: about 0.12 ms of database time and 0.3 ms round trip on the benchmark data
+ * (5,000 accounts, 90 daily scores each), where re-planning it each time took 0.75 ms.
+ */
+export async function readAccountContexts(db: Queryable, ids: readonly string[], periodAt: Date | null, trendAt: Date): Promise<Map<string, AccountContextRow>> {
+  if (!ids.length) return new Map();
+  const one = ids.length === 1;
+  const res = await (db as Pool).query<AccountContextRow>({
+    name: one ? 'churn_account_context_one' : 'churn_account_context', text: one ? CONTEXT.one : CONTEXT.many, values: [one ? ids[0] : ids, periodAt, trendAt],
+  });
+  return new Map(res.rows.map((r) => [r.account_id, r]));
+}
 
 export const accountHistory = (accountId: string, limit: number): Sql => ({
   text: `SELECT ${SUMMARY_COLUMNS} FROM churn.score_history WHERE account_id = $1 ORDER BY as_of DESC, score_id DESC LIMIT $2`,

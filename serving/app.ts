@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -10,11 +11,13 @@ import { FailureLimiter } from './auth.ts';
 import { servingLimits, type AppDeps } from './deps.ts';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.ts';
 import { accountRoutes } from './routes/accounts.ts';
+import { documentRoute, finishDocument } from './openapi.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { scoreRoutes } from './routes/scores.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { findNul } from './schemas/common.ts';
 import { compiledSerializerCompiler } from './serializer.ts';
 
@@ -61,9 +64,11 @@ export async function buildApp(deps: AppDeps) {
   app.decorateRequest('principal', undefined);
   app.decorateRequest('deadline', null);
   app.decorate('authFailures', limits.authFailureLimit > 0 ? new FailureLimiter(limits.authFailureLimit) : null);
-  // Every /v1 route: its deadline (the batch routes set a longer one in `config.deadlineMs`).
+  // Every /v1 route: its deadline (the batch routes set a longer one in `config.deadlineMs`). Every
+  // route: its operationId and, when public, `security: []` in the OpenAPI document.
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/v1/')) withDeadline(route as RouteOptions, route.config?.deadlineMs ?? limits.requestTimeoutMs);
+    documentRoute(route as RouteOptions);
   });
 
   // Every response: helmet's security headers (a content security policy that lets the /docs UI
@@ -71,6 +76,18 @@ export async function buildApp(deps: AppDeps) {
   await app.register(helmet, {
     contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:', 'validator.swagger.io'], styleSrc: ["'self'", "'unsafe-inline'"], scriptSrc: ["'self'"] } },
   });
+  // CORS, for browser tools of the origins CHURN_CORS_ORIGINS lists (off without): preflights are
+  // answered without a key; a request from another origin gets no CORS headers (the browser keeps
+  // the answer from the page).
+  if (deps.corsOrigins?.length) {
+    await app.register(cors, {
+      origin: deps.corsOrigins.includes('*') ? '*' : deps.corsOrigins,
+      methods: ['GET', 'POST', 'PUT', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+      exposedHeaders: ['x-request-id', 'retry-after'],
+      maxAge: 600,
+    });
+  }
   app.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', req.id);
     // answers for one API key: no cache (browser or proxy) may keep them
@@ -107,7 +124,7 @@ export async function buildApp(deps: AppDeps) {
       timeWindow: 60_000,
       hook: 'preHandler', // after authentication, so the limit is per key
       keyGenerator: (req) => req.principal?.id ?? `ip:${req.ip}`,
-      allowList: (req) => !req.url.startsWith('/v1/'),
+      allowList: (req) => !req.url.startsWith('/v1/') || req.method === 'OPTIONS', // CORS preflights carry no key
       errorResponseBuilder: (_req, ctx) => new ChurnError('CHURN_ERR_RATE_LIMITED', `rate limit of ${ctx.max} requests per minute reached; retry in ${Math.ceil(ctx.ttl / 1000)} s`, { details: { retryAfterSeconds: Math.ceil(ctx.ttl / 1000) } }),
     });
   }
@@ -115,13 +132,23 @@ export async function buildApp(deps: AppDeps) {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Churnlens API', version: '1', description: 'Churn risk, customer health and explained drivers. Errors are `{ error, message, request_id }`.' },
+      servers: [{ url: '/', description: 'the server that serves this document' }],
+      tags: [
+        { name: 'accounts', description: 'accounts with their latest stored score and context, and totals per tier' },
+        { name: 'scores', description: 'scores computed now, stored scores and their changes' },
+        { name: 'models', description: 'the model registry' },
+        { name: 'reports', description: 'accuracy reports' },
+        { name: 'alerts', description: 'alerts and what people did with them, and the re-drive of their webhook deliveries' },
+        { name: 'webhooks', description: 'webhook subscriptions (admin)' },
+        { name: 'operations', description: 'health, readiness and metrics' },
+      ],
       components: { securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'an API key (`churn keys create`)' },
         reportLink: { type: 'apiKey', in: 'query', name: 'token', description: 'a signed, expiring report link token (`churn report --link`); opens the accuracy report it names, nothing else' },
       } },
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (doc) => finishDocument(jsonSchemaTransformObject(doc)),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
@@ -132,6 +159,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(modelRoutes(deps), { prefix: '/v1' });
   await app.register(reportRoutes(deps), { prefix: '/v1' });
   await app.register(alertRoutes(deps), { prefix: '/v1' });
+  await app.register(webhookRoutes(deps), { prefix: '/v1' });
   return app;
 }
 

@@ -29,6 +29,8 @@ export interface AppDeps {
   bodyLimit?: number;
   /** deadlines and bounds of /v1 requests (defaults: those of the CHURN_* variables in core/config.ts) */
   limits?: Partial<ServingLimits>;
+  /** origins a browser may call the API from (CHURN_CORS_ORIGINS; `*`: any); empty or unset: CORS off */
+  corsOrigins?: string[];
   /** `/metrics` text of the whole cluster when this process is one of several workers (cluster.ts) */
   clusterMetrics?: (() => Promise<string>) | null;
 }

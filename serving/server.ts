@@ -91,7 +91,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   await features.warm().catch((err) => log.warn({ err }, 'could not prepare the feature connections; the first scores will do it'));
   const app = await buildApp({
     pool: api, config: serving, holder, features, auth, log, metrics,
-    reports: dbReports(api), rateLimit: config.CHURN_RATE_LIMIT, clusterMetrics: clusterMetricsReader(metrics.registry),
+    reports: dbReports(api), rateLimit: config.CHURN_RATE_LIMIT, clusterMetrics: clusterMetricsReader(metrics.registry), corsOrigins: config.CHURN_CORS_ORIGINS,
     limits: {
       requestTimeoutMs: config.CHURN_REQUEST_TIMEOUT_MS, batchTimeoutMs: config.CHURN_BATCH_TIMEOUT_MS,
       maxDriversPerRequest: config.CHURN_MAX_DRIVERS_PER_REQUEST, authFailureLimit: config.CHURN_AUTH_FAILURE_LIMIT,

@@ -7,8 +7,9 @@ import { topIndices } from '../scoring/build-score.ts';
 
 const compile = (schema: z.ZodType) => compiledSerializerCompiler({ schema, method: 'GET', url: '/t', httpStatus: '200' } as never);
 
-function score(i: number): Score {
+function score(i: number): Score & { tier_segment: string } {
   return {
+    tier_segment: 'established',
     account_id: `acc-${i}`, as_of: '2026-01-01T00:00:00.000Z', model_version: 3, feature_set_version: i % 2 ? null : 'abc',
     segment: 'established', status: 'active', churn_probability: 0.1234 + i / 1000, health_score: 60 + i, tier: 'at_risk', recommended_action: 'engage',
     scorecard_score: 55, components: { engagement: 1, usage: 2, adoption: 3, support: 4, commercial: 5, sentiment: 6 }, base_value: -2.5,

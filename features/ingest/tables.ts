@@ -21,6 +21,7 @@ const accounts = defineTable({
     { name: 'industry', type: 'text', nullable: true, description: 'industry' },
     { name: 'region', type: 'text', nullable: true, description: 'sales region' },
     { name: 'created_at', type: 'timestamptz', description: 'when the account was created' },
+    { name: 'owner', type: 'text', nullable: true, description: 'who looks after the account (its CSM or account manager), when known' },
   ],
 });
 

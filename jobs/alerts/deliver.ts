@@ -124,13 +124,18 @@ async function recordDelivered(pool: Pool, log: Logger, r: ClaimedRow, status: n
   }
 }
 
-/** Adds (or re-activates) the configured webhooks as subscriptions; subscriptions are never deleted here. */
+/**
+ * Adds the configured webhooks as subscriptions (source `config`), or updates the secret of the active
+ * subscription of that URL; subscriptions are never removed here. A configured URL whose subscription
+ * was removed (`churn webhooks remove`, DELETE /v1/webhooks/:id) gets a new subscription: the file
+ * still names it.
+ */
 export async function syncWebhooks(pool: Pool, webhooks: ServingConfig['webhooks']): Promise<void> {
   if (!webhooks.length) return;
   await query(pool, {
-    text: `INSERT INTO churn.webhook_subscriptions (url, secret, active)
-      SELECT url, secret, true FROM jsonb_to_recordset($1::jsonb) AS c(url text, secret text)
-      ON CONFLICT (url) DO UPDATE SET secret = EXCLUDED.secret, active = true`,
+    text: `INSERT INTO churn.webhook_subscriptions (url, secret, active, source)
+      SELECT url, secret, true, 'config' FROM jsonb_to_recordset($1::jsonb) AS c(url text, secret text)
+      ON CONFLICT (url) WHERE active DO UPDATE SET secret = EXCLUDED.secret, source = 'config'`,
     values: [JSON.stringify(webhooks)],
   });
 }

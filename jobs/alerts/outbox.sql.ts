@@ -8,7 +8,9 @@ import type { Sql } from '../../core/db.ts';
 /**
  * Claims due rows for one delivery round, at most one per (subscription, account): the head of each
  * line, i.e. its oldest pending alert by sequence number, when it is due and not leased.
- * 1. heads of every line ($3, $4: only the line of that subscription and account);
+ * 1. heads of every line of an active subscription ($3, $4: only the line of that subscription and
+ *    account); a removed subscription's rows are never sent (removing it discards them, and this
+ *    also passes over any a concurrent alert detection queued meanwhile);
  * 2. those due and not leased, locked with SKIP LOCKED (the conditions on `o` are re-checked on the
  *    latest row version, so a row another replica has just leased or delivered is passed over);
  * 3. leased to this round ($5) for $2 seconds.
@@ -17,6 +19,7 @@ export const claimHeads = (opts: { limit: number; leaseSeconds: number; token: s
   text: `WITH heads AS (
       SELECT DISTINCT ON (o.subscription_id, a.account_id) o.outbox_id
       FROM churn.alert_outbox o JOIN churn.alerts a ON a.alert_id = o.alert_id
+        JOIN churn.webhook_subscriptions ws ON ws.subscription_id = o.subscription_id AND ws.active
       WHERE o.delivered_at IS NULL AND o.dead_at IS NULL
         AND ($3::bigint IS NULL OR (o.subscription_id = $3 AND a.account_id = $4::text))
       ORDER BY o.subscription_id, a.account_id, a.sequence, o.outbox_id),
@@ -90,12 +93,12 @@ export const requeueDead = (s: DeadSelector): Sql => ({
 
 export const countDead = (): Sql => ({ text: 'SELECT count(*)::int AS n FROM churn.alert_outbox WHERE dead_at IS NOT NULL' });
 
-/** Outbox rows, newest first, with their alert and subscription; `dead` keeps the dead-lettered ones only. */
-export const listDeliveries = (opts: { dead: boolean; limit: number }): Sql => ({
+/** Outbox rows, newest first, with their alert and subscription; `dead` keeps the dead-lettered ones only, `subscriptionId` those of one subscription. */
+export const listDeliveries = (opts: { dead: boolean; limit: number; subscriptionId?: number }): Sql => ({
   text: `SELECT o.outbox_id, o.alert_id, a.account_id, a.sequence, a.kind, a.created_at, s.subscription_id, s.url, o.attempts,
       o.delivered_at, o.dead_at, o.next_attempt_at, o.last_status, o.last_error
     FROM churn.alert_outbox o JOIN churn.alerts a ON a.alert_id = o.alert_id JOIN churn.webhook_subscriptions s ON s.subscription_id = o.subscription_id
-    WHERE NOT $1::boolean OR o.dead_at IS NOT NULL
+    WHERE (NOT $1::boolean OR o.dead_at IS NOT NULL) AND ($3::bigint IS NULL OR o.subscription_id = $3)
     ORDER BY o.outbox_id DESC LIMIT $2`,
-  values: [opts.dead, opts.limit],
+  values: [opts.dead, opts.limit, opts.subscriptionId ?? null],
 });

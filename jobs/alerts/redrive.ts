@@ -23,7 +23,9 @@ export type RedeliverSelection = z.output<typeof RedeliverSelectionSchema>;
 
 async function subscriptionId(db: Queryable, ref: string | number): Promise<number> {
   const rows = await query<{ subscription_id: number }>(db, {
-    text: typeof ref === 'number' ? 'SELECT subscription_id FROM churn.webhook_subscriptions WHERE subscription_id = $1' : 'SELECT subscription_id FROM churn.webhook_subscriptions WHERE url = $1',
+    // by URL: its active subscription, else the one removed last
+    text: typeof ref === 'number' ? 'SELECT subscription_id FROM churn.webhook_subscriptions WHERE subscription_id = $1'
+      : 'SELECT subscription_id FROM churn.webhook_subscriptions WHERE url = $1 ORDER BY active DESC, subscription_id DESC LIMIT 1',
     values: [ref],
   });
   if (!rows.length) throw new ChurnError('CHURN_ERR_NOT_FOUND', `no webhook subscription ${typeof ref === 'number' ? `with id ${ref}` : `for ${ref}`}`);
@@ -69,7 +71,7 @@ export function deliveryState(r: Pick<DeliveryRow, 'delivered_at' | 'dead_at'>):
   return r.delivered_at ? 'delivered' : r.dead_at ? 'dead' : 'pending';
 }
 
-/** The newest deliveries (or dead-lettered ones only), newest first. */
-export async function listAlertDeliveries(db: Queryable, opts: { dead: boolean; limit: number }): Promise<DeliveryRow[]> {
+/** The newest deliveries (or dead-lettered ones only; or one subscription's), newest first. */
+export async function listAlertDeliveries(db: Queryable, opts: { dead: boolean; limit: number; subscriptionId?: number }): Promise<DeliveryRow[]> {
   return query<DeliveryRow>(db, listDeliveries(opts));
 }

@@ -8,6 +8,7 @@ import { errorResponses } from '../schemas/errors.ts';
 import { BatchBodySchema, BatchResponseSchema, PREDICT_BODY_LIMIT, PredictBodySchema, ScoresResponseSchema, TopQuerySchema } from '../schemas/scores.ts';
 import { defaultAsOf } from '../../core/time.ts';
 import { scoreAccounts, scoreInstances } from '../../scoring/score-accounts.ts';
+import { withContexts } from './accounts.ts';
 
 /**
  * Refuses (400) a request whose scores would carry more than `max` drivers in all: the response's
@@ -35,9 +36,11 @@ export function scoreRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         body: BatchBodySchema, querystring: TopQuerySchema, response: { 200: BatchResponseSchema, ...errorResponses } },
     }, async (req) => {
       checkDriverBudget(deps.holder, req.body.account_ids.length, req.query.top, limits.maxDriversPerRequest);
-      const { scores, errors } = await scoreAccounts(deps, req.body.account_ids, req.body.as_of ?? defaultAsOf(), req.query.top);
+      const asOf = req.body.as_of ?? defaultAsOf();
+      const scored = await scoreAccounts(deps, req.body.account_ids, asOf, req.query.top);
+      const scores = await withContexts(deps.pool, scored.scores, asOf);
       deps.metrics.scoresServed.inc({ route: 'batch' }, scores.length);
-      return { scores, errors };
+      return { scores, errors: scored.errors };
     });
 
     app.post('/predict', {
@@ -50,7 +53,7 @@ export function scoreRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       checkDriverBudget(deps.holder, req.body.instances.length, req.query.top, limits.maxDriversPerRequest);
       const scores = await scoreInstances(deps.holder, deps.config, req.body.instances, { asOf: req.body.as_of, top: req.query.top, allowMissing: req.body.allow_missing });
       deps.metrics.scoresServed.inc({ route: 'predict' }, scores.length);
-      return { scores };
+      return { scores: scores.map((sc) => ({ ...sc, tier_segment: sc.segment })) };
     });
   };
 }

@@ -14,7 +14,7 @@ export const TopSchema = z.union([z.literal('all'), z.coerce.number().int().min(
 
 export const BoolQuerySchema = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
-export const AccountParamsSchema = z.object({ id: AccountIdSchema }).strict();
+export const AccountParamsSchema = z.object({ id: AccountIdSchema.describe('the account id (source.accounts.account_id)').meta({ examples: ['acc_00042'] }) }).strict();
 
 /**
  * The path of the first string (or object key) in `value` that holds a NUL character, which no
