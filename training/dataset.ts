@@ -11,8 +11,12 @@ import type { NumericColumn, PreparedTable, Split } from './table.ts';
 const DAY = 86_400_000;
 /** activity history the first 'monthly' observation date needs behind it */
 const HISTORY_DAYS = 28;
-/** rows fetched from the cursor at a time: the set never has to fit in memory at once */
-const FETCH_ROWS = 2000;
+/**
+ * rows fetched from the cursor at a time: the set never has to fit in memory at once (a batch of 63
+ * features is about 10 MB); measured on 40,000 rows of 63 features, 2,000-row fetches read 65% slower
+ * than one query, 10,000-row fetches 6%
+ */
+const FETCH_ROWS = 10_000;
 
 export const TrainingSetOptionsSchema = z.object({
   featureSetVersion: z.string().min(1),
@@ -287,6 +291,7 @@ async function readDate(client: PoolClient, plan: Plan, asOf: Date, sideOf: (id:
   await client.query(`DECLARE training_rows NO SCROLL CURSOR FOR ${q.text}`, q.values);
   const width = plan.fs.names.length;
   const asOfIso = asOf.toISOString();
+  const idOf = (accountId: string) => rowId(accountId, asOf);
   let dropped = 0;
   try {
     for (;;) {
@@ -302,8 +307,9 @@ async function readDate(client: PoolClient, plan: Plan, asOf: Date, sideOf: (id:
           dropped += 1;
           continue;
         }
-        const values = r.feature_values.map((v) => (v === null || v === undefined || Number.isNaN(v) ? null : v));
-        batch.push({ id: rowId(r.account_id, asOf), accountId: r.account_id, asOf: asOfIso, segment: r.segment, label: r.churned ? 1 : 0, split, values });
+        const values = r.feature_values;
+        for (let k = 0; k < width; k++) if (values[k] === undefined || Number.isNaN(values[k])) values[k] = null;
+        batch.push({ id: idOf(r.account_id), accountId: r.account_id, asOf: asOfIso, segment: r.segment, label: r.churned ? 1 : 0, split, values });
       }
       if (batch.length) await sink.rows(batch);
       onRead(rows.length);
@@ -323,6 +329,8 @@ export async function streamTrainingSet(pool: Pool, options: TrainingSetOptions,
   const plan = await planTrainingSet(pool, options);
   const { o, fs } = plan;
   return withTransaction(pool, async (client) => {
+    // the cursors are read to the end: plan them for the whole result, not for its first rows
+    await client.query('SET LOCAL cursor_tuple_fraction = 1.0');
     await client.query('CREATE TEMPORARY TABLE training_labels (account_id text NOT NULL, as_of timestamptz NOT NULL, churned boolean NOT NULL, PRIMARY KEY (as_of, account_id)) ON COMMIT DROP');
     await query(client, fillLabelsQuery(plan.asOfs, plan.label));
     await client.query('ANALYZE training_labels');
