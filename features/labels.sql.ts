@@ -1,16 +1,20 @@
 import type { Sql } from '../core/db.ts';
 
 /**
- * Churn labels as set-based SQL. For every account and observation time T:
+ * Churn labels as set-based SQL. For every account and observation time T, with D the end of the data
+ * (the last time the data has evidence of, see dataEndQuery, or an explicit `dataEnd`):
  *
- * - coverage = the account's non-trial subscription periods [started_at, coalesce(ended_at, +inf)),
- *   merged into "spells": a period that starts within the grace gap G after the end of every earlier
- *   period (a renewal, upgrade, downgrade or re-signup row) continues the spell;
+ * - a paid period ends where the data says it ended, except that an end after D is not known yet
+ *   (a running monthly period whose scheduled end lies in the future), and the account's latest period
+ *   with `status = 'active'` has not ended (the source says it is still running): both count as open;
+ * - coverage = the account's non-trial subscription periods [started_at, end), merged into "spells": a
+ *   period that starts within the grace gap G after the end of every earlier period (a renewal,
+ *   upgrade, downgrade or re-signup row) continues the spell;
  * - observed only when a paid period contains T (trial-only, already-ended or not-yet-started
  *   accounts are not paying customers at T) and the account is at least `minTenureDays` old;
  * - churned when the spell containing T ends at e with T + L <= e < T + L + H (no paid period starts
  *   in [e, e + G], by construction of the spell); retained when it ends later (or never);
- * - unknown when T + L + H + G is after the end of the data: the outcome cannot be known yet;
+ * - unknown when T + L + H + G is after D: the outcome cannot be known yet;
  * - churned_in_lead when e < T + L: the customer left before the prediction window opened (excluded:
  *   neither churned nor retained inside the window).
  *
@@ -29,26 +33,32 @@ export interface LabelSqlParams {
   leadDays: number;
   graceDays: number;
   minTenureDays: number;
-  /** the end of the data; null means: the latest timestamp in source subscriptions and events */
+  /** the end of the data; null means: the last time the source data has evidence of (dataEndQuery) */
   dataEnd: Date | null;
   /** restrict to these accounts (null: every account) */
   accountIds?: string[] | null;
 }
 
 /**
- * The latest time the source data knows about: the latest subscription timestamp, or the latest event
- * when that is later. Events are only scanned from the subscription maximum onwards, so monthly
- * partitions before it are pruned at run time; the answer is the same as a full scan.
+ * The end of the data: the last time the source data has evidence of. With events, the latest event;
+ * without, the latest subscription start or cancellation request. Either is capped at the time the
+ * data was taken (the latest `churn ingest` run, or the end of the latest `churn generate` world) when
+ * one is recorded: nothing can be known after it. A period's `ended_at` never moves the end: a
+ * running monthly period carries its scheduled, future end. Events are first scanned from the latest
+ * subscription timestamp onwards (older monthly partitions are pruned at run time), and wholly only
+ * when that finds none; the answer is the same as a full scan.
  */
 export function dataEndQuery(): Sql {
   return {
-    text: `WITH subs AS (
-  SELECT greatest(max(started_at), max(canceled_at), max(ended_at)) AS sub_max FROM source.subscriptions
-)
-SELECT greatest(
-  (SELECT sub_max FROM subs),
-  (SELECT max(e.occurred_at) FROM source.events e WHERE e.occurred_at >= coalesce((SELECT sub_max FROM subs), '-infinity'::timestamptz))
-) AS data_end`,
+    text: `WITH
+sb AS MATERIALIZED (SELECT greatest(max(started_at), max(canceled_at)) AS at FROM source.subscriptions),
+ev AS MATERIALIZED (SELECT coalesce(
+  (SELECT max(e.occurred_at) FROM source.events e WHERE e.occurred_at >= coalesce((SELECT at FROM sb), '-infinity'::timestamptz)),
+  (SELECT max(e.occurred_at) FROM source.events e)) AS at),
+ld AS (SELECT greatest(
+  (SELECT max(created_at) FROM churn.ingestion_runs),
+  (SELECT max(end_date)::timestamp AT TIME ZONE 'UTC' FROM churn.generation_runs)) AS at)
+SELECT CASE WHEN ev.at IS NOT NULL THEN least(ev.at, ld.at) ELSE least(sb.at, ld.at) END AS data_end FROM sb, ev, ld`,
     values: [],
   };
 }
@@ -79,18 +89,27 @@ params AS (
 ),
 -- 2. observation times
 obs AS (SELECT DISTINCT t AS as_of FROM unnest($1::timestamptz[]) AS t),
--- 3. paid periods; trials are never coverage. A period opens a new piece of coverage unless it
---    starts before the end of every earlier period, and a new spell unless it starts within the
---    grace gap after it (renewal, upgrade, downgrade and re-signup rows continue the spell)
-flagged AS (
-  SELECT s.account_id, s.started_at, coalesce(s.ended_at, 'infinity'::timestamptz) AS ended_at,
-         CASE WHEN s.started_at <= max(coalesce(s.ended_at, 'infinity'::timestamptz)) OVER w THEN 0 ELSE 1 END AS opens_piece,
-         CASE WHEN s.started_at <= max(coalesce(s.ended_at, 'infinity'::timestamptz)) OVER w + (SELECT grace FROM params) THEN 0 ELSE 1 END AS opens_spell
-  FROM source.subscriptions s
+-- 3. paid periods (trials are never coverage) with the end the data knows: an end after the data's
+--    end is not known yet, and the account's latest period still 'active' has not ended
+paid AS (
+  SELECT s.account_id, s.started_at,
+         CASE WHEN s.ended_at IS NULL OR s.ended_at > pr.data_end THEN 'infinity'::timestamptz
+              WHEN s.status = 'active' AND s.started_at = max(s.started_at) OVER (PARTITION BY s.account_id) THEN 'infinity'::timestamptz
+              ELSE s.ended_at END AS ended_at
+  FROM source.subscriptions s CROSS JOIN params pr
   WHERE NOT s.is_trial AND ($7::text[] IS NULL OR s.account_id = ANY ($7::text[]))
-    -- a period that ended before every T can neither cover T nor move the end of a spell that does
-    AND coalesce(s.ended_at, 'infinity'::timestamptz) > (SELECT min(as_of) FROM obs)
-  WINDOW w AS (PARTITION BY s.account_id ORDER BY s.started_at, s.ended_at NULLS LAST ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+),
+--    A period opens a new piece of coverage unless it starts before the end of every earlier period,
+--    and a new spell unless it starts within the grace gap after it (renewal, upgrade, downgrade and
+--    re-signup rows continue the spell)
+flagged AS (
+  SELECT s.account_id, s.started_at, s.ended_at,
+         CASE WHEN s.started_at <= max(s.ended_at) OVER w THEN 0 ELSE 1 END AS opens_piece,
+         CASE WHEN s.started_at <= max(s.ended_at) OVER w + (SELECT grace FROM params) THEN 0 ELSE 1 END AS opens_spell
+  FROM paid s
+  -- a period that ended before every T can neither cover T nor move the end of a spell that does
+  WHERE s.ended_at > (SELECT min(as_of) FROM obs)
+  WINDOW w AS (PARTITION BY s.account_id ORDER BY s.started_at, s.ended_at ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ),
 -- 4. disjoint pieces of paid coverage, each knowing where its spell (pieces joined across grace gaps) ends
 numbered AS (

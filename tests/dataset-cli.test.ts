@@ -46,17 +46,42 @@ describe('churn dataset export', () => {
 
   it('writes the prepared table and prints rows, churn rate, split sizes and the fingerprint', async () => {
     const out = path.join(dir, 'set.csv');
-    const r = await churn(db, ['dataset', 'export', '--out', out, '--feature-set', 'cli_v1', '--data-end', '2026-06-30', '--valid-dates', '1', '--valid-share', '0.4', '--seed', '5']);
+    const r = await churn(db, ['dataset', 'export', '--out', out, '--feature-set', 'cli_v1', '--dates', 'stored', '--data-end', '2026-06-30', '--horizon', '4w']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const table = await buildTrainingTable(db.pool, { featureSetVersion: 'cli_v1', horizonDays: 30, dataEnd: d('2026-06-30'), validDates: 1, validShare: 0.4, seed: 5 });
+    const table = await buildTrainingTable(db.pool, { featureSetVersion: 'cli_v1', horizonDays: 28, dataEnd: d('2026-06-30'), asOfs: 'stored' });
     const records = parse(await fs.readFile(out, 'utf8')) as string[][];
     expect(records[0]).toEqual(['id', 'churned', 'x_a', 'x_b', 'split']);
     expect(records.slice(1).map((x) => x[0])).toEqual(table.ids);
     expect(r.stdout).toContain(`wrote ${table.ids.length} rows x 2 features`);
     expect(r.stdout).toMatch(/churn rate \d+\.\d%/);
-    expect(r.stdout).toMatch(/split: train \d+ rows .*valid \d+ rows/);
+    expect(r.stdout).toMatch(/split: train \d+ rows .*valid \d+ rows.*test \d+ rows/);
+    expect(r.stdout).toContain('split by time (accounts on every side): train 2026-01-01 .. 2026-02-01, validation 2026-03-01, test 2026-04-01');
     expect(r.stdout).toContain(`fingerprint ${trainingFingerprint(table)}`);
+  });
+
+  it('the same options with --group-by-account keep each account on one side and say how many rows that drops', async () => {
+    const out = path.join(dir, 'grouped.csv');
+    const r = await churn(db, ['dataset', 'export', '--out', out, '--feature-set', 'cli_v1', '--dates', 'stored', '--data-end', '2026-06-30', '--group-by-account', '--valid-dates', '1', '--test-dates', '0', '--valid-share', '0.4', '--seed', '5']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const table = await buildTrainingTable(db.pool, { featureSetVersion: 'cli_v1', horizonDays: 30, dataEnd: d('2026-06-30'), asOfs: 'stored', groupByAccount: true, validDates: 1, testDates: 0, validShare: 0.4, seed: 5 });
+    const records = parse(await fs.readFile(out, 'utf8')) as string[][];
+    expect(records.slice(1).map((x) => x[0])).toEqual(table.ids);
+    expect(r.stdout).toMatch(/\d+ rows dropped to keep each account on one side/);
+    expect(r.stdout).toContain(`fingerprint ${trainingFingerprint(table)}`);
+  });
+
+  it('skips the observation dates whose outcome the data end cannot tell, and counts them', async () => {
+    const out = path.join(dir, 'skipped.csv');
+    const r = await churn(db, ['dataset', 'export', '--out', out, '--feature-set', 'cli_v1', '--dates', 'stored', '--data-end', '2026-04-20', '--test-dates', '0', '--horizon', '4w']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // 2026-04-20 - (28 + 14) days = 2026-03-09: March 1 is the last labelled date
+    expect(r.stdout).toContain('skipped 1 observation dates (2026-04-01): lead + horizon + grace = 42 days after them passes the data end');
+    const none = await churn(db, ['dataset', 'export', '--out', out, '--feature-set', 'cli_v1', '--dates', '2026-04-01', '--data-end', '2026-04-20']);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr.trim()).toMatch(/^CHURN_ERR_NOT_ENOUGH_DATA: no observation date with a known outcome: all 1 observation dates \(2026-04-01\) are too late: the data ends 2026-04-20T00:00:00.000Z/);
   });
 
   it('rejects a bad horizon with one validation line and writes nothing', async () => {

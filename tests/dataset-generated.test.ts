@@ -47,8 +47,12 @@ describe('training set on generated data with materialized snapshots', () => {
     });
     expect(table.label.filter((l) => l === 1).length).toBeGreaterThan(0);
 
-    const train = new Set(table.context!.accountId!.filter((_, i) => table.split[i] === 'train'));
-    expect(table.context!.accountId!.filter((a, i) => table.split[i] === 'valid' && train.has(a))).toEqual([]);
-    expect(stats.validAsOfs).toEqual(stats.asOfs.slice(-2));
+    // out of time: train on the earlier dates, validate on the next, test on the last; every labelled row is kept
+    expect(stats.testAsOfs).toEqual(stats.asOfs.slice(-1));
+    expect(stats.validAsOfs).toEqual(stats.asOfs.slice(-2, -1));
+    expect(stats.trainAsOfs).toEqual(stats.asOfs.slice(0, -2));
+    expect(stats.purgedAsOfs).toEqual([]);
+    expect(table.ids.length).toBe(stats.labelledRows);
+    expect(stats.skippedAsOfs.map((t) => t.slice(0, 10))).toEqual(['2026-09-01']);
   });
 });

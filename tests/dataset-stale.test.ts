@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 
 const d = (s: string) => new Date(`${s}T00:00:00Z`);
 const AS_OFS = ['2026-01-01', '2026-02-01', '2026-03-01'].map(d);
-const base = { featureSetVersion: 'st_v1', horizonDays: 30, dataEnd: d('2026-12-31'), validDates: 0 } as const;
+const base = { featureSetVersion: 'st_v1', horizonDays: 30, dataEnd: d('2026-12-31'), asOfs: 'stored', validDates: 0, testDates: 0 } as const;
 
 describe('stale feature snapshots', () => {
   let db: TestDatabase;

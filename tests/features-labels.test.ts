@@ -164,14 +164,18 @@ describe('churn labels', () => {
     expect(await statusOf('a_future')).toBeUndefined();
   });
 
-  it('takes the end of the data from the latest subscription or event timestamp', async () => {
-    const before = await resolveDataEnd(db.pool);
-    expect(before?.toISOString()).toBe(d('2027-03-15').toISOString()); // the renewal row's end, the latest so far
-    await query(db.pool, `INSERT INTO source.events (event_id, account_id, event_type, occurred_at) VALUES (1, 'a_renew', 'login', $1)`, [d('2027-05-01')]);
-    expect((await resolveDataEnd(db.pool))?.toISOString()).toBe(d('2027-05-01').toISOString());
-    // without an explicit end, labels use it: T + 44d is well inside
+  it('takes the end of the data from the latest event, else the latest start or cancellation, never from a period end', async () => {
+    // no events yet: the latest subscription start (a_future's); the renewal row's end, 2027-03-15, is a scheduled end, no evidence
+    expect((await resolveDataEnd(db.pool))?.toISOString()).toBe(d('2026-05-01').toISOString());
+    await query(db.pool, `INSERT INTO source.events (event_id, account_id, event_type, occurred_at) VALUES (1, 'a_renew', 'login', $1)`, [d('2026-06-10')]);
+    expect((await resolveDataEnd(db.pool))?.toISOString()).toBe(d('2026-06-10').toISOString());
+    // the data cannot know anything after it was loaded
+    await query(db.pool, `INSERT INTO churn.ingestion_runs (table_name, file_name, file_sha256, rows_in_file, rows_inserted, rows_updated, created_at) VALUES ('events', 'e.csv', 'x', 1, 1, 0, $1)`, [d('2026-06-01')]);
+    expect((await resolveDataEnd(db.pool))?.toISOString()).toBe(d('2026-06-01').toISOString());
+    // without an explicit end, labels use it: T + 44d is inside
     const rows = await buildLabels(db.pool, { asOfs: [T], accountIds: ['a_cancel_in'] });
     expect(rows[0]?.churned).toBe(true);
+    await query(db.pool, 'DELETE FROM churn.ingestion_runs');
   });
 
   it('summarises statuses across every account and date', async () => {

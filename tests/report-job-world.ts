@@ -1,7 +1,8 @@
 /**
  * A small world for the report and monitoring tests: generated source data, monthly feature snapshots,
- * the database training set, and models trained with the real training code and registered (v1 the
- * first champion; optionally v2, made champion after it, so v1 is its previous champion).
+ * the database training set (the default out-of-time split), and models trained with the real
+ * training code and registered (v1 the first champion; optionally v2, made champion after it, so v1 is
+ * its previous champion; optionally a version trained on the split grouped by account, alias `grouped`).
  */
 import { query, type Pool } from '../core/db.ts';
 import { loadCatalog, type Catalog } from '../features/catalog.ts';
@@ -21,6 +22,8 @@ export interface World {
   catalog: Catalog;
   table: PreparedTable;
   versions: number[];
+  /** the version trained with groupByAccount (alias `grouped`), and its table */
+  grouped?: { version: number; table: PreparedTable };
 }
 
 function lineage(table: PreparedTable): ModelLineage {
@@ -35,14 +38,14 @@ function lineage(table: PreparedTable): ModelLineage {
   };
 }
 
-async function trainAndRegister(pool: Pool, table: PreparedTable, opts: Partial<TrainOptions>): Promise<number> {
+async function trainAndRegister(pool: Pool, table: PreparedTable, opts: Partial<TrainOptions>, alias?: string): Promise<number> {
   const result = await trainModel(table, { seed: SEED, modelTypes: ['logistic'], epochs: 30, bootstrap: 0, ...opts });
-  const run = await registerAndPromote(pool, table, result, lineage(table), { actor: 'test', catalogVersion: loadCatalog().version });
+  const run = await registerAndPromote(pool, table, result, lineage(table), { actor: 'test', catalogVersion: loadCatalog().version, alias });
   return run.version.version;
 }
 
 /** Generates data, builds the monthly snapshots and the training set, trains and registers `models` versions. */
-export async function buildWorld(pool: Pool, opts: { accounts?: number; seed?: number; models?: 1 | 2 } = {}): Promise<World> {
+export async function buildWorld(pool: Pool, opts: { accounts?: number; seed?: number; models?: 1 | 2; grouped?: boolean } = {}): Promise<World> {
   await generate(pool, { accounts: opts.accounts ?? 300, months: 8, seed: opts.seed ?? 7, end: DATA_END });
   const catalog = loadCatalog();
   const { table } = await buildTrainingSet(pool, {
@@ -55,7 +58,12 @@ export async function buildWorld(pool: Pool, opts: { accounts?: number; seed?: n
     await setAlias(pool, { alias: 'champion', version: v2, actor: 'test', reason: 'report test: v2 becomes champion' });
     versions.push(v2);
   }
-  return { catalog, table, versions };
+  let grouped: World['grouped'];
+  if (opts.grouped) {
+    const g = await buildTrainingSet(pool, { featureSetVersion: catalog.version, horizonDays: HORIZON_DAYS, seed: SEED, groupByAccount: true, validDates: 2, testDates: 0 });
+    grouped = { version: await trainAndRegister(pool, g.table, {}, 'grouped'), table: g.table };
+  }
+  return { catalog, table, versions, ...(grouped ? { grouped } : {}) };
 }
 
 /** Stores a copy of a snapshot at a later time with every present value moved far above any real value. */

@@ -10,6 +10,9 @@ import { tableRow } from '../training/register-run.ts';
 import { getModel, loadModel, setAlias } from '../training/registry/index.ts';
 import { createScorer } from '../training/scorer.ts';
 import { buildModelReport, dbReports, previousChampion, reportJson, saveModelReport } from '../jobs/report/job.ts';
+import { evaluationRows } from '../jobs/report/rows.ts';
+import { buildSnapshots } from '../features/materialize.ts';
+import { buildTrainingSet, trainingFingerprint } from '../training/dataset.ts';
 import { silentLogger } from '../core/log.ts';
 import { buildApp } from '../serving/app.ts';
 import { Authenticator } from '../serving/auth.ts';
@@ -43,7 +46,7 @@ describe('accuracy report from the database', () => {
   let dir: string;
   beforeAll(async () => {
     db = await createTestDatabase();
-    world = await buildWorld(db.pool, { models: 2 });
+    world = await buildWorld(db.pool, { models: 2, grouped: true });
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-report-job-'));
   });
   afterAll(async () => {
@@ -51,14 +54,15 @@ describe('accuracy report from the database', () => {
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
 
-  it("reports the same numbers as the evaluation module on the version's held-out rows and scores", async () => {
+  it("reports the same numbers as the evaluation module on the version's held-out test rows and scores", async () => {
     const [v1, v2] = world.versions;
     const report = await buildModelReport(db.pool, { model: v2, now: NOW, bootstrap: BOOTSTRAP });
     expect(report.version).toBe(v2);
     expect(report.exact).toBe(true);
 
-    // the held-out rows of the table the model was trained on, scored independently by both versions
-    const rows = world.table.split.flatMap((s, i) => (s === 'valid' ? [i] : []));
+    // the held-out test rows (the latest observation date) of the table the model was trained on, scored independently by both versions
+    const rows = world.table.split.flatMap((s, i) => (s === 'test' ? [i] : []));
+    expect(rows.length).toBeGreaterThan(0);
     const y = rows.map((i) => world.table.label[i]);
     const segments = rows.map((i) => world.table.context!.segment![i]);
     const scoreWith = async (v: number) => {
@@ -76,26 +80,19 @@ describe('accuracy report from the database', () => {
     expect(report.data.metrics.deciles).toEqual(riskDeciles(y, p2));
     expect(report.data.previous?.version).toBe(v1);
     expect(decileFree(report.data.previous!.metrics)).toEqual(decileFree(evaluate(y, p1, opts)));
-    // and the registry's validation metrics, computed at training time, agree
-    const stored = (await getModel(db.pool, v2)).metrics.validation as { auc: number; lift10: number; ece: number; n: number };
+    // and the registry's test metrics, computed at training time on the same rows, agree
+    const stored = (await getModel(db.pool, v2)).metrics.test as { auc: number; lift10: number; ece: number; n: number };
     expect(report.data.metrics.n).toBe(stored.n);
     expect(report.data.metrics.auc).toBeCloseTo(stored.auc, 9);
     expect(report.data.metrics.lift10).toBeCloseTo(stored.lift10, 9);
     expect(report.data.metrics.ece).toBeCloseTo(stored.ece, 9);
+    expect(report.data.model.evaluatedOn).toMatch(/^test held-out rows observed \d{4}-\d{2}-01; churn within 30 days; drift/);
 
     expect(report.data.scorecard).not.toBeNull();
     expect(report.data.tiers.reduce((s, t) => s + t.n, 0)).toBe(rows.length);
-    // backtest: the held-out accounts at every observation date; at the validation dates they are the evaluated rows
-    const src = world.table.source as { asOfs: string[] };
-    expect(report.data.backtest.map((b) => b.month)).toEqual(src.asOfs.map((t) => t.slice(0, 7)));
-    for (const month of new Set(rows.map((i) => world.table.context!.asOf![i].slice(0, 7)))) {
-      const k = rows.flatMap((i, j) => (world.table.context!.asOf![i].startsWith(month) ? [j] : []));
-      const entry = report.data.backtest.find((b) => b.month === month)!;
-      expect(entry.n).toBe(k.length);
-      expect(entry.actualRate).toBeCloseTo(k.reduce((a, j) => a + y[j], 0) / k.length, 12);
-      expect(entry.predictedMean).toBeCloseTo(k.reduce((a, j) => a + p2[j], 0) / k.length, 12);
-    }
-    expect(report.data.backtest.slice(0, -2).every((b) => b.n > 0)).toBe(true);
+    // an out-of-time split has seen every account at earlier dates: the backtest is over the evaluated (test) month only
+    const testMonths = [...new Set(rows.map((i) => world.table.context!.asOf![i].slice(0, 7)))];
+    expect(report.data.backtest.map((b) => b.month)).toEqual(testMonths);
     expect(report.data.importance).toHaveLength(world.catalog.names.length);
     expect(report.html).toContain(`model v${v2}`);
     // built now, about data as of NOW: never dated before the model it reports
@@ -112,6 +109,21 @@ describe('accuracy report from the database', () => {
     expect(Object.keys(report.data.labels).sort()).toEqual([...world.catalog.names].sort());
     expect(Object.values(report.data.labels).every((l) => !l.includes('_'))).toBe(true);
     expect(JSON.parse(report.json).metrics.auc).toBe(report.data.metrics.auc);
+  });
+
+  it('backtests a version trained grouped by account on its held-out accounts at every stored date', async () => {
+    const g = world.grouped!;
+    const report = await buildModelReport(db.pool, { model: g.version, now: NOW, bootstrap: 0 });
+    expect(report.exact).toBe(true);
+    const rows = g.table.split.flatMap((s, i) => (s === 'valid' ? [i] : []));
+    expect(report.rows.y).toEqual(rows.map((i) => g.table.label[i]));
+    const src = g.table.source as { asOfs: string[] };
+    expect(report.data.backtest.map((b) => b.month)).toEqual(src.asOfs.map((t) => t.slice(0, 7)));
+    for (const month of new Set(rows.map((i) => g.table.context!.asOf![i].slice(0, 7)))) {
+      const k = rows.filter((i) => g.table.context!.asOf![i].startsWith(month));
+      expect(report.data.backtest.find((b) => b.month === month)!.n).toBe(k.length);
+    }
+    expect(report.data.backtest.slice(0, -2).every((b) => b.n > 0)).toBe(true);
   });
 
   it("names the previous champion from the alias history", async () => {
@@ -228,5 +240,65 @@ describe('accuracy report from the database', () => {
     const missing = await run(['report', '--model', '999', '--out', path.join(dir, 'x.html')], { DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'silent' });
     expect(missing.code).not.toBe(0);
     expect(missing.stderr.trim()).toMatch(/^CHURN_ERR_MODEL_NOT_FOUND: /);
+  });
+
+  it('a later snapshot at another date changes neither the default training set nor the rows a report evaluates', async () => {
+    const extra = new Date('2026-05-15T00:00:00Z');
+    await buildSnapshots(db.pool, world.catalog, [extra]);
+    try {
+      const again = await buildTrainingSet(db.pool, { featureSetVersion: world.catalog.version, horizonDays: 30, seed: SEED });
+      expect(trainingFingerprint(again.table)).toBe(trainingFingerprint(world.table));
+      const ev = await evaluationRows(db.pool, await getModel(db.pool, world.versions[1]));
+      expect(ev.exact).toBe(true);
+      expect(ev.changes).toEqual([]);
+    } finally {
+      await query(db.pool, 'DELETE FROM churn.feature_snapshots WHERE as_of = $1', [extra]);
+    }
+  });
+
+  it('says precisely what changed when the evaluated rows differ: a row gone, a label changed, a date gone', async () => {
+    const meta = await getModel(db.pool, world.versions[1]);
+    const rows = world.table.split.flatMap((s, i) => (s === 'test' ? [i] : []));
+    const testAsOf = world.table.context!.asOf![rows[0]];
+    const day = testAsOf.slice(0, 10);
+    const n = rows.length;
+    const churners = rows.reduce((a, i) => a + world.table.label[i], 0);
+    const saved = await query(db.pool, 'SELECT * FROM churn.feature_snapshots WHERE as_of = $1', [testAsOf]);
+    const restore = async () => {
+      await query(db.pool, 'DELETE FROM churn.feature_snapshots WHERE as_of = $1', [testAsOf]);
+      await query(db.pool, `INSERT INTO churn.feature_snapshots SELECT * FROM json_populate_recordset(NULL::churn.feature_snapshots, $1)`, [JSON.stringify(saved)]);
+    };
+    try {
+      // one evaluated row's snapshot is gone
+      const gone = world.table.context!.accountId![rows[0]];
+      await query(db.pool, 'DELETE FROM churn.feature_snapshots WHERE as_of = $1 AND account_id = $2', [testAsOf, gone]);
+      const fewer = await evaluationRows(db.pool, meta);
+      expect(fewer.exact).toBe(false);
+      expect(fewer.changes).toContain(`${day}: ${(n - 1).toLocaleString('en-US')} rows now vs ${n.toLocaleString('en-US')} at training (-1), ${churners - world.table.label[rows[0]]} churners vs ${churners}`);
+      const report = await buildModelReport(db.pool, { model: meta.version, now: NOW, bootstrap: 0 });
+      expect(report.data.model.evaluatedOn).toContain(`not exactly the rows evaluated at training: ${day}: ${(n - 1).toLocaleString('en-US')} rows now`);
+      await restore();
+
+      // a retained account of the test date now ends inside the horizon: one more churner, as many rows
+      const retained = rows.find((i) => world.table.label[i] === 0)!;
+      const [open] = await query<{ subscription_id: string }>(db.pool, `SELECT subscription_id FROM source.subscriptions
+        WHERE account_id = $1 AND NOT is_trial AND started_at <= $2 AND ended_at IS NULL`, [world.table.context!.accountId![retained], testAsOf]);
+      expect(open).toBeDefined();
+      await query(db.pool, `UPDATE source.subscriptions SET ended_at = $2::timestamptz + interval '3 days', status = 'ended' WHERE subscription_id = $1`, [open.subscription_id, testAsOf]);
+      try {
+        const relabelled = await evaluationRows(db.pool, meta);
+        expect(relabelled.changes).toContain(`${day}: ${n.toLocaleString('en-US')} rows now vs ${n.toLocaleString('en-US')} at training (+0), ${churners + 1} churners vs ${churners}`);
+      } finally {
+        await query(db.pool, `UPDATE source.subscriptions SET ended_at = NULL, status = 'active' WHERE subscription_id = $1`, [open.subscription_id]);
+      }
+      expect((await evaluationRows(db.pool, meta)).exact).toBe(true);
+
+      // the evaluated date's snapshots are gone altogether: the report cannot be made, and says which date
+      await query(db.pool, 'DELETE FROM churn.feature_snapshots WHERE as_of = $1', [testAsOf]);
+      await expect(evaluationRows(db.pool, meta)).rejects.toMatchObject({ code: 'CHURN_ERR_NOT_ENOUGH_DATA', message: expect.stringContaining(`has no stored snapshot for ${day} any more`) });
+    } finally {
+      await restore();
+    }
+    expect((await evaluationRows(db.pool, meta)).exact).toBe(true);
   });
 });

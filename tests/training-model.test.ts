@@ -60,6 +60,27 @@ describe('training', () => {
     expect(mlp.artifact.importance!.rows).toBeGreaterThan(100);
   });
 
+  it('never lets the test rows into early stopping, the model choice or calibration', async () => {
+    expect(table.split.filter((x) => x === 'test').length).toBeGreaterThan(50);
+    // every test label flipped and every test value moved: nothing the model is fitted, stopped, chosen or calibrated on changes
+    const isTest = (i: number) => table.split[i] === 'test';
+    const scrambled: PreparedTable = {
+      ...table,
+      label: table.label.map((l, i) => (isTest(i) ? 1 - l : l)),
+      columns: table.columns.map((c) => (c.kind === 'numeric' ? { ...c, values: c.values.map((v, i) => (isTest(i) && v !== null ? v * 3 + 1 : v)) } : c)),
+    };
+    const a = await trainModel(table, quick(7, ['logistic', 'mlp']));
+    const b = await trainModel(scrambled, quick(7, ['logistic', 'mlp']));
+    expect(b.chosen).toBe(a.chosen);
+    expect(b.artifact.network).toEqual(a.artifact.network);
+    expect(b.artifact.calibration).toEqual(a.artifact.calibration);
+    expect(b.artifact.preprocessing).toEqual(a.artifact.preprocessing);
+    expect(b.candidates.map((c) => [c.validAuc, c.bestStep, c.cvAuc])).toEqual(a.candidates.map((c) => [c.validAuc, c.bestStep, c.cvAuc]));
+    expect(b.metrics.validation).toEqual(a.metrics.validation);
+    // only the held-out figures move
+    expect(b.metrics.test!.auc).not.toBe(a.metrics.test!.auc);
+  });
+
   it('leaks no tensors while training and predicting', async () => {
     const before = tf.memory().numTensors;
     const r = await trainModel(table, { ...quick(9, ['logistic', 'mlp']), epochs: 5 });

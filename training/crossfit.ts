@@ -9,8 +9,8 @@ export interface CrossFitInput {
   label: number[];
   matrix: (rows: number[]) => Matrix;
   params: ModelParams;
-  /** epochs per fit (the chosen candidate's best epoch) */
-  epochs: number;
+  /** optimiser steps per fit (the candidate's best step under early stopping) */
+  steps: number;
   seed: number;
   positiveWeight: number;
   /** sign constraints per encoded input (logistic models) */
@@ -39,7 +39,7 @@ function logits(weights: NetworkWeights, m: Matrix): Float64Array {
 }
 
 /**
- * Out-of-fold log-odds: K models, each trained on K-1 folds for a fixed number of epochs, score the
+ * Out-of-fold log-odds: K models, each trained on K-1 folds for a fixed number of optimiser steps, score the
  * fold they did not see, so every row gets an honest held-out prediction. Model choice and Platt
  * scaling on these are far less noisy than on one validation slice.
  */
@@ -47,7 +47,7 @@ export async function crossFit(input: CrossFitInput): Promise<Float64Array> {
   const { rows, folds } = input;
   const fold = stratifiedFolds(rows, input.label, folds, input.seed ^ 0x2c1b3c6d);
   const oofLogits = new Float64Array(rows.length);
-  const opts = { ...toFitOptions({ ...input.params, maxEpochs: input.epochs }, input.seed, input.positiveWeight, input.signs), fixedEpochs: true };
+  const opts = { ...toFitOptions(input.params, input.seed, input.positiveWeight, input.signs), fixedSteps: input.steps };
   const bar = input.progress?.(`cross-fit ${input.params.hidden.length ? 'mlp' : 'logistic'}`) ?? noProgress;
   bar.start(folds);
   try {
@@ -69,10 +69,10 @@ export async function crossFit(input: CrossFitInput): Promise<Float64Array> {
   return oofLogits;
 }
 
-/** The final model: the chosen settings trained on every row for the fixed number of epochs. */
+/** The final model: the chosen settings trained on every row for the fixed number of optimiser steps. */
 export async function refit(input: Omit<CrossFitInput, 'folds'>): Promise<NetworkWeights> {
   const all = input.matrix(input.rows);
-  const opts = { ...toFitOptions({ ...input.params, maxEpochs: input.epochs }, input.seed, input.positiveWeight, input.signs), fixedEpochs: true };
+  const opts = { ...toFitOptions(input.params, input.seed, input.positiveWeight, input.signs), fixedSteps: input.steps };
   const fit = await fitNetwork(all, all, { ...opts, progress: input.progress?.('refit') ?? noProgress });
   return fit.weights;
 }

@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import type { Pool } from '../core/db.ts';
 import { ChurnError, isChurnError } from '../core/errors.ts';
+import { datasetRecordOf } from './dataset.ts';
 import type { TrainResult } from './train.ts';
 import type { PreparedTable } from './table.ts';
 import { rocAuc } from './evaluate.ts';
@@ -17,6 +20,55 @@ export function tableRow(table: PreparedTable, i: number): Record<string, number
   const row: Record<string, number | string | null> = {};
   for (const c of table.columns) row[c.name] = c.values[i];
   return row;
+}
+
+/** The rows a version is evaluated on: the test rows when the table has any, else the validation rows. */
+export function heldOutRows(table: PreparedTable): { rows: number[]; side: 'test' | 'validation'; trainRows: number[] } {
+  const of = (s: string) => table.split.flatMap((v, i) => (v === s ? [i] : []));
+  const test = of('test');
+  const rows = test.length ? test : of('valid');
+  if (!rows.length) throw new ChurnError('CHURN_ERR_NOT_ENOUGH_DATA', 'the table has no held-out rows (split `valid` or `test`) to evaluate the model on');
+  return { rows, side: test.length ? 'test' : 'validation', trainRows: of('train') };
+}
+
+/** sha256 over the ids and labels of `rows` (in order): the same rows with the same labels, the same fingerprint. */
+export function rowsFingerprint(table: PreparedTable, rows: number[]): string {
+  const h = createHash('sha256');
+  for (const i of rows) h.update(`${JSON.stringify(table.ids[i])}\t${table.label[i]}\n`);
+  return h.digest('hex');
+}
+
+/** What the registry records about the evaluated rows: how many, their churners and fingerprint, overall and per observation date. */
+export const EvaluationRecordSchema = z.object({
+  side: z.enum(['test', 'validation']),
+  rows: z.number().int().min(0),
+  churned: z.number().int().min(0),
+  fingerprint: z.string().min(1),
+  asOfs: z.array(z.object({ asOf: z.string(), rows: z.number().int().min(0), churned: z.number().int().min(0), fingerprint: z.string().min(1) })),
+});
+export type EvaluationRecord = z.infer<typeof EvaluationRecordSchema>;
+
+export function evaluationRecord(table: PreparedTable, held: { rows: number[]; side: 'test' | 'validation' }): EvaluationRecord {
+  const asOf = table.context?.asOf;
+  const byDate = new Map<string, number[]>();
+  if (asOf) for (const i of held.rows) byDate.set(asOf[i], [...(byDate.get(asOf[i]) ?? []), i]);
+  const churned = (rows: number[]) => rows.reduce((s, i) => s + table.label[i], 0);
+  return {
+    side: held.side, rows: held.rows.length, churned: churned(held.rows), fingerprint: rowsFingerprint(table, held.rows),
+    asOfs: [...byDate.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([d, rows]) => ({ asOf: d, rows: rows.length, churned: churned(rows), fingerprint: rowsFingerprint(table, rows) })),
+  };
+}
+
+/**
+ * The parameters a version is registered with: the training parameters, the training set's record
+ * (every option that decides its rows, resolved: see dataset.ts) and the evaluated rows' record, so a
+ * report can rebuild exactly those rows or say what changed.
+ */
+export function registeredParams(table: PreparedTable, result: TrainResult): Record<string, unknown> {
+  const record = datasetRecordOf(table);
+  const given = result.params.dataset && typeof result.params.dataset === 'object' ? (result.params.dataset as Record<string, unknown>) : {};
+  const held = table.split.some((s) => s === 'test' || s === 'valid') ? evaluationRecord(table, heldOutRows(table)) : null;
+  return { ...result.params, ...(record || Object.keys(given).length ? { dataset: { ...given, ...record } } : {}), ...(held ? { evaluation: held } : {}) };
 }
 
 /**
@@ -58,7 +110,7 @@ export async function registerAndPromote(pool: Pool, table: PreparedTable, resul
     ...lineage,
     modelType: result.chosen,
     artifact: result.artifact,
-    params: result.params,
+    params: registeredParams(table, result),
     metrics: { validation: result.metrics.validation, ...(result.metrics.test ? { test: result.metrics.test } : {}), candidates: result.candidates, backend: result.backend, seconds: result.seconds },
   });
   const champ = await championScore(pool, table, result.comparison.rows, log);

@@ -6,7 +6,7 @@ import { buildSnapshots } from '../features/materialize.ts';
 import { buildTrainingSet, trainingFingerprint, type TrainingSetOptions } from './dataset.ts';
 import type { EvaluationReport } from './evaluate.ts';
 import { mirrorToMlflow, type TrainingRunLogged } from './mlflow/index.ts';
-import { recordFailure, registerAndPromote, type RegisteredRun } from './register-run.ts';
+import { recordFailure, registerAndPromote, registeredParams, type RegisteredRun } from './register-run.ts';
 import { gitRevision, type ModelLineage } from './registry/index.ts';
 import type { PreparedTable } from './table.ts';
 import { trainModel, type TrainOptions, type TrainResult } from './train.ts';
@@ -38,7 +38,7 @@ export interface TrainRunOptions {
   actor: string;
   /** the database's feature catalogue version (only a version trained on it can become champion) */
   catalogVersion: string;
-  /** the training-set options, recorded with the version so reports can rebuild the same rows */
+  /** training-set options recorded with the version (a table from buildTrainingSet records its own, resolved: see register-run.ts) */
   dataset?: Record<string, unknown>;
   mlflowUri?: string;
   log?: (m: string) => void;
@@ -66,6 +66,7 @@ export async function trainAndRegister(pool: Pool, table: PreparedTable, opts: T
     return recordFailure(pool, err, lineage, { seed: opts.train.seed, models: opts.train.modelTypes ?? null });
   }
   if (opts.dataset) result.params = { ...result.params, dataset: opts.dataset };
+  result.params = registeredParams(table, result);
   const registered = await registerAndPromote(pool, table, result, lineage, { actor: opts.actor, catalogVersion: opts.catalogVersion, log: opts.log });
   let mlflow: TrainingRunLogged | null | undefined;
   if (opts.mlflowUri) {

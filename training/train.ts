@@ -20,7 +20,7 @@ export type ModelType = 'logistic' | 'mlp';
 export interface TrainOptions {
   seed: number;
   modelTypes?: ModelType[];
-  /** cap on epochs for every candidate (early stopping usually ends sooner) */
+  /** cap on passes over the training rows for every candidate (early stopping, counted in optimiser steps, usually ends sooner) */
   epochs?: number;
   /** share of train rows carved out (stratified, seeded) for validation when the table has no `valid` rows */
   validShare?: number;
@@ -66,6 +66,9 @@ export interface Candidate {
   validLoss: number;
   bestEpoch: number;
   epochsRun: number;
+  /** the optimiser step whose weights were kept, and the steps run (early stopping counts steps) */
+  bestStep: number;
+  stepsRun: number;
   /** cross-validated AUC over train + validation rows, when cross-fitting ran */
   cvAuc?: number;
   seconds: number;
@@ -209,8 +212,8 @@ async function fitCandidates(inputs: Inputs, opts: TrainOptions, log: Log): Prom
     const validLogits = logitsOf(fit.weights, inputs.valid);
     const validAuc = rocAuc(inputs.valid.y, validLogits);
     const seconds = (performance.now() - t0) / 1000;
-    log(`${type}: validation AUC ${validAuc.toFixed(4)}, loss ${fit.bestValidLoss.toFixed(4)}, best epoch ${fit.bestEpoch}/${fit.epochsRun}, ${seconds.toFixed(1)}s`);
-    out.push({ modelType: type, validAuc, validLoss: fit.bestValidLoss, bestEpoch: fit.bestEpoch, epochsRun: fit.epochsRun, seconds, params, fit, validLogits, seed, signs });
+    log(`${type}: validation AUC ${validAuc.toFixed(4)}, loss ${fit.bestValidLoss.toFixed(4)}, best step ${fit.bestStep}/${fit.stepsRun} (epoch ${fit.bestEpoch}/${fit.epochsRun}, ${fit.stepsPerEpoch} steps per epoch), ${seconds.toFixed(1)}s`);
+    out.push({ modelType: type, validAuc, validLoss: fit.bestValidLoss, bestEpoch: fit.bestEpoch, epochsRun: fit.epochsRun, bestStep: fit.bestStep, stepsRun: fit.stepsRun, seconds, params, fit, validLogits, seed, signs });
   }
   return out.sort((x, y) => (x.modelType === 'logistic' ? 0 : 1) - (y.modelType === 'logistic' ? 0 : 1)); // simplest first
 }
@@ -230,7 +233,7 @@ async function crossValidate(table: PreparedTable, s: Splits, inputs: Inputs, ca
   const logits = new Map<ModelType, Float64Array>();
   for (const c of candidates) {
     const t0 = performance.now();
-    const oof = await crossFit({ rows: allRows, label: table.label, matrix: inputs.matrix, params: c.params, epochs: Math.max(1, c.bestEpoch), seed: c.seed, positiveWeight: inputs.positiveWeight, signs: c.signs, folds, progress: opts.progress });
+    const oof = await crossFit({ rows: allRows, label: table.label, matrix: inputs.matrix, params: c.params, steps: Math.max(1, c.bestStep), seed: c.seed, positiveWeight: inputs.positiveWeight, signs: c.signs, folds, progress: opts.progress });
     logits.set(c.modelType, oof);
     c.cvAuc = rocAuc(y, oof);
     c.seconds += (performance.now() - t0) / 1000;
@@ -247,7 +250,7 @@ async function chooseAndCalibrate(table: PreparedTable, candidates: Fitted[], he
   const calibration = fitPlatt(held.logits.get(chosen.modelType)!, held.y);
   log(`chosen: ${chosen.modelType}`);
   const weights = held.folds >= 2
-    ? await refit({ rows: held.rows, label: table.label, matrix: inputs.matrix, params: chosen.params, epochs: Math.max(1, chosen.bestEpoch), seed: chosen.seed, positiveWeight: inputs.positiveWeight, signs: chosen.signs, progress: opts.progress })
+    ? await refit({ rows: held.rows, label: table.label, matrix: inputs.matrix, params: chosen.params, steps: Math.max(1, chosen.bestStep), seed: chosen.seed, positiveWeight: inputs.positiveWeight, signs: chosen.signs, progress: opts.progress })
     : chosen.fit.weights;
   log(`Platt calibration a=${calibration.a.toFixed(4)} b=${calibration.b.toFixed(4)}`);
   return { chosen, calibration, weights };

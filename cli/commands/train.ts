@@ -7,8 +7,9 @@ import type { Pool } from '../../core/db.ts';
 import { ChurnError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
-import { DurationSchema } from '../../features/labels.ts';
 import { tableFromCsv } from '../../training/csv-table.ts';
+import { DatasetCliOptions, describeTrainingSet, trainingSetOptions, withDatasetOptions } from './dataset.ts';
+import { datasetRecordOf } from '../../training/dataset.ts';
 import { trainingSummary } from '../../training/summary.ts';
 import type { PreparedTable } from '../../training/table.ts';
 import type { TrainOptions, TrainResult } from '../../training/train.ts';
@@ -26,14 +27,11 @@ const Models = z.string().transform((s, ctx) => {
   return list as ('logistic' | 'mlp')[];
 });
 
-const TrainCliOptions = z.object({
+const TrainCliOptions = DatasetCliOptions.extend({
   fromCsv: z.string().min(1).optional(),
   label: z.string().min(1).optional(),
   idCol: z.string().min(1),
   splitCol: z.string().min(1),
-  horizon: DurationSchema.refine((d) => d > 0, 'the horizon must be at least 1 day'),
-  featureSet: z.string().min(1).optional(),
-  seed: z.coerce.number().int(),
   models: Models,
   epochs: z.coerce.number().int().min(1).max(10_000).optional(),
   classWeight: z.enum(['auto', 'balanced', 'none']),
@@ -50,9 +48,17 @@ function trainOptions(o: TrainCliOptions): TrainOptions {
   };
 }
 
+/** Which figures are held out: the validation rows served early stopping, the model choice and calibration. */
+function honesty(r: TrainResult): string[] {
+  const used = r.params.calibration_folds ? 'out-of-fold over the rows the model was fitted on' : 'on the rows used for early stopping, the model choice and calibration';
+  return [r.metrics.test
+    ? `  held out the test figures are on ${r.rows.test} rows no training step saw; the ${r.params.calibration_folds ? 'cv' : 'validation'} figures are ${used}`
+    : `  held out none: no test rows, so the ${r.params.calibration_folds ? 'cv' : 'validation'} figures (${used}) are the only ones (use --test-dates)`];
+}
+
 /** Trains (recording a failure in the registry), registers, promotes when not worse; prints the summary. */
-async function trainAndReport(pool: Pool | null, table: PreparedTable, o: TrainCliOptions, mlflowUri?: string, dataset?: Record<string, unknown>): Promise<void> {
-  const extra: string[] = [];
+async function trainAndReport(pool: Pool | null, table: PreparedTable, o: TrainCliOptions, mlflowUri?: string, dataset?: Record<string, unknown>, dataLines: string[] = []): Promise<void> {
+  const extra: string[] = dataLines.map((l) => `  data      ${l}`);
   const save = async (r: TrainResult) => {
     if (!o.saveArtifact) return;
     await fs.writeFile(o.saveArtifact, JSON.stringify(r.artifact));
@@ -62,7 +68,7 @@ async function trainAndReport(pool: Pool | null, table: PreparedTable, o: TrainC
   if (!pool) {
     const result = await trainModel(table, trainOptions(o));
     await save(result);
-    console.log(trainingSummary(result, [...extra, '  registry  not registered (--no-register)']));
+    console.log(trainingSummary(result, [...extra, ...honesty(result), '  registry  not registered (--no-register)']));
     return;
   }
   const { result, registered, mlflow } = await trainAndRegister(pool, table, {
@@ -71,23 +77,21 @@ async function trainAndReport(pool: Pool | null, table: PreparedTable, o: TrainC
   await save(result);
   extra.push(`  registry  version ${registered.version.version}; champion: ${registered.promotion.decision} (${registered.promotion.reason})`);
   if (mlflowUri) extra.push(`  mlflow    ${mlflow ? `run ${mlflow.runId}` : 'not logged (see the registry entry for the error)'}`);
-  console.log(trainingSummary(result, extra));
+  console.log(trainingSummary(result, [...extra, ...honesty(result)]));
   console.log(`version ${registered.version.version}`);
 }
 
 export function registerTrain(program: Command): void {
-  program
+  withDatasetOptions(program
     .command('train')
-    .description('build the training set (database, or --from-csv a prepared table), train, evaluate, register a version')
+    .description('build the training set (database, or --from-csv a prepared table), train, evaluate on held-out rows, register a version')
     .option('--from-csv <file>', 'train on a prepared table instead of the database')
     .option('--label <col>', 'label column of the prepared table (1 = churned)')
     .option('--id-col <col>', 'id column of the prepared table', 'id')
-    .option('--split-col <col>', 'split column (train, valid, test); test rows are held out for evaluation', 'split')
-    .option('--horizon <duration>', 'database path: churn within this long after the observation date', '30d')
-    .option('--feature-set <version>', "database path: feature-set version (default: the current catalogue's)")
-    .option('--seed <n>', 'seed: the same seed gives the same model and metrics', '42')
+    .option('--split-col <col>', 'split column (train, valid, test); test rows are held out for evaluation', 'split'))
+    .option('--seed <n>', 'seed: the same seed gives the same model, metrics and account partition', '42')
     .option('--models <list>', 'candidate models, chosen on validation AUC', 'logistic,mlp')
-    .option('--epochs <n>', 'cap on training epochs (early stopping usually ends sooner)')
+    .option('--epochs <n>', 'cap on passes over the training rows (early stopping, counted in optimiser steps, usually ends sooner)')
     .option('--class-weight <mode>', 'none (calibration handles imbalance), balanced, or auto (balanced when churners < 20%)', 'none')
     .option('--save-artifact <file>', 'also write the model artifact as JSON (for churn predict --artifact)')
     .option('--no-register', 'prepared-table path: do not touch the database registry')
@@ -104,12 +108,13 @@ export function registerTrain(program: Command): void {
       }
       if (!o.register) throw new ChurnError('CHURN_ERR_VALIDATION', '--no-register applies to --from-csv only');
       await withDatabase(async ({ pool, config }) => {
-        const dataset = { horizonDays: o.horizon, seed: o.seed };
+        const options = trainingSetOptions(o);
         const { databaseTrainingSet } = await training();
-        const { table } = await databaseTrainingSet(pool, loadCatalog(), {
-          ...dataset, featureSetVersion: o.featureSet, progress: createProgress('training set'), snapshotProgress: createProgress('feature snapshots'),
+        const { table, stats } = await databaseTrainingSet(pool, loadCatalog(), {
+          ...options, progress: createProgress('training set'), snapshotProgress: createProgress('feature snapshots'),
         });
-        await trainAndReport(pool, table, o, config.MLFLOW_TRACKING_URI, dataset);
+        const lines = [`${stats.labelledRows} labelled rows, ${table.ids.length} used`, ...describeTrainingSet(stats, { horizonDays: o.horizon, leadDays: o.lead, graceDays: o.grace })];
+        await trainAndReport(pool, table, o, config.MLFLOW_TRACKING_URI, datasetRecordOf(table), lines);
       });
     });
 }

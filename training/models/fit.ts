@@ -18,14 +18,23 @@ export interface NetworkFitOptions {
   l2: number;
   learningRate: number;
   batchSize: number;
+  /** cap on passes over the training rows (maxEpochs x steps per pass is the cap on optimiser steps) */
   maxEpochs: number;
-  /** epochs without a validation-loss improvement before stopping */
-  patience: number;
+  /**
+   * optimiser steps that always run before early stopping may end training (capped by maxEpochs):
+   * a small data set has few steps per pass, so a patience counted in passes stopped it after a
+   * handful of steps from its starting weights
+   */
+  minSteps: number;
+  /** optimiser steps without a validation-loss improvement before stopping */
+  patienceSteps: number;
+  /** validation loss every this many steps (default: about one validation pass per pass over as many training rows, at most once per pass) */
+  evalEvery?: number;
   seed: number;
   /** weight of churned rows in the loss (1 = unweighted; n_neg/n_pos = balanced) */
   positiveWeight: number;
-  /** run exactly maxEpochs and return the last weights (a refit with a known epoch count) */
-  fixedEpochs?: boolean;
+  /** run exactly this many optimiser steps and return the last weights (a refit with a known step count) */
+  fixedSteps?: number;
   /**
    * per encoded input, the sign its weight must keep (+1, -1, 0 free): enforced by projection after
    * every step, for a network without hidden layers (a logistic model) only
@@ -35,17 +44,31 @@ export interface NetworkFitOptions {
 }
 
 export interface FitHistory {
+  /** optimiser steps so far */
+  step: number;
+  /** passes over the training rows so far (fractional between passes) */
   epoch: number;
+  /** mean training loss over the steps since the previous entry */
   trainLoss: number;
   validLoss: number;
 }
 
 export interface NetworkFit {
   weights: NetworkWeights;
+  /** the optimiser step whose weights were kept (the last one for fixedSteps) */
+  bestStep: number;
+  stepsRun: number;
+  stepsPerEpoch: number;
+  /** bestStep and stepsRun in passes over the training rows, rounded up */
   bestEpoch: number;
   epochsRun: number;
   bestValidLoss: number;
   history: FitHistory[];
+}
+
+/** Optimiser steps in one pass over `n` rows. */
+export function stepsPerEpoch(n: number, batchSize: number): number {
+  return Math.max(1, Math.ceil(n / Math.max(1, batchSize)));
 }
 
 /** Glorot-uniform kernels from a seeded PRNG, zero biases; the output bias starts at the weighted prior log-odds. */
@@ -104,7 +127,9 @@ function signProjection(signs: Int8Array | undefined, d: number): { apply(w: tf.
 
 /**
  * Trains the network with Adam on mini-batches (seeded shuffling), L2 on kernels and early stopping on
- * the validation loss with patience; returns the best epoch's weights. Every tensor is disposed.
+ * the validation loss, all counted in optimiser steps: the validation loss is computed every `evalEvery`
+ * steps, training runs at least `minSteps` steps and stops once `patienceSteps` steps passed without an
+ * improvement (or at maxEpochs passes); returns the best weights. Every tensor is disposed.
  */
 export async function fitNetwork(train: Matrix, valid: Matrix, opts: NetworkFitOptions): Promise<NetworkFit> {
   const progress = opts.progress ?? noProgress;
@@ -112,6 +137,14 @@ export async function fitNetwork(train: Matrix, valid: Matrix, opts: NetworkFitO
   for (let i = 0; i < train.n; i++) pos += train.y[i];
   const p = Math.min(1 - 1e-6, Math.max(1e-6, (pos * opts.positiveWeight) / (pos * opts.positiveWeight + train.n - pos)));
   const init = initialWeights(train.d, opts.hidden, opts.seed, Math.log(p / (1 - p)));
+  const batchSize = Math.max(1, Math.min(opts.batchSize, train.n));
+  const perEpoch = stepsPerEpoch(train.n, batchSize);
+  const fixed = opts.fixedSteps !== undefined;
+  const maxSteps = fixed ? Math.max(1, Math.round(opts.fixedSteps!)) : Math.max(1, opts.maxEpochs * perEpoch);
+  const minSteps = Math.min(maxSteps, Math.max(0, opts.minSteps));
+  // a validation pass costs about as much as a step over as many rows: evaluate often enough to stop near
+  // the best step, rarely enough that evaluation stays a fraction of the training time
+  const evalEvery = fixed ? maxSteps : Math.max(1, Math.min(perEpoch, opts.evalEvery ?? Math.ceil(valid.n / batchSize)));
   // tf.variable copies its initial value: the temporary tensors are released by tidy, the variables kept
   const vars = tf.tidy(() => init.layers.flatMap((l) => [tf.variable(tf.tensor2d(l.kernel, [l.kernel.length, l.bias.length])), tf.variable(tf.tensor1d(l.bias))]));
   const xTrain = tf.tensor2d(train.x, [train.n, train.d]);
@@ -122,52 +155,60 @@ export async function fitNetwork(train: Matrix, valid: Matrix, opts: NetworkFitO
   const project = signProjection(opts.hidden.length === 0 ? opts.signs : undefined, train.d);
   const rng = createRng(opts.seed ^ 0x5bd1e995);
   const order = Int32Array.from({ length: train.n }, (_, i) => i);
+  const fullBatch = batchSize >= train.n;
   const history: FitHistory[] = [];
-  let best = { loss: Infinity, epoch: 0, weights: init };
-  progress.start(opts.maxEpochs);
+  let best = { loss: Infinity, step: 0, weights: init };
+  let lossSum: tf.Scalar = tf.scalar(0);
+  let lossSteps = 0;
+  let step = 0;
+  progress.start(maxSteps);
   try {
-    for (let epoch = 1; epoch <= opts.maxEpochs; epoch++) {
-      const fullBatch = opts.batchSize >= train.n;
-      if (!fullBatch) shuffleInPlace(order, rng);
-      let lossSum: tf.Scalar = tf.scalar(0);
-      let batches = 0;
-      for (let start = 0; start < train.n; start += opts.batchSize) {
-        const idx = order.subarray(start, Math.min(train.n, start + opts.batchSize));
-        const next = tf.tidy((): tf.Scalar => {
-          // one batch of all rows needs no gather: the order of rows does not change the full-batch gradient
-          const ix = fullBatch ? null : tf.tensor1d(idx, 'int32');
-          const xb = ix ? (tf.gather(xTrain, ix) as tf.Tensor2D) : xTrain;
-          const yb = ix ? (tf.gather(yTrain, ix) as tf.Tensor1D) : yTrain;
-          const c = optimizer.minimize(() => {
-            const data = weightedLoss(logitsOf(vars, xb), yb, opts.positiveWeight);
-            let penalty: tf.Scalar = tf.scalar(0);
-            for (let l = 0; l < vars.length; l += 2) penalty = tf.add(penalty, tf.sum(tf.square(vars[l]))) as tf.Scalar;
-            return tf.add(data, tf.mul(penalty, opts.l2)) as tf.Scalar;
-          }, true, vars);
-          if (project) (vars[0] as tf.Variable<tf.Rank>).assign(project.apply(vars[0]));
-          return tf.add(lossSum, c ?? tf.scalar(0)) as tf.Scalar;
-        });
-        lossSum.dispose();
-        lossSum = next;
-        batches++;
-      }
-      const trainLoss = (await lossSum.data())[0] / Math.max(1, batches);
+    while (step < maxSteps) {
+      const offset = (step % perEpoch) * batchSize;
+      if (offset === 0 && !fullBatch) shuffleInPlace(order, rng);
+      const idx = order.subarray(offset, Math.min(train.n, offset + batchSize));
+      const next = tf.tidy((): tf.Scalar => {
+        // one batch of all rows needs no gather: the order of rows does not change the full-batch gradient
+        const ix = fullBatch ? null : tf.tensor1d(idx, 'int32');
+        const xb = ix ? (tf.gather(xTrain, ix) as tf.Tensor2D) : xTrain;
+        const yb = ix ? (tf.gather(yTrain, ix) as tf.Tensor1D) : yTrain;
+        const c = optimizer.minimize(() => {
+          const data = weightedLoss(logitsOf(vars, xb), yb, opts.positiveWeight);
+          let penalty: tf.Scalar = tf.scalar(0);
+          for (let l = 0; l < vars.length; l += 2) penalty = tf.add(penalty, tf.sum(tf.square(vars[l]))) as tf.Scalar;
+          return tf.add(data, tf.mul(penalty, opts.l2)) as tf.Scalar;
+        }, true, vars);
+        if (project) (vars[0] as tf.Variable<tf.Rank>).assign(project.apply(vars[0]));
+        return tf.add(lossSum, c ?? tf.scalar(0)) as tf.Scalar;
+      });
       lossSum.dispose();
+      lossSum = next;
+      lossSteps++;
+      step++;
+      if (step % evalEvery !== 0 && step !== maxSteps) continue;
+      const trainLoss = (await lossSum.data())[0] / Math.max(1, lossSteps);
+      lossSum.dispose();
+      lossSum = tf.scalar(0);
+      lossSteps = 0;
       const validLoss = tf.tidy(() => weightedLoss(logitsOf(vars, xValid), yValid, opts.positiveWeight).dataSync()[0]);
-      history.push({ epoch, trainLoss, validLoss });
-      progress.update(epoch);
-      if (opts.fixedEpochs) {
-        if (epoch === opts.maxEpochs) best = { loss: validLoss, epoch, weights: snapshot(vars) };
-      } else if (validLoss < best.loss - 1e-5) best = { loss: validLoss, epoch, weights: snapshot(vars) };
-      else if (epoch - best.epoch >= opts.patience) break;
+      history.push({ step, epoch: step / perEpoch, trainLoss, validLoss });
+      progress.update(step);
+      if (fixed) {
+        if (step === maxSteps) best = { loss: validLoss, step, weights: snapshot(vars) };
+      } else if (validLoss < best.loss - 1e-5) best = { loss: validLoss, step, weights: snapshot(vars) };
+      else if (step >= minSteps && step - best.step >= opts.patienceSteps) break;
     }
   } finally {
     progress.stop();
+    lossSum.dispose();
     optimizer.dispose();
     project?.dispose();
     tf.dispose([...vars, xTrain, yTrain, xValid, yValid]);
   }
-  return { weights: best.weights, bestEpoch: best.epoch, epochsRun: history.length, bestValidLoss: best.loss, history };
+  return {
+    weights: best.weights, bestStep: best.step, stepsRun: step, stepsPerEpoch: perEpoch,
+    bestEpoch: Math.ceil(best.step / perEpoch), epochsRun: Math.ceil(step / perEpoch), bestValidLoss: best.loss, history,
+  };
 }
 
 /** The network's log-odds for many encoded rows, computed by TensorFlow.js (used to check the plain-JS scorer). */
