@@ -9,7 +9,7 @@ import { generate } from '../features/generate/index.ts';
 import { selectFeatures } from '../features/materialize.ts';
 import { registerModel, setAlias } from '../training/registry/index.ts';
 import type { PreparedTable } from '../training/table.ts';
-import { trainModel } from '../training/train.ts';
+import { trainModel, type ModelType } from '../training/train.ts';
 import { buildApp, type AppDeps, type ChurnApp } from '../serving/app.ts';
 import type { ServingLimits } from '../serving/deps.ts';
 import { Authenticator } from '../serving/auth.ts';
@@ -35,7 +35,7 @@ export async function seedData(pool: Pool, accounts = 80): Promise<{ catalog: Ca
 }
 
 /** A tiny logistic model on features at two dates, labelled from the generator's ground truth. */
-export async function trainTinyModel(pool: Pool, catalog: Catalog): Promise<unknown> {
+export async function trainTinyModel(pool: Pool, catalog: Catalog, modelTypes: ModelType[] = ['logistic']): Promise<unknown> {
   const asOfs = ['2026-04-01', '2026-05-01', '2026-06-01', '2026-07-01', '2026-08-01'].map((d) => new Date(`${d}T00:00:00Z`));
   const rows = await selectFeatures(pool, catalog, asOfs);
   const truth = new Map((await query<{ account_id: string; churned_at: Date | null }>(pool, 'SELECT account_id, churned_at FROM churn.synthetic_truth')).map((r) => [r.account_id, r.churned_at]));
@@ -52,7 +52,7 @@ export async function trainTinyModel(pool: Pool, catalog: Catalog): Promise<unkn
     context: { segment: rows.map((r) => segments.get(r.account_id)!) },
     source: { kind: 'database', featureSetVersion: catalog.version, asOfs: asOfs.map((d) => d.toISOString()), horizonDays: 120 },
   };
-  const result = await trainModel(table, { seed: 3, modelTypes: ['logistic'], epochs: 15, bootstrap: 0 });
+  const result = await trainModel(table, { seed: 3, modelTypes, epochs: 15, bootstrap: 0, gbdtSearch: [{ maxDepth: 3, learningRate: 0.2 }] });
   return result.artifact;
 }
 
@@ -88,10 +88,10 @@ export interface ServingHarness {
 }
 
 /** Database, data, model and app; `rateLimit` and the failed-authentication limit 0 unless a test needs them. */
-export async function startHarness(opts: { rateLimit?: number; config?: ServingConfig; accounts?: number; limits?: Partial<ServingLimits> } = {}): Promise<ServingHarness> {
+export async function startHarness(opts: { rateLimit?: number; config?: ServingConfig; accounts?: number; limits?: Partial<ServingLimits>; modelTypes?: ModelType[] } = {}): Promise<ServingHarness> {
   const db = await createTestDatabase();
   const { catalog, accountIds } = await seedData(db.pool, opts.accounts);
-  const artifact = await trainTinyModel(db.pool, catalog);
+  const artifact = await trainTinyModel(db.pool, catalog, opts.modelTypes);
   const champion = await registerChampion(db.pool, artifact, catalog);
   const config = opts.config ?? DEFAULT_SERVING_CONFIG;
   const holder = new ModelHolder(registryModelSource(db.pool, catalog), silentLogger);

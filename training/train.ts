@@ -10,12 +10,17 @@ import { chooseModel } from './select.ts';
 import { fitNetwork, type Matrix, type NetworkFit } from './models/fit.ts';
 import { logisticParams, toFitOptions, type ModelParams } from './models/logistic.ts';
 import { mlpParams } from './models/mlp.ts';
-import { activationBuffers, compileNetwork, createRng, forward, shuffleInPlace } from './models/network.ts';
+import { activationBuffers, compileNetwork, createRng, forward, shuffleInPlace, type NetworkWeights } from './models/network.ts';
 import { encodeColumns, encodeReference, encodedSigns, fitPreprocessing, type Preprocessing } from './preprocess.ts';
 import { buildContract } from './contract.ts';
+import { crossFitGbdt, gbdtData, gbdtMargins, refitGbdt, searchGbdt, type GbdtData } from './gbdt-candidate.ts';
+import type { GbdtModel, GbdtParamsInput } from './models/gbdt/index.ts';
 import type { PreparedTable } from './table.ts';
 
-export type ModelType = 'logistic' | 'mlp';
+export type ModelType = 'logistic' | 'mlp' | 'gbdt';
+
+/** Every candidate, simplest first (the one-standard-error rule prefers the earlier of two within noise). */
+export const MODEL_TYPES: readonly ModelType[] = ['logistic', 'gbdt', 'mlp'];
 
 export interface TrainOptions {
   seed: number;
@@ -34,7 +39,9 @@ export interface TrainOptions {
    */
   classWeight?: 'auto' | 'balanced' | 'none';
   /** overrides per model type (hidden sizes, l2, learning rate, ...) */
-  params?: Partial<Record<ModelType, Partial<ModelParams>>>;
+  params?: Partial<Record<'logistic' | 'mlp', Partial<ModelParams>>>;
+  /** the GBDT settings searched (default GBDT_SEARCH, training/gbdt-candidate.ts) */
+  gbdtSearch?: readonly GbdtParamsInput[];
   minCategoryCount?: number;
   /**
    * training quantiles of each numeric feature that get a hinge input (a piecewise-linear shape per
@@ -72,7 +79,8 @@ export interface Candidate {
   /** cross-validated AUC over train + validation rows, when cross-fitting ran */
   cvAuc?: number;
   seconds: number;
-  params: ModelParams;
+  /** the network's settings, or the GBDT's (the searched setting chosen) */
+  params: ModelParams | GbdtParamsInput;
 }
 
 export interface TrainResult {
@@ -178,6 +186,8 @@ interface Inputs {
   churnRate: number;
   positiveWeight: number;
   weighting: NonNullable<TrainOptions['classWeight']>;
+  /** the table binned for trees (once, when a GBDT candidate trains) */
+  gbdt?: GbdtData;
 }
 
 /** Stage 2: preprocessing (train rows only), encoded matrices, sign constraints and class weighting. */
@@ -195,13 +205,39 @@ function prepareInputs(table: PreparedTable, s: Splits, opts: TrainOptions, log:
   return { pre, matrix, train, valid: matrix(s.valid), signs, churnRate, positiveWeight, weighting };
 }
 
-type Fitted = Candidate & { fit: NetworkFit; validLogits: Float64Array; seed: number; signs?: Int8Array };
+/** A trained candidate's model: network weights, or trees. */
+type Trained = { kind: 'network'; weights: NetworkWeights } | { kind: 'gbdt'; model: GbdtModel };
+type Fitted = Candidate & { trained: Trained; validLogits: Float64Array; seed: number; signs?: Int8Array };
+
+/** A trained model's log-odds (raw margins: before calibration) for rows of the table. */
+function logitsFor(trained: Trained, table: PreparedTable, inputs: Inputs, rows: number[]): Float64Array {
+  return trained.kind === 'gbdt' ? gbdtMargins(trained.model, table, rows) : logitsOf(trained.weights, inputs.matrix(rows));
+}
+
+/** The GBDT candidate: a small search over tree shape and learning rate, early stopping on the validation rows. */
+function fitGbdtCandidate(table: PreparedTable, s: Splits, inputs: Inputs, opts: TrainOptions, log: Log): Fitted {
+  const t0 = performance.now();
+  const seed = opts.seed + 3000;
+  inputs.gbdt ??= gbdtData(table, s.train, inputs.positiveWeight);
+  const r = searchGbdt(inputs.gbdt, s.train, s.valid, seed, opts.gbdtSearch);
+  for (const t of r.tried) log(`gbdt ${JSON.stringify(t.params)}: validation AUC ${t.validAuc.toFixed(4)}, ${t.rounds} trees`);
+  const seconds = (performance.now() - t0) / 1000;
+  log(`gbdt: validation AUC ${r.validAuc.toFixed(4)}, best round ${r.bestIteration}/${r.roundsRun} (${Object.keys(inputs.gbdt.monotone).length} monotone features), ${seconds.toFixed(1)}s`);
+  return {
+    modelType: 'gbdt', validAuc: r.validAuc, validLoss: r.validLoss, bestEpoch: r.bestIteration, epochsRun: r.roundsRun, bestStep: r.bestIteration, stepsRun: r.roundsRun,
+    seconds, params: r.params, trained: { kind: 'gbdt', model: r.model }, validLogits: r.validLogits, seed,
+  };
+}
 
 /** Stage 3: every candidate trained with early stopping on the validation rows. */
-async function fitCandidates(inputs: Inputs, opts: TrainOptions, log: Log): Promise<Fitted[]> {
-  const types = opts.modelTypes?.length ? opts.modelTypes : (['logistic', 'mlp'] as ModelType[]);
+async function fitCandidates(table: PreparedTable, s: Splits, inputs: Inputs, opts: TrainOptions, log: Log): Promise<Fitted[]> {
+  const types = opts.modelTypes?.length ? opts.modelTypes : MODEL_TYPES;
   const out: Fitted[] = [];
   for (const type of types) {
+    if (type === 'gbdt') {
+      out.push(fitGbdtCandidate(table, s, inputs, opts, log));
+      continue;
+    }
     const base = type === 'logistic' ? logisticParams(inputs.train.n, opts.params?.logistic) : mlpParams(inputs.train.n, opts.params?.mlp);
     const params = { ...base, maxEpochs: opts.epochs ?? base.maxEpochs };
     const t0 = performance.now();
@@ -213,9 +249,9 @@ async function fitCandidates(inputs: Inputs, opts: TrainOptions, log: Log): Prom
     const validAuc = rocAuc(inputs.valid.y, validLogits);
     const seconds = (performance.now() - t0) / 1000;
     log(`${type}: validation AUC ${validAuc.toFixed(4)}, loss ${fit.bestValidLoss.toFixed(4)}, best step ${fit.bestStep}/${fit.stepsRun} (epoch ${fit.bestEpoch}/${fit.epochsRun}, ${fit.stepsPerEpoch} steps per epoch), ${seconds.toFixed(1)}s`);
-    out.push({ modelType: type, validAuc, validLoss: fit.bestValidLoss, bestEpoch: fit.bestEpoch, epochsRun: fit.epochsRun, bestStep: fit.bestStep, stepsRun: fit.stepsRun, seconds, params, fit, validLogits, seed, signs });
+    out.push({ modelType: type, validAuc, validLoss: fit.bestValidLoss, bestEpoch: fit.bestEpoch, epochsRun: fit.epochsRun, bestStep: fit.bestStep, stepsRun: fit.stepsRun, seconds, params, trained: { kind: 'network', weights: fit.weights }, validLogits, seed, signs });
   }
-  return out.sort((x, y) => (x.modelType === 'logistic' ? 0 : 1) - (y.modelType === 'logistic' ? 0 : 1)); // simplest first
+  return out.sort((x, y) => MODEL_TYPES.indexOf(x.modelType) - MODEL_TYPES.indexOf(y.modelType)); // simplest first
 }
 
 /** Held-out log-odds per candidate: out-of-fold over train + validation rows when cross-fitting, else on the validation rows. */
@@ -233,7 +269,9 @@ async function crossValidate(table: PreparedTable, s: Splits, inputs: Inputs, ca
   const logits = new Map<ModelType, Float64Array>();
   for (const c of candidates) {
     const t0 = performance.now();
-    const oof = await crossFit({ rows: allRows, label: table.label, matrix: inputs.matrix, params: c.params, steps: Math.max(1, c.bestStep), seed: c.seed, positiveWeight: inputs.positiveWeight, signs: c.signs, folds, progress: opts.progress });
+    const oof = c.trained.kind === 'gbdt'
+      ? crossFitGbdt(inputs.gbdt!, allRows, c.params as GbdtParamsInput, c.bestStep, folds, c.seed)
+      : await crossFit({ rows: allRows, label: table.label, matrix: inputs.matrix, params: c.params as ModelParams, steps: Math.max(1, c.bestStep), seed: c.seed, positiveWeight: inputs.positiveWeight, signs: c.signs, folds, progress: opts.progress });
     logits.set(c.modelType, oof);
     c.cvAuc = rocAuc(y, oof);
     c.seconds += (performance.now() - t0) / 1000;
@@ -249,24 +287,27 @@ async function chooseAndCalibrate(table: PreparedTable, candidates: Fitted[], he
   const chosen = candidates.find((c) => c.modelType === choice.chosen)!;
   const calibration = fitPlatt(held.logits.get(chosen.modelType)!, held.y);
   log(`chosen: ${chosen.modelType}`);
-  const weights = held.folds >= 2
-    ? await refit({ rows: held.rows, label: table.label, matrix: inputs.matrix, params: chosen.params, steps: Math.max(1, chosen.bestStep), seed: chosen.seed, positiveWeight: inputs.positiveWeight, signs: chosen.signs, progress: opts.progress })
-    : chosen.fit.weights;
+  let trained = chosen.trained;
+  if (held.folds >= 2) {
+    trained = trained.kind === 'gbdt'
+      ? { kind: 'gbdt', model: refitGbdt(inputs.gbdt!, held.rows, chosen.params as GbdtParamsInput, chosen.bestStep) }
+      : { kind: 'network', weights: await refit({ rows: held.rows, label: table.label, matrix: inputs.matrix, params: chosen.params as ModelParams, steps: Math.max(1, chosen.bestStep), seed: chosen.seed, positiveWeight: inputs.positiveWeight, signs: chosen.signs, progress: opts.progress }) };
+  }
   log(`Platt calibration a=${calibration.a.toFixed(4)} b=${calibration.b.toFixed(4)}`);
-  return { chosen, calibration, weights };
+  return { chosen, calibration, trained };
 }
 
 /** Stage 6: calibrated metrics on the held-out validation log-odds and on the test rows, and the rows a champion is compared on. */
-function evaluateChosen(table: PreparedTable, s: Splits, inputs: Inputs, held: HeldOut, chosen: Fitted, calibration: Calibration, weights: NetworkFit['weights'], opts: TrainOptions, log: Log) {
+function evaluateChosen(table: PreparedTable, s: Splits, inputs: Inputs, held: HeldOut, chosen: Fitted, calibration: Calibration, trained: Trained, opts: TrainOptions, log: Log) {
   const calibrated = (z: Float64Array) => Float64Array.from(z, (v) => sigmoid(calibration.a * v + calibration.b));
   const segments = (rows: number[]) => (table.context?.segment ? rows.map((i) => table.context!.segment![i]) : undefined);
   const evalOpts = (rows: number[]) => ({ segments: segments(rows), bootstrap: opts.bootstrap ?? 200, seed: opts.seed });
   const metrics: TrainResult['metrics'] = { validation: evaluate(held.y, calibrated(held.logits.get(chosen.modelType)!), evalOpts(held.rows)) };
   if (s.test.length > 0) {
-    const test = inputs.matrix(s.test);
-    const pos = test.y.reduce((acc, v) => acc + v, 0);
-    if (pos > 0 && pos < test.n) metrics.test = evaluate(test.y, calibrated(logitsOf(weights, test)), evalOpts(s.test));
-    else log(`test split has ${test.n} rows with ${pos} churners: no test metrics`);
+    const y = Float32Array.from(s.test, (i) => table.label[i]);
+    const pos = y.reduce((acc, v) => acc + v, 0);
+    if (pos > 0 && pos < y.length) metrics.test = evaluate(y, calibrated(logitsFor(trained, table, inputs, s.test)), evalOpts(s.test));
+    else log(`test split has ${y.length} rows with ${pos} churners: no test metrics`);
   }
   // Candidate and champion are compared on rows neither was fitted on: test rows when there are any.
   const comparison = metrics.test ? { rows: s.test, auc: metrics.test.auc, split: 'test' as const } : { rows: s.valid, auc: rocAuc(inputs.valid.y, chosen.validLogits), split: 'validation' as const };
@@ -274,7 +315,7 @@ function evaluateChosen(table: PreparedTable, s: Splits, inputs: Inputs, held: H
 }
 
 /** Stage 7: the artifact, with its input contract; explanations start from the reference row (each feature's typical retained value). */
-function buildArtifact(table: PreparedTable, s: Splits, inputs: Inputs, chosen: Fitted, calibration: Calibration, weights: NetworkFit['weights'], backend: string, opts: TrainOptions): ModelArtifact {
+function buildArtifact(table: PreparedTable, s: Splits, inputs: Inputs, chosen: Fitted, calibration: Calibration, trained: Trained, backend: string, opts: TrainOptions): ModelArtifact {
   const { pre } = inputs;
   const featureSetVersion = table.source.kind === 'database' ? table.source.featureSetVersion : null;
   return {
@@ -286,9 +327,9 @@ function buildArtifact(table: PreparedTable, s: Splits, inputs: Inputs, chosen: 
     feature_set_version: featureSetVersion,
     label: opts.labelName ?? 'churned',
     preprocessing: pre,
-    network: weights,
+    ...(trained.kind === 'gbdt' ? { gbdt: trained.model, explanation: 'reference' as const } : { network: trained.weights }),
     calibration,
-    explanation_reference: Array.from(encodeReference(pre)),
+    explanation_reference: trained.kind === 'gbdt' ? [] : Array.from(encodeReference(pre)),
     references: Object.fromEntries(pre.columns.map((c) => [c.name, c.reference])),
     input_contract: buildContract(table, s.train, pre, featureSetVersion),
     training: {
@@ -317,18 +358,18 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
   const backend = await selectBackend(log, opts.backend);
   const s = splitRows(table, opts, log);
   const inputs = prepareInputs(table, s, opts, log);
-  const candidates = await fitCandidates(inputs, opts, log);
+  const candidates = await fitCandidates(table, s, inputs, opts, log);
   const held = await crossValidate(table, s, inputs, candidates, opts, log);
-  const { chosen, calibration, weights } = await chooseAndCalibrate(table, candidates, held, inputs, opts, log);
-  const { metrics, comparison } = evaluateChosen(table, s, inputs, held, chosen, calibration, weights, opts, log);
-  const artifact = buildArtifact(table, s, inputs, chosen, calibration, weights, backend, opts);
+  const { chosen, calibration, trained } = await chooseAndCalibrate(table, candidates, held, inputs, opts, log);
+  const { metrics, comparison } = evaluateChosen(table, s, inputs, held, chosen, calibration, trained, opts, log);
+  const artifact = buildArtifact(table, s, inputs, chosen, calibration, trained, backend, opts);
   artifact.importance = explainRows(artifact, table, s.test.length ? s.test : held.rows, s.test.length ? 'test' : 'validation');
   log(`explanations: additivity error at most ${artifact.importance.max_additivity_error.toExponential(1)} on ${artifact.importance.rows} ${artifact.importance.split} rows`);
   const params = { model: chosen.params, calibration_folds: held.folds, positive_weight: inputs.positiveWeight, class_weight: inputs.weighting, valid_share: opts.validShare ?? 0.2, min_category_count: opts.minCategoryCount ?? 10, hinge_quantiles: opts.hingeQuantiles ?? [0.5], seed: opts.seed };
   return {
     artifact,
     chosen: chosen.modelType,
-    candidates: candidates.map(({ fit: _f, validLogits: _v, seed: _s, signs: _g, ...c }) => c),
+    candidates: candidates.map(({ trained: _t, validLogits: _v, seed: _s, signs: _g, ...c }) => c),
     metrics,
     params,
     calibration,
