@@ -20,7 +20,7 @@ function syntheticSet(n: number, seed: number): { y: number[]; p: number[]; segm
   return { y, p, segment };
 }
 
-// Independent plain-loop versions of the definitions in ../shared/tools/peer-baselines.py.
+// Independent plain-loop versions of the definitions in bench/peers.py.
 function pairAuc(y: number[], p: number[]): number {
   let s = 0;
   let pairs = 0;

@@ -1,5 +1,13 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../core/random.ts';
+import { buildModelReport } from '../jobs/report/job.ts';
+import { scoreAllActive } from '../jobs/score-all.ts';
+import { registryModelSource } from '../scoring/holder.ts';
+import { trainAndRegister } from '../training/run.ts';
+import { createTestDatabase } from './helpers/db.ts';
+import { startFakeMlflow } from './helpers/fake-mlflow.ts';
 import type { Score } from '../scoring/schema.ts';
 import { createScorer } from '../training/scorer.ts';
 import type { PreparedTable } from '../training/table.ts';
@@ -44,6 +52,59 @@ describe('gradient-boosted trees as a candidate', () => {
   });
 });
 
+const BIN = path.resolve('bin/churn.js');
+function churn(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, CHURN_LOG_LEVEL: 'error', MLFLOW_TRACKING_URI: '', ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('a GBDT version in the registry, MLflow, churn models show and the report', () => {
+  it('records its type and main settings everywhere a person or a tool reads about the model', async () => {
+    const db = await createTestDatabase();
+    const fake = await startFakeMlflow();
+    try {
+      const table = xorTable(2000, 5);
+      const run = await trainAndRegister(db.pool, table, {
+        train: { seed: 5, modelTypes: ['gbdt'], bootstrap: 0, gbdtSearch: [{ maxDepth: 3, learningRate: 0.2 }] },
+        actor: 'test', catalogVersion: 'none', mlflowUri: fake.url,
+      });
+      const version = run.registered.version.version;
+      expect(run.registered.version.modelType).toBe('gbdt');
+      const trees = run.result.artifact.gbdt!.trees.length;
+      const settings = new RegExp(`gradient-boosted trees: ${trees} trees, depth-wise to depth 3, learning rate 0\\.2`);
+
+      // MLflow: the run's params and tags name the type, and the uploaded model is the trees
+      const batches = fake.requests.filter((q) => q.path === '/api/2.0/mlflow/runs/log-batch').map((q) => q.body as { params?: { key: string; value: string }[]; tags?: { key: string; value: string }[] });
+      const params = Object.fromEntries(batches.flatMap((b) => b.params ?? []).map((x) => [x.key, x.value]));
+      const tags = Object.fromEntries(batches.flatMap((b) => b.tags ?? []).map((x) => [x.key, x.value]));
+      expect(params.model_type).toBe('gbdt');
+      expect(params['model.maxDepth']).toBe('3');
+      expect(tags['churnlens.model_type']).toBe('gbdt');
+      expect(tags['churnlens.settings']).toMatch(settings);
+      const uploaded = [...fake.artifacts.entries()].find(([k]) => k.endsWith('model/model.json'));
+      expect(JSON.parse(uploaded![1].toString('utf8')).gbdt.trees).toHaveLength(trees);
+
+      // churn models show
+      const shown = await churn(['models', 'show', String(version)], { DATABASE_URL: db.url });
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stdout).toMatch(new RegExp(`^version +${version} +gbdt `, 'm'));
+      expect(shown.stdout).toMatch(new RegExp(`^model +${settings.source}`, 'm'));
+
+      // the report names it on its first page
+      const report = await buildModelReport(db.pool, { model: version, now: new Date('2026-11-01T00:00:00Z'), table, bootstrap: 0 });
+      expect(report.data.model.modelType).toBe('gbdt');
+      expect(report.data.model.settings).toMatch(settings);
+      expect(report.html).toMatch(/Model: gradient-boosted trees: \d+ trees, depth-wise to depth 3/);
+    } finally {
+      await fake.close();
+      await db.drop();
+    }
+  }, 300_000);
+});
+
 describe('a GBDT champion through the API', () => {
   let h: ServingHarness;
   beforeAll(async () => {
@@ -70,5 +131,25 @@ describe('a GBDT champion through the API', () => {
       }
     }
     expect(checked).toBeGreaterThan(h.accountIds.length * 20);
+  });
+
+  it('explains the change between two stored scores as the change in contributions', async () => {
+    const source = registryModelSource(h.db.pool, h.catalog);
+    const model = await source.load(h.champion);
+    const first = new Date('2026-09-01T00:00:00Z');
+    const second = new Date('2026-09-15T00:00:00Z');
+    await scoreAllActive(h.db.pool, { model, catalog: h.catalog, config: h.config, asOf: first, scoredAt: first });
+    await scoreAllActive(h.db.pool, { model, catalog: h.catalog, config: h.config, asOf: second, scoredAt: second });
+    let compared = 0;
+    for (const id of h.accountIds.slice(0, 10)) {
+      const res = await h.app.inject({ url: `/v1/accounts/${id}/score-change?from=${first.toISOString()}&to=${second.toISOString()}`, headers: bearer(h.readKey) });
+      if (res.statusCode === 404) continue; // churned before the first date
+      expect(res.statusCode).toBe(200);
+      const c = res.json();
+      const sum = c.changes.reduce((acc: number, x: { contribution_change: number }) => acc + x.contribution_change, 0);
+      expect(Math.abs(c.base_value_change + sum - c.logit_change)).toBeLessThan(2e-3);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(3);
   });
 });

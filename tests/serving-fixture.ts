@@ -58,7 +58,7 @@ export async function trainTinyModel(pool: Pool, catalog: Catalog, modelTypes: M
 
 export async function registerChampion(pool: Pool, artifact: unknown, catalog: Catalog, alias = 'champion'): Promise<number> {
   const v = await registerModel(pool, {
-    modelType: 'logistic', artifact, params: {}, metrics: {}, trainingWindow: null, featureSetVersion: catalog.version,
+    modelType: (artifact as { model_type?: string }).model_type ?? 'logistic', artifact, params: {}, metrics: {}, trainingWindow: null, featureSetVersion: catalog.version,
     dataFingerprint: 'serving-test', gitRevision: 'unknown', dataSource: 'database',
   });
   await setAlias(pool, { alias, version: v.version, actor: 'test' });

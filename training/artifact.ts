@@ -94,3 +94,31 @@ export function parseArtifact(raw: unknown, where = 'model artifact'): ModelArti
   if (a.preprocessing.columns.map((c) => c.name).join('\u0000') !== a.feature_names.join('\u0000')) corrupt('feature_names do not match the preprocessing columns');
   return a;
 }
+
+const short = (x: unknown): string => (typeof x === 'number' ? String(Number(x.toPrecision(3))) : String(x));
+
+/**
+ * The model's type and main settings in one line, for `churn models show` and the accuracy report:
+ * trees, growth, depth or leaves and learning rate for a GBDT; layers, L2 and learning rate for a network.
+ */
+export function describeSettings(a: ModelArtifact): string {
+  const monotone = (m: readonly number[]) => m.filter((x) => x !== 0).length;
+  if (a.model_type === 'gbdt' && a.gbdt) {
+    const g = a.gbdt;
+    const p = g.params;
+    const trees = `${g.trees.length} trees`;
+    const constraints = monotone(g.monotone) ? `, ${monotone(g.monotone)} of ${g.features.length} features monotone` : '';
+    const explained = a.explanation === 'tree_path_dependent' ? 'TreeSHAP (path-dependent)' : 'Shapley values against the typical retained account';
+    if (g.source === 'xgboost') return `gradient-boosted trees imported from XGBoost${p.xgboost_version ? ` ${short(p.xgboost_version)}` : ''}: ${trees}${constraints}; explained by ${explained}`;
+    const shape = p.growth === 'leafwise' ? `leaf-wise up to ${short(p.maxLeaves)} leaves (depth <= ${short(p.maxDepth)})` : `depth-wise to depth ${short(p.maxDepth)}`;
+    const sampling = (p.subsample !== undefined && p.subsample !== 1) || (p.colsample !== undefined && p.colsample !== 1)
+      ? `, row/column sampling ${short(p.subsample ?? 1)}/${short(p.colsample ?? 1)}` : '';
+    return `gradient-boosted trees: ${trees}, ${shape}, learning rate ${short(p.learningRate)}${sampling}, L2 ${short(p.lambda ?? 1)}, min child weight ${short(p.minChildWeight ?? 1)}${constraints}; explained by ${explained}`;
+  }
+  const p = a.training.params;
+  const inputs = a.preprocessing?.encodedNames.length ?? a.feature_names.length;
+  const hidden = Array.isArray(p.hidden) && p.hidden.length ? ` hidden layers ${p.hidden.join('x')},` : '';
+  const what = a.model_type === 'mlp' ? 'multilayer perceptron' : 'logistic regression';
+  return `${what} on ${inputs} model inputs (${a.feature_names.length} features):${hidden} L2 ${short(p.l2)}, learning rate ${short(p.learningRate)}, batch ${short(p.batchSize)}`
+    + '; explained against the typical retained account';
+}

@@ -1,7 +1,7 @@
 /**
  * Pure model evaluation (no tensors): every accuracy number the registry stores and the report shows
  * comes from here. Inputs are labels (0/1) and churn probabilities; the rows are sorted once.
- * The metric definitions match ../shared/tools/peer-baselines.py (scikit-learn's AUC and average
+ * The metric definitions match bench/peers.py (scikit-learn's AUC and average
  * precision, stable top-decile lift, equal-width ECE with the last bin closed).
  */
 import { z } from 'zod';

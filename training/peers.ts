@@ -1,19 +1,26 @@
 import { execFile } from 'node:child_process';
-import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export interface PeerResult {
-  train_rows: number;
-  test_rows: number;
-  lr_fit_s: number;
-  xgb_fit_s: number;
-  logreg: { auc: number; pr_auc: number; lift10: number; brier: number; ece: number };
-  xgboost: { auc: number; pr_auc: number; lift10: number; brier: number; ece: number };
+export interface PeerFigures {
+  fit_seconds: number;
+  auc: number;
+  pr_auc: number;
+  lift10: number;
+  brier: number;
+  ece: number;
 }
 
-export const PEER_SCRIPT = path.resolve('../shared/tools/peer-baselines.py');
+/** What bench/peers.py prints: row counts, then each peer's fit time and test figures. */
+export interface PeerResult {
+  rows: { fit: number; test: number };
+  logistic: PeerFigures;
+  xgboost: PeerFigures;
+}
+
+export const PEER_SCRIPT = fileURLToPath(new URL('../bench/peers.py', import.meta.url));
 export const PEER_PYTHON = '/usr/bin/python3';
 
 /** Whether the peer baselines can run here (Debian python3-sklearn, python3-xgboost, python3-pandas). */
@@ -27,7 +34,7 @@ export async function peersAvailable(python = PEER_PYTHON): Promise<{ ok: boolea
   }
 }
 
-/** Runs ../shared/tools/peer-baselines.py on one prepared CSV and returns its JSON line. */
+/** Runs bench/peers.py on one prepared CSV (train/valid rows fit, test rows scored) and returns its JSON line. */
 export async function runPeers(file: string, opts: { python?: string; script?: string } = {}): Promise<PeerResult> {
   const { stdout } = await run(opts.python ?? PEER_PYTHON, [opts.script ?? PEER_SCRIPT, file], { timeout: 3_600_000, maxBuffer: 1 << 24 });
   const line = stdout.trim().split('\n').pop() ?? '{}';

@@ -3,6 +3,7 @@ import type { Pool } from '../core/db.ts';
 import type { Progress } from '../core/progress.ts';
 import type { Catalog } from '../features/catalog.ts';
 import { buildSnapshots } from '../features/materialize.ts';
+import { describeSettings } from './artifact.ts';
 import { buildTrainingSet, trainingFingerprint, type TrainingSetOptions } from './dataset.ts';
 import type { EvaluationReport } from './evaluate.ts';
 import { mirrorToMlflow, type TrainingRunLogged } from './mlflow/index.ts';
@@ -71,9 +72,10 @@ export async function trainAndRegister(pool: Pool, table: PreparedTable, opts: T
   let mlflow: TrainingRunLogged | null | undefined;
   if (opts.mlflowUri) {
     mlflow = await mirrorToMlflow(pool, opts.mlflowUri, {
-      params: result.params, metrics: { validation: compact(result.metrics.validation), test: compact(result.metrics.test) },
+      params: { model_type: result.chosen, ...result.params }, metrics: { validation: compact(result.metrics.validation), test: compact(result.metrics.test) },
       artifactJson: result.artifact, version: registered.version.version, aliases: registered.promotion.promoted ? ['champion'] : [],
       gitRevision: registered.version.gitRevision, runName: `churnlens v${registered.version.version}`,
+      tags: { 'churnlens.model_type': result.chosen, 'churnlens.settings': describeSettings(result.artifact) },
     });
   }
   return { result, registered, mlflow };

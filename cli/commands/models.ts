@@ -6,7 +6,7 @@ import { importXgboostModel } from '../../training/import-xgboost.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 import { mirrorAliasToMlflow } from '../../training/mlflow/index.ts';
 import { loadCatalog } from '../../features/catalog.ts';
-import { parseArtifact } from '../../training/artifact.ts';
+import { describeSettings, parseArtifact } from '../../training/artifact.ts';
 import { contractOf, type InputContract } from '../../training/contract.ts';
 import { AliasName, describeModel, getModel, listModels, loadModel, metricValue, parseVersionRef, promoteOrExplain, type ModelDetails, type ModelVersion } from '../../training/registry/index.ts';
 
@@ -51,12 +51,13 @@ function listRows(models: ModelVersion[]): string[][] {
 const num = (x: number) => (Number.isInteger(x) ? String(x) : Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3));
 
 /** `churn models show` as people read it: what the model is, how good, what it takes, where its aliases went. */
-export function formatModel(d: ModelDetails, contract: InputContract | null): string {
+export function formatModel(d: ModelDetails, contract: InputContract | null, settings: string | null = null): string {
   const m = d.metricsSummary;
   const metric = (split: string) => (m[`${split}.auc`] === undefined ? null
     : `${split.padEnd(10)} AUC ${m[`${split}.auc`].toFixed(3)}${m[`${split}.prAuc`] !== undefined ? `, PR AUC ${m[`${split}.prAuc`].toFixed(3)}` : ''}${m[`${split}.lift10`] !== undefined ? `, lift@10% ${m[`${split}.lift10`].toFixed(2)}` : ''}${m[`${split}.brier`] !== undefined ? `, Brier ${m[`${split}.brier`].toFixed(4)}` : ''}`);
   const lines = [
     `version    ${d.version}  ${d.modelType}  ${d.status}${d.aliases.length ? `  aliases: ${d.aliases.join(', ')}` : ''}`,
+    ...(settings ? [`model      ${settings}`] : []),
     `created    ${when(d.createdAt)}  code ${d.lineage.gitRevision.slice(0, 12)}`,
     `data       ${d.lineage.dataSource}${d.lineage.featureSetVersion ? `, feature set ${d.lineage.featureSetVersion}` : ''}${d.lineage.trainingWindow ? `, observations ${d.lineage.trainingWindow.from.slice(0, 10)} .. ${d.lineage.trainingWindow.to.slice(0, 10)}` : ''}, fingerprint ${d.lineage.dataFingerprint.slice(0, 12)}`,
     ...['test', 'validation'].map(metric).filter((l): l is string => l !== null).map((l) => `metrics    ${l}`),
@@ -110,8 +111,10 @@ export function registerModels(program: Command): void {
       await withDatabase(async ({ pool }) => {
         const d = await describeModel(pool, ref);
         // a version whose artifact cannot be read still has its registry entry to show
-        const contract = d.status === 'failed' ? null : await loadModel(pool, d.version).then((l) => contractOf(parseArtifact(l.artifact, `model version ${d.version}`))).catch(() => null);
-        console.log(o.json ? JSON.stringify({ ...d, inputContract: contract }) : formatModel(d, contract));
+        const artifact = d.status === 'failed' ? null : await loadModel(pool, d.version).then((l) => parseArtifact(l.artifact, `model version ${d.version}`)).catch(() => null);
+        const contract = artifact ? contractOf(artifact) : null;
+        const settings = artifact ? describeSettings(artifact) : null;
+        console.log(o.json ? JSON.stringify({ ...d, settings, inputContract: contract }) : formatModel(d, contract, settings));
       });
     });
 

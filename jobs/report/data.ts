@@ -26,6 +26,8 @@ export const ReportDataSchema = z.object({
   model: z.object({
     version: z.number().int().positive(),
     modelType: z.string(),
+    /** the model's main settings in words (training/artifact.ts describeSettings) */
+    settings: z.string().optional(),
     createdAt: z.string(),
     /** when it first became champion, if it did */
     promotedAt: z.string().nullable(),

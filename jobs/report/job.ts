@@ -13,7 +13,7 @@ import { aliasHistory, getModel, loadModel, type ModelVersion } from '../../trai
 import { buildReportData, type ReportData } from './data.ts';
 import { renderReportHtml } from './render.ts';
 import type { FeatureValue } from './psi.ts';
-import { baseRateOf } from '../../training/artifact.ts';
+import { baseRateOf, describeSettings, parseArtifact } from '../../training/artifact.ts';
 import { createScorer, type Scorer } from '../../training/scorer.ts';
 import type { PreparedTable } from '../../training/table.ts';
 import { DEFAULT_SERVING_CONFIG, type ServingConfig } from '../../scoring/config.ts';
@@ -84,9 +84,9 @@ async function promotedAt(db: Queryable, version: number): Promise<string | null
   return moves.filter((m) => m.toVersion === version).at(-1)?.movedAt ?? null;
 }
 
-async function scorerOf(db: Queryable, version: number): Promise<Scorer & { baseRate: number }> {
+async function scorerOf(db: Queryable, version: number): Promise<Scorer & { baseRate: number; settings: string }> {
   const { artifact } = await loadModel(db, version);
-  return Object.assign(createScorer(artifact), { baseRate: baseRateOf(artifact) });
+  return Object.assign(createScorer(artifact), { baseRate: baseRateOf(artifact), settings: describeSettings(parseArtifact(artifact, `model version ${version}`)) });
 }
 
 function rowValues(table: PreparedTable, rows: number[]): Record<string, number | string | null>[] {
@@ -158,7 +158,7 @@ export async function buildModelReport(pool: Pool, opts: BuildReportOptions): Pr
   const scorer = await scorerOf(pool, meta.version);
   const ev = await evaluationRows(pool, meta, { horizonDays: opts.horizonDays, table: opts.table, progress: opts.progress });
   const extraWarnings: string[] = [];
-  if (!ev.exact) extraWarnings.push('The evaluated rows were rebuilt from the database and differ from the rows the model was trained on (the data, or the code that builds it, changed since training); numbers may differ from the registry\'s.');
+  if (!ev.exact) extraWarnings.push(`The evaluated rows were rebuilt from the database and differ from the rows the model was trained on: ${ev.changes.length ? ev.changes.join('; ') : 'the data, or the code that builds it, changed since training'}. Numbers may differ from the registry's.`);
   const values = rowValues(ev.table, ev.rows);
   const missing = scorer.missingFeatures(ev.table.columns.map((c) => c.name));
   if (missing.length) {
@@ -196,7 +196,7 @@ export async function buildModelReport(pool: Pool, opts: BuildReportOptions): Pr
     generatedAt: (opts.generatedAt ?? new Date(Math.max(Date.now(), Date.parse(meta.createdAt)))).toISOString(),
     asOf: opts.now.toISOString(),
     model: {
-      version: meta.version, modelType: meta.modelType, createdAt: meta.createdAt, promotedAt: await promotedAt(pool, meta.version), previousChampion: previousVersion,
+      version: meta.version, modelType: meta.modelType, settings: scorer.settings, createdAt: meta.createdAt, promotedAt: await promotedAt(pool, meta.version), previousChampion: previousVersion,
       featureSetVersion: meta.featureSetVersion, evaluatedOn: `${ev.description}; ${drift.note}`,
     },
     y, p, previous: previous && { ...previous, createdAt: prevMeta?.createdAt ?? null }, scorecardP,

@@ -90,6 +90,7 @@ export function summaryPage(data: ReportData, headline: string[]): string {
   return `<section class="summary" id="summary">
 <h1>Churn model accuracy report: model v${m.version}</h1>
 <p class="meta">${esc(m.modelType)} model created ${esc(when(m.createdAt))}${m.promotedAt ? `, champion since ${esc(when(m.promotedAt))}` : ''}. Report generated ${esc(when(data.generatedAt))}; scores and outcomes as of ${esc(data.asOf.slice(0, 10))}.</p>
+${m.settings ? `<p class="meta settings">Model: ${esc(m.settings)}.</p>` : ''}
 <div class="headline">${headline.slice(0, 2).map((s) => `<p>${esc(s)}</p>`).join('')}</div>
 <div class="cols"><div><h2>Churners caught</h2>${caughtTable(data)}<p class="note">Share of the ${int(data.metrics.positives)} churners among ${int(data.metrics.n)} held-out accounts found in the riskiest 10% and 20% by each ranking (risk decile 1, and deciles 1-2, of the decile table).</p></div>
 <div><h2>Revenue at risk</h2>${revenueBlock(data)}</div></div>

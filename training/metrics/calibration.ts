@@ -1,7 +1,7 @@
 /**
  * Calibration metrics: Brier score, expected calibration error and the reliability table behind the
  * calibration plot. Bins are equal-width on [0, 1]; edges are i x (1 / bins) as numpy.linspace makes
- * them; each bin is [lower, upper) except the last, which is closed, as in peer-baselines.py.
+ * them; each bin is [lower, upper) except the last, which is closed, as in bench/peers.py.
  */
 import { ChurnError } from '../../core/errors.ts';
 import { checkInputs } from './ranked.ts';
