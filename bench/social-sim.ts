@@ -27,6 +27,8 @@ export interface SocialSimOptions {
   months?: number;
   /** end of the data (exclusive, 00:00 UTC; default: today); the data must not end after the load time */
   end?: Date;
+  /** write the account attributes channel, country and age as extra columns of accounts.csv (default true) */
+  attributes?: boolean;
 }
 
 export interface SocialSimResult {
@@ -130,7 +132,8 @@ export async function simulateSocialApp(dir: string, opts: SocialSimOptions): Pr
   };
 
   fs.mkdirSync(dir, { recursive: true });
-  const accounts = new CsvFile(path.join(dir, 'accounts.csv'), ['account_id', 'name', 'segment', 'plan', 'industry', 'region', 'created_at', 'owner', 'channel', 'country', 'age']);
+  const withAttributes = opts.attributes ?? true;
+  const accounts = new CsvFile(path.join(dir, 'accounts.csv'), ['account_id', 'name', 'segment', 'plan', 'industry', 'region', 'created_at', 'owner', ...(withAttributes ? ['channel', 'country', 'age'] : [])]);
   const subs = new CsvFile(path.join(dir, 'subscriptions.csv'), ['subscription_id', 'account_id', 'plan', 'mrr', 'seats', 'billing_period', 'discount_pct', 'is_trial', 'change_type', 'started_at', 'ended_at', 'canceled_at', 'status']);
   const types = new CsvFile(path.join(dir, 'event_types.csv'), ['event_type', 'feature_area', 'is_key_feature', 'description']);
   const events = new CsvFile(path.join(dir, 'events.csv'), ['event_id', 'account_id', 'user_id', 'event_type', 'occurred_at', 'quantity']);
@@ -151,7 +154,7 @@ export async function simulateSocialApp(dir: string, opts: SocialSimOptions): Pr
     const baseline = -0.4 + 0.7 * normal() + channel.engagement; // log of the engaged daily rate multiplier
     const negBias = -2.2 + 0.5 * normal(); // logit of the negative share when engaged
     const youth = age < 22 ? 0.35 : age > 50 ? -0.2 : 0;
-    await accounts.row([id, `Member ${a + 1}`, 'smb', plan.plan, null, null, iso(createdMs), null, channel.name, country, age]);
+    await accounts.row([id, `Member ${a + 1}`, 'smb', plan.plan, null, null, iso(createdMs), null, ...(withAttributes ? [channel.name, country, age] : [])]);
 
     // latent engagement, one value per week from the account's creation (or the window start) on
     let z = baseline + 0.3 * normal();
