@@ -21,6 +21,8 @@ export const ConfigSchema = z.object({
   CHURN_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /** JSON file of the scoring configuration: health mapping, tiers, segments, scorecard, alerts, webhooks (scoring/config.ts) */
   CHURN_SERVING_CONFIG: z.string().min(1).optional(),
+  /** JSON file of your own features: event types, ratios between them, account attributes (features/config.ts, docs/features.md) */
+  CHURN_FEATURES_CONFIG: z.string().min(1).optional(),
   /** forces a TensorFlow.js backend (default: the fastest that loads) */
   CHURN_TF_BACKEND: z.enum(['tensorflow', 'wasm', 'cpu']).optional(),
   /** deadline of a /v1 request (except the batch routes), from routing to the response: then 503 CHURN_ERR_TIMEOUT */

@@ -3,7 +3,7 @@ import type { Queryable } from '../core/db.ts';
 import { query } from '../core/db.ts';
 import { canonicalJson } from '../core/canonical-json.ts';
 import { ChurnError, describeIssues } from '../core/errors.ts';
-import { ALL_DEFINITIONS } from './definitions/index.ts';
+import { definitionsFromConfig, productDefinitions, type FeaturesConfig } from './config.ts';
 import { FAMILIES, FeatureDefSchema, dependenciesOf, type FeatureDef, type FeatureInput } from './definitions/schema.ts';
 
 export { FAMILIES, defineFeature, type Family, type FeatureDef, type FeatureInput } from './definitions/schema.ts';
@@ -27,8 +27,11 @@ function fail(message: string): never {
   throw new ChurnError('CHURN_ERR_VALIDATION', `feature catalogue: ${message}`);
 }
 
-/** Validates the definitions (zod), checks names and dependencies, orders them, and hashes them. */
-export function loadCatalog(inputs: readonly FeatureInput[] = ALL_DEFINITIONS): Catalog {
+/**
+ * Validates the definitions (zod), checks names and dependencies, orders them, and hashes them.
+ * Default: the product's catalogue, with the features of the file CHURN_FEATURES_CONFIG names.
+ */
+export function loadCatalog(inputs: readonly FeatureInput[] = productDefinitions()): Catalog {
   const parsed: FeatureDef[] = inputs.map((input, i) => {
     const r = FeatureDefSchema.safeParse(input);
     if (!r.success) {
@@ -77,4 +80,9 @@ export async function ensureFeatureSet(db: Queryable, catalog: Catalog): Promise
 export function familiesOf(catalog: Catalog): string[] {
   const present = new Set(catalog.features.map((f) => f.family));
   return FAMILIES.filter((f) => present.has(f));
+}
+
+/** The catalogue a features configuration declares (features/config.ts). */
+export function catalogFromConfig(config: FeaturesConfig): Catalog {
+  return loadCatalog(definitionsFromConfig(config));
 }

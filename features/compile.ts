@@ -8,14 +8,16 @@ import { change, ratio, threshold } from './sql/derived.sql.ts';
 import { REACH_TOKEN, activeDays, activeUsers, areaBreadth, daysSinceLast, distinctAreas, eventCount, eventCtes, firstValue, longestGap, segmentEdges, stickiness } from './sql/events.sql.ts';
 import * as rollup from './sql/rollup.sql.ts';
 import { surveyChange, surveyLatest, surveyMean } from './sql/sentiment.sql.ts';
+import { attribute, typeCount, typeDays, typeReach } from './sql/types.sql.ts';
 import { ticketCount, ticketStat } from './sql/support.sql.ts';
 
 /** One SQL template per kind of feature. */
 const TEMPLATES: { [K in FeatureKind]: Template<KindDef<K>> } = {
   event_count: eventCount, active_days: activeDays, active_users: activeUsers, stickiness, longest_gap: longestGap,
   days_since_last: daysSinceLast, distinct_areas: distinctAreas, area_breadth: areaBreadth, first_value: firstValue,
+  type_count: typeCount, type_days: typeDays,
   ticket_count: ticketCount, ticket_stat: ticketStat,
-  subscription_attr: subscriptionAttr, account_attr: accountAttr, tenure, user_count: userCount, invoice_stat: invoiceStat, payment_failures: paymentFailures,
+  subscription_attr: subscriptionAttr, account_attr: accountAttr, attribute, tenure, user_count: userCount, invoice_stat: invoiceStat, payment_failures: paymentFailures,
   survey_latest: surveyLatest, survey_change: surveyChange, survey_mean: surveyMean,
   ratio, change, threshold,
 };
@@ -207,7 +209,7 @@ grid AS (
 function populationCte({ accountFilter }: Assembly, active: boolean): string {
   return `-- 2. the population at each date: accounts created before it${active ? ' with a subscription covering it' : ''} (and that subscription)
 pop AS MATERIALIZED (
-  SELECT DISTINCT ON (g.as_of, a.account_id) g.as_of, g.gj, a.account_id, a.created_at, a.segment, a.industry, a.region,
+  SELECT DISTINCT ON (g.as_of, a.account_id) g.as_of, g.gj, a.account_id, a.created_at, a.segment, a.industry, a.region, a.attributes,
          s.subscription_id, s.plan, s.mrr, s.seats, s.billing_period, s.discount_pct, s.is_trial
   FROM grid g
   JOIN source.accounts a ON a.created_at < g.as_of${accountFilter ? ` AND ${accountFilter('a.account_id')}` : ''}
@@ -245,6 +247,10 @@ ${alias} AS (
 )`);
     joins.push(joinOn(alias));
   };
+  if (sources.includes('ety')) {
+    const r = typeReach(catalog.features);
+    grouped('ety', 'source.events e', `e.account_id = p.account_id AND e.occurred_at >= ${daysBefore('p.as_of', r)} AND e.occurred_at < p.as_of`, `events of the configured event types in the ${r} days before each date`);
+  }
   if (sources.includes('tk')) grouped('tk', 'source.support_tickets t', 't.account_id = p.account_id AND t.opened_at < p.as_of', 'support tickets opened before each date');
   if (sources.includes('usr')) grouped('usr', 'source.users u', 'u.account_id = p.account_id AND u.created_at < p.as_of AND (u.deactivated_at IS NULL OR u.deactivated_at >= p.as_of)', 'users provisioned at each date');
   if (sources.includes('inv')) {

@@ -96,7 +96,55 @@ export interface TrainResult {
   splits: { train: number[]; valid: number[]; test: number[] };
   /** rows and AUC on which a champion is compared with this model (test rows when present, else validation) */
   comparison: { rows: number[]; auc: number; split: 'test' | 'validation' };
+  /** features left out because they carry nothing on the training rows (see `screenColumns`) */
+  excluded: ExcludedFeatures;
   seconds: number;
+}
+
+/** Features training leaves out: one value on every training row, or present on fewer than 1% of them. */
+export interface ExcludedFeatures {
+  constant: string[];
+  mostly_missing: string[];
+}
+
+/** A column present on fewer than this share of the training rows is left out. */
+export const MIN_PRESENT_SHARE = 0.01;
+
+/**
+ * Feature QA before fitting: a column with one value on every training row (and no missing values
+ * to tell apart), or present on fewer than MIN_PRESENT_SHARE of them, cannot inform a model and only
+ * adds noise to explanations; it is left out, and the log says which. The rest of the table is kept.
+ */
+export function screenColumns(table: PreparedTable, trainRows: number[], log: Log = () => undefined): { table: PreparedTable; excluded: ExcludedFeatures } {
+  const excluded: ExcludedFeatures = { constant: [], mostly_missing: [] };
+  const kept = table.columns.filter((c) => {
+    let present = 0;
+    let first: unknown = null;
+    let varies = false;
+    for (const i of trainRows) {
+      const v = c.values[i];
+      if (v === null || (typeof v === 'number' && Number.isNaN(v))) continue;
+      if (present === 0) first = v;
+      else if (!varies && v !== first) varies = true;
+      present++;
+    }
+    if (present < MIN_PRESENT_SHARE * trainRows.length) {
+      excluded.mostly_missing.push(c.name);
+      return false;
+    }
+    if (!varies && present === trainRows.length) {
+      excluded.constant.push(c.name);
+      return false;
+    }
+    return true;
+  });
+  if (kept.length === 0) throw new ChurnError('CHURN_ERR_NOT_ENOUGH_DATA', `every feature is constant or missing on the ${trainRows.length} training rows; check that events, subscriptions and the other sources are loaded`);
+  const n = excluded.constant.length + excluded.mostly_missing.length;
+  if (n > 0) {
+    const list = (xs: string[]) => (xs.length > 8 ? `${xs.slice(0, 8).join(', ')} and ${xs.length - 8} more` : xs.join(', '));
+    log(`feature QA: left out ${n} of ${table.columns.length} features that carry nothing on the training rows${excluded.constant.length ? `; constant: ${list(excluded.constant)}` : ''}${excluded.mostly_missing.length ? `; present on under ${MIN_PRESENT_SHARE * 100}% of rows: ${list(excluded.mostly_missing)}` : ''}`);
+  }
+  return { table: n > 0 ? { ...table, columns: kept } : table, excluded };
 }
 
 /** Mean |contribution| per feature over (up to 2,000 of) `rows`, scored through the serving path. */
@@ -357,6 +405,8 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
   const log = opts.log ?? (() => undefined);
   const backend = await selectBackend(log, opts.backend);
   const s = splitRows(table, opts, log);
+  const qa = screenColumns(table, s.train, log);
+  table = qa.table;
   const inputs = prepareInputs(table, s, opts, log);
   const candidates = await fitCandidates(table, s, inputs, opts, log);
   const held = await crossValidate(table, s, inputs, candidates, opts, log);
@@ -365,7 +415,7 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
   const artifact = buildArtifact(table, s, inputs, chosen, calibration, trained, backend, opts);
   artifact.importance = explainRows(artifact, table, s.test.length ? s.test : held.rows, s.test.length ? 'test' : 'validation');
   log(`explanations: additivity error at most ${artifact.importance.max_additivity_error.toExponential(1)} on ${artifact.importance.rows} ${artifact.importance.split} rows`);
-  const params = { model: chosen.params, calibration_folds: held.folds, positive_weight: inputs.positiveWeight, class_weight: inputs.weighting, valid_share: opts.validShare ?? 0.2, min_category_count: opts.minCategoryCount ?? 10, hinge_quantiles: opts.hingeQuantiles ?? [0.5], seed: opts.seed };
+  const params = { model: chosen.params, excluded_features: qa.excluded, calibration_folds: held.folds, positive_weight: inputs.positiveWeight, class_weight: inputs.weighting, valid_share: opts.validShare ?? 0.2, min_category_count: opts.minCategoryCount ?? 10, hinge_quantiles: opts.hingeQuantiles ?? [0.5], seed: opts.seed };
   return {
     artifact,
     chosen: chosen.modelType,
@@ -376,6 +426,7 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
     backend,
     rows: artifact.training.rows,
     splits: { train: s.train, valid: s.valid, test: s.test },
+    excluded: qa.excluded,
     comparison,
     seconds: (performance.now() - started) / 1000,
   };

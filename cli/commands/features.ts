@@ -4,6 +4,8 @@ import type { Pool } from '../../core/db.ts';
 import { z } from 'zod';
 import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
+import { catalogFromConfig, configuredDefinitions, discoverFeaturesConfig, readFeaturesConfig } from '../../features/config.ts';
+import fs from 'node:fs/promises';
 import { buildSnapshots, rollupValid } from '../../features/materialize.ts';
 import { checkEventRollupSample, refreshEventRollup, unmaintainedEventPartitions } from '../../features/rollup.ts';
 import { parseOptions, withDatabase } from '../context.ts';
@@ -26,6 +28,19 @@ const BuildOptions = z
   });
 
 const CHECK_SAMPLE = 200;
+
+const ConfigOptions = z
+  .object({
+    discover: z.boolean().optional(),
+    out: z.string().min(1).optional(),
+    builtIn: z.boolean().default(true),
+    topValues: z.coerce.number().int().min(1).max(30).optional(),
+    check: z.string().min(1).optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (!o.discover === !o.check) ctx.addIssue({ code: 'custom', message: 'give --discover or --check FILE', path: ['discover'] });
+    if (o.check && (o.out || o.topValues !== undefined || !o.builtIn)) ctx.addIssue({ code: 'custom', message: '--out, --top-values and --no-built-in go with --discover', path: ['check'] });
+  });
 
 const RollupOptions = z
   .object({ check: z.boolean().optional(), sample: z.coerce.number().int().min(0).max(1_000_000).optional() })
@@ -96,6 +111,35 @@ export function registerFeatures(program: Command): Command {
         console.log('recomputing the event rollup from all events (split by account across two connections; writers to source.events wait) ...');
         const r = await refreshEventRollup(pool);
         console.log(`event rollup: ${r.rows} rows in ${r.seconds.toFixed(2)} s; valid, and kept current by triggers on source.events and source.event_types`);
+      });
+    });
+  features
+    .command('config')
+    .description('your own features (CHURN_FEATURES_CONFIG, docs/features.md): --discover writes a configuration for the event types and account attributes loaded; --check FILE validates one and lists the features it declares')
+    .option('--discover', 'propose a configuration from the loaded data: every event type with events, every account attribute')
+    .option('--out <file>', 'with --discover: write it to this file (default: standard output)')
+    .option('--no-built-in', "with --discover: only the discovered features, without the product's own catalogue")
+    .option('--top-values <n>', 'with --discover: flags for at most this many values of each category attribute (default 8)')
+    .option('--check <file>', 'validate a configuration file and list the features it adds')
+    .action(async (raw: Record<string, unknown>) => {
+      const o = parseOptions(ConfigOptions, raw);
+      if (o.check) {
+        const config = readFeaturesConfig(o.check);
+        const defs = configuredDefinitions(config);
+        const catalog = catalogFromConfig(config); // every definition validated, dependencies checked
+        console.log(`${o.check}: valid; feature set ${catalog.version} with ${catalog.names.length} features: ${config.builtIn ? `the built-in catalogue and ` : ''}${defs.length} of your own:`);
+        for (const d of defs) console.log(`  ${d.name.padEnd(40)} ${d.kind}`);
+        return;
+      }
+      await withDatabase(async ({ pool }) => {
+        const config = await discoverFeaturesConfig(pool, { topValues: o.topValues, builtIn: o.builtIn });
+        const text = `${JSON.stringify(config, null, 2)}\n`;
+        if (o.out) {
+          await fs.writeFile(o.out, text);
+          console.error(`wrote ${o.out}: ${config.eventTypes.length} event types, ${config.attributes.length} account attributes, ${configuredDefinitions(config).length} features; set CHURN_FEATURES_CONFIG=${o.out} to use it (then rebuild features and retrain)`);
+        } else {
+          process.stdout.write(text);
+        }
       });
     });
   registerFeaturesDescribe(features);

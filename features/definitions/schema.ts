@@ -38,6 +38,10 @@ const base = {
   risk: z.enum(['increasing', 'decreasing']).optional(),
 };
 const windowed = { ...base, window: Window };
+/** Event type names as they appear in source.events (any text; bound as parameters, never spliced into SQL). */
+const EventTypes = z.array(z.string().min(1).max(200)).min(1).max(100);
+/** A key of source.accounts.attributes (what `churn ingest accounts` stores from the file's own columns). */
+export const AttributeName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case column name (a-z, 0-9, _)');
 const deps = (n: number) => z.array(Name).length(n);
 
 export const FeatureDefSchema = z.discriminatedUnion('kind', [
@@ -51,6 +55,9 @@ export const FeatureDefSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...windowed, kind: z.literal('distinct_areas'), keyOnly: z.boolean().default(false), share: z.boolean().default(false) }),
   z.strictObject({ ...windowed, kind: z.literal('area_breadth') }), // feature areas used per active day (area-days / active days)
   z.strictObject({ ...base, kind: z.literal('first_value'), withinDays: z.number().int().min(1).max(365) }),
+  // --- the customer's own event types (features/config.ts declares them from configuration) ----------
+  z.strictObject({ ...windowed, kind: z.literal('type_count'), eventTypes: EventTypes }), // sum of quantity of these types
+  z.strictObject({ ...windowed, kind: z.literal('type_days'), eventTypes: EventTypes }), // days with an event of these types
   // --- support tickets ---------------------------------------------------------------------------
   z.strictObject({ ...base, kind: z.literal('ticket_count'), window: Window.optional(), only: z.enum(['all', 'open', 'escalated', 'high_priority']).default('all') }),
   z.strictObject({ ...windowed, kind: z.literal('ticket_stat'), stat: z.enum(['median_resolution_hours', 'mean_csat', 'high_priority_share']) }),
@@ -64,6 +71,8 @@ export const FeatureDefSchema = z.discriminatedUnion('kind', [
   }).refine((d) => d.attr !== 'plan_tier' || (d.planTiers && Object.keys(d.planTiers).length > 0), { message: 'plan_tier needs planTiers', path: ['planTiers'] }),
   z.strictObject({ ...base, kind: z.literal('account_attr'), attr: z.enum(['segment', 'industry', 'region']), equals: z.string().min(1) }),
   z.strictObject({ ...base, kind: z.literal('tenure') }),
+  // the customer's own account attributes (source.accounts.attributes): a number, or 1/0 for one category
+  z.strictObject({ ...base, kind: z.literal('attribute'), attr: AttributeName, equals: z.string().min(1).max(200).optional() }),
   z.strictObject({ ...base, kind: z.literal('user_count') }),
   z.strictObject({ ...windowed, kind: z.literal('invoice_stat'), stat: z.enum(['days_late_mean', 'days_late_max', 'overdue_count']) }),
   z.strictObject({ ...windowed, kind: z.literal('payment_failures') }),

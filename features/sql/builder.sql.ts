@@ -1,7 +1,7 @@
 import type { FeatureDef, Window } from '../definitions/schema.ts';
 
 /** Where a feature's aggregate lives: one CTE per source, each one row per (as_of, account_id). */
-export type SourceName = 'evf' | 'tk' | 'usr' | 'inv' | 'pay' | 'srv' | 'fv' | `so${number}`;
+export type SourceName = 'evf' | 'ety' | 'tk' | 'usr' | 'inv' | 'pay' | 'srv' | 'fv' | `so${number}`;
 /**
  * How far back the event rollup must reach: `sum` for event counts (summed per segment between
  * window edges), `word` for everything read from per-day activity bitmaps (at most 128 days).
