@@ -11,7 +11,8 @@
  * features are built over a monthly observation grid, and two feature sets are trained with the same
  * model search on the same rows and the same out-of-time split (train on earlier dates, validate on
  * the next, test on the latest):
- * - ours: the feature catalogue (featureSets below);
+ * - ours: the built-in catalogue plus the features `churn features config --discover` proposes
+ *   for the loaded data (per event type, account attributes);
  * - baseline: per event type, the count over the last 28 days, over the 28 days before, and their
  *   change (what a team would build first from an event table).
  * It prints both HELD-OUT test ROC AUCs (with bootstrap intervals), PR AUC, lift@10%, the paired
@@ -28,7 +29,8 @@ import { z } from 'zod';
 import { createPool, ident, query, type Pool } from '../core/db.ts';
 import { ChurnError, describeIssues } from '../core/errors.ts';
 import { createProgress } from '../core/progress.ts';
-import { loadCatalog, type Catalog } from '../features/catalog.ts';
+import { catalogFromConfig, type Catalog } from '../features/catalog.ts';
+import { discoverFeaturesConfig, parseFeaturesConfig, slugOf } from '../features/config.ts';
 import { generate } from '../features/generate/index.ts';
 import { ingestFile } from '../features/ingest/ingest.ts';
 import { migrate } from '../features/migrate.ts';
@@ -36,7 +38,7 @@ import { databaseTrainingSet } from '../training/run.ts';
 import type { TrainingSetStats } from '../training/dataset.ts';
 import { aucDifferenceSe } from '../training/select.ts';
 import { createScorer } from '../training/scorer.ts';
-import type { NumericColumn, PreparedTable } from '../training/table.ts';
+import type { PreparedTable } from '../training/table.ts';
 import { trainModel, type ModelType, type TrainResult } from '../training/train.ts';
 import { simulateSocialApp } from './social-sim.ts';
 
@@ -121,24 +123,28 @@ async function eventTypesWithEvents(pool: Pool): Promise<string[]> {
   return rows.map((r) => r.event_type);
 }
 
+/** What each per-event-type baseline feature is: the count over the window, over the window before, and their change. */
+export const BASELINE_PER_TYPE = ['count', 'prev_count', 'change'] as const;
+
 /**
- * The two feature sets compared. Ours: the built-in catalogue. The baseline: computed in SQL for
- * the rows of ours (BASELINE_SQL). When features/config.ts lands, ours becomes
- * catalogFromConfig(await discoverFeaturesConfig(pool)) and the baseline
- * catalogFromConfig({ builtIn: false, eventTypes, perType: ['count', 'prev_count', 'change'] }).
+ * The two feature sets compared. Ours: the built-in catalogue plus what `churn features config
+ * --discover` proposes for the loaded data (features per event type, account attributes). The
+ * baseline: only per event type, BASELINE_PER_TYPE over 28 days.
  */
-async function featureSets(_pool: Pool): Promise<{ ours: Catalog; oursNote: string }> {
-  const ours = loadCatalog();
-  return { ours, oursNote: `the built-in catalogue (${ours.names.length} features, version ${ours.version})` };
+async function featureSets(pool: Pool, types: string[]): Promise<{ ours: Catalog; oursNote: string; baseline: Catalog }> {
+  const discovered = await discoverFeaturesConfig(pool);
+  const ours = catalogFromConfig(discovered);
+  const attrs = discovered.attributes.map((x) => `${x.name} (${x.type === 'numeric' ? 'number' : `${x.values!.length} values`})`);
+  const oursNote = `built-in catalogue + ${discovered.eventTypes.length} event types x ${discovered.perType.length} + attributes ${attrs.length ? attrs.join(', ') : 'none'}: ${ours.names.length} features (version ${ours.version})`;
+  const baseline = catalogFromConfig(parseFeaturesConfig({ builtIn: false, eventTypes: types, perType: [...BASELINE_PER_TYPE], windowDays: 28 }, '(baseline)'));
+  return { ours, oursNote, baseline };
 }
 
 /**
- * The per-event-type baseline for given (account, observation date) rows: for each event type the
- * summed quantity in [t - 28d, t), in [t - 56d, t - 28d), and the change between them.
+ * A check of the baseline's counts against a direct SQL count over source.events: for every row and
+ * event type, the summed quantity in [t - 28d, t) and in [t - 56d, t - 28d). Returns the cells that disagree.
  */
-async function baselineTable(pool: Pool, from: PreparedTable, types: string[]): Promise<PreparedTable> {
-  const accounts = from.context!.accountId!;
-  const asOfs = from.context!.asOf!;
+async function checkBaselineCounts(pool: Pool, table: PreparedTable, types: string[]): Promise<{ cells: number; mismatches: string[] }> {
   const rows = await query<{ i: number; event_type: string; cur: number; prev: number }>(pool, {
     text: `WITH r AS (SELECT (o - 1)::int AS i, a AS account_id, t AS as_of FROM unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS u(a, t, o))
 SELECT r.i, e.event_type,
@@ -146,25 +152,33 @@ SELECT r.i, e.event_type,
   coalesce(sum(e.quantity) FILTER (WHERE e.occurred_at < r.as_of - interval '28 days'), 0)::float8 AS prev
 FROM r JOIN source.events e ON e.account_id = r.account_id AND e.occurred_at >= r.as_of - interval '56 days' AND e.occurred_at < r.as_of
 GROUP BY r.i, e.event_type`,
-    values: [accounts, asOfs],
+    values: [table.context!.accountId!, table.context!.asOf!],
   });
-  const n = from.ids.length;
-  const columns: NumericColumn[] = [];
-  const byType = new Map<string, { cur: NumericColumn; prev: NumericColumn; change: NumericColumn }>();
-  for (const t of types) {
-    const col = (suffix: string): NumericColumn => ({ name: `${t}_${suffix}`.toLowerCase().replace(/[^a-z0-9_]/g, '_'), kind: 'numeric', values: new Array<number | null>(n).fill(0) });
-    const set = { cur: col('28d'), prev: col('prev_28d'), change: col('change_28d') };
-    byType.set(t, set);
-    columns.push(set.cur, set.prev, set.change);
-  }
+  const expected = new Map<string, number>();
   for (const r of rows) {
-    const set = byType.get(r.event_type);
-    if (!set) continue;
-    set.cur.values[r.i] = r.cur;
-    set.prev.values[r.i] = r.prev;
-    set.change.values[r.i] = r.cur - r.prev;
+    expected.set(`${r.i}\u0000${r.event_type}\u0000cur`, r.cur);
+    expected.set(`${r.i}\u0000${r.event_type}\u0000prev`, r.prev);
   }
-  return { ...from, columns };
+  const byName = new Map(table.columns.map((c) => [c.name, c]));
+  const mismatches: string[] = [];
+  let cells = 0;
+  for (const t of types) {
+    const slug = slugOf(t);
+    for (const [which, name] of [['cur', `ev_${slug}_28d`], ['prev', `ev_${slug}_prev_28d`]] as const) {
+      const col = byName.get(name);
+      if (!col) {
+        mismatches.push(`no column ${name}`);
+        continue;
+      }
+      for (let i = 0; i < table.ids.length; i++) {
+        cells++;
+        const want = expected.get(`${i}\u0000${t}\u0000${which}`) ?? 0;
+        const got = (col.values[i] as number | null) ?? 0;
+        if (Math.abs(got - want) > 1e-9 && mismatches.length < 5) mismatches.push(`${table.ids[i]} ${name}: ${got}, SQL count ${want}`);
+      }
+    }
+  }
+  return { cells, mismatches };
 }
 
 interface Side {
@@ -201,34 +215,36 @@ function describeSplit(stats: TrainingSetStats): string {
 function sideLine(s: Side): string {
   const t = s.result.metrics.test!;
   const ci = t.ci ? ` [${t.ci.auc.lower.toFixed(3)}, ${t.ci.auc.upper.toFixed(3)}]` : '';
-  return `${s.name.padEnd(8)} (${s.result.chosen}, ${s.features} features): test ROC AUC ${t.auc.toFixed(4)}${ci}, PR AUC ${t.prAuc.toFixed(4)}, lift@10% ${t.lift10.toFixed(2)}, ECE ${t.ece.toFixed(4)} (${s.result.seconds.toFixed(1)}s)`;
+  const left = s.result.excluded.constant.length + s.result.excluded.mostly_missing.length;
+  return `${s.name.padEnd(8)} (${s.result.chosen}, ${s.features - left} of ${s.features} features): test ROC AUC ${t.auc.toFixed(4)}${ci}, PR AUC ${t.prAuc.toFixed(4)}, lift@10% ${t.lift10.toFixed(2)}, ECE ${t.ece.toFixed(4)} (${s.result.seconds.toFixed(1)}s)`;
 }
 
 function sideFigures(s: Side) {
   const t = s.result.metrics.test!;
   return {
-    chosen: s.result.chosen, features: s.features, auc: t.auc, auc_ci: t.ci ? [t.ci.auc.lower, t.ci.auc.upper] : null,
+    chosen: s.result.chosen, features: s.features, features_used: s.features - s.result.excluded.constant.length - s.result.excluded.mostly_missing.length, auc: t.auc, auc_ci: t.ci ? [t.ci.auc.lower, t.ci.auc.upper] : null,
     pr_auc: t.prAuc, lift10: t.lift10, ece: t.ece, brier: t.brier, valid_auc: s.result.metrics.validation.auc, seconds: s.result.seconds,
   };
 }
 
 /** The comparison on a loaded database: both feature sets, the same rows and split, the same model search. */
 async function compare(pool: Pool, a: Args): Promise<Record<string, unknown>> {
-  const { ours, oursNote } = await featureSets(pool);
   const types = await eventTypesWithEvents(pool);
+  const { ours, oursNote, baseline } = await featureSets(pool, types);
   log(`ours: ${oursNote}`);
-  log(`baseline: ${types.length} event types x (count 28d, count previous 28d, change) = ${types.length * 3} features`);
+  log(`baseline: ${types.length} event types x (${BASELINE_PER_TYPE.join(', ')}) over 28 days: ${baseline.names.length} features (version ${baseline.version})`);
+  const setOptions = { horizonDays: a.horizon, asOfs: 'monthly' as const, validDates: a['valid-dates'], testDates: a['test-dates'], seed: a.seed };
   const t0 = performance.now();
-  const { table, stats } = await databaseTrainingSet(pool, ours, {
-    horizonDays: a.horizon, asOfs: 'monthly', validDates: a['valid-dates'], testDates: a['test-dates'], seed: a.seed,
-    progress: createProgress('training set'), snapshotProgress: createProgress('feature snapshots'),
-  });
+  const { table, stats } = await databaseTrainingSet(pool, ours, { ...setOptions, progress: createProgress('training set (ours)'), snapshotProgress: createProgress('feature snapshots (ours)') });
   const featureSeconds = (performance.now() - t0) / 1000;
-  const churnRate = table.label.reduce((s, v) => s + v, 0) / Math.max(1, table.label.length);
   const t1 = performance.now();
-  const base = await baselineTable(pool, table, types);
+  const { table: base } = await databaseTrainingSet(pool, baseline, { ...setOptions, progress: createProgress('training set (baseline)'), snapshotProgress: createProgress('feature snapshots (baseline)') });
   const baselineSeconds = (performance.now() - t1) / 1000;
-  if (!sameRows(table, base)) throw new Error('the baseline table does not have the rows of ours (ids, labels, split)');
+  if (!sameRows(table, base)) throw new Error(`the baseline's training set does not have the rows of ours (${base.ids.length} and ${table.ids.length} rows): the comparison needs the same rows, labels and split`);
+  const check = await checkBaselineCounts(pool, base, types);
+  if (check.mismatches.length) throw new Error(`the baseline's counts disagree with a direct SQL count over source.events: ${check.mismatches.join('; ')}`);
+  log(`baseline counts agree with a direct SQL count over source.events on all ${check.cells.toLocaleString('en-US')} cells`);
+  const churnRate = table.label.reduce((s, v) => s + v, 0) / Math.max(1, table.label.length);
   console.log(`  rows      ${table.ids.length.toLocaleString('en-US')} labelled (account, date) rows, churn rate ${(churnRate * 100).toFixed(1)}% within ${a.horizon} days; split by time: ${describeSplit(stats)}`);
   console.log(`  features  ours built in ${featureSeconds.toFixed(1)}s, baseline in ${baselineSeconds.toFixed(1)}s`);
   const oursSide = await trainSide('ours', table, a);
