@@ -5,7 +5,7 @@ import { ChurnError } from '../core/errors.ts';
 /**
  * The event rollup (`churn.event_rollup`, migration 010): kept current by triggers on source.events
  * and source.event_types, serialised per account under concurrent writers (migration 013);
- * recomputed from all events after a bulk load. See README "Data model".
+ * recomputed from all events after a bulk load. See docs/data-model.md.
  */
 export interface RollupRefresh {
   rows: number;

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query } from '../core/db.ts';
 import { SAMPLES, tableState, toCsv, writeFile } from './fixtures/ingest/samples.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 
@@ -57,10 +58,37 @@ describe('churn ingest (end to end)', () => {
     expect(await tableState(db.pool, 'accounts')).toEqual(loaded);
   });
 
+  it('stores an accounts file\'s own columns as attributes (exit 0), and fails a file with an invalid attribute name or JSON (exit 1, nothing loaded)', async () => {
+    const header = 'account_id,name,segment,plan,created_at';
+    const good = await writeFile(dir, 'attrs.csv', `${header},acquisition_channel,country,attributes\nacc_cli_a1,A,smb,pro,2026-01-05T00:00:00Z,ads,,"{""vip"": true}"\n`);
+    const ok = await churn('ingest', 'accounts', good);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.trim()).toMatch(/^accounts: 1 rows from attrs\.csv: 1 inserted, 0 updated, 0 unchanged/);
+    const [row] = await query<{ attributes: unknown }>(db.pool, `SELECT attributes FROM source.accounts WHERE account_id = 'acc_cli_a1'`);
+    expect(row.attributes).toEqual({ acquisition_channel: 'ads', vip: 'true' });
+
+    const before = await tableState(db.pool, 'accounts');
+    const badName = await writeFile(dir, 'attrs-bad.csv', `${header},Acquisition Channel\nacc_cli_a2,B,smb,pro,2026-01-05T00:00:00Z,ads\n`);
+    const r = await churn('ingest', 'accounts', badName);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr.trim()).toMatch(/^CHURN_ERR_BAD_FILE: .*attrs-bad\.csv: 1 problem; first: line 1, column Acquisition Channel: neither a column of accounts \(.*\) nor a valid attribute name: .*e\.g\. acquisition_channel; nothing was loaded$/);
+    const badJson = await writeFile(dir, 'attrs-json.csv', `${header},attributes\nacc_cli_a3,C,smb,pro,2026-01-05T00:00:00Z,{vip}\n`);
+    const j = await churn('ingest', 'accounts', badJson);
+    expect(j.code).toBe(1);
+    expect(j.stderr.trim()).toMatch(/^CHURN_ERR_BAD_FILE: .*attrs-json\.csv: 1 problem; first: line 2, column attributes: not valid JSON/);
+    const users = await writeFile(dir, 'users-extra.csv', `${toCsv(SAMPLES.users('cli').map((u) => ({ ...u, account_id: 'acc_cli_a1', country: 'DE' })))}`);
+    const u = await churn('ingest', 'users', users);
+    expect(u.code).toBe(1);
+    expect(u.stderr.trim()).toMatch(/^CHURN_ERR_BAD_FILE: .*users-extra\.csv: 1 problem; first: line 1, column country: unknown column \(users has: /);
+    expect(await tableState(db.pool, 'accounts')).toEqual(before);
+  });
+
   it('lists every table in --help and refuses an unknown table', async () => {
     const help = await churn('ingest', '--help');
     expect(help.code).toBe(0);
     for (const t of ['accounts', 'users', 'subscriptions', 'event_types', 'events', 'support_tickets', 'survey_responses', 'invoices', 'payment_attempts']) expect(help.stdout).toContain(`\n  ${t} `);
+    expect(help.stdout).toMatch(/\n {2}accounts .*owner; any other column: your own attribute \(lower-case snake_case name, at most 50\)/);
     const bad = await churn('ingest', 'customers', path.join(dir, 'good.csv'));
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim()).toMatch(/^CHURN_ERR_UNKNOWN_TABLE: unknown source table 'customers'/);

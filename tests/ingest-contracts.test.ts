@@ -21,7 +21,13 @@ describe('ingestion contracts match the source tables', () => {
     const cols = await query<{ column_name: string; data_type: string; is_nullable: string; column_default: string | null; numeric_precision: number | null; numeric_scale: number | null }>(db.pool,
       `SELECT column_name, data_type, is_nullable, column_default, numeric_precision, numeric_scale
        FROM information_schema.columns WHERE table_schema = 'source' AND table_name = $1 ORDER BY ordinal_position`, [name]);
-    expect(contract.columns.map((c) => c.name)).toEqual(cols.map((c) => c.column_name));
+    // the stored columns: the contract's, then the attributes column (jsonb object, default '{}') of a table that has one
+    expect(contract.stored).toEqual(cols.map((c) => c.column_name));
+    expect(contract.stored).toEqual([...contract.columns.map((c) => c.name), ...(contract.attributes ? [contract.attributes.column] : [])]);
+    if (contract.attributes) {
+      const attrs = cols.find((c) => c.column_name === contract.attributes!.column)!;
+      expect({ type: attrs.data_type, nullable: attrs.is_nullable, default: attrs.column_default }).toEqual({ type: 'jsonb', nullable: 'NO', default: "'{}'::jsonb" });
+    }
     for (const [i, c] of contract.columns.entries()) {
       const db = cols[i];
       expect({ column: c.name, type: SQL_TYPE[c.type], nullable: Boolean(c.nullable), hasDefault: c.default !== undefined }).toEqual({ column: c.name, type: db.data_type, nullable: db.is_nullable === 'YES', hasDefault: db.column_default !== null });
@@ -40,7 +46,13 @@ describe('ingestion contracts match the source tables', () => {
       const section = readme.split(`#### \`${t.name}\``)[1]?.split('####')[0] ?? '';
       expect(section, t.name).not.toBe('');
       for (const c of t.columns) expect(section, `${t.name}.${c.name}`).toContain(`| \`${c.name}\` |`);
+      if (t.attributes) {
+        expect(section, `${t.name}.${t.attributes.column}`).toContain(`| \`${t.attributes.column}\` |`);
+        expect(section).toContain(`**${t.name}: your own attributes.**`);
+        expect(section).toContain(`At most ${t.attributes.max} attributes`);
+      }
     }
+    expect(SOURCE_TABLES.filter((t) => t.attributes).map((t) => t.name)).toEqual(['accounts']);
   });
 
   it('every foreign key of the source tables is a declared reference', async () => {

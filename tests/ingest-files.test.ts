@@ -73,16 +73,19 @@ describe('line numbers are physical file lines', () => {
 
 describe('headers', () => {
   it('names unknown, repeated and missing columns at line 1 and reads no rows', async () => {
-    const csv = 'account_id,name,segment,segment,plan,colour\nacc_h1,H,smb,smb,pro,red\n';
+    // accounts keeps columns of its own as attributes, but only under a valid (lower-case snake_case) name
+    const csv = 'account_id,name,segment,segment,plan,Colour\nacc_h1,H,smb,smb,pro,red\n';
     const e = await rejection('accounts', await file('csv', csv));
     expect(e.details).toEqual([
       { line: 1, column: 'segment', reason: 'column appears more than once in the header' },
-      { line: 1, column: 'colour', reason: expect.stringMatching(/^unknown column/) },
+      { line: 1, column: 'Colour', reason: expect.stringMatching(/^neither a column of accounts \(account_id, .*\) nor a valid attribute name: .*, e\.g\. colour$/) },
       { line: 1, column: 'created_at', reason: 'required column is missing from the header' },
     ]);
     expect(e.message).toMatch(/: 3 problems; first: line 1, column segment: column appears more than once/);
     const late = await rejection('accounts', await file('csv', `\n\n${csv}`));
-    expect(at(late)).toEqual([[3, 'segment'], [3, 'colour'], [3, 'created_at']]);
+    expect(at(late)).toEqual([[3, 'segment'], [3, 'Colour'], [3, 'created_at']]);
+    const users = await rejection('users', await file('csv', 'user_id,account_id,created_at,colour\nu_h1,acc_1,2026-01-01T00:00:00Z,red\n'));
+    expect(users.details).toEqual([{ line: 1, column: 'colour', reason: 'unknown column (users has: user_id, account_id, role, created_at, deactivated_at)' }]);
   });
 
   it('accepts a file without optional columns and fills their defaults', async () => {

@@ -39,6 +39,18 @@ afterAll(async () => {
 });
 
 describe('churn train --from-csv and churn predict', () => {
+  it('trains gradient-boosted trees when asked (--models gbdt), and names the model types it takes on a wrong one', async () => {
+    const artifact = path.join(dir, 'gbdt.json');
+    const t = await churn(['train', '--from-csv', csv, '--label', 'churned', '--models', 'gbdt', '--no-register', '--save-artifact', artifact, '--seed', '3']);
+    expect(t.stderr).not.toMatch(/CHURN_ERR/);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/trained gbdt on \d+ rows/);
+    expect(JSON.parse(await fs.readFile(artifact, 'utf8')).model_type).toBe('gbdt');
+    const bad = await churn(['train', '--from-csv', csv, '--label', 'churned', '--models', 'logistic,forest', '--no-register']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--models takes a comma-separated list of logistic, gbdt, mlp, got "logistic,forest"/);
+  });
+
   it('trains without the registry, saves the artifact, and predict writes the five columns for every row', async () => {
     const artifact = path.join(dir, 'model.json');
     const out = path.join(dir, 'scores.csv');

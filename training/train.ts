@@ -290,7 +290,7 @@ async function fitCandidates(table: PreparedTable, s: Splits, inputs: Inputs, op
     const params = { ...base, maxEpochs: opts.epochs ?? base.maxEpochs };
     const t0 = performance.now();
     const seed = opts.seed + (type === 'logistic' ? 1000 : 2000); // per type: the same model whatever the candidate list
-    // declared risk directions bind the logistic model; an MLP cannot be held to them (see README: explanations)
+    // declared risk directions bind the logistic model; an MLP cannot be held to them (serving/README.md, "Scores and explanations")
     const signs = type === 'logistic' ? inputs.signs : undefined;
     const fit = await fitNetwork(inputs.train, inputs.valid, { ...toFitOptions(params, seed, inputs.positiveWeight, signs), progress: opts.progress?.(`train ${type}`) ?? noProgress });
     const validLogits = logitsOf(fit.weights, inputs.valid);

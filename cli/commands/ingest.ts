@@ -14,7 +14,8 @@ const IngestArgs = z.object({
 function tablesHelp(): string {
   const lines = SOURCE_TABLES.map((t) => {
     const columns = t.columns.map((c) => (t.required.includes(c.name) ? `${c.name}*` : c.name)).join(', ');
-    return `  ${t.name.padEnd(17)} key (${t.key.join(', ')}): ${columns}`;
+    const own = t.attributes ? `; any other column: your own attribute (lower-case snake_case name, at most ${t.attributes.max}), also as JSON in a column ${t.attributes.column}` : '';
+    return `  ${t.name.padEnd(17)} key (${t.key.join(', ')}): ${columns}${own}`;
   });
   return [
     '',
@@ -23,7 +24,8 @@ function tablesHelp(): string {
     '',
     'CSV files have a header row; JSONL files hold one JSON object per line. Rows are upserted on the',
     'key: loading the same file again changes nothing. A bad file is rejected whole, with the line and',
-    'column of each problem.',
+    'column of each problem. Only accounts takes columns of your own (stored as text in',
+    'source.accounts.attributes; blank cells are left out); other tables refuse unknown columns.',
   ].join('\n');
 }
 

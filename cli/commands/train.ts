@@ -17,14 +17,17 @@ import type { TrainOptions, TrainResult } from '../../training/train.ts';
 /** training/ loads TensorFlow.js (a second or more): imported when a command trains, not for `churn --help`. */
 const training = async () => ({ ...(await import('../../training/run.ts')), ...(await import('../../training/train.ts')) });
 
+/** The candidate model types (training/train.ts MODEL_TYPES, repeated so that `churn --help` does not load TensorFlow.js). */
+const CLI_MODEL_TYPES = ['logistic', 'gbdt', 'mlp'] as const;
+
 const Models = z.string().transform((s, ctx) => {
   const list = s.split(',').map((m) => m.trim()).filter(Boolean);
-  const bad = list.filter((m) => m !== 'logistic' && m !== 'mlp');
+  const bad = list.filter((m) => !CLI_MODEL_TYPES.includes(m as never));
   if (!list.length || bad.length) {
-    ctx.addIssue({ code: 'custom', message: `--models takes logistic and/or mlp, got "${s}"` });
+    ctx.addIssue({ code: 'custom', message: `--models takes a comma-separated list of ${CLI_MODEL_TYPES.join(', ')}, got "${s}"` });
     return z.NEVER;
   }
-  return list as ('logistic' | 'mlp')[];
+  return [...new Set(list)] as (typeof CLI_MODEL_TYPES)[number][];
 });
 
 const TrainCliOptions = DatasetCliOptions.extend({
@@ -90,7 +93,7 @@ export function registerTrain(program: Command): void {
     .option('--id-col <col>', 'id column of the prepared table', 'id')
     .option('--split-col <col>', 'split column (train, valid, test); test rows are held out for evaluation', 'split'))
     .option('--seed <n>', 'seed: the same seed gives the same model, metrics and account partition', '42')
-    .option('--models <list>', 'candidate models, chosen on validation AUC', 'logistic,mlp')
+    .option('--models <list>', 'candidate models (logistic, gbdt: gradient-boosted trees, mlp), chosen on validation AUC', 'logistic,gbdt,mlp')
     .option('--epochs <n>', 'cap on passes over the training rows (early stopping, counted in optimiser steps, usually ends sooner)')
     .option('--class-weight <mode>', 'none (calibration handles imbalance), balanced, or auto (balanced when churners < 20%)', 'none')
     .option('--save-artifact <file>', 'also write the model artifact as JSON (for churn predict --artifact)')

@@ -4,6 +4,7 @@
  * row schema is built from the declaration, so validation, the staging SQL and the docs share one source.
  */
 import { z } from 'zod';
+import { gatherAttributes, type AttributesSpec } from './attributes.ts';
 import { parseCell, type CellValue, type ColumnSpec, type ColumnType } from './cells.ts';
 
 export type Row = Record<string, CellValue>;
@@ -39,10 +40,18 @@ export interface TableContractInput {
   checks?: RowCheck[];
   /** monthly-partitioned on this timestamp column: partitions are created before loading */
   partitionColumn?: string;
+  /**
+   * the table keeps the file's other columns as attributes in this jsonb column (accounts); without
+   * it, a column the contract does not name is an error
+   */
+  attributes?: AttributesSpec;
 }
 
-export interface TableContract extends Required<Omit<TableContractInput, 'partitionColumn'>> {
+export interface TableContract extends Required<Omit<TableContractInput, 'partitionColumn' | 'attributes'>> {
   partitionColumn?: string;
+  attributes?: AttributesSpec;
+  /** the columns a load writes, in order: `columns`, then the attributes column if any (a row's value: its JSON text) */
+  stored: string[];
   /** columns that must appear in a file (NOT NULL without a default) */
   required: string[];
   /** the row schema: coerces a record (CSV strings or JSON values) into a canonical row */
@@ -75,6 +84,7 @@ const ContractInputSchema = z.object({
   references: z.array(z.object({ column: NAME, table: NAME, parentColumn: NAME, noun: z.string().min(1) })).default([]),
   checks: z.array(z.object({ column: NAME, rule: z.string().min(1), test: z.custom<RowCheck['test']>((v) => typeof v === 'function') })).default([]),
   partitionColumn: NAME.optional(),
+  attributes: z.object({ column: NAME, max: z.number().int().min(1), description: z.string().min(1) }).optional(),
 });
 
 /** Validates a declaration (every named column exists) and builds its row schema. */
@@ -84,15 +94,27 @@ export function defineTable(input: TableContractInput): TableContract {
   if (names.size !== def.columns.length) throw new Error(`contract ${def.name}: duplicate column`);
   const named = [...def.key, ...def.references.map((r) => r.column), ...def.checks.map((c) => c.column), ...(def.partitionColumn ? [def.partitionColumn] : [])];
   for (const n of named) if (!names.has(n)) throw new Error(`contract ${def.name}: unknown column ${n}`);
+  if (def.attributes && names.has(def.attributes.column)) throw new Error(`contract ${def.name}: the attributes column ${def.attributes.column} is also a column`);
   const columns = input.columns;
   const checks = input.checks ?? [];
   const known = new Set(columns.map((c) => c.name));
   const unknownReason = `unknown column (${def.name} has: ${[...known].join(', ')})`;
-  /** One row: every cell coerced (absent columns take their default or NULL), then the cross-column rules. */
+  const attributes = def.attributes;
+  /**
+   * One row: every cell coerced (absent columns take their default or NULL), then the cross-column
+   * rules. A table with attributes gathers the other keys into its attributes column; any other
+   * table refuses them (a separate loop, so the events path pays nothing for attributes).
+   */
   const parseRow = (values: Record<string, unknown>): { ok: true; row: Row } | { ok: false; issues: CellIssue[] } => {
     const issues: CellIssue[] = [];
-    for (const key in values) if (!known.has(key)) issues.push({ column: key, reason: unknownReason });
     const row: Row = {};
+    if (attributes) {
+      const gathered = gatherAttributes(values, def.name, known, attributes);
+      if (gathered.ok) row[attributes.column] = JSON.stringify(gathered.attributes);
+      else issues.push(...gathered.issues);
+    } else {
+      for (const key in values) if (!known.has(key)) issues.push({ column: key, reason: unknownReason });
+    }
     for (const spec of columns) {
       const r = parseCell(spec, values[spec.name]);
       if (r.ok) row[spec.name] = r.value;
@@ -121,6 +143,7 @@ export function defineTable(input: TableContractInput): TableContract {
     checks,
     references: def.references,
     required: columns.filter((c) => !c.nullable && c.default === undefined).map((c) => c.name),
+    stored: [...columns.map((c) => c.name), ...(attributes ? [attributes.column] : [])],
     schema,
     parseRow,
   };

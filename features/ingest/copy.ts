@@ -26,7 +26,7 @@ export interface ValidateStats {
 }
 
 export async function* validateAndEncode(records: AsyncIterable<RawRecord>, contract: TableContract, problems: ProblemList, stats: ValidateStats): AsyncGenerator<string> {
-  const names = contract.columns.map((c) => c.name);
+  const names = contract.stored;
   let buf = '';
   for await (const rec of records) {
     const parsed = contract.schema.safeParse(rec.values);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { parse, type InfoRecord, type Options as CsvOptions } from 'csv-parse';
+import { attributeColumnProblem } from './attributes.ts';
 import type { TableContract } from './contract.ts';
 import type { ProblemList } from './problems.ts';
 
@@ -40,16 +41,31 @@ export function readRecords(filePath: string, format: FileFormat, contract: Tabl
   return format === 'csv' ? readCsv(filePath, contract, problems, stats, onChunk) : readJsonl(filePath, problems, stats, onChunk);
 }
 
+/**
+ * The header's problems, at its line: blank, repeated and missing columns; columns the contract does not
+ * name (an error, or for a table with attributes an attribute column, which needs a valid name and
+ * counts towards the table's limit). A file whose header has problems is not read further.
+ */
 function checkHeader(header: string[], line: number, contract: TableContract, problems: ProblemList): boolean {
   const before = problems.count;
   const known = new Set(contract.columns.map((c) => c.name));
   const seen = new Set<string>();
+  const spec = contract.attributes;
+  let attributeColumns = 0;
   header.forEach((name, i) => {
     if (name === '') problems.add({ line, column: null, reason: `field ${i + 1} of the header has no column name` });
     else if (seen.has(name)) problems.add({ line, column: name, reason: 'column appears more than once in the header' });
-    else if (!known.has(name)) problems.add({ line, column: name, reason: `unknown column (${contract.name} has: ${[...known].join(', ')})` });
+    else if (!known.has(name) && !spec) problems.add({ line, column: name, reason: `unknown column (${contract.name} has: ${[...known].join(', ')})` });
+    else if (!known.has(name) && spec && name !== spec.column) {
+      attributeColumns++;
+      const reason = attributeColumnProblem(name, contract.name, known, spec);
+      if (reason) problems.add({ line, column: name, reason });
+    }
     seen.add(name);
   });
+  if (spec && attributeColumns > spec.max) {
+    problems.add({ line, column: null, reason: `${attributeColumns} attribute columns (columns ${contract.name} does not name); at most ${spec.max}` });
+  }
   for (const name of contract.required) if (!seen.has(name)) problems.add({ line, column: name, reason: 'required column is missing from the header' });
   return problems.count === before;
 }

@@ -9,7 +9,8 @@ export const STAGE = 'ingest_stage';
 const SOURCE = 'source';
 
 const target = (c: TableContract) => `${ident(SOURCE)}.${ident(c.name)}`;
-const cols = (c: TableContract, prefix = '') => c.columns.map((col) => `${prefix}${ident(col.name)}`).join(', ');
+/** the columns a load writes: the contract's, then the attributes column (jsonb) of a table that has one */
+const cols = (c: TableContract, prefix = '') => c.stored.map((name) => `${prefix}${ident(name)}`).join(', ');
 
 /**
  * A temporary staging table of this session shaped like the target (same column types), plus the
@@ -121,10 +122,11 @@ export function countExistingSql(c: TableContract): Sql {
 
 /**
  * Inserts new rows and updates existing ones whose values differ; identical rows are left untouched
- * (no new row version), so loading the same file twice changes nothing. Returns rows written.
+ * (no new row version), so loading the same file twice changes nothing. An updated row takes every
+ * stored column from the file, attributes too (replaced whole, not merged). Returns rows written.
  */
 export function upsertSql(c: TableContract): Sql {
-  const rest = c.columns.map((col) => col.name).filter((n) => !c.key.includes(n));
+  const rest = c.stored.filter((n) => !c.key.includes(n));
   const set = rest.map((n) => `${ident(n)} = EXCLUDED.${ident(n)}`).join(', ');
   const changed = `(${rest.map((n) => `t.${ident(n)}`).join(', ')}) IS DISTINCT FROM (${rest.map((n) => `EXCLUDED.${ident(n)}`).join(', ')})`;
   return {

@@ -1,5 +1,6 @@
 /**
- * The ingestion contracts of the nine source tables (features/migrations/001_source.sql). Types,
+ * The ingestion contracts of the nine source tables (features/migrations/001_source.sql, and the
+ * accounts' attributes of 017_account_attributes.sql). Types,
  * enums, bounds and cross-column rules repeat the SQL constraints, so a row that passes here never
  * fails in PostgreSQL.
  */
@@ -13,6 +14,8 @@ const accounts = defineTable({
   name: 'accounts',
   description: 'one row per customer account',
   key: ['account_id'],
+  // the customer's own columns (acquisition channel, country, company size, ...): migration 017
+  attributes: { column: 'attributes', max: 50, description: 'your own attributes: every other column of the file, and an optional JSON column `attributes`, as text by name' },
   columns: [
     { name: 'account_id', type: 'text', description: 'your identifier of the account' },
     { name: 'name', type: 'text', description: 'display name' },
