@@ -12,7 +12,8 @@
  * model search on the same rows and the same out-of-time split (train on earlier dates, validate on
  * the next, test on the latest):
  * - ours: the built-in catalogue plus the features `churn features config --discover` proposes
- *   for the loaded data (per event type, account attributes);
+ *   for the loaded data (per event type, account attributes); with --world (or --ours builtin) the
+ *   built-in catalogue alone;
  * - baseline: per event type, the count over the last 28 days, over the 28 days before, and their
  *   change (what a team would build first from an event table).
  * It prints both HELD-OUT test ROC AUCs (with bootstrap intervals), PR AUC, lift@10%, the paired
@@ -29,7 +30,7 @@ import { z } from 'zod';
 import { createPool, ident, query, type Pool } from '../core/db.ts';
 import { ChurnError, describeIssues } from '../core/errors.ts';
 import { createProgress } from '../core/progress.ts';
-import { catalogFromConfig, type Catalog } from '../features/catalog.ts';
+import { catalogFromConfig, loadCatalog, type Catalog } from '../features/catalog.ts';
 import { discoverFeaturesConfig, parseFeaturesConfig, slugOf } from '../features/config.ts';
 import { generate } from '../features/generate/index.ts';
 import { ingestFile } from '../features/ingest/ingest.ts';
@@ -66,6 +67,8 @@ const Args = z.object({
   bootstrap: z.coerce.number().int().min(0).default(200),
   'keep-db': z.boolean().default(false),
   'no-attributes': z.boolean().default(false),
+  /** ours: the built-in catalogue alone, or with the discovered features config (default: builtin for --world, else discovered) */
+  ours: z.enum(['builtin', 'discovered']).optional(),
 }).refine((a) => [a.events, a.generate, a.world].filter((v) => v !== undefined).length === 1, { message: 'give exactly one of --events DIR, --generate N or --world N' });
 type Args = z.infer<typeof Args>;
 
@@ -131,12 +134,16 @@ export const BASELINE_PER_TYPE = ['count', 'prev_count', 'change'] as const;
  * --discover` proposes for the loaded data (features per event type, account attributes). The
  * baseline: only per event type, BASELINE_PER_TYPE over 28 days.
  */
-async function featureSets(pool: Pool, types: string[]): Promise<{ ours: Catalog; oursNote: string; baseline: Catalog }> {
+async function featureSets(pool: Pool, types: string[], which: 'builtin' | 'discovered'): Promise<{ ours: Catalog; oursNote: string; baseline: Catalog }> {
+  const baseline = catalogFromConfig(parseFeaturesConfig({ builtIn: false, eventTypes: types, perType: [...BASELINE_PER_TYPE], windowDays: 28 }, '(baseline)'));
+  if (which === 'builtin') {
+    const ours = loadCatalog();
+    return { ours, oursNote: `the built-in catalogue: ${ours.names.length} features (version ${ours.version})`, baseline };
+  }
   const discovered = await discoverFeaturesConfig(pool);
   const ours = catalogFromConfig(discovered);
   const attrs = discovered.attributes.map((x) => `${x.name} (${x.type === 'numeric' ? 'number' : `${x.values!.length} values`})`);
-  const oursNote = `built-in catalogue + ${discovered.eventTypes.length} event types x ${discovered.perType.length} + attributes ${attrs.length ? attrs.join(', ') : 'none'}: ${ours.names.length} features (version ${ours.version})`;
-  const baseline = catalogFromConfig(parseFeaturesConfig({ builtIn: false, eventTypes: types, perType: [...BASELINE_PER_TYPE], windowDays: 28 }, '(baseline)'));
+  const oursNote = `built-in catalogue + discovered features config: ${discovered.eventTypes.length} event types x ${discovered.perType.length} + attributes ${attrs.length ? attrs.join(', ') : 'none'}: ${ours.names.length} features (version ${ours.version})`;
   return { ours, oursNote, baseline };
 }
 
@@ -230,9 +237,10 @@ function sideFigures(s: Side) {
 /** The comparison on a loaded database: both feature sets, the same rows and split, the same model search. */
 async function compare(pool: Pool, a: Args): Promise<Record<string, unknown>> {
   const types = await eventTypesWithEvents(pool);
-  const { ours, oursNote, baseline } = await featureSets(pool, types);
-  log(`ours: ${oursNote}`);
-  log(`baseline: ${types.length} event types x (${BASELINE_PER_TYPE.join(', ')}) over 28 days: ${baseline.names.length} features (version ${baseline.version})`);
+  const which = a.ours ?? (a.world !== undefined ? 'builtin' : 'discovered');
+  const { ours, oursNote, baseline } = await featureSets(pool, types, which);
+  console.log(`  ours      ${oursNote}`);
+  console.log(`  baseline  ${types.length} event types x (${BASELINE_PER_TYPE.join(', ')}) over 28 days: ${baseline.names.length} features (version ${baseline.version})`);
   const setOptions = { horizonDays: a.horizon, asOfs: 'monthly' as const, validDates: a['valid-dates'], testDates: a['test-dates'], seed: a.seed };
   const t0 = performance.now();
   const { table, stats } = await databaseTrainingSet(pool, ours, { ...setOptions, progress: createProgress('training set (ours)'), snapshotProgress: createProgress('feature snapshots (ours)') });
@@ -258,7 +266,7 @@ async function compare(pool: Pool, a: Args): Promise<Record<string, unknown>> {
   console.log(`  ${sideLine(baseSide)}`);
   console.log(`  ours - baseline: test ROC AUC ${diff >= 0 ? '+' : ''}${diff.toFixed(4)} (paired bootstrap SE ${se.toFixed(4)}); ours >= baseline: ${win ? 'YES' : 'NO'}`);
   return {
-    rows: table.ids.length, test_rows: y.length, churn_rate: churnRate, split: { train: stats.trainAsOfs.map(dayOf), valid: stats.validAsOfs.map(dayOf), test: stats.testAsOfs.map(dayOf) },
+    ours_features: which, rows: table.ids.length, test_rows: y.length, churn_rate: churnRate, split: { train: stats.trainAsOfs.map(dayOf), valid: stats.validAsOfs.map(dayOf), test: stats.testAsOfs.map(dayOf) },
     feature_seconds: featureSeconds, ours: sideFigures(oursSide), baseline: sideFigures(baseSide), auc_diff: diff, auc_diff_se: se, ours_ge_baseline: win,
   };
 }
@@ -268,7 +276,7 @@ function parse(argv: string[]): Args {
     args: argv,
     options: {
       events: { type: 'string' }, generate: { type: 'string' }, world: { type: 'string' }, seed: { type: 'string' }, months: { type: 'string' }, out: { type: 'string' },
-      models: { type: 'string' }, horizon: { type: 'string' }, 'valid-dates': { type: 'string' }, 'test-dates': { type: 'string' }, bootstrap: { type: 'string' }, 'keep-db': { type: 'boolean' }, 'no-attributes': { type: 'boolean' },
+      models: { type: 'string' }, horizon: { type: 'string' }, 'valid-dates': { type: 'string' }, 'test-dates': { type: 'string' }, bootstrap: { type: 'string' }, 'keep-db': { type: 'boolean' }, 'no-attributes': { type: 'boolean' }, ours: { type: 'string' },
     },
   });
   const r = Args.safeParse(values);

@@ -44,7 +44,7 @@ describe('npm run eval -- --events DIR', () => {
     root = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-eval-events-'));
     dir = path.join(root, 'good');
     // a fixed end: the same data (and figures) on every run
-    sim = await simulateSocialApp(dir, { accounts: 300, seed: 7, months: 12, end: new Date('2026-11-01T00:00:00Z'), attributes: false });
+    sim = await simulateSocialApp(dir, { accounts: 300, seed: 7, months: 12, end: new Date('2026-11-01T00:00:00Z') });
   });
   afterAll(async () => {
     await fs.rm(root, { recursive: true, force: true });
@@ -57,6 +57,8 @@ describe('npm run eval -- --events DIR', () => {
     expect(r.stdout).toMatch(/^ {2}ours +\(logistic, \d+ of \d+ features\): test ROC AUC 0\.\d{4} \[0\.\d{3}, 0\.\d{3}\], PR AUC 0\.\d{4}, lift@10% \d+\.\d\d/m);
     expect(r.stdout).toMatch(/^ {2}baseline \((logistic|gbdt), 24 of 24 features\): test ROC AUC 0\.\d{4} \[/m);
     expect(r.stdout).toMatch(/ours >= baseline: (YES|NO)$/m);
+    // ours discovers the per-type features and the accounts file's own columns
+    expect(r.stdout).toMatch(/^ {2}ours {6}built-in catalogue \+ discovered features config: 8 event types x 6 \+ attributes age \(number\), channel \(5 values\), country \(7 values\)/m);
     const lines = r.stdout.trim().split('\n');
     const figures = JSON.parse(lines[lines.length - 1]);
     // every row of every file was loaded by the ingest library
