@@ -78,7 +78,7 @@ const log = (m: string) => console.error(`  ${m}`);
 const dayOf = (iso: string) => iso.slice(0, 10);
 
 /** A fresh database on the server of `adminUrl`, dropped by `drop()` whatever state it is in. */
-async function freshDatabase(adminUrl: string): Promise<{ name: string; pool: Pool; drop: () => Promise<void> }> {
+async function freshDatabase(adminUrl: string): Promise<{ name: string; pool: Pool; drop: (o?: { force?: boolean }) => Promise<void> }> {
   const name = `churn_eval_${process.pid}_${randomBytes(3).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -90,11 +90,14 @@ async function freshDatabase(adminUrl: string): Promise<{ name: string; pool: Po
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const pool = createPool(url.toString(), { max: 6, applicationName: 'churnlens-eval' });
+  // a session ended under a busy client (the forced drop after Ctrl-C) fails its query, not the process
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return {
     name,
     pool,
-    drop: async () => {
-      await pool.end().catch(() => undefined);
+    drop: async (o = {}) => {
+      // forced: not waiting for the pool's busy connections (DROP ... WITH (FORCE) ends them)
+      if (!o.force) await pool.end().catch(() => undefined);
       const a = new pg.Client({ connectionString: adminUrl });
       await a.connect();
       try {
@@ -106,11 +109,17 @@ async function freshDatabase(adminUrl: string): Promise<{ name: string; pool: Po
   };
 }
 
-/** Loads the four files of `dir` with the ingest library, parents first; the first bad file stops the load. */
-export async function loadEventDirectory(pool: Pool, dir: string): Promise<{ table: string; rows: number; seconds: number }[]> {
+/** Throws CHURN_ERR_VALIDATION naming the files `dir` lacks. */
+async function requireEventFiles(dir: string): Promise<void> {
+  if (!(await fs.stat(dir).catch(() => null))?.isDirectory()) throw new ChurnError('CHURN_ERR_VALIDATION', `${dir}: no such directory`);
   const missing: string[] = [];
   for (const t of EVENT_FILES) if (!(await fs.stat(path.join(dir, `${t}.csv`)).catch(() => null))?.isFile()) missing.push(`${t}.csv`);
   if (missing.length) throw new ChurnError('CHURN_ERR_VALIDATION', `${dir}: missing ${missing.join(', ')} (a directory needs ${EVENT_FILES.map((t) => `${t}.csv`).join(', ')})`);
+}
+
+/** Loads the four files of `dir` with the ingest library, parents first; the first bad file stops the load. */
+export async function loadEventDirectory(pool: Pool, dir: string): Promise<{ table: string; rows: number; seconds: number }[]> {
+  await requireEventFiles(dir);
   const out: { table: string; rows: number; seconds: number }[] = [];
   for (const table of EVENT_FILES) {
     const r = await ingestFile(pool, table, path.join(dir, `${table}.csv`), { progress: createProgress(`ingest ${table}`, { unit: 'bytes' }) });
@@ -295,11 +304,12 @@ export async function runEventsEval(argv: string[]): Promise<Record<string, unkn
   if (a.generate !== undefined) {
     dir = a.out ?? (tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-social-')));
     const t = performance.now();
-    const sim = await simulateSocialApp(dir, { accounts: a.generate, seed: a.seed, months: a.months, attributes: !a['no-attributes'] });
+    const sim = await simulateSocialApp(dir, { accounts: a.generate, seed: a.seed, months: a.months, attributes: !a['no-attributes'], progress: createProgress('simulate accounts') });
     console.log(`Social app (simulated, ${a.generate} accounts, ${a.months} months to ${dayOf(sim.end)}, seed ${a.seed}): ${sim.events.toLocaleString('en-US')} event rows, ${sim.subscriptions.toLocaleString('en-US')} subscription periods, written to ${dir} in ${((performance.now() - t) / 1000).toFixed(1)}s`);
     figures.source = 'generate';
     figures.simulated = { accounts: a.generate, months: a.months, seed: a.seed, events: sim.events, subscriptions: sim.subscriptions };
   } else if (a.events !== undefined) {
+    await requireEventFiles(a.events);
     console.log(`Customer directory ${a.events}`);
     figures.source = 'events';
     figures.dir = a.events;
@@ -310,6 +320,14 @@ export async function runEventsEval(argv: string[]): Promise<Record<string, unkn
   }
   const db = await freshDatabase(adminUrl);
   log(`fresh database ${db.name}${a['keep-db'] ? ' (kept afterwards: --keep-db)' : ''}`);
+  // interrupted (Ctrl-C, a timeout's SIGTERM): the fresh database goes too
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`${signal}: dropping ${db.name}`);
+    const done = () => process.exit(signal === 'SIGINT' ? 130 : 143);
+    (a['keep-db'] ? Promise.resolve() : db.drop({ force: true })).then(done, done);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     await migrate(db.pool);
     const t = performance.now();
@@ -325,6 +343,8 @@ export async function runEventsEval(argv: string[]): Promise<Record<string, unkn
     figures.load_seconds = (performance.now() - t) / 1000;
     Object.assign(figures, await compare(db.pool, a));
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     if (!a['keep-db']) await db.drop();
     if (tmpDir) await fs.rm(tmpDir, { recursive: true, force: true });
   }

@@ -18,6 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
+import { noProgress, type Progress } from '../core/progress.ts';
 import { mulberry32 } from '../core/random.ts';
 
 export interface SocialSimOptions {
@@ -29,6 +30,8 @@ export interface SocialSimOptions {
   end?: Date;
   /** write the account attributes channel, country and age as extra columns of accounts.csv (default true) */
   attributes?: boolean;
+  /** advanced by one per account written */
+  progress?: Progress;
 }
 
 export interface SocialSimResult {
@@ -141,7 +144,10 @@ export async function simulateSocialApp(dir: string, opts: SocialSimOptions): Pr
 
   let eventId = 0;
   let churned = 0;
+  const progress = opts.progress ?? noProgress;
+  progress.start(opts.accounts);
   for (let a = 0; a < opts.accounts; a++) {
+    progress.increment();
     const id = `sa_${String(a + 1).padStart(6, '0')}`;
     const user = `su_${String(a + 1).padStart(6, '0')}`;
     const channel = pick(CHANNELS, (c) => c.weight);
@@ -234,6 +240,7 @@ export async function simulateSocialApp(dir: string, opts: SocialSimOptions): Pr
       }
     }
   }
+  progress.stop();
   await Promise.all([accounts.close(), subs.close(), types.close(), events.close()]);
   return { dir, accounts: opts.accounts, subscriptions: subs.rows, events: events.rows, churned, start: iso(startDay * DAY), end: iso(endDay * DAY) };
 }
