@@ -16,6 +16,10 @@
  *   built-in catalogue alone;
  * - baseline: per event type, the count over the last 28 days, over the 28 days before, and their
  *   change (what a team would build first from an event table).
+ * Options: --seed S (simulation, generation, training; 42), --months M (of data, 12), --out DIR (keep
+ * the simulated files there), --models (logistic,gbdt), --horizon DAYS (30), --valid-dates N (1),
+ * --test-dates N (2), --bootstrap N (200), --ours builtin|discovered, --no-attributes (simulate
+ * without the attribute columns), --keep-db.
  * It prints both HELD-OUT test ROC AUCs (with bootstrap intervals), PR AUC, lift@10%, the paired
  * difference and whether ours >= baseline. Last line: one JSON object with the figures. The exit code
  * is 0 whenever the evaluation ran (the JSON says who won), 1 after an error.
@@ -71,8 +75,6 @@ const Args = z.object({
   ours: z.enum(['builtin', 'discovered']).optional(),
 }).refine((a) => [a.events, a.generate, a.world].filter((v) => v !== undefined).length === 1, { message: 'give exactly one of --events DIR, --generate N or --world N' });
 type Args = z.infer<typeof Args>;
-
-export const EVENTS_EVAL_FLAGS = ['--events', '--generate', '--world'];
 
 const log = (m: string) => console.error(`  ${m}`);
 const dayOf = (iso: string) => iso.slice(0, 10);
