@@ -211,7 +211,8 @@ describe('training leaves out features that carry nothing', () => {
     const n = 400;
     const rows = Array.from({ length: n }, (_, i) => i);
     const table: PreparedTable = {
-      ids: rows.map(String), label: rows.map((i) => i % 5 === 0 ? 1 : 0), split: rows.map(() => 'train'),
+      ids: rows.map(String), label: rows.map((i) => (i % 5 === 0 ? 1 : 0)), split: rows.map(() => 'train' as const),
+      source: { kind: 'csv', path: 'qa.csv', sha256: 'x' },
       columns: [
         { name: 'signal', kind: 'numeric', values: rows.map((i) => i % 7) },
         { name: 'always_zero', kind: 'numeric', values: rows.map(() => 0) },

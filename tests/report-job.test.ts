@@ -25,6 +25,10 @@ import { registryModelSource } from '../scoring/holder.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { buildWorld, SEED, type World } from './report-job-world.ts';
 
+let db: TestDatabase;
+/** A registered version's input features. */
+const modelInputs = async (v: number) => ((await loadModel(db.pool, v)).artifact as { feature_names: string[] }).feature_names;
+
 const NOW = new Date('2026-10-01T00:00:00Z');
 const BOOTSTRAP = 40;
 
@@ -41,7 +45,6 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | n
 }
 
 describe('accuracy report from the database', () => {
-  let db: TestDatabase;
   let world: World;
   let dir: string;
   beforeAll(async () => {
@@ -93,7 +96,11 @@ describe('accuracy report from the database', () => {
     // an out-of-time split has seen every account at earlier dates: the backtest is over the evaluated (test) month only
     const testMonths = [...new Set(rows.map((i) => world.table.context!.asOf![i].slice(0, 7)))];
     expect(report.data.backtest.map((b) => b.month)).toEqual(testMonths);
-    expect(report.data.importance).toHaveLength(world.catalog.names.length);
+    // one importance per model input: the catalogue less the features training left out as constant or missing
+    const inputs = await modelInputs(v2);
+    const excluded = (await getModel(db.pool, v2)).params.excluded_features as { constant: string[]; mostly_missing: string[] };
+    expect(inputs.length + excluded.constant.length + excluded.mostly_missing.length).toBe(world.catalog.names.length);
+    expect(report.data.importance).toHaveLength(inputs.length);
     expect(report.html).toContain(`model v${v2}`);
     // built now, about data as of NOW: never dated before the model it reports
     expect(Date.parse(report.data.generatedAt)).toBeGreaterThanOrEqual(Date.parse(report.data.model.createdAt));
@@ -106,7 +113,7 @@ describe('accuracy report from the database', () => {
     // the MRR of the evaluated churners, from the subscriptions covering each row's as-of
     expect(report.data.caught!.churners).toBe(y.filter((v) => v === 1).length);
     expect(report.data.caught!.churnedMrr).toBeGreaterThan(0);
-    expect(Object.keys(report.data.labels).sort()).toEqual([...world.catalog.names].sort());
+    expect(Object.keys(report.data.labels).sort()).toEqual([...inputs].sort());
     expect(Object.values(report.data.labels).every((l) => !l.includes('_'))).toBe(true);
     expect(JSON.parse(report.json).metrics.auc).toBe(report.data.metrics.auc);
   });
@@ -134,7 +141,7 @@ describe('accuracy report from the database', () => {
 
   it('finds no drift when the latest snapshot is the training snapshot itself', async () => {
     const report = await buildModelReport(db.pool, { model: world.versions[0], now: NOW, bootstrap: 0 });
-    expect(report.data.drift).toHaveLength(world.catalog.names.length);
+    expect(report.data.drift).toHaveLength((await modelInputs(world.versions[0])).length);
     for (const d of report.data.drift) expect(d).toMatchObject({ psi: 0, status: 'ok' });
     expect(report.data.warnings.filter((w) => w.includes('PSI'))).toEqual([]);
   });
