@@ -51,7 +51,7 @@ export const FeaturesConfigSchema = z.strictObject({
     risk: Risk.optional(),
     family: z.enum(FAMILIES).optional(),
   })).max(100).default([]),
-  /** account attributes (keys of source.accounts.attributes, from the accounts file's own columns) */
+  /** account attributes: keys of source.accounts.attributes (the accounts file's own columns), or the industry and region columns */
   attributes: z.array(z.strictObject({
     name: AttributeName,
     type: z.enum(['numeric', 'category']),
@@ -223,7 +223,7 @@ export function productDefinitions(env: NodeJS.ProcessEnv = process.env): readon
 
 /**
  * A configuration for what is loaded: every event type that has events (busiest first), and every
- * attribute of the accounts: numeric when all its values are numbers, else a category with its
+ * attribute of the accounts (with industry and region): numeric when all its values are numbers, else a category with its
  * `topValues` most frequent values (those held by at least 1% of the accounts that have it).
  */
 export async function discoverFeaturesConfig(db: Queryable, opts: { topValues?: number; builtIn?: boolean } = {}): Promise<FeaturesConfig> {
@@ -235,7 +235,9 @@ export async function discoverFeaturesConfig(db: Queryable, opts: { topValues?: 
     values: [],
   });
   const attrs = await query<{ key: string; numeric: boolean; holders: string; values: { v: string; n: string }[] | null }>(db, {
-    text: `WITH kv AS (SELECT k.key, k.value FROM source.accounts a CROSS JOIN LATERAL jsonb_each_text(a.attributes) k),
+    text: `WITH kv AS (SELECT k.key, k.value FROM source.accounts a CROSS JOIN LATERAL jsonb_each_text(a.attributes) k
+                      UNION ALL SELECT 'industry', industry FROM source.accounts WHERE industry IS NOT NULL
+                      UNION ALL SELECT 'region', region FROM source.accounts WHERE region IS NOT NULL),
            counted AS (SELECT key, value, count(*) AS n FROM kv GROUP BY key, value)
            SELECT key, bool_and(value ~ $1) AS numeric, sum(n) AS holders,
                   (array_agg(jsonb_build_object('v', value, 'n', n) ORDER BY n DESC, value))::jsonb[] AS values

@@ -25,7 +25,7 @@ const TYPES = ['login', 'record_create', 'report_create'];
 const config = parseFeaturesConfig({
   eventTypes: ['login', { name: 'record_create', risk: 'decreasing', label: 'Records created' }, 'report_create'],
   ratios: [{ name: 'reports_per_record', numerator: 'report_create', denominator: ['record_create', 'login'] }],
-  attributes: [{ name: 'seats_bought', type: 'numeric' }, { name: 'channel', type: 'category', values: ['ads', 'referral'] }],
+  attributes: [{ name: 'seats_bought', type: 'numeric' }, { name: 'channel', type: 'category', values: ['ads', 'referral'] }, { name: 'industry', type: 'category', values: ['retail'] }],
 });
 
 describe('features configuration: declarations', () => {
@@ -37,7 +37,7 @@ describe('features configuration: declarations', () => {
     expect(names).toContain('reports_per_record');
     expect(names).toContain('reports_per_record_denominator'); // two types: a count of its own
     expect(names).not.toContain('reports_per_record_numerator'); // one configured type: its count is reused
-    expect(names).toEqual(expect.arrayContaining(['attr_seats_bought', 'attr_channel_ads', 'attr_channel_referral']));
+    expect(names).toEqual(expect.arrayContaining(['attr_seats_bought', 'attr_channel_ads', 'attr_channel_referral', 'attr_industry_retail']));
     // the built-in active days and active users over 28 days are reused as denominators
     expect(names).not.toContain('ev_active_days_28d');
     const catalog = catalogFromConfig(config);
@@ -81,6 +81,7 @@ describe('features configuration: values in PostgreSQL', () => {
   const ds = randomDataset(91, 18, start, end);
   const catalog = catalogFromConfig(config);
   const attrs = new Map<string, Record<string, string>>();
+  const industry = new Map<string, string>();
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -91,7 +92,8 @@ describe('features configuration: values in PostgreSQL', () => {
       if (i % 5 !== 0) v.seats_bought = i % 7 === 0 ? 'many' : String(i * 1.5);
       attrs.set(a.account_id, v);
     });
-    for (const [id, v] of attrs) await db.pool.query('UPDATE source.accounts SET attributes = $2 WHERE account_id = $1', [id, JSON.stringify(v)]);
+    ds.accounts.forEach((a, i) => i % 3 !== 1 && industry.set(a.account_id, i % 2 ? 'retail' : 'media'));
+    for (const [id, v] of attrs) await db.pool.query('UPDATE source.accounts SET attributes = $2, industry = $3 WHERE account_id = $1', [id, JSON.stringify(v), industry.get(id) ?? null]);
   });
   afterAll(async () => db?.drop());
 
@@ -108,6 +110,7 @@ describe('features configuration: values in PostgreSQL', () => {
     if (name === 'reports_per_record') return div(count(['report_create']), count(['record_create', 'login']));
     if (name === 'attr_seats_bought') return a.seats_bought !== undefined && /^[0-9.]+$/.test(a.seats_bought) ? Number(a.seats_bought) : null;
     if ((m = /^attr_channel_(\w+)$/.exec(name))) return a.channel === undefined ? null : a.channel === m[1] ? 1 : 0;
+    if (name === 'attr_industry_retail') return industry.get(accountId) === undefined ? null : industry.get(accountId) === 'retail' ? 1 : 0;
     m = /^ev_(login|record_create|report_create)_(28d|prev_28d|trend_28d|days_28d|per_day_28d|per_user_28d)$/.exec(name)!;
     const type = [m[1]];
     switch (m[2]) {
@@ -171,7 +174,10 @@ describe('features configuration: values in PostgreSQL', () => {
     const found = await discoverFeaturesConfig(db.pool);
     const used = new Set(ds.events.map((e) => e.event_type));
     expect(new Set(found.eventTypes)).toEqual(used);
-    expect(found.attributes).toEqual(expect.arrayContaining([{ name: 'channel', type: 'category', values: expect.arrayContaining(['ads', 'referral', 'partner']) }]));
+    expect(found.attributes).toEqual(expect.arrayContaining([
+      { name: 'channel', type: 'category', values: expect.arrayContaining(['ads', 'referral', 'partner']) },
+      { name: 'industry', type: 'category', values: expect.arrayContaining(['retail', 'media']) },
+    ]));
     // 'many' among the seat counts: not every value is a number, so a category
     expect(found.attributes.find((a) => a.name === 'seats_bought')?.type).toBe('category');
     await db.pool.query(`UPDATE source.accounts SET attributes = attributes - 'seats_bought' WHERE attributes->>'seats_bought' = 'many'`);
@@ -185,7 +191,7 @@ describe('features configuration: values in PostgreSQL', () => {
       const file = path.join(dir, 'features.json');
       const env = { ...process.env, DATABASE_URL: db.url };
       const w = await runChurn(['features', 'config', '--discover', '--out', file], env);
-      expect(w.stderr).toMatch(/wrote .*features\.json: \d+ event types, 2 account attributes/);
+      expect(w.stderr).toMatch(/wrote .*features\.json: \d+ event types, 3 account attributes/);
       expect(w.code).toBe(0);
       const c = await runChurn(['features', 'config', '--check', file], env);
       expect(c.code).toBe(0);

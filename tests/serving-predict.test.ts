@@ -24,6 +24,12 @@ describe('the /v1/predict body and ?top= schemas', () => {
       { instances: [{ seats: Infinity }] },
     ];
     for (const b of bad) expect(PredictBodySchema.safeParse(b).success, JSON.stringify(b)?.slice(0, 100)).toBe(false);
+    // each problem names the instance and the feature
+    const issues = PredictBodySchema.safeParse({ instances: [{ seats: 1 }, { seats: { nested: 1 }, plan: 'x'.repeat(201) }] }).error!.issues;
+    expect(issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['instances.1.seats', 'a feature value is a finite number, a string of up to 200 characters, a boolean or null'],
+      ['instances.1.plan', 'a feature value is a finite number, a string of up to 200 characters, a boolean or null'],
+    ]);
   });
 
   it('accept top=N from 1 to 1000 and top=all, and refuse the rest', () => {

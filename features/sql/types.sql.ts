@@ -30,12 +30,16 @@ export function typeReach(defs: readonly { kind: string; window?: { days: number
 /** A number written as text (ingestion stores every attribute as text), small enough for float8. */
 const NUMERIC = String.raw`^\s*[-+]?([0-9]{1,15}(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]{1,2})?\s*$`;
 
+/** Account attributes that are columns of source.accounts rather than keys of `attributes`. */
+export const COLUMN_ATTRIBUTES = ['industry', 'region'] as const;
+
 /**
- * An account attribute: its number (NULL when missing or not a number), or with `equals` 1 when it
- * has that value and 0 for another (NULL when missing).
+ * An account attribute (a key of `attributes`, or the industry or region column): its number (NULL
+ * when missing or not a number), or with `equals` 1 when it has that value and 0 for another (NULL
+ * when missing).
  */
 export const attribute: Template<KindDef<'attribute'>> = (def, b) => {
-  const v = `(p.attributes ->> ${b.bind(def.attr, 'text')})`;
+  const v = (COLUMN_ATTRIBUTES as readonly string[]).includes(def.attr) ? `p.${def.attr}` : `(p.attributes ->> ${b.bind(def.attr, 'text')})`;
   if (def.equals !== undefined) return `(${v} = ${b.bind(def.equals, 'text')})::int`;
   return `CASE WHEN ${v} ~ ${b.bind(NUMERIC, 'text')} THEN ${v}::float8 END`;
 };
