@@ -34,24 +34,29 @@ export interface CheckOptions {
 
 const shown = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v) : String(v));
 
-function checkValue(f: ContractFeature, v: unknown, text: boolean): { value: RowValue } | { reason: string } {
-  if (v === null || v === undefined || (text && v === '')) return { value: null };
+/** Why a value was refused (allocated only then: a valid value is returned as it is). */
+class Refused {
+  constructor(readonly reason: string) {}
+}
+
+function checkValue(f: ContractFeature, v: unknown, text: boolean): RowValue | Refused {
+  if (v === null || v === undefined || (text && v === '')) return null;
   if (f.type === 'numeric') {
-    if (typeof v === 'boolean') return { value: v ? 1 : 0 };
-    if (typeof v === 'number') return Number.isFinite(v) ? { value: v } : { reason: `expected a finite number, got ${shown(v)}` };
+    if (typeof v === 'number') return Number.isFinite(v) ? v : new Refused(`expected a finite number, got ${shown(v)}`);
+    if (typeof v === 'boolean') return v ? 1 : 0;
     if (text && typeof v === 'string') {
       const n = Number(v.trim());
-      if (v.trim() !== '' && Number.isFinite(n)) return { value: n };
+      if (v.trim() !== '' && Number.isFinite(n)) return n;
     }
-    return { reason: `expected a number, got ${shown(v)}` };
+    return new Refused(`expected a number, got ${shown(v)}`);
   }
   const s = typeof v === 'string' ? v.trim() : null;
-  if (s === null) return { reason: `expected one of its categories (text), got ${shown(v)}` };
+  if (s === null) return new Refused(`expected one of its categories (text), got ${shown(v)}`);
   if (f.categories && !f.categories.includes(s)) {
     const known = f.categories.slice(0, 8).map((c) => JSON.stringify(c)).join(', ');
-    return { reason: `unknown category ${shown(s)}; the model knows ${known}${f.categories.length > 8 ? `, ... (${f.categories.length})` : ''}` };
+    return new Refused(`unknown category ${shown(s)}; the model knows ${known}${f.categories.length > 8 ? `, ... (${f.categories.length})` : ''}`);
   }
-  return { value: s };
+  return s;
 }
 
 function checkAccountKeys(model: ScoringModel, inst: Record<string, unknown>, text: boolean, report: (feature: string, reason: string) => void): { id: string | null; segment: SegmentInfo } {
@@ -85,7 +90,7 @@ export function checkRows(model: ScoringModel, rows: readonly Record<string, unk
   const text = opts.text === true;
   const out = rows.map((inst, r): CheckedRow => {
     const report = (feature: string, reason: string) => problems.push({ row: r, feature, reason });
-    for (const k of Object.keys(inst)) if (!model.contract.byName.has(k) && !ACCOUNT_KEYS.has(k)) report(k, 'unknown feature: the model does not use it');
+    for (const k in inst) if (!model.contract.byName.has(k) && !ACCOUNT_KEYS.has(k)) report(k, 'unknown feature: the model does not use it');
     const row: Record<string, RowValue> = {};
     const imputed: string[] = [];
     for (const f of model.contract.features) {
@@ -96,8 +101,8 @@ export function checkRows(model: ScoringModel, rows: readonly Record<string, unk
         continue;
       }
       const c = checkValue(f, inst[f.name], text);
-      if ('reason' in c) report(f.name, c.reason);
-      else row[f.name] = c.value;
+      if (c instanceof Refused) report(f.name, c.reason);
+      else row[f.name] = c;
     }
     return { ...checkAccountKeys(model, inst, text, report), row, imputed };
   });
