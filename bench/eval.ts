@@ -1,5 +1,5 @@
 /**
- * `npm run eval [-- --telco FILE] [--csv PREPARED_CSV] [--seed 42] [--models logistic,mlp]`
+ * `npm run eval [-- --telco FILE] [--csv PREPARED_CSV] [--seed 42] [--models logistic,gbdt,mlp]`
  * `npm run eval -- --events DIR | --generate N [--seed S] | --world N`: the evaluation on event data
  * (bench/eval-events.ts): ours against a per-event-type baseline on the same held-out rows.
  *
@@ -38,7 +38,7 @@ const { values } = parseArgs({
     telco: { type: 'string' },
     csv: { type: 'string' },
     seed: { type: 'string', default: '42' },
-    models: { type: 'string', default: 'logistic,mlp' },
+    models: { type: 'string', default: 'logistic,gbdt,mlp' },
     /** accepted for old scripts: the Telco part now runs only with --telco */
     'skip-telco': { type: 'boolean', default: false },
   },
