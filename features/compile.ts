@@ -8,7 +8,7 @@ import { change, ratio, threshold } from './sql/derived.sql.ts';
 import { REACH_TOKEN, activeDays, activeUsers, areaBreadth, daysSinceLast, distinctAreas, eventCount, eventCtes, firstValue, longestGap, segmentEdges, stickiness } from './sql/events.sql.ts';
 import * as rollup from './sql/rollup.sql.ts';
 import { surveyChange, surveyLatest, surveyMean } from './sql/sentiment.sql.ts';
-import { attribute, typeCount, typeDays, typeReach } from './sql/types.sql.ts';
+import { attribute, typeCount, typeDays, typeReach, typeWindowSums, typesOf } from './sql/types.sql.ts';
 import { ticketCount, ticketStat } from './sql/support.sql.ts';
 
 /** One SQL template per kind of feature. */
@@ -174,6 +174,7 @@ export function compileFeatures(catalog: Catalog, asOfs: readonly Date[], opts: 
 
 /** Runs every feature's template (registering the aggregates it needs); returns the final expressions. */
 function featureExpressions({ b, catalog, useRollup }: Assembly): string[] {
+  typesOf(catalog.features).forEach((t, i) => b.typeIndex.set(t, i + 1));
   for (const def of catalog.features) if (def.kind === 'longest_gap' && !b.gapWindows.some((w) => w.days === def.window.days && w.offsetDays === def.window.offsetDays)) b.gapWindows.push(def.window);
   return catalog.features.map((def) => {
     const template = ((useRollup ? ROLLUP_TEMPLATES[def.kind] : undefined) ?? TEMPLATES[def.kind]) as Template;
@@ -247,10 +248,7 @@ ${alias} AS (
 )`);
     joins.push(joinOn(alias));
   };
-  if (sources.includes('ety')) {
-    const r = typeReach(catalog.features);
-    grouped('ety', 'source.events e', `e.account_id = p.account_id AND e.occurred_at >= ${daysBefore('p.as_of', r)} AND e.occurred_at < p.as_of`, `events of the configured event types in the ${r} days before each date`);
-  }
+  if (sources.includes('ety')) eventTypeAggregates(a, cols('ety'));
   if (sources.includes('tk')) grouped('tk', 'source.support_tickets t', 't.account_id = p.account_id AND t.opened_at < p.as_of', 'support tickets opened before each date');
   if (sources.includes('usr')) grouped('usr', 'source.users u', 'u.account_id = p.account_id AND u.created_at < p.as_of AND (u.deactivated_at IS NULL OR u.deactivated_at >= p.as_of)', 'users provisioned at each date');
   if (sources.includes('inv')) {
@@ -284,6 +282,38 @@ fv AS (
 )`);
     joins.push('LEFT JOIN fv ON fv.account_id = p.account_id');
   }
+}
+
+/**
+ * The event-type features' source (see features/sql/types.sql.ts): the events of the configured
+ * types summed per (as_of, account, type, day), then per type one sum and day count per window,
+ * then per (as_of, account). Per account (a few accounts): the same steps in one LATERAL per
+ * population row.
+ */
+function eventTypeAggregates({ b, catalog, ctes, joins, perAccount }: Assembly, cols: string): void {
+  const reach = typeReach(catalog.features);
+  const sums = typeWindowSums(reach, b.bind(typesOf(catalog.features), 'text[]'), b.typeWindows);
+  if (perAccount) {
+    joins.push(`LEFT JOIN LATERAL ( -- events of the configured event types in the ${reach} days before each date: per type and day, per type and window
+  SELECT ${cols}
+  FROM (SELECT ${sums.perType} FROM (SELECT ${sums.days} FROM ${sums.from} GROUP BY 1, 2) y GROUP BY y.k) x
+) ety ON true`);
+    return;
+  }
+  ctes.push(`-- ${ctes.length + 1}. events of the configured event types in the ${reach} days before each date, summed per type and day
+etd AS (
+  SELECT p.as_of, p.account_id, ${sums.days}
+  FROM pop p JOIN ${sums.from.replace(' WHERE ', ' ON ')}
+  GROUP BY p.as_of, p.account_id, 3, 4
+)`);
+  ctes.push(`-- ${ctes.length + 1}. the event-type features' aggregates per date and account, from per-type window sums
+ety AS (
+  SELECT x.as_of, x.account_id,
+         ${cols}
+  FROM (SELECT y.as_of, y.account_id, ${sums.perType} FROM etd y GROUP BY y.as_of, y.account_id, y.k) x
+  GROUP BY x.as_of, x.account_id
+)`);
+  joins.push(joinOn('ety'));
 }
 
 /** The subscription that covered each date minus N days (`so<N>`), as known at the date. */

@@ -102,7 +102,10 @@ describe('features configuration: values in PostgreSQL', () => {
     const events = ds.events.filter((e) => e.account_id === accountId && e.occurred_at.getTime() < t);
     const inWin = (e: { occurred_at: Date }, offset: number) => e.occurred_at.getTime() >= t - (offset + 28) * DAY && e.occurred_at.getTime() < t - offset * DAY;
     const count = (types: string[], offset = 0) => events.filter((e) => types.includes(e.event_type) && inWin(e, offset)).reduce((s, e) => s + (e.quantity ?? 1), 0);
-    const days = (types: string[] | null) => new Set(events.filter((e) => (types === null || types.includes(e.event_type)) && inWin(e, 0)).map((e) => Math.floor((t - e.occurred_at.getTime()) / DAY))).size;
+    // the 24-hour periods (t - (k + 1) days, t - k days] that tile the window
+    const dayOf = (e: { occurred_at: Date }) => Math.ceil((t - e.occurred_at.getTime()) / DAY) - 1;
+    const days = (types: string[]) => new Set(events.filter((e) => types.includes(e.event_type) && inWin(e, 0)).map(dayOf)).size;
+    const activeDays = new Set(events.filter((e) => inWin(e, 0)).map((e) => Math.floor((t - e.occurred_at.getTime()) / DAY))).size;
     const users = new Set(events.filter((e) => inWin(e, 0) && e.user_id !== null).map((e) => e.user_id)).size;
     const div = (a: number, b: number) => (b === 0 ? null : a / b);
     const a = attrs.get(accountId)!;
@@ -118,7 +121,7 @@ describe('features configuration: values in PostgreSQL', () => {
       case 'prev_28d': return count(type, 28);
       case 'trend_28d': return div(count(type) - count(type, 28), count(type, 28));
       case 'days_28d': return days(type);
-      case 'per_day_28d': return div(count(type), days(null));
+      case 'per_day_28d': return div(count(type), activeDays);
       default: return div(count(type), users);
     }
   }
@@ -146,6 +149,29 @@ describe('features configuration: values in PostgreSQL', () => {
       expect(nonZero).toBeGreaterThan(rows.length * 5); // the oracle is not trivially zero
     });
   }
+
+  it('events exactly on a window edge fall where the timestamps say, in both statement forms', async () => {
+    const t = new Date('2026-05-20T00:00:00Z').getTime();
+    const target = ds.accounts[2].account_id;
+    const at = [0, 1, 27 * DAY, 28 * DAY, 28 * DAY + 1, 28 * DAY - 1, 56 * DAY, 56 * DAY - 1, 56 * DAY + 1, 29 * DAY + DAY / 2];
+    const added = at.map((back, i) => ({ event_id: 995000 + i, account_id: target, user_id: null, event_type: 'report_create', occurred_at: new Date(t - back), quantity: i + 1 }));
+    ds.events.push(...added);
+    await db.pool.query(`INSERT INTO source.events (event_id, account_id, user_id, event_type, occurred_at, quantity)
+      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[])`,
+    [added.map((e) => e.event_id), added.map((e) => e.account_id), added.map(() => null), added.map((e) => e.event_type), added.map((e) => e.occurred_at.toISOString()), added.map((e) => e.quantity)]);
+    try {
+      for (const form of [{}, { accountIds: [target] }]) {
+        const rows = await selectFeatures(db.pool, catalog, [new Date(t)], { requireActive: false, ...form });
+        const r = rows.find((x) => x.account_id === target)!;
+        for (const name of ['ev_report_create_28d', 'ev_report_create_prev_28d', 'ev_report_create_days_28d', 'ev_report_create_trend_28d']) {
+          expect(r.feature_values[catalog.names.indexOf(name)], `${name} ${JSON.stringify(form)}`).toBeCloseTo(oracle(name, target, t)!, 9);
+        }
+      }
+    } finally {
+      ds.events.splice(ds.events.length - added.length, added.length);
+      await db.pool.query('DELETE FROM source.events WHERE event_id >= 995000 AND event_id < 996000');
+    }
+  });
 
   it('a few accounts (per-account statement) get the same values as the whole population', async () => {
     const t = new Date('2026-04-20T13:00:00Z');

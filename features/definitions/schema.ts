@@ -57,7 +57,7 @@ export const FeatureDefSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...base, kind: z.literal('first_value'), withinDays: z.number().int().min(1).max(365) }),
   // --- the customer's own event types (features/config.ts declares them from configuration) ----------
   z.strictObject({ ...windowed, kind: z.literal('type_count'), eventTypes: EventTypes }), // sum of quantity of these types
-  z.strictObject({ ...windowed, kind: z.literal('type_days'), eventTypes: EventTypes }), // days with an event of these types
+  z.strictObject({ ...windowed, kind: z.literal('type_days'), eventTypes: EventTypes.length(1) }), // days with an event of this type
   // --- support tickets ---------------------------------------------------------------------------
   z.strictObject({ ...base, kind: z.literal('ticket_count'), window: Window.optional(), only: z.enum(['all', 'open', 'escalated', 'high_priority']).default('all') }),
   z.strictObject({ ...windowed, kind: z.literal('ticket_stat'), stat: z.enum(['median_resolution_hours', 'mean_csat', 'high_priority_share']) }),

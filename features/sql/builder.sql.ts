@@ -55,6 +55,10 @@ export class SqlBuilder {
   readonly exprs = new Map<string, string>();
   /** every longest-gap window of the catalogue (the rollup path computes them in one pass per row) */
   gapWindows: Window[] = [];
+  /** the event types the event-type features read, each with its 1-based position in the statement's sorted list */
+  typeIndex = new Map<string, number>();
+  /** the distinct windows of the event-type features (their sums and day counts are columns s<i>, n<i>) */
+  typeWindows: Window[] = [];
 
   /** `reserved`: how many leading parameters ($1..$reserved) the statement binds by name (see compile.ts) */
   constructor(reserved: number) {
