@@ -21,9 +21,31 @@ export function familyComponents(slots: Int8Array, contributions: ArrayLike<numb
 
 /** Indices of the `n` largest |values|, largest first (ties: the lower index first). */
 export function topIndices(values: ArrayLike<number>, n: number): number[] {
-  const order = Array.from({ length: values.length }, (_, i) => i).filter((i) => !Number.isNaN(values[i]));
-  order.sort((a, b) => Math.abs(values[b]) - Math.abs(values[a]) || a - b);
-  return order.slice(0, n);
+  const len = values.length;
+  if (n <= 0) return [];
+  if (n * 4 >= len) {
+    const order = Array.from({ length: len }, (_, i) => i).filter((i) => !Number.isNaN(values[i]));
+    order.sort((a, b) => Math.abs(values[b]) - Math.abs(values[a]) || a - b);
+    return order.slice(0, n);
+  }
+  // A few of many (the default top 5 of 60-odd): one pass keeping the best n in order, by insertion;
+  // a later index never passes an equal earlier one, so ties stay in index order as with the sort.
+  const top: number[] = [];
+  for (let i = 0; i < len; i++) {
+    const v = Math.abs(values[i]);
+    if (Number.isNaN(v)) continue;
+    let j = top.length;
+    if (j === n) {
+      if (v <= Math.abs(values[top[n - 1]])) continue;
+      j = n - 1;
+    }
+    while (j > 0 && Math.abs(values[top[j - 1]]) < v) {
+      top[j] = top[j - 1];
+      j--;
+    }
+    top[j] = i;
+  }
+  return top;
 }
 
 export interface BuildScoreInput {

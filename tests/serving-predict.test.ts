@@ -41,12 +41,13 @@ describe('the /v1/predict body and ?top= schemas', () => {
 describe('driver ranking', () => {
   it('picks the n largest |values| in order, ties in index order, like a full sort', () => {
     const rand = mulberry32(7);
-    for (let t = 0; t < 2000; t++) {
+    for (let t = 0; t < 4000; t++) {
       const len = 1 + Math.floor(rand() * 60);
       // few distinct magnitudes, both signs: plenty of ties
-      const values = Array.from({ length: len }, () => (rand() < 0.5 ? -1 : 1) * Math.floor(rand() * 6) / 2);
-      const n = Math.floor(rand() * (len + 1));
-      const sorted = values.map((_, i) => i).sort((a, b) => Math.abs(values[b]) - Math.abs(values[a]) || a - b).slice(0, n);
+      // (and now and then a NaN, which is never picked)
+      const values = Array.from({ length: len }, () => (rand() < 0.03 ? NaN : (rand() < 0.5 ? -1 : 1) * Math.floor(rand() * 6) / 2));
+      const n = rand() < 0.5 ? Math.floor(rand() * Math.min(len + 1, 8)) : Math.floor(rand() * (len + 1));
+      const sorted = values.map((_, i) => i).filter((i) => !Number.isNaN(values[i])).sort((a, b) => Math.abs(values[b]) - Math.abs(values[a]) || a - b).slice(0, n);
       expect(topIndices(Float64Array.from(values), n), `${values} n=${n}`).toEqual(sorted);
     }
   });
