@@ -292,18 +292,18 @@ fv AS (
  */
 function eventTypeAggregates({ b, catalog, ctes, joins, perAccount }: Assembly, cols: string): void {
   const reach = typeReach(catalog.features);
-  const sums = typeWindowSums(reach, b.bind(typesOf(catalog.features), 'text[]'), b.typeWindows);
+  const sums = typeWindowSums(reach, b.bind([...b.typeIndex.keys()], 'text[]'), b.typeWindows); // in position order
   if (perAccount) {
     joins.push(`LEFT JOIN LATERAL ( -- events of the configured event types in the ${reach} days before each date: per type and day, per type and window
   SELECT ${cols}
-  FROM (SELECT ${sums.perType} FROM (SELECT ${sums.days} FROM ${sums.from} GROUP BY 1, 2) y GROUP BY y.k) x
+  FROM (SELECT ${sums.perType} FROM (SELECT ${sums.days} FROM ${sums.events} WHERE ${sums.on} GROUP BY 1, 2) y GROUP BY y.k) x
 ) ety ON true`);
     return;
   }
   ctes.push(`-- ${ctes.length + 1}. events of the configured event types in the ${reach} days before each date, summed per type and day
 etd AS (
   SELECT p.as_of, p.account_id, ${sums.days}
-  FROM pop p JOIN ${sums.from.replace(' WHERE ', ' ON ')}
+  FROM pop p JOIN ${sums.events} ON ${sums.on}
   GROUP BY p.as_of, p.account_id, 3, 4
 )`);
   ctes.push(`-- ${ctes.length + 1}. the event-type features' aggregates per date and account, from per-type window sums

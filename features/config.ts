@@ -12,6 +12,7 @@ import { query, type Queryable } from '../core/db.ts';
 import { ChurnError, describeIssues } from '../core/errors.ts';
 import { ALL_DEFINITIONS } from './definitions/index.ts';
 import { AttributeName, FAMILIES, type FeatureInput } from './definitions/schema.ts';
+import { NUMERIC_TEXT } from './sql/types.sql.ts';
 
 /** What each configured event type contributes (all by default). */
 export const PER_TYPE = ['count', 'prev_count', 'change', 'days', 'per_active_day', 'per_user'] as const;
@@ -242,7 +243,7 @@ export async function discoverFeaturesConfig(db: Queryable, opts: { topValues?: 
            SELECT key, bool_and(value ~ $1) AS numeric, sum(n) AS holders,
                   (array_agg(jsonb_build_object('v', value, 'n', n) ORDER BY n DESC, value))::jsonb[] AS values
            FROM counted GROUP BY key ORDER BY key`,
-    values: [String.raw`^\s*[-+]?([0-9]{1,15}(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]{1,2})?\s*$`],
+    values: [NUMERIC_TEXT],
   });
   const attributes: FeaturesConfigInput['attributes'] = [];
   for (const a of attrs) {
@@ -257,4 +258,3 @@ export async function discoverFeaturesConfig(db: Queryable, opts: { topValues?: 
   }
   return parseFeaturesConfig({ builtIn: opts.builtIn ?? true, eventTypes: types.map((t) => t.event_type), attributes }, '(discovered)');
 }
-export { catalogFromConfig } from './catalog.ts';

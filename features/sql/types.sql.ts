@@ -35,15 +35,16 @@ export const typeDays: Template<KindDef<'type_days'>> = (def, b) =>
 
 /**
  * The per-type window sums the event-type features aggregate, for the rows of `pop` (alias p): the
- * day sums' select list and FROM/WHERE over source.events of the `reach` days before each as_of
- * (only of `types`), and the per-type select list over them (alias y).
+ * day sums' select list over source.events (`events`, alias e) joined `on` the `reach` days before
+ * each as_of (only of `types`), and the per-type select list over them (alias y).
  */
-export function typeWindowSums(reach: number, types: string, windows: readonly Window[]): { days: string; from: string; perType: string } {
+export function typeWindowSums(reach: number, types: string, windows: readonly Window[]): { days: string; events: string; on: string; perType: string } {
   const age = 'extract(epoch FROM (p.as_of - e.occurred_at))';
   const inW = (w: Window) => `y.d >= ${int(w.offsetDays)} AND y.d < ${int(w.offsetDays + w.days)}`;
   return {
     days: `array_position(${types}, e.event_type) AS k, ceil(${age} / 86400)::int - 1 AS d, sum(e.quantity) AS q`,
-    from: `source.events e WHERE e.account_id = p.account_id AND e.occurred_at >= ${daysBefore('p.as_of', reach)} AND e.occurred_at < p.as_of AND e.event_type = ANY(${types})`,
+    events: 'source.events e',
+    on: `e.account_id = p.account_id AND e.occurred_at >= ${daysBefore('p.as_of', reach)} AND e.occurred_at < p.as_of AND e.event_type = ANY(${types})`,
     perType: ['y.k', ...windows.flatMap((w, i) => [`sum(y.q) FILTER (WHERE ${inW(w)}) AS s${i}`, `count(*) FILTER (WHERE ${inW(w)}) AS n${i}`])].join(', '),
   };
 }
@@ -59,7 +60,7 @@ export function typeReach(defs: readonly { kind: string; window?: { days: number
 }
 
 /** A number written as text (ingestion stores every attribute as text), small enough for float8. */
-const NUMERIC = String.raw`^\s*[-+]?([0-9]{1,15}(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]{1,2})?\s*$`;
+export const NUMERIC_TEXT = String.raw`^\s*[-+]?([0-9]{1,15}(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]{1,2})?\s*$`;
 
 /** Account attributes that are columns of source.accounts rather than keys of `attributes`. */
 export const COLUMN_ATTRIBUTES = ['industry', 'region'] as const;
@@ -72,5 +73,5 @@ export const COLUMN_ATTRIBUTES = ['industry', 'region'] as const;
 export const attribute: Template<KindDef<'attribute'>> = (def, b) => {
   const v = (COLUMN_ATTRIBUTES as readonly string[]).includes(def.attr) ? `p.${def.attr}` : `(p.attributes ->> ${b.bind(def.attr, 'text')})`;
   if (def.equals !== undefined) return `(${v} = ${b.bind(def.equals, 'text')})::int`;
-  return `CASE WHEN ${v} ~ ${b.bind(NUMERIC, 'text')} THEN ${v}::float8 END`;
+  return `CASE WHEN ${v} ~ ${b.bind(NUMERIC_TEXT, 'text')} THEN ${v}::float8 END`;
 };
