@@ -7,7 +7,8 @@
  * Also the calibration bins: equal-count groups by predicted risk (quantile bins).
  */
 import type { EvaluationReport } from '../../training/evaluate.ts';
-import { rank, topCount, type Ranked } from '../../training/metrics/ranked.ts';
+import { rank, topCount } from '../../training/metrics/ranked.ts';
+import { decileTable } from '../../training/metrics/ranking.ts';
 
 export type DecileRow = EvaluationReport['deciles'][number];
 
@@ -16,38 +17,10 @@ function decileEnd(n: number, d: number): number {
   return d >= 10 ? n : Math.min(n, topCount(n, d / 10));
 }
 
-function decilesOf(r: Ranked): DecileRow[] {
-  const rate = r.positives / r.n;
-  const rows: DecileRow[] = [];
-  let cumulative = 0;
-  let from = 0;
-  for (let d = 1; d <= 10; d++) {
-    const to = Math.max(from, decileEnd(r.n, d));
-    let churners = 0;
-    let sumP = 0;
-    for (let k = from; k < to; k++) {
-      churners += r.y[r.order[k]];
-      sumP += r.p[r.order[k]];
-    }
-    const n = to - from;
-    cumulative += churners;
-    rows.push({
-      decile: d, n, churners,
-      churnRate: n ? churners / n : 0,
-      lift: n && rate ? churners / n / rate : 0,
-      meanPredicted: n ? sumP / n : 0,
-      cumulativeChurners: cumulative,
-      cumulativeCapture: r.positives ? cumulative / r.positives : 0,
-      cumulativeShare: to / r.n,
-    });
-    from = to;
-  }
-  return rows;
-}
-
 /** The ten risk deciles of labels `y` and probabilities `p`, riskiest first. */
 export function riskDeciles(y: ArrayLike<number>, p: ArrayLike<number>): DecileRow[] {
-  return decilesOf(rank(y, p, true));
+  const r = rank(y, p, true);
+  return decileTable(r, (d) => decileEnd(r.n, d));
 }
 
 /** Row indices of the riskiest `tenths` tenths (1: the riskiest 10%), riskiest first. */

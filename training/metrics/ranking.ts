@@ -168,17 +168,16 @@ export interface DecileRow {
 }
 
 /**
- * Ten equal-count groups riskiest first (positions floor(d n / 10) to floor((d + 1) n / 10); ties at a
- * boundary split by input order). Needs at least one churner.
+ * The ten risk deciles of ranked rows, riskiest first: decile d (1..10) holds rank positions from the
+ * previous decile's end to `end(d)` (never before it). Rows without churners give zero lift and capture.
  */
-export function liftByDecileRanked(r: Ranked): DecileRow[] {
-  if (r.positives === 0) requireBothClasses(0, r.n, 'lift by decile');
+export function decileTable(r: Ranked, end: (d: number) => number): DecileRow[] {
   const rate = r.positives / r.n;
   const rows: DecileRow[] = [];
   let cumulative = 0;
-  for (let d = 0; d < 10; d++) {
-    const from = Math.floor((d * r.n) / 10);
-    const to = Math.floor(((d + 1) * r.n) / 10);
+  let from = 0;
+  for (let d = 1; d <= 10; d++) {
+    const to = Math.max(from, end(d));
     let churners = 0;
     let sumP = 0;
     for (let k = from; k < to; k++) {
@@ -188,18 +187,26 @@ export function liftByDecileRanked(r: Ranked): DecileRow[] {
     const n = to - from;
     cumulative += churners;
     rows.push({
-      decile: d + 1,
-      n,
-      churners,
+      decile: d, n, churners,
       churnRate: n ? churners / n : 0,
-      lift: n ? churners / n / rate : 0,
+      lift: n && rate ? churners / n / rate : 0,
       meanPredicted: n ? sumP / n : 0,
       cumulativeChurners: cumulative,
-      cumulativeCapture: cumulative / r.positives,
+      cumulativeCapture: r.positives ? cumulative / r.positives : 0,
       cumulativeShare: to / r.n,
     });
+    from = to;
   }
   return rows;
+}
+
+/**
+ * Ten equal-count groups riskiest first (positions floor((d - 1) n / 10) to floor(d n / 10); ties at a
+ * boundary split by input order). Needs at least one churner.
+ */
+export function liftByDecileRanked(r: Ranked): DecileRow[] {
+  if (r.positives === 0) requireBothClasses(0, r.n, 'lift by decile');
+  return decileTable(r, (d) => Math.floor((d * r.n) / 10));
 }
 
 export function liftByDecile(y: ArrayLike<number>, p: ArrayLike<number>): DecileRow[] {
