@@ -248,14 +248,18 @@ const LISTED = `base AS (
 
 const filterValues = (f: AccountFilters): unknown[] => [f.segment ?? null, f.owner ?? null, f.mrrMin ?? null, f.mrrMax ?? null, f.renewalWithinDays ?? null];
 
-/** A row of the account list: the latest stored score (tier and action as of now) and the account's context. */
-export interface AccountListRow extends Omit<StoredScoreRow, 'drivers' | 'base_value'> {
+/** What the account views show of an account beside its score: who it is and its current subscription period. */
+export interface AccountFacts {
   name: string;
   account_segment: string;
   plan: string;
   owner: string | null;
   mrr: number | null;
   renewal_date: Date | null;
+}
+
+/** A row of the account list: the latest stored score (tier and action as of now) and the account's context. */
+export interface AccountListRow extends Omit<StoredScoreRow, 'drivers' | 'base_value'>, AccountFacts {
   change_7d: number | null;
   change_30d: number | null;
   sort_nulls: 0 | 1;
@@ -307,14 +311,8 @@ export const accountSummary = (f: Omit<AccountFilters, 'tier'>): Sql => ({
   values: filterValues(f),
 });
 
-export interface AccountContextRow {
+export interface AccountContextRow extends AccountFacts {
   account_id: string;
-  name: string;
-  account_segment: string;
-  plan: string;
-  owner: string | null;
-  mrr: number | null;
-  renewal_date: Date | null;
   /** health of the stored scores nearest to 7 and 30 days before `trendAt` (none: null) */
   health_7d: number | null;
   health_30d: number | null;
