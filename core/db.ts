@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ChurnError } from './errors.ts';
 
@@ -145,6 +146,34 @@ function removeEmbeddedExitHooks(): void {
 }
 
 /**
+ * The first of `dir` and its parents that users other than its owner cannot enter (no x bit for
+ * others), or null when every one can be entered.
+ */
+export async function closedAncestor(dir: string): Promise<{ dir: string; mode: string } | null> {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const st = await fs.stat(d).catch(() => null);
+    if (st && (st.mode & 0o001) === 0) return { dir: d, mode: (st.mode & 0o777).toString(8).padStart(3, '0') };
+    if (path.dirname(d) === d) return null;
+  }
+}
+
+/**
+ * Run as root, the embedded PostgreSQL runs as the system user `postgres` (PostgreSQL refuses root),
+ * which must reach both its programs (under this installation) and the data directory: a checkout in
+ * a directory only root may enter (/root, or `mktemp -d`) failed there with a bare EACCES from a child
+ * process. Said plainly before starting instead.
+ */
+async function requireReachableByPostgres(dataDir: string): Promise<void> {
+  for (const [what, dir] of [['the installation', path.dirname(fileURLToPath(import.meta.url))], ['the data directory', path.dirname(dataDir)]] as const) {
+    const closed = await closedAncestor(dir);
+    if (closed) {
+      throw new ChurnError('CHURN_ERR_DATABASE', `the embedded PostgreSQL runs as the system user postgres (PostgreSQL refuses to run as root), which cannot enter ${closed.dir} (mode ${closed.mode}) on the way to ${what}: `
+        + `allow it (chmod o+x ${closed.dir}), install and run Churnlens under a directory others may enter, run it as another user, or set DATABASE_URL to a PostgreSQL server`);
+    }
+  }
+}
+
+/**
  * Starts the embedded PostgreSQL kept under `home/pg` (initialising it on first use), or joins the one
  * another churn process already runs there. Returns a connection string to the `churnlens` database.
  * A server this process starts is stopped by `stop()`; `onStarting` receives that function before the
@@ -165,6 +194,8 @@ export async function startEmbedded(home: string, port: number, log: (msg: strin
   await fs.mkdir(path.resolve(home), { recursive: true });
   // The data directory's parents must be traversable by the `postgres` system user that runs the server.
   await fs.chmod(path.resolve(home), 0o755).catch(() => undefined);
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (asRoot) await requireReachableByPostgres(dataDir);
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -172,7 +203,7 @@ export async function startEmbedded(home: string, port: number, log: (msg: strin
     password,
     authMethod: 'password',
     persistent: true,
-    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'shared_buffers=256MB', '-c', 'work_mem=64MB', '-c', 'max_wal_size=4GB', '-c', 'unix_socket_directories='],
     onLog: (m: string) => log(m.trim()),
     onError: (m: unknown) => log(String(m).trim()),
