@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChurnError } from '../core/errors.ts';
 import {
-  brier, captureAt, chooseThreshold, confusionAt, ece, liftAt, liftByDecile, prAuc, prCurve, reliabilityTable, rocAuc, rocCurve,
+  brier, captureAt, chooseThreshold, confusionAt, ece, eceNoiseFloor, liftAt, liftByDecile, prAuc, prCurve, reliabilityTable, rocAuc, rocCurve,
 } from '../training/evaluate.ts';
 import { topCount } from '../training/metrics/ranked.ts';
 
@@ -82,6 +82,19 @@ describe('brier, ece and the reliability table', () => {
   });
   it('rejects probabilities outside [0, 1]', () => {
     expectChurnError(() => brier([0, 1], [0.2, 1.2]), 'CHURN_ERR_VALIDATION');
+  });
+  it('measures the ECE a perfectly calibrated model shows by chance, shrinking with the rows', () => {
+    // one bin at p = 0.5: ECE = |churn share - 0.5|, whose mean is about sqrt(0.25 / n) x sqrt(2 / pi)
+    for (const n of [400, 6400]) {
+      const floor = eceNoiseFloor(new Array(n).fill(0.5), 400, 3);
+      const expected = Math.sqrt(0.25 / n) * Math.sqrt(2 / Math.PI);
+      expect(floor.mean).toBeGreaterThan(0.8 * expected);
+      expect(floor.mean).toBeLessThan(1.2 * expected);
+      expect(floor.p90).toBeGreaterThan(floor.mean);
+    }
+    expect(eceNoiseFloor([0.1, 0.7, 0.3], 50, 9)).toEqual(eceNoiseFloor([0.1, 0.7, 0.3], 50, 9));
+    expect(eceNoiseFloor([0, 1, 0, 1], 20, 1)).toEqual({ mean: 0, p90: 0 }); // certain outcomes: no noise
+    expectChurnError(() => eceNoiseFloor([0.2, 1.5]), 'CHURN_ERR_VALIDATION');
   });
 });
 

@@ -81,7 +81,8 @@ describe('a GBDT version in the registry, MLflow, churn models show and the repo
       const params = Object.fromEntries(batches.flatMap((b) => b.params ?? []).map((x) => [x.key, x.value]));
       const tags = Object.fromEntries(batches.flatMap((b) => b.tags ?? []).map((x) => [x.key, x.value]));
       expect(params.model_type).toBe('gbdt');
-      expect(params['model.maxDepth']).toBe('3');
+      expect(params['model.members.0.params.maxDepth']).toBe('3');
+      expect(params['model.members.0.rounds']).toBe(String(trees));
       expect(tags['churnlens.model_type']).toBe('gbdt');
       expect(tags['churnlens.settings']).toMatch(settings);
       const uploaded = [...fake.artifacts.entries()].find(([k]) => k.endsWith('model/model.json'));

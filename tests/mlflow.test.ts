@@ -147,6 +147,11 @@ describe('MLflow payload rules', () => {
     expect(batches.reduce((s, x) => s + (x.params?.length ?? 0), 0)).toBe(150);
   });
 
+  it('flattens a list of objects by position and keeps a list of numbers as JSON', () => {
+    const flat = Object.fromEntries(toMlflowParams({ model: { members: [{ params: { maxDepth: 5 }, rounds: 153 }, { params: { maxDepth: 3 }, rounds: 40 }] }, hidden: [16, 8] }).map((p) => [p.key, p.value]));
+    expect(flat).toEqual({ 'model.members.0.params.maxDepth': '5', 'model.members.0.rounds': '153', 'model.members.1.params.maxDepth': '3', 'model.members.1.rounds': '40', hidden: '[16,8]' });
+  });
+
   it('maps run artifact roots onto the artifact proxy and refuses roots it does not serve', () => {
     expect(proxiedArtifactPath('mlflow-artifacts:/3/abc/artifacts')).toBe('3/abc/artifacts');
     expect(proxiedArtifactPath('mlflow-artifacts://host:5000/3/abc/artifacts')).toBe('3/abc/artifacts');

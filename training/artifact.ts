@@ -110,10 +110,17 @@ export function describeSettings(a: ModelArtifact): string {
     const constraints = monotone(g.monotone) ? `, ${monotone(g.monotone)} of ${g.features.length} features monotone` : '';
     const explained = a.explanation === 'tree_path_dependent' ? 'TreeSHAP (path-dependent)' : 'Shapley values against the typical retained account';
     if (g.source === 'xgboost') return `gradient-boosted trees imported from XGBoost${p.xgboost_version ? ` ${short(p.xgboost_version)}` : ''}: ${trees}${constraints}; explained by ${explained}`;
-    const shape = p.growth === 'leafwise' ? `leaf-wise up to ${short(p.maxLeaves)} leaves (depth <= ${short(p.maxDepth)})` : `depth-wise to depth ${short(p.maxDepth)}`;
-    const sampling = (p.subsample !== undefined && p.subsample !== 1) || (p.colsample !== undefined && p.colsample !== 1)
-      ? `, row/column sampling ${short(p.subsample ?? 1)}/${short(p.colsample ?? 1)}` : '';
-    return `gradient-boosted trees: ${trees}, ${shape}, learning rate ${short(p.learningRate)}${sampling}, L2 ${short(p.lambda ?? 1)}, min child weight ${short(p.minChildWeight ?? 1)}${constraints}; explained by ${explained}`;
+    const members = Array.isArray(p.members) ? (p.members as { params: Record<string, unknown>; rounds: number }[]) : [{ params: p, rounds: g.trees.length }];
+    const setting = (q: Record<string, unknown>) => {
+      const shape = q.growth === 'leafwise' ? `leaf-wise up to ${short(q.maxLeaves)} leaves (depth <= ${short(q.maxDepth)})` : `depth-wise to depth ${short(q.maxDepth)}`;
+      const sampling = (q.subsample !== undefined && q.subsample !== 1) || (q.colsample !== undefined && q.colsample !== 1)
+        ? `, row/column sampling ${short(q.subsample ?? 1)}/${short(q.colsample ?? 1)}` : '';
+      return `${shape}, learning rate ${short(q.learningRate)}${sampling}, L2 ${short(q.lambda ?? 1)}, min child weight ${short(q.minChildWeight ?? 1)}`;
+    };
+    const body = members.length === 1
+      ? `${trees}, ${setting(members[0].params)}`
+      : `${trees}, the mean of ${members.length} boosted models (${members.map((m) => `${m.rounds} trees ${setting(m.params)}`).join('; ')})`;
+    return `gradient-boosted trees: ${body}${constraints}; explained by ${explained}`;
   }
   const p = a.training.params;
   const inputs = a.preprocessing?.encodedNames.length ?? a.feature_names.length;

@@ -14,7 +14,7 @@ import { chooseThresholdRanked, confusionRanked, type ThresholdRule } from './me
 
 export { rocAuc, prAuc, liftAt, captureAt, rocCurve, prCurve, liftByDecile } from './metrics/ranking.ts';
 export type { RocPoint, PrPoint, DecileRow } from './metrics/ranking.ts';
-export { brier, ece, reliabilityTable } from './metrics/calibration.ts';
+export { brier, ece, eceNoiseFloor, reliabilityTable } from './metrics/calibration.ts';
 export type { ReliabilityBin } from './metrics/calibration.ts';
 export { confusionAt, chooseThreshold } from './metrics/threshold.ts';
 export type { Confusion, ThresholdRule } from './metrics/threshold.ts';

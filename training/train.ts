@@ -13,7 +13,7 @@ import { mlpParams } from './models/mlp.ts';
 import { activationBuffers, compileNetwork, createRng, forward, shuffleInPlace, type NetworkWeights } from './models/network.ts';
 import { encodeColumns, encodeReference, encodedSigns, fitPreprocessing, type Preprocessing } from './preprocess.ts';
 import { buildContract } from './contract.ts';
-import { crossFitGbdt, gbdtData, gbdtMargins, refitGbdt, searchGbdt, type GbdtData } from './gbdt-candidate.ts';
+import { crossFitGbdt, gbdtData, gbdtMargins, refitGbdt, searchGbdt, type GbdtData, type GbdtSettings } from './gbdt-candidate.ts';
 import type { GbdtModel, GbdtParamsInput } from './models/gbdt/index.ts';
 import type { PreparedTable } from './table.ts';
 
@@ -42,6 +42,8 @@ export interface TrainOptions {
   params?: Partial<Record<'logistic' | 'mlp', Partial<ModelParams>>>;
   /** the GBDT settings searched (default GBDT_SEARCH, training/gbdt-candidate.ts) */
   gbdtSearch?: readonly GbdtParamsInput[];
+  /** how many of the best searched GBDT settings the model averages (default GBDT_AVERAGED, 3) */
+  gbdtAveraged?: number;
   minCategoryCount?: number;
   /**
    * training quantiles of each numeric feature that get a hinge input (a piecewise-linear shape per
@@ -79,8 +81,8 @@ export interface Candidate {
   /** cross-validated AUC over train + validation rows, when cross-fitting ran */
   cvAuc?: number;
   seconds: number;
-  /** the network's settings, or the GBDT's (the searched setting chosen) */
-  params: ModelParams | GbdtParamsInput;
+  /** the network's settings, or the GBDT's (the searched settings averaged, with their rounds) */
+  params: ModelParams | GbdtSettings;
 }
 
 export interface TrainResult {
@@ -267,13 +269,14 @@ function fitGbdtCandidate(table: PreparedTable, s: Splits, inputs: Inputs, opts:
   const t0 = performance.now();
   const seed = opts.seed + 3000;
   inputs.gbdt ??= gbdtData(table, s.train, inputs.positiveWeight);
-  const r = searchGbdt(inputs.gbdt, s.train, s.valid, seed, opts.gbdtSearch);
+  const r = searchGbdt(inputs.gbdt, s.train, s.valid, seed, opts.gbdtSearch, opts.gbdtAveraged);
   for (const t of r.tried) log(`gbdt ${JSON.stringify(t.params)}: validation AUC ${t.validAuc.toFixed(4)}, ${t.rounds} trees`);
   const seconds = (performance.now() - t0) / 1000;
-  log(`gbdt: validation AUC ${r.validAuc.toFixed(4)}, best round ${r.bestIteration}/${r.roundsRun} (${Object.keys(inputs.gbdt.monotone).length} monotone features), ${seconds.toFixed(1)}s`);
+  const kept = r.settings.members.length;
+  log(`gbdt: ${kept > 1 ? `mean of the ${kept} best settings, ` : ''}validation AUC ${r.validAuc.toFixed(4)}, ${r.trees} trees (${Object.keys(inputs.gbdt.monotone).length} monotone features), ${seconds.toFixed(1)}s`);
   return {
-    modelType: 'gbdt', validAuc: r.validAuc, validLoss: r.validLoss, bestEpoch: r.bestIteration, epochsRun: r.roundsRun, bestStep: r.bestIteration, stepsRun: r.roundsRun,
-    seconds, params: r.params, trained: { kind: 'gbdt', model: r.model }, validLogits: r.validLogits, seed,
+    modelType: 'gbdt', validAuc: r.validAuc, validLoss: r.validLoss, bestEpoch: r.trees, epochsRun: r.roundsRun, bestStep: r.trees, stepsRun: r.roundsRun,
+    seconds, params: r.settings, trained: { kind: 'gbdt', model: r.model }, validLogits: r.validLogits, seed,
   };
 }
 
@@ -318,7 +321,7 @@ async function crossValidate(table: PreparedTable, s: Splits, inputs: Inputs, ca
   for (const c of candidates) {
     const t0 = performance.now();
     const oof = c.trained.kind === 'gbdt'
-      ? crossFitGbdt(inputs.gbdt!, allRows, c.params as GbdtParamsInput, c.bestStep, folds, c.seed)
+      ? crossFitGbdt(inputs.gbdt!, allRows, c.params as GbdtSettings, folds, c.seed)
       : await crossFit({ rows: allRows, label: table.label, matrix: inputs.matrix, params: c.params as ModelParams, steps: Math.max(1, c.bestStep), seed: c.seed, positiveWeight: inputs.positiveWeight, signs: c.signs, folds, progress: opts.progress });
     logits.set(c.modelType, oof);
     c.cvAuc = rocAuc(y, oof);
@@ -338,7 +341,7 @@ async function chooseAndCalibrate(table: PreparedTable, candidates: Fitted[], he
   let trained = chosen.trained;
   if (held.folds >= 2) {
     trained = trained.kind === 'gbdt'
-      ? { kind: 'gbdt', model: refitGbdt(inputs.gbdt!, held.rows, chosen.params as GbdtParamsInput, chosen.bestStep) }
+      ? { kind: 'gbdt', model: refitGbdt(inputs.gbdt!, held.rows, chosen.params as GbdtSettings) }
       : { kind: 'network', weights: await refit({ rows: held.rows, label: table.label, matrix: inputs.matrix, params: chosen.params as ModelParams, steps: Math.max(1, chosen.bestStep), seed: chosen.seed, positiveWeight: inputs.positiveWeight, signs: chosen.signs, progress: opts.progress }) };
   }
   log(`Platt calibration a=${calibration.a.toFixed(4)} b=${calibration.b.toFixed(4)}`);

@@ -65,13 +65,18 @@ export function toMlflowMetrics(metrics: Record<string, unknown>, timestamp: num
   return out;
 }
 
-/** Parameters as MLflow strings: nested objects flattened to dotted keys, arrays as JSON. */
+/** Parameters as MLflow strings: nested objects (and lists of objects, by position) flattened to dotted keys, other arrays as JSON. */
 export function toMlflowParams(params: Record<string, unknown>): Array<{ key: string; value: string }> {
   const out = new Map<string, string>();
   const walk = (v: unknown, path: string) => {
     if (v === undefined || typeof v === 'function') return;
     if (v && typeof v === 'object' && !Array.isArray(v)) {
       for (const [k, child] of Object.entries(v as Record<string, unknown>)) walk(child, path ? `${path}.${k}` : k);
+      return;
+    }
+    // a list of objects (the members of an averaged GBDT) by position: model.members.0.params.maxDepth
+    if (Array.isArray(v) && v.some((x) => x && typeof x === 'object')) {
+      v.forEach((child, i) => walk(child, `${path}.${i}`));
       return;
     }
     const s = typeof v === 'string' ? v : JSON.stringify(v) ?? 'null';
