@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../core/random.ts';
+import { defaultAsOf, defaultAsOfText } from '../core/time.ts';
 import { buildScore, topIndices } from '../scoring/build-score.ts';
 import { checkRows } from '../scoring/validate.ts';
 import { PredictBodySchema, TopQuerySchema } from '../serving/schemas/scores.ts';
@@ -36,6 +37,16 @@ describe('the /v1/predict body and ?top= schemas', () => {
   it('accept top=N from 1 to 1000 and top=all, and refuse the rest', () => {
     expect([{}, { top: 'all' }, { top: '1' }, { top: '1000' }].map((q) => TopQuerySchema.parse(q).top)).toEqual([5, 'all', 1, 1000]);
     for (const q of [{ top: '0' }, { top: '1001' }, { top: '5.5' }, { top: 'ALL' }, { top: '5', explain: 'true' }]) expect(TopQuerySchema.safeParse(q).success, JSON.stringify(q)).toBe(false);
+  });
+});
+
+describe('the default as-of time of a predict', () => {
+  it('is the text of the latest UTC midnight, made anew when the day changes', () => {
+    const day = Date.UTC(2026, 10, 30);
+    for (const now of [day + 5, day + 86_399_999, day + 86_400_000, day + 86_400_001, day - 1, day + 3 * 86_400_000 + 7]) {
+      expect(defaultAsOfText(now), new Date(now).toISOString()).toBe(defaultAsOf(now).toISOString());
+    }
+    expect(defaultAsOfText()).toBe(defaultAsOf().toISOString());
   });
 });
 
