@@ -16,7 +16,9 @@ export type Top = number | 'all';
 export function familyComponents(slots: Int8Array, contributions: ArrayLike<number>): Score['components'] {
   const sums = new Float64Array(FAMILIES.length);
   for (let i = 0; i < slots.length; i++) if (slots[i] >= 0) sums[slots[i]] += contributions[i];
-  return Object.fromEntries(FAMILIES.map((f, k) => [f, Math.round(100 / (1 + Math.exp(sums[k])))])) as Score['components'];
+  const out = {} as Score['components'];
+  for (let k = 0; k < FAMILIES.length; k++) out[FAMILIES[k]] = Math.round(100 / (1 + Math.exp(sums[k])));
+  return out;
 }
 
 /** Indices of the `n` largest |values|, largest first (ties: the lower index first). */

@@ -1,6 +1,6 @@
 import { query, type Queryable } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
-import { defaultAsOf } from '../core/time.ts';
+import { defaultAsOfText } from '../core/time.ts';
 import type { FeatureReader } from '../features/online.ts';
 import { buildScore, type Top } from './build-score.ts';
 import type { ServingConfig } from './config.ts';
@@ -119,7 +119,7 @@ async function explainAbsent(db: Queryable, absent: string[], asOf: Date): Promi
 export function scoreInstances(holder: ModelHolder, config: ServingConfig, instances: readonly Record<string, unknown>[], opts: { asOf?: Date; top: Top; allowMissing?: boolean }): Promise<Score[]> {
   const model = requireModel(holder);
   const checked = checkRows(model, instances, { allowMissing: opts.allowMissing });
-  const asOfText = (opts.asOf ?? defaultAsOf()).toISOString();
+  const asOfText = opts.asOf ? opts.asOf.toISOString() : defaultAsOfText();
   return mapInSlices(checked, (c, i) => buildScore({
     model, config, accountId: c.id ?? String(i), asOf: asOfText, row: c.row, segment: c.segment, top: opts.top,
     ...(opts.allowMissing ? { imputed: c.imputed } : {}),

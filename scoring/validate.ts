@@ -14,7 +14,8 @@ export interface Problem {
 /** A caller-supplied row checked against the model's input contract, ready to score. */
 export interface CheckedRow {
   id: string | null;
-  row: Record<string, RowValue>;
+  /** the values to score: the caller's own object when it needed no conversion (`usableAsIs`), else a copy */
+  row: Readonly<Record<string, RowValue>>;
   segment: SegmentInfo;
   /** features the caller left out, scored as missing (only with `allowMissing`) */
   imputed: string[];
@@ -59,23 +60,75 @@ function checkValue(f: ContractFeature, v: unknown, text: boolean): RowValue | R
   return s;
 }
 
-function checkAccountKeys(model: ScoringModel, inst: Record<string, unknown>, text: boolean, report: (feature: string, reason: string) => void): { id: string | null; segment: SegmentInfo } {
-  const id = inst.id === undefined || inst.id === null ? null : typeof inst.id === 'string' || typeof inst.id === 'number' ? String(inst.id) : (report('id', 'expected text'), null);
+/**
+ * Whether a row can be scored as it is, with no copy: every feature present, each value already what
+ * the model takes (null, a finite number, or a known category without surrounding spaces), and no key
+ * but the features and the account's. Most API rows are; any other row goes the long way, which
+ * converts values and names each problem.
+ */
+function usableAsIs(model: ScoringModel, inst: Record<string, unknown>): boolean {
+  const byName = model.contract.byName;
+  let features = 0;
+  for (const k in inst) {
+    const f = byName.get(k);
+    if (f === undefined) {
+      if (ACCOUNT_KEYS.has(k)) continue;
+      return false;
+    }
+    features++;
+    const v = inst[k];
+    if (v === null) continue;
+    if (f.type === 'numeric') {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+    } else if (typeof v !== 'string' || v.trim() !== v || (f.categories && !f.categories.includes(v))) return false;
+  }
+  return features === model.contract.features.length;
+}
+
+function checkAccountKeys(model: ScoringModel, inst: Record<string, unknown>, text: boolean, r: number, problems: Problem[]): { id: string | null; segment: SegmentInfo } {
+  const id = inst.id === undefined || inst.id === null ? null : typeof inst.id === 'string' || typeof inst.id === 'number' ? String(inst.id) : (problems.push({ row: r, feature: 'id', reason: 'expected text' }), null);
   let accountSegment: string | null = null;
   if (inst.segment !== undefined && inst.segment !== null && inst.segment !== '') {
     const known = model.contract.account_segments;
-    if (typeof inst.segment !== 'string') report('segment', `expected text, got ${shown(inst.segment)}`);
-    else if (known && !known.includes(inst.segment)) report('segment', `unknown segment ${shown(inst.segment)}; the model knows ${known.map((k) => JSON.stringify(k)).join(', ')}`);
+    if (typeof inst.segment !== 'string') problems.push({ row: r, feature: 'segment', reason: `expected text, got ${shown(inst.segment)}` });
+    else if (known && !known.includes(inst.segment)) problems.push({ row: r, feature: 'segment', reason: `unknown segment ${shown(inst.segment)}; the model knows ${known.map((k) => JSON.stringify(k)).join(', ')}` });
     else accountSegment = inst.segment;
   }
   let tenureDays: number | null = null;
   if (inst.tenure_days !== undefined && inst.tenure_days !== null && inst.tenure_days !== '') {
     const n = text && typeof inst.tenure_days === 'string' ? Number(inst.tenure_days) : inst.tenure_days;
-    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) report('tenure_days', `expected a number of days (0 or more), got ${shown(inst.tenure_days)}`);
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) problems.push({ row: r, feature: 'tenure_days', reason: `expected a number of days (0 or more), got ${shown(inst.tenure_days)}` });
     else tenureDays = n;
   }
   return { id, segment: { accountSegment, tenureDays } };
 }
+
+/** Row `r` checked, its problems added to `problems` (unknown keys, then features in contract order, then the account's keys). */
+function checkRow(model: ScoringModel, inst: Record<string, unknown>, r: number, opts: CheckOptions, problems: Problem[]): CheckedRow {
+  const text = opts.text === true;
+  if (!text && usableAsIs(model, inst)) {
+    const { id, segment } = checkAccountKeys(model, inst, text, r, problems);
+    return { id, segment, row: inst as Record<string, RowValue>, imputed: [] };
+  }
+  for (const k in inst) if (!model.contract.byName.has(k) && !ACCOUNT_KEYS.has(k)) problems.push({ row: r, feature: k, reason: 'unknown feature: the model does not use it' });
+  const row: Record<string, RowValue> = {};
+  const imputed: string[] = [];
+  for (const f of model.contract.features) {
+    if (!Object.hasOwn(inst, f.name)) {
+      if (opts.allowMissing) imputed.push(f.name);
+      else problems.push({ row: r, feature: f.name, reason: 'missing (send null for a missing value, or allow_missing to impute every absent feature)' });
+      row[f.name] = null;
+      continue;
+    }
+    const c = checkValue(f, inst[f.name], text);
+    if (c instanceof Refused) problems.push({ row: r, feature: f.name, reason: c.reason });
+    else row[f.name] = c;
+  }
+  const { id, segment } = checkAccountKeys(model, inst, text, r, problems);
+  return { id, segment, row, imputed };
+}
+
+const apiPlace = (row: number, feature: string) => `instances.${row}.${feature}`;
 
 /**
  * Checks caller-supplied rows against the model's input contract and returns them ready to score.
@@ -83,30 +136,14 @@ function checkAccountKeys(model: ScoringModel, inst: Record<string, unknown>, te
  * categories the model never saw, an unknown account segment, and features the row lacks (unless
  * `allowMissing`, which scores them as missing and lists them in `imputed`). Any problem is a
  * CHURN_ERR_VALIDATION naming them, with the full list in `details.problems`; nothing is scored.
+ * The caller's rows are never modified.
  */
 export function checkRows(model: ScoringModel, rows: readonly Record<string, unknown>[], opts: CheckOptions = {}): CheckedRow[] {
   const problems: Problem[] = [];
-  const where = opts.where ?? ((i: number, feature: string) => `instances.${i}.${feature}`);
-  const text = opts.text === true;
-  const out = rows.map((inst, r): CheckedRow => {
-    const report = (feature: string, reason: string) => problems.push({ row: r, feature, reason });
-    for (const k in inst) if (!model.contract.byName.has(k) && !ACCOUNT_KEYS.has(k)) report(k, 'unknown feature: the model does not use it');
-    const row: Record<string, RowValue> = {};
-    const imputed: string[] = [];
-    for (const f of model.contract.features) {
-      if (!Object.hasOwn(inst, f.name)) {
-        if (opts.allowMissing) imputed.push(f.name);
-        else report(f.name, 'missing (send null for a missing value, or allow_missing to impute every absent feature)');
-        row[f.name] = null;
-        continue;
-      }
-      const c = checkValue(f, inst[f.name], text);
-      if (c instanceof Refused) report(f.name, c.reason);
-      else row[f.name] = c;
-    }
-    return { ...checkAccountKeys(model, inst, text, report), row, imputed };
-  });
+  const out: CheckedRow[] = [];
+  for (let r = 0; r < rows.length; r++) out.push(checkRow(model, rows[r], r, opts, problems));
   if (problems.length) {
+    const where = opts.where ?? apiPlace;
     const list = problems.slice(0, 10).map((p) => `${where(p.row, p.feature)}: ${p.reason}`).join('; ');
     const inputs = model.version > 0 ? ` (the model's inputs: GET /v1/models/${model.version}, or \`churn models show ${model.version}\`)` : '';
     throw new ChurnError('CHURN_ERR_VALIDATION', `${problems.length} problem${problems.length > 1 ? 's' : ''} with the rows to score${inputs}: ${list}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`,

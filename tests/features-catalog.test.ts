@@ -149,8 +149,15 @@ describe('plain-language feature values', () => {
       const v = [() => Math.round(rand() * 1e7 - 5e6), () => (rand() - 0.5) * 10 ** Math.floor(rand() * 9 - 3), () => Math.round(rand() * 1000) / 100][i % 3]();
       for (const unit of ['days', 'currency'] as const) expect(formatNumber(v, unit), `${v} ${unit}`).toBe(expected(v, unit));
     }
+    // below 999.5 most values take toFixed; where it and Intl round differently (the shortest decimal
+    // form ends in a 5 just past the digits kept) and at the edges, Intl's text all the same
+    const edges = [1.005, 2.675, 1.045, 0.285, 8.345, -1.005, 0.125, 0.5, 2.5, 10.05, 99.95, 99.96, 9.995, 100.5, 998.5, 999.4999999999999, 999.5, -999.5, 999.6,
+      0, -0, 1e-7, -1e-7, 5e-7, 0.000001, 0.0049, 0.005, -0.004, -0.005, 0.1 + 0.2, 1 / 3, -2 / 3, 12.25, 12.35, 99.5, 999, -999, 1000, 5e-324];
+    const values = [...edges, ...Array.from({ length: 20000 }, (_, i) => [() => (rand() - 0.5) * 2000, () => Math.round((rand() - 0.5) * 2e5) / 1000, () => Math.round(rand() * 2e4) / 200, () => (rand() - 0.5) * 10 ** (rand() * 4 - 2)][i % 4]())];
+    for (const v of values) expect(formatNumber(v), String(v)).toBe(expected(v));
     expect(formatNumber(1234567)).toBe('1,234,567');
     expect(formatNumber(-0.004)).toBe('-0');
+    expect(formatNumber(1.005)).toBe('1.01');
   });
   it('says what a missing value means', () => {
     expect(describeFeature(def('nps_latest'), null)).toBe('No NPS response yet');

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../core/random.ts';
-import { topIndices } from '../scoring/build-score.ts';
+import { defaultAsOf, defaultAsOfText } from '../core/time.ts';
+import { buildScore, topIndices } from '../scoring/build-score.ts';
+import { checkRows } from '../scoring/validate.ts';
 import { PredictBodySchema, TopQuerySchema } from '../serving/schemas/scores.ts';
 import { bearer, startHarness, type ServingHarness } from './serving-fixture.ts';
 
@@ -35,6 +37,16 @@ describe('the /v1/predict body and ?top= schemas', () => {
   it('accept top=N from 1 to 1000 and top=all, and refuse the rest', () => {
     expect([{}, { top: 'all' }, { top: '1' }, { top: '1000' }].map((q) => TopQuerySchema.parse(q).top)).toEqual([5, 'all', 1, 1000]);
     for (const q of [{ top: '0' }, { top: '1001' }, { top: '5.5' }, { top: 'ALL' }, { top: '5', explain: 'true' }]) expect(TopQuerySchema.safeParse(q).success, JSON.stringify(q)).toBe(false);
+  });
+});
+
+describe('the default as-of time of a predict', () => {
+  it('is the text of the latest UTC midnight, made anew when the day changes', () => {
+    const day = Date.UTC(2026, 10, 30);
+    for (const now of [day + 5, day + 86_399_999, day + 86_400_000, day + 86_400_001, day - 1, day + 3 * 86_400_000 + 7]) {
+      expect(defaultAsOfText(now), new Date(now).toISOString()).toBe(defaultAsOf(now).toISOString());
+    }
+    expect(defaultAsOfText()).toBe(defaultAsOf().toISOString());
   });
 });
 
@@ -97,6 +109,40 @@ describe('POST /v1/predict with hostile JSON', () => {
   });
   const metricsText = async () => (await h.app.inject({ url: '/metrics' })).body;
   const served = (text: string) => Number(/churn_scores_served_total\{route="predict"\} (\d+)/.exec(text)?.[1] ?? 0);
+
+  it('checks a complete instance without copying or changing it, and still refuses or converts what it cannot score as sent', () => {
+    const model = h.holder.current!;
+    const names = model.contract.features.map((f) => f.name);
+    const numeric = model.contract.features.find((f) => f.type === 'numeric')!.name;
+    const complete = Object.freeze(Object.fromEntries([['id', 'r1'], ...names.map((n, i) => [n, i === 0 ? null : model.contract.byName.get(n)!.type === 'numeric' ? i / 4 : model.contract.byName.get(n)!.categories?.[0] ?? 'x'])]));
+    const [as] = checkRows(model, [complete]); // frozen: a write would throw
+    expect(as.row).toBe(complete);
+    expect(as.id).toBe('r1');
+    // the same values in a row built the long way (a boolean among them) score the same
+    const withBool = { ...complete, [numeric]: true };
+    const [converted] = checkRows(model, [withBool]);
+    expect(converted.row).not.toBe(withBool);
+    expect(withBool[numeric]).toBe(true);
+    expect(converted.row[numeric]).toBe(1);
+    const score = (row: typeof as.row) => buildScore({ model, config: h.config, accountId: 'r1', asOf: '2026-09-15T00:00:00.000Z', row, segment: as.segment, top: 'all' });
+    expect(score(converted.row)).toEqual(score({ ...complete, [numeric]: 1 }));
+    expect(score(as.row)).toEqual(score({ ...converted.row, [numeric]: complete[numeric] }));
+    // what the quick check lets through the long way still refuses, with the same problems
+    const refused = (inst: Record<string, unknown>) => {
+      try {
+        checkRows(model, [inst]);
+      } catch (err) {
+        return (err as { details: { problems: unknown[] } }).details.problems;
+      }
+      return [];
+    };
+    expect(refused({ ...complete, [numeric]: 'lots' })).toEqual([{ row: 0, feature: numeric, reason: 'expected a number, got "lots"' }]);
+    expect(refused({ ...complete, [numeric]: Infinity })).toEqual([{ row: 0, feature: numeric, reason: 'expected a finite number, got Infinity' }]);
+    expect(refused({ ...complete, extra: 1 })).toEqual([{ row: 0, feature: 'extra', reason: 'unknown feature: the model does not use it' }]);
+    expect(refused({ ...complete, segment: 'galactic' })).toEqual([{ row: 0, feature: 'segment', reason: expect.stringMatching(/^unknown segment "galactic"/) }]);
+    const { [numeric]: _left, ...lacking } = complete;
+    expect(refused(lacking)).toEqual([{ row: 0, feature: numeric, reason: expect.stringMatching(/^missing/) }]);
+  });
 
   it('scores a valid body, as_of included, as the schema defines it', async () => {
     const feature = h.catalog.names[0];
