@@ -99,6 +99,9 @@ describe('the GBDT candidate averages its best settings', () => {
     const text = describeSettings(trained.artifact);
     expect(text).toMatch(/the mean of 2 boosted models/);
     expect(text).toContain(`${trained.artifact.gbdt!.trees.length} trees`);
+    // a version registered before the averaging (one setting, its params flat) reads as before
+    const before = { ...trained.artifact, gbdt: { ...trained.artifact.gbdt!, params: { growth: 'depthwise', maxDepth: 3, learningRate: 0.2, lambda: 1, minChildWeight: 2 } } };
+    expect(describeSettings(before)).toMatch(new RegExp(`^gradient-boosted trees: ${before.gbdt.trees.length} trees, depth-wise to depth 3, learning rate 0\\.2, L2 1, min child weight 2;`));
   });
 
   it('averages nothing when there is one model, and refuses models of different features', () => {
