@@ -52,7 +52,7 @@ describe('the GBDT candidate averages its best settings', () => {
     expect(r.settings.members.map((m) => m.validAuc)).toEqual(ranked.slice(0, 2).map((x) => x.validAuc));
     expect(r.settings.members.map((m) => m.rounds)).toEqual(ranked.slice(0, 2).map((x) => x.rounds));
     expect(r.settings.members.some((m) => m.params.maxDepth === 1)).toBe(false); // stumps cannot see a x b
-    expect(r.trees).toBe(r.settings.members.reduce((s, m) => s + m.rounds, 0));
+    expect(r.model.trees).toHaveLength(r.settings.members.reduce((s, m) => s + m.rounds, 0));
     expect(r.model.params).toEqual({ members: r.settings.members });
 
     // the averaged model's margins are the members' mean margin (each member refitted alone reproduces its trees)
@@ -91,7 +91,7 @@ describe('the GBDT candidate averages its best settings', () => {
     expect(oof).toHaveLength(all.length);
     expect(rocAuc(all.map((i) => t.label[i]), oof)).toBeGreaterThan(0.75);
     const refit = refitGbdt(d, all, r.settings);
-    expect(refit.trees).toHaveLength(r.trees);
+    expect(refit.trees).toHaveLength(r.model.trees.length);
 
     const trained = await trainModel(t, { seed: 5, modelTypes: ['gbdt'], bootstrap: 0, gbdtSearch: SEARCH, gbdtAveraged: 2 });
     const kept = trained.candidates[0].params as { members: unknown[] };

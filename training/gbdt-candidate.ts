@@ -109,9 +109,8 @@ export interface GbdtSearchResult {
   settings: GbdtSettings;
   /** the members fitted on the train rows, averaged */
   model: GbdtModel;
-  /** rounds run over all members, and trees kept */
+  /** rounds run over all members (the model keeps each member's best rounds) */
   roundsRun: number;
-  trees: number;
   validLoss: number;
   validLogits: Float64Array;
   validAuc: number;
@@ -140,7 +139,6 @@ export function searchGbdt(d: GbdtData, trainRows: readonly number[], validRows:
     validAuc: rocAuc(yValid, validLogits),
     validLoss: logLoss(yValid, Float64Array.from(validRows, (i) => d.weights[i]), validLogits),
     roundsRun: kept.reduce((s, m) => s + m.f.roundsRun, 0),
-    trees: model.trees.length,
     tried: fits.map((m) => ({ params: m.searched, validAuc: m.validAuc, rounds: m.f.bestIteration })),
   };
 }

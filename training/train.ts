@@ -273,9 +273,9 @@ function fitGbdtCandidate(table: PreparedTable, s: Splits, inputs: Inputs, opts:
   for (const t of r.tried) log(`gbdt ${JSON.stringify(t.params)}: validation AUC ${t.validAuc.toFixed(4)}, ${t.rounds} trees`);
   const seconds = (performance.now() - t0) / 1000;
   const kept = r.settings.members.length;
-  log(`gbdt: ${kept > 1 ? `mean of the ${kept} best settings, ` : ''}validation AUC ${r.validAuc.toFixed(4)}, ${r.trees} trees (${Object.keys(inputs.gbdt.monotone).length} monotone features), ${seconds.toFixed(1)}s`);
+  log(`gbdt: ${kept > 1 ? `mean of the ${kept} best settings, ` : ''}validation AUC ${r.validAuc.toFixed(4)}, ${r.model.trees.length} trees (${Object.keys(inputs.gbdt.monotone).length} monotone features), ${seconds.toFixed(1)}s`);
   return {
-    modelType: 'gbdt', validAuc: r.validAuc, validLoss: r.validLoss, bestEpoch: r.trees, epochsRun: r.roundsRun, bestStep: r.trees, stepsRun: r.roundsRun,
+    modelType: 'gbdt', validAuc: r.validAuc, validLoss: r.validLoss, bestEpoch: r.model.trees.length, epochsRun: r.roundsRun, bestStep: r.model.trees.length, stepsRun: r.roundsRun,
     seconds, params: r.settings, trained: { kind: 'gbdt', model: r.model }, validLogits: r.validLogits, seed,
   };
 }

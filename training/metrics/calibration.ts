@@ -82,10 +82,9 @@ export function ece(y: ArrayLike<number>, p: ArrayLike<number>, bins = 10): numb
  * (1,418 Telco test rows: about 0.023), so an observed ECE is read against it.
  */
 export function eceNoiseFloor(p: ArrayLike<number>, draws = 200, seed = 0, bins = 10): { mean: number; p90: number } {
-  if (p.length === 0) throw new ChurnError('CHURN_ERR_NOT_ENOUGH_DATA', 'no rows to evaluate');
-  for (let i = 0; i < p.length; i++) if (!(p[i] >= 0 && p[i] <= 1)) throw new ChurnError('CHURN_ERR_VALIDATION', `probability at row ${i} is ${p[i]}, expected 0 to 1`);
-  const rng = mulberry32(seed);
   const y = new Float64Array(p.length);
+  checkInputs(y, p, true); // the probabilities, once (y is all 0s here)
+  const rng = mulberry32(seed);
   const out = new Float64Array(draws);
   for (let k = 0; k < draws; k++) {
     for (let i = 0; i < p.length; i++) y[i] = rng() < p[i] ? 1 : 0;
