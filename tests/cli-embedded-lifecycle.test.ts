@@ -67,8 +67,10 @@ describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
     let out = '';
     npm.stdout.on('data', (d) => (out += d));
     npm.stderr.on('data', (d) => (out += d));
-    const npmExit = new Promise<void>((resolve) => npm.once('exit', () => resolve()));
-    expect(await waitFor(() => /API at http:\/\/\S+/.test(out), 60_000), out).toBe(true);
+    let exited = false;
+    const npmExit = new Promise<void>((resolve) => npm.once('exit', () => { exited = true; resolve(); }));
+    // a start that fails ends the wait at once, with its output in the failure
+    expect(await waitFor(() => /API at http:\/\/\S+/.test(out) || exited, 60_000) && !exited, out).toBe(true);
     const tree = [npm.pid!, ...descendants(npm.pid!)];
     const servers = postgresOn(dataDir);
     expect(servers).toHaveLength(1);
