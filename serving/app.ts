@@ -63,6 +63,7 @@ export async function buildApp(deps: AppDeps) {
   // Declared up front, so every request object has the same shape whether or not a key is checked.
   app.decorateRequest('principal', undefined);
   app.decorateRequest('deadline', null);
+  app.decorateRequest('bodyMayHoldNul', true); // false once the JSON parser has seen no \u0000 in the text
   app.decorate('authFailures', limits.authFailureLimit > 0 ? new FailureLimiter(limits.authFailureLimit) : null);
   // Every /v1 route: its deadline (the batch routes set a longer one in `config.deadlineMs`). Every
   // route: its operationId and, when public, `security: []` in the OpenAPI document.
@@ -98,8 +99,16 @@ export async function buildApp(deps: AppDeps) {
     done();
   });
   // No string that reaches SQL may hold a NUL (PostgreSQL refuses it with 22021, which was a 500).
+  // JSON can carry a NUL only as the escape \u0000 (a raw control character is not JSON), so a body is
+  // walked only when its text holds that escape (a walk of a 62-feature instance costs 2.5-5 us).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, text, done) => {
+    req.bodyMayHoldNul = (text as string).includes('\\u0000');
+    parseJson(req, text as string, done);
+  });
   app.addHook('preValidation', (req, _reply, done) => {
-    for (const [where, value] of [['body', req.body], ['querystring', req.query], ['params', req.params]] as const) {
+    for (const [where, value] of [['body', req.bodyMayHoldNul ? req.body : undefined], ['querystring', req.query], ['params', req.params]] as const) {
       const path = findNul(value);
       if (path) return done(new ChurnError('CHURN_ERR_VALIDATION', `invalid ${where}: ${path.length ? `${path.join('.')}: ` : ''}a NUL character (\\u0000) is not allowed`));
     }
@@ -170,6 +179,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** the timer of this request's deadline (/v1 routes) */
     deadline: NodeJS.Timeout | null;
+    /** false when the body is JSON whose text holds no \u0000 escape, so no string in it holds a NUL */
+    bodyMayHoldNul: boolean;
   }
 }
 

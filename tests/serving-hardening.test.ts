@@ -64,6 +64,27 @@ describe('hardening: NUL, disconnects, client errors, logs, caching and abandone
     expect((await h.db.pool.query("SELECT count(*)::int AS n FROM churn.model_aliases WHERE alias = 'x'")).rows[0].n).toBe(0);
   });
 
+  it('finds a NUL escaped anywhere in a JSON body, in any charset form, and takes an escaped backslash before u0000 for text', async () => {
+    // the body is walked only when its text holds the escape: a deep one, a key, and the JSON media type with parameters
+    const deep = `{"instances":[{"a":1},{"b":[1,{"c":"x\\u0000"}]}]}`;
+    const key = `{"instances":[{"f\\u0000":1}]}`;
+    for (const [payload, type, where] of [[deep, 'application/json', 'instances.1'], [key, 'application/json; charset=utf-8', 'instances.0']]) {
+      const res = await app.inject({ method: 'POST', url: '/v1/predict', headers: { ...bearer(h.adminKey), 'content-type': type }, payload });
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json().message).toContain(where);
+      expect(res.json().message).toContain('NUL');
+    }
+    // "\\u0000" in JSON is a backslash followed by the text u0000: no NUL, so no NUL error (the model's contract refuses the name)
+    const res = await app.inject({ method: 'POST', url: '/v1/predict', headers: { ...bearer(h.adminKey), 'content-type': 'application/json' }, payload: `{"instances":[{"x\\\\u0000":1}]}` });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json().message).not.toContain('NUL');
+    // malformed and empty JSON keep Fastify's own answers
+    const bad = await app.inject({ method: 'POST', url: '/v1/predict', headers: { ...bearer(h.adminKey), 'content-type': 'application/json' }, payload: '{"instances":' });
+    expect(bad.statusCode).toBe(400);
+    const empty = await app.inject({ method: 'POST', url: '/v1/predict', headers: { ...bearer(h.adminKey), 'content-type': 'application/json' }, payload: '' });
+    expect(empty.statusCode).toBe(400);
+  });
+
   it('logs a client that leaves mid-body at info, not as a database outage at error', async () => {
     lines.length = 0;
     const s = net.connect(port, '127.0.0.1');
