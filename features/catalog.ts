@@ -15,12 +15,19 @@ export { FAMILIES, defineFeature, type Family, type FeatureDef, type FeatureInpu
 export const SQL_REVISION = 2; // 2: inactivity windows count only the days since sign-up
 
 export interface Catalog {
-  /** sha256 of the canonical JSON of every definition (and SQL_REVISION), first 16 hex digits */
+  /** sha256 of the canonical JSON of every definition (but its `singular` wording) and SQL_REVISION, first 16 hex digits */
   version: string;
   /** ordered: every derived feature after the features it depends on */
   features: FeatureDef[];
   byName: Map<string, FeatureDef>;
   names: string[];
+}
+
+/** A definition as the feature-set version hashes it: without `singular`, which only words a sentence. */
+function withoutPresentationOnly(def: FeatureDef): Omit<FeatureDef, 'singular'> {
+  if (def.singular === undefined) return def;
+  const { singular: _singular, ...rest } = def;
+  return rest;
 }
 
 function fail(message: string): never {
@@ -63,7 +70,7 @@ export function loadCatalog(inputs: readonly FeatureInput[] = productDefinitions
     ordered.push(def);
   };
   for (const def of parsed) visit(def, []);
-  const version = createHash('sha256').update(canonicalJson({ sqlRevision: SQL_REVISION, features: ordered })).digest('hex').slice(0, 16);
+  const version = createHash('sha256').update(canonicalJson({ sqlRevision: SQL_REVISION, features: ordered.map(withoutPresentationOnly) })).digest('hex').slice(0, 16);
   return { version, features: ordered, byName, names: ordered.map((f) => f.name) };
 }
 

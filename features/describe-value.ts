@@ -44,8 +44,9 @@ export function formatNumber(value: number, unit?: FeatureDef['unit']): string {
 /**
  * The plain-language sentence of one feature against a fixed reference, e.g. "Active on 3 of the last
  * 28 days; typical retained account: 17": the template is split and the reference formatted once, so
- * each call only formats the value. NULL values use the definition's `whenNull` text. A feature the
- * catalogue does not define (a model trained on a prepared table) is described by its name.
+ * each call only formats the value. NULL values use the definition's `whenNull` text, and a value
+ * shown as 1 its `singular` wording when it has one. A feature the catalogue does not define (a model
+ * trained on a prepared table) is described by its name.
  */
 export function sentenceOf(name: string, def: FeatureDef | undefined, reference: number | string | null | undefined): (value: number | string | null | undefined) => string {
   const label = name.replace(/_/g, ' ');
@@ -53,7 +54,12 @@ export function sentenceOf(name: string, def: FeatureDef | undefined, reference:
   const suffix = reference === null || reference === undefined || (typeof reference === 'number' && !Number.isFinite(reference)) ? '' : `; typical retained account: ${shown(reference)}`;
   const whenNull = `${def?.whenNull ?? `${label}: no value`}${suffix}`;
   const parts = def ? def.description.split('{value}') : [`${label}: `, ''];
-  return (value) => (value === null || value === undefined || Number.isNaN(value) ? whenNull : `${parts.join(shown(value))}${suffix}`);
+  const one = def?.singular ? def.singular.split('{value}') : parts;
+  return (value) => {
+    if (value === null || value === undefined || Number.isNaN(value)) return whenNull;
+    const text = shown(value);
+    return `${(text === '1' ? one : parts).join(text)}${suffix}`;
+  };
 }
 
 /** The sentence for one value (see `sentenceOf`). */

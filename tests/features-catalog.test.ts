@@ -44,6 +44,15 @@ describe('feature catalogue', () => {
     expect(loadCatalog(described).version).not.toBe(base);
     const reordered = clone().map((d) => Object.fromEntries(Object.entries(d).reverse()) as FeatureInput);
     expect(loadCatalog(reordered).version).toBe(base);
+    // the singular wording only words a sentence: adding, rewording or dropping one keeps trained models current
+    const worded = clone();
+    const j = worded.findIndex((d) => d.name === 'overdue_invoices_180d');
+    expect(worded[j].singular).toBeDefined();
+    worded[j] = { ...worded[j], singular: 'Just {value} invoice overdue' } as FeatureInput;
+    expect(loadCatalog(worded).version).toBe(base);
+    const { singular: _dropped, ...without } = worded[j];
+    worded[j] = without as FeatureInput;
+    expect(loadCatalog(worded).version).toBe(base);
   });
 
   it('rejects a bad definition with a clear error naming the feature', () => {
@@ -158,6 +167,21 @@ describe('plain-language feature values', () => {
     expect(formatNumber(1234567)).toBe('1,234,567');
     expect(formatNumber(-0.004)).toBe('-0');
     expect(formatNumber(1.005)).toBe('1.01');
+  });
+  it('words a value shown as 1 in the singular where the definition says how', () => {
+    expect(describeFeature(def('overdue_invoices_180d'), 1, 0)).toBe('1 invoice due in the last 180 days past due and unpaid; typical retained account: 0');
+    expect(describeFeature(def('overdue_invoices_180d'), 2, 1)).toBe('2 invoices due in the last 180 days past due and unpaid; typical retained account: 1');
+    expect(describeFeature(def('overdue_invoices_180d'), 0)).toBe('0 invoices due in the last 180 days past due and unpaid');
+    expect(describeFeature(def('tenure_days'), 1.004)).toBe('Customer for 1 day'); // shown as 1
+    expect(describeFeature(def('open_tickets'), 1)).toBe('1 support ticket open');
+    // a definition without a singular wording keeps its description for 1
+    expect(describeFeature(def('active_days_28d'), 1)).toBe('Active on 1 of the last 28 days');
+    // every built-in singular differs from its description, and only in the words next to the value
+    for (const d of loadCatalog().features) {
+      if (!d.singular) continue;
+      expect(d.singular, d.name).not.toBe(d.description);
+      expect(d.singular.split('{value}')[0], d.name).toBe(d.description.split('{value}')[0]);
+    }
   });
   it('says what a missing value means', () => {
     expect(describeFeature(def('nps_latest'), null)).toBe('No NPS response yet');

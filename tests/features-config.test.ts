@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogFromConfig, loadCatalog } from '../features/catalog.ts';
 import { configuredDefinitions, discoverFeaturesConfig, parseFeaturesConfig, productDefinitions } from '../features/config.ts';
 import { ALL_DEFINITIONS } from '../features/definitions/index.ts';
+import { describeFeature } from '../features/describe-value.ts';
 import { selectFeatures } from '../features/materialize.ts';
 import { screenColumns } from '../training/train.ts';
 import type { PreparedTable } from '../training/table.ts';
@@ -45,6 +46,10 @@ describe('features configuration: declarations', () => {
     expect(catalog.version).not.toBe(loadCatalog(ALL_DEFINITIONS).version);
     const perDay = catalog.byName.get('ev_record_create_per_day_28d')!;
     expect(perDay).toMatchObject({ kind: 'ratio', dependsOn: ['ev_record_create_28d', 'active_days_28d'], risk: 'decreasing' });
+    // counts read in the singular for one event
+    const count = catalog.byName.get('ev_record_create_28d')!;
+    expect(describeFeature(count, 1)).toBe('1 "record_create" event in the last 28 days');
+    expect(describeFeature(count, 3)).toBe('3 "record_create" events in the last 28 days');
   });
 
   it('without the built-in catalogue, declares its own denominators', () => {

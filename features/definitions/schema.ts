@@ -28,6 +28,12 @@ const base = {
    */
   label: z.string().min(2).max(32).refine((s) => !/_/.test(s), 'a label is plain words, not snake_case').optional(),
   description: z.string().min(5).refine((s) => s.includes('{value}'), 'must contain the {value} placeholder'),
+  /**
+   * The description for a value shown as exactly 1, where the plural would read wrong ("{value}
+   * invoice due ..." beside "{value} invoices due ..."). Presentation only: it is left out of the
+   * feature-set version, so adding or rewording one never makes trained models stale.
+   */
+  singular: z.string().min(5).refine((s) => s.includes('{value}'), 'must contain the {value} placeholder').optional(),
   /** Plain-language text when the value is NULL (e.g. "No NPS response yet"). */
   whenNull: z.string().min(3).optional(),
   /**
