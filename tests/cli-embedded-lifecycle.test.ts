@@ -59,6 +59,37 @@ describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
     }
   });
 
+  it('a server left running by a killed command (SIGKILL) is taken over by the next command and stopped when it ends; a live owner\'s is only joined', async () => {
+    const serve = () => {
+      const child = spawn(process.execPath, [path.join(ROOT, 'bin/churn.js'), 'serve', '--port', '0', '--no-schedule'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      let exited = false;
+      const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => { exited = true; resolve(code); }));
+      return { child, exit, out: () => out, exited: () => exited };
+    };
+    const first = serve();
+    expect(await waitFor(() => /API at http:\/\/\S+/.test(first.out()) || first.exited(), 60_000) && !first.exited(), first.out()).toBe(true);
+    const [server] = postgresOn(dataDir);
+    expect(server).toBeGreaterThan(0);
+
+    // while its owner runs, another command joins the server and leaves it running
+    const joined = await runChurn(['models', 'list'], env);
+    expect(joined.code, joined.stderr).toBe(0);
+    expect(postgresOn(dataDir)).toEqual([server]);
+
+    first.child.kill('SIGKILL'); // no shutdown runs: the postmaster outlives it
+    await first.exit;
+    expect(await waitFor(() => alive(server), 1_000)).toBe(true);
+
+    const next = await runChurn(['models', 'list'], { ...env, CHURN_LOG_LEVEL: 'debug' });
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stdout + next.stderr).toContain(`took over the embedded PostgreSQL (pid ${server})`);
+    expect(await waitFor(() => !alive(server), 20_000), `postmaster ${server} still running`).toBe(true);
+    expect(postgresOn(dataDir)).toEqual([]);
+  }, 120_000);
+
   it('SIGTERM to npm (what a supervisor sends) stops npm, node and the embedded PostgreSQL', async () => {
     // `npm start` runs its script the same way (`exec node bin/churn.js start`), on a slower first start
     const scripts = JSON.parse(await fs.readFile(path.join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
