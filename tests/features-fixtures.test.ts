@@ -104,7 +104,7 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
     high_priority_tickets_90d: 3, high_priority_share_90d: 0.6, median_resolution_hours_90d: 120, mean_csat_90d: 11 / 3,
     // commercial
     mrr: 100, mrr_90d_ago: 80, mrr_change_90d: 20, seats: 10, mrr_per_seat: 10, tenure_days: 424, plan_tier: 3, billing_annual: 1, is_trial: 0,
-    discount_pct: 10, segment_enterprise: 0, segment_mid_market: 1, days_late_mean_180d: 27.5 / 4, days_late_max_180d: 20, overdue_invoices_180d: 2, failed_payments_90d: 3,
+    discount_pct: 10, segment_enterprise: 0, segment_mid_market: 1, days_late_mean_180d: 27 / 4, days_late_max_180d: 20, overdue_invoices_180d: 2, failed_payments_90d: 3, // whole days late: i2, paid 12 hours after its due time, counts 0
     // sentiment
     nps_latest: 5, nps_change: -4, nps_detractor: 1, nps_promoter: 0, csat_survey_mean_180d: 3,
   },

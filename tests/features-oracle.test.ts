@@ -44,7 +44,7 @@ function oracle(ds: Dataset, accountId: string, T: number): Record<string, Value
   const sub = covering(T);
   const sub90 = covering(T - 90 * DAY);
   const due = ds.invoices.filter((i) => i.account_id === accountId && i.issued_at.getTime() < T && inWin(i.due_at, 0, 180));
-  const late = due.map((i) => Math.max(0, ((i.paid_at && i.paid_at.getTime() < T ? i.paid_at.getTime() : T) - i.due_at.getTime()) / DAY));
+  const late = due.map((i) => Math.max(0, Math.floor(((i.paid_at && i.paid_at.getTime() < T ? i.paid_at.getTime() : T) - i.due_at.getTime()) / DAY)));
   const nps = ds.surveys.filter((s) => s.account_id === accountId && s.survey_type === 'nps' && before(s.responded_at))
     .sort((a, b) => b.responded_at.getTime() - a.responded_at.getTime() || (a.response_id < b.response_id ? 1 : -1));
   const lastEvent = ev.length ? Math.max(...ev.map((e) => e.occurred_at.getTime())) : null;

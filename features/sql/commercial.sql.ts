@@ -37,7 +37,13 @@ export const tenure: Template<KindDef<'tenure'>> = () => daysBetween('p.created_
 
 export const userCount: Template<KindDef<'user_count'>> = (_def, b) => `coalesce(${b.col('usr', 'count(*)')}, 0)`;
 
-const LATE_DAYS = "greatest(0, extract(epoch FROM ((CASE WHEN i.paid_at < p.as_of THEN i.paid_at ELSE p.as_of END) - i.due_at)) / 86400)";
+/**
+ * Whole days past the due time (paid, or still unpaid at as_of): a card charge settled a minute after
+ * its due time is on time, not 0.0007 days late. (Fractional days let a model tell instant card payers
+ * from invoice payers who pay before the due date, and then explain "paid 0 days late; typical retained
+ * account: 0" as a risk.)
+ */
+const LATE_DAYS = "greatest(0, floor(extract(epoch FROM ((CASE WHEN i.paid_at < p.as_of THEN i.paid_at ELSE p.as_of END) - i.due_at)) / 86400))";
 
 export const invoiceStat: Template<KindDef<'invoice_stat'>> = (def, b) => {
   const due = inWindow('i.due_at', 'p.as_of', def.window);
