@@ -16,7 +16,8 @@
  * hello-world throughput; account score with explanation p99 < 25 ms at 500 req/s.
  *
  * The data lives in its own database (`churn_bench_serve` on the server of DATABASE_URL): generated
- * and trained through the `churn` CLI on first use, reused afterwards.
+ * and trained through the `churn` CLI on first use, reused afterwards (a champion of an earlier feature
+ * catalogue, which the server would refuse, is replaced by a new one).
  *
  * The server runs as `churn serve --workers N` does, one worker process per core by default
  * (`--workers 1`: a single process).
@@ -52,7 +53,7 @@ import { createLogger } from '../core/log.ts';
 import { loadCatalog } from '../features/catalog.ts';
 import { utcMidnightOf } from '../features/compile.ts';
 import { migrate } from '../features/migrate.ts';
-import { resolveVersion } from '../training/registry/index.ts';
+import { getModel, resolveVersion } from '../training/registry/index.ts';
 import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
 import { createOnlineReader } from '../features/online.ts';
 import { createApiKey } from '../serving/keys.ts';
@@ -305,9 +306,13 @@ async function main(): Promise<void> {
   if (n === 0) {
     churn(['generate', '--accounts', String(args.accounts), '--months', '12', '--seed', '7'], env); // (vacuums what it loaded)
   }
-  const champion = await resolveVersion(pool, 'champion').catch(() => null);
-  if (champion === null) churn(['train', '--models', 'logistic', '--seed', '7'], env);
   const catalog = loadCatalog();
+  const champion = await getModel(pool, 'champion').catch(() => null);
+  // none yet, or one of an earlier feature catalogue (the server would refuse it): train one
+  if (champion?.featureSetVersion !== catalog.version) {
+    if (champion) console.log(`champion version ${champion.version} was trained on feature set ${champion.featureSetVersion}; this checkout computes ${catalog.version}: training a new one`);
+    churn(['train', '--models', 'logistic', '--seed', '7'], env);
+  }
   const model = await registryModelSource(pool, catalog).load(await resolveVersion(pool, 'champion'));
   const key = await createApiKey(pool, { name: 'bench', scopes: ['score:read'] });
   const now = new Date();
