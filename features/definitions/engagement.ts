@@ -18,6 +18,6 @@ export const engagement = [
     description: '{value} active users per licensed seat over the last 28 days', singular: '{value} active user per licensed seat over the last 28 days', whenNull: 'No licensed seats' }),
   defineFeature({ name: 'active_user_share_28d', label: 'Share of users active', risk: 'decreasing', family: 'engagement', kind: 'ratio', dependsOn: ['active_users_28d', 'licensed_users'], unit: 'share',
     description: '{value} of provisioned users active in the last 28 days', whenNull: 'No users provisioned' }),
-  defineFeature({ name: 'events_per_active_user_28d', label: 'Events per active user', family: 'engagement', kind: 'ratio', dependsOn: ['events_28d', 'active_users_28d'], unit: 'events_per_user',
+  defineFeature({ name: 'events_per_active_user_28d', label: 'Events per active user', risk: 'decreasing', family: 'engagement', kind: 'ratio', dependsOn: ['events_28d', 'active_users_28d'], unit: 'events_per_user',
     description: '{value} events per active user in the last 28 days', singular: '{value} event per active user in the last 28 days', whenNull: 'No active users in the last 28 days' }),
 ];
