@@ -211,7 +211,7 @@ function populationCte({ accountFilter }: Assembly, active: boolean): string {
   return `-- 2. the population at each date: accounts created before it${active ? ' with a subscription covering it' : ''} (and that subscription)
 pop AS MATERIALIZED (
   SELECT DISTINCT ON (g.as_of, a.account_id) g.as_of, g.gj, a.account_id, a.created_at, a.segment, a.industry, a.region, a.attributes,
-         s.subscription_id, s.plan, s.mrr, s.seats, s.billing_period, s.discount_pct, s.is_trial
+         s.subscription_id, s.plan, s.mrr, s.seats, s.billing_period, s.discount_pct, s.is_trial, s.started_at AS sub_started_at
   FROM grid g
   JOIN source.accounts a ON a.created_at < g.as_of${accountFilter ? ` AND ${accountFilter('a.account_id')}` : ''}
   ${active ? '' : 'LEFT '}JOIN source.subscriptions s ON s.account_id = a.account_id AND s.started_at < g.as_of AND (s.ended_at IS NULL OR s.ended_at >= g.as_of)

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCatalog } from '../features/catalog.ts';
+import pg from 'pg';
 import { selectFeatures } from '../features/materialize.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { DAY, EVENT_TYPES, loadDataset, type Dataset } from './features-seed.ts';
@@ -104,7 +105,7 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
     high_priority_tickets_90d: 3, high_priority_share_90d: 0.6, median_resolution_hours_90d: 120, mean_csat_90d: 11 / 3,
     // commercial
     mrr: 100, mrr_90d_ago: 80, mrr_change_90d: 20, seats: 10, mrr_per_seat: 10, tenure_days: 424, plan_tier: 3, billing_annual: 1, is_trial: 0,
-    discount_pct: 10, segment_enterprise: 0, segment_mid_market: 1, days_late_mean_180d: 27 / 4, days_late_max_180d: 20, overdue_invoices_180d: 2, failed_payments_90d: 3, // whole days late: i2, paid 12 hours after its due time, counts 0
+    discount_pct: 10, segment_enterprise: 0, segment_mid_market: 1, days_to_renewal: 320, days_late_mean_180d: 27 / 4, days_late_max_180d: 20, overdue_invoices_180d: 2, failed_payments_90d: 3, // whole days late: i2, paid 12 hours after its due time, counts 0
     // sentiment
     nps_latest: 5, nps_change: -4, nps_detractor: 1, nps_promoter: 0, csat_survey_mean_180d: 3,
   },
@@ -114,7 +115,8 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
     longest_inactive_streak_28d: 12, longest_inactive_streak_90d: 12, // only the 20 days since sign-up count
     feature_areas_28d: 1, areas_per_active_day_28d: 1, key_features_28d: 1, catalog_adoption_share_90d: 0.2, days_to_first_value: 7,
     tickets_90d: 0, open_tickets: 0, high_priority_share_90d: null, median_resolution_hours_90d: null, mean_csat_90d: null,
-    mrr: 0, mrr_90d_ago: null, mrr_change_90d: null, mrr_per_seat: 0, tenure_days: 20, plan_tier: 1, is_trial: 1, billing_annual: 0, segment_enterprise: 1,
+    mrr: 0, mrr_90d_ago: null, mrr_change_90d: null, mrr_per_seat: 0, tenure_days: 20, days_to_renewal: 8, // a monthly trial started 20 days ago
+    plan_tier: 1, is_trial: 1, billing_annual: 0, segment_enterprise: 1,
     days_late_mean_180d: null, overdue_invoices_180d: 0, failed_payments_90d: 0,
     nps_latest: null, nps_change: null, nps_detractor: null, nps_promoter: null, csat_survey_mean_180d: null,
   },
@@ -124,7 +126,7 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
     longest_inactive_streak_28d: 28, longest_inactive_streak_90d: 90,
     feature_areas_90d: 0, areas_per_active_day_28d: null, catalog_adoption_share_90d: 0, key_features_90d: 0, days_to_first_value: null,
     tickets_28d: 0, open_tickets: 0, escalated_tickets_90d: 0, mean_csat_90d: null,
-    mrr: 50, mrr_change_90d: 0, seats: 2, tenure_days: 273, plan_tier: 2, segment_enterprise: 0, segment_mid_market: 0,
+    mrr: 50, mrr_change_90d: 0, seats: 2, tenure_days: 273, days_to_renewal: 31, // T is a monthly anniversary: the next one plan_tier: 2, segment_enterprise: 0, segment_mid_market: 0,
     days_late_max_180d: null, failed_payments_90d: 0, nps_latest: null, nps_detractor: null,
   },
 };
@@ -153,6 +155,21 @@ describe('hand-computed feature fixtures', () => {
       }
     });
   }
+
+  it('computes the same values whatever the server session\'s TimeZone (calendar months, renewals)', async () => {
+    const at = [new Date(T), new Date(T + 13 * 3_600_000), new Date(Date.parse('2026-03-08T07:30:00Z'))]; // the last: the US change to summer time
+    const utc = await selectFeatures(db.pool, catalog, at);
+    for (const zone of ['America/New_York', 'Pacific/Chatham']) {
+      const zoned = new pg.Pool({ connectionString: db.url, options: `-c TimeZone=${zone}`, max: 1 });
+      try {
+        expect((await zoned.query('SHOW TimeZone')).rows[0].TimeZone).toBe(zone);
+        const rows = await selectFeatures(zoned, catalog, at);
+        expect(rows.map((r) => [r.account_id, r.as_of.getTime(), r.feature_values]), zone).toEqual(utc.map((r) => [r.account_id, r.as_of.getTime(), r.feature_values]));
+      } finally {
+        await zoned.end();
+      }
+    }
+  });
 
   it('covers every feature of the catalogue for the busy account and every family for the others', () => {
     expect(Object.keys(EXPECTED.A).sort()).toEqual([...catalog.names].sort());

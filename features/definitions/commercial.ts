@@ -14,6 +14,8 @@ export const commercial = [
     description: 'Paying {value} per seat per month', whenNull: 'No licensed seats' }),
   defineFeature({ name: 'tenure_days', label: 'Customer tenure', family: 'commercial', kind: 'tenure', unit: 'days',
     description: 'Customer for {value} days', singular: 'Customer for {value} day' }),
+  defineFeature({ name: 'days_to_renewal', label: 'Days to renewal', risk: 'decreasing', family: 'commercial', kind: 'subscription_attr', attr: 'days_to_renewal', unit: 'days',
+    description: 'The current billing period renews in {value} days', singular: 'The current billing period renews in {value} day', whenNull: 'No current subscription' }),
   defineFeature({ name: 'plan_tier', label: 'Plan tier', family: 'commercial', kind: 'subscription_attr', attr: 'plan_tier', unit: 'ordinal',
     planTiers: { free: 0, starter: 1, basic: 1, team: 2, pro: 2, growth: 2, business: 3, enterprise: 4 },
     description: 'Plan tier {value} (1 starter, 2 team, 3 business, 4 enterprise)', whenNull: 'Plan not recognised' }),

@@ -71,10 +71,11 @@ export const FeatureDefSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     ...base,
     kind: z.literal('subscription_attr'),
-    attr: z.enum(['mrr', 'seats', 'discount_pct', 'billing_annual', 'is_trial', 'plan_tier']),
+    attr: z.enum(['mrr', 'seats', 'discount_pct', 'billing_annual', 'is_trial', 'plan_tier', 'days_to_renewal']),
     offsetDays: z.number().int().min(0).max(730).default(0),
     planTiers: z.record(z.string().min(1), z.number()).optional(),
-  }).refine((d) => d.attr !== 'plan_tier' || (d.planTiers && Object.keys(d.planTiers).length > 0), { message: 'plan_tier needs planTiers', path: ['planTiers'] }),
+  }).refine((d) => d.attr !== 'plan_tier' || (d.planTiers && Object.keys(d.planTiers).length > 0), { message: 'plan_tier needs planTiers', path: ['planTiers'] })
+    .refine((d) => d.attr !== 'days_to_renewal' || d.offsetDays === 0, { message: 'days_to_renewal is of the current subscription (no offsetDays)', path: ['offsetDays'] }),
   z.strictObject({ ...base, kind: z.literal('account_attr'), attr: z.enum(['segment', 'industry', 'region']), equals: z.string().min(1) }),
   z.strictObject({ ...base, kind: z.literal('tenure') }),
   // the customer's own account attributes (source.accounts.attributes): a number, or 1/0 for one category

@@ -21,6 +21,16 @@ export const subscriptionAttr: Template<KindDef<'subscription_attr'>> = (def, b)
       return `(${col('billing_period')} = 'annual')::int`;
     case 'is_trial':
       return `${col('is_trial')}::int`;
+    case 'days_to_renewal': {
+      // whole days until the current subscription's next billing anniversary (yearly for annual
+      // billing, monthly otherwise), counted in calendar months from its start (no offset: the schema)
+      // (calendar arithmetic in UTC, so the server's TimeZone setting changes nothing)
+      const start = "(p.sub_started_at AT TIME ZONE 'UTC')";
+      const at = "(p.as_of AT TIME ZONE 'UTC')";
+      const step = "CASE WHEN p.billing_period = 'annual' THEN 12 ELSE 1 END";
+      const months = `(extract(year FROM age(${at}, ${start})) * 12 + extract(month FROM age(${at}, ${start})))`;
+      return `floor(extract(epoch FROM (${start} + ((floor(${months} / ${step}) + 1) * ${step}) * interval '1 month') - ${at}) / 86400)`;
+    }
     case 'plan_tier': {
       const tiers = Object.entries(def.planTiers ?? {});
       const names = b.bind(tiers.map(([k]) => k), 'text[]');
