@@ -41,11 +41,37 @@ export function formatNumber(value: number, unit?: FeatureDef['unit']): string {
   return quickFixed(value, digits) ?? en(undefined, digits).format(value);
 }
 
+/** `value` with `extra` more decimals than `formatNumber` shows (shares and changes as percentages). */
+function formatFiner(value: number, unit: FeatureDef['unit'] | undefined, extra: number): string {
+  if (unit === 'share') return `${en(0, extra).format(value * 100)}%`;
+  if (unit === 'change') return `${value > 0 ? '+' : ''}${en(0, extra).format(value * 100)}%`;
+  const abs = Math.abs(value);
+  const digits = unit === 'currency' ? 2 : abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
+  return en(unit === 'currency' ? 2 : undefined, digits + extra).format(value);
+}
+
+/**
+ * A value and its reference as a sentence shows them: as `formatNumber` writes them, or, when those
+ * read the same but the numbers differ, with as many more decimals as tell them apart (up to six): a
+ * model can split between 0.138 and 0.142, and "0.14; typical retained account: 0.14" would then
+ * explain a risk by nothing the reader can see.
+ */
+export function shownPair(value: number, reference: number, unit?: FeatureDef['unit']): [string, string] {
+  let v = formatNumber(value, unit);
+  let r = formatNumber(reference, unit);
+  for (let extra = 1; extra <= 6 && v === r && value !== reference; extra++) {
+    v = formatFiner(value, unit, extra);
+    r = formatFiner(reference, unit, extra);
+  }
+  return [v, r];
+}
+
 /**
  * The plain-language sentence of one feature against a fixed reference, e.g. "Active on 3 of the last
  * 28 days; typical retained account: 17": the template is split and the reference formatted once, so
- * each call only formats the value. NULL values use the definition's `whenNull` text, and a value
- * shown as 1 its `singular` wording when it has one. A feature the catalogue does not define (a model
+ * each call only formats the value. NULL values use the definition's `whenNull` text, a value shown
+ * as 1 its `singular` wording when it has one, and a value that would read as the reference but is
+ * not gets the decimals that tell them apart (`shownPair`). A feature the catalogue does not define (a model
  * trained on a prepared table) is described by its name.
  */
 export function sentenceOf(name: string, def: FeatureDef | undefined, reference: number | string | null | undefined): (value: number | string | null | undefined) => string {
@@ -55,9 +81,16 @@ export function sentenceOf(name: string, def: FeatureDef | undefined, reference:
   const whenNull = `${def?.whenNull ?? `${label}: no value`}${suffix}`;
   const parts = def ? def.description.split('{value}') : [`${label}: `, ''];
   const one = def?.singular ? def.singular.split('{value}') : parts;
+  const refNumber = typeof reference === 'number' && Number.isFinite(reference) ? reference : null;
+  const refText = refNumber === null ? null : shown(refNumber);
   return (value) => {
     if (value === null || value === undefined || Number.isNaN(value)) return whenNull;
     const text = shown(value);
+    if (text === refText && value !== refNumber && typeof value === 'number') {
+      // equal as shown, different as numbers: the digits that tell them apart (shownPair)
+      const [v, r] = shownPair(value, refNumber!, def?.unit);
+      return `${(v === '1' ? one : parts).join(v)}; typical retained account: ${r}`;
+    }
     return `${(text === '1' ? one : parts).join(text)}${suffix}`;
   };
 }

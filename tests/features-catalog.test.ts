@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FAMILIES, loadCatalog, type FeatureInput } from '../features/catalog.ts';
 import { PER_ACCOUNT_MAX, compileFeatures, featureStatement, formFor, groupByTimeOfDay } from '../features/compile.ts';
 import { ALL_DEFINITIONS } from '../features/definitions/index.ts';
-import { describeFeature, formatNumber } from '../features/describe-value.ts';
+import { describeFeature, formatNumber, shownPair } from '../features/describe-value.ts';
 import { mulberry32 } from '../core/random.ts';
 
 const clone = () => ALL_DEFINITIONS.map((d) => structuredClone(d)) as FeatureInput[];
@@ -181,6 +181,25 @@ describe('plain-language feature values', () => {
       if (!d.singular) continue;
       expect(d.singular, d.name).not.toBe(d.description);
       expect(d.singular.split('{value}')[0], d.name).toBe(d.description.split('{value}')[0]);
+    }
+  });
+  it('shows the decimals that tell a value from its reference when the usual rounding would show them equal', () => {
+    expect(describeFeature(def('stickiness_28d'), 0.1423, 0.1381)).toBe('Stickiness (daily over monthly active users) of 0.142 over the last 28 days; typical retained account: 0.138');
+    expect(describeFeature(def('active_user_share_28d'), 0.625, 0.628)).toBe('62.5% of provisioned users active in the last 28 days; typical retained account: 62.8%');
+    expect(describeFeature(def('days_late_mean_180d'), 0, 0.000694)).toBe('Invoices due in the last 180 days were paid 0 days late on average; typical retained account: 0.001');
+    // equal numbers, and numbers the usual rounding already tells apart, read as before
+    expect(describeFeature(def('stickiness_28d'), 0.14, 0.14)).toBe('Stickiness (daily over monthly active users) of 0.14 over the last 28 days; typical retained account: 0.14');
+    expect(describeFeature(def('active_days_28d'), 3, 17)).toBe('Active on 3 of the last 28 days; typical retained account: 17');
+    // two numbers at least 1e-5 apart read differently, in every unit
+    const units = [...new Set(loadCatalog().features.map((f) => f.unit))];
+    const rng = mulberry32(5);
+    for (let i = 0; i < 5000; i++) {
+      const a = (rng() - 0.3) * 10 ** Math.floor(rng() * 5 - 2);
+      const b = a + (rng() < 0.5 ? -1 : 1) * (1e-5 + rng() * 10 ** Math.floor(rng() * 4 - 5));
+      const unit = units[i % units.length];
+      if (a === b) continue;
+      const [x, y] = shownPair(a, b, unit);
+      expect(x, `${a} ${b} ${unit}`).not.toBe(y);
     }
   });
   it('says what a missing value means', () => {
