@@ -57,13 +57,15 @@ function formatFiner(value: number, unit: FeatureDef['unit'] | undefined, extra:
  * explain a risk by nothing the reader can see.
  */
 export function shownPair(value: number, reference: number, unit?: FeatureDef['unit']): [string, string] {
-  let v = formatNumber(value, unit);
-  let r = formatNumber(reference, unit);
-  for (let extra = 1; extra <= 6 && v === r && value !== reference; extra++) {
-    v = formatFiner(value, unit, extra);
-    r = formatFiner(reference, unit, extra);
+  const v = formatNumber(value, unit);
+  const r = formatNumber(reference, unit);
+  if (v !== r || value === reference) return [v, r];
+  for (let extra = 1; extra <= 6; extra++) {
+    const fv = formatFiner(value, unit, extra);
+    const fr = formatFiner(reference, unit, extra);
+    if (fv !== fr) return [fv, fr];
   }
-  return [v, r];
+  return [v, r]; // apart by float rounding only: as usual
 }
 
 /**
