@@ -34,6 +34,21 @@ describe('GBDT binning', () => {
     expect(numericBinOf(f.cuts, -7)).toBe(1);
   });
 
+  it('puts values apart by float rounding only in one bin, so no split can tell them apart', () => {
+    const a = 4 / 28;
+    const b = (1 / 77) * 11; // 1/7 again, one ulp away
+    expect(b).not.toBe(a);
+    const values = [...new Array<number>(50).fill(a), ...new Array<number>(50).fill(b), ...new Array<number>(100).fill(0.5), 0.1428571, 1e-13, 0];
+    const m = binColumns([{ name: 'ratio', kind: 'numeric', values }]);
+    const f = m.features[0] as NumericBins;
+    expect(binOf(m, 0, 0)).toBe(binOf(m, 0, 50));
+    expect(numericBinOf(f.cuts, a)).toBe(numericBinOf(f.cuts, b));
+    // values that differ beyond rounding keep their own bins; near 0 the tolerance is absolute (1e-12)
+    expect(numericBinOf(f.cuts, 0.1428571)).not.toBe(numericBinOf(f.cuts, a));
+    expect(numericBinOf(f.cuts, 1e-13)).toBe(numericBinOf(f.cuts, 0));
+    expect(Array.from(f.cuts)).toHaveLength(3); // {0, 1e-13} | 0.1428571 | 1/7 twice | 0.5
+  });
+
   it('keeps a value that holds many rows in a bin of its own', () => {
     const values = [...new Array<number>(600).fill(0), ...Array.from({ length: 400 }, (_, i) => 1 + i)];
     const m = binColumns([{ name: 'zeros', kind: 'numeric', values }], { maxBins: 8 });

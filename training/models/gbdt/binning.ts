@@ -50,11 +50,14 @@ export interface BinningOptions {
 
 const isPresent = (v: number | null): v is number => v !== null && Number.isFinite(v);
 
+/** Relative difference under which two values count as one (a few thousand float ulps). */
+const SAME_VALUE = 1e-12;
+
 /**
  * Cut points between quantiles of the present values: every distinct value gets its own bin when
  * there are at most `maxBins`; else values are grouped greedily so each bin holds about
  * 1 / maxBins of them (a value that alone exceeds that keeps a bin to itself). Cuts lie halfway
- * between neighbouring distinct values.
+ * between neighbouring distinct values; values within a relative 1e-12 of each other count as one.
  */
 export function numericCuts(values: ArrayLike<number | null>, rows: ArrayLike<number>, maxBins: number): Float64Array {
   const present = new Float64Array(rows.length);
@@ -67,7 +70,9 @@ export function numericCuts(values: ArrayLike<number | null>, rows: ArrayLike<nu
   const distinct: number[] = [];
   const counts: number[] = [];
   for (let i = 0; i < m; i++) {
-    if (i > 0 && sorted[i] === sorted[i - 1]) counts[counts.length - 1]++;
+    // values apart by float rounding only (1/7, and 1/77 times 11) share a bin, so no
+    // tree can split them and explain the difference as a risk
+    if (i > 0 && sorted[i] - distinct[distinct.length - 1] <= SAME_VALUE * Math.max(1, Math.abs(sorted[i]))) counts[counts.length - 1]++;
     else { distinct.push(sorted[i]); counts.push(1); }
   }
   const cuts: number[] = [];
