@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { query, type Queryable } from '../core/db.ts';
 import { ChurnError, describeIssues } from '../core/errors.ts';
 import { ALL_DEFINITIONS } from './definitions/index.ts';
-import { AttributeName, FAMILIES, type FeatureInput } from './definitions/schema.ts';
+import { AttributeName, FAMILIES, counted, type FeatureInput } from './definitions/schema.ts';
 import { NUMERIC_TEXT } from './sql/types.sql.ts';
 
 /** What each configured event type contributes (all by default). */
@@ -131,10 +131,10 @@ export function configuredDefinitions(config: FeaturesConfig): FeatureInput[] {
     out.push(def);
   };
   /** A feature of `kind` over the whole window: the built-in one when it exists, else a new one. */
-  const accountWide = (kind: 'active_days' | 'active_users', name: string, description: string, label: string, singular?: string): string => {
+  const accountWide = (kind: 'active_days' | 'active_users', name: string, wording: { description: string; singular?: string }, label: string): string => {
     const existing = builtIn.find((d) => d.kind === kind && 'window' in d && d.window?.days === W && !d.window.offsetDays);
     if (existing) return existing.name;
-    if (!byName.has(name)) add({ name, kind, family: 'usage', unit: kind === 'active_days' ? 'days' : 'users', window: { days: W }, label, description, ...(singular ? { singular } : {}) } as FeatureInput);
+    if (!byName.has(name)) add({ name, kind, family: 'usage', unit: kind === 'active_days' ? 'days' : 'users', window: { days: W }, label, ...wording } as FeatureInput);
     return name;
   };
   const countName = new Map<string, string>();
@@ -149,12 +149,12 @@ export function configuredDefinitions(config: FeaturesConfig): FeatureInput[] {
     const needCount = want.has('count') || want.has('change') || want.has('per_active_day') || want.has('per_user');
     if (needCount) {
       add({ name: count, kind: 'type_count', eventTypes: [e.name], window: { days: W }, family, unit: 'events', risk: e.risk, label: labelOf(`${human}, ${W}d`),
-        description: `{value} ${q} events in the last ${W} days`, singular: `{value} ${q} event in the last ${W} days` });
+        ...counted(`{value} ${q} event{s} in the last ${W} days`) });
       countName.set(e.name, count);
     }
     if (want.has('prev_count') || want.has('change')) {
       add({ name: prev, kind: 'type_count', eventTypes: [e.name], window: { days: W, offsetDays: W }, family, unit: 'events', label: labelOf(`${human}, previous ${W}d`),
-        description: `{value} ${q} events in the ${W} days before the last ${W}`, singular: `{value} ${q} event in the ${W} days before the last ${W}` });
+        ...counted(`{value} ${q} event{s} in the ${W} days before the last ${W}`) });
     }
     if (want.has('change')) {
       add({ name: `ev_${s}_trend_${W}d`, kind: 'change', mode: 'relative', dependsOn: [count, prev], family, unit: 'change', risk: e.risk, label: labelOf(`Change in ${human}`),
@@ -165,21 +165,21 @@ export function configuredDefinitions(config: FeaturesConfig): FeatureInput[] {
         description: `${q} events on {value} of the last ${W} days` });
     }
     if (want.has('per_active_day')) {
-      const days = accountWide('active_days', `ev_active_days_${W}d`, `Active on {value} of the last ${W} days`, labelOf(`Active days, last ${W}`));
+      const days = accountWide('active_days', `ev_active_days_${W}d`, { description: `Active on {value} of the last ${W} days` }, labelOf(`Active days, last ${W}`));
       add({ name: `ev_${s}_per_day_${W}d`, kind: 'ratio', dependsOn: [count, days], family, unit: 'events_per_day', risk: e.risk, label: labelOf(`${human} per active day`),
-        description: `{value} ${q} events per active day over the last ${W} days`, singular: `{value} ${q} event per active day over the last ${W} days`, whenNull: `No activity in the last ${W} days` });
+        ...counted(`{value} ${q} event{s} per active day over the last ${W} days`), whenNull: `No activity in the last ${W} days` });
     }
     if (want.has('per_user')) {
-      const users = accountWide('active_users', `ev_active_users_${W}d`, `{value} users active in the last ${W} days`, labelOf(`Active users, last ${W}`), `{value} user active in the last ${W} days`);
+      const users = accountWide('active_users', `ev_active_users_${W}d`, counted(`{value} user{s} active in the last ${W} days`), labelOf(`Active users, last ${W}`));
       add({ name: `ev_${s}_per_user_${W}d`, kind: 'ratio', dependsOn: [count, users], family, unit: 'events_per_user', risk: e.risk, label: labelOf(`${human} per active user`),
-        description: `{value} ${q} events per active user over the last ${W} days`, singular: `{value} ${q} event per active user over the last ${W} days`, whenNull: `No active users in the last ${W} days` });
+        ...counted(`{value} ${q} event{s} per active user over the last ${W} days`), whenNull: `No active users in the last ${W} days` });
     }
   }
   /** A count over the window of `types`: the per-type count when there is one, else a new feature. */
   const countOf = (types: string[], name: string, family: FeatureInput['family']): string => {
     if (types.length === 1 && countName.has(types[0])) return countName.get(types[0])!;
     add({ name, kind: 'type_count', eventTypes: types, window: { days: W }, family, unit: 'events', label: labelOf(`${name}`),
-      description: `{value} ${quoted(types)} events in the last ${W} days`, singular: `{value} ${quoted(types)} event in the last ${W} days` });
+      ...counted(`{value} ${quoted(types)} event{s} in the last ${W} days`) });
     return name;
   };
   for (const r of config.ratios) {
@@ -189,7 +189,7 @@ export function configuredDefinitions(config: FeaturesConfig): FeatureInput[] {
     const top = countOf(num, `${r.name}_numerator`.slice(0, 63), family);
     const bottom = countOf(den, `${r.name}_denominator`.slice(0, 63), family);
     add({ name: r.name, kind: 'ratio', dependsOn: [top, bottom], family, unit: 'ratio', risk: r.risk, label: r.label ?? labelOf(r.name),
-      description: `{value} ${quoted(num)} events per ${quoted(den)} event over the last ${W} days`, singular: `{value} ${quoted(num)} event per ${quoted(den)} event over the last ${W} days`, whenNull: `No ${quoted(den)} events in the last ${W} days` });
+      ...counted(`{value} ${quoted(num)} event{s} per ${quoted(den)} event over the last ${W} days`), whenNull: `No ${quoted(den)} events in the last ${W} days` });
   }
   for (const a of config.attributes) {
     const family = a.family ?? 'commercial';

@@ -1,4 +1,4 @@
-import { defineFeature } from './schema.ts';
+import { counted, defineFeature } from './schema.ts';
 
 /** Commercial: the contract and the money. Categories are encoded as numbers (indicators, ordinals). */
 export const commercial = [
@@ -9,13 +9,13 @@ export const commercial = [
   defineFeature({ name: 'mrr_change_90d', label: 'Change in MRR, 90 days', risk: 'decreasing', family: 'commercial', kind: 'change', mode: 'absolute', dependsOn: ['mrr', 'mrr_90d_ago'], unit: 'currency',
     description: 'MRR changed by {value} over the last 90 days', whenNull: 'Not a customer 90 days ago' }),
   defineFeature({ name: 'seats', label: 'Licensed seats', family: 'commercial', kind: 'subscription_attr', attr: 'seats', unit: 'seats',
-    description: '{value} licensed seats', singular: '{value} licensed seat' }),
+    ...counted('{value} licensed seat{s}') }),
   defineFeature({ name: 'mrr_per_seat', label: 'MRR per seat', family: 'commercial', kind: 'ratio', dependsOn: ['mrr', 'seats'], unit: 'currency',
     description: 'Paying {value} per seat per month', whenNull: 'No licensed seats' }),
   defineFeature({ name: 'tenure_days', label: 'Customer tenure', family: 'commercial', kind: 'tenure', unit: 'days',
-    description: 'Customer for {value} days', singular: 'Customer for {value} day' }),
+    ...counted('Customer for {value} day{s}') }),
   defineFeature({ name: 'days_to_renewal', label: 'Days to renewal', risk: 'decreasing', family: 'commercial', kind: 'subscription_attr', attr: 'days_to_renewal', unit: 'days',
-    description: 'The current billing period renews in {value} days', singular: 'The current billing period renews in {value} day', whenNull: 'No current subscription' }),
+    ...counted('The current billing period renews in {value} day{s}'), whenNull: 'No current subscription' }),
   defineFeature({ name: 'plan_tier', label: 'Plan tier', family: 'commercial', kind: 'subscription_attr', attr: 'plan_tier', unit: 'ordinal',
     planTiers: { free: 0, starter: 1, basic: 1, team: 2, pro: 2, growth: 2, business: 3, enterprise: 4 },
     description: 'Plan tier {value} (1 starter, 2 team, 3 business, 4 enterprise)', whenNull: 'Plan not recognised' }),
@@ -30,11 +30,11 @@ export const commercial = [
   defineFeature({ name: 'segment_mid_market', label: 'Mid-market segment', family: 'commercial', kind: 'account_attr', attr: 'segment', equals: 'mid_market', unit: 'flag',
     description: 'Mid-market segment: {value} (1 yes, 0 no)' }),
   defineFeature({ name: 'days_late_mean_180d', label: 'Average days paid late', risk: 'increasing', family: 'commercial', kind: 'invoice_stat', window: { days: 180 }, stat: 'days_late_mean', unit: 'days',
-    description: 'Invoices due in the last 180 days were paid {value} days late on average', singular: 'Invoices due in the last 180 days were paid {value} day late on average', whenNull: 'No invoices due in the last 180 days' }),
+    ...counted('Invoices due in the last 180 days were paid {value} day{s} late on average'), whenNull: 'No invoices due in the last 180 days' }),
   defineFeature({ name: 'days_late_max_180d', label: 'Most days paid late', risk: 'increasing', family: 'commercial', kind: 'invoice_stat', window: { days: 180 }, stat: 'days_late_max', unit: 'days',
-    description: 'Paid up to {value} days after the due date (the latest-paid invoice due in the last 180 days)', singular: 'Paid up to {value} day after the due date (the latest-paid invoice due in the last 180 days)', whenNull: 'No invoices due in the last 180 days' }),
+    ...counted('Paid up to {value} day{s} after the due date (the latest-paid invoice due in the last 180 days)'), whenNull: 'No invoices due in the last 180 days' }),
   defineFeature({ name: 'overdue_invoices_180d', label: 'Overdue invoices', risk: 'increasing', family: 'commercial', kind: 'invoice_stat', window: { days: 180 }, stat: 'overdue_count', unit: 'invoices',
-    description: '{value} invoices due in the last 180 days past due and unpaid', singular: '{value} invoice due in the last 180 days past due and unpaid' }),
+    ...counted('{value} invoice{s} due in the last 180 days past due and unpaid') }),
   defineFeature({ name: 'failed_payments_90d', label: 'Failed payments, 90 days', risk: 'increasing', family: 'commercial', kind: 'payment_failures', window: { days: 90 }, unit: 'payments',
-    description: '{value} failed payment attempts in the last 90 days', singular: '{value} failed payment attempt in the last 90 days' }),
+    ...counted('{value} failed payment attempt{s} in the last 90 days') }),
 ];

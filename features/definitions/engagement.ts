@@ -1,23 +1,23 @@
-import { defineFeature } from './schema.ts';
+import { counted, defineFeature } from './schema.ts';
 
 /** Engagement: how many people use the product, and how regularly. */
 export const engagement = [
   defineFeature({ name: 'active_users_7d', label: 'Active users, last 7 days', risk: 'decreasing', family: 'engagement', kind: 'active_users', window: { days: 7 }, unit: 'users',
-    description: '{value} users active in the last 7 days', singular: '{value} user active in the last 7 days' }),
+    ...counted('{value} user{s} active in the last 7 days') }),
   defineFeature({ name: 'active_users_28d', label: 'Active users, last 28 days', risk: 'decreasing', family: 'engagement', kind: 'active_users', window: { days: 28 }, unit: 'users',
-    description: '{value} users active in the last 28 days', singular: '{value} user active in the last 28 days' }),
+    ...counted('{value} user{s} active in the last 28 days') }),
   defineFeature({ name: 'active_users_prev_28d', label: 'Active users, previous 28 days', family: 'engagement', kind: 'active_users', window: { days: 28, offsetDays: 28 }, unit: 'users',
-    description: '{value} users active in the 28 days before the last 28', singular: '{value} user active in the 28 days before the last 28' }),
+    ...counted('{value} user{s} active in the 28 days before the last 28') }),
   defineFeature({ name: 'active_users_trend_28d', label: 'Change in active users', risk: 'decreasing', family: 'engagement', kind: 'change', mode: 'relative', dependsOn: ['active_users_28d', 'active_users_prev_28d'], unit: 'change',
     description: 'Active users changed by {value} against the previous 28 days', whenNull: 'No active users in the previous 28 days to compare with' }),
   defineFeature({ name: 'stickiness_28d', label: 'Stickiness (daily/monthly users)', risk: 'decreasing', family: 'engagement', kind: 'stickiness', window: { days: 28 }, unit: 'ratio',
     description: 'Stickiness (daily over monthly active users) of {value} over the last 28 days', whenNull: 'No active users in the last 28 days' }),
   defineFeature({ name: 'licensed_users', label: 'Provisioned users', family: 'engagement', kind: 'user_count', unit: 'users',
-    description: '{value} user accounts provisioned', singular: '{value} user account provisioned' }),
+    ...counted('{value} user account{s} provisioned') }),
   defineFeature({ name: 'active_users_per_seat_28d', label: 'Active users per seat', risk: 'decreasing', family: 'engagement', kind: 'ratio', dependsOn: ['active_users_28d', 'seats'], unit: 'ratio',
-    description: '{value} active users per licensed seat over the last 28 days', singular: '{value} active user per licensed seat over the last 28 days', whenNull: 'No licensed seats' }),
+    ...counted('{value} active user{s} per licensed seat over the last 28 days'), whenNull: 'No licensed seats' }),
   defineFeature({ name: 'active_user_share_28d', label: 'Share of users active', risk: 'decreasing', family: 'engagement', kind: 'ratio', dependsOn: ['active_users_28d', 'licensed_users'], unit: 'share',
     description: '{value} of provisioned users active in the last 28 days', whenNull: 'No users provisioned' }),
   defineFeature({ name: 'events_per_active_user_28d', label: 'Events per active user', risk: 'decreasing', family: 'engagement', kind: 'ratio', dependsOn: ['events_28d', 'active_users_28d'], unit: 'events_per_user',
-    description: '{value} events per active user in the last 28 days', singular: '{value} event per active user in the last 28 days', whenNull: 'No active users in the last 28 days' }),
+    ...counted('{value} event{s} per active user in the last 28 days'), whenNull: 'No active users in the last 28 days' }),
 ];

@@ -99,6 +99,14 @@ export type FeatureInput = z.input<typeof FeatureDefSchema>;
 export type FeatureKind = FeatureDef['kind'];
 export type KindDef<K extends FeatureKind> = Extract<FeatureDef, { kind: K }>;
 
+/**
+ * A description and its `singular` wording from one template, `{s}` marking the plural ending:
+ * `counted('{value} invoice{s} due')` is "{value} invoices due", and "{value} invoice due" for 1.
+ */
+export function counted(template: string): { description: string; singular: string } {
+  return { description: template.replaceAll('{s}', 's'), singular: template.replaceAll('{s}', '') };
+}
+
 /** Declares one feature; validation happens when the catalogue loads (so a bad one fails with its name). */
 export function defineFeature<T extends FeatureInput>(def: T): T {
   return def;

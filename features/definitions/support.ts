@@ -1,25 +1,25 @@
-import { defineFeature } from './schema.ts';
+import { counted, defineFeature } from './schema.ts';
 
 /** Support: how much help the account needs and how well it went. */
 export const support = [
   defineFeature({ name: 'tickets_28d', label: 'Tickets, last 28 days', risk: 'increasing', family: 'support', kind: 'ticket_count', window: { days: 28 }, unit: 'tickets',
-    description: '{value} support tickets opened in the last 28 days', singular: '{value} support ticket opened in the last 28 days' }),
+    ...counted('{value} support ticket{s} opened in the last 28 days') }),
   defineFeature({ name: 'tickets_90d', label: 'Tickets, last 90 days', risk: 'increasing', family: 'support', kind: 'ticket_count', window: { days: 90 }, unit: 'tickets',
-    description: '{value} support tickets opened in the last 90 days', singular: '{value} support ticket opened in the last 90 days' }),
+    ...counted('{value} support ticket{s} opened in the last 90 days') }),
   defineFeature({ name: 'open_tickets', label: 'Open tickets', risk: 'increasing', family: 'support', kind: 'ticket_count', only: 'open', unit: 'tickets',
-    description: '{value} support tickets open', singular: '{value} support ticket open' }),
+    ...counted('{value} support ticket{s} open') }),
   defineFeature({ name: 'escalated_tickets_90d', label: 'Escalated tickets, 90 days', risk: 'increasing', family: 'support', kind: 'ticket_count', window: { days: 90 }, only: 'escalated', unit: 'tickets',
-    description: '{value} tickets from the last 90 days escalated', singular: '{value} ticket from the last 90 days escalated' }),
+    ...counted('{value} ticket{s} from the last 90 days escalated') }),
   defineFeature({ name: 'high_priority_tickets_90d', label: 'Urgent tickets, 90 days', risk: 'increasing', family: 'support', kind: 'ticket_count', window: { days: 90 }, only: 'high_priority', unit: 'tickets',
-    description: '{value} high or urgent priority tickets in the last 90 days', singular: '{value} high or urgent priority ticket in the last 90 days' }),
+    ...counted('{value} high or urgent priority ticket{s} in the last 90 days') }),
   defineFeature({ name: 'high_priority_share_90d', label: 'Share of urgent tickets', risk: 'increasing', family: 'support', kind: 'ticket_stat', window: { days: 90 }, stat: 'high_priority_share', unit: 'share',
     description: '{value} of the last 90 days\' tickets were high or urgent priority', whenNull: 'No tickets in the last 90 days' }),
   defineFeature({ name: 'median_resolution_hours_90d', label: 'Ticket resolution time', risk: 'increasing', family: 'support', kind: 'ticket_stat', window: { days: 90 }, stat: 'median_resolution_hours', unit: 'hours',
-    description: 'Median resolution time of {value} hours for tickets closed in the last 90 days', singular: 'Median resolution time of {value} hour for tickets closed in the last 90 days', whenNull: 'No tickets closed in the last 90 days' }),
+    ...counted('Median resolution time of {value} hour{s} for tickets closed in the last 90 days'), whenNull: 'No tickets closed in the last 90 days' }),
   defineFeature({ name: 'mean_csat_90d', label: 'Ticket satisfaction', risk: 'decreasing', family: 'support', kind: 'ticket_stat', window: { days: 90 }, stat: 'mean_csat', unit: 'score',
     description: 'Mean ticket satisfaction of {value} (1-5) over the last 90 days', whenNull: 'No rated tickets in the last 90 days' }),
   defineFeature({ name: 'tickets_trend_28d', label: 'Change in tickets', risk: 'increasing', family: 'support', kind: 'change', mode: 'absolute', dependsOn: ['tickets_28d', 'tickets_prev_28d'], unit: 'tickets',
     description: 'Tickets changed by {value} against the previous 28 days' }),
   defineFeature({ name: 'tickets_prev_28d', label: 'Tickets, previous 28 days', family: 'support', kind: 'ticket_count', window: { days: 28, offsetDays: 28 }, unit: 'tickets',
-    description: '{value} support tickets opened in the 28 days before the last 28', singular: '{value} support ticket opened in the 28 days before the last 28' }),
+    ...counted('{value} support ticket{s} opened in the 28 days before the last 28') }),
 ];

@@ -1,4 +1,4 @@
-import { defineFeature } from './schema.ts';
+import { counted, defineFeature } from './schema.ts';
 
 /** Usage frequency: how often the account uses the product, and where that is heading. */
 export const usage = [
@@ -11,21 +11,21 @@ export const usage = [
   defineFeature({ name: 'active_days_trend_28d', label: 'Change in active days', risk: 'decreasing', family: 'usage', kind: 'change', mode: 'absolute', dependsOn: ['active_days_28d', 'active_days_prev_28d'], unit: 'days',
     description: 'Active days changed by {value} against the previous 28 days' }),
   defineFeature({ name: 'days_since_last_activity', label: 'Days since last activity', risk: 'increasing', family: 'usage', kind: 'days_since_last', unit: 'days',
-    description: '{value} days since the last activity', singular: '{value} day since the last activity', whenNull: 'No activity ever recorded' }),
+    ...counted('{value} day{s} since the last activity'), whenNull: 'No activity ever recorded' }),
   defineFeature({ name: 'events_7d', label: 'Events, last 7 days', risk: 'decreasing', family: 'usage', kind: 'event_count', window: { days: 7 }, unit: 'events',
-    description: '{value} events in the last 7 days', singular: '{value} event in the last 7 days' }),
+    ...counted('{value} event{s} in the last 7 days') }),
   defineFeature({ name: 'events_28d', label: 'Events, last 28 days', risk: 'decreasing', family: 'usage', kind: 'event_count', window: { days: 28 }, unit: 'events',
-    description: '{value} events in the last 28 days', singular: '{value} event in the last 28 days' }),
+    ...counted('{value} event{s} in the last 28 days') }),
   defineFeature({ name: 'events_prev_28d', label: 'Events, previous 28 days', family: 'usage', kind: 'event_count', window: { days: 28, offsetDays: 28 }, unit: 'events',
-    description: '{value} events in the 28 days before the last 28', singular: '{value} event in the 28 days before the last 28' }),
+    ...counted('{value} event{s} in the 28 days before the last 28') }),
   defineFeature({ name: 'events_per_day_28d', label: 'Events per day', risk: 'decreasing', family: 'usage', kind: 'ratio', dependsOn: ['events_28d'], denominatorConstant: 28, unit: 'events_per_day',
-    description: '{value} events per day over the last 28 days', singular: '{value} event per day over the last 28 days' }),
+    ...counted('{value} event{s} per day over the last 28 days') }),
   defineFeature({ name: 'events_trend_28d', label: 'Change in usage', risk: 'decreasing', family: 'usage', kind: 'change', mode: 'relative', dependsOn: ['events_28d', 'events_prev_28d'], unit: 'change',
     description: 'Usage changed by {value} against the previous 28 days', whenNull: 'No usage in the previous 28 days to compare with' }),
   defineFeature({ name: 'longest_inactive_streak_28d', label: 'Longest idle run, 28 days', risk: 'increasing', family: 'usage', kind: 'longest_gap', window: { days: 28 }, unit: 'days',
-    description: 'Longest run without activity: {value} days in the last 28', singular: 'Longest run without activity: {value} day in the last 28' }),
+    ...counted('Longest run without activity: {value} day{s} in the last 28') }),
   defineFeature({ name: 'longest_inactive_streak_90d', label: 'Longest idle run, 90 days', risk: 'increasing', family: 'usage', kind: 'longest_gap', window: { days: 90 }, unit: 'days',
-    description: 'Longest run without activity: {value} days in the last 90', singular: 'Longest run without activity: {value} day in the last 90' }),
+    ...counted('Longest run without activity: {value} day{s} in the last 90') }),
   defineFeature({ name: 'active_days_90d', label: 'Active days, last 90', risk: 'decreasing', family: 'usage', kind: 'active_days', window: { days: 90 }, unit: 'days',
     description: 'Active on {value} of the last 90 days' }),
 ];
