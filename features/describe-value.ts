@@ -36,18 +36,22 @@ export function formatNumber(value: number, unit?: FeatureDef['unit']): string {
   if (unit === 'change') return `${value > 0 ? '+' : ''}${Math.round(value * 100)}%`;
   if (unit === 'currency') return en(Number.isInteger(value) ? 0 : 2, 2).format(value);
   if (Number.isInteger(value)) return quickFixed(value, 0) ?? en(undefined, undefined).format(value);
-  const abs = Math.abs(value);
-  const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
+  const digits = decimalsOf(value);
   return quickFixed(value, digits) ?? en(undefined, digits).format(value);
+}
+
+/** Decimals `formatNumber` shows for a fraction: two significant ones below 10, one to 100, none above. */
+function decimalsOf(value: number): number {
+  const abs = Math.abs(value);
+  return abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
 }
 
 /** `value` with `extra` more decimals than `formatNumber` shows (shares and changes as percentages). */
 function formatFiner(value: number, unit: FeatureDef['unit'] | undefined, extra: number): string {
   if (unit === 'share') return `${en(0, extra).format(value * 100)}%`;
   if (unit === 'change') return `${value > 0 ? '+' : ''}${en(0, extra).format(value * 100)}%`;
-  const abs = Math.abs(value);
-  const digits = unit === 'currency' ? 2 : abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
-  return en(unit === 'currency' ? 2 : undefined, digits + extra).format(value);
+  if (unit === 'currency') return en(2, 2 + extra).format(value);
+  return en(undefined, decimalsOf(value) + extra).format(value);
 }
 
 /**
@@ -79,21 +83,22 @@ export function shownPair(value: number, reference: number, unit?: FeatureDef['u
 export function sentenceOf(name: string, def: FeatureDef | undefined, reference: number | string | null | undefined): (value: number | string | null | undefined) => string {
   const label = name.replace(/_/g, ' ');
   const shown = (v: number | string) => (typeof v === 'number' ? formatNumber(v, def?.unit) : v);
-  const suffix = reference === null || reference === undefined || (typeof reference === 'number' && !Number.isFinite(reference)) ? '' : `; typical retained account: ${shown(reference)}`;
+  const refText = reference === null || reference === undefined || (typeof reference === 'number' && !Number.isFinite(reference)) ? null : shown(reference);
+  const against = (r: string | null) => (r === null ? '' : `; typical retained account: ${r}`);
+  const suffix = against(refText);
   const whenNull = `${def?.whenNull ?? `${label}: no value`}${suffix}`;
   const parts = def ? def.description.split('{value}') : [`${label}: `, ''];
   const one = def?.singular ? def.singular.split('{value}') : parts;
-  const refNumber = typeof reference === 'number' && Number.isFinite(reference) ? reference : null;
-  const refText = refNumber === null ? null : shown(refNumber);
+  const sentence = (text: string, tail: string) => `${(text === '1' ? one : parts).join(text)}${tail}`;
   return (value) => {
     if (value === null || value === undefined || Number.isNaN(value)) return whenNull;
     const text = shown(value);
-    if (text === refText && value !== refNumber && typeof value === 'number') {
-      // equal as shown, different as numbers: the digits that tell them apart (shownPair)
-      const [v, r] = shownPair(value, refNumber!, def?.unit);
-      return `${(v === '1' ? one : parts).join(v)}; typical retained account: ${r}`;
+    if (text === refText && typeof value === 'number' && typeof reference === 'number' && value !== reference) {
+      // equal as shown, different as numbers: the digits that tell them apart
+      const [v, r] = shownPair(value, reference, def?.unit);
+      return sentence(v, against(r));
     }
-    return `${(text === '1' ? one : parts).join(text)}${suffix}`;
+    return sentence(text, suffix);
   };
 }
 
