@@ -44,8 +44,11 @@ describe('churn train --from-csv and churn predict', () => {
     const t = await churn(['train', '--from-csv', csv, '--label', 'churned', '--models', 'gbdt', '--no-register', '--save-artifact', artifact, '--seed', '3']);
     expect(t.stderr).not.toMatch(/CHURN_ERR/);
     expect(t.code).toBe(0);
-    expect(t.stdout).toMatch(/trained gbdt on \d+ rows/);
+    expect(t.stdout).toMatch(/trained gbdt on \d+ rows \(5-fold cross-fitted, then refit;/);
     expect(JSON.parse(await fs.readFile(artifact, 'utf8')).model_type).toBe('gbdt');
+    const kept = await churn(['train', '--from-csv', csv, '--label', 'churned', '--models', 'gbdt', '--no-register', '--no-refit', '--seed', '3']);
+    expect(kept.code).toBe(0);
+    expect(kept.stdout).toMatch(/5-fold cross-fitted, final fit on the \d+ train rows;/);
     const bad = await churn(['train', '--from-csv', csv, '--label', 'churned', '--models', 'logistic,forest', '--no-register']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--models takes a comma-separated list of logistic, gbdt, mlp, got "logistic,forest"/);

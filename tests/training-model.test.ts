@@ -179,3 +179,45 @@ describe('calibration', () => {
     expect(c.a).toBeCloseTo(1 / 3, 1);
   });
 });
+
+describe('a table with its own validation rows', () => {
+  // every fifth train row becomes a validation row, as `churn dataset build` marks the later as-of dates
+  const own: PreparedTable = { ...table, split: table.split.map((s, i) => (s === 'train' && i % 5 === 0 ? 'valid' : s)) };
+  const opts = { ...quick(3, ['gbdt']), gbdtSearch: [{ maxDepth: 2, learningRate: 0.1 }], gbdtAveraged: 1 } satisfies TrainOptions;
+
+  it('chooses and calibrates on the validation rows, then refits the chosen settings on train and validation rows', async () => {
+    const r = await trainModel(own, opts);
+    const n = (s: string) => own.split.filter((x) => x === s).length;
+    expect(r.params.calibration_folds).toBe(0);
+    expect(r.params.final_fit_rows).toBe(n('train') + n('valid'));
+    const [candidate] = r.candidates;
+    expect(r.artifact.gbdt!.trees).toHaveLength(candidate.bestStep); // the rounds early stopping chose
+    // the final model has learned the validation rows: its log-loss there is below the train-only fit's
+    const scorer = createScorer(r.artifact);
+    const valid = own.split.flatMap((s, i) => (s === 'valid' ? [i] : []));
+    const loss = valid.reduce((acc, i) => {
+      const z = scorer.score(rowOf(own, i)).logit;
+      const raw = (z - r.calibration.b) / r.calibration.a; // back to the model's margin
+      return acc + Math.log1p(Math.exp(-raw)) + (own.label[i] === 1 ? 0 : raw);
+    }, 0) / valid.length;
+    expect(loss).toBeLessThan(candidate.validLoss);
+  });
+
+  it('keeps the model fitted on the train rows with refit: false (the model the validation figures describe)', async () => {
+    const r = await trainModel(own, { ...opts, refit: false });
+    expect(r.params.final_fit_rows).toBe(own.split.filter((x) => x === 'train').length);
+    const refitted = await trainModel(own, opts);
+    expect(r.artifact.calibration).toEqual(refitted.artifact.calibration); // chosen and calibrated on the same held-out log-odds
+    expect(r.artifact.gbdt!.trees).not.toEqual(refitted.artifact.gbdt!.trees);
+    expect(r.metrics.validation).toEqual(refitted.metrics.validation);
+  });
+
+  it('still never lets the test rows into any fit, choice or calibration', async () => {
+    const isTest = (i: number) => own.split[i] === 'test';
+    const scrambled: PreparedTable = { ...own, label: own.label.map((l, i) => (isTest(i) ? 1 - l : l)) };
+    const [a, b] = [await trainModel(own, opts), await trainModel(scrambled, opts)];
+    expect(b.artifact.gbdt).toEqual(a.artifact.gbdt);
+    expect(b.artifact.calibration).toEqual(a.artifact.calibration);
+    expect(b.metrics.test!.auc).not.toBe(a.metrics.test!.auc);
+  });
+});

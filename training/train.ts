@@ -65,6 +65,12 @@ export interface TrainOptions {
    * model fitted on the train part and chooses and calibrates on the validation rows.
    */
   calibrationFolds?: number;
+  /**
+   * refit the chosen settings on train + validation rows (default true), as the peers are fitted on
+   * every non-test row; false keeps the model fitted on the train part, the one the validation
+   * figures describe
+   */
+  refit?: boolean;
   /** bootstrap resamples for the confidence intervals (default 200) */
   bootstrap?: number;
 }
@@ -331,21 +337,35 @@ async function crossValidate(table: PreparedTable, s: Splits, inputs: Inputs, ca
   return { rows: allRows, y, logits, folds };
 }
 
-/** Stage 5: the one-standard-error choice, Platt calibration on held-out log-odds, and the final weights (refitted on every non-test row after cross-fitting). */
-async function chooseAndCalibrate(table: PreparedTable, candidates: Fitted[], held: HeldOut, inputs: Inputs, opts: TrainOptions, log: Log) {
+/** The rows the chosen model is refitted on (every non-test row), or null when it keeps its fit on the train part. */
+function refitsOn(s: Splits, held: HeldOut, refit = true): number[] | null {
+  if (!refit) return null;
+  if (held.folds >= 2) return held.rows;
+  return s.carved ? null : [...s.train, ...s.valid].sort((x, y) => x - y);
+}
+
+/**
+ * Stage 5: the one-standard-error choice, Platt calibration on held-out log-odds, and the final
+ * weights: refitted on every non-test row (train + validation) for the chosen settings' epochs or
+ * trees, after cross-fitting and when the table brings its own (out-of-time) validation rows; only a
+ * carved validation without cross-fitting (a table over 50,000 rows) keeps the fit on the train part.
+ */
+async function chooseAndCalibrate(table: PreparedTable, s: Splits, candidates: Fitted[], held: HeldOut, inputs: Inputs, opts: TrainOptions, log: Log) {
   const choice = chooseModel(candidates.map((c) => ({ modelType: c.modelType, validLogits: held.logits.get(c.modelType)!, validAuc: c.cvAuc ?? c.validAuc })), held.y, opts.seed);
   for (const r of choice.reasons) log(r);
   const chosen = candidates.find((c) => c.modelType === choice.chosen)!;
   const calibration = fitPlatt(held.logits.get(chosen.modelType)!, held.y);
   log(`chosen: ${chosen.modelType}`);
   let trained = chosen.trained;
-  if (held.folds >= 2) {
+  const refitRows = refitsOn(s, held, opts.refit);
+  if (refitRows) {
     trained = trained.kind === 'gbdt'
-      ? { kind: 'gbdt', model: refitGbdt(inputs.gbdt!, held.rows, chosen.params as GbdtSettings) }
-      : { kind: 'network', weights: await refit({ rows: held.rows, label: table.label, matrix: inputs.matrix, params: chosen.params as ModelParams, steps: Math.max(1, chosen.bestStep), seed: chosen.seed, positiveWeight: inputs.positiveWeight, signs: chosen.signs, progress: opts.progress }) };
+      ? { kind: 'gbdt', model: refitGbdt(inputs.gbdt!, refitRows, chosen.params as GbdtSettings) }
+      : { kind: 'network', weights: await refit({ rows: refitRows, label: table.label, matrix: inputs.matrix, params: chosen.params as ModelParams, steps: Math.max(1, chosen.bestStep), seed: chosen.seed, positiveWeight: inputs.positiveWeight, signs: chosen.signs, progress: opts.progress }) };
+    log(`refitted ${chosen.modelType} on ${refitRows.length} train and validation rows`);
   }
   log(`Platt calibration a=${calibration.a.toFixed(4)} b=${calibration.b.toFixed(4)}`);
-  return { chosen, calibration, trained };
+  return { chosen, calibration, trained, fittedRows: refitRows?.length ?? s.train.length };
 }
 
 /** Stage 6: calibrated metrics on the held-out validation log-odds and on the test rows, and the rows a champion is compared on. */
@@ -413,12 +433,12 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
   const inputs = prepareInputs(table, s, opts, log);
   const candidates = await fitCandidates(table, s, inputs, opts, log);
   const held = await crossValidate(table, s, inputs, candidates, opts, log);
-  const { chosen, calibration, trained } = await chooseAndCalibrate(table, candidates, held, inputs, opts, log);
+  const { chosen, calibration, trained, fittedRows } = await chooseAndCalibrate(table, s, candidates, held, inputs, opts, log);
   const { metrics, comparison } = evaluateChosen(table, s, inputs, held, chosen, calibration, trained, opts, log);
   const artifact = buildArtifact(table, s, inputs, chosen, calibration, trained, backend, opts);
   artifact.importance = explainRows(artifact, table, s.test.length ? s.test : held.rows, s.test.length ? 'test' : 'validation');
   log(`explanations: additivity error at most ${artifact.importance.max_additivity_error.toExponential(1)} on ${artifact.importance.rows} ${artifact.importance.split} rows`);
-  const params = { model: chosen.params, excluded_features: qa.excluded, calibration_folds: held.folds, positive_weight: inputs.positiveWeight, class_weight: inputs.weighting, valid_share: opts.validShare ?? 0.2, min_category_count: opts.minCategoryCount ?? 10, hinge_quantiles: opts.hingeQuantiles ?? [0.5], seed: opts.seed };
+  const params = { model: chosen.params, excluded_features: qa.excluded, calibration_folds: held.folds, final_fit_rows: fittedRows, refit: opts.refit ?? true, positive_weight: inputs.positiveWeight, class_weight: inputs.weighting, valid_share: opts.validShare ?? 0.2, min_category_count: opts.minCategoryCount ?? 10, hinge_quantiles: opts.hingeQuantiles ?? [0.5], seed: opts.seed };
   return {
     artifact,
     chosen: chosen.modelType,

@@ -40,13 +40,14 @@ const TrainCliOptions = DatasetCliOptions.extend({
   classWeight: z.enum(['auto', 'balanced', 'none']),
   saveArtifact: z.string().min(1).optional(),
   register: z.boolean(),
+  refit: z.boolean(),
 }).refine((o) => !o.fromCsv || o.label, { message: '--label COL is required with --from-csv', path: ['label'] });
 
 type TrainCliOptions = z.infer<typeof TrainCliOptions>;
 
 function trainOptions(o: TrainCliOptions): TrainOptions {
   return {
-    seed: o.seed, modelTypes: o.models, epochs: o.epochs, classWeight: o.classWeight, log: (m: string) => console.error(m),
+    seed: o.seed, modelTypes: o.models, epochs: o.epochs, classWeight: o.classWeight, refit: o.refit, log: (m: string) => console.error(m),
     progress: (label) => createProgress(label), backend: loadConfig().CHURN_TF_BACKEND,
   };
 }
@@ -96,6 +97,7 @@ export function registerTrain(program: Command): void {
     .option('--models <list>', 'candidate models (logistic, gbdt: gradient-boosted trees, mlp), chosen on validation AUC', 'logistic,gbdt,mlp')
     .option('--epochs <n>', 'cap on passes over the training rows (early stopping, counted in optimiser steps, usually ends sooner)')
     .option('--class-weight <mode>', 'none (calibration handles imbalance), balanced, or auto (balanced when churners < 20%)', 'none')
+    .option('--no-refit', 'keep the chosen model as fitted on the train rows (default: refit its settings on train + validation rows)')
     .option('--save-artifact <file>', 'also write the model artifact as JSON (for churn predict --artifact)')
     .option('--no-register', 'prepared-table path: do not touch the database registry')
     .action(async (raw: Record<string, unknown>) => {
