@@ -12,7 +12,7 @@ export { FAMILIES, defineFeature, type Family, type FeatureDef, type FeatureInpu
  * Bumped whenever the SQL templates change what a definition computes, so that the feature-set
  * version (a hash of the definitions and this revision) changes with them.
  */
-export const SQL_REVISION = 3; // 2: inactivity windows count only the days since sign-up; 3: days late in whole days
+export const SQL_REVISION = 4; // 2: inactivity windows count only the days since sign-up; 3: days late in whole days; 4: a window that ends before the account was created is NULL
 
 export interface Catalog {
   /** sha256 of the canonical JSON of every definition (but its `singular` wording) and SQL_REVISION, first 16 hex digits */

@@ -172,13 +172,23 @@ export function compileFeatures(catalog: Catalog, asOfs: readonly Date[], opts: 
   return { text, values: bindParams(params, constants), params, constants, reachDays: Math.max(b.reach.sum, b.reach.word, 1) };
 }
 
+/**
+ * A window that ends before the account was created (the 28 days before the last 28 of an account
+ * created 10 days ago) has nothing to count: the value is NULL (its `whenNull` wording), not 0, and
+ * so is every feature derived from it (a trend against a period the account did not exist in).
+ */
+function onlyOnceCreated(def: FeatureDef, expr: string): string {
+  const w = 'window' in def ? def.window : undefined;
+  return w && w.offsetDays > 0 ? `CASE WHEN p.created_at < ${daysBefore('p.as_of', w.offsetDays)} THEN ${expr} END` : expr;
+}
+
 /** Runs every feature's template (registering the aggregates it needs); returns the final expressions. */
 function featureExpressions({ b, catalog, useRollup }: Assembly): string[] {
   typesOf(catalog.features).forEach((t, i) => b.typeIndex.set(t, i + 1));
   for (const def of catalog.features) if (def.kind === 'longest_gap' && !b.gapWindows.some((w) => w.days === def.window.days && w.offsetDays === def.window.offsetDays)) b.gapWindows.push(def.window);
   return catalog.features.map((def) => {
     const template = ((useRollup ? ROLLUP_TEMPLATES[def.kind] : undefined) ?? TEMPLATES[def.kind]) as Template;
-    const expr = template(def, b);
+    const expr = onlyOnceCreated(def, template(def, b));
     b.exprs.set(def.name, expr);
     return `/* ${def.name} */ (${expr})::float8`;
   });

@@ -154,11 +154,11 @@ export function configuredDefinitions(config: FeaturesConfig): FeatureInput[] {
     }
     if (want.has('prev_count') || want.has('change')) {
       add({ name: prev, kind: 'type_count', eventTypes: [e.name], window: { days: W, offsetDays: W }, family, unit: 'events', label: labelOf(`${human}, previous ${W}d`),
-        ...counted(`{value} ${q} event{s} in the ${W} days before the last ${W}`) });
+        ...counted(`{value} ${q} event{s} in the ${W} days before the last ${W}`), whenNull: `Account created within the last ${W} days: no ${q} events before then` });
     }
     if (want.has('change')) {
       add({ name: `ev_${s}_trend_${W}d`, kind: 'change', mode: 'relative', dependsOn: [count, prev], family, unit: 'change', risk: e.risk, label: labelOf(`Change in ${human}`),
-        description: `${q} events changed by {value} against the previous ${W} days`, whenNull: `No ${q} events in the previous ${W} days to compare with` });
+        description: `${q} events changed by {value} against the previous ${W} days`, whenNull: `No ${q} events in the previous ${W} days to compare with (none, or the account is newer)` });
     }
     if (want.has('days')) {
       add({ name: `ev_${s}_days_${W}d`, kind: 'type_days', eventTypes: [e.name], window: { days: W }, family, unit: 'days', risk: e.risk, label: labelOf(`${human} days, ${W}d`),

@@ -29,6 +29,8 @@ function oracle(ds: Dataset, accountId: string, T: number): Record<string, Value
   let gap = 0, run = 0;
   for (let d = 0; d < lived; d++) { run = active28.has(d) ? 0 : run + 1; gap = Math.max(gap, run); }
   const e28 = qty(0, 28), ePrev = qty(28, 28);
+  // the 28 days before the last 28 exist only for an account created before they ended
+  const hadPrev = acc.created_at.getTime() < T - 28 * DAY;
   const areaDays28 = new Set(ev.filter((e) => inWin(e.occurred_at, 0, 28)).map((e) => `${area.get(e.event_type)!.feature_area}|${r(e.occurred_at)}`)).size;
   const areas90 = new Set(ev.filter((e) => inWin(e.occurred_at, 0, 90)).map((e) => area.get(e.event_type)!.feature_area));
   const key90 = new Set(ev.filter((e) => inWin(e.occurred_at, 0, 90) && area.get(e.event_type)!.is_key_feature).map((e) => area.get(e.event_type)!.feature_area));
@@ -54,12 +56,16 @@ function oracle(ds: Dataset, accountId: string, T: number): Record<string, Value
     active_days_28d: active28.size,
     days_since_last_activity: lastEvent === null ? null : r(new Date(lastEvent)),
     events_trend_28d: ePrev ? (e28 - ePrev) / ePrev : null,
+    events_prev_28d: hadPrev ? ePrev : null,
+    active_users_prev_28d: hadPrev ? users(28, 28).size : null,
+    active_days_trend_28d: hadPrev ? active28.size - days(28, 28).size : null,
     longest_inactive_streak_28d: gap,
     feature_areas_90d: areas90.size,
     areas_per_active_day_28d: active28.size ? areaDays28 / active28.size : null,
     key_features_90d: key90.size,
     days_to_first_value: firstKey === undefined ? null : Math.floor((firstKey - acc.created_at.getTime()) / DAY),
     tickets_90d: tk.filter((t) => inWin(t.opened_at, 0, 90)).length,
+    tickets_trend_28d: hadPrev ? tk.filter((t) => inWin(t.opened_at, 0, 28)).length - tk.filter((t) => inWin(t.opened_at, 28, 28)).length : null,
     open_tickets: tk.filter((t) => !before(t.closed_at)).length,
     median_resolution_hours_90d: median,
     mean_csat_90d: csats.length ? csats.reduce((a, b) => a + b, 0) / csats.length : null,
@@ -126,6 +132,10 @@ describe('feature SQL against an independent TypeScript oracle', () => {
     expect(at.some((v) => v === null)).toBe(true);
     expect(rows.some((x) => x.feature_values[catalog.names.indexOf('days_to_first_value')] !== null)).toBe(true);
     expect(rows.some((x) => x.feature_values[catalog.names.indexOf('nps_change')] !== null)).toBe(true);
+    // accounts created within the last 28 days (no earlier period: NULL) and older ones with a count of 0
+    const prev = rows.map((x) => x.feature_values[catalog.names.indexOf('events_prev_28d')]);
+    expect(prev.some((v) => v === null)).toBe(true);
+    expect(prev.some((v) => v === 0)).toBe(true);
     // ... and both index probes (churn.last_event_before, churn.first_key_days): a last event older
     // than the activity bitmaps reach, and a first value of an account created before that reach
     const bitmapKinds = new Set(['active_days', 'active_users', 'stickiness', 'longest_gap', 'distinct_areas', 'area_breadth']);
