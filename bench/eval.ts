@@ -34,6 +34,12 @@ if (process.argv.slice(2).some((a) => /^--(events|generate|world)(=|$)/.test(a))
 }
 
 const TELCO_BASELINE = { auc: 0.837, ece: 0.029 };
+/**
+ * XGBoost samples rows and columns, so its test AUC depends on its seed: on the 1,577 test rows of the
+ * synthetic export (32 churners) seeds 0-4 spread from 0.894 to 0.914. The peer is fitted with five
+ * seeds; the bars use seed 0 as before, and the mean is printed beside it.
+ */
+const XGB_SEEDS = 5;
 
 const { values } = parseArgs({
   options: {
@@ -112,12 +118,19 @@ async function compareWithPeers(file: string): Promise<Record<string, unknown>> 
     console.log(`  peer baselines skipped: ${avail.reason} (install python3-sklearn python3-xgboost python3-pandas)`);
     return { ...synth, peers: 'unavailable' };
   }
-  const peers = await runPeers(file);
+  const peers = await runPeers(file, { xgbSeeds: XGB_SEEDS });
   const bestPeer = Math.max(peers.logistic.auc, peers.xgboost.auc);
   const ok = t.auc >= bestPeer - 0.005;
   pass &&= ok;
-  console.log(`  peers: logistic ${peers.logistic.auc}, XGBoost ${peers.xgboost.auc}; ours - best peer ${(t.auc - bestPeer).toFixed(4)}; ours >= best - 0.005: ${ok ? 'PASS' : 'FAIL'}`);
-  return { ...synth, peer_logreg_auc: peers.logistic.auc, peer_xgb_auc: peers.xgboost.auc, auc_minus_best_peer: t.auc - bestPeer, auc_pass: ok, ...strictBars(t.auc - bestPeer, t.ece) };
+  const seeds = peers.xgboost_seeds;
+  const spread = seeds ? ` (mean of ${seeds.auc.length} seeds ${seeds.mean_auc}, from ${Math.min(...seeds.auc)} to ${Math.max(...seeds.auc)})` : '';
+  console.log(`  peers: logistic ${peers.logistic.auc}, XGBoost ${peers.xgboost.auc}${spread}; ours - best peer ${(t.auc - bestPeer).toFixed(4)}; ours >= best - 0.005: ${ok ? 'PASS' : 'FAIL'}`);
+  const bestMean = seeds ? Math.max(peers.logistic.auc, seeds.mean_auc) : null;
+  if (bestMean !== null) console.log(`  against XGBoost's mean over its seeds: ours - best peer ${(t.auc - bestMean).toFixed(4)}`);
+  return {
+    ...synth, peer_logreg_auc: peers.logistic.auc, peer_xgb_auc: peers.xgboost.auc, auc_minus_best_peer: t.auc - bestPeer, auc_pass: ok, ...strictBars(t.auc - bestPeer, t.ece),
+    ...(seeds ? { peer_xgb_auc_seeds: seeds.auc, peer_xgb_auc_mean: seeds.mean_auc, auc_minus_best_peer_mean: t.auc - bestMean! } : {}),
+  };
 }
 
 if (values.csv) {

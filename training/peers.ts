@@ -18,6 +18,8 @@ export interface PeerResult {
   rows: { fit: number; test: number };
   logistic: PeerFigures;
   xgboost: PeerFigures;
+  /** with xgbSeeds > 1: XGBoost's test AUC for random_state 0 .. N-1 and their mean */
+  xgboost_seeds?: { auc: number[]; mean_auc: number };
 }
 
 export const PEER_SCRIPT = fileURLToPath(new URL('../bench/peers.py', import.meta.url));
@@ -34,9 +36,10 @@ export async function peersAvailable(python = PEER_PYTHON): Promise<{ ok: boolea
   }
 }
 
-/** Runs bench/peers.py on one prepared CSV (train/valid rows fit, test rows scored) and returns its JSON line. */
-export async function runPeers(file: string, opts: { python?: string; script?: string } = {}): Promise<PeerResult> {
-  const { stdout } = await run(opts.python ?? PEER_PYTHON, [opts.script ?? PEER_SCRIPT, file], { timeout: 3_600_000, maxBuffer: 1 << 24 });
+/** Runs bench/peers.py on one prepared CSV (train/valid rows fit, test rows scored; XGBoost with `xgbSeeds` seeds) and returns its JSON line. */
+export async function runPeers(file: string, opts: { python?: string; script?: string; xgbSeeds?: number } = {}): Promise<PeerResult> {
+  const seeds = opts.xgbSeeds && opts.xgbSeeds > 1 ? ['--xgb-seeds', String(opts.xgbSeeds)] : [];
+  const { stdout } = await run(opts.python ?? PEER_PYTHON, [opts.script ?? PEER_SCRIPT, file, ...seeds], { timeout: 3_600_000, maxBuffer: 1 << 24 });
   const line = stdout.trim().split('\n').pop() ?? '{}';
   return JSON.parse(line) as PeerResult;
 }
