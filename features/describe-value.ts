@@ -75,7 +75,8 @@ export function shownPair(value: number, reference: number, unit?: FeatureDef['u
 /**
  * The plain-language sentence of one feature against a fixed reference, e.g. "Active on 3 of the last
  * 28 days; typical retained account: 17": the template is split and the reference formatted once, so
- * each call only formats the value. NULL values use the definition's `whenNull` text, a value shown
+ * each call only formats the value. NULL values use the definition's `whenNull` text (the reference
+ * then worded with the description, as the text names no number), a value shown
  * as 1 its `singular` wording when it has one, and a value that would read as the reference but is
  * not gets the decimals that tell them apart (`shownPair`). A feature the catalogue does not define (a model
  * trained on a prepared table) is described by its name.
@@ -86,10 +87,14 @@ export function sentenceOf(name: string, def: FeatureDef | undefined, reference:
   const refText = reference === null || reference === undefined || (typeof reference === 'number' && !Number.isFinite(reference)) ? null : shown(reference);
   const against = (r: string | null) => (r === null ? '' : `; typical retained account: ${r}`);
   const suffix = against(refText);
-  const whenNull = `${def?.whenNull ?? `${label}: no value`}${suffix}`;
   const parts = def ? def.description.split('{value}') : [`${label}: `, ''];
   const one = def?.singular ? def.singular.split('{value}') : parts;
   const sentence = (text: string, tail: string) => `${(text === '1' ? one : parts).join(text)}${tail}`;
+  // a missing value's text names no number, so the reference is worded in full: "No invoices due in
+  // the last 180 days; typical retained account: invoices due ... were paid 0 days late on average"
+  const whenNull = def?.whenNull
+    ? `${def.whenNull}${refText === null ? '' : against(lowerFirst(sentence(refText, '')))}`
+    : `${label}: no value${suffix}`;
   return (value) => {
     if (value === null || value === undefined || Number.isNaN(value)) return whenNull;
     const text = shown(value);
@@ -100,6 +105,11 @@ export function sentenceOf(name: string, def: FeatureDef | undefined, reference:
     }
     return sentence(text, suffix);
   };
+}
+
+/** "Invoices due ..." -> "invoices due ..." as the second half of a sentence; "MRR", "NPS" stay. */
+function lowerFirst(text: string): string {
+  return /^[A-Z][a-z]/.test(text) ? text[0].toLowerCase() + text.slice(1) : text;
 }
 
 /** The sentence for one value (see `sentenceOf`). */

@@ -204,6 +204,10 @@ describe('plain-language feature values', () => {
   });
   it('says what a missing value means', () => {
     expect(describeFeature(def('nps_latest'), null)).toBe('No NPS response yet');
-    expect(describeFeature(def('nps_latest'), null, 8)).toBe('No NPS response yet; typical retained account: 8');
+    // the missing value's text names no number: the reference is worded with the description
+    expect(describeFeature(def('nps_latest'), null, 8)).toBe('No NPS response yet; typical retained account: latest NPS response: 8 of 10');
+    expect(describeFeature(def('days_late_mean_180d'), null, 0)).toBe('No invoices due in the last 180 days; typical retained account: invoices due in the last 180 days were paid 0 days late on average');
+    expect(describeFeature(def('mrr_change_90d'), null, 0)).toBe('Not a customer 90 days ago; typical retained account: MRR changed by 0 over the last 90 days');
+    expect(describeFeature(def('events_prev_28d'), null, 1)).toBe('Account created within the last 28 days: no events before then; typical retained account: 1 event in the 28 days before the last 28');
   });
 });
