@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseArtifact } from '../training/artifact.ts';
 import { selectBackend } from '../training/backend.ts';
 import { fitPlatt, sigmoid } from '../training/calibrate.ts';
-import { ece } from '../training/evaluate.ts';
+import { ece, rocAuc } from '../training/evaluate.ts';
 import { createExplainer, integratedGradientsNumeric } from '../training/explain.ts';
 import { logitsWithTf } from '../training/models/fit.ts';
 import { compileNetwork, activationBuffers, createRng, forward } from '../training/models/network.ts';
@@ -210,6 +210,18 @@ describe('a table with its own validation rows', () => {
     expect(r.artifact.calibration).toEqual(refitted.artifact.calibration); // chosen and calibrated on the same held-out log-odds
     expect(r.artifact.gbdt!.trees).not.toEqual(refitted.artifact.gbdt!.trees);
     expect(r.metrics.validation).toEqual(refitted.metrics.validation);
+  });
+
+  it('keeps the train fit when there are no test rows, so the validation rows stay held out for the report', async () => {
+    const noTest: PreparedTable = { ...own, split: own.split.map((x) => (x === 'test' ? 'train' : x)) };
+    const r = await trainModel(noTest, opts);
+    expect(r.metrics.test).toBeUndefined();
+    expect(r.params.final_fit_rows).toBe(noTest.split.filter((x) => x === 'train').length);
+    // the registered model scores the validation rows as the validation figures say
+    const scorer = createScorer(r.artifact);
+    const valid = noTest.split.flatMap((x, i) => (x === 'valid' ? [i] : []));
+    const p = valid.map((i) => scorer.score(rowOf(noTest, i)).probability);
+    expect(rocAuc(Float32Array.from(valid, (i) => noTest.label[i]), Float64Array.from(p))).toBeCloseTo(r.metrics.validation.auc, 9);
   });
 
   it('still never lets the test rows into any fit, choice or calibration', async () => {

@@ -68,7 +68,8 @@ export interface TrainOptions {
   /**
    * refit the chosen settings on train + validation rows (default true), as the peers are fitted on
    * every non-test row; false keeps the model fitted on the train part, the one the validation
-   * figures describe
+   * figures describe. A table without test rows is never refitted (its validation rows are the only
+   * held-out ones).
    */
   refit?: boolean;
   /** bootstrap resamples for the confidence intervals (default 200) */
@@ -337,9 +338,13 @@ async function crossValidate(table: PreparedTable, s: Splits, inputs: Inputs, ca
   return { rows: allRows, y, logits, folds };
 }
 
-/** The rows the chosen model is refitted on (every non-test row), or null when it keeps its fit on the train part. */
+/**
+ * The rows the chosen model is refitted on (every non-test row), or null when it keeps its fit on the
+ * train part. Without test rows it is never refitted: the validation rows are then the only ones the
+ * registered model was not fitted on, where its report and the champion comparison score it.
+ */
 function refitsOn(s: Splits, held: HeldOut, refit = true): number[] | null {
-  if (!refit) return null;
+  if (!refit || s.test.length === 0) return null;
   if (held.folds >= 2) return held.rows;
   return s.carved ? null : [...s.train, ...s.valid].sort((x, y) => x - y);
 }
@@ -347,8 +352,9 @@ function refitsOn(s: Splits, held: HeldOut, refit = true): number[] | null {
 /**
  * Stage 5: the one-standard-error choice, Platt calibration on held-out log-odds, and the final
  * weights: refitted on every non-test row (train + validation) for the chosen settings' epochs or
- * trees, after cross-fitting and when the table brings its own (out-of-time) validation rows; only a
- * carved validation without cross-fitting (a table over 50,000 rows) keeps the fit on the train part.
+ * trees, after cross-fitting and when the table brings its own (out-of-time) validation rows, as long
+ * as test rows stay held out (`refitsOn`); a carved validation without cross-fitting (a table over
+ * 50,000 rows) keeps the fit on the train part.
  */
 async function chooseAndCalibrate(table: PreparedTable, s: Splits, candidates: Fitted[], held: HeldOut, inputs: Inputs, opts: TrainOptions, log: Log) {
   const choice = chooseModel(candidates.map((c) => ({ modelType: c.modelType, validLogits: held.logits.get(c.modelType)!, validAuc: c.cvAuc ?? c.validAuc })), held.y, opts.seed);
