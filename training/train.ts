@@ -345,8 +345,8 @@ async function crossValidate(table: PreparedTable, s: Splits, inputs: Inputs, ca
  */
 function refitsOn(s: Splits, held: HeldOut, refit = true): number[] | null {
   if (!refit || s.test.length === 0) return null;
-  if (held.folds >= 2) return held.rows;
-  return s.carved ? null : [...s.train, ...s.valid].sort((x, y) => x - y);
+  if (s.carved && held.folds < 2) return null; // a carved validation side without cross-fitting (over 50,000 rows)
+  return [...s.train, ...s.valid].sort((x, y) => x - y);
 }
 
 /**
