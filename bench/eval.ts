@@ -6,7 +6,8 @@
  * The quality bar, measured: trains on the Telco train rows and evaluates on its held-out test rows
  * against the logistic-regression baseline in its README (ROC AUC 0.837 - 0.005, ECE <= 0.03); with
  * `--csv` (e.g. from `churn dataset export`) also trains on that file and runs the peer baselines on
- * the same rows when python3-sklearn and python3-xgboost are installed. The Telco part runs only when
+ * the same rows when python3-sklearn and python3-xgboost are installed, with a paired bootstrap interval
+ * of ours - best peer over those rows (whether they can decide the -0.003 bar). The Telco part runs only when
  * `--telco FILE` is given (the file lives outside the repository). Last line: one JSON object.
  */
 import fs from 'node:fs/promises';
@@ -15,10 +16,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProgress } from '../core/progress.ts';
 import { tableFromCsv } from '../training/csv-table.ts';
-import { peersAvailable, runPeers } from '../training/peers.ts';
+import { peerScoresFor, peersAvailable, runPeers } from '../training/peers.ts';
 import { trainModel, type ModelType } from '../training/train.ts';
 import { createScorer } from '../training/scorer.ts';
-import { eceNoiseFloor } from '../training/evaluate.ts';
+import { bootstrapAucDifference, eceNoiseFloor } from '../training/evaluate.ts';
 import { asChurnError } from '../core/errors.ts';
 
 if (process.argv.slice(2).some((a) => /^--(events|generate|world)(=|$)/.test(a))) {
@@ -63,7 +64,8 @@ async function trainOn(file: string, label: string) {
   // the ECE a perfectly calibrated model would show on the same test rows (outcomes drawn from its own probabilities)
   const scorer = createScorer(r.artifact);
   const p = r.splits.test.map((i) => scorer.score(Object.fromEntries(table.columns.map((c) => [c.name, c.values[i]]))).probability);
-  return { ...r, eceFloor: p.length ? eceNoiseFloor(p, 200, seed) : null };
+  const test = { ids: r.splits.test.map((i) => table.ids[i]), labels: r.splits.test.map((i) => table.label[i]), probabilities: p };
+  return { ...r, test, eceFloor: p.length ? eceNoiseFloor(p, 200, seed) : null };
 }
 
 /** The tree models' bars (AUC at least the best peer's - 0.003, ECE at most 0.02), printed beside the release bars above; they do not change the exit code. */
@@ -71,6 +73,23 @@ function strictBars(aucMinusPeer: number, ece: number) {
   const bars = { auc_within_0003: aucMinusPeer >= -0.003, ece_within_002: ece <= 0.02 };
   console.log(`  tree-model bars: AUC - best peer ${aucMinusPeer.toFixed(4)} >= -0.003: ${bars.auc_within_0003 ? 'PASS' : 'FAIL'}; ECE ${ece.toFixed(4)} <= 0.02: ${bars.ece_within_002 ? 'PASS' : 'FAIL'}`);
   return bars;
+}
+
+/** Resamples of the paired bootstrap of ours - best peer. */
+const PAIRED_RESAMPLES = 1000;
+
+/**
+ * Ours against the best peer row by row: a paired bootstrap interval of the AUC difference, and whether
+ * the rows decide the tree-model bar (-0.003): held or missed with 95% confidence, or undecided.
+ */
+function pairedComparison(ours: { ids: string[]; labels: number[]; probabilities: number[] }, peers: Awaited<ReturnType<typeof runPeers>>, best: 'logistic' | 'xgboost') {
+  const theirs = peerScoresFor(ours.ids, peers.predictions!, best);
+  const d = bootstrapAucDifference(ours.labels, ours.probabilities, theirs, { n: PAIRED_RESAMPLES, seed });
+  const verdict = d.lower >= -0.003 ? 'held' : d.upper < -0.003 ? 'missed' : 'undecided';
+  const churners = ours.labels.reduce((s, y) => s + y, 0);
+  const words = { held: 'the bar (-0.003) holds with 95% confidence', missed: 'below the bar (-0.003) with 95% confidence', undecided: 'these rows cannot tell whether the bar (-0.003) holds' }[verdict];
+  console.log(`  ours - ${best === 'xgboost' ? 'XGBoost' : 'logistic'} row by row: ${d.estimate.toFixed(4)}, 95% paired bootstrap interval [${d.lower.toFixed(4)}, ${d.upper.toFixed(4)}] over ${ours.labels.length} test rows (${churners} churners): ${words}`);
+  return { auc_minus_best_peer_ci: [d.lower, d.upper], auc_bar_verdict: verdict };
 }
 
 const floorLine = (f: { mean: number; p90: number } | null) => (f ? `; a perfectly calibrated model shows ${f.mean.toFixed(4)} on these rows by chance (90% of draws under ${f.p90.toFixed(4)})` : '');
@@ -118,7 +137,7 @@ async function compareWithPeers(file: string): Promise<Record<string, unknown>> 
     console.log(`  peer baselines skipped: ${avail.reason} (install python3-sklearn python3-xgboost python3-pandas)`);
     return { ...synth, peers: 'unavailable' };
   }
-  const peers = await runPeers(file, { xgbSeeds: XGB_SEEDS });
+  const peers = await runPeers(file, { xgbSeeds: XGB_SEEDS, predictions: true });
   const bestPeer = Math.max(peers.logistic.auc, peers.xgboost.auc);
   const ok = t.auc >= bestPeer - 0.005;
   pass &&= ok;
@@ -127,7 +146,8 @@ async function compareWithPeers(file: string): Promise<Record<string, unknown>> 
   console.log(`  peers: logistic ${peers.logistic.auc}, XGBoost ${peers.xgboost.auc}${spread}; ours - best peer ${(t.auc - bestPeer).toFixed(4)}; ours >= best - 0.005: ${ok ? 'PASS' : 'FAIL'}`);
   const bestMean = seeds ? Math.max(peers.logistic.auc, seeds.mean_auc) : null;
   if (bestMean !== null) console.log(`  against XGBoost's mean over its seeds: ours - best peer ${(t.auc - bestMean).toFixed(4)}`);
-  return {
+  const paired = pairedComparison(r.test, peers, peers.xgboost.auc >= peers.logistic.auc ? 'xgboost' : 'logistic');
+  return { ...paired,
     ...synth, peer_logreg_auc: peers.logistic.auc, peer_xgb_auc: peers.xgboost.auc, auc_minus_best_peer: t.auc - bestPeer, auc_pass: ok, ...strictBars(t.auc - bestPeer, t.ece),
     ...(seeds ? { peer_xgb_auc_seeds: seeds.auc, peer_xgb_auc_mean: seeds.mean_auc, auc_minus_best_peer_mean: t.auc - bestMean! } : {}),
   };

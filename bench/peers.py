@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The peers a data scientist would reach for, on the same prepared table as Churnlens.
 
-Usage: /usr/bin/python3 bench/peers.py PREPARED.csv [--xgb-seeds N]
+Usage: /usr/bin/python3 bench/peers.py PREPARED.csv [--xgb-seeds N] [--predictions FILE]
 (Debian's python3-sklearn, python3-xgboost and python3-pandas). The table is what `churn dataset
 export` writes: `id`, the label `churned`, feature columns, and `split` (train / valid / test).
 Fits a scikit-learn logistic regression (median imputation, standardisation, one-hot of frequent
@@ -9,10 +9,12 @@ categories) and an XGBoost `hist` model (native categories, 2 threads) on the tr
 scores the test rows, and prints one JSON line: fit seconds and test metrics of each. With
 --xgb-seeds N (N > 1) XGBoost is also fitted with random_state 1 .. N-1 (its row and column sampling
 draws differ per seed) and `xgboost_seeds` gives every seed's test AUC and their mean; `xgboost`
-stays the figures of random_state 0.
+stays the figures of random_state 0. With --predictions FILE the test rows' ids and both peers'
+probabilities (XGBoost: random_state 0) are written to FILE as JSON, so a caller can compare its own
+model with them row by row (a paired bootstrap of the AUC difference).
 """
+import argparse
 import json
-import sys
 import time
 
 import numpy as np
@@ -41,8 +43,8 @@ def figures(y, p):
     }
 
 
-def main(path, xgb_seeds=1):
-    table = pd.read_csv(path, na_values=["", "NA"], keep_default_na=True)
+def main(path, xgb_seeds=1, predictions=None):
+    table = pd.read_csv(path, na_values=["", "NA"], keep_default_na=True, dtype={"id": str})
     names = [c for c in table.columns if c not in ("id", "churned", "split")]
     x = table[names].copy()
     for c in names:  # text columns that are almost all numbers (a blank here and there) are numbers
@@ -64,7 +66,8 @@ def main(path, xgb_seeds=1):
     logistic = make_pipeline(encode, LogisticRegression(max_iter=3000))
     t = time.perf_counter()
     logistic.fit(x[fit_rows], y[fit_rows])
-    out["logistic"] = {"fit_seconds": round(time.perf_counter() - t, 2), **figures(y[test_rows], logistic.predict_proba(x[test_rows])[:, 1])}
+    logistic_p = logistic.predict_proba(x[test_rows])[:, 1]
+    out["logistic"] = {"fit_seconds": round(time.perf_counter() - t, 2), **figures(y[test_rows], logistic_p)}
 
     xc = x.copy()
     for c in text:
@@ -76,19 +79,30 @@ def main(path, xgb_seeds=1):
         t = time.perf_counter()
         boosted.fit(xc[fit_rows], y[fit_rows])
         seconds = round(time.perf_counter() - t, 2)
-        got = figures(y[test_rows], boosted.predict_proba(xc[test_rows])[:, 1])
+        boosted_p = boosted.predict_proba(xc[test_rows])[:, 1]
+        got = figures(y[test_rows], boosted_p)
         if seed == 0:
             out["xgboost"] = {"fit_seconds": seconds, **got}
+            xgboost_p = boosted_p
         aucs.append(got["auc"])
     if xgb_seeds > 1:
         out["xgboost_seeds"] = {"auc": aucs, "mean_auc": round(float(np.mean(aucs)), 4)}
+    if predictions:
+        with open(predictions, "w", encoding="utf-8") as f:
+            json.dump({"id": [v.strip() for v in table["id"][test_rows]], "logistic": logistic_p.tolist(), "xgboost": xgboost_p.tolist()}, f)
     print(json.dumps(out))
 
 
+def seeds(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 2:
-        main(sys.argv[1])
-    elif len(sys.argv) == 4 and sys.argv[2] == "--xgb-seeds" and sys.argv[3].isdigit() and int(sys.argv[3]) >= 1:
-        main(sys.argv[1], int(sys.argv[3]))
-    else:
-        sys.exit(__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("table", help="prepared CSV: id, churned, feature columns, split")
+    parser.add_argument("--xgb-seeds", type=seeds, default=1, help="fit XGBoost with random_state 0 .. N-1 (default 1)")
+    parser.add_argument("--predictions", help="write the test rows' ids and both peers' probabilities to this JSON file")
+    args = parser.parse_args()
+    main(args.table, args.xgb_seeds, args.predictions)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChurnError } from '../core/errors.ts';
 import {
-  bootstrapCi, brier, ece, evaluate, EvaluationReportSchema, liftAt, mulberry32, prAuc, rocAuc,
+  bootstrapAucDifference, bootstrapCi, brier, ece, evaluate, EvaluationReportSchema, liftAt, mulberry32, prAuc, rocAuc,
 } from '../training/evaluate.ts';
 
 /** A seeded set with a real signal and plenty of tied scores (rounded to two decimals). */
@@ -108,6 +108,42 @@ describe('bootstrapCi', () => {
     const wide = bootstrapCi(y, p, 'lift10', { n: 100, seed: 1, alpha: 0.01 });
     const narrow = bootstrapCi(y, p, 'lift10', { n: 100, seed: 1, alpha: 0.5 });
     expect(wide.upper - wide.lower).toBeGreaterThan(narrow.upper - narrow.lower);
+  });
+});
+
+describe('bootstrapAucDifference', () => {
+  const { y, p } = syntheticSet(1000, 11);
+  const random = mulberry32(5);
+  // the same ranking with a little noise: a close second model
+  const close = p.map((v) => v + (random() - 0.5) * 0.05);
+  const blind = p.map(() => random());
+
+  it('estimates AUC(a) - AUC(b) on all rows and brackets it, the same for the same seed', () => {
+    const d = bootstrapAucDifference(y, p, close, { n: 200, seed: 3 });
+    expect(d.estimate).toBeCloseTo(rocAuc(y, p) - rocAuc(y, close), 12);
+    expect(d.lower).toBeLessThanOrEqual(d.estimate);
+    expect(d.upper).toBeGreaterThanOrEqual(d.estimate);
+    expect(bootstrapAucDifference(y, p, close, { n: 200, seed: 3 })).toEqual(d);
+    expect(bootstrapAucDifference(y, close, p, { n: 200, seed: 3 }).estimate).toBeCloseTo(-d.estimate, 12);
+  });
+
+  it('is zero for the same scores and pairs the rows: far narrower than either model\'s own interval', () => {
+    const same = bootstrapAucDifference(y, p, p, { n: 100, seed: 1 });
+    expect([same.lower, same.estimate, same.upper]).toEqual([0, 0, 0]);
+    const d = bootstrapAucDifference(y, p, close, { n: 400, seed: 2 });
+    const own = bootstrapCi(y, p, 'auc', { n: 400, seed: 2 });
+    // unpaired, the difference of two such AUCs would spread about sqrt(2) times one model's interval
+    expect(d.upper - d.lower).toBeLessThan((own.upper - own.lower) / 3);
+  });
+
+  it('excludes zero when one model has the signal and the other none', () => {
+    const d = bootstrapAucDifference(y, p, blind, { n: 200, seed: 4 });
+    expect(d.estimate).toBeGreaterThan(0.2);
+    expect(d.lower).toBeGreaterThan(0.1);
+  });
+
+  it('rejects scores of other rows', () => {
+    expect(() => bootstrapAucDifference(y, p, p.slice(1))).toThrow(/differ in length/);
   });
 });
 

@@ -18,7 +18,7 @@ export { brier, ece, eceNoiseFloor, reliabilityTable } from './metrics/calibrati
 export type { ReliabilityBin } from './metrics/calibration.ts';
 export { confusionAt, chooseThreshold } from './metrics/threshold.ts';
 export type { Confusion, ThresholdRule } from './metrics/threshold.ts';
-export { bootstrapCi, mulberry32 } from './metrics/bootstrap.ts';
+export { bootstrapAucDifference, bootstrapCi, mulberry32 } from './metrics/bootstrap.ts';
 export type { ConfidenceInterval, BootstrapOptions, NamedMetric, MetricFn } from './metrics/bootstrap.ts';
 
 const Probability = z.number().min(0).max(1);
