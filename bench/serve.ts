@@ -36,7 +36,7 @@
  * about half the PostgreSQL CPU, so the run shows what a cheaper read does to the tail (`--no-midnight`
  * skips it). The targets are those of the default as-of time, now.
  *
- *   npm run bench:serve -- [--db churn_bench_serve] [--accounts 2000] [--seconds 8] [--warm 8] [--rounds 5] [--rate 500] [--workers N] [--then-workers N] [--in-flight N] [--no-midnight]
+ *   npm run bench:serve -- [--db churn_bench_serve] [--accounts 2000] [--seconds 8] [--warm 8] [--rounds 5] [--rate 500] [--workers N] [--then-workers N] [--model logistic|gbdt] [--in-flight N] [--no-midnight]
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import cluster from 'node:cluster';
@@ -76,6 +76,8 @@ const Args = z.object({
   child: z.boolean().default(false),
   /** feature statements at once per server process (default: the server's own, the cores shared out among the workers) */
   'in-flight': z.coerce.number().int().min(1).max(16).optional(),
+  /** the champion's model type: trained (and made champion) when the current one is of another */
+  model: z.enum(['logistic', 'gbdt']).default('logistic'),
   /** server processes (`churn serve --workers`); default one per core */
   workers: z.coerce.number().int().min(1).max(16).default(os.availableParallelism()),
   /**
@@ -292,7 +294,7 @@ function medianRun(name: string, runs: Run[]): Run {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { db: { type: 'string' }, accounts: { type: 'string' }, seconds: { type: 'string' }, warm: { type: 'string' }, rate: { type: 'string' }, rounds: { type: 'string' }, child: { type: 'boolean' }, 'in-flight': { type: 'string' }, workers: { type: 'string' }, 'then-workers': { type: 'string' }, midnight: { type: 'boolean' } }, allowNegative: true });
+  const { values } = parseArgs({ options: { db: { type: 'string' }, accounts: { type: 'string' }, seconds: { type: 'string' }, warm: { type: 'string' }, rate: { type: 'string' }, rounds: { type: 'string' }, child: { type: 'boolean' }, 'in-flight': { type: 'string' }, workers: { type: 'string' }, 'then-workers': { type: 'string' }, midnight: { type: 'boolean' }, model: { type: 'string' } }, allowNegative: true });
   const args = Args.parse(values);
   const url = dbUrl(args.db);
   if (args.child) return child(url, args['in-flight'], args.workers, args.db);
@@ -308,10 +310,15 @@ async function main(): Promise<void> {
   }
   const catalog = loadCatalog();
   const champion = await getModel(pool, 'champion').catch(() => null);
-  // none yet, or one of an earlier feature catalogue (the server would refuse it): train one
-  if (champion?.featureSetVersion !== catalog.version) {
-    if (champion) console.log(`champion version ${champion.version} was trained on feature set ${champion.featureSetVersion}; this checkout computes ${catalog.version}: training a new one`);
-    churn(['train', '--models', 'logistic', '--seed', '7'], env);
+  // none yet, one of an earlier feature catalogue (the server would refuse it) or of another model
+  // type: train one, and make it champion even where the promotion rule prefers the old one
+  if (champion?.featureSetVersion !== catalog.version || champion.modelType !== args.model) {
+    if (champion) console.log(`champion version ${champion.version} is a ${champion.modelType} model of feature set ${champion.featureSetVersion}; this run measures a ${args.model} model of ${catalog.version}: training one`);
+    churn(['train', '--models', args.model, '--seed', '7'], env);
+    const [{ version }] = await query<{ version: number }>(pool, { text: 'SELECT max(version)::int AS version FROM churn.model_versions WHERE model_type = $1', values: [args.model] });
+    if ((await resolveVersion(pool, 'champion').catch(() => null)) !== version) {
+      churn(['models', 'promote', String(version), '--alias', 'champion', '--force', '--reason', `bench:serve measures a ${args.model} champion`], env);
+    }
   }
   const model = await registryModelSource(pool, catalog).load(await resolveVersion(pool, 'champion'));
   const key = await createApiKey(pool, { name: 'bench', scopes: ['score:read'] });
@@ -430,7 +437,7 @@ async function main(): Promise<void> {
     `account score p99 ${paced.p99.toFixed(1)} ms at ${paced.rps.toFixed(0)} req/s (< 25 ms: ${paced.p99 < 25 ? 'met' : 'MISSED'})` +
     (then ? `; with ${workersText(then.workers)}: ${then.run.p99.toFixed(1)} ms (${then.run.p99 < 25 ? 'met' : 'MISSED'})` : ''));
   console.log(JSON.stringify({
-    bench: 'serve', workers: args.workers, hello: { rps: hello.rps, p50: hello.p50, p99: hello.p99 }, predict: { rps: predict.rps, p50: predict.p50, p99: predict.p99, ratio: predictRatio, minRatio: Math.min(...ratios), maxRatio: Math.max(...ratios) },
+    bench: 'serve', model: args.model, workers: args.workers, hello: { rps: hello.rps, p50: hello.p50, p99: hello.p99 }, predict: { rps: predict.rps, p50: predict.p50, p99: predict.p99, ratio: predictRatio, minRatio: Math.min(...ratios), maxRatio: Math.max(...ratios) },
     rounds: rounds.map((r) => ({ hello: { rps: r.hello.rps, p50: r.hello.p50, p99: r.hello.p99 }, predict: { rps: r.predict.rps, p50: r.predict.p50, p99: r.predict.p99 }, ratio: r.ratio })),
     score: { rps: score.rps, p50: score.p50, p99: score.p99, ratio: score.rps / hello.rps },
     scoreAtRate: { rate: args.rate, rps: paced.rps, p50: paced.p50, p99: paced.p99, max: paced.max, cpuPerScoreMs: cpu },
