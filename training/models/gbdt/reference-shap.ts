@@ -14,7 +14,9 @@ import type { TreeExplainer } from './tree-shap.ts';
  * nodes where x and r go the same way the feature does not matter). The Shapley value of such an
  * indicator is (|X|-1)! |R|! / (|X|+|R|)! for each feature of X and minus |X|! (|R|-1)! / (|X|+|R|)!
  * for each of R, times the leaf value; only the paths where x and r part are visited, so the cost per
- * tree is the number of leaves x and r can reach between them, not the tree's size.
+ * tree is the number of leaves x and r can reach between them, not the tree's size. The same walk
+ * sums the margin of x (the one leaf reached with nothing from the reference), so x's paths are not
+ * walked twice.
  */
 export function createReferenceExplainer(c: CompiledGbdt, reference: Float64Array): TreeExplainer {
   const nTrees = c.roots.length - 1;
@@ -30,8 +32,11 @@ export function createReferenceExplainer(c: CompiledGbdt, reference: Float64Arra
   const baseValue = marginOfEncoded(c, reference);
   let x: Float64Array<ArrayBufferLike> = new Float64Array(0);
   let phi: Float64Array<ArrayBufferLike> = new Float64Array(0);
+  let margin = 0;
 
   const leaf = (v: number, a: number, b: number) => {
+    // no feature taken from the reference: the leaf x itself reaches
+    if (b === 0) margin += v;
     if (a > 0) {
       const share = v * w[(a - 1) * (D + 1) + b];
       for (let i = 0; i < a; i++) phi[onX[i]] += share;
@@ -68,8 +73,9 @@ export function createReferenceExplainer(c: CompiledGbdt, reference: Float64Arra
       x = row;
       phi = out;
       out.fill(0);
+      margin = c.baseScore;
       for (let t = 0; t < nTrees; t++) recurse(c.roots[t], 0, 0);
-      return marginOfEncoded(c, row);
+      return margin;
     },
   };
 }
