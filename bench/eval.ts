@@ -138,7 +138,8 @@ async function compareWithPeers(file: string): Promise<Record<string, unknown>> 
     return { ...synth, peers: 'unavailable' };
   }
   const peers = await runPeers(file, { xgbSeeds: XGB_SEEDS, predictions: true });
-  const bestPeer = Math.max(peers.logistic.auc, peers.xgboost.auc);
+  const best = peers.xgboost.auc >= peers.logistic.auc ? 'xgboost' : 'logistic';
+  const bestPeer = peers[best].auc;
   const ok = t.auc >= bestPeer - 0.005;
   pass &&= ok;
   const seeds = peers.xgboost_seeds;
@@ -146,7 +147,7 @@ async function compareWithPeers(file: string): Promise<Record<string, unknown>> 
   console.log(`  peers: logistic ${peers.logistic.auc}, XGBoost ${peers.xgboost.auc}${spread}; ours - best peer ${(t.auc - bestPeer).toFixed(4)}; ours >= best - 0.005: ${ok ? 'PASS' : 'FAIL'}`);
   const bestMean = seeds ? Math.max(peers.logistic.auc, seeds.mean_auc) : null;
   if (bestMean !== null) console.log(`  against XGBoost's mean over its seeds: ours - best peer ${(t.auc - bestMean).toFixed(4)}`);
-  const paired = pairedComparison(r.test, peers, peers.xgboost.auc >= peers.logistic.auc ? 'xgboost' : 'logistic');
+  const paired = pairedComparison(r.test, peers, best);
   return { ...paired,
     ...synth, peer_logreg_auc: peers.logistic.auc, peer_xgb_auc: peers.xgboost.auc, auc_minus_best_peer: t.auc - bestPeer, auc_pass: ok, ...strictBars(t.auc - bestPeer, t.ece),
     ...(seeds ? { peer_xgb_auc_seeds: seeds.auc, peer_xgb_auc_mean: seeds.mean_auc, auc_minus_best_peer_mean: t.auc - bestMean! } : {}),

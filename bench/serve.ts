@@ -53,7 +53,7 @@ import { createLogger } from '../core/log.ts';
 import { loadCatalog } from '../features/catalog.ts';
 import { utcMidnightOf } from '../features/compile.ts';
 import { migrate } from '../features/migrate.ts';
-import { getModel, resolveVersion } from '../training/registry/index.ts';
+import { getModel, listModels, resolveVersion } from '../training/registry/index.ts';
 import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
 import { createOnlineReader } from '../features/online.ts';
 import { createApiKey } from '../serving/keys.ts';
@@ -315,7 +315,7 @@ async function main(): Promise<void> {
   if (champion?.featureSetVersion !== catalog.version || champion.modelType !== args.model) {
     if (champion) console.log(`champion version ${champion.version} is a ${champion.modelType} model of feature set ${champion.featureSetVersion}; this run measures a ${args.model} model of ${catalog.version}: training one`);
     churn(['train', '--models', args.model, '--seed', '7'], env);
-    const [{ version }] = await query<{ version: number }>(pool, { text: 'SELECT max(version)::int AS version FROM churn.model_versions WHERE model_type = $1', values: [args.model] });
+    const [{ version }] = await listModels(pool, { includeFailed: false, limit: 1 }); // the one just trained
     if ((await resolveVersion(pool, 'champion').catch(() => null)) !== version) {
       churn(['models', 'promote', String(version), '--alias', 'champion', '--force', '--reason', `bench:serve measures a ${args.model} champion`], env);
     }

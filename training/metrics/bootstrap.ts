@@ -71,6 +71,22 @@ function checkOptions(opts: BootstrapOptions): Required<BootstrapOptions> {
   return { n, seed, alpha };
 }
 
+/** One resample of counts.length rows with replacement: how often each row was drawn. */
+function drawCounts(counts: Float64Array, random: () => number): void {
+  counts.fill(0);
+  for (let j = 0; j < counts.length; j++) counts[Math.floor(random() * counts.length)]++;
+}
+
+/** The metric of one resample, or null when the resample holds a single class (it is skipped). */
+function unlessSingleClass(metric: () => number): number | null {
+  try {
+    return metric();
+  } catch (err) {
+    if (isChurnError(err) && err.code === 'CHURN_ERR_NOT_ENOUGH_DATA') return null;
+    throw err;
+  }
+}
+
 /** Intervals for several named metrics from the same resamples of an already ranked set. */
 export function bootstrapRanked(r: Ranked, metrics: NamedMetric[], opts: BootstrapOptions = {}): Record<string, ConfidenceInterval> {
   const { n, seed, alpha } = checkOptions(opts);
@@ -79,15 +95,11 @@ export function bootstrapRanked(r: Ranked, metrics: NamedMetric[], opts: Bootstr
   const skipped = metrics.map(() => 0);
   const counts = new Float64Array(r.n);
   for (let b = 0; b < n; b++) {
-    counts.fill(0);
-    for (let j = 0; j < r.n; j++) counts[Math.floor(random() * r.n)]++;
+    drawCounts(counts, random);
     metrics.forEach((m, k) => {
-      try {
-        values[k].push(NAMED_METRICS[m](r, counts));
-      } catch (err) {
-        if (isChurnError(err) && err.code === 'CHURN_ERR_NOT_ENOUGH_DATA') skipped[k]++;
-        else throw err;
-      }
+      const v = unlessSingleClass(() => NAMED_METRICS[m](r, counts));
+      if (v === null) skipped[k]++;
+      else values[k].push(v);
     });
   }
   const out: Record<string, ConfidenceInterval> = {};
@@ -120,14 +132,10 @@ export function bootstrapAucDifference(y: ArrayLike<number>, a: ArrayLike<number
   const values: number[] = [];
   let skipped = 0;
   for (let k = 0; k < n; k++) {
-    counts.fill(0);
-    for (let j = 0; j < ra.n; j++) counts[Math.floor(random() * ra.n)]++;
-    try {
-      values.push(rocAucRanked(ra, counts) - rocAucRanked(rb, counts));
-    } catch (err) {
-      if (isChurnError(err) && err.code === 'CHURN_ERR_NOT_ENOUGH_DATA') skipped++;
-      else throw err;
-    }
+    drawCounts(counts, random);
+    const v = unlessSingleClass(() => rocAucRanked(ra, counts) - rocAucRanked(rb, counts));
+    if (v === null) skipped++;
+    else values.push(v);
   }
   return summarise(rocAucRanked(ra) - rocAucRanked(rb), values, skipped, alpha, seed, 'the AUC difference');
 }
@@ -152,12 +160,9 @@ export function bootstrapCi(y: ArrayLike<number>, p: ArrayLike<number>, metric: 
       ys[j] = y[i];
       ps[j] = p[i];
     }
-    try {
-      values.push(metric(ys, ps));
-    } catch (err) {
-      if (isChurnError(err) && err.code === 'CHURN_ERR_NOT_ENOUGH_DATA') skipped++;
-      else throw err;
-    }
+    const v = unlessSingleClass(() => metric(ys, ps));
+    if (v === null) skipped++;
+    else values.push(v);
   }
   return summarise(estimate, values, skipped, alpha, seed, 'the metric');
 }
