@@ -71,6 +71,9 @@ const NOT_CUSTOMER: Record<Exclude<AccountStatus, 'active'>, { tier: string; act
   never_subscribed: { tier: 'never_subscribed', action: 'none' },
 };
 
+/** The tiers of accounts that are not customers (beside the configured tiers of customers). */
+export const NON_CUSTOMER_TIERS: readonly string[] = Object.values(NOT_CUSTOMER).map((s) => s.tier);
+
 /** Runs the model on one row and turns the result into the public score shape (drivers largest |contribution| first). */
 export function buildScore({ model, config, accountId, asOf, row, segment, top, status = 'active', imputed }: BuildScoreInput): Score {
   const out = model.score(row);

@@ -190,6 +190,37 @@ describe('account views: context, filters, sorts and totals', () => {
     }
   });
 
+  it('refuses a tier filter that names no tier (a misspelt tier is a 400 listing the tiers, not an empty list)', async () => {
+    const res = await h.app.inject({ url: '/v1/accounts?tier=atrisk', headers: bearer(h.readKey) });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json().error).toBe('CHURN_ERR_VALIDATION');
+    expect(res.json().message).toBe('unknown tier "atrisk": the tiers are healthy, at_risk, critical, churned, never_subscribed');
+    // a known tier that no account of the other filters is in: an empty list
+    expect(SCORED.some((e) => e.tier === 'churned' && e.account.segment === 'enterprise')).toBe(false);
+    const empty = await h.app.inject({ url: '/v1/accounts?tier=churned&segment=enterprise', headers: bearer(h.readKey) });
+    expect(empty.statusCode, empty.body).toBe(200);
+    expect(empty.json().accounts).toEqual([]);
+    // a tier of an earlier configuration that stored scores still carry stays a filter
+    const pool = h.db.pool;
+    const setTier = (scoreId: string, tier: string) => pool.query('UPDATE churn.score_history SET tier = $2 WHERE score_id = $1', [scoreId, tier]);
+    const gold = async () => {
+      const res = await h.app.inject({ url: '/v1/accounts?tier=gold', headers: bearer(h.readKey) });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json().accounts.map((a: { account_id: string }) => a.account_id);
+    };
+    const stored = (await pool.query<{ score_id: string; tier: string }>("SELECT score_id::text, tier FROM churn.score_history WHERE account_id = 'acc_b' ORDER BY as_of DESC, score_id DESC")).rows;
+    expect(stored.length).toBe(2);
+    try {
+      await setTier(stored[0].score_id, 'gold'); // acc_b's latest score
+      expect(await gold()).toEqual(['acc_b']);
+      await setTier(stored[0].score_id, stored[0].tier);
+      await setTier(stored[1].score_id, 'gold'); // only an older score: no account in it now, but a tier scores carry
+      expect(await gold()).toEqual([]);
+    } finally {
+      for (const r of stored) await setTier(r.score_id, r.tier);
+    }
+  });
+
   it('totals accounts and MRR (revenue at risk) per tier, configured tiers first, with the filters', async () => {
     for (const qs of ['', 'segment=enterprise', 'owner=eli']) {
       const res = await h.app.inject({ url: `/v1/accounts/summary?${qs}`, headers: bearer(h.readKey) });

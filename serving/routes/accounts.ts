@@ -13,6 +13,7 @@ import type { ServingConfig } from '../../scoring/config.ts';
 import { errorResponses } from '../schemas/errors.ts';
 import { defaultAsOf } from '../../core/time.ts';
 import { scoreAccount } from '../../scoring/score-accounts.ts';
+import { NON_CUSTOMER_TIERS } from '../../scoring/build-score.ts';
 import {
   ACCOUNT_SORTS, accountExists, accountHistory, accountSummary, latestScores, readAccountContexts, rowToScore, storedScoreAt,
   type AccountContextRow, type AccountCursor, type AccountListRow, type AccountSort, type StoredScoreRow, type TierSummaryRow,
@@ -85,11 +86,29 @@ function listItem(r: AccountListRow) {
   };
 }
 
-/** Tiers in the configuration's order (best first; those of segments after), then the others found. */
+/** The configured tier names in order (best first; those of segments after). */
+function configuredTiers(config: ServingConfig): string[] {
+  return [...new Set([...config.tiers, ...config.segments.flatMap((s) => s.tiers ?? [])].map((t) => t.name))];
+}
+
+/** Tiers in the configuration's order, then the others found. */
 function orderTiers(config: ServingConfig, rows: TierSummaryRow[]): TierSummaryRow[] {
-  const names = [...new Set([...config.tiers, ...config.segments.flatMap((s) => s.tiers ?? [])].map((t) => t.name))];
+  const names = configuredTiers(config);
   const found = new Map(rows.map((r) => [r.tier, r]));
   return [...names.map((tier) => found.get(tier) ?? { tier, accounts: 0, revenue_at_risk: 0 }), ...rows.filter((r) => !names.includes(r.tier))];
+}
+
+/**
+ * An empty list filtered by a tier that is neither configured, nor a non-customer status, nor in any
+ * stored score (a misspelling such as `atrisk`) is a 400 naming the tiers, not an empty answer a CS platform
+ * would read as "no account at risk". Checked only when the list came back empty, so it costs nothing
+ * otherwise; tiers of an earlier configuration that stored scores still carry stay valid.
+ */
+async function requireKnownTier(deps: AppDeps, tier: string): Promise<void> {
+  const known = [...configuredTiers(deps.config), ...NON_CUSTOMER_TIERS];
+  if (known.includes(tier)) return;
+  const [{ stored }] = await query<{ stored: boolean }>(deps.pool, { text: 'SELECT EXISTS (SELECT 1 FROM churn.score_history WHERE tier = $1) AS stored', values: [tier] });
+  if (!stored) throw new ChurnError('CHURN_ERR_VALIDATION', `unknown tier "${tier}": the tiers are ${known.join(', ')}`);
 }
 
 export function accountRoutes(deps: AppDeps): FastifyPluginAsyncZod {
@@ -110,6 +129,7 @@ export function accountRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         sort: q.sort, order, after, limit: q.limit + 1,
       }));
       const page = rows.slice(0, q.limit);
+      if (!page.length && q.tier && !after) await requireKnownTier(deps, q.tier);
       const last = page[page.length - 1];
       return { accounts: page.map(listItem), next_cursor: rows.length > q.limit && last ? encodeCursor(q.sort, order, last) : null };
     });

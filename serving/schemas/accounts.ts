@@ -62,7 +62,7 @@ const FilterShape = {
 };
 
 export const ListQuerySchema = z.object({
-  tier: z.string().regex(NAME).max(64).optional().describe('only accounts in this tier now (a configured tier, or churned, never_subscribed)').meta({ examples: ['at_risk'] }),
+  tier: z.string().regex(NAME).max(64).optional().describe('only accounts in this tier now (a configured tier, or churned, never_subscribed; a tier no configuration or stored score knows is a 400)').meta({ examples: ['at_risk'] }),
   ...FilterShape,
   sort: z.enum(SORTS).default('risk').describe('risk (churn probability, riskiest first), change_7d or change_30d (largest drop first), mrr (largest first), renewal_date (soonest first); accounts without a value come last')
     .meta({ examples: ['change_7d'] }),
