@@ -19,7 +19,6 @@
  *   npm run bench:features -- [--runs 2] [--fast 200] [--work-mem 1GB] [--shards 2] [--compare-raw]
  */
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createPool, ensureDatabase, query, type Pool } from '../core/db.ts';
 import { createProgress } from '../core/progress.ts';
@@ -31,6 +30,7 @@ import { mulberry32 } from '../core/random.ts';
 import { migrate } from '../features/migrate.ts';
 import { refreshEventRollup } from '../features/rollup.ts';
 import { shuffleInPlace } from '../training/models/network.ts';
+import { benchArgs } from './args.ts';
 
 const Args = z.object({
   runs: z.coerce.number().int().min(1).max(10).default(2),
@@ -72,8 +72,7 @@ async function ensureData(pool: Pool, url: string): Promise<{ end: Date }> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string' }, fast: { type: 'string' }, 'work-mem': { type: 'string' }, shards: { type: 'string' }, 'compare-raw': { type: 'boolean' } } });
-  const args = Args.parse(values);
+  const args = benchArgs('bench:features', Args, { options: { runs: { type: 'string' }, fast: { type: 'string' }, 'work-mem': { type: 'string' }, shards: { type: 'string' }, 'compare-raw': { type: 'boolean' } } });
   const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const url = process.env.BENCH_DATABASE_URL ?? (() => { const u = new URL(adminUrl); u.pathname = '/churn_bench'; return u.toString(); })();
   if (!process.env.BENCH_DATABASE_URL) await ensureDatabase(adminUrl, 'churn_bench');

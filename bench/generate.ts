@@ -7,13 +7,13 @@
  *   npm run bench:generate -- [--accounts 20000] [--months 12] [--db churn_bench] [--end YYYY-MM-DD] [--baseline-rows 2000000]
  */
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createPool, ensureDatabase, query, type Pool } from '../core/db.ts';
 import { createProgress } from '../core/progress.ts';
 import { migrate } from '../features/migrate.ts';
 import { generate } from '../features/generate/index.ts';
 import { CopySink } from '../features/generate/copy-sink.ts';
+import { benchArgs } from './args.ts';
 
 const Args = z.object({
   accounts: z.coerce.number().int().min(1).default(20_000),
@@ -54,8 +54,7 @@ async function baselineCopy(pool: Pool, rows: number): Promise<{ seconds: number
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { accounts: { type: 'string' }, months: { type: 'string' }, db: { type: 'string' }, end: { type: 'string' }, 'baseline-rows': { type: 'string' } } });
-  const args = Args.parse(values);
+  const args = benchArgs('bench:generate', Args, { options: { accounts: { type: 'string' }, months: { type: 'string' }, db: { type: 'string' }, end: { type: 'string' }, 'baseline-rows': { type: 'string' } } });
   const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   await ensureDatabase(adminUrl, args.db);
   const url = new URL(adminUrl);

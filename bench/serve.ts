@@ -44,7 +44,6 @@ import os from 'node:os';
 import { readFileSync, readdirSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { loadConfig } from '../core/config.ts';
@@ -63,6 +62,7 @@ import { segmentAt } from '../scoring/score-accounts.ts';
 import { serveAsClusterWorker, startCluster } from '../serving/cluster.ts';
 import { startServer } from '../serving/server.ts';
 import type { PacedOptions, PacedResult } from './paced-client.ts';
+import { benchArgs } from './args.ts';
 
 const Args = z.object({
   db: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('churn_bench_serve'),
@@ -294,8 +294,7 @@ function medianRun(name: string, runs: Run[]): Run {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { db: { type: 'string' }, accounts: { type: 'string' }, seconds: { type: 'string' }, warm: { type: 'string' }, rate: { type: 'string' }, rounds: { type: 'string' }, child: { type: 'boolean' }, 'in-flight': { type: 'string' }, workers: { type: 'string' }, 'then-workers': { type: 'string' }, midnight: { type: 'boolean' }, model: { type: 'string' } }, allowNegative: true });
-  const args = Args.parse(values);
+  const args = benchArgs('bench:serve', Args, { options: { db: { type: 'string' }, accounts: { type: 'string' }, seconds: { type: 'string' }, warm: { type: 'string' }, rate: { type: 'string' }, rounds: { type: 'string' }, child: { type: 'boolean' }, 'in-flight': { type: 'string' }, workers: { type: 'string' }, 'then-workers': { type: 'string' }, midnight: { type: 'boolean' }, model: { type: 'string' } }, allowNegative: true });
   const url = dbUrl(args.db);
   if (args.child) return child(url, args['in-flight'], args.workers, args.db);
 
