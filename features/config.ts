@@ -153,7 +153,7 @@ export function configuredDefinitions(config: FeaturesConfig): FeatureInput[] {
       countName.set(e.name, count);
     }
     if (want.has('prev_count') || want.has('change')) {
-      add({ name: prev, kind: 'type_count', eventTypes: [e.name], window: { days: W, offsetDays: W }, family, unit: 'events', label: labelOf(`${human}, previous ${W}d`),
+      add({ name: prev, kind: 'type_count', eventTypes: [e.name], window: { days: W, offsetDays: W }, family, unit: 'events', risk: e.risk, label: labelOf(`${human}, previous ${W}d`),
         ...counted(`{value} ${q} event{s} in the ${W} days before the last ${W}`), whenNull: `Account created within the last ${W} days: no ${q} events before then` });
     }
     if (want.has('change')) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FAMILIES, loadCatalog, type FeatureInput } from '../features/catalog.ts';
 import { PER_ACCOUNT_MAX, compileFeatures, featureStatement, formFor, groupByTimeOfDay } from '../features/compile.ts';
 import { ALL_DEFINITIONS } from '../features/definitions/index.ts';
+import { definitionsFromConfig, parseFeaturesConfig } from '../features/config.ts';
 import { describeFeature, formatNumber, shownPair } from '../features/describe-value.ts';
 import { mulberry32 } from '../core/random.ts';
 
@@ -23,6 +24,23 @@ describe('feature catalogue', () => {
       'catalog_adoption_share_90d', 'key_features_90d', 'days_to_first_value', 'tickets_28d', 'tickets_90d', 'open_tickets', 'escalated_tickets_90d',
       'high_priority_share_90d', 'median_resolution_hours_90d', 'mean_csat_90d', 'mrr', 'mrr_change_90d', 'tenure_days', 'seats', 'plan_tier',
       'billing_annual', 'discount_pct', 'days_late_mean_180d', 'failed_payments_90d', 'nps_latest', 'nps_change', 'nps_detractor']) expect(names.has(n), n).toBe(true);
+  });
+
+  it('declares the same direction of risk for both periods a change compares (built-in and configured event types)', () => {
+    // Without it the previous period's value is free to go either way in a model, and explanations read
+    // "32 events in the 28 days before the last 28; typical retained account: 511" as lowering the risk.
+    const configured = loadCatalog(definitionsFromConfig(parseFeaturesConfig({ eventTypes: [{ name: 'record_create', risk: 'decreasing' }, { name: 'error_shown', risk: 'increasing' }, 'login'], perType: ['count', 'change'] })));
+    for (const c of [loadCatalog(), configured]) {
+      const changes = c.features.filter((f) => f.kind === 'change');
+      expect(changes.length).toBeGreaterThanOrEqual(5);
+      for (const f of changes) {
+        const [now, before] = (f as { dependsOn: string[] }).dependsOn.map((n) => c.byName.get(n)!);
+        expect(before.risk, `${f.name}: ${before.name} against ${now.name}`).toBe(now.risk);
+      }
+    }
+    expect(loadCatalog().byName.get('events_prev_28d')!.risk).toBe('decreasing');
+    expect(configured.byName.get('ev_error_shown_prev_28d')!.risk).toBe('increasing');
+    expect(configured.byName.get('ev_login_prev_28d')!.risk).toBeUndefined();
   });
 
   it('orders every derived feature after the features it depends on', () => {

@@ -20,6 +20,6 @@ export const adoption = [
     ...counted('First used a key feature {value} day{s} after sign-up'), whenNull: 'Has not used a key feature within 90 days of sign-up' }),
   defineFeature({ name: 'areas_trend_28d', label: 'Change in areas used', risk: 'decreasing', family: 'adoption', kind: 'change', mode: 'absolute', dependsOn: ['feature_areas_28d', 'feature_areas_prev_28d'], unit: 'areas',
     description: 'Product areas in use changed by {value} against the previous 28 days', whenNull: 'Account created within the last 28 days: no previous 28 days to compare with' }),
-  defineFeature({ name: 'feature_areas_prev_28d', label: 'Areas used, previous 28 days', family: 'adoption', kind: 'distinct_areas', window: { days: 28, offsetDays: 28 }, unit: 'areas',
+  defineFeature({ name: 'feature_areas_prev_28d', label: 'Areas used, previous 28 days', risk: 'decreasing', family: 'adoption', kind: 'distinct_areas', window: { days: 28, offsetDays: 28 }, unit: 'areas',
     ...counted('Used {value} product area{s} in the 28 days before the last 28'), whenNull: 'Account created within the last 28 days: no areas used before then' }),
 ];

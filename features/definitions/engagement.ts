@@ -6,7 +6,7 @@ export const engagement = [
     ...counted('{value} user{s} active in the last 7 days') }),
   defineFeature({ name: 'active_users_28d', label: 'Active users, last 28 days', risk: 'decreasing', family: 'engagement', kind: 'active_users', window: { days: 28 }, unit: 'users',
     ...counted('{value} user{s} active in the last 28 days') }),
-  defineFeature({ name: 'active_users_prev_28d', label: 'Active users, previous 28 days', family: 'engagement', kind: 'active_users', window: { days: 28, offsetDays: 28 }, unit: 'users',
+  defineFeature({ name: 'active_users_prev_28d', label: 'Active users, previous 28 days', risk: 'decreasing', family: 'engagement', kind: 'active_users', window: { days: 28, offsetDays: 28 }, unit: 'users',
     ...counted('{value} user{s} active in the 28 days before the last 28'), whenNull: 'Account created within the last 28 days: no active users before then' }),
   defineFeature({ name: 'active_users_trend_28d', label: 'Change in active users', risk: 'decreasing', family: 'engagement', kind: 'change', mode: 'relative', dependsOn: ['active_users_28d', 'active_users_prev_28d'], unit: 'change',
     description: 'Active users changed by {value} against the previous 28 days', whenNull: 'No active users in the previous 28 days to compare with (none, or the account is newer)' }),

@@ -20,6 +20,6 @@ export const support = [
     description: 'Mean ticket satisfaction of {value} (1-5) over the last 90 days', whenNull: 'No rated tickets in the last 90 days' }),
   defineFeature({ name: 'tickets_trend_28d', label: 'Change in tickets', risk: 'increasing', family: 'support', kind: 'change', mode: 'absolute', dependsOn: ['tickets_28d', 'tickets_prev_28d'], unit: 'tickets',
     description: 'Tickets changed by {value} against the previous 28 days', whenNull: 'Account created within the last 28 days: no previous 28 days to compare with' }),
-  defineFeature({ name: 'tickets_prev_28d', label: 'Tickets, previous 28 days', family: 'support', kind: 'ticket_count', window: { days: 28, offsetDays: 28 }, unit: 'tickets',
+  defineFeature({ name: 'tickets_prev_28d', label: 'Tickets, previous 28 days', risk: 'increasing', family: 'support', kind: 'ticket_count', window: { days: 28, offsetDays: 28 }, unit: 'tickets',
     ...counted('{value} support ticket{s} opened in the 28 days before the last 28'), whenNull: 'Account created within the last 28 days: no tickets before then' }),
 ];
