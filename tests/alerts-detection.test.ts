@@ -52,6 +52,27 @@ describe('alert detection: dead band, backfills and sequence numbers', () => {
     expect(rows.map((a) => [a.kind, a.from_health, a.to_health, a.sequence])).toEqual([['tier_drop', 69, 66, 1], ['tier_drop', 71, 66, 2]]);
   });
 
+  it('takes the first score of a new model version as the baseline: no alert for what the model changed, alerts after it as usual', async () => {
+    const cfg = config();
+    // day 0 under model 1; days 1-3 under model 2 for acc_swap; model 1 throughout for acc_same
+    const healths = { acc_swap: [80, 50, 45, 30], acc_same: [80, 50, 45, 30] };
+    for (let i = 0; i < 4; i++) {
+      const scores = Object.entries(healths).map(([id, h]) => ({ ...makeScore(cfg, id, day(D0, i), h[i]), model_version: id === 'acc_swap' && i > 0 ? 2 : 1 }));
+      await storeScores(db.pool, cfg, scores, new Date(day(D0, i).getTime() + 3_600_000));
+    }
+    const rows = await alerts();
+    expect(rows.map((a) => [a.account_id, a.kind, a.from_health, a.to_health, a.to_tier, a.sequence])).toEqual([
+      ['acc_same', 'tier_drop', 80, 50, 'at_risk', 1],
+      ['acc_same', 'tier_drop', 45, 30, 'critical', 2],
+      // 80 -> 50 came with model 2 and raised nothing; 50 -> 45 under model 2 is no drop; 45 -> 30 is
+      ['acc_swap', 'tier_drop', 45, 30, 'critical', 1],
+    ]);
+    // a new model that rates the account better resets the state upwards: its next fall alerts
+    await storeScores(db.pool, cfg, [{ ...makeScore(cfg, 'acc_swap', day(D0, 4), 75), model_version: 3 }], new Date(day(D0, 4).getTime() + 3_600_000));
+    await storeScores(db.pool, cfg, [{ ...makeScore(cfg, 'acc_swap', day(D0, 5), 66), model_version: 3 }], new Date(day(D0, 5).getTime() + 3_600_000));
+    expect((await alerts()).filter((a) => a.account_id === 'acc_swap').map((a) => [a.from_health, a.to_health, a.to_tier])).toEqual([[45, 30, 'critical'], [75, 66, 'at_risk']]);
+  });
+
   it('alerts every crossing with tier_dead_band 0, and keeps score drops independent of the band', async () => {
     await histories(config({ tier_dead_band: 0 }), { acc_edge: [70, 69] });
     await histories(config(), { acc_fall: [95, 79] }); // healthy to healthy, 16 points down

@@ -15,6 +15,7 @@ import { bearer, registerChampion, shiftedArtifact, startHarness, type ServingHa
 const SECRET = 'whsec_test_0123456789abcdef';
 const FIRST = new Date('2026-09-01T00:00:00Z');
 const SECOND = new Date('2026-09-15T00:00:00Z');
+const THIRD = new Date('2026-09-29T00:00:00Z');
 
 /** A port with nothing listening on it (connection refused). */
 async function freePort(): Promise<number> {
@@ -39,11 +40,13 @@ describe('stored scores, history, score change and alerts', () => {
     h = await startHarness({ config });
     await syncWebhooks(h.db.pool, config.webhooks);
     const source = registryModelSource(h.db.pool, h.catalog);
-    // First run with the champion; second run with a model that sees more risk (calibration shifted).
+    // First run with the champion; second run with a model that sees more risk (calibration shifted),
+    // which raises no alert (a new model's first score is its baseline); third run with that model again.
     // Each run is stored at its as-of time, as the daily job does (scores stored long after their as-of are backfills and raise no alert).
     await scoreAllActive(h.db.pool, { model: await source.load(h.champion), catalog: h.catalog, config, asOf: FIRST, scoredAt: FIRST });
     v2 = await registerChampion(h.db.pool, shiftedArtifact(h.artifact, 1.5), h.catalog, 'challenger');
     await scoreAllActive(h.db.pool, { model: await source.load(v2), catalog: h.catalog, config, asOf: SECOND, scoredAt: SECOND });
+    await scoreAllActive(h.db.pool, { model: await source.load(v2), catalog: h.catalog, config, asOf: THIRD, scoredAt: THIRD });
   });
   afterAll(async () => {
     await h?.close();
@@ -63,10 +66,11 @@ describe('stored scores, history, score change and alerts', () => {
     expect(seen).toHaveLength(n);
     expect(new Set(seen.map((s) => s.account_id)).size).toBe(n);
     for (let i = 1; i < seen.length; i++) expect(seen[i - 1].churn_probability).toBeGreaterThanOrEqual(seen[i].churn_probability);
-    // the latest score is the second run's for every account still active then, else the first run's
-    const [{ m }] = await query<{ m: number }>(h.db.pool, 'SELECT count(*)::int AS m FROM churn.score_history WHERE as_of = $1', [SECOND]);
-    expect(seen.filter((s) => s.as_of === SECOND.toISOString())).toHaveLength(m);
-    expect(seen.every((s) => (s.as_of === SECOND.toISOString()) === (s.model_version === v2))).toBe(true);
+    // the latest score is the third run's for every account still active then, else an earlier run's
+    const [{ m }] = await query<{ m: number }>(h.db.pool, 'SELECT count(*)::int AS m FROM churn.score_history WHERE as_of = $1', [THIRD]);
+    expect(m).toBeGreaterThan(0);
+    expect(seen.filter((s) => s.as_of === THIRD.toISOString())).toHaveLength(m);
+    expect(seen.every((s) => (s.as_of === FIRST.toISOString()) === (s.model_version === h.champion))).toBe(true);
     const critical = (await h.app.inject({ url: '/v1/accounts?tier=critical&limit=1000', headers: bearer(h.readKey) })).json().accounts;
     expect(critical.every((s: { tier: string }) => s.tier === 'critical')).toBe(true);
     expect(critical.length).toBe(seen.filter((s) => (s as unknown as { tier: string }).tier === 'critical').length);
@@ -76,8 +80,8 @@ describe('stored scores, history, score change and alerts', () => {
     const id = h.accountIds[0];
     const res = await h.app.inject({ url: `/v1/accounts/${id}/history`, headers: bearer(h.readKey) });
     const { scores } = res.json();
-    expect(scores.map((s: { model_version: number }) => s.model_version)).toEqual([v2, h.champion]);
-    expect(scores.map((s: { as_of: string }) => s.as_of)).toEqual([SECOND.toISOString(), FIRST.toISOString()]);
+    expect(scores.map((s: { model_version: number }) => s.model_version)).toEqual([v2, v2, h.champion]);
+    expect(scores.map((s: { as_of: string }) => s.as_of)).toEqual([THIRD.toISOString(), SECOND.toISOString(), FIRST.toISOString()]);
     expect(scores.every((s: { feature_set_version: string }) => s.feature_set_version === h.catalog.version)).toBe(true);
   });
 
@@ -97,9 +101,9 @@ describe('stored scores, history, score change and alerts', () => {
     }
   });
 
-  it('raises one alert per account whose tier fell beyond the dead band or whose health dropped by the configured points', async () => {
-    const rows = await query<{ account_id: string; as_of: Date; health_score: number; tier: string; segment: string }>(h.db.pool,
-      'SELECT account_id, as_of, health_score, tier, segment FROM churn.score_history ORDER BY account_id, as_of');
+  it('raises one alert per account whose tier fell beyond the dead band or whose health dropped by the configured points, none for a new model', async () => {
+    const rows = await query<{ account_id: string; as_of: Date; health_score: number; tier: string; segment: string; model_version: number }>(h.db.pool,
+      'SELECT account_id, as_of, health_score, tier, segment, model_version FROM churn.score_history ORDER BY account_id, as_of');
     const tiersOf = (seg: string) => config.segments.find((s) => s.name === seg)?.tiers ?? config.tiers;
     const rank = (seg: string, tier: string) => tiersOf(seg).findIndex((t) => t.name === tier);
     // the worst tier a health score is clear of by the dead band: boundaries it lies at least that many points below
@@ -107,7 +111,7 @@ describe('stored scores, history, score change and alerts', () => {
     const expected = new Set<string>();
     for (let i = 1; i < rows.length; i++) {
       const [a, b] = [rows[i - 1], rows[i]];
-      if (a.account_id !== b.account_id) continue;
+      if (a.account_id !== b.account_id || a.model_version !== b.model_version) continue;
       if (clearRank(b.segment, b.health_score) > rank(a.segment, a.tier) || a.health_score - b.health_score >= config.alerts.drop_points) expected.add(b.account_id);
     }
     expect(config.alerts.tier_dead_band).toBe(3); // the default
@@ -115,6 +119,12 @@ describe('stored scores, history, score change and alerts', () => {
     expect(expected.size).toBeGreaterThan(0);
     expect(new Set(alerts.map((a) => a.account_id))).toEqual(expected);
     expect(alerts).toHaveLength(expected.size);
+    // the model change alone (the second run, which saw more risk everywhere) would have alerted too
+    const swapDrops = rows.filter((b, i) => i > 0 && rows[i - 1].account_id === b.account_id && b.model_version !== rows[i - 1].model_version
+      && (clearRank(b.segment, b.health_score) > rank(rows[i - 1].segment, rows[i - 1].tier) || rows[i - 1].health_score - b.health_score >= config.alerts.drop_points));
+    expect(swapDrops.length).toBeGreaterThan(0);
+    const [{ n: atSwap }] = await query<{ n: number }>(h.db.pool, 'SELECT count(*)::int AS n FROM churn.alerts a JOIN churn.score_history s ON s.score_id = a.to_score_id WHERE s.as_of = $1', [SECOND]);
+    expect(atSwap).toBe(0);
   });
 
   it('keeps alerts in the outbox while the receiver is down and delivers each once, signed, when it is up', async () => {
