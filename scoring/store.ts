@@ -164,23 +164,28 @@ const currentPeriod = (alias: string, at: string): string => `LEFT JOIN LATERAL 
     WHERE s.account_id = a.account_id AND s.started_at <= ${at} AND (s.ended_at IS NULL OR s.ended_at > ${at})
     ORDER BY s.started_at DESC LIMIT 1) ${alias} ON true`;
 
-/** The trend windows: health points against the stored score nearest to this many days before. */
+/**
+ * The trend windows: health points against the stored score of the same model version nearest to this
+ * many days before (after a champion change a trend waits for the new model's own history: a drop
+ * between two models is the models' difference, not the account's).
+ */
 export const TREND_DAYS = { change_7d: 7, change_30d: 30 } as const;
 
 /**
  * A lateral join `alias` holding `health_score`: that of the account's stored score nearest to `days`
  * days before `at`, among those at most half the window away from that day (a score of yesterday is
- * never the one of 7 days before); no row when there is none. Two index probes of LIMIT 1
- * (score_history_account_idx). `account` and `at` are SQL text: columns or bound parameters.
+ * never the one of 7 days before) and scored by model version `model`; no row when there is none.
+ * Two index probes of LIMIT 1 (score_history_account_idx). `account`, `at` and `model` are SQL text:
+ * columns or bound parameters.
  */
-const nearestHealth = (alias: string, account: string, at: string, days: number): string => {
+const nearestHealth = (alias: string, account: string, at: string, days: number, model: string): string => {
   const target = `(${at} - interval '${days} days')`;
   const half = `interval '${days * 12} hours'`;
   return `LEFT JOIN LATERAL (SELECT n.health_score FROM (
-      (SELECT h.health_score, h.as_of FROM churn.score_history h WHERE h.account_id = ${account}
+      (SELECT h.health_score, h.as_of FROM churn.score_history h WHERE h.account_id = ${account} AND h.model_version = ${model}
         AND h.as_of <= ${target} AND h.as_of >= ${target} - ${half} ORDER BY h.as_of DESC, h.score_id DESC LIMIT 1)
       UNION ALL
-      (SELECT h.health_score, h.as_of FROM churn.score_history h WHERE h.account_id = ${account}
+      (SELECT h.health_score, h.as_of FROM churn.score_history h WHERE h.account_id = ${account} AND h.model_version = ${model}
         AND h.as_of > ${target} AND h.as_of <= ${target} + ${half} ORDER BY h.as_of, h.score_id LIMIT 1)
     ) n ORDER BY abs(extract(epoch FROM n.as_of - ${target})), n.as_of LIMIT 1) ${alias} ON true`;
 };
@@ -188,8 +193,8 @@ const nearestHealth = (alias: string, account: string, at: string, days: number)
 /** `change_7d` and `change_30d` of a row holding `health_score` and `as_of`, and their lateral joins. */
 const TRENDS = {
   columns: `x.health_score - w7.health_score AS change_7d, x.health_score - w30.health_score AS change_30d`,
-  joins: `${nearestHealth('w7', 'x.account_id', 'x.as_of', TREND_DAYS.change_7d)}
-    ${nearestHealth('w30', 'x.account_id', 'x.as_of', TREND_DAYS.change_30d)}`,
+  joins: `${nearestHealth('w7', 'x.account_id', 'x.as_of', TREND_DAYS.change_7d, 'x.model_version')}
+    ${nearestHealth('w30', 'x.account_id', 'x.as_of', TREND_DAYS.change_30d, 'x.model_version')}`,
 };
 
 /** Sorts of the account list: the key (SQL over a listed row, from this table only) and its natural direction. */
@@ -319,7 +324,7 @@ export const accountSummary = (f: Omit<AccountFilters, 'tier'>): Sql => ({
 
 export interface AccountContextRow extends AccountFacts {
   account_id: string;
-  /** health of the stored scores nearest to 7 and 30 days before `trendAt` (none: null) */
+  /** health of the stored scores of the model version nearest to 7 and 30 days before `trendAt` (none: null) */
   health_7d: number | null;
   health_30d: number | null;
 }
@@ -329,23 +334,23 @@ const contextText = (one: boolean) => `SELECT a.account_id, a.name, a.segment AS
     w7.health_score AS health_7d, w30.health_score AS health_30d
   FROM source.accounts a
   ${currentPeriod('cur', 'coalesce($2::timestamptz, now())')}
-  ${nearestHealth('w7', 'a.account_id', '$3::timestamptz', TREND_DAYS.change_7d)}
-  ${nearestHealth('w30', 'a.account_id', '$3::timestamptz', TREND_DAYS.change_30d)}
+  ${nearestHealth('w7', 'a.account_id', '$3::timestamptz', TREND_DAYS.change_7d, '$4::int')}
+  ${nearestHealth('w30', 'a.account_id', '$3::timestamptz', TREND_DAYS.change_30d, '$4::int')}
   WHERE ${one ? 'a.account_id = $1::text' : 'a.account_id = ANY($1::text[])'}`;
 const CONTEXT = { one: contextText(true), many: contextText(false) };
 
 /**
  * The context of accounts for scores computed now (one set-based statement, prepared once per
  * connection): facts, the subscription period in force at `periodAt` (null: now), and the health of
- * the stored scores nearest to 7 and 30 days before `trendAt`. For one account the statement runs on
+ * the stored scores of `modelVersion` nearest to 7 and 30 days before `trendAt`. For one account the statement runs on
  * its generic plan: about 0.12 ms of database time and 0.3 ms round trip on the benchmark data
  * (5,000 accounts, 90 daily scores each), where re-planning it each time took 0.75 ms.
  */
-export async function readAccountContexts(db: Queryable, ids: readonly string[], periodAt: Date | null, trendAt: Date): Promise<Map<string, AccountContextRow>> {
+export async function readAccountContexts(db: Queryable, ids: readonly string[], periodAt: Date | null, trendAt: Date, modelVersion: number | null): Promise<Map<string, AccountContextRow>> {
   if (!ids.length) return new Map();
   const one = ids.length === 1;
   const res = await (db as Pool).query<AccountContextRow>({
-    name: one ? 'churn_account_context_one' : 'churn_account_context', text: one ? CONTEXT.one : CONTEXT.many, values: [one ? ids[0] : ids, periodAt, trendAt],
+    name: one ? 'churn_account_context_one' : 'churn_account_context', text: one ? CONTEXT.one : CONTEXT.many, values: [one ? ids[0] : ids, periodAt, trendAt, modelVersion],
   });
   return new Map(res.rows.map((r) => [r.account_id, r]));
 }

@@ -250,6 +250,27 @@ describe('account views: context, filters, sorts and totals', () => {
     expect((await h.app.inject({ url: '/v1/accounts/acc_nope/history', headers: bearer(h.readKey) })).json().error).toBe('CHURN_ERR_ACCOUNT_NOT_FOUND');
   });
 
+  it('compares a trend only with scores of the same model version: after a champion change it waits for the new model\'s history', async () => {
+    const pool = h.db.pool;
+    const trends = async (id: string) => {
+      const listed = (await h.app.inject({ url: '/v1/accounts?limit=1000', headers: bearer(h.readKey) })).json().accounts.find((a: { account_id: string }) => a.account_id === id);
+      const history = (await h.app.inject({ url: `/v1/accounts/${id}/history`, headers: bearer(h.readKey) })).json();
+      expect(history.account.change_7d).toBe(listed.account.change_7d);
+      expect(history.account.change_30d).toBe(listed.account.change_30d);
+      return [listed.account.change_7d, listed.account.change_30d];
+    };
+    expect(await trends('acc_a')).toEqual([-12, -20]); // scores at 30, 7 and 0 days: 70, 62, 50
+    const [latest] = (await pool.query<{ score_id: string }>("SELECT score_id::text FROM churn.score_history WHERE account_id = 'acc_a' ORDER BY as_of DESC, score_id DESC LIMIT 1")).rows;
+    try {
+      await pool.query('UPDATE churn.score_history SET model_version = 2 WHERE score_id = $1', [latest.score_id]);
+      expect(await trends('acc_a')).toEqual([null, null]); // today's score is model 2's first
+      await pool.query("UPDATE churn.score_history SET model_version = 2 WHERE account_id = 'acc_a'");
+      expect(await trends('acc_a')).toEqual([-12, -20]); // every score of model 2
+    } finally {
+      await pool.query("UPDATE churn.score_history SET model_version = 1 WHERE account_id = 'acc_a'");
+    }
+  });
+
   it('refuses a cursor of another sort, a forged cursor, mrr_min over mrr_max and unknown sorts with a 400', async () => {
     const risk = await list('limit=1');
     for (const qs of [`sort=mrr&cursor=${risk.next_cursor}`, `order=asc&cursor=${risk.next_cursor}`, 'cursor=bm90LWpzb24', `cursor=${Buffer.from('["risk","desc",0,0.5,"a\\u0001b"]').toString('base64url')}`,

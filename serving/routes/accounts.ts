@@ -62,7 +62,8 @@ export function contextOf(r: AccountContextRow, health: number): AccountContext 
  * waiting too (`/readyz` shares them).
  */
 export async function withContexts(db: Queryable, scores: Score[], asOf: Date) {
-  const contexts = await readAccountContexts(db, [...new Set(scores.map((s) => s.account_id))], asOf, asOf);
+  // one request's scores come from one model (the holder's current one)
+  const contexts = await readAccountContexts(db, [...new Set(scores.map((s) => s.account_id))], asOf, asOf, scores[0]?.model_version ?? null);
   return scores.map((s) => {
     const c = contexts.get(s.account_id);
     if (!c) throw new ChurnError('CHURN_ERR_ACCOUNT_NOT_FOUND', `no such account: ${s.account_id}`); // removed meanwhile
@@ -164,7 +165,7 @@ export function accountRoutes(deps: AppDeps): FastifyPluginAsyncZod {
     }, async (req) => {
       const rows = await query<StoredScoreRow>(deps.pool, accountHistory(req.params.id, req.query.limit));
       const latest = rows[0];
-      const context = (await readAccountContexts(deps.pool, [req.params.id], null, latest?.as_of ?? new Date())).get(req.params.id);
+      const context = (await readAccountContexts(deps.pool, [req.params.id], null, latest?.as_of ?? new Date(), latest?.model_version ?? null)).get(req.params.id);
       if (!context) throw new ChurnError('CHURN_ERR_ACCOUNT_NOT_FOUND', `no such account: ${req.params.id}`);
       const account = latest ? contextOf(context, latest.health_score) : { ...contextOf(context, 0), change_7d: null, change_30d: null };
       return { account_id: req.params.id, account, scores: rows.map(stored) };

@@ -24,8 +24,8 @@ export const AccountContextSchema = z.object({
   mrr: z.number().nullable().describe('monthly recurring revenue of the subscription period in force; null without one'),
   renewal_date: z.string().nullable().describe('end of the period in force: its recorded end, else its next monthly or annual billing boundary; null without one'),
   owner: z.string().nullable().describe('who looks after the account (source.accounts.owner), when known'),
-  change_7d: z.number().int().nullable().describe('health points against the stored score nearest to 7 days before this score (within 3.5 days of that day); null when none'),
-  change_30d: z.number().int().nullable().describe('health points against the stored score nearest to 30 days before this score (within 15 days of that day); null when none'),
+  change_7d: z.number().int().nullable().describe('health points against the stored score of the same model version nearest to 7 days before this score (within 3.5 days of that day); null when none'),
+  change_30d: z.number().int().nullable().describe('health points against the stored score of the same model version nearest to 30 days before this score (within 15 days of that day); null when none'),
 }).meta({ id: 'AccountContext', description: 'the account beside its score: facts, the subscription in force and the trend', examples: [ACCOUNT_CONTEXT_EXAMPLE] });
 export type AccountContext = z.infer<typeof AccountContextSchema>;
 
