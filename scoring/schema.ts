@@ -62,5 +62,7 @@ export const ChangeResponseSchema = z.object({
   /** change in log-odds = base_value_change + sum(contribution_change) */
   logit_change: z.number(),
   base_value_change: z.number(),
+  /** the two scores come from different model versions: part of the change is the models', not the account's */
+  model_changed: z.boolean().describe("true when the two scores come from different model versions: part of the change is then the models' difference, not the account's"),
   changes: z.array(FeatureChangeSchema),
 });

@@ -8,7 +8,8 @@ const logit = (p: number) => Math.log(Math.max(1e-12, p) / Math.max(1e-12, 1 - p
 /**
  * Why a score moved: per feature, the change in contribution between two stored scores (largest
  * first). On the log-odds scale, logit_change = base_value_change + sum(contribution_change); the base
- * value changes only when the two scores come from different models.
+ * value changes only when the two scores come from different models (`model_changed`: then part of
+ * the change is the models' difference, not the account's).
  */
 export function scoreChange(from: Score, to: Score): Change {
   const a = new Map<string, Driver>(from.drivers.map((d) => [d.feature, d]));
@@ -40,6 +41,7 @@ export function scoreChange(from: Score, to: Score): Change {
     probability_change: to.churn_probability - from.churn_probability,
     logit_change: logit(to.churn_probability) - logit(from.churn_probability),
     base_value_change: to.base_value - from.base_value,
+    model_changed: from.model_version !== to.model_version,
     changes,
   };
 }

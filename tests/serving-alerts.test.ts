@@ -92,6 +92,9 @@ describe('stored scores, history, score change and alerts', () => {
       const c = res.json();
       expect(c.from.as_of).toBe(FIRST.toISOString());
       expect(c.to.as_of).toBe(SECOND.toISOString());
+      expect(c.model_changed).toBe(true); // the champion, then v2
+      const same = (await h.app.inject({ url: `/v1/accounts/${id}/score-change?from=${SECOND.toISOString()}&to=${THIRD.toISOString()}`, headers: bearer(h.readKey) })).json();
+      expect([same.from.model_version, same.to.model_version, same.model_changed, same.base_value_change]).toEqual([v2, v2, false, 0]);
       expect(c.changes).toHaveLength(h.catalog.names.length);
       const sum = c.changes.reduce((s: number, x: { contribution_change: number }) => s + x.contribution_change, 0);
       expect(Math.abs(c.base_value_change + sum - c.logit_change)).toBeLessThan(2e-3);

@@ -105,7 +105,7 @@ export const ChangeQuerySchema = z.object({
 export const ChangeResponseSchema = ScoreChangeSchema.extend({ from: ExplainedScoreSchema, to: ExplainedScoreSchema }).meta({
   examples: [{
     account_id: 'acc_00042', from: { ...EXPLAINED_SCORE_EXAMPLE, as_of: '2026-10-01T00:00:00.000Z', churn_probability: 0.12, health_score: 71, tier: 'healthy', recommended_action: 'expand', drivers: [] },
-    to: { ...EXPLAINED_SCORE_EXAMPLE, drivers: [] }, health_change: -17, probability_change: 0.19, logit_change: 1.19, base_value_change: 0,
+    to: { ...EXPLAINED_SCORE_EXAMPLE, drivers: [] }, health_change: -17, probability_change: 0.19, logit_change: 1.19, base_value_change: 0, model_changed: false,
     changes: [{ feature: 'active_days_28d', family: 'usage', from_value: 14, to_value: 3, from_contribution: -0.2, to_contribution: 0.82, contribution_change: 1.02,
       direction: 'raises_risk', description: 'Active on 3 of the last 28 days; typical retained account: 17' }],
   }],
