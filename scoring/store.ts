@@ -370,6 +370,12 @@ export async function storedScoreAt(db: Queryable, accountId: string, at: Date |
   return rows[0] ?? null;
 }
 
+/** Whether any stored score carries this tier (a tier of an earlier serving configuration still names accounts). */
+export async function tierInHistory(db: Queryable, tier: string): Promise<boolean> {
+  const rows = await query(db, { text: 'SELECT 1 FROM churn.score_history WHERE tier = $1 LIMIT 1', values: [tier] });
+  return rows.length > 0;
+}
+
 export async function accountExists(db: Queryable, accountId: string): Promise<boolean> {
   const rows = await query(db, { text: 'SELECT 1 FROM source.accounts WHERE account_id = $1', values: [accountId] });
   return rows.length > 0;

@@ -15,7 +15,7 @@ import { defaultAsOf } from '../../core/time.ts';
 import { scoreAccount } from '../../scoring/score-accounts.ts';
 import { NON_CUSTOMER_TIERS } from '../../scoring/build-score.ts';
 import {
-  ACCOUNT_SORTS, accountExists, accountHistory, accountSummary, latestScores, readAccountContexts, rowToScore, storedScoreAt,
+  ACCOUNT_SORTS, accountExists, accountHistory, accountSummary, latestScores, readAccountContexts, rowToScore, storedScoreAt, tierInHistory,
   type AccountContextRow, type AccountCursor, type AccountListRow, type AccountSort, type StoredScoreRow, type TierSummaryRow,
 } from '../../scoring/store.ts';
 import { scoreChange } from '../../scoring/score-change.ts';
@@ -108,8 +108,7 @@ function orderTiers(config: ServingConfig, rows: TierSummaryRow[]): TierSummaryR
 async function requireKnownTier(deps: AppDeps, tier: string): Promise<void> {
   const known = [...configuredTiers(deps.config), ...NON_CUSTOMER_TIERS];
   if (known.includes(tier)) return;
-  const [{ stored }] = await query<{ stored: boolean }>(deps.pool, { text: 'SELECT EXISTS (SELECT 1 FROM churn.score_history WHERE tier = $1) AS stored', values: [tier] });
-  if (!stored) throw new ChurnError('CHURN_ERR_VALIDATION', `unknown tier "${tier}": the tiers are ${known.join(', ')}`);
+  if (!(await tierInHistory(deps.pool, tier))) throw new ChurnError('CHURN_ERR_VALIDATION', `unknown tier "${tier}": the tiers are ${known.join(', ')}`);
 }
 
 export function accountRoutes(deps: AppDeps): FastifyPluginAsyncZod {
