@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import helmet from 'helmet';
+import helmet, { type HelmetOptions } from 'helmet';
 import Fastify, { type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { ChurnError } from '../core/errors.ts';
@@ -31,6 +33,11 @@ const SECRET_PARAM = /([?&;][^=&;#]*(?:key|token|secret|passw|auth|signature)[^=
 export function redactUrl(url: string): string {
   return url.includes('?') ? url.replace(SECRET_PARAM, '$1[REDACTED]') : url;
 }
+
+/** helmet's options: its defaults, with a content security policy that lets the /docs UI load. */
+export const SECURITY_HEADERS: Readonly<HelmetOptions> = {
+  contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:', 'validator.swagger.io'], styleSrc: ["'self'", "'unsafe-inline'"], scriptSrc: ["'self'"] } },
+};
 
 /** Fastify's request log serializer with the URL redacted. */
 function requestForLog(req: FastifyRequest) {
@@ -73,13 +80,8 @@ export async function buildApp(deps: AppDeps) {
   });
 
   // Every response: helmet's security headers (a content security policy that lets the /docs UI
-  // load) and the request id.
-  // The middleware is built once: @fastify/helmet rebuilt it on every request (43 us of a 530 us
-  // POST /v1/predict, measured with --cpu-prof).
-  const securityHeaders = helmet({
-    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:', 'validator.swagger.io'], styleSrc: ["'self'", "'unsafe-inline'"], scriptSrc: ["'self'"] } },
-  });
-  app.addHook('onRequest', (req, reply, done) => securityHeaders(req.raw, reply.raw, (err?: unknown) => done(err as Error | undefined)));
+  // load), worked out once (see `helmetHeaders`), and the request id.
+  const security = helmetHeaders(SECURITY_HEADERS);
   // CORS, for browser tools of the origins CHURN_CORS_ORIGINS lists (off without): preflights are
   // answered without a key; a request from another origin gets no CORS headers (the browser keeps
   // the answer from the page).
@@ -93,6 +95,7 @@ export async function buildApp(deps: AppDeps) {
     });
   }
   app.addHook('onRequest', (req, reply, done) => {
+    void reply.headers(security);
     void reply.header('x-request-id', req.id);
     // answers for one API key: no cache (browser or proxy) may keep them
     if (req.url.startsWith('/v1/')) void reply.header('cache-control', 'no-store');
@@ -215,4 +218,22 @@ function withDeadline(route: RouteOptions, ms: number): void {
       return undefined;
     }
   };
+}
+
+/**
+ * The headers helmet's middleware sets for `options`, read off a response object that is never sent.
+ * With these options every header is a constant (no directive depends on the request), so they are
+ * worked out once and given to each reply with `reply.headers`. Running the middleware on each
+ * response instead called `setHeader` a dozen times, which also takes Node's slower header path for
+ * all of the response's other headers; `@fastify/helmet` rebuilds the middleware per request. Gain in
+ * docs/serve-performance.md.
+ */
+export function helmetHeaders(options: Readonly<HelmetOptions>): Readonly<Record<string, string>> {
+  const res = new ServerResponse(new IncomingMessage(new Socket()));
+  let failure: unknown;
+  helmet(options)(res.req, res, (err?: unknown) => {
+    failure = err;
+  });
+  if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
+  return Object.freeze(Object.fromEntries(Object.entries(res.getHeaders()).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)])));
 }

@@ -182,6 +182,10 @@ describe('plain-language feature values', () => {
       0, -0, 1e-7, -1e-7, 5e-7, 0.000001, 0.0049, 0.005, -0.004, -0.005, 0.1 + 0.2, 1 / 3, -2 / 3, 12.25, 12.35, 99.5, 999, -999, 1000, 5e-324];
     const values = [...edges, ...Array.from({ length: 20000 }, (_, i) => [() => (rand() - 0.5) * 2000, () => Math.round((rand() - 0.5) * 2e5) / 1000, () => Math.round(rand() * 2e4) / 200, () => (rand() - 0.5) * 10 ** (rand() * 4 - 2)][i % 4]())];
     for (const v of values) expect(formatNumber(v), String(v)).toBe(expected(v));
+    // grouped thousands, both units, up to and past the 1e12 where Intl takes over again
+    const large = [999.995, 1000.005, 1234.005, 1234.5, -1234.5, 99999.995, 123456.785, 999999.5, 1e6, -1e6 - 0.5, 123456789012.345, 999999999999.995, 1e12 - 0.5, 1e12, 1e12 + 0.25, 155915691612603.4, 999999999999999, -1e15, 1e21, 1e22,
+      ...Array.from({ length: 4000 }, (_, i) => (rand() - 0.5) * 10 ** (rand() * 17) * (i % 2 ? 1 : 1 / 3))];
+    for (const v of large) for (const unit of [undefined, 'currency'] as const) expect(formatNumber(v, unit), `${v} ${unit}`).toBe(expected(v, unit));
     expect(formatNumber(1234567)).toBe('1,234,567');
     expect(formatNumber(-0.004)).toBe('-0');
     expect(formatNumber(1.005)).toBe('1.01');

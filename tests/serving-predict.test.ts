@@ -1,8 +1,12 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import helmet from 'helmet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../core/random.ts';
 import { defaultAsOf, defaultAsOfText } from '../core/time.ts';
 import { buildScore, topIndices } from '../scoring/build-score.ts';
 import { checkRows } from '../scoring/validate.ts';
+import { SECURITY_HEADERS, helmetHeaders } from '../serving/app.ts';
 import { PredictBodySchema, TopQuerySchema } from '../serving/schemas/scores.ts';
 import { bearer, startHarness, type ServingHarness } from './serving-fixture.ts';
 
@@ -96,6 +100,18 @@ describe('POST /v1/predict with hostile JSON', () => {
     expect(res.headers['content-security-policy']).toContain("img-src 'self' data: validator.swagger.io");
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['strict-transport-security']).toMatch(/max-age=\d+/);
+    // the headers worked out once are those helmet's own middleware sets on a live response
+    const own = http.createServer((req, out) => helmet(SECURITY_HEADERS)(req, out, () => out.end()));
+    await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
+    try {
+      const live = await fetch(`http://127.0.0.1:${(own.address() as AddressInfo).port}/`);
+      const expected = Object.fromEntries([...live.headers].filter(([k]) => !['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].includes(k)));
+      expect(Object.keys(expected).length).toBeGreaterThanOrEqual(10);
+      expect(helmetHeaders(SECURITY_HEADERS)).toEqual(expected);
+      for (const [k, v] of Object.entries(expected)) expect(res.headers[k], k).toBe(v);
+    } finally {
+      own.close();
+    }
     expect(({} as Record<string, unknown>)[feature]).toBeUndefined();
   });
 
