@@ -16,65 +16,75 @@ import type { TreeExplainer } from './tree-shap.ts';
  * for each of R, times the leaf value; only the paths where x and r part are visited, so the cost per
  * tree is the number of leaves x and r can reach between them, not the tree's size. The same walk
  * sums the margin of x (the one leaf reached with nothing from the reference), so x's paths are not
- * walked twice.
+ * walked twice. The reference's child at every node is found once per model, and the walk follows a
+ * shared path in a loop rather than a call per node: 45 -> 30 us per explained row of a 429-tree
+ * champion (docs/serve-performance.md).
  */
 export function createReferenceExplainer(c: CompiledGbdt, reference: Float64Array): TreeExplainer {
   const nTrees = c.roots.length - 1;
-  const nFeatures = c.featureNames.length;
   const D = c.maxDepth + 1;
-  // w[a * (D + 1) + b] = a! b! / (a + b + 1)!, for a, b up to the depth
-  const w = new Float64Array((D + 1) * (D + 1));
+  const W = D + 1;
+  // w[a * W + b] = a! b! / (a + b + 1)!, for a, b up to the depth
+  const w = new Float64Array(W * W);
   const fact = (n: number): number => (n <= 1 ? 1 : n * fact(n - 1));
-  for (let a = 0; a <= D; a++) for (let b = 0; b <= D; b++) w[a * (D + 1) + b] = (fact(a) * fact(b)) / fact(a + b + 1);
-  const assigned = new Int8Array(nFeatures); // 0 free, 1 taken from x, 2 taken from the reference
+  for (let a = 0; a <= D; a++) for (let b = 0; b <= D; b++) w[a * W + b] = (fact(a) * fact(b)) / fact(a + b + 1);
+  const { roots, left, feature, value } = c;
+  // the child the reference goes to from each internal node (-1 at leaves): the reference is fixed
+  const viaReference = new Int32Array(left.length).fill(-1);
+  for (let node = 0; node < left.length; node++) if (left[node] >= 0) viaReference[node] = nextNode(c, node, reference);
+  const assigned = new Int8Array(c.featureNames.length); // 0 free, 1 taken from x, 2 taken from the reference
   const onX = new Int32Array(D + 1);
   const onR = new Int32Array(D + 1);
   const baseValue = marginOfEncoded(c, reference);
-  let x: Float64Array<ArrayBufferLike> = new Float64Array(0);
-  let phi: Float64Array<ArrayBufferLike> = new Float64Array(0);
-  let margin = 0;
 
-  const leaf = (v: number, a: number, b: number) => {
-    // no feature taken from the reference: the leaf x itself reaches
-    if (b === 0) margin += v;
+  /**
+   * Adds the leaves under `node` to phi, with a features taken from x (onX) and b from the reference
+   * (onR) on the way there; returns the margin of the leaf x reaches with nothing from the reference
+   * (0 when b > 0). Where x and the reference go the same way, or the feature is taken already, it
+   * follows the one path in a loop; where they part, it walks both.
+   */
+  const walk = (start: number, a: number, b: number, x: Float64Array, phi: Float64Array): number => {
+    let node = start;
+    while (left[node] >= 0) {
+      const viaR = viaReference[node];
+      const j = feature[node];
+      const state = assigned[j];
+      if (state === 2) {
+        node = viaR;
+        continue;
+      }
+      const viaX = nextNode(c, node, x);
+      if (state === 1 || viaX === viaR) {
+        node = viaX;
+        continue;
+      }
+      assigned[j] = 1;
+      onX[a] = j;
+      let margin = walk(viaX, a + 1, b, x, phi);
+      assigned[j] = 2;
+      onR[b] = j;
+      margin += walk(viaR, a, b + 1, x, phi);
+      assigned[j] = 0;
+      return margin;
+    }
+    const v = value[node];
     if (a > 0) {
-      const share = v * w[(a - 1) * (D + 1) + b];
+      const share = v * w[(a - 1) * W + b];
       for (let i = 0; i < a; i++) phi[onX[i]] += share;
     }
     if (b > 0) {
-      const share = v * w[a * (D + 1) + b - 1];
+      const share = v * w[a * W + b - 1];
       for (let i = 0; i < b; i++) phi[onR[i]] -= share;
     }
-  };
-
-  const recurse = (node: number, a: number, b: number): void => {
-    if (c.left[node] < 0) {
-      leaf(c.value[node], a, b);
-      return;
-    }
-    const j = c.feature[node];
-    const viaX = nextNode(c, node, x);
-    const viaR = nextNode(c, node, reference);
-    const state = assigned[j];
-    if (state === 1 || viaX === viaR) return recurse(state === 2 ? viaR : viaX, a, b);
-    if (state === 2) return recurse(viaR, a, b);
-    assigned[j] = 1;
-    onX[a] = j;
-    recurse(viaX, a + 1, b);
-    assigned[j] = 2;
-    onR[b] = j;
-    recurse(viaR, a, b + 1);
-    assigned[j] = 0;
+    return b === 0 ? v : 0;
   };
 
   return {
     baseValue,
     explain(row, out) {
-      x = row;
-      phi = out;
       out.fill(0);
-      margin = c.baseScore;
-      for (let t = 0; t < nTrees; t++) recurse(c.roots[t], 0, 0);
+      let margin = c.baseScore;
+      for (let t = 0; t < nTrees; t++) margin += walk(roots[t], 0, 0, row, out);
       return margin;
     },
   };
