@@ -221,19 +221,24 @@ describe('account views: context, filters, sorts and totals', () => {
     }
   });
 
-  it('totals accounts and MRR (revenue at risk) per tier, configured tiers first, with the filters', async () => {
+  it('totals accounts, MRR and the MRR expected to be lost per tier, configured tiers first, with the filters', async () => {
     for (const qs of ['', 'segment=enterprise', 'owner=eli']) {
       const res = await h.app.inject({ url: `/v1/accounts/summary?${qs}`, headers: bearer(h.readKey) });
       expect(res.statusCode, res.body).toBe(200);
-      const body = res.json() as { tiers: { tier: string; accounts: number; revenue_at_risk: number }[]; total: { accounts: number; mrr: number } };
+      const body = res.json() as { tiers: { tier: string; accounts: number; revenue_at_risk: number; mrr: number; expected_mrr_loss: number }[]; total: { accounts: number; mrr: number; expected_mrr_loss: number } };
       const rows = SCORED.filter((e) => (qs === 'segment=enterprise' ? e.account.segment === 'enterprise' : qs === 'owner=eli' ? e.account.owner === 'eli' : true));
       const extra = [...new Set(rows.map((e) => e.tier).filter((t) => !config.tiers.some((c) => c.name === t)))].sort();
       expect(body.tiers.map((t) => t.tier)).toEqual([...config.tiers.map((t) => t.name), ...extra]);
       for (const t of body.tiers) {
         const inTier = rows.filter((e) => e.tier === t.tier);
-        expect(t, `${qs} ${t.tier}`).toEqual({ tier: t.tier, accounts: inTier.length, revenue_at_risk: inTier.reduce((n, e) => n + (e.account.mrr ?? 0), 0) });
+        const mrr = inTier.reduce((n, e) => n + (e.account.mrr ?? 0), 0);
+        // a customer's MRR weighed by its churn probability; churned and never-subscribed accounts lose nothing more
+        const loss = Math.round(inTier.reduce((n, e) => n + (e.status === 'active' ? (e.account.mrr ?? 0) * e.churn_probability : 0), 0) * 100) / 100;
+        expect(t, `${qs} ${t.tier}`).toEqual({ tier: t.tier, accounts: inTier.length, revenue_at_risk: mrr, mrr, expected_mrr_loss: loss });
       }
-      expect(body.total).toEqual({ accounts: rows.length, mrr: rows.reduce((n, e) => n + (e.account.mrr ?? 0), 0) });
+      const lossAll = body.tiers.reduce((n, t) => n + t.expected_mrr_loss, 0);
+      expect(body.total).toEqual({ accounts: rows.length, mrr: rows.reduce((n, e) => n + (e.account.mrr ?? 0), 0), expected_mrr_loss: Math.round(lossAll * 100) / 100 });
+      if (qs === '') expect(body.total.expected_mrr_loss).toBeGreaterThan(0);
     }
   });
 

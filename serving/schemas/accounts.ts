@@ -82,11 +82,14 @@ export const SummaryResponseSchema = z.object({
   tiers: z.array(z.object({
     tier: z.string(),
     accounts: z.number().int().describe('accounts with a stored score in this tier now'),
-    revenue_at_risk: z.number().describe('their MRR (subscription periods in force now)'),
+    revenue_at_risk: z.number().describe('their MRR (subscription periods in force now), whatever the tier; the same figure as `mrr`, kept under its first name'),
+    mrr: z.number().describe('their MRR (subscription periods in force now)'),
+    expected_mrr_loss: z.number().describe('the MRR the model expects to lose in this tier: the sum of each customer\'s MRR times its churn probability (over the model\'s horizon), to the cent'),
   })).describe('configured tiers first (best first, also when empty), then churned and never_subscribed when present'),
-  total: z.object({ accounts: z.number().int(), mrr: z.number() }),
-}).meta({ examples: [{ tiers: [{ tier: 'healthy', accounts: 812, revenue_at_risk: 612400 }, { tier: 'at_risk', accounts: 143, revenue_at_risk: 98750.5 },
-  { tier: 'critical', accounts: 37, revenue_at_risk: 21900 }, { tier: 'churned', accounts: 52, revenue_at_risk: 0 }], total: { accounts: 1044, mrr: 733050.5 } }] });
+  total: z.object({ accounts: z.number().int(), mrr: z.number(), expected_mrr_loss: z.number().describe('over all tiers') }),
+}).meta({ examples: [{ tiers: [{ tier: 'healthy', accounts: 812, revenue_at_risk: 612400, mrr: 612400, expected_mrr_loss: 9186 }, { tier: 'at_risk', accounts: 143, revenue_at_risk: 98750.5, mrr: 98750.5, expected_mrr_loss: 11850.06 },
+  { tier: 'critical', accounts: 37, revenue_at_risk: 21900, mrr: 21900, expected_mrr_loss: 9855 }, { tier: 'churned', accounts: 52, revenue_at_risk: 0, mrr: 0, expected_mrr_loss: 0 }],
+  total: { accounts: 1044, mrr: 733050.5, expected_mrr_loss: 30891.06 } }] });
 
 export const HistoryQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100).describe('stored scores, newest first').meta({ examples: [30] }) }).strict();
 
