@@ -35,22 +35,22 @@ async function seed(db: TestDatabase): Promise<void> {
       values: [sid, aid, mrr, t(from), to ? t(to) : null, to && t(to) <= NOW ? 'ended' : 'active'],
     });
   }
-  // account, as_of, model version, tier, action
-  const scores: [string, string, number, string, string][] = [
-    ['a1', '2026-10-01', 3, 'healthy', 'expand'],
-    ['a1', '2026-10-31', 3, 'critical', 'rescue'], // a1's latest: critical
-    ['a2', '2026-10-31', 3, 'at_risk', 'engage'],
-    ['a3', '2026-08-01', 2, 'critical', 'rescue'], // former customer
-    ['a4', '2026-10-31', 2, 'at_risk', 'rescue'], // a segment whose at-risk action is rescue
-    ['a4', '2026-11-05', 3, 'healthy', 'expand'], // after the report's time: ignored
-    ['a6', '2026-10-31', 2, 'healthy', 'expand'],
+  // account, as_of, model version, tier, action, churn probability
+  const scores: [string, string, number, string, string, number][] = [
+    ['a1', '2026-10-01', 3, 'healthy', 'expand', 0.1],
+    ['a1', '2026-10-31', 3, 'critical', 'rescue', 0.6], // a1's latest: critical
+    ['a2', '2026-10-31', 3, 'at_risk', 'engage', 0.3],
+    ['a3', '2026-08-01', 2, 'critical', 'rescue', 0.9], // former customer
+    ['a4', '2026-10-31', 2, 'at_risk', 'rescue', 0.4], // a segment whose at-risk action is rescue
+    ['a4', '2026-11-05', 3, 'healthy', 'expand', 0.05], // after the report's time: ignored
+    ['a6', '2026-10-31', 2, 'healthy', 'expand', 0.02],
   ];
-  for (const [aid, asOf, version, tier, action] of scores) {
+  for (const [aid, asOf, version, tier, action, p] of scores) {
     await query(db.pool, {
       text: `INSERT INTO churn.score_history (account_id, as_of, model_version, segment, churn_probability, health_score, tier, tier_rank,
           recommended_action, scorecard_score, components, base_value, drivers)
-        VALUES ($1, $2, $3, 'default', 0.2, 50, $4, $5, $6, 50, '{}'::jsonb, -1, '[]'::jsonb)`,
-      values: [aid, t(asOf), version, tier, TIER_ORDER.indexOf(tier), action],
+        VALUES ($1, $2, $3, 'default', $7, 50, $4, $5, $6, 50, '{}'::jsonb, -1, '[]'::jsonb)`,
+      values: [aid, t(asOf), version, tier, TIER_ORDER.indexOf(tier), action, p],
     });
   }
 }
@@ -72,12 +72,14 @@ describe('revenue at risk from stored scores', () => {
     expect(r!.accounts).toBe(4); // a1, a2, a4, a6
     expect(r!.mrr).toBeCloseTo(100 + 250.5 + 1500 + 0, 6);
     expect(r!.formerCustomers).toBe(1); // a3
+    // each customer's MRR times its latest score's churn probability: 100 x 0.6 + 250.5 x 0.3 + 1500 x 0.4 + 0 x 0.02
+    expect(r!.expectedLoss).toBeCloseTo(60 + 75.15 + 600, 6);
     expect(r!.scoresFrom).toBe('2026-10-31T00:00:00.000Z');
     expect(r!.scoresTo).toBe('2026-10-31T00:00:00.000Z');
-    expect(r!.tiers).toEqual([
-      { tier: 'critical', accounts: 1, mrr: 100, actions: [{ action: 'rescue', accounts: 1, mrr: 100 }] },
-      { tier: 'at_risk', accounts: 2, mrr: 1750.5, actions: [{ action: 'engage', accounts: 1, mrr: 250.5 }, { action: 'rescue', accounts: 1, mrr: 1500 }] },
-      { tier: 'healthy', accounts: 1, mrr: 0, actions: [{ action: 'expand', accounts: 1, mrr: 0 }] },
+    expect(r!.tiers.map((t) => ({ ...t, expectedLoss: Math.round(t.expectedLoss! * 1e6) / 1e6 }))).toEqual([
+      { tier: 'critical', accounts: 1, mrr: 100, expectedLoss: 60, actions: [{ action: 'rescue', accounts: 1, mrr: 100 }] },
+      { tier: 'at_risk', accounts: 2, mrr: 1750.5, expectedLoss: 675.15, actions: [{ action: 'engage', accounts: 1, mrr: 250.5 }, { action: 'rescue', accounts: 1, mrr: 1500 }] },
+      { tier: 'healthy', accounts: 1, mrr: 0, expectedLoss: 0, actions: [{ action: 'expand', accounts: 1, mrr: 0 }] },
     ]);
   });
 

@@ -98,6 +98,17 @@ describe('the executive summary', () => {
     expect(summary).toContain('<b>rescue</b> 18 critical accounts (MRR 5,819)');
     expect(summary).toContain('<b>engage</b> 120 at risk accounts (MRR 50,000)');
     expect(summary.indexOf('18 critical')).toBeLessThan(summary.indexOf('1,045 healthy'));
+    // with the expected loss (each customer's MRR times its churn probability), a column for it
+    const withLoss = { ...FIXTURE_REVENUE, expectedLoss: 9370.4, tiers: FIXTURE_REVENUE.tiers.map((t, i) => ({ ...t, expectedLoss: [2100.2, 4700.1, 2570.1][i] })) };
+    const lossHtml = renderReportHtml(buildReportData({ ...reportInputs({ n: 900, seed: 2, shift: 0.6 }), revenue: withLoss }));
+    expect(tableAfter(lossHtml, '<th>Tier (latest score)</th>')).toEqual([
+      ['critical', '18', '5,819', '1%', '2,100'],
+      ['at risk', '137', '63,654', '11%', '4,700'],
+      ['healthy', '1,045', '512,263', '88%', '2,570'],
+      ['All customers', '1,200', '581,736', '100%', '9,370'],
+    ]);
+    expect(lossHtml).toContain("expected loss: that MRR times the score's churn probability, summed");
+    expect(summary).not.toContain('expected loss'); // a report written before the field: as it was
     const c = data.caught!;
     expect(summary).toContain(`the ${c.churners} churners paid MRR ${Math.round(c.churnedMrr).toLocaleString('en-US')}. The riskiest 10% held ${c.top10.churners} of them`);
   });

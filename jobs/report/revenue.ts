@@ -1,7 +1,8 @@
 /**
  * Revenue for the report's summary, in MRR (the currency of source.subscriptions):
  * - at risk now: each customer's latest stored score at or before the report's time, with the MRR of
- *   the subscription covering that time, per tier and recommended action;
+ *   the subscription covering that time, per tier and recommended action, and the MRR expected to be
+ *   lost (MRR times the score's churn probability);
  * - caught: of the churners among the evaluated rows, the MRR (at the row's as-of) of those in the
  *   model's riskiest 10% and 20%.
  * A subscription covers time t when it started before t and had not ended by t; when several do, the
@@ -23,11 +24,13 @@ export const RevenueAtRiskSchema = z.object({
   /** customers now (a subscription covers asOf) with a stored score, and their MRR */
   accounts: Count,
   mrr: Money,
+  /** the MRR the scores expect to be lost: each customer's MRR times its churn probability (absent in reports written before it) */
+  expectedLoss: Money.optional(),
   /** scored accounts that are no longer customers (no subscription covers asOf): left out */
   formerCustomers: Count,
   /** riskiest tier first */
   tiers: z.array(z.object({
-    tier: z.string(), accounts: Count, mrr: Money,
+    tier: z.string(), accounts: Count, mrr: Money, expectedLoss: Money.optional(),
     actions: z.array(z.object({ action: z.string(), accounts: Count, mrr: Money })),
   })),
 });
@@ -49,9 +52,9 @@ export const revenueByTierQuery = (at: Date): Sql => ({
   text: `WITH
 -- 1. each account's latest stored score at or before $1 (one index probe per account)
 latest AS (
-  SELECT a.account_id, l.as_of, l.tier, l.recommended_action
+  SELECT a.account_id, l.as_of, l.tier, l.recommended_action, l.churn_probability
   FROM source.accounts a
-  CROSS JOIN LATERAL (SELECT h.as_of, h.tier, h.recommended_action FROM churn.score_history h
+  CROSS JOIN LATERAL (SELECT h.as_of, h.tier, h.recommended_action, h.churn_probability FROM churn.score_history h
     WHERE h.account_id = a.account_id AND h.as_of <= $1 ORDER BY h.as_of DESC, h.score_id DESC LIMIT 1) l),
 -- 2. the subscription covering $1, if any
 covering AS (
@@ -60,13 +63,14 @@ covering AS (
   WHERE s.started_at < $1 AND (s.ended_at IS NULL OR s.ended_at >= $1)
   ORDER BY s.account_id, s.started_at DESC, s.subscription_id DESC)
 SELECT l.tier, l.recommended_action, (c.account_id IS NOT NULL) AS customer, count(*)::int AS accounts,
-  coalesce(sum(c.mrr), 0)::float8 AS mrr, min(l.as_of) AS scores_from, max(l.as_of) AS scores_to
+  coalesce(sum(c.mrr), 0)::float8 AS mrr, coalesce(sum(c.mrr * l.churn_probability::numeric), 0)::float8 AS expected_loss,
+  min(l.as_of) AS scores_from, max(l.as_of) AS scores_to
 FROM latest l LEFT JOIN covering c ON c.account_id = l.account_id
 GROUP BY 1, 2, 3`,
   values: [at],
 });
 
-interface TierActionRow { tier: string; recommended_action: string; customer: boolean; accounts: number; mrr: number; scores_from: Date; scores_to: Date }
+interface TierActionRow { tier: string; recommended_action: string; customer: boolean; accounts: number; mrr: number; expected_loss: number; scores_from: Date; scores_to: Date }
 
 /** Revenue at risk from the stored scores; null when no account has a stored score at or before `at`. */
 export async function revenueAtRisk(db: Queryable, at: Date, tierOrder: readonly string[]): Promise<RevenueAtRisk | null> {
@@ -80,9 +84,10 @@ export function summariseRevenue(rows: TierActionRow[], at: Date, tierOrder: rea
   const customers = rows.filter((r) => r.customer);
   const tiers = new Map<string, RevenueAtRisk['tiers'][number]>();
   for (const r of customers) {
-    const t = tiers.get(r.tier) ?? { tier: r.tier, accounts: 0, mrr: 0, actions: [] };
+    const t = tiers.get(r.tier) ?? { tier: r.tier, accounts: 0, mrr: 0, expectedLoss: 0, actions: [] };
     t.accounts += r.accounts;
     t.mrr += r.mrr;
+    t.expectedLoss = (t.expectedLoss ?? 0) + r.expected_loss;
     t.actions.push({ action: r.recommended_action, accounts: r.accounts, mrr: r.mrr });
     tiers.set(r.tier, t);
   }
@@ -99,6 +104,7 @@ export function summariseRevenue(rows: TierActionRow[], at: Date, tierOrder: rea
     scoresTo: new Date(Math.max(...times)).toISOString(),
     accounts: customers.reduce((s, r) => s + r.accounts, 0),
     mrr: customers.reduce((s, r) => s + r.mrr, 0),
+    expectedLoss: customers.reduce((s, r) => s + r.expected_loss, 0),
     formerCustomers: rows.filter((r) => !r.customer).reduce((s, r) => s + r.accounts, 0),
     tiers: ordered,
   };

@@ -39,9 +39,11 @@ function revenueBlock(data: ReportData): string {
   if (!r) {
     parts.push('<p>No stored scores yet: run <code>churn score</code> to see the revenue at risk and the accounts to act on.</p>');
   } else {
-    const rows = r.tiers.map((t) => [esc(tierName(t.tier)), int(t.accounts), money(t.mrr), r.mrr > 0 ? pct(t.mrr / r.mrr) : 'n/a']);
-    rows.push(['<b>All customers</b>', `<b>${int(r.accounts)}</b>`, `<b>${money(r.mrr)}</b>`, '100%']);
-    parts.push(table(['Tier (latest score)', 'Accounts', 'MRR', 'Share of MRR'], rows, 'revenue'));
+    // expected loss: each customer's MRR times its churn probability (reports written before it have none)
+    const loss = r.expectedLoss !== undefined;
+    const rows = r.tiers.map((t) => [esc(tierName(t.tier)), int(t.accounts), money(t.mrr), r.mrr > 0 ? pct(t.mrr / r.mrr) : 'n/a', ...(loss ? [money(t.expectedLoss ?? 0)] : [])]);
+    rows.push(['<b>All customers</b>', `<b>${int(r.accounts)}</b>`, `<b>${money(r.mrr)}</b>`, '100%', ...(loss ? [`<b>${money(r.expectedLoss!)}</b>`] : [])]);
+    parts.push(table(['Tier (latest score)', 'Accounts', 'MRR', 'Share of MRR', ...(loss ? ['Expected loss'] : [])], rows, 'revenue'));
   }
   const c = data.caught;
   if (c && c.churners > 0) {
@@ -50,7 +52,7 @@ function revenueBlock(data: ReportData): string {
       + `MRR ${money(c.top10.mrr)}${share(c.top10.mrr)}; the riskiest 20% held ${int(c.top20.churners)}, MRR ${money(c.top20.mrr)}${share(c.top20.mrr)}.`
       + `${c.missing ? ` (${int(c.missing)} ${c.missing === 1 ? 'churner' : 'churners'} with no MRR on record ${c.missing === 1 ? 'counts' : 'count'} as 0.)` : ''}</p>`);
   }
-  if (r) parts.push(`<p class="note">MRR of each customer's current subscription on ${esc(r.asOf.slice(0, 10))}, by the tier of its latest stored score (${esc(r.scoresFrom?.slice(0, 10) ?? '')}${r.scoresTo !== r.scoresFrom ? ` to ${esc(r.scoresTo?.slice(0, 10) ?? '')}` : ''})${r.formerCustomers ? `; ${int(r.formerCustomers)} scored accounts are no longer customers and are left out` : ''}.</p>`);
+  if (r) parts.push(`<p class="note">MRR of each customer's current subscription on ${esc(r.asOf.slice(0, 10))}, by the tier of its latest stored score${r.expectedLoss !== undefined ? '; expected loss: that MRR times the score\'s churn probability, summed' : ''} (${esc(r.scoresFrom?.slice(0, 10) ?? '')}${r.scoresTo !== r.scoresFrom ? ` to ${esc(r.scoresTo?.slice(0, 10) ?? '')}` : ''})${r.formerCustomers ? `; ${int(r.formerCustomers)} scored accounts are no longer customers and are left out` : ''}.</p>`);
   return parts.join('');
 }
 
