@@ -31,11 +31,11 @@ function featureRows(n: number, random: () => number, shift = 0): FeatureValue[]
 /** Revenue at risk as the database would report it for 1,200 customers (hand-made, consistent totals). */
 export const FIXTURE_REVENUE: RevenueAtRisk = {
   asOf: '2026-11-23T00:00:00.000Z', scoresFrom: '2026-11-22T00:00:00.000Z', scoresTo: '2026-11-23T00:00:00.000Z',
-  accounts: 1200, mrr: 581_736, formerCustomers: 12,
+  accounts: 1200, mrr: 581_736, expectedLoss: 9370.4, formerCustomers: 12,
   tiers: [
-    { tier: 'critical', accounts: 18, mrr: 5819, actions: [{ action: 'rescue', accounts: 18, mrr: 5819 }] },
-    { tier: 'at_risk', accounts: 137, mrr: 63_654, actions: [{ action: 'engage', accounts: 120, mrr: 50_000 }, { action: 'rescue', accounts: 17, mrr: 13_654 }] },
-    { tier: 'healthy', accounts: 1045, mrr: 512_263, actions: [{ action: 'expand', accounts: 1045, mrr: 512_263 }] },
+    { tier: 'critical', accounts: 18, mrr: 5819, expectedLoss: 2100.2, actions: [{ action: 'rescue', accounts: 18, mrr: 5819 }] },
+    { tier: 'at_risk', accounts: 137, mrr: 63_654, expectedLoss: 4700.1, actions: [{ action: 'engage', accounts: 120, mrr: 50_000 }, { action: 'rescue', accounts: 17, mrr: 13_654 }] },
+    { tier: 'healthy', accounts: 1045, mrr: 512_263, expectedLoss: 2570.1, actions: [{ action: 'expand', accounts: 1045, mrr: 512_263 }] },
   ],
 };
 

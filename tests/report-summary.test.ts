@@ -88,27 +88,29 @@ describe('the executive summary', () => {
 
   it('shows revenue at risk by tier, riskiest first, and the accounts to act on by action', () => {
     const rows = tableAfter(summary, '<th>Tier (latest score)</th>');
+    // with the expected loss: each customer's MRR times its churn probability
     expect(rows).toEqual([
-      ['critical', '18', '5,819', '1%'],
-      ['at risk', '137', '63,654', '11%'],
-      ['healthy', '1,045', '512,263', '88%'],
-      ['All customers', '1,200', '581,736', '100%'],
-    ]);
-    expect(FIXTURE_REVENUE.tiers.reduce((s, t) => s + t.mrr, 0)).toBe(FIXTURE_REVENUE.mrr);
-    expect(summary).toContain('<b>rescue</b> 18 critical accounts (MRR 5,819)');
-    expect(summary).toContain('<b>engage</b> 120 at risk accounts (MRR 50,000)');
-    expect(summary.indexOf('18 critical')).toBeLessThan(summary.indexOf('1,045 healthy'));
-    // with the expected loss (each customer's MRR times its churn probability), a column for it
-    const withLoss = { ...FIXTURE_REVENUE, expectedLoss: 9370.4, tiers: FIXTURE_REVENUE.tiers.map((t, i) => ({ ...t, expectedLoss: [2100.2, 4700.1, 2570.1][i] })) };
-    const lossHtml = renderReportHtml(buildReportData({ ...reportInputs({ n: 900, seed: 2, shift: 0.6 }), revenue: withLoss }));
-    expect(tableAfter(lossHtml, '<th>Tier (latest score)</th>')).toEqual([
       ['critical', '18', '5,819', '1%', '2,100'],
       ['at risk', '137', '63,654', '11%', '4,700'],
       ['healthy', '1,045', '512,263', '88%', '2,570'],
       ['All customers', '1,200', '581,736', '100%', '9,370'],
     ]);
-    expect(lossHtml).toContain("expected loss: that MRR times the score's churn probability, summed");
-    expect(summary).not.toContain('expected loss'); // a report written before the field: as it was
+    expect(summary).toContain("expected loss: that MRR times the score's churn probability, summed");
+    expect(FIXTURE_REVENUE.tiers.reduce((s, t) => s + t.expectedLoss!, 0)).toBeCloseTo(FIXTURE_REVENUE.expectedLoss!, 6);
+    expect(FIXTURE_REVENUE.tiers.reduce((s, t) => s + t.mrr, 0)).toBe(FIXTURE_REVENUE.mrr);
+    expect(summary).toContain('<b>rescue</b> 18 critical accounts (MRR 5,819)');
+    expect(summary).toContain('<b>engage</b> 120 at risk accounts (MRR 50,000)');
+    expect(summary.indexOf('18 critical')).toBeLessThan(summary.indexOf('1,045 healthy'));
+    // a report written before the expected loss: the table as it was
+    const { expectedLoss: _total, ...before } = FIXTURE_REVENUE;
+    const oldHtml = renderReportHtml(buildReportData({ ...reportInputs({ n: 900, seed: 2, shift: 0.6 }), revenue: { ...before, tiers: before.tiers.map(({ expectedLoss: _t, ...t }) => t) } }));
+    expect(tableAfter(oldHtml, '<th>Tier (latest score)</th>')).toEqual([
+      ['critical', '18', '5,819', '1%'],
+      ['at risk', '137', '63,654', '11%'],
+      ['healthy', '1,045', '512,263', '88%'],
+      ['All customers', '1,200', '581,736', '100%'],
+    ]);
+    expect(oldHtml).not.toContain('expected loss');
     const c = data.caught!;
     expect(summary).toContain(`the ${c.churners} churners paid MRR ${Math.round(c.churnedMrr).toLocaleString('en-US')}. The riskiest 10% held ${c.top10.churners} of them`);
   });
