@@ -311,8 +311,7 @@ export const latestScores = (opts: AccountListOptions): Sql => {
 export interface TierSummaryRow {
   tier: string;
   accounts: number;
-  /** the MRR of the tier's accounts (periods in force now); `mrr` is the same figure under a plainer name */
-  revenue_at_risk: number;
+  /** the MRR of the tier's accounts (periods in force now) */
   mrr: number;
   /** the sum over the tier's customers of MRR x churn probability: the MRR the model expects to be lost */
   expected_mrr_loss: number;
@@ -321,7 +320,7 @@ export interface TierSummaryRow {
 /** Accounts with a stored score and their MRR per tier now, with the list's filters (but the tier). */
 export const accountSummary = (f: Omit<AccountFilters, 'tier'>): Sql => ({
   text: `WITH ${LISTED}
-    SELECT tier_now AS tier, count(*)::int AS accounts, coalesce(sum(mrr), 0) AS revenue_at_risk, coalesce(sum(mrr), 0) AS mrr,
+    SELECT tier_now AS tier, count(*)::int AS accounts, coalesce(sum(mrr), 0) AS mrr,
       round(coalesce(sum(mrr * churn_probability::numeric) FILTER (WHERE status = 'active'), 0), 2) AS expected_mrr_loss
     FROM listed GROUP BY tier_now ORDER BY tier_now`,
   values: filterValues(f),

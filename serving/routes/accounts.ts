@@ -96,7 +96,7 @@ function configuredTiers(config: ServingConfig): string[] {
 function orderTiers(config: ServingConfig, rows: TierSummaryRow[]): TierSummaryRow[] {
   const names = configuredTiers(config);
   const found = new Map(rows.map((r) => [r.tier, r]));
-  return [...names.map((tier) => found.get(tier) ?? { tier, accounts: 0, revenue_at_risk: 0, mrr: 0, expected_mrr_loss: 0 }), ...rows.filter((r) => !names.includes(r.tier))];
+  return [...names.map((tier) => found.get(tier) ?? { tier, accounts: 0, mrr: 0, expected_mrr_loss: 0 }), ...rows.filter((r) => !names.includes(r.tier))];
 }
 
 /**
@@ -141,7 +141,8 @@ export function accountRoutes(deps: AppDeps): FastifyPluginAsyncZod {
     }, async (req) => {
       const q = req.query;
       const rows = await query<TierSummaryRow>(deps.pool, accountSummary({ segment: q.segment, owner: q.owner, renewalWithinDays: q.renewal_within_days, mrrMin: q.mrr_min, mrrMax: q.mrr_max }));
-      const tiers = orderTiers(deps.config, rows);
+      // revenue_at_risk, the field's first name, is the tier's MRR
+      const tiers = orderTiers(deps.config, rows).map((t) => ({ ...t, revenue_at_risk: t.mrr }));
       const cents = (f: (t: TierSummaryRow) => number) => Math.round(tiers.reduce((n, t) => n + f(t), 0) * 100) / 100;
       return { tiers, total: { accounts: tiers.reduce((n, t) => n + t.accounts, 0), mrr: cents((t) => t.mrr), expected_mrr_loss: cents((t) => t.expected_mrr_loss) } };
     });
