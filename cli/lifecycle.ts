@@ -4,12 +4,19 @@
  * and on SIGINT, SIGTERM or SIGHUP it runs the registered clean-ups (pool, embedded PostgreSQL) and
  * exits 128 + the signal number. A command that serves (`churn serve`, `churn start`) waits on
  * `shutdownSignal()` instead: the first signal asks it to drain and finish (exit 0), a second one
- * ends the process at once, still after the clean-ups.
+ * (not the same one delivered twice, see REPEAT_WINDOW_MS) ends the process at once, still after the
+ * clean-ups.
  */
 export type Cleanup = () => Promise<void>;
 
 const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
 type Signal = keyof typeof SIGNALS;
+
+/**
+ * A signal repeated within this long counts once: npm forwards to its child the signal the terminal
+ * already sent to the whole process group (2-4 ms apart, measured); a person's second Ctrl-C comes later.
+ */
+const REPEAT_WINDOW_MS = 500;
 
 /** How long the clean-ups of an abnormal exit may take before the process exits regardless. */
 const CLEANUP_DEADLINE_MS = 15_000;
@@ -55,7 +62,14 @@ export async function exitAfterCleanup(code: number): Promise<never> {
  * `beforeExit` whatever the exit code, and on a signal before a server has drained.)
  */
 export function installProcessHandlers(report: (err: unknown) => void): void {
+  let last: { signal: Signal; at: number } | null = null;
   const onSignal = (signal: Signal) => {
+    // One Ctrl-C under `npm start` arrives twice, a few ms apart: from the terminal (to the whole
+    // process group) and forwarded by npm. A repeat within REPEAT_WINDOW_MS is that same request, not
+    // a second one (which would end a draining server at once, exit 130).
+    const now = performance.now();
+    if (last?.signal === signal && now - last.at < REPEAT_WINDOW_MS) return;
+    last = { signal, at: now };
     const waiter = waiters.shift();
     if (waiter && !exiting) return waiter(signal);
     if (!exiting) console.error(`churn: stopping on ${signal}`);

@@ -15,6 +15,7 @@ import type { Logger } from '../core/log.ts';
 const READY = 'churn:worker-ready';
 const METRICS_REQ = 'churn:metrics-req';
 const METRICS_RES = 'churn:metrics-res';
+const STOP = 'churn:worker-stop';
 
 export interface ClusterOptions {
   workers: number;
@@ -116,7 +117,10 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
             clearTimeout(kill);
             resolve();
           });
-          w.process.kill('SIGTERM');
+          // asked over IPC rather than with SIGTERM: after Ctrl-C, which reaches the whole process
+          // group, a worker is draining already, and a signal now would be its second (end at once)
+          if (w.isConnected()) w.send({ type: STOP });
+          else w.process.kill('SIGTERM');
         })));
       })();
       return closing;
@@ -125,9 +129,9 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
 }
 
 /**
- * The worker side: tells the primary it listens, and drains (`server.close()`) when asked to stop:
- * when `stopRequested` resolves (the caller owns the signals and the exit; the CLI passes its
- * shutdown signal), else on SIGTERM or SIGINT, after which it exits 0. The primary stopping abnormally
+ * The worker side: tells the primary it listens, and drains (`server.close()`) once when asked to
+ * stop: by the primary (a message), when `stopRequested` resolves (the caller owns the signals and the
+ * exit; the CLI passes its shutdown signal), else on SIGTERM or SIGINT, after which it exits 0. The primary stopping abnormally
  * (killed) disconnects the IPC channel: that stops the worker too. Resolves once the server has closed.
  * (Its metrics reach the primary through `clusterMetricsReader`, which `startServer` sets up.)
  */
@@ -150,6 +154,9 @@ export function serveAsClusterWorker(server: { url: string; close(): Promise<voi
       process.on('SIGINT', () => stop('SIGINT'));
     }
     process.on('disconnect', () => stop('disconnect'));
+    process.on('message', (m: { type?: string }) => {
+      if (m?.type === STOP) stop('primary');
+    });
     process.send?.({ type: READY, url: server.url });
   });
 }

@@ -1,13 +1,13 @@
 /**
  * The CLI on the embedded PostgreSQL (DATABASE_URL unset), as `npm start` runs it: exit codes, a taken
- * port, and SIGTERM to the npm process. Each run starts the embedded server (a few seconds), so few runs.
+ * port, SIGTERM to the npm process and Ctrl-C under npm. Each run starts the embedded server (a few seconds), so few runs.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, alive, descendants, envWithout, freePort, postgresOn, runChurn, takePort, waitFor } from './helpers/cli.ts';
+import { BIN, ROOT, alive, descendants, envWithout, freePort, postgresOn, runChurn, takePort, waitFor } from './helpers/cli.ts';
 
 describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
   let home: string;
@@ -108,6 +108,28 @@ describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
     expect(tree).toContain(servers[0]); // the server is part of the tree that must stop
     npm.kill('SIGTERM');
     await npmExit;
+    expect(await waitFor(() => tree.every((pid) => !alive(pid)), 20_000), `still running: ${tree.filter(alive).join(', ')}`).toBe(true);
+    expect(postgresOn(dataDir)).toEqual([]);
+  });
+
+  it('one Ctrl-C under npm, which reaches node twice (from the terminal, then forwarded by npm), drains and exits 0', async () => {
+    // A terminal sends Ctrl-C's SIGINT to the whole foreground group, npm and node; npm forwards it to
+    // node again, 2-4 ms later (measured with `npm start`). Both reach node here the same way.
+    const node = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--no-schedule'], { env: { ...env, CHURN_LOG_LEVEL: 'info' }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    node.stdout.on('data', (d) => (out += d));
+    node.stderr.on('data', (d) => (out += d));
+    let exited = false;
+    const exit = new Promise<number | null>((resolve) => node.once('exit', (code) => { exited = true; resolve(code); }));
+    expect(await waitFor(() => /API at http:\/\/\S+/.test(out) || exited, 60_000) && !exited, out).toBe(true);
+    const tree = [node.pid!, ...descendants(node.pid!)];
+    expect(postgresOn(dataDir)).toHaveLength(1);
+    node.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 3));
+    node.kill('SIGINT');
+    expect(await exit, out).toBe(0);
+    expect(out).toMatch(/draining/);
+    expect(out).not.toMatch(/stopping on SIGINT/); // what a second, separate Ctrl-C does: end at once, exit 130
     expect(await waitFor(() => tree.every((pid) => !alive(pid)), 20_000), `still running: ${tree.filter(alive).join(', ')}`).toBe(true);
     expect(postgresOn(dataDir)).toEqual([]);
   });

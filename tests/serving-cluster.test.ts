@@ -11,6 +11,8 @@ interface LogLine { msg?: string; pid?: number; workerPid?: number; req?: unknow
 /** `churn serve --workers 2` as a user starts it: its stdout (the URL) and stderr (JSON logs) read as they come. */
 class Served {
   readonly lines: LogLine[] = [];
+  /** lines that are not JSON logs (the URL, the CLI's own one-line messages) */
+  readonly text: string[] = [];
   url = '';
   exit: Promise<number | null>;
   constructor(readonly proc: ChildProcess) {
@@ -28,6 +30,7 @@ class Served {
         const m = /^Churnlens API at (\S+)/.exec(line);
         if (m) this.url = m[1];
         else if (line.startsWith('{')) this.lines.push(JSON.parse(line) as LogLine);
+        else this.text.push(line);
       }
     });
   }
@@ -121,6 +124,30 @@ describe('churn serve --workers: several processes on one port', () => {
     for (const r of results) expect(((await r.json()) as { scores: unknown[] }).scores).toHaveLength(ids.length);
     expect(await served.exit).toBe(0);
     for (const pid of served.workerPids()) expect(alive(pid)).toBe(false);
+  });
+
+  it('on Ctrl-C (SIGINT to the primary and every worker at once) each worker drains once: requests in flight finish, all exit 0', async () => {
+    const again = new Served(spawn(process.execPath, [BIN, 'serve', '--workers', '2', '--port', '0', '--no-schedule'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] }));
+    try {
+      await again.until(() => again.url !== '' && again.workerPids().length === 2);
+      const ids = accountIds.slice(0, 30);
+      const pending = Array.from({ length: 8 }, () => fetch(`${again.url}/v1/scores?top=all`, {
+        method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ account_ids: ids }),
+      }));
+      await again.until(() => again.lines.filter((l) => l.msg === 'incoming request' && JSON.stringify(l.req).includes('/v1/scores')).length >= 4);
+      // a terminal's Ctrl-C reaches the whole foreground process group; the primary then asks each
+      // worker to stop as well, which must not cut short the drain the worker has begun
+      for (const pid of [again.proc.pid!, ...again.workerPids()]) process.kill(pid, 'SIGINT');
+      const results = await Promise.all(pending);
+      expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
+      for (const r of results) expect(((await r.json()) as { scores: unknown[] }).scores).toHaveLength(ids.length);
+      expect(await again.exit).toBe(0);
+      expect(again.text.filter((l) => l.startsWith('churn: stopping'))).toEqual([]); // a worker ended at once by a second signal says so
+      expect(again.lines.filter((l) => l.msg === 'worker shutting down: draining requests in flight')).toHaveLength(2);
+      for (const pid of again.workerPids()) expect(alive(pid)).toBe(false);
+    } finally {
+      if (again.proc.exitCode === null) again.proc.kill('SIGKILL');
+    }
   });
 
   it('refuses a bad worker count with one line', () => {
