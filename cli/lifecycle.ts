@@ -23,7 +23,26 @@ const CLEANUP_DEADLINE_MS = 15_000;
 
 const cleanups = new Set<Cleanup>();
 const waiters: Array<(signal: Signal) => void> = [];
-let exiting = false;
+/** the code of the exit under way (the first one asked for), and its clean-ups */
+let exitCode: number | null = null;
+let cleaned: Promise<void> | null = null;
+/** the signal this process is stopping on (not a server's graceful drain, which ends as its command does) */
+let stoppingOn: Signal | null = null;
+
+/** How long a failure waits before it is reported, for a signal delivered with its cause (below). */
+const SIGNAL_SETTLE_MS = 50;
+
+/**
+ * Reports a command's failure, unless the process is stopping on a signal: the failure is then most
+ * likely that stop's doing (a terminal's Ctrl-C also reaches the embedded PostgreSQL, whose fast
+ * shutdown ends the command's connection) and the stop already said so in one line. The lost
+ * connection can surface before node has run its own signal handler, so the event loop gets a turn
+ * first.
+ */
+export async function reportFailure(err: unknown, report: (err: unknown) => void): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, SIGNAL_SETTLE_MS));
+  if (stoppingOn === null) report(err);
+}
 
 /** Registers a clean-up for every exit path; returns a function that removes it again (call it once done). */
 export function onExit(cleanup: Cleanup): () => void {
@@ -46,13 +65,16 @@ async function runCleanups(): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Runs the clean-ups (at most 15 s), then exits with `code`. */
+/**
+ * Runs the clean-ups (at most 15 s), then exits with `code`; once an exit is under way, a later call
+ * waits for the same clean-ups and the first code stands (a command failing because Ctrl-C stopped its
+ * database does not turn exit 130 into 1).
+ */
 export async function exitAfterCleanup(code: number): Promise<never> {
-  if (!exiting) {
-    exiting = true;
-    await runCleanups();
-  }
-  process.exit(code);
+  exitCode ??= code;
+  cleaned ??= runCleanups();
+  await cleaned;
+  process.exit(exitCode);
 }
 
 /**
@@ -70,15 +92,16 @@ export function installProcessHandlers(report: (err: unknown) => void): void {
     const now = performance.now();
     if (last?.signal === signal && now - last.at < REPEAT_WINDOW_MS) return;
     last = { signal, at: now };
+    if (exitCode !== null) process.exit(128 + SIGNALS[signal]); // a second signal: at once
     const waiter = waiters.shift();
-    if (waiter && !exiting) return waiter(signal);
-    if (!exiting) console.error(`churn: stopping on ${signal}`);
+    if (waiter) return waiter(signal);
+    stoppingOn = signal;
+    console.error(`churn: stopping on ${signal}`);
     void exitAfterCleanup(128 + SIGNALS[signal]);
   };
   for (const s of Object.keys(SIGNALS) as Signal[]) process.on(s, () => onSignal(s));
   const fatal = (err: unknown) => {
-    report(err);
-    void exitAfterCleanup(1);
+    void reportFailure(err, report).then(() => exitAfterCleanup(1));
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);

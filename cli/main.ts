@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { reportError } from './context.ts';
-import { exitAfterCleanup, installProcessHandlers } from './lifecycle.ts';
+import { exitAfterCleanup, installProcessHandlers, reportFailure } from './lifecycle.ts';
 import { registerAlerts } from './commands/alerts.ts';
 import { registerDataset } from './commands/dataset.ts';
 import { registerDb } from './commands/db.ts';
@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode;
       return;
     }
-    reportError(err);
+    await reportFailure(err, reportError);
   }
 }
 

@@ -112,6 +112,27 @@ describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
     expect(postgresOn(dataDir)).toEqual([]);
   });
 
+  it('Ctrl-C while npm start prepares (it reaches the embedded PostgreSQL too) stops with exit 130 and one line, not the database error it causes', async () => {
+    // the terminal's SIGINT reaches the whole group: node and PostgreSQL, whose fast shutdown ends the
+    // command's connection while node cleans up
+    const node = spawn(process.execPath, [BIN, 'start', '--accounts', '300'], { env: { ...env, PORT: String(await freePort()) }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    let err = '';
+    node.stdout.on('data', (d) => (out += d));
+    node.stderr.on('data', (d) => (err += d));
+    let exited = false;
+    const exit = new Promise<number | null>((resolve) => node.once('exit', (code) => { exited = true; resolve(code); }));
+    expect(await waitFor(() => /^database\s/m.test(out) || exited, 60_000) && !exited, out + err).toBe(true);
+    await new Promise((r) => setTimeout(r, 500)); // generating the demo data
+    const tree = [node.pid!, ...descendants(node.pid!)];
+    expect(postgresOn(dataDir)).toHaveLength(1);
+    process.kill(-node.pid!, 'SIGINT');
+    expect(await exit, out + err).toBe(130);
+    expect(err.trim().split('\n').filter((l) => !l.startsWith('{'))).toEqual(['churn: stopping on SIGINT']);
+    expect(await waitFor(() => tree.every((pid) => !alive(pid)), 20_000), `still running: ${tree.filter(alive).join(', ')}`).toBe(true);
+    expect(postgresOn(dataDir)).toEqual([]);
+  }, 120_000);
+
   it('one Ctrl-C under npm, which reaches node twice (from the terminal, then forwarded by npm), drains and exits 0', async () => {
     // A terminal sends Ctrl-C's SIGINT to the whole foreground group, npm and node; npm forwards it to
     // node again, 2-4 ms later (measured with `npm start`). Both reach node here the same way.
