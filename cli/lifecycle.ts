@@ -105,7 +105,9 @@ export function installProcessHandlers(report: (err: unknown) => void): void {
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
-  if (process.env.npm_command) stopWithParent(() => onSignal('SIGTERM'));
+  // the parent gone (npm ended by the terminal's SIGHUP, say) after a signal already stopping this
+  // process is that signal's doing, not a second one that would cut its drain short
+  if (process.env.npm_command) stopWithParent(() => last === null && onSignal('SIGTERM'));
 }
 
 /**
