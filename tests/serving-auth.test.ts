@@ -89,13 +89,13 @@ describe('authentication, validation and error shape', () => {
 
   it('rejects a table of malformed parameters and bodies with a 4xx and the error shape', async () => {
     const id = h.accountIds[0];
-    const cases: { method: Method; url: string; payload?: unknown; raw?: string; type?: string; status?: number }[] = [
+    const cases: { method: Method; url: string; payload?: unknown; raw?: string; type?: string; status?: number; message?: string }[] = [
       { method: 'GET', url: `/v1/accounts/${id}/score?as_of=yesterday`, status: 400 },
       { method: 'GET', url: `/v1/accounts/${id}/score?as_of=2026-13-45`, status: 400 },
       { method: 'GET', url: `/v1/accounts/${id}/score?as_of=3000-01-01`, status: 400 },
       { method: 'GET', url: `/v1/accounts/${id}/score?top=0`, status: 400 },
       { method: 'GET', url: `/v1/accounts/${id}/score?top=-3`, status: 400 },
-      { method: 'GET', url: `/v1/accounts/${id}/score?top=some`, status: 400 },
+      { method: 'GET', url: `/v1/accounts/${id}/score?top=some`, status: 400, message: 'invalid querystring: top: expected a whole number of drivers, 1-1000, or all' },
       { method: 'GET', url: `/v1/accounts/${id}/score?explain=maybe`, status: 400 },
       { method: 'GET', url: `/v1/accounts/${id}/score?unknown=1`, status: 400 },
       { method: 'GET', url: '/v1/accounts/%00bad/score', status: 400 },
@@ -143,6 +143,7 @@ describe('authentication, validation and error shape', () => {
       });
       expect(res.statusCode, `${c.method} ${c.url}: ${res.body.slice(0, 300)}`).toBe(c.status);
       expectErrorShape(res);
+      if (c.message) expect((res.json() as { message: string }).message).toBe(c.message);
     }
   });
 
