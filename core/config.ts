@@ -4,8 +4,20 @@ import { z } from 'zod';
 import { ChurnError, describeIssues } from './errors.ts';
 
 /** Environment variables, parsed only when an entry point calls `loadConfig`. */
+/**
+ * A connection string pg reads: a `postgres://` or `postgresql://` URL (or pg's `socket://`). Anything
+ * else pg would read as a host name (`notaurl` became "getaddrinfo ENOTFOUND base").
+ */
+const PostgresUrl = z.string().min(1).refine((v) => {
+  try {
+    return ['postgres:', 'postgresql:', 'socket:'].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}, 'expected a PostgreSQL connection URL: postgres://user:password@host:5432/database');
+
 export const ConfigSchema = z.object({
-  DATABASE_URL: z.string().min(1).optional(),
+  DATABASE_URL: PostgresUrl.optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   MLFLOW_TRACKING_URI: z.string().url().optional(),
@@ -67,7 +79,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = ConfigSchema.safeParse(cleaned);
   if (!parsed.success) {
-    throw new ChurnError('CHURN_ERR_CONFIG', `invalid environment: ${describeIssues(parsed.error.issues)}`);
+    // each refused value is shown beside its reason, except those that may hold a secret
+    const issues = parsed.error.issues.map((i) => {
+      const name = String(i.path[0]);
+      const given = cleaned[name];
+      if (i.path.length !== 1 || given === undefined || /URL|URI|KEY|SECRET|TOKEN|PASSWORD/.test(name)) return i;
+      return { ...i, message: `${i.message} (given: ${JSON.stringify(given.length > 60 ? `${given.slice(0, 60)}...` : given)})` };
+    });
+    throw new ChurnError('CHURN_ERR_CONFIG', `invalid environment: ${describeIssues(issues)}`);
   }
   return { ...parsed.data, home: path.resolve(parsed.data.CHURN_HOME) };
 }

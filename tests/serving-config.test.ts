@@ -91,6 +91,23 @@ describe('serving configuration and pure scoring parts', () => {
     }
   });
 
+  it('refuses a DATABASE_URL that is not a PostgreSQL URL, without echoing it, and shows other refused values', () => {
+    for (const good of ['postgres://u:p@db.internal:5432/analytics', 'postgresql://127.0.0.1/test', 'postgres:///churn?host=/var/run/postgresql']) {
+      expect(loadConfig({ DATABASE_URL: good }).DATABASE_URL).toBe(good);
+    }
+    for (const bad of ['notaurl', 'mysql://u:secret@h/db', 'db.internal:5432/analytics']) {
+      let message = '';
+      try {
+        loadConfig({ DATABASE_URL: bad });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message, bad).toBe('invalid environment: DATABASE_URL: expected a PostgreSQL connection URL: postgres://user:password@host:5432/database');
+    }
+    expect(() => loadConfig({ PORT: 'abc' })).toThrow(expect.objectContaining({ code: 'CHURN_ERR_CONFIG', message: expect.stringMatching(/^invalid environment: PORT: .* \(given: "abc"\)$/) }));
+    expect(() => loadConfig({ CHURN_API_KEYS: 'x', CHURN_WORKERS: '0' })).toThrow(expect.objectContaining({ message: expect.stringContaining('(given: "0")') }));
+  });
+
   it('computes the weighted scorecard from threshold points per metric and weights per family', () => {
     const metrics = [
       { feature: 'a', family: 'usage' as const, bands: [{ min: 10, points: 100 }, { min: 5, points: 50 }], else_points: 0 },
