@@ -53,13 +53,39 @@ describe('day one: training and serving see the same features', () => {
     expect(run.drift.features.filter((f) => f.psi > 0.1)).toEqual([]);
   });
 
-  it('would report skew if serving computed its features at another time of day than training (what the default prevents)', async () => {
+  it('compares a snapshot taken at another time of day with the training data at that time, where the stored training snapshot would show skew', async () => {
     // the same day's features as of 09:16, as a score "as of now" would see them
     const morning = new Date(trainedUntil.getTime() + 9 * HOUR + 16 * 60_000);
     await buildSnapshots(db.pool, catalog, [morning]);
-    const s = await driftSamples(db.pool, catalog.version, catalog.names, trainedUntil);
+    const s = await driftSamples(db.pool, catalog.version, catalog.names, trainedUntil, catalog);
     expect(s.latestAsOf).toBe(morning.toISOString());
-    const skewed = featureDrift(catalog.names, s).filter((f) => f.psi > 0.1).map((f) => f.feature);
-    expect(skewed).toContain('stickiness_28d');
+    expect(s.referenceAsOf).toBe(new Date(morning.getTime() - 7 * 24 * HOUR).toISOString()); // computed, not stored
+    expect(s.aligned).toBe(true);
+    expect(s.reference.length).toBeGreaterThan(s.latest.length * 0.9); // every account as of then (a week ago: a few fewer)
+    expect(featureDrift(catalog.names, s).filter((f) => f.psi > 0.1)).toEqual([]);
+    // without the catalogue to compute it, the stored midnight snapshot: skew the data did not cause
+    const stored = await driftSamples(db.pool, catalog.version, catalog.names, trainedUntil);
+    expect(stored).toMatchObject({ referenceAsOf: trainedUntil.toISOString(), aligned: false });
+    expect(featureDrift(catalog.names, stored).filter((f) => f.psi > 0.1).map((f) => f.feature)).toContain('stickiness_28d');
+  });
+
+  it('compares a snapshot of another weekday with the training data of the same weekday: the week\'s rhythm is not drift', async () => {
+    // the first Monday at least a day after the end of training (recency features follow the week)
+    const monday = new Date(trainedUntil.getTime() + 24 * HOUR);
+    while (monday.getUTCDay() !== 1) monday.setTime(monday.getTime() + 24 * HOUR);
+    await buildSnapshots(db.pool, catalog, [monday]);
+    const s = await driftSamples(db.pool, catalog.version, catalog.names, trainedUntil, catalog);
+    expect(s.latestAsOf).toBe(monday.toISOString());
+    const reference = new Date(s.referenceAsOf);
+    expect(reference.getUTCDay()).toBe(1);
+    expect(reference.getTime()).toBeLessThanOrEqual(trainedUntil.getTime());
+    expect(trainedUntil.getTime() - reference.getTime()).toBeLessThan(7 * 24 * HOUR);
+    const psiOf = (samples: typeof s, feature: string) => featureDrift(catalog.names, samples).find((f) => f.feature === feature)!.psi;
+    const stored = await driftSamples(db.pool, catalog.version, catalog.names, trainedUntil);
+    expect(stored.aligned).toBe(false);
+    // against the stored snapshot of another weekday, days since the last activity moves with the week
+    expect(psiOf(stored, 'days_since_last_activity')).toBeGreaterThan(0.1);
+    expect(psiOf(s, 'days_since_last_activity')).toBeLessThan(0.1);
+    expect(featureDrift(catalog.names, s).filter((f) => f.psi > 0.1)).toEqual([]);
   });
 });

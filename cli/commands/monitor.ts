@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseOptions, withDatabase } from '../context.ts';
 import { DurationSchema } from '../../features/labels.ts';
 import { runMonitor, type MonitoringResult } from '../../jobs/monitor/monitor.ts';
+import { driftNote } from '../../jobs/report/drift.ts';
 
 const MonitorCliOptions = z.object({
   horizon: DurationSchema.refine((d) => d > 0, 'the horizon must be at least 1 day'),
@@ -33,7 +34,7 @@ export function formatMonitoring(r: MonitoringResult): string {
   out.push('', `drift of the champion's features${r.drift.modelVersion ? ` (v${r.drift.modelVersion})` : ''}`);
   if (!r.drift.features.length) out.push(`  ${r.drift.note ?? 'no features'}`);
   else {
-    out.push(`  snapshot ${r.drift.latestAsOf} against training snapshot ${r.drift.referenceAsOf}: ${r.alerts} alert(s), ${r.warnings} warning(s)`);
+    out.push(`  ${driftNote({ latestAsOf: r.drift.latestAsOf ?? '', referenceAsOf: r.drift.referenceAsOf ?? '', aligned: r.drift.aligned ?? false }).replace(/^drift: /, '')}: ${r.alerts} alert(s), ${r.warnings} warning(s)`);
     const shown = [...r.drift.features].sort((a, b) => b.psi - a.psi).slice(0, 15);
     out.push(...table(['feature', 'PSI', 'status'], shown.map((f) => [f.feature, f.psi.toFixed(3), f.status])).map((l) => `  ${l}`));
     if (r.drift.features.length > shown.length) out.push(`  ... and ${r.drift.features.length - shown.length} more features (--json lists all)`);

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { query, type Pool, type Queryable } from '../../core/db.ts';
 import { ChurnError, describeIssues, isChurnError } from '../../core/errors.ts';
+import { loadCatalog } from '../../features/catalog.ts';
 import { labelParams, resolveDataEnd } from '../../features/labels.ts';
 import { liftAt, summariseGroups } from '../../training/evaluate.ts';
 import { getModel, loadModel } from '../../training/registry/index.ts';
@@ -45,8 +46,10 @@ export interface RealisedPerformance {
 export interface DriftReport {
   modelVersion: number | null;
   featureSetVersion: string | null;
+  /** the training side's time: the same weekday and time as `latestAsOf` when `aligned` (report/drift.ts) */
   referenceAsOf: string | null;
   latestAsOf: string | null;
+  aligned?: boolean;
   features: FeatureDrift[];
   /** why there is no drift, when `features` is empty */
   note?: string;
@@ -128,13 +131,13 @@ export async function championDrift(db: Queryable): Promise<DriftReport> {
   const names = (artifact as { feature_names: string[] }).feature_names;
   let s;
   try {
-    s = await driftSamples(db, meta.featureSetVersion, names, new Date(meta.trainingWindow.to));
+    s = await driftSamples(db, meta.featureSetVersion, names, new Date(meta.trainingWindow.to), loadCatalog());
   } catch (err) {
     if (isChurnError(err) && err.code === 'CHURN_ERR_NOT_ENOUGH_DATA') return none(err.message, meta.version, meta.featureSetVersion);
     throw err;
   }
   return {
-    modelVersion: meta.version, featureSetVersion: meta.featureSetVersion, referenceAsOf: s.referenceAsOf, latestAsOf: s.latestAsOf,
+    modelVersion: meta.version, featureSetVersion: meta.featureSetVersion, referenceAsOf: s.referenceAsOf, latestAsOf: s.latestAsOf, aligned: s.aligned,
     features: featureDrift(names, s),
   };
 }

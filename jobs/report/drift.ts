@@ -1,17 +1,27 @@
 /**
  * Feature drift of a model's inputs: the population stability index (jobs/report/psi.ts) per
- * feature between the model's training snapshot (the stored snapshot at the end of its training
- * window: the latest data it learned from, every account in it) and the latest stored snapshot of the
- * same feature set. The same samples feed the report (buildReportData) and `churn monitor`.
+ * feature between the model's training data (every account as of the end of its training window, or
+ * up to six days before it, see `driftSamples`) and the latest stored snapshot of the same feature
+ * set. The same samples feed the report (buildReportData) and `churn monitor`.
  */
 import { query, type Queryable, type Sql } from '../../core/db.ts';
 import { ChurnError } from '../../core/errors.ts';
+import type { Catalog } from '../../features/catalog.ts';
+import { selectFeatures } from '../../features/materialize.ts';
 import { psi, psiStatus, type DriftStatus, type FeatureValue } from './psi.ts';
+
+const WEEK_MS = 7 * 86_400_000;
 
 export interface DriftSamples {
   featureSetVersion: string;
+  /** the time of the training-side sample: the same time of the week as `latestAsOf` when `aligned` */
   referenceAsOf: string;
   latestAsOf: string;
+  /**
+   * whether both sides are at the same time of the week; false when the feature set's catalogue was
+   * not at hand to compute the aligned sample (the stored training snapshot is used then)
+   */
+  aligned: boolean;
   /** rows x features, in the order of the requested feature names */
   reference: FeatureValue[][];
   latest: FeatureValue[][];
@@ -48,8 +58,27 @@ async function snapshotTime(db: Queryable, version: string, at: Date | null): Pr
   return row.as_of;
 }
 
-/** Reads both snapshots, keeping the model's features in its order. */
-export async function driftSamples(db: Queryable, featureSetVersion: string, featureNames: readonly string[], trainedUntil: Date): Promise<DriftSamples> {
+/**
+ * The latest time at or before `reference` that lies a whole number of weeks before `latest`: the
+ * same weekday and time of day. Features of recency follow the week (as of a Monday 00:00 a B2B
+ * account's last activity was often Friday's), so a training snapshot of a Thursday against a
+ * scoring snapshot of a Monday differs with no change in the data (PSI 0.60 for days since last
+ * activity on the demo data, the day the model was trained).
+ */
+export function sameTimeOfWeek(latest: Date, reference: Date): Date {
+  const weeks = Math.max(0, Math.ceil((latest.getTime() - reference.getTime()) / WEEK_MS));
+  return new Date(latest.getTime() - weeks * WEEK_MS);
+}
+
+/**
+ * Reads both samples, keeping the model's features in its order. The training side is the feature
+ * set's values at the same time of the week as the latest snapshot, at most six days before the end
+ * of the training window (`trainedUntil`), so that weekly and daily rhythms do not read as drift:
+ * the stored snapshot when there is one at that time, else computed point-in-time from `catalog`
+ * (read only, nothing stored). Without the catalogue of that feature set, the stored training
+ * snapshot is used as it is (`aligned` false).
+ */
+export async function driftSamples(db: Queryable, featureSetVersion: string, featureNames: readonly string[], trainedUntil: Date, catalog?: Catalog): Promise<DriftSamples> {
   const [set] = await query<{ feature_names: string[] }>(db, featureSetNames(featureSetVersion));
   if (!set) throw new ChurnError('CHURN_ERR_NOT_ENOUGH_DATA', `feature set ${featureSetVersion} is not recorded in the database`);
   const index = new Map(set.feature_names.map((n, i) => [n, i]));
@@ -62,11 +91,20 @@ export async function driftSamples(db: Queryable, featureSetVersion: string, fea
     const rows = await query<{ feature_values: (number | null)[] }>(db, snapshotRows(featureSetVersion, asOf));
     return rows.map((r) => cols.map((j) => r.feature_values[j] ?? null));
   };
-  const referenceAt = await snapshotTime(db, featureSetVersion, trainedUntil);
+  const storedAt = await snapshotTime(db, featureSetVersion, trainedUntil);
   const latestAt = await snapshotTime(db, featureSetVersion, null);
-  const reference = await read(referenceAt);
-  const latest = latestAt.getTime() === referenceAt.getTime() ? reference : await read(latestAt);
-  return { featureSetVersion, referenceAsOf: referenceAt.toISOString(), latestAsOf: latestAt.toISOString(), reference, latest };
+  const alignedAt = sameTimeOfWeek(latestAt, storedAt);
+  const latest = await read(latestAt);
+  if (alignedAt.getTime() === latestAt.getTime()) return { featureSetVersion, referenceAsOf: latestAt.toISOString(), latestAsOf: latestAt.toISOString(), aligned: true, reference: latest, latest };
+  const [stored] = await query<{ n: number }>(db, { text: 'SELECT count(*)::int AS n FROM churn.feature_snapshots WHERE feature_set_version = $1 AND as_of = $2', values: [featureSetVersion, alignedAt] });
+  let reference: FeatureValue[][] | null = null;
+  if (stored.n > 0) reference = await read(alignedAt);
+  else if (catalog?.version === featureSetVersion) {
+    const rows = await selectFeatures(db, catalog, [alignedAt], { events: 'auto' });
+    reference = rows.sort((a, b) => (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : 0)).map((r) => cols.map((j) => r.feature_values[j] ?? null));
+  }
+  if (reference) return { featureSetVersion, referenceAsOf: alignedAt.toISOString(), latestAsOf: latestAt.toISOString(), aligned: true, reference, latest };
+  return { featureSetVersion, referenceAsOf: storedAt.toISOString(), latestAsOf: latestAt.toISOString(), aligned: storedAt.getTime() === alignedAt.getTime(), reference: await read(storedAt), latest };
 }
 
 /** PSI and status per feature of two samples (rows x features, same columns). */
@@ -75,4 +113,17 @@ export function featureDrift(featureNames: readonly string[], samples: Pick<Drif
     const value = psi(samples.reference.map((r) => r[j]), samples.latest.map((r) => r[j]));
     return { feature, psi: value, status: psiStatus(value) };
   });
+}
+
+const when = (iso: string): string => {
+  const d = new Date(iso);
+  const time = iso.slice(11, 16) === '00:00' ? '' : ` ${iso.slice(11, 16)} UTC`;
+  return `${d.toLocaleDateString('en-GB', { weekday: 'long', timeZone: 'UTC' })} ${iso.slice(0, 10)}${time}`;
+};
+
+/** What the two samples are, in words (the report's "evaluated on" line). */
+export function driftNote(s: Pick<DriftSamples, 'referenceAsOf' | 'latestAsOf' | 'aligned'>): string {
+  if (s.referenceAsOf === s.latestAsOf) return `drift: snapshot ${when(s.latestAsOf)}, the training data's own`;
+  if (s.aligned) return `drift: snapshot ${when(s.latestAsOf)} against the training data as of ${when(s.referenceAsOf)} (the same weekday and time)`;
+  return `drift: snapshot ${when(s.latestAsOf)} against training snapshot ${when(s.referenceAsOf)} (another weekday or time: weekly rhythms can show as drift)`;
 }

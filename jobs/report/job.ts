@@ -19,7 +19,7 @@ import type { PreparedTable } from '../../training/table.ts';
 import { DEFAULT_SERVING_CONFIG, type ServingConfig } from '../../scoring/config.ts';
 import { allTierNames, healthScore, resolveSegment, tierOf, type SegmentInfo } from '../../scoring/health.ts';
 import { realisedPerformance, type RealisedPerformance } from '../monitor/monitor.ts';
-import { driftSamples } from './drift.ts';
+import { driftNote, driftSamples } from './drift.ts';
 import { heldOutBacktest } from './backtest.ts';
 import { evaluationRows, type EvaluationRows } from './rows.ts';
 import { mrrAt, revenueAtRisk } from './revenue.ts';
@@ -131,8 +131,8 @@ async function previousScores(db: Queryable, meta: ModelVersion, prev: number | 
 
 async function driftInputs(db: Queryable, meta: ModelVersion, scorer: Scorer, ev: EvaluationRows, values: Record<string, number | string | null>[]): Promise<{ training: FeatureValue[][]; latest: FeatureValue[][]; note: string }> {
   if (meta.featureSetVersion && meta.trainingWindow) {
-    const s = await driftSamples(db, meta.featureSetVersion, scorer.featureNames, new Date(meta.trainingWindow.to));
-    return { training: s.reference, latest: s.latest, note: `drift: snapshot ${s.latestAsOf.slice(0, 10)} against training snapshot ${s.referenceAsOf.slice(0, 10)}` };
+    const s = await driftSamples(db, meta.featureSetVersion, scorer.featureNames, new Date(meta.trainingWindow.to), loadCatalog());
+    return { training: s.reference, latest: s.latest, note: driftNote(s) };
   }
   const pick = (rows: Record<string, number | string | null>[]) => rows.map((r) => scorer.featureNames.map((f) => r[f] ?? null));
   return { training: pick(rowValues(ev.table, ev.trainRows)), latest: pick(values), note: 'drift: evaluated rows against training rows' };
