@@ -11,6 +11,8 @@ export interface FeatureSetInfo {
   descriptions: (string | undefined)[];
   /** how churn risk moves as each value rises, where the catalogue declares it */
   risks: ('increasing' | 'decreasing' | undefined)[];
+  /** each feature's unit (users, currency, share, ...), where its definition carries one */
+  units: (string | undefined)[];
 }
 
 /** Reads family/description per name from stored definitions (an array, `{ features: [...] }`, or a map by name). */
@@ -24,7 +26,7 @@ function definitionFields(defs: unknown, names: string[]): Omit<FeatureSetInfo, 
   }
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const risk = (v: unknown) => (v === 'increasing' || v === 'decreasing' ? v : undefined);
-  return { families: names.map((n) => str(byName.get(n)?.family)), descriptions: names.map((n) => str(byName.get(n)?.description)), risks: names.map((n) => risk(byName.get(n)?.risk)) };
+  return { families: names.map((n) => str(byName.get(n)?.family)), descriptions: names.map((n) => str(byName.get(n)?.description)), risks: names.map((n) => risk(byName.get(n)?.risk)), units: names.map((n) => str(byName.get(n)?.unit)) };
 }
 
 /**

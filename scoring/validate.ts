@@ -40,16 +40,25 @@ class Refused {
   constructor(readonly reason: string) {}
 }
 
+/** Whether `v` lies outside the feature's domain (never for features without one). */
+const outside = (f: ContractFeature, v: number): boolean => f.domain !== undefined && (v < f.domain.min || (f.domain.max !== undefined && v > f.domain.max));
+
+const domainRule = (d: NonNullable<ContractFeature['domain']>) => (d.max === undefined ? `${d.min} or more` : `from ${d.min} to ${d.max}`);
+
 function checkValue(f: ContractFeature, v: unknown, text: boolean): RowValue | Refused {
   if (v === null || v === undefined || (text && v === '')) return null;
   if (f.type === 'numeric') {
-    if (typeof v === 'number') return Number.isFinite(v) ? v : new Refused(`expected a finite number, got ${shown(v)}`);
-    if (typeof v === 'boolean') return v ? 1 : 0;
-    if (text && typeof v === 'string') {
-      const n = Number(v.trim());
-      if (v.trim() !== '' && Number.isFinite(n)) return n;
+    let n: number | null = null;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return new Refused(`expected a finite number, got ${shown(v)}`);
+      n = v;
+    } else if (typeof v === 'boolean') n = v ? 1 : 0;
+    else if (text && typeof v === 'string') {
+      const parsed = Number(v.trim());
+      if (v.trim() !== '' && Number.isFinite(parsed)) n = parsed;
     }
-    return new Refused(`expected a number, got ${shown(v)}`);
+    if (n === null) return new Refused(`expected a number, got ${shown(v)}`);
+    return outside(f, n) ? new Refused(`expected a number ${domainRule(f.domain!)}, got ${shown(v)}`) : n;
   }
   const s = typeof v === 'string' ? v.trim() : null;
   if (s === null) return new Refused(`expected one of its categories (text), got ${shown(v)}`);
@@ -62,7 +71,8 @@ function checkValue(f: ContractFeature, v: unknown, text: boolean): RowValue | R
 
 /**
  * Whether a row can be scored as it is, with no copy: every feature present, each value already what
- * the model takes (null, a finite number, or a known category without surrounding spaces), and no key
+ * the model takes (null, a finite number within the feature's domain, or a known category without
+ * surrounding spaces), and no key
  * but the features and the account's. Most API rows are; any other row goes the long way, which
  * converts values and names each problem.
  */
@@ -79,7 +89,7 @@ function usableAsIs(model: ScoringModel, inst: Record<string, unknown>): boolean
     const v = inst[k];
     if (v === null) continue;
     if (f.type === 'numeric') {
-      if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+      if (typeof v !== 'number' || !Number.isFinite(v) || outside(f, v)) return false;
     } else if (typeof v !== 'string' || v.trim() !== v || (f.categories && !f.categories.includes(v))) return false;
   }
   return features === model.contract.features.length;

@@ -32,6 +32,9 @@ describe('day one: training and serving see the same features', () => {
     const run = await trainAndRegister(db.pool, table, { train: { seed: 5, modelTypes: ['logistic'], bootstrap: 0 }, actor: 'test', catalogVersion: catalog.version });
     version = run.registered.version.version;
     inputs = run.result.artifact.feature_names.length;
+    // the training set carries each feature's unit from the stored feature set into the contract
+    const contract = new Map(run.result.artifact.input_contract!.features.map((f) => [f.name, f]));
+    expect([contract.get('mrr')?.domain, contract.get('catalog_adoption_share_90d')?.domain, contract.get('days_since_last_activity')?.domain]).toEqual([{ min: 0 }, { min: 0, max: 1 }, undefined]);
     expect(run.registered.promotion.promoted).toBe(true);
     trainedUntil = new Date(run.registered.version.trainingWindow!.to);
     expect(isUtcMidnight(trainedUntil)).toBe(true);

@@ -61,6 +61,10 @@ describe('scores people can trust', () => {
     const late = m.input_contract.features.find((f: { name: string }) => f.name === 'days_late_max_180d');
     expect(late).toMatchObject({ type: 'numeric', family: 'commercial', risk: 'increasing', missing_seen: true });
     expect(late.range.min).toBeLessThanOrEqual(late.range.max);
+    expect(late.domain).toBeUndefined(); // days late: paid early is below 0, so the unit (days) sets no bound
+    // the domain from each feature's unit: never negative counts or amounts, shares 0-1, percents 0-100
+    const domain = (name: string) => m.input_contract.features.find((f: { name: string }) => f.name === name).domain;
+    expect([domain('mrr'), domain('tickets_90d'), domain('catalog_adoption_share_90d'), domain('discount_pct')]).toEqual([{ min: 0 }, { min: 0 }, { min: 0, max: 1 }, { min: 0, max: 100 }]);
     expect(m.input_contract.account_segments).toEqual(['enterprise', 'mid_market', 'smb']);
     // the snake_case twins of the registry fields
     expect([m.model_type, m.feature_set_version, m.created_at]).toEqual([m.modelType, m.featureSetVersion, m.createdAt]);
@@ -70,7 +74,7 @@ describe('scores people can trust', () => {
     const row = Object.fromEntries(h.catalog.names.map((n) => [n, 1]));
     const post = (payload: Record<string, unknown>) => h.app.inject({ method: 'POST', url: '/v1/predict', headers: bearer(h.readKey), payload });
     // {} and a wrong type, an unknown feature, an unknown segment: each named with its row
-    const bad = await post({ instances: [{}, { ...row, active_days_28d: 'lots' }, { ...row, not_a_feature: 2, segment: 'galactic' }] });
+    const bad = await post({ instances: [{}, { ...row, active_days_28d: 'lots' }, { ...row, not_a_feature: 2, segment: 'galactic' }, { ...row, mrr: -50, catalog_adoption_share_90d: 1.5, discount_pct: 100 }] });
     expect(bad.statusCode).toBe(400);
     const problems = bad.json().problems as { row: number; feature: string; reason: string }[];
     expect(problems.filter((p) => p.row === 0)).toHaveLength(h.catalog.names.length);
@@ -79,6 +83,9 @@ describe('scores people can trust', () => {
       { row: 1, feature: 'active_days_28d', reason: 'expected a number, got "lots"' },
       { row: 2, feature: 'not_a_feature', reason: 'unknown feature: the model does not use it' },
       { row: 2, feature: 'segment', reason: expect.stringMatching(/^unknown segment "galactic"; the model knows "enterprise", "mid_market", "smb"$/) },
+      // values no account can have: refused, not scored (a negative MRR scored "healthy")
+      ...[{ row: 3, feature: 'catalog_adoption_share_90d', reason: 'expected a number from 0 to 1, got 1.5' }, { row: 3, feature: 'mrr', reason: 'expected a number 0 or more, got -50' }]
+        .sort((a, b) => h.catalog.names.indexOf(a.feature) - h.catalog.names.indexOf(b.feature)),
     ]);
     expect(bad.json().message).toMatch(/^\d+ problems with the rows to score .*instances\.0\.active_users_7d: missing/);
     // a complete row scores; null is a value ("no NPS answer"), not a missing feature

@@ -15,6 +15,12 @@ export const ContractFeature = z.object({
   categories: z.array(z.string()).optional(),
   /** smallest and largest value seen in training (numeric features; null when every value was missing) */
   range: z.object({ min: z.number(), max: z.number() }).nullable().optional(),
+  /**
+   * the values the feature can take at all, from its unit (counts and amounts are never negative; a
+   * share lies in 0-1, a percentage in 0-100, a flag in 0-1), where training agreed: a value outside
+   * it is refused, not scored. Absent: no such bound (and for models trained before domains).
+   */
+  domain: z.object({ min: z.number(), max: z.number().optional() }).optional(),
   /** whether training saw missing values (null) for it */
   missing_seen: z.boolean(),
   /** how churn risk moves as the value rises, as declared by the feature catalogue (the model keeps to it) */
@@ -30,6 +36,25 @@ export const InputContract = z.object({
   account_segments: z.array(z.string()).optional(),
 });
 export type InputContract = z.infer<typeof InputContract>;
+
+/** The values a feature of each unit can take at all (units without a bound are absent). */
+const UNIT_DOMAINS: Readonly<Record<string, { min: number; max?: number }>> = {
+  users: { min: 0 }, events: { min: 0 }, events_per_day: { min: 0 }, events_per_user: { min: 0 }, ratio: { min: 0 },
+  areas: { min: 0 }, features: { min: 0 }, tickets: { min: 0 }, hours: { min: 0 }, currency: { min: 0 }, seats: { min: 0 },
+  invoices: { min: 0 }, payments: { min: 0 },
+  share: { min: 0, max: 1 }, percent: { min: 0, max: 100 }, flag: { min: 0, max: 1 },
+};
+
+/**
+ * The domain of a numeric feature of `unit` whose training values spanned `range`: the unit's bounds
+ * that the training data kept to (a bound the data broke is not one: the definition's unit was wrong,
+ * or the data counts something else).
+ */
+export function domainOf(unit: string | undefined, range: { min: number; max: number } | null): { min: number; max?: number } | undefined {
+  const d = unit === undefined ? undefined : UNIT_DOMAINS[unit];
+  if (!d || (range && range.min < d.min)) return undefined;
+  return d.max !== undefined && (!range || range.max <= d.max) ? { min: d.min, max: d.max } : { min: d.min };
+}
 
 /**
  * The contract of a model fitted on `rows` of `table` with preprocessing `pre`: ranges from those
@@ -57,8 +82,10 @@ export function buildContract(table: PreparedTable, rows: readonly number[], pre
       else if (v < min) min = v;
       if (v !== null && Number.isFinite(v) && v > max) max = v;
     }
+    const range = min <= max ? { min, max } : null;
+    const domain = domainOf(col.kind === 'numeric' ? col.unit : undefined, range);
     return {
-      name: spec.name, type: 'numeric', family: spec.family, range: min <= max ? { min, max } : null, missing_seen: missing,
+      name: spec.name, type: 'numeric', family: spec.family, range, ...(domain ? { domain } : {}), missing_seen: missing,
       ...(spec.kind === 'numeric' && spec.risk ? { risk: spec.risk } : {}),
     };
   });

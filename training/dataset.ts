@@ -265,6 +265,8 @@ export interface TrainingColumn {
   name: string;
   family?: string;
   risk?: 'increasing' | 'decreasing';
+  /** the feature's unit in the catalogue (its values' domain: see training/contract.ts) */
+  unit?: string;
 }
 
 /** One labelled row of the database training set. */
@@ -354,7 +356,7 @@ export async function streamTrainingSet(pool: Pool, options: TrainingSetOptions,
       const u = accountShare(id, o.seed);
       return u < validCut ? 'valid' : u < testCut ? 'test' : 'train';
     };
-    await sink.start({ featureSetVersion: fs.version, columns: fs.names.map((name, k) => ({ name, ...(fs.families[k] ? { family: fs.families[k] } : {}), ...(fs.risks[k] ? { risk: fs.risks[k] } : {}) })) });
+    await sink.start({ featureSetVersion: fs.version, columns: fs.names.map((name, k) => ({ name, ...(fs.families[k] ? { family: fs.families[k] } : {}), ...(fs.risks[k] ? { risk: fs.risks[k] } : {}), ...(fs.units[k] ? { unit: fs.units[k] } : {}) })) });
     const total = counts.filter((c) => side.has(c.as_of.getTime())).reduce((s, c) => s + c.n, 0);
     let read = 0;
     let droppedCrossing = 0;

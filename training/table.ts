@@ -12,6 +12,8 @@ export interface NumericColumn {
   family?: string;
   /** how churn risk moves as the value rises, when the feature catalogue declares it (the model is constrained to it) */
   risk?: 'increasing' | 'decreasing';
+  /** the feature's unit in the catalogue, when known (users, currency, share, ...) */
+  unit?: string;
 }
 
 export interface TextColumn {
