@@ -70,7 +70,8 @@ describe('heavy valid requests are bounded', () => {
   });
 
   const ids = (n: number) => Array.from({ length: n }, (_, i) => h.accountIds[i % h.accountIds.length]);
-  const instance = () => Object.fromEntries(server.holder.current!.featureNames.map((f, j) => [f, 1000.123456 + j]));
+  // every feature, each value within its domain (a share at most 1, a flag 0 or 1)
+  const instance = () => Object.fromEntries(server.holder.current!.contract.features.map((f, j) => [f.name, f.domain?.max !== undefined ? f.domain.max / 2 : 1000.123456 + j]));
 
   it('refuses top=all for 1,000 accounts or instances with a 400 that says how many fit', async () => {
     for (const [route, body] of [['/v1/scores', { account_ids: ids(1000) }], ['/v1/predict', { instances: Array.from({ length: 1000 }, instance) }]] as const) {

@@ -130,7 +130,12 @@ describe('POST /v1/predict with hostile JSON', () => {
     const model = h.holder.current!;
     const names = model.contract.features.map((f) => f.name);
     const numeric = model.contract.features.find((f) => f.type === 'numeric')!.name;
-    const complete = Object.freeze(Object.fromEntries([['id', 'r1'], ...names.map((n, i) => [n, i === 0 ? null : model.contract.byName.get(n)!.type === 'numeric' ? i / 4 : model.contract.byName.get(n)!.categories?.[0] ?? 'x'])]));
+    // a value of each feature within its domain (a share at most 1, a flag 0 or 1)
+    const value = (n: string, i: number) => {
+      const f = model.contract.byName.get(n)!;
+      return f.type !== 'numeric' ? f.categories?.[0] ?? 'x' : f.domain?.max !== undefined ? f.domain.max / 2 : i / 4;
+    };
+    const complete = Object.freeze(Object.fromEntries([['id', 'r1'], ...names.map((n, i) => [n, i === 0 ? null : value(n, i)])]));
     const [as] = checkRows(model, [complete]); // frozen: a write would throw
     expect(as.row).toBe(complete);
     expect(as.id).toBe('r1');
@@ -154,6 +159,9 @@ describe('POST /v1/predict with hostile JSON', () => {
     };
     expect(refused({ ...complete, [numeric]: 'lots' })).toEqual([{ row: 0, feature: numeric, reason: 'expected a number, got "lots"' }]);
     expect(refused({ ...complete, [numeric]: Infinity })).toEqual([{ row: 0, feature: numeric, reason: 'expected a finite number, got Infinity' }]);
+    const bounded = model.contract.features.find((f) => f.domain?.max !== undefined)!;
+    expect(refused({ ...complete, [bounded.name]: bounded.domain!.max! + 1 })).toEqual([{ row: 0, feature: bounded.name, reason: `expected a number from 0 to ${bounded.domain!.max}, got ${bounded.domain!.max! + 1}` }]);
+    expect(refused({ ...complete, [bounded.name]: -0.5 })).toHaveLength(1);
     expect(refused({ ...complete, extra: 1 })).toEqual([{ row: 0, feature: 'extra', reason: 'unknown feature: the model does not use it' }]);
     expect(refused({ ...complete, segment: 'galactic' })).toEqual([{ row: 0, feature: 'segment', reason: expect.stringMatching(/^unknown segment "galactic"/) }]);
     const { [numeric]: _left, ...lacking } = complete;
