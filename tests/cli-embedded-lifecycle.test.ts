@@ -157,6 +157,21 @@ describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
     expect(await waitFor(() => !alive(postmaster), 20_000)).toBe(true);
   });
 
+  it('stops cleanly on Ctrl-C after its embedded PostgreSQL went away under it (exit 0, not 13 with the clean-up unfinished)', async () => {
+    const node = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--no-schedule'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    node.stdout.on('data', (d) => (out += d));
+    node.stderr.on('data', (d) => (out += d));
+    let exited = false;
+    const exit = new Promise<number | null>((resolve) => node.once('exit', (code) => { exited = true; resolve(code); }));
+    expect(await waitFor(() => /API at http:\/\/\S+/.test(out) || exited, 60_000) && !exited, out).toBe(true);
+    const [postmaster] = postgresOn(dataDir);
+    process.kill(postmaster, 'SIGINT'); // stopped by someone else, or crashed
+    expect(await waitFor(() => !alive(postmaster), 20_000)).toBe(true);
+    node.kill('SIGINT');
+    expect(await exit, out).toBe(0);
+  });
+
   it('one Ctrl-C under npm, which reaches node twice (from the terminal, then forwarded by npm), drains and exits 0', async () => {
     // A terminal sends Ctrl-C's SIGINT to the whole foreground group, npm and node; npm forwards it to
     // node again, 2-4 ms later (measured with `npm start`). Both reach node here the same way.
