@@ -116,6 +116,26 @@ export interface EmbeddedDatabase {
   owned: boolean;
 }
 
+/**
+ * Refuses to join an embedded PostgreSQL that serves another data directory: another checkout's (or
+ * another CHURN_HOME's) server on the same port, whose data this process would otherwise read and
+ * change as its own.
+ */
+async function requireOwnDataDirectory(adminUrl: string, dataDir: string, port: number): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 1500 });
+  let theirs: string;
+  try {
+    await client.connect();
+    theirs = (await client.query<{ data_directory: string }>('SHOW data_directory')).rows[0].data_directory;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  const real = (p: string) => fs.realpath(p).catch(() => path.resolve(p));
+  if ((await real(theirs)) === (await real(dataDir))) return;
+  throw new ChurnError('CHURN_ERR_DATABASE', `port ${port} is taken by the embedded PostgreSQL of ${path.dirname(theirs)}; this command's is under ${path.dirname(dataDir)}: `
+    + 'stop the other one, or set CHURN_EMBEDDED_PORT to another port for this one');
+}
+
 async function canConnect(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
   try {
@@ -225,6 +245,7 @@ export async function startEmbedded(home: string, port: number, log: (msg: strin
   const url = `${base}/churnlens`;
   const ownerFile = path.join(path.resolve(home), 'pg.owner');
   if (await canConnect(`${base}/postgres`)) {
+    await requireOwnDataDirectory(`${base}/postgres`, dataDir, port);
     await ensureDatabase(`${base}/postgres`, 'churnlens');
     const orphan = await orphanedPostmaster(dataDir, ownerFile);
     if (orphan === null) return { url, owned: false, stop: async () => undefined };

@@ -157,6 +157,28 @@ describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
     expect(await waitFor(() => !alive(postmaster), 20_000)).toBe(true);
   });
 
+  it('refuses to join the embedded PostgreSQL of another CHURN_HOME (another checkout) on the same port, with one line', async () => {
+    const node = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--no-schedule'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    node.stdout.on('data', (d) => (out += d));
+    node.stderr.on('data', (d) => (out += d));
+    let exited = false;
+    const exit = new Promise<number | null>((resolve) => node.once('exit', (code) => { exited = true; resolve(code); }));
+    const other = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-other-'));
+    try {
+      expect(await waitFor(() => /API at http:\/\/\S+/.test(out) || exited, 60_000) && !exited, out).toBe(true);
+      const r = await runChurn(['models', 'list'], { ...env, CHURN_HOME: other });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(`CHURN_ERR_DATABASE: port ${env.CHURN_EMBEDDED_PORT} is taken by the embedded PostgreSQL of ${home}; this command's is under ${other}: `
+        + 'stop the other one, or set CHURN_EMBEDDED_PORT to another port for this one');
+      expect(await fs.readdir(other)).toEqual([]); // nothing started or written there
+    } finally {
+      node.kill('SIGINT');
+      expect(await exit).toBe(0);
+      await fs.rm(other, { recursive: true, force: true });
+    }
+  });
+
   it('stops cleanly on Ctrl-C after its embedded PostgreSQL went away under it (exit 0, not 13 with the clean-up unfinished)', async () => {
     const node = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--no-schedule'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
