@@ -131,8 +131,9 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
 /**
  * The worker side: tells the primary it listens, and drains (`server.close()`) once when asked to
  * stop: by the primary (a message), when `stopRequested` resolves (the caller owns the signals and the
- * exit; the CLI passes its shutdown signal), else on SIGTERM or SIGINT, after which it exits 0. The primary stopping abnormally
- * (killed) disconnects the IPC channel: that stops the worker too. Resolves once the server has closed.
+ * exit; the CLI passes its shutdown signal), else on SIGTERM or SIGINT, after which it exits 0. The
+ * primary stopping abnormally (killed) disconnects the IPC channel: that stops the worker too.
+ * Resolves once the server has closed.
  * (Its metrics reach the primary through `clusterMetricsReader`, which `startServer` sets up.)
  */
 export function serveAsClusterWorker(server: { url: string; close(): Promise<void> }, log: Logger, stopRequested?: Promise<string>): Promise<void> {
