@@ -3,7 +3,6 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ChurnError, describeIssues } from './errors.ts';
 
-/** Environment variables, parsed only when an entry point calls `loadConfig`. */
 /**
  * A connection string pg reads: a `postgres://` or `postgresql://` URL (or pg's `socket://`). Anything
  * else pg would read as a host name (`notaurl` became "getaddrinfo ENOTFOUND base").
@@ -16,6 +15,7 @@ const PostgresUrl = z.string().min(1).refine((v) => {
   }
 }, 'expected a PostgreSQL connection URL: postgres://user:password@host:5432/database');
 
+/** Environment variables, parsed only when an entry point calls `loadConfig`. */
 export const ConfigSchema = z.object({
   DATABASE_URL: PostgresUrl.optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),

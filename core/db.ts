@@ -116,37 +116,29 @@ export interface EmbeddedDatabase {
   owned: boolean;
 }
 
-/**
- * Refuses to join an embedded PostgreSQL that serves another data directory: another checkout's (or
- * another CHURN_HOME's) server on the same port, whose data this process would otherwise read and
- * change as its own.
- */
-async function requireOwnDataDirectory(adminUrl: string, dataDir: string, port: number): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 1500 });
-  let theirs: string;
+/** The data directory of the PostgreSQL answering at `url`, or null when none answers (or refuses us). */
+async function runningDataDirectory(url: string): Promise<string | null> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
   try {
     await client.connect();
-    theirs = (await client.query<{ data_directory: string }>('SHOW data_directory')).rows[0].data_directory;
+    return (await client.query<{ data_directory: string }>('SHOW data_directory')).rows[0].data_directory;
+  } catch {
+    return null;
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * Refuses to join an embedded PostgreSQL that serves another data directory (`theirs`): another
+ * checkout's (or another CHURN_HOME's) server on the same port, whose data this process would
+ * otherwise read and change as its own.
+ */
+async function requireOwnDataDirectory(theirs: string, dataDir: string, port: number): Promise<void> {
   const real = (p: string) => fs.realpath(p).catch(() => path.resolve(p));
   if ((await real(theirs)) === (await real(dataDir))) return;
   throw new ChurnError('CHURN_ERR_DATABASE', `port ${port} is taken by the embedded PostgreSQL of ${path.dirname(theirs)}; this command's is under ${path.dirname(dataDir)}: `
     + 'stop the other one, or set CHURN_EMBEDDED_PORT to another port for this one');
-}
-
-async function canConnect(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 /**
@@ -244,8 +236,9 @@ export async function startEmbedded(home: string, port: number, log: (msg: strin
   const base = `postgres://postgres:${password}@127.0.0.1:${port}`;
   const url = `${base}/churnlens`;
   const ownerFile = path.join(path.resolve(home), 'pg.owner');
-  if (await canConnect(`${base}/postgres`)) {
-    await requireOwnDataDirectory(`${base}/postgres`, dataDir, port);
+  const running = await runningDataDirectory(`${base}/postgres`);
+  if (running !== null) {
+    await requireOwnDataDirectory(running, dataDir, port);
     await ensureDatabase(`${base}/postgres`, 'churnlens');
     const orphan = await orphanedPostmaster(dataDir, ownerFile);
     if (orphan === null) return { url, owned: false, stop: async () => undefined };
