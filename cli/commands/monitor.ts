@@ -34,7 +34,7 @@ export function formatMonitoring(r: MonitoringResult): string {
   out.push('', `drift of the champion's features${r.drift.modelVersion ? ` (v${r.drift.modelVersion})` : ''}`);
   if (!r.drift.features.length) out.push(`  ${r.drift.note ?? 'no features'}`);
   else {
-    out.push(`  ${driftNote({ latestAsOf: r.drift.latestAsOf ?? '', referenceAsOf: r.drift.referenceAsOf ?? '', aligned: r.drift.aligned ?? false }).replace(/^drift: /, '')}: ${r.alerts} alert(s), ${r.warnings} warning(s)`);
+    out.push(`  ${driftNote({ latestAsOf: r.drift.latestAsOf ?? '', referenceAsOf: r.drift.referenceAsOf ?? '', aligned: r.drift.aligned ?? false })}: ${r.alerts} alert(s), ${r.warnings} warning(s)`);
     const shown = [...r.drift.features].sort((a, b) => b.psi - a.psi).slice(0, 15);
     out.push(...table(['feature', 'PSI', 'status'], shown.map((f) => [f.feature, f.psi.toFixed(3), f.status])).map((l) => `  ${l}`));
     if (r.drift.features.length > shown.length) out.push(`  ... and ${r.drift.features.length - shown.length} more features (--json lists all)`);

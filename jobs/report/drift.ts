@@ -96,15 +96,14 @@ export async function driftSamples(db: Queryable, featureSetVersion: string, fea
   const alignedAt = sameTimeOfWeek(latestAt, storedAt);
   const latest = await read(latestAt);
   if (alignedAt.getTime() === latestAt.getTime()) return { featureSetVersion, referenceAsOf: latestAt.toISOString(), latestAsOf: latestAt.toISOString(), aligned: true, reference: latest, latest };
-  const [stored] = await query<{ n: number }>(db, { text: 'SELECT count(*)::int AS n FROM churn.feature_snapshots WHERE feature_set_version = $1 AND as_of = $2', values: [featureSetVersion, alignedAt] });
-  let reference: FeatureValue[][] | null = null;
-  if (stored.n > 0) reference = await read(alignedAt);
-  else if (catalog?.version === featureSetVersion) {
-    const rows = await selectFeatures(db, catalog, [alignedAt], { events: 'auto' });
-    reference = rows.sort((a, b) => (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : 0)).map((r) => cols.map((j) => r.feature_values[j] ?? null));
-  }
+  // the stored snapshot at that time, else computed (rows in any order: PSI compares distributions)
+  const stored = await read(alignedAt);
+  const reference = stored.length ? stored
+    : catalog?.version === featureSetVersion ? (await selectFeatures(db, catalog, [alignedAt], { events: 'auto' })).map((r) => cols.map((j) => r.feature_values[j] ?? null))
+      : null;
   if (reference) return { featureSetVersion, referenceAsOf: alignedAt.toISOString(), latestAsOf: latestAt.toISOString(), aligned: true, reference, latest };
-  return { featureSetVersion, referenceAsOf: storedAt.toISOString(), latestAsOf: latestAt.toISOString(), aligned: storedAt.getTime() === alignedAt.getTime(), reference: await read(storedAt), latest };
+  // (at `storedAt` itself the stored snapshot was read above: this is another time of the week)
+  return { featureSetVersion, referenceAsOf: storedAt.toISOString(), latestAsOf: latestAt.toISOString(), aligned: false, reference: await read(storedAt), latest };
 }
 
 /** PSI and status per feature of two samples (rows x features, same columns). */
@@ -121,9 +120,9 @@ const when = (iso: string): string => {
   return `${d.toLocaleDateString('en-GB', { weekday: 'long', timeZone: 'UTC' })} ${iso.slice(0, 10)}${time}`;
 };
 
-/** What the two samples are, in words (the report's "evaluated on" line). */
+/** What the two samples are, in words (the report's "evaluated on" line, `churn monitor`). */
 export function driftNote(s: Pick<DriftSamples, 'referenceAsOf' | 'latestAsOf' | 'aligned'>): string {
-  if (s.referenceAsOf === s.latestAsOf) return `drift: snapshot ${when(s.latestAsOf)}, the training data's own`;
-  if (s.aligned) return `drift: snapshot ${when(s.latestAsOf)} against the training data as of ${when(s.referenceAsOf)} (the same weekday and time)`;
-  return `drift: snapshot ${when(s.latestAsOf)} against training snapshot ${when(s.referenceAsOf)} (another weekday or time: weekly rhythms can show as drift)`;
+  if (s.referenceAsOf === s.latestAsOf) return `snapshot ${when(s.latestAsOf)}, the training data's own`;
+  if (s.aligned) return `snapshot ${when(s.latestAsOf)} against the training data as of ${when(s.referenceAsOf)} (the same weekday and time)`;
+  return `snapshot ${when(s.latestAsOf)} against training snapshot ${when(s.referenceAsOf)} (another weekday or time: weekly rhythms can show as drift)`;
 }

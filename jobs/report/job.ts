@@ -132,7 +132,7 @@ async function previousScores(db: Queryable, meta: ModelVersion, prev: number | 
 async function driftInputs(db: Queryable, meta: ModelVersion, scorer: Scorer, ev: EvaluationRows, values: Record<string, number | string | null>[]): Promise<{ training: FeatureValue[][]; latest: FeatureValue[][]; note: string }> {
   if (meta.featureSetVersion && meta.trainingWindow) {
     const s = await driftSamples(db, meta.featureSetVersion, scorer.featureNames, new Date(meta.trainingWindow.to), loadCatalog());
-    return { training: s.reference, latest: s.latest, note: driftNote(s) };
+    return { training: s.reference, latest: s.latest, note: `drift: ${driftNote(s)}` };
   }
   const pick = (rows: Record<string, number | string | null>[]) => rows.map((r) => scorer.featureNames.map((f) => r[f] ?? null));
   return { training: pick(rowValues(ev.table, ev.trainRows)), latest: pick(values), note: 'drift: evaluated rows against training rows' };
