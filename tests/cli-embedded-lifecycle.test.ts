@@ -25,6 +25,19 @@ describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
     await fs.rm(home, { recursive: true, force: true });
   });
 
+  /** `churn serve` on the embedded server, once it listens: the process, its output so far, and its exit code. */
+  async function serving(opts: { env?: NodeJS.ProcessEnv; detached?: boolean } = {}) {
+    const node = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--no-schedule'], { env: opts.env ?? env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
+    let out = '';
+    node.stdout.on('data', (d) => (out += d));
+    node.stderr.on('data', (d) => (out += d));
+    let exited = false;
+    const exit = new Promise<number | null>((resolve) => node.once('exit', (code) => { exited = true; resolve(code); }));
+    // a start that fails ends the wait at once, with its output in the failure
+    expect(await waitFor(() => /API at http:\/\/\S+/.test(out) || exited, 60_000) && !exited, out).toBe(true);
+    return { node, exit, out: () => out };
+  }
+
   it('--help exits 0 and lists the commands, without a database', async () => {
     const r = await runChurn(['--help'], env);
     expect(r.code).toBe(0);
@@ -134,13 +147,7 @@ describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
   }, 120_000);
 
   it('runs the embedded PostgreSQL outside the terminal\'s process group, so Ctrl-C does not stop it under requests still draining', async () => {
-    const node = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--no-schedule'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let out = '';
-    node.stdout.on('data', (d) => (out += d));
-    node.stderr.on('data', (d) => (out += d));
-    let exited = false;
-    const exit = new Promise<number | null>((resolve) => node.once('exit', (code) => { exited = true; resolve(code); }));
-    expect(await waitFor(() => /API at http:\/\/\S+/.test(out) || exited, 60_000) && !exited, out).toBe(true);
+    const { node, exit, out } = await serving({ detached: true });
     const [postmaster] = postgresOn(dataDir);
     // /proc/PID/stat after the command name: state, ppid, process group, session
     const ids = async (pid: number) => {
@@ -153,20 +160,14 @@ describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
     expect(pm.pgrp).not.toBe((await ids(node.pid!)).pgrp);
     expect(pm.session).toBe(postmaster); // a session of its own
     process.kill(-node.pid!, 'SIGINT'); // the terminal's Ctrl-C
-    expect(await exit, out).toBe(0);
+    expect(await exit, out()).toBe(0);
     expect(await waitFor(() => !alive(postmaster), 20_000)).toBe(true);
   });
 
   it('refuses to join the embedded PostgreSQL of another CHURN_HOME (another checkout) on the same port, with one line', async () => {
-    const node = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--no-schedule'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    node.stdout.on('data', (d) => (out += d));
-    node.stderr.on('data', (d) => (out += d));
-    let exited = false;
-    const exit = new Promise<number | null>((resolve) => node.once('exit', (code) => { exited = true; resolve(code); }));
+    const { node, exit } = await serving();
     const other = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-other-'));
     try {
-      expect(await waitFor(() => /API at http:\/\/\S+/.test(out) || exited, 60_000) && !exited, out).toBe(true);
       const r = await runChurn(['models', 'list'], { ...env, CHURN_HOME: other });
       expect(r.code).toBe(1);
       expect(r.stderr.trim()).toBe(`CHURN_ERR_DATABASE: port ${env.CHURN_EMBEDDED_PORT} is taken by the embedded PostgreSQL of ${home}; this command's is under ${other}: `
@@ -180,38 +181,26 @@ describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
   });
 
   it('stops cleanly on Ctrl-C after its embedded PostgreSQL went away under it (exit 0, not 13 with the clean-up unfinished)', async () => {
-    const node = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--no-schedule'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    node.stdout.on('data', (d) => (out += d));
-    node.stderr.on('data', (d) => (out += d));
-    let exited = false;
-    const exit = new Promise<number | null>((resolve) => node.once('exit', (code) => { exited = true; resolve(code); }));
-    expect(await waitFor(() => /API at http:\/\/\S+/.test(out) || exited, 60_000) && !exited, out).toBe(true);
+    const { node, exit, out } = await serving();
     const [postmaster] = postgresOn(dataDir);
     process.kill(postmaster, 'SIGINT'); // stopped by someone else, or crashed
     expect(await waitFor(() => !alive(postmaster), 20_000)).toBe(true);
     node.kill('SIGINT');
-    expect(await exit, out).toBe(0);
+    expect(await exit, out()).toBe(0);
   });
 
   it('one Ctrl-C under npm, which reaches node twice (from the terminal, then forwarded by npm), drains and exits 0', async () => {
     // A terminal sends Ctrl-C's SIGINT to the whole foreground group, npm and node; npm forwards it to
     // node again, 2-4 ms later (measured with `npm start`). Both reach node here the same way.
-    const node = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--no-schedule'], { env: { ...env, CHURN_LOG_LEVEL: 'info' }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    node.stdout.on('data', (d) => (out += d));
-    node.stderr.on('data', (d) => (out += d));
-    let exited = false;
-    const exit = new Promise<number | null>((resolve) => node.once('exit', (code) => { exited = true; resolve(code); }));
-    expect(await waitFor(() => /API at http:\/\/\S+/.test(out) || exited, 60_000) && !exited, out).toBe(true);
+    const { node, exit, out } = await serving({ env: { ...env, CHURN_LOG_LEVEL: 'info' } });
     const tree = [node.pid!, ...descendants(node.pid!)];
     expect(postgresOn(dataDir)).toHaveLength(1);
     node.kill('SIGINT');
     await new Promise((r) => setTimeout(r, 3));
     node.kill('SIGINT');
-    expect(await exit, out).toBe(0);
-    expect(out).toMatch(/draining/);
-    expect(out).not.toMatch(/stopping on SIGINT/); // what a second, separate Ctrl-C does: end at once, exit 130
+    expect(await exit, out()).toBe(0);
+    expect(out()).toMatch(/draining/);
+    expect(out()).not.toMatch(/stopping on SIGINT/); // what a second, separate Ctrl-C does: end at once, exit 130
     expect(await waitFor(() => tree.every((pid) => !alive(pid)), 20_000), `still running: ${tree.filter(alive).join(', ')}`).toBe(true);
     expect(postgresOn(dataDir)).toEqual([]);
   });
