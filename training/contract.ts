@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { UNITS } from '../features/definitions/schema.ts';
 import type { Preprocessing } from './preprocess.ts';
 import type { PreparedTable } from './table.ts';
 
@@ -37,8 +38,10 @@ export const InputContract = z.object({
 });
 export type InputContract = z.infer<typeof InputContract>;
 
+type Unit = (typeof UNITS)[number];
+
 /** The values a feature of each unit can take at all (units without a bound are absent). */
-const UNIT_DOMAINS: Readonly<Record<string, { min: number; max?: number }>> = {
+const UNIT_DOMAINS: Readonly<Partial<Record<Unit, { min: number; max?: number }>>> = {
   users: { min: 0 }, events: { min: 0 }, events_per_day: { min: 0 }, events_per_user: { min: 0 }, ratio: { min: 0 },
   areas: { min: 0 }, features: { min: 0 }, tickets: { min: 0 }, hours: { min: 0 }, currency: { min: 0 }, seats: { min: 0 },
   invoices: { min: 0 }, payments: { min: 0 },
@@ -51,7 +54,7 @@ const UNIT_DOMAINS: Readonly<Record<string, { min: number; max?: number }>> = {
  * or the data counts something else).
  */
 export function domainOf(unit: string | undefined, range: { min: number; max: number } | null): { min: number; max?: number } | undefined {
-  const d = unit === undefined ? undefined : UNIT_DOMAINS[unit];
+  const d = unit === undefined ? undefined : UNIT_DOMAINS[unit as Unit]; // a unit of stored definitions: any text
   if (!d || (range && range.min < d.min)) return undefined;
   return d.max !== undefined && (!range || range.max <= d.max) ? { min: d.min, max: d.max } : { min: d.min };
 }
