@@ -6,7 +6,9 @@
  * `GET /v1/accounts/:id/score?explain=true` reading features from PostgreSQL at full speed, and the
  * account score at a fixed 500 requests per second for its p99: autocannon's rate mode for reference,
  * and the target's measure, an open-loop client sending one request every 2 ms (paced-client.ts).
- * Prints req/s, p50 and p99 of every run and the ratios to hello-world, the event-loop blocking of one explained score, the CPU
+ * Prints req/s, p50 and p99 of every run and the ratios to hello-world, the server's CPU per request of
+ * hello-world and predict (the steadier figure when two commits are compared: the ratio also moves with
+ * how the client and the workers share the cores), the event-loop blocking of one explained score, the CPU
  * time per paced account score of PostgreSQL, the server and the client (from /proc, on Linux), how that
  * work spread over the worker processes and the PostgreSQL backends (a keep-alive client reuses its most
  * recently freed connection, so one worker can carry most of the requests: round-robin balances
@@ -112,7 +114,7 @@ interface CannonOptions {
   requests?: { method: 'GET'; setupRequest: (req: Record<string, unknown>) => Record<string, unknown> }[];
 }
 interface CannonResult {
-  requests: { average: number };
+  requests: { average: number; total: number };
   latency: { p50: number; p99: number };
   errors: number;
   timeouts: number;
@@ -190,11 +192,11 @@ function churn(args: string[], env: NodeJS.ProcessEnv): void {
   execFileSync(process.execPath, [`${ROOT}/bin/churn.js`, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
-interface Run { name: string; rps: number; p50: number; p99: number; errors: number; non2xx: number }
+interface Run { name: string; rps: number; p50: number; p99: number; errors: number; non2xx: number; requests?: number }
 
 async function cannon(name: string, opts: CannonOptions): Promise<Run> {
   const r = await autocannon({ connections: 20, duration: 8, ...opts });
-  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, requests: r.requests.total };
 }
 
 /**
@@ -384,12 +386,22 @@ async function main(): Promise<void> {
   await cannon('warmup', { url: `${base}/v1/accounts/${ids[0]}/score?explain=true`, headers: auth, duration: 2 });
   await cannon('warmup', { ...helloOpts, duration: 2 });
   await cannon('warmup', { ...predictOpts, duration: 2 });
-  const rounds: { hello: Run; predict: Run; ratio: number }[] = [];
+  // and the server's CPU per request of each (all its processes; from /proc): steadier than req/s,
+  // which also depends on how the client, on the same cores, and the workers share them
+  const serverUs = async (name: string, opts: CannonOptions): Promise<{ run: Run; us: number | null }> => {
+    const before = processCpu();
+    const run = await cannon(name, opts);
+    const cpu = cpuPerRequest(before, processCpu(), server.pid!, args.db, run.requests ?? 1);
+    return { run, us: cpu && cpu.server * 1000 };
+  };
+  const rounds: { hello: Run; predict: Run; ratio: number; helloUs: number | null; predictUs: number | null }[] = [];
   for (let r = 1; r <= args.rounds; r++) {
-    const h = await cannon(`hello-world (round ${r})`, { ...helloOpts, duration: d });
-    const p = await cannon(`POST /v1/predict, 1 instance (round ${r})`, { ...predictOpts, duration: d });
-    rounds.push({ hello: h, predict: p, ratio: p.rps / h.rps });
+    const h = await serverUs(`hello-world (round ${r})`, { ...helloOpts, duration: d });
+    const p = await serverUs(`POST /v1/predict, 1 instance (round ${r})`, { ...predictOpts, duration: d });
+    rounds.push({ hello: h.run, predict: p.run, ratio: p.run.rps / h.run.rps, helloUs: h.us, predictUs: p.us });
   }
+  const medianUs = (xs: (number | null)[]) => (xs.every((x) => x !== null) ? median(xs as number[]) : null);
+  const serverCpuUs = { hello: medianUs(rounds.map((r) => r.helloUs)), predict: medianUs(rounds.map((r) => r.predictUs)) };
   const hello = medianRun('hello-world (median)', rounds.map((r) => r.hello));
   const predict = medianRun('POST /v1/predict (median)', rounds.map((r) => r.predict));
   const predictRatio = median(rounds.map((r) => r.ratio));
@@ -417,6 +429,9 @@ async function main(): Promise<void> {
   for (const r of rounds) console.log(`${line(r.hello, 1)}\n${line(r.predict, r.ratio)}`);
   console.log(`${line(hello, 1)}\n${line(predict, predictRatio)}   (median of the per-round ratios)`);
   for (const r of [score, paced, ...(midnight ? [midnight.run] : []), ...(then ? [then.run] : []), bursty]) console.log(line(r, r.rps / hello.rps));
+  if (serverCpuUs.hello !== null && serverCpuUs.predict !== null) {
+    console.log(`server CPU per request (median of the rounds, all ${workersText(args.workers, true)}): hello-world ${serverCpuUs.hello.toFixed(0)} us, POST /v1/predict ${serverCpuUs.predict.toFixed(0)} us`);
+  }
   console.log(`(paced: requests sent every ${(1000 / args.rate).toFixed(1)} ms whatever the responses, latency from each request's scheduled time, max ${paced.max.toFixed(1)} ms;`);
   console.log(` autocannon's rate mode sends each connection's share of a second back to back, so it measures bursts at full speed)`);
   console.log(`\none explained score blocks the event loop for ${blockMs.mean.toFixed(3)} ms on average (p99 ${blockMs.p99.toFixed(3)} ms);`);
@@ -437,7 +452,8 @@ async function main(): Promise<void> {
     (then ? `; with ${workersText(then.workers)}: ${then.run.p99.toFixed(1)} ms (${then.run.p99 < 25 ? 'met' : 'MISSED'})` : ''));
   console.log(JSON.stringify({
     bench: 'serve', model: args.model, workers: args.workers, hello: { rps: hello.rps, p50: hello.p50, p99: hello.p99 }, predict: { rps: predict.rps, p50: predict.p50, p99: predict.p99, ratio: predictRatio, minRatio: Math.min(...ratios), maxRatio: Math.max(...ratios) },
-    rounds: rounds.map((r) => ({ hello: { rps: r.hello.rps, p50: r.hello.p50, p99: r.hello.p99 }, predict: { rps: r.predict.rps, p50: r.predict.p50, p99: r.predict.p99 }, ratio: r.ratio })),
+    rounds: rounds.map((r) => ({ hello: { rps: r.hello.rps, p50: r.hello.p50, p99: r.hello.p99, serverCpuUs: r.helloUs }, predict: { rps: r.predict.rps, p50: r.predict.p50, p99: r.predict.p99, serverCpuUs: r.predictUs }, ratio: r.ratio })),
+    serverCpuUs,
     score: { rps: score.rps, p50: score.p50, p99: score.p99, ratio: score.rps / hello.rps },
     scoreAtRate: { rate: args.rate, rps: paced.rps, p50: paced.p50, p99: paced.p99, max: paced.max, cpuPerScoreMs: cpu },
     ...(midnight ? { scoreAtRateMidnight: { rate: args.rate, rps: midnight.run.rps, p50: midnight.run.p50, p99: midnight.run.p99, max: midnight.run.max, cpuPerScoreMs: midnight.cpu } } : {}),
