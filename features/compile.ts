@@ -118,6 +118,11 @@ function maxReach(defs: FeatureDef[], kind: FeatureKind): number {
   return Math.max(1, ...defs.filter((d) => d.kind === kind).map((d) => ('window' in d && d.window ? d.window.offsetDays + d.window.days : 0)));
 }
 
+/** Days back the users' source reaches: the longest window of a user count (0: users provisioned at as_of only). */
+function userReach(defs: FeatureDef[]): number {
+  return Math.max(0, ...defs.map((d) => (d.kind === 'user_count' && d.window ? d.window.offsetDays + d.window.days : 0)));
+}
+
 function checkDates(asOfs: readonly Date[]): void {
   if (asOfs.length === 0) throw new ChurnError('CHURN_ERR_VALIDATION', 'at least one as-of date is needed');
   for (const d of asOfs) if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new ChurnError('CHURN_ERR_VALIDATION', `invalid as-of date: ${String(d)}`);
@@ -260,7 +265,11 @@ ${alias} AS (
   };
   if (sources.includes('ety')) eventTypeAggregates(a, cols('ety'));
   if (sources.includes('tk')) grouped('tk', 'source.support_tickets t', 't.account_id = p.account_id AND t.opened_at < p.as_of', 'support tickets opened before each date');
-  if (sources.includes('usr')) grouped('usr', 'source.users u', 'u.account_id = p.account_id AND u.created_at < p.as_of AND (u.deactivated_at IS NULL OR u.deactivated_at >= p.as_of)', 'users provisioned at each date');
+  if (sources.includes('usr')) {
+    const r = userReach(catalog.features);
+    grouped('usr', 'source.users u', `u.account_id = p.account_id AND u.created_at < p.as_of AND (u.deactivated_at IS NULL OR u.deactivated_at ${r ? `> ${daysBefore('p.as_of', r)}` : '>= p.as_of'})`,
+      r ? `users provisioned at some time in the ${r} days before each date` : 'users provisioned at each date');
+  }
   if (sources.includes('inv')) {
     const r = maxReach(catalog.features, 'invoice_stat');
     grouped('inv', 'source.invoices i', `i.account_id = p.account_id AND i.issued_at < p.as_of AND i.due_at < p.as_of AND i.due_at >= ${daysBefore('p.as_of', r)}`, `invoices due in the ${r} days before each date`);

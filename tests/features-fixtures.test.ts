@@ -9,7 +9,8 @@ import { DAY, EVENT_TYPES, loadDataset, type Dataset } from './features-seed.ts'
  * Hand-computed values for every family on a tiny data set. `ago(k)` is k whole days and one hour
  * before T, i.e. on the k-th day back (0 = the last 24 hours). Account A is busy, B signed up 20
  * days before T (after the 28- and 90-day windows started), C never used the product at all; D
- * churned before T and E signs up after T, so neither gets a row.
+ * churned before T and E signs up after T, so neither gets a row. F's second user was active this
+ * month and removed five days before T; its fourth is removed after T.
  */
 const T = Date.parse('2026-03-01T00:00:00Z');
 const ago = (k: number, hours = 1) => new Date(T - k * DAY - hours * 3_600_000);
@@ -27,6 +28,7 @@ function dataset(): Dataset {
       { account_id: 'C', segment: 'smb', plan: 'team', created_at: new Date('2025-06-01T00:00:00Z') },
       { account_id: 'D', segment: 'smb', plan: 'team', created_at: new Date('2025-01-01T00:00:00Z') },
       { account_id: 'E', segment: 'smb', plan: 'team', created_at: at(T + DAY) },
+      { account_id: 'F', segment: 'smb', plan: 'team', created_at: new Date('2025-01-01T00:00:00Z') },
     ],
     users: [
       { user_id: 'a1', account_id: 'A', created_at: new Date('2025-01-01T00:00:00Z') },
@@ -35,6 +37,10 @@ function dataset(): Dataset {
       { user_id: 'a4', account_id: 'A', created_at: new Date('2026-02-20T00:00:00Z') },
       { user_id: 'a5', account_id: 'A', created_at: at(T + H) },
       { user_id: 'b1', account_id: 'B', created_at: at(T - 20 * DAY) },
+      { user_id: 'f1', account_id: 'F', created_at: new Date('2025-01-01T00:00:00Z') },
+      { user_id: 'f2', account_id: 'F', created_at: new Date('2025-01-01T00:00:00Z'), deactivated_at: at(T - 5 * DAY) },
+      { user_id: 'f3', account_id: 'F', created_at: new Date('2025-01-01T00:00:00Z'), deactivated_at: at(T - 30 * DAY) }, // before the 28 days
+      { user_id: 'f4', account_id: 'F', created_at: new Date('2025-01-01T00:00:00Z'), deactivated_at: at(T + 2 * DAY) }, // after T: still provisioned at T
     ],
     subscriptions: [
       { subscription_id: 'A1', account_id: 'A', plan: 'team', mrr: 80, seats: 8, billing_period: 'monthly', started_at: new Date('2025-01-01T00:00:00Z'), ended_at: new Date('2026-01-15T00:00:00Z') },
@@ -43,6 +49,7 @@ function dataset(): Dataset {
       { subscription_id: 'C1', account_id: 'C', plan: 'team', mrr: 50, seats: 2, billing_period: 'monthly', started_at: new Date('2025-06-01T00:00:00Z') },
       { subscription_id: 'D1', account_id: 'D', plan: 'team', mrr: 50, seats: 2, billing_period: 'monthly', started_at: new Date('2025-01-01T00:00:00Z'), ended_at: at(T - 10 * DAY) },
       { subscription_id: 'E1', account_id: 'E', plan: 'team', mrr: 50, seats: 2, billing_period: 'monthly', started_at: at(T + DAY) },
+      { subscription_id: 'F1', account_id: 'F', plan: 'team', mrr: 50, seats: 3, billing_period: 'monthly', started_at: new Date('2025-01-01T00:00:00Z') },
     ],
     events: [
       ev('A', 'a1', 'login', ago(0)), ev('A', 'a1', 'login', ago(2)), ev('A', 'a1', 'login', ago(9)), ev('A', 'a1', 'login', ago(39)),
@@ -51,6 +58,7 @@ function dataset(): Dataset {
       ev('A', 'a1', 'login', at(T)), ev('A', 'a2', 'push_open', at(T + H)), // at or after T: ignored
       ev('B', 'b1', 'login', ago(15)), ev('B', 'b1', 'record_create', ago(12)),
       ev('D', null, 'api_call', ago(3)),
+      ev('F', 'f1', 'login', ago(3)), ev('F', 'f2', 'login', ago(10)), ev('F', 'f3', 'login', ago(35)), ev('F', 'f4', 'login', ago(1)),
     ],
     tickets: [
       { ticket_id: 't1', account_id: 'A', opened_at: ago(10), closed_at: ago(8), priority: 'high', csat: 4 },
@@ -91,7 +99,7 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
   A: {
     // engagement
     active_users_7d: 3, active_users_28d: 3, active_users_prev_28d: 1, active_users_trend_28d: 2, stickiness_28d: 5 / 28 / 3,
-    licensed_users: 3, active_users_per_seat_28d: 0.3, active_user_share_28d: 1, events_per_active_user_28d: 5,
+    licensed_users: 3, users_provisioned_28d: 3, active_users_per_seat_28d: 0.3, active_user_share_28d: 1, events_per_active_user_28d: 5, // a3, removed as the 28 days began, is not counted
     // usage
     active_days_7d: 4, active_days_28d: 6, active_days_prev_28d: 1, active_days_trend_28d: 5, active_days_90d: 8, days_since_last_activity: 0,
     events_7d: 4, events_28d: 15, events_prev_28d: 1, events_per_day_28d: 15 / 28, events_trend_28d: 14,
@@ -121,13 +129,18 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
     nps_latest: null, nps_change: null, nps_detractor: null, nps_promoter: null, csat_survey_mean_180d: null,
   },
   C: {
-    active_users_7d: 0, active_users_28d: 0, stickiness_28d: null, licensed_users: 0, active_user_share_28d: null, events_per_active_user_28d: null, active_users_per_seat_28d: 0,
+    active_users_7d: 0, active_users_28d: 0, stickiness_28d: null, licensed_users: 0, users_provisioned_28d: 0, active_user_share_28d: null, events_per_active_user_28d: null, active_users_per_seat_28d: 0,
     active_days_28d: 0, active_days_90d: 0, days_since_last_activity: null, events_28d: 0, events_per_day_28d: 0, events_trend_28d: null,
     longest_inactive_streak_28d: 28, longest_inactive_streak_90d: 90,
     feature_areas_90d: 0, areas_per_active_day_28d: null, catalog_adoption_share_90d: 0, key_features_90d: 0, days_to_first_value: null,
     tickets_28d: 0, open_tickets: 0, escalated_tickets_90d: 0, mean_csat_90d: null,
     mrr: 50, mrr_change_90d: 0, seats: 2, tenure_days: 273, days_to_renewal: 31, // T is a monthly anniversary: the next one plan_tier: 2, segment_enterprise: 0, segment_mid_market: 0,
     days_late_max_180d: null, failed_payments_90d: 0, nps_latest: null, nps_detractor: null,
+  },
+  F: {
+    // three users active in the 28 days, one of them removed since: all of the users provisioned in
+    // them were active (over the two provisioned at T, the share was 150%)
+    active_users_28d: 3, licensed_users: 2, users_provisioned_28d: 3, active_user_share_28d: 1, active_users_per_seat_28d: 1, events_per_active_user_28d: 1,
   },
 };
 
@@ -142,7 +155,7 @@ describe('hand-computed feature fixtures', () => {
 
   it('gives a row only to accounts with a subscription covering T', async () => {
     const rows = await selectFeatures(db.pool, catalog, [new Date(T)]);
-    expect(rows.map((r) => r.account_id).sort()).toEqual(['A', 'B', 'C']);
+    expect(rows.map((r) => r.account_id).sort()).toEqual(['A', 'B', 'C', 'F']);
   });
 
   for (const account of Object.keys(EXPECTED)) {

@@ -1,5 +1,5 @@
 import type { KindDef } from '../definitions/schema.ts';
-import { daysBetween, inWindow, type Template } from './builder.sql.ts';
+import { daysBefore, daysBetween, inWindow, type Template } from './builder.sql.ts';
 
 /*
  * Contract and money. The current subscription is the population's own row (`p`, the one covering
@@ -45,7 +45,20 @@ export const accountAttr: Template<KindDef<'account_attr'>> = (def, b) =>
 
 export const tenure: Template<KindDef<'tenure'>> = () => daysBetween('p.created_at', 'p.as_of');
 
-export const userCount: Template<KindDef<'user_count'>> = (_def, b) => `coalesce(${b.col('usr', 'count(*)')}, 0)`;
+/**
+ * Users provisioned at as_of (created before it and not deactivated before it), or, with a window, at
+ * some time in it (created before its end, not deactivated by its start): the users a window's active
+ * users come from. Over those provisioned at as_of, a share of active users passes 100% when users
+ * active this month were removed since. The users' source holds every user created before as_of and
+ * provisioned at some time in the longest such window (features/compile.ts).
+ */
+export const userCount: Template<KindDef<'user_count'>> = (def, b) => {
+  const w = def.window;
+  const provisioned = w
+    ? `u.created_at < ${daysBefore('p.as_of', w.offsetDays)} AND (u.deactivated_at IS NULL OR u.deactivated_at > ${daysBefore('p.as_of', w.offsetDays + w.days)})`
+    : 'u.deactivated_at IS NULL OR u.deactivated_at >= p.as_of';
+  return `coalesce(${b.col('usr', `count(*) FILTER (WHERE ${provisioned})`)}, 0)`;
+};
 
 /**
  * Whole days past the due time (paid, or still unpaid at as_of): a card charge settled a minute after
