@@ -143,6 +143,6 @@ export function registryModelSource(db: Queryable, catalog: Catalog): ModelSourc
       return scoringModel(artifact, { version: meta.version, catalog });
     },
     refuse: (model) => (model.featureSetVersion === catalog.version ? null
-      : `it was trained on ${model.featureSetVersion ? `feature set ${model.featureSetVersion}` : 'a prepared table'}, not on this database's feature catalogue (${catalog.version})`),
+      : `it was trained on ${model.featureSetVersion ? `feature set ${model.featureSetVersion}` : 'a prepared table'}, not on this database's feature catalogue (${catalog.version}); \`churn train\` trains one on the catalogue and makes it champion`),
   };
 }

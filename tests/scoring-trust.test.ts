@@ -191,7 +191,7 @@ describe('scores people can trust', () => {
     // the server keeps serving the compatible model and says why
     expect(h.holder.current?.version).toBe(good);
     const ready = (await h.app.inject({ url: '/readyz' })).json();
-    expect(ready).toMatchObject({ ready: true, model_version: good, model_problem: expect.stringMatching(`^version ${telco} holds 'champion' but cannot serve: it was trained on a prepared table`) });
+    expect(ready).toMatchObject({ ready: true, model_version: good, model_problem: expect.stringMatching(`^version ${telco} holds 'champion' but cannot serve: it was trained on a prepared table.*; \`churn train\` trains one on the catalogue and makes it champion`) });
     expect((await get(`/v1/accounts/${h.accountIds[0]}/score?as_of=${asOf}`)).json().model_version).toBe(good);
     await setAlias(h.db.pool, { alias: 'champion', version: h.champion, actor: 'test' });
     await h.holder.refresh();
