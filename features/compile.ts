@@ -3,7 +3,7 @@ import { ChurnError } from '../core/errors.ts';
 import type { Catalog } from './catalog.ts';
 import type { FeatureDef, FeatureKind, KindDef } from './definitions/schema.ts';
 import { SqlBuilder, daysBefore, int, type Template } from './sql/builder.sql.ts';
-import { accountAttr, invoiceStat, paymentFailures, subscriptionAttr, tenure, userCount } from './sql/commercial.sql.ts';
+import { accountAttr, invoiceStat, paymentFailures, subscriptionAttr, tenure, userCount, userShare } from './sql/commercial.sql.ts';
 import { change, ratio, threshold } from './sql/derived.sql.ts';
 import { REACH_TOKEN, activeDays, activeUsers, areaBreadth, daysSinceLast, distinctAreas, eventCount, eventCtes, firstValue, longestGap, segmentEdges, stickiness } from './sql/events.sql.ts';
 import * as rollup from './sql/rollup.sql.ts';
@@ -17,7 +17,7 @@ const TEMPLATES: { [K in FeatureKind]: Template<KindDef<K>> } = {
   days_since_last: daysSinceLast, distinct_areas: distinctAreas, area_breadth: areaBreadth, first_value: firstValue,
   type_count: typeCount, type_days: typeDays,
   ticket_count: ticketCount, ticket_stat: ticketStat,
-  subscription_attr: subscriptionAttr, account_attr: accountAttr, attribute, tenure, user_count: userCount, invoice_stat: invoiceStat, payment_failures: paymentFailures,
+  subscription_attr: subscriptionAttr, account_attr: accountAttr, attribute, tenure, user_count: userCount, user_share: userShare, invoice_stat: invoiceStat, payment_failures: paymentFailures,
   survey_latest: surveyLatest, survey_change: surveyChange, survey_mean: surveyMean,
   ratio, change, threshold,
 };
@@ -118,9 +118,9 @@ function maxReach(defs: FeatureDef[], kind: FeatureKind): number {
   return Math.max(1, ...defs.filter((d) => d.kind === kind).map((d) => ('window' in d && d.window ? d.window.offsetDays + d.window.days : 0)));
 }
 
-/** Days back the users' source reaches: the longest window of a user count (0: users provisioned at as_of only). */
+/** Days back the users' source reaches: the longest window of a user share (0: users provisioned at as_of only). */
 function userReach(defs: FeatureDef[]): number {
-  return Math.max(0, ...defs.map((d) => (d.kind === 'user_count' && d.window ? d.window.offsetDays + d.window.days : 0)));
+  return Math.max(0, ...defs.map((d) => (d.kind === 'user_share' ? d.window.offsetDays + d.window.days : 0)));
 }
 
 function checkDates(asOfs: readonly Date[]): void {

@@ -99,7 +99,7 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
   A: {
     // engagement
     active_users_7d: 3, active_users_28d: 3, active_users_prev_28d: 1, active_users_trend_28d: 2, stickiness_28d: 5 / 28 / 3,
-    licensed_users: 3, users_provisioned_28d: 3, active_users_per_seat_28d: 0.3, active_user_share_28d: 1, events_per_active_user_28d: 5, // a3, removed as the 28 days began, is not counted
+    licensed_users: 3, active_users_per_seat_28d: 0.3, active_user_share_28d: 1, events_per_active_user_28d: 5, // a3, removed as the 28 days began, does not count
     // usage
     active_days_7d: 4, active_days_28d: 6, active_days_prev_28d: 1, active_days_trend_28d: 5, active_days_90d: 8, days_since_last_activity: 0,
     events_7d: 4, events_28d: 15, events_prev_28d: 1, events_per_day_28d: 15 / 28, events_trend_28d: 14,
@@ -129,7 +129,7 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
     nps_latest: null, nps_change: null, nps_detractor: null, nps_promoter: null, csat_survey_mean_180d: null,
   },
   C: {
-    active_users_7d: 0, active_users_28d: 0, stickiness_28d: null, licensed_users: 0, users_provisioned_28d: 0, active_user_share_28d: null, events_per_active_user_28d: null, active_users_per_seat_28d: 0,
+    active_users_7d: 0, active_users_28d: 0, stickiness_28d: null, licensed_users: 0, active_user_share_28d: null, events_per_active_user_28d: null, active_users_per_seat_28d: 0,
     active_days_28d: 0, active_days_90d: 0, days_since_last_activity: null, events_28d: 0, events_per_day_28d: 0, events_trend_28d: null,
     longest_inactive_streak_28d: 28, longest_inactive_streak_90d: 90,
     feature_areas_90d: 0, areas_per_active_day_28d: null, catalog_adoption_share_90d: 0, key_features_90d: 0, days_to_first_value: null,
@@ -140,7 +140,7 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
   F: {
     // three users active in the 28 days, one of them removed since: all of the users provisioned in
     // them were active (over the two provisioned at T, the share was 150%)
-    active_users_28d: 3, licensed_users: 2, users_provisioned_28d: 3, active_user_share_28d: 1, active_users_per_seat_28d: 1, events_per_active_user_28d: 1,
+    active_users_28d: 3, licensed_users: 2, active_user_share_28d: 1, active_users_per_seat_28d: 1, events_per_active_user_28d: 1,
   },
 };
 

@@ -65,7 +65,7 @@ describe('report in headless Chromium, through a signed link', () => {
       throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the report browser test`);
     }
     dir = mkdtempSync(join(tmpdir(), 'churn-report-'));
-    // the catalogue's 65 features, 12 backtest months, drift, revenue and pending outcomes: a full-size report
+    // the catalogue's 64 features, 12 backtest months, drift, revenue and pending outcomes: a full-size report
     data = buildReportData(reportInputs({ shift: 0.4, wide: true }));
     const json = { ...data, realised: REALISED };
     db = await createTestDatabase();

@@ -16,11 +16,9 @@ export const engagement = [
     ...counted('{value} user account{s} provisioned') }),
   defineFeature({ name: 'active_users_per_seat_28d', label: 'Active users per seat', risk: 'decreasing', family: 'engagement', kind: 'ratio', dependsOn: ['active_users_28d', 'seats'], unit: 'ratio',
     ...counted('{value} active user{s} per licensed seat over the last 28 days'), whenNull: 'No licensed seats' }),
-  defineFeature({ name: 'users_provisioned_28d', label: 'Users provisioned, last 28 days', family: 'engagement', kind: 'user_count', window: { days: 28 }, unit: 'users',
-    ...counted('{value} user account{s} provisioned at some time in the last 28 days') }),
-  // over the users provisioned at some time in the window, not only those still provisioned: a user
+  // over the users provisioned at some time in the 28 days, not only those still provisioned: a user
   // removed last week was active this month, and the share would pass 100%
-  defineFeature({ name: 'active_user_share_28d', label: 'Share of users active', risk: 'decreasing', family: 'engagement', kind: 'ratio', dependsOn: ['active_users_28d', 'users_provisioned_28d'], unit: 'share',
+  defineFeature({ name: 'active_user_share_28d', label: 'Share of users active', risk: 'decreasing', family: 'engagement', kind: 'user_share', dependsOn: ['active_users_28d'], window: { days: 28 }, unit: 'share',
     description: '{value} of provisioned users active in the last 28 days', whenNull: 'No users provisioned in the last 28 days' }),
   defineFeature({ name: 'events_per_active_user_28d', label: 'Events per active user', risk: 'decreasing', family: 'engagement', kind: 'ratio', dependsOn: ['events_28d', 'active_users_28d'], unit: 'events_per_user',
     ...counted('{value} event{s} per active user in the last 28 days'), whenNull: 'No active users in the last 28 days' }),

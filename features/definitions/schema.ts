@@ -80,7 +80,8 @@ export const FeatureDefSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...base, kind: z.literal('tenure') }),
   // the customer's own account attributes (source.accounts.attributes): a number, or 1/0 for one category
   z.strictObject({ ...base, kind: z.literal('attribute'), attr: AttributeName, equals: z.string().min(1).max(200).optional() }),
-  z.strictObject({ ...base, kind: z.literal('user_count'), window: Window.optional() }), // provisioned at as_of; with a window: at any time in it
+  z.strictObject({ ...base, kind: z.literal('user_count') }),
+
   z.strictObject({ ...windowed, kind: z.literal('invoice_stat'), stat: z.enum(['days_late_mean', 'days_late_max', 'overdue_count']) }),
   z.strictObject({ ...windowed, kind: z.literal('payment_failures') }),
   // --- surveys --------------------------------------------------------------------------------------
@@ -92,6 +93,8 @@ export const FeatureDefSchema = z.discriminatedUnion('kind', [
     .refine((d) => (d.denominatorConstant === undefined) === (d.dependsOn.length === 2), { message: 'a ratio needs two dependsOn features, or one and denominatorConstant', path: ['dependsOn'] }),
   z.strictObject({ ...base, kind: z.literal('change'), dependsOn: deps(2), mode: z.enum(['relative', 'absolute']) }),
   z.strictObject({ ...base, kind: z.literal('threshold'), dependsOn: deps(1), op: z.enum(['lte', 'gte']), value: z.number() }),
+  // the users active in the window (dependsOn: an active_users feature of that window) over the users provisioned at some time in it
+  z.strictObject({ ...windowed, kind: z.literal('user_share'), dependsOn: deps(1) }),
 ]);
 
 export type FeatureDef = z.infer<typeof FeatureDefSchema>;

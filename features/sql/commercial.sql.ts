@@ -1,5 +1,5 @@
-import type { KindDef } from '../definitions/schema.ts';
-import { daysBefore, daysBetween, inWindow, type Template } from './builder.sql.ts';
+import type { KindDef, Window } from '../definitions/schema.ts';
+import { daysBefore, daysBetween, inWindow, type SqlBuilder, type Template } from './builder.sql.ts';
 
 /*
  * Contract and money. The current subscription is the population's own row (`p`, the one covering
@@ -45,20 +45,30 @@ export const accountAttr: Template<KindDef<'account_attr'>> = (def, b) =>
 
 export const tenure: Template<KindDef<'tenure'>> = () => daysBetween('p.created_at', 'p.as_of');
 
+/** Users provisioned at as_of: created before it and not deactivated before it. */
+export const userCount: Template<KindDef<'user_count'>> = (_def, b) => provisionedUsers(b);
+
 /**
- * Users provisioned at as_of (created before it and not deactivated before it), or, with a window, at
- * some time in it (created before its end, not deactivated by its start): the users a window's active
- * users come from. Over those provisioned at as_of, a share of active users passes 100% when users
- * active this month were removed since. The users' source holds every user created before as_of and
- * provisioned at some time in the longest such window (features/compile.ts).
+ * The share of users active in the window, over the users provisioned at some time in it (created
+ * before its end, not deactivated by its start), the users its active users come from. Over those
+ * provisioned at as_of, it passed 100% when users active this month were removed since. A share of
+ * its own rather than a ratio of two features: the count of users provisioned in the window differs
+ * from `user_count` only by the users removed in it, and as a model input of its own an explanation
+ * read "25 user accounts provisioned in the last 28 days" as raising the risk.
  */
-export const userCount: Template<KindDef<'user_count'>> = (def, b) => {
-  const w = def.window;
-  const provisioned = w
-    ? `u.created_at < ${daysBefore('p.as_of', w.offsetDays)} AND (u.deactivated_at IS NULL OR u.deactivated_at > ${daysBefore('p.as_of', w.offsetDays + w.days)})`
+export const userShare: Template<KindDef<'user_share'>> = (def, b) =>
+  `${b.exprOf(def.dependsOn[0])}::float8 / nullif(${provisionedUsers(b, def.window)}, 0)`;
+
+/**
+ * Users provisioned at as_of, or at some time in `window`; the users' source holds every user created
+ * before as_of and provisioned at some time in the longest window asked for (features/compile.ts).
+ */
+function provisionedUsers(b: SqlBuilder, window?: Window): string {
+  const provisioned = window
+    ? `u.created_at < ${daysBefore('p.as_of', window.offsetDays)} AND (u.deactivated_at IS NULL OR u.deactivated_at > ${daysBefore('p.as_of', window.offsetDays + window.days)})`
     : 'u.deactivated_at IS NULL OR u.deactivated_at >= p.as_of';
   return `coalesce(${b.col('usr', `count(*) FILTER (WHERE ${provisioned})`)}, 0)`;
-};
+}
 
 /**
  * Whole days past the due time (paid, or still unpaid at as_of): a card charge settled a minute after
