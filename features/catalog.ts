@@ -56,6 +56,13 @@ export function loadCatalog(inputs: readonly FeatureInput[] = productDefinitions
     for (const dep of dependenciesOf(def)) {
       if (!byName.has(dep)) fail(`feature ${def.name} depends on unknown feature ${dep}`);
     }
+    // a share of users: its numerator counts the users active in its own window
+    if (def.kind === 'user_share') {
+      const top = byName.get(def.dependsOn[0])!;
+      if (top.kind !== 'active_users' || top.window.days !== def.window.days || top.window.offsetDays !== def.window.offsetDays) {
+        fail(`feature ${def.name}: a user share depends on the active_users feature of its own window (${def.window.days} days back from ${def.window.offsetDays}), not on ${top.name}`);
+      }
+    }
   }
   // Stable topological order: declaration order, each derived feature moved after its inputs.
   const ordered: FeatureDef[] = [];

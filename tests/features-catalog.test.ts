@@ -85,6 +85,9 @@ describe('feature catalogue', () => {
     expect(bad((d) => d.push({ name: 'logins_7d', family: 'usage', kind: 'active_days', window: { days: 7 }, unit: 'days', description: 'no placeholder' }))).toThrow(/\{value\}/);
     expect(bad((d) => d.push({ name: 'ratio_x', family: 'usage', kind: 'ratio', dependsOn: ['events_28d', 'nope'], unit: 'ratio', description: 'x {value}' }))).toThrow(/ratio_x depends on unknown feature nope/);
     expect(bad((d) => d.push({ ...d[0] }))).toThrow(/active_users_7d is defined twice/);
+    expect(bad((d) => d.push({ name: 'share_x', family: 'engagement', kind: 'user_share', dependsOn: ['active_users_7d'], window: { days: 28 }, unit: 'share', description: 'x {value}' })))
+      .toThrow(/share_x: a user share depends on the active_users feature of its own window \(28 days back from 0\), not on active_users_7d/);
+    expect(bad((d) => d.push({ name: 'share_x', family: 'engagement', kind: 'user_share', dependsOn: ['events_28d'], window: { days: 28 }, unit: 'share', description: 'x {value}' }))).toThrow(/not on events_28d/);
     expect(bad((d) => d.push(
       { name: 'loop_a', family: 'usage', kind: 'change', mode: 'absolute', dependsOn: ['loop_b', 'events_28d'], unit: 'change', description: 'x {value}' },
       { name: 'loop_b', family: 'usage', kind: 'change', mode: 'absolute', dependsOn: ['loop_a', 'events_28d'], unit: 'change', description: 'x {value}' },

@@ -81,7 +81,6 @@ export const FeatureDefSchema = z.discriminatedUnion('kind', [
   // the customer's own account attributes (source.accounts.attributes): a number, or 1/0 for one category
   z.strictObject({ ...base, kind: z.literal('attribute'), attr: AttributeName, equals: z.string().min(1).max(200).optional() }),
   z.strictObject({ ...base, kind: z.literal('user_count') }),
-
   z.strictObject({ ...windowed, kind: z.literal('invoice_stat'), stat: z.enum(['days_late_mean', 'days_late_max', 'overdue_count']) }),
   z.strictObject({ ...windowed, kind: z.literal('payment_failures') }),
   // --- surveys --------------------------------------------------------------------------------------
