@@ -23,10 +23,13 @@ export interface Catalog {
   names: string[];
 }
 
-/** A definition as the feature-set version hashes it: without `singular`, which only words a sentence. */
-function withoutPresentationOnly(def: FeatureDef): Omit<FeatureDef, 'singular'> {
-  if (def.singular === undefined) return def;
-  const { singular: _singular, ...rest } = def;
+/** The fields that only word a feature for people (labels and sentences): they do not change its values. */
+const WORDING = ['label', 'description', 'singular', 'whenNull', 'yesNo', 'levels'] as const;
+
+/** A definition as the feature-set version hashes it: what it computes, without its wording. */
+function withoutWording(def: FeatureDef): Partial<FeatureDef> {
+  const rest: Partial<FeatureDef> = { ...def };
+  for (const k of WORDING) delete rest[k];
   return rest;
 }
 
@@ -56,6 +59,8 @@ export function loadCatalog(inputs: readonly FeatureInput[] = productDefinitions
     for (const dep of dependenciesOf(def)) {
       if (!byName.has(dep)) fail(`feature ${def.name} depends on unknown feature ${dep}`);
     }
+    if (def.yesNo && def.unit !== 'flag') fail(`feature ${def.name}: yesNo words a flag (unit flag), not a value in ${def.unit}`);
+    if (def.levels && def.unit !== 'ordinal') fail(`feature ${def.name}: levels name the values of an ordinal (unit ordinal), not of a value in ${def.unit}`);
     // a share of users: its numerator counts the users active in its own window
     if (def.kind === 'user_share') {
       const top = byName.get(def.dependsOn[0])!;
@@ -77,15 +82,20 @@ export function loadCatalog(inputs: readonly FeatureInput[] = productDefinitions
     ordered.push(def);
   };
   for (const def of parsed) visit(def, []);
-  const version = createHash('sha256').update(canonicalJson({ sqlRevision: SQL_REVISION, features: ordered.map(withoutPresentationOnly) })).digest('hex').slice(0, 16);
+  const version = createHash('sha256').update(canonicalJson({ sqlRevision: SQL_REVISION, features: ordered.map(withoutWording) })).digest('hex').slice(0, 16);
   return { version, features: ordered, byName, names: ordered.map((f) => f.name) };
 }
 
-/** Records the feature set (names in order, definitions) so snapshots and models can refer to its version. */
+/**
+ * Records the feature set (names in order, definitions) so snapshots and models can refer to its
+ * version; the stored definitions take the catalogue's current wording, which the version leaves out.
+ */
 export async function ensureFeatureSet(db: Queryable, catalog: Catalog): Promise<void> {
   await query(db, {
     text: `INSERT INTO churn.feature_sets (feature_set_version, feature_names, definitions)
-           VALUES ($1, $2::text[], $3::jsonb) ON CONFLICT (feature_set_version) DO NOTHING`,
+           VALUES ($1, $2::text[], $3::jsonb)
+           ON CONFLICT (feature_set_version) DO UPDATE SET definitions = EXCLUDED.definitions
+           WHERE churn.feature_sets.definitions IS DISTINCT FROM EXCLUDED.definitions`,
     values: [catalog.version, catalog.names, JSON.stringify(catalog.features)],
   });
 }

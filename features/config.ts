@@ -109,6 +109,8 @@ function labelOf(text: string): string {
   return s.length <= 32 ? s.padEnd(2, '.') : `${s.slice(0, 31).trimEnd()}…`;
 }
 
+const upperFirst = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
 const quoted = (types: string[]) => (types.length === 1 ? `"${types[0]}"` : types.map((t) => `"${t}"`).join(' or '));
 
 /**
@@ -201,7 +203,7 @@ export function configuredDefinitions(config: FeaturesConfig): FeatureInput[] {
     }
     for (const v of a.values!) {
       add({ name: `attr_${a.name}_${slugOf(v)}`.slice(0, 63), kind: 'attribute', attr: a.name, equals: v, family, unit: 'flag', label: labelOf(`${human} ${v}`),
-        description: `${human} is "${v}": {value} (1 yes, 0 no)`, whenNull: `No ${human.toLowerCase()} on record` });
+        description: `${human} is "${v}": {value} (1 yes, 0 no)`, yesNo: { yes: upperFirst(`${human} is "${v}"`), no: upperFirst(`${human} is not "${v}"`) }, whenNull: `No ${human.toLowerCase()} on record` });
     }
   }
   return out;

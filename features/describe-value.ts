@@ -91,28 +91,39 @@ export function shownPair(value: number, reference: number, unit?: FeatureDef['u
 /**
  * The plain-language sentence of one feature against a fixed reference, e.g. "Active on 3 of the last
  * 28 days; typical retained account: 17": the template is split and the reference formatted once, so
- * each call only formats the value. NULL values use the definition's `whenNull` text (the reference
- * then worded with the description, as the text names no number), a value shown
- * as 1 its `singular` wording when it has one, and a value that would read as the reference but is
- * not gets the decimals that tell them apart (`shownPair`). A feature the catalogue does not define (a model
- * trained on a prepared table) is described by its name.
+ * each call only formats the value. A flag at 1 or 0 reads as its `yesNo` sentence ("Billed annually;
+ * typical retained account: billed monthly"), and an ordinal's whole values carry their `levels` name
+ * ("Plan tier 3 (business)"). A NULL value uses the definition's `whenNull` text, or its label with
+ * "no value", and the reference is then worded in full, as that text names no number. A value shown
+ * as 1 takes the `singular` wording when there is one, and a value that would read as the reference
+ * but is not gets the decimals that tell them apart (`shownPair`). A feature the catalogue does not
+ * define (a model trained on a prepared table) is described by its name.
  */
 export function sentenceOf(name: string, def: FeatureDef | undefined, reference: number | string | null | undefined): (value: number | string | null | undefined) => string {
   const label = name.replace(/_/g, ' ');
-  const shown = (v: number | string) => (typeof v === 'number' ? formatNumber(v, def?.unit) : v);
+  const levels = def?.levels;
+  const shown = (v: number | string): string => {
+    if (typeof v !== 'number') return v;
+    const text = formatNumber(v, def?.unit);
+    return levels && Number.isInteger(v) && v >= 0 && v < levels.length ? `${text} (${levels[v]})` : text;
+  };
+  const yesNo = def?.yesNo;
+  const flagText = (v: unknown): string | null => (yesNo && (v === 1 || v === 0) ? (v === 1 ? yesNo.yes : yesNo.no) : null);
   const refText = reference === null || reference === undefined || (typeof reference === 'number' && !Number.isFinite(reference)) ? null : shown(reference);
   const against = (r: string | null) => (r === null ? '' : `; typical retained account: ${r}`);
-  const suffix = against(refText);
   const parts = def ? def.description.split('{value}') : [`${label}: `, ''];
   const one = def?.singular ? def.singular.split('{value}') : parts;
   const sentence = (text: string, tail: string) => `${(text === '1' ? one : parts).join(text)}${tail}`;
-  // a missing value's text names no number, so the reference is worded in full: "No invoices due in
-  // the last 180 days; typical retained account: invoices due ... were paid 0 days late on average"
-  const whenNull = def?.whenNull
-    ? `${def.whenNull}${refText === null ? '' : against(lowerFirst(sentence(refText, '')))}`
-    : `${label}: no value${suffix}`;
+  const refFlag = flagText(reference);
+  const suffix = refFlag === null ? against(refText) : against(lowerFirst(refFlag));
+  // after a text that names no number, the reference in full: "No invoices due in the last 180 days;
+  // typical retained account: invoices due ... were paid 0 days late on average"
+  const refInFull = refFlag ?? (refText === null ? null : sentence(refText, ''));
+  const whenNull = def ? `${def.whenNull ?? `${def.label ?? label}: no value`}${refInFull === null ? '' : against(lowerFirst(refInFull))}` : `${label}: no value${suffix}`;
   return (value) => {
     if (value === null || value === undefined || Number.isNaN(value)) return whenNull;
+    const flag = flagText(value);
+    if (flag !== null) return `${flag}${suffix}`;
     const text = shown(value);
     if (text === refText && typeof value === 'number' && typeof reference === 'number' && value !== reference) {
       // equal as shown, different as numbers: the digits that tell them apart

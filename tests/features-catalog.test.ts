@@ -57,12 +57,20 @@ describe('feature catalogue', () => {
     const i = defs.findIndex((d) => d.name === 'tickets_90d');
     defs[i] = { ...defs[i], window: { days: 91 } } as FeatureInput;
     expect(loadCatalog(defs).version).not.toBe(base);
-    const described = clone();
-    described[0] = { ...described[0], description: 'Now {value} people' } as FeatureInput;
-    expect(loadCatalog(described).version).not.toBe(base);
+    const united = clone();
+    united[0] = { ...united[0], unit: 'events' } as FeatureInput;
+    expect(loadCatalog(united).version).not.toBe(base);
     const reordered = clone().map((d) => Object.fromEntries(Object.entries(d).reverse()) as FeatureInput);
     expect(loadCatalog(reordered).version).toBe(base);
-    // the singular wording only words a sentence: adding, rewording or dropping one keeps trained models current
+    // the wording only words sentences and labels: adding, rewording or dropping it keeps trained models current
+    const reworded = clone();
+    const k = reworded.findIndex((d) => d.name === 'billing_annual');
+    reworded[0] = { ...reworded[0], description: 'Now {value} people', label: 'People now', whenNull: 'Nobody' } as FeatureInput;
+    reworded[k] = { ...reworded[k], yesNo: { yes: 'Pays once a year', no: 'Pays every month' } } as FeatureInput;
+    expect(loadCatalog(reworded).version).toBe(base);
+    const { yesNo: _yesNo, ...plain } = reworded[k];
+    reworded[k] = plain as FeatureInput;
+    expect(loadCatalog(reworded).version).toBe(base);
     const worded = clone();
     const j = worded.findIndex((d) => d.name === 'overdue_invoices_180d');
     expect(worded[j].singular).toBeDefined();
@@ -83,6 +91,8 @@ describe('feature catalogue', () => {
     expect(bad((d) => d.push({ name: 'logins_7d', family: 'usage', kind: 'no_such_kind', unit: 'days', description: 'x {value}' } as unknown as FeatureInput))).toThrow(/logins_7d: kind/);
     expect(bad((d) => d.push({ name: 'logins_7d', family: 'usage', kind: 'active_days', window: { days: 0 }, unit: 'days', description: 'x {value}' }))).toThrow(/logins_7d: window.days/);
     expect(bad((d) => d.push({ name: 'logins_7d', family: 'usage', kind: 'active_days', window: { days: 7 }, unit: 'days', description: 'no placeholder' }))).toThrow(/\{value\}/);
+    expect(bad((d) => d.push({ name: 'logins_7d', family: 'usage', kind: 'active_days', window: { days: 7 }, unit: 'days', description: 'x {value}', yesNo: { yes: 'Logged in', no: 'Never' } }))).toThrow(/logins_7d: yesNo words a flag \(unit flag\), not a value in days/);
+    expect(bad((d) => d.push({ name: 'logins_7d', family: 'usage', kind: 'active_days', window: { days: 7 }, unit: 'days', description: 'x {value}', levels: ['none', 'some'] }))).toThrow(/logins_7d: levels name the values of an ordinal/);
     expect(bad((d) => d.push({ name: 'ratio_x', family: 'usage', kind: 'ratio', dependsOn: ['events_28d', 'nope'], unit: 'ratio', description: 'x {value}' }))).toThrow(/ratio_x depends on unknown feature nope/);
     expect(bad((d) => d.push({ ...d[0] }))).toThrow(/active_users_7d is defined twice/);
     expect(bad((d) => d.push({ name: 'share_x', family: 'engagement', kind: 'user_share', dependsOn: ['active_users_7d'], window: { days: 28 }, unit: 'share', description: 'x {value}' })))
@@ -207,6 +217,26 @@ describe('plain-language feature values', () => {
       expect(d.singular, d.name).not.toBe(d.description);
       expect(d.singular.split('{value}')[0], d.name).toBe(d.description.split('{value}')[0]);
     }
+  });
+  it('words a flag as yes or no and names the levels of an ordinal', () => {
+    expect(describeFeature(def('billing_annual'), 1, 0)).toBe('Billed annually; typical retained account: billed monthly');
+    expect(describeFeature(def('billing_annual'), 0, 1)).toBe('Billed monthly; typical retained account: billed annually');
+    expect(describeFeature(def('segment_enterprise'), 1)).toBe('In the enterprise segment');
+    expect(describeFeature(def('nps_detractor'), null, 0)).toBe('No NPS response yet; typical retained account: latest NPS response not from a detractor (0-6)');
+    // a value that is neither 1 nor 0 (no flag the catalogue computes) keeps the description, with its number
+    expect(describeFeature(def('billing_annual'), 0.5, 0)).toBe('Billed annually: 0.5 (1 yes, 0 monthly); typical retained account: billed monthly');
+    expect(describeFeature(def('plan_tier'), 3, 2)).toBe('Plan tier 3 (business); typical retained account: 2 (team)');
+    expect(describeFeature(def('plan_tier'), null, 2)).toBe('Plan not recognised; typical retained account: plan tier 2 (team)');
+    expect(describeFeature(def('plan_tier'), 2.5, 2)).toBe('Plan tier 2.5; typical retained account: 2 (team)');
+    expect(describeFeature(def('mrr_90d_ago'), 30, 125)).toBe('Monthly recurring revenue 90 days ago was 30; typical retained account: 125');
+    // every built-in flag has its yes and no, and every level of the plan tiers a name
+    for (const d of loadCatalog().features) if (d.unit === 'flag') expect(d.yesNo, d.name).toBeDefined();
+    const plan = def('plan_tier');
+    if (plan.kind !== 'subscription_attr') throw new Error('plan_tier is a subscription attribute');
+    for (const tier of Object.values(plan.planTiers!)) expect(plan.levels?.[tier], String(tier)).toBeDefined();
+  });
+  it('words a missing value without its own text by the label, and the reference in full', () => {
+    expect(describeFeature(def('active_users_7d'), null, 3)).toBe('Active users, last 7 days: no value; typical retained account: 3 users active in the last 7 days');
   });
   it('shows the decimals that tell a value from its reference when the usual rounding would show them equal', () => {
     expect(describeFeature(def('stickiness_28d'), 0.1423, 0.1381)).toBe('Stickiness (daily over monthly active users) of 0.142 over the last 28 days; typical retained account: 0.138');

@@ -50,6 +50,9 @@ describe('features configuration: declarations', () => {
     const count = catalog.byName.get('ev_record_create_28d')!;
     expect(describeFeature(count, 1)).toBe('1 "record_create" event in the last 28 days');
     expect(describeFeature(count, 3)).toBe('3 "record_create" events in the last 28 days');
+    // a category of an attribute reads as yes or no
+    const ads = catalog.byName.get('attr_channel_ads')!;
+    expect(describeFeature(ads, 1, 0)).toBe('Channel is "ads"; typical retained account: channel is not "ads"');
   });
 
   it('without the built-in catalogue, declares its own denominators', () => {

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { derivePool, query } from '../core/db.ts';
-import { loadCatalog } from '../features/catalog.ts';
+import { ensureFeatureSet, loadCatalog } from '../features/catalog.ts';
 import { PER_ACCOUNT_MAX } from '../features/compile.ts';
 import { buildSnapshots, latestSnapshot, selectFeatures } from '../features/materialize.ts';
 import { createOnlineReader, readFeatures, type AccountFeatures } from '../features/online.ts';
@@ -29,6 +29,15 @@ describe('feature snapshots and the fast path', () => {
     expect(r.rows).toBe((await selectFeatures(db.pool, catalog, asOfs)).length);
     const [set] = await query<{ feature_names: string[] }>(db.pool, 'SELECT feature_names FROM churn.feature_sets WHERE feature_set_version = $1', [catalog.version]);
     expect(set.feature_names).toEqual(catalog.names);
+  });
+
+  it('keeps the version of a reworded catalogue and stores its new wording', async () => {
+    await ensureFeatureSet(db.pool, catalog);
+    const reworded = loadCatalog(catalog.features.map((d) => (d.name === 'mrr' ? { ...d, description: 'Pays {value} a month' } : d)));
+    expect(reworded.version).toBe(catalog.version);
+    await ensureFeatureSet(db.pool, reworded);
+    const [set] = await query<{ mrr: string }>(db.pool, `SELECT d->>'description' AS mrr FROM churn.feature_sets, jsonb_array_elements(definitions) d WHERE feature_set_version = $1 AND d->>'name' = 'mrr'`, [catalog.version]);
+    expect(set.mrr).toBe('Pays {value} a month');
   });
 
   it('replaces the rows of a date when it is built again instead of adding to them', async () => {

@@ -27,15 +27,25 @@ const base = {
    * activity" for days_since_last_activity: no snake_case, at most 32 characters.
    */
   label: z.string().min(2).max(32).refine((s) => !/_/.test(s), 'a label is plain words, not snake_case').optional(),
+  /*
+   * The wording (label, description, singular, whenNull, yesNo, levels) is presentation only: it is
+   * left out of the feature-set version, so rewording a sentence never makes trained models stale.
+   */
   description: z.string().min(5).refine((s) => s.includes('{value}'), 'must contain the {value} placeholder'),
   /**
    * The description for a value shown as exactly 1, where the plural would read wrong ("{value}
-   * invoice due ..." beside "{value} invoices due ..."). Presentation only: it is left out of the
-   * feature-set version, so adding or rewording one never makes trained models stale.
+   * invoice due ..." beside "{value} invoices due ...").
    */
   singular: z.string().min(5).refine((s) => s.includes('{value}'), 'must contain the {value} placeholder').optional(),
   /** Plain-language text when the value is NULL (e.g. "No NPS response yet"). */
   whenNull: z.string().min(3).optional(),
+  /**
+   * A flag's (unit `flag`) sentence at 1 and at 0, e.g. "Billed annually" and "Billed monthly", in
+   * place of its description with the number ("Billed annually: 1").
+   */
+  yesNo: z.strictObject({ yes: z.string().min(3), no: z.string().min(3) }).optional(),
+  /** An ordinal's (unit `ordinal`) name for each whole value from 0, shown after the number: "Plan tier 3 (business)". */
+  levels: z.array(z.string().min(1).max(40)).min(2).max(50).optional(),
   /**
    * How churn risk moves as the value rises, where domain knowledge says so (more days late, more
    * escalations: `increasing`; more active days: `decreasing`). Training constrains the model so the
