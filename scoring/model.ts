@@ -26,8 +26,8 @@ export interface ScoringModel {
   familySlots: Int8Array;
   /** typical value among retained training accounts, per feature (null when unknown) */
   references: (number | string | null)[];
-  /** what a row must look like to be scored (training/contract.ts), with its features by name */
-  contract: InputContract & { byName: Map<string, ContractFeature> };
+  /** what a row must look like to be scored (training/contract.ts), with its features by name and the features training left out */
+  contract: InputContract & { byName: Map<string, ContractFeature>; leftOut: ReadonlySet<string> };
   /** calibrated probability, log-odds and per-feature contributions of one row */
   score(row: Readonly<Record<string, RowValue>>): RowScore;
   /** the plain-language sentence for feature `i` at `value`, against the model's reference */
@@ -50,7 +50,7 @@ export function scoringModel(input: unknown, opts: { version: number; catalog?: 
     families,
     familySlots: Int8Array.from(families, (f) => (FAMILIES as readonly string[]).indexOf(f)),
     references: scorer.references,
-    contract: { ...contract, byName: new Map(contract.features.map((f) => [f.name, f])) },
+    contract: { ...contract, byName: new Map(contract.features.map((f) => [f.name, f])), leftOut: new Set(contract.left_out) },
     score: (row) => scorer.score(row),
     describe: (i, value) => sentences[i](value),
   };

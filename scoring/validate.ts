@@ -24,6 +24,9 @@ export interface CheckedRow {
 /** Keys that describe the account rather than feed the model. */
 const ACCOUNT_KEYS = new Set(['id', 'segment', 'tenure_days']);
 
+/** Whether key `k` of a row is not a model input but is expected there: the account's keys, and features training left out (not scored). */
+const passesOver = (model: ScoringModel, k: string): boolean => ACCOUNT_KEYS.has(k) || model.contract.leftOut.has(k);
+
 export interface CheckOptions {
   /** score features the row lacks as missing values (and say so) instead of refusing the row */
   allowMissing?: boolean;
@@ -72,9 +75,8 @@ function checkValue(f: ContractFeature, v: unknown, text: boolean): RowValue | R
 /**
  * Whether a row can be scored as it is, with no copy: every feature present, each value already what
  * the model takes (null, a finite number within the feature's domain, or a known category without
- * surrounding spaces), and no key
- * but the features and the account's. Most API rows are; any other row goes the long way, which
- * converts values and names each problem.
+ * surrounding spaces), and no key but the features, the account's and those training left out. Most
+ * API rows are; any other row goes the long way, which converts values and names each problem.
  */
 function usableAsIs(model: ScoringModel, inst: Record<string, unknown>): boolean {
   const byName = model.contract.byName;
@@ -82,7 +84,7 @@ function usableAsIs(model: ScoringModel, inst: Record<string, unknown>): boolean
   for (const k in inst) {
     const f = byName.get(k);
     if (f === undefined) {
-      if (ACCOUNT_KEYS.has(k)) continue;
+      if (passesOver(model, k)) continue;
       return false;
     }
     features++;
@@ -120,7 +122,7 @@ function checkRow(model: ScoringModel, inst: Record<string, unknown>, r: number,
     const { id, segment } = checkAccountKeys(model, inst, text, r, problems);
     return { id, segment, row: inst as Record<string, RowValue>, imputed: [] };
   }
-  for (const k in inst) if (!model.contract.byName.has(k) && !ACCOUNT_KEYS.has(k)) problems.push({ row: r, feature: k, reason: 'unknown feature: the model does not use it' });
+  for (const k in inst) if (!model.contract.byName.has(k) && !passesOver(model, k)) problems.push({ row: r, feature: k, reason: 'unknown feature: the model does not use it' });
   const row: Record<string, RowValue> = {};
   const imputed: string[] = [];
   for (const f of model.contract.features) {

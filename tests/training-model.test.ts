@@ -10,6 +10,8 @@ import { compileNetwork, activationBuffers, createRng, forward } from '../traini
 import { encodeColumns } from '../training/preprocess.ts';
 import { createScorer } from '../training/scorer.ts';
 import { syntheticTable } from '../training/synthetic.ts';
+import { scoringModel } from '../scoring/model.ts';
+import { checkRows } from '../scoring/validate.ts';
 import { trainModel, type TrainOptions, type TrainResult } from '../training/train.ts';
 import type { PreparedTable } from '../training/table.ts';
 
@@ -231,5 +233,25 @@ describe('a table with its own validation rows', () => {
     expect(b.artifact.gbdt).toEqual(a.artifact.gbdt);
     expect(b.artifact.calibration).toEqual(a.artifact.calibration);
     expect(b.metrics.test!.auc).not.toBe(a.metrics.test!.auc);
+  });
+});
+
+describe('features training leaves out', () => {
+  it('are named in the contract, and a row may carry them: they are accepted and not scored, while any other key is refused', async () => {
+    const n = table.ids.length;
+    const withConstant: PreparedTable = { ...table, columns: [...table.columns, { name: 'on_trial', kind: 'numeric', values: new Array(n).fill(0), family: 'commercial', unit: 'flag' }] };
+    const r = await trainModel(withConstant, quick(8, ['logistic']));
+    expect(r.excluded.constant).toEqual(['on_trial']);
+    expect(r.artifact.input_contract!.left_out).toEqual(['on_trial']);
+    const model = scoringModel(r.artifact, { version: 0 });
+    expect(model.featureNames).not.toContain('on_trial');
+    const row = rowOf(table, 7);
+    const [plain] = checkRows(model, [row]);
+    const [carried] = checkRows(model, [{ ...row, on_trial: 1 }]);
+    expect(model.score(carried.row)).toEqual(model.score(plain.row));
+    // the long way too (a value that needs converting)
+    const numeric = table.columns.find((c) => c.kind === 'numeric' && typeof row[c.name] === 'number')!.name;
+    expect(checkRows(model, [{ ...row, on_trial: 'yes', [numeric]: true }])).toHaveLength(1);
+    expect(() => checkRows(model, [{ ...row, on_triall: 1 }])).toThrow(/on_triall: unknown feature: the model does not use it/);
   });
 });

@@ -35,6 +35,11 @@ export const InputContract = z.object({
   features: z.array(ContractFeature),
   /** the account segments (source.accounts.segment) seen in training, when known */
   account_segments: z.array(z.string()).optional(),
+  /**
+   * features of the table that training left out (one value on every training row, or nearly always
+   * missing): a row may carry them, and they are not scored; any other key is refused
+   */
+  left_out: z.array(z.string()).optional(),
 });
 export type InputContract = z.infer<typeof InputContract>;
 
@@ -64,7 +69,7 @@ export function domainOf(unit: string | undefined, range: { min: number; max: nu
  * rows, categories from every row of the table (a category seen only in held-out rows is known to the
  * data, and the model scores it in its rare bucket).
  */
-export function buildContract(table: PreparedTable, rows: readonly number[], pre: Preprocessing, featureSetVersion: string | null): InputContract {
+export function buildContract(table: PreparedTable, rows: readonly number[], pre: Preprocessing, featureSetVersion: string | null, leftOut: readonly string[] = []): InputContract {
   const byName = new Map(table.columns.map((c) => [c.name, c]));
   const features = pre.columns.map((spec): ContractFeature => {
     const col = byName.get(spec.name)!;
@@ -93,7 +98,7 @@ export function buildContract(table: PreparedTable, rows: readonly number[], pre
     };
   });
   const segments = table.context?.segment ? [...new Set(rows.map((i) => table.context!.segment![i]).filter((s) => typeof s === 'string' && s !== ''))].sort() : [];
-  return { feature_set_version: featureSetVersion, features, ...(segments.length ? { account_segments: segments } : {}) };
+  return { feature_set_version: featureSetVersion, features, ...(segments.length ? { account_segments: segments } : {}), ...(leftOut.length ? { left_out: [...leftOut] } : {}) };
 }
 
 /**

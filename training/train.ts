@@ -392,7 +392,7 @@ function evaluateChosen(table: PreparedTable, s: Splits, inputs: Inputs, held: H
 }
 
 /** Stage 7: the artifact, with its input contract; explanations start from the reference row (each feature's typical retained value). */
-function buildArtifact(table: PreparedTable, s: Splits, inputs: Inputs, chosen: Fitted, calibration: Calibration, trained: Trained, backend: string, opts: TrainOptions): ModelArtifact {
+function buildArtifact(table: PreparedTable, s: Splits, inputs: Inputs, chosen: Fitted, calibration: Calibration, trained: Trained, backend: string, opts: TrainOptions, excluded: ExcludedFeatures): ModelArtifact {
   const { pre } = inputs;
   const featureSetVersion = table.source.kind === 'database' ? table.source.featureSetVersion : null;
   return {
@@ -408,7 +408,7 @@ function buildArtifact(table: PreparedTable, s: Splits, inputs: Inputs, chosen: 
     calibration,
     explanation_reference: trained.kind === 'gbdt' ? [] : Array.from(encodeReference(pre)),
     references: Object.fromEntries(pre.columns.map((c) => [c.name, c.reference])),
-    input_contract: buildContract(table, s.train, pre, featureSetVersion),
+    input_contract: buildContract(table, s.train, pre, featureSetVersion, [...excluded.constant, ...excluded.mostly_missing]),
     training: {
       seed: opts.seed,
       backend,
@@ -441,7 +441,7 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
   const held = await crossValidate(table, s, inputs, candidates, opts, log);
   const { chosen, calibration, trained, fittedRows } = await chooseAndCalibrate(table, s, candidates, held, inputs, opts, log);
   const { metrics, comparison } = evaluateChosen(table, s, inputs, held, chosen, calibration, trained, opts, log);
-  const artifact = buildArtifact(table, s, inputs, chosen, calibration, trained, backend, opts);
+  const artifact = buildArtifact(table, s, inputs, chosen, calibration, trained, backend, opts, qa.excluded);
   artifact.importance = explainRows(artifact, table, s.test.length ? s.test : held.rows, s.test.length ? 'test' : 'validation');
   log(`explanations: additivity error at most ${artifact.importance.max_additivity_error.toExponential(1)} on ${artifact.importance.rows} ${artifact.importance.split} rows`);
   const params = { model: chosen.params, excluded_features: qa.excluded, calibration_folds: held.folds, final_fit_rows: fittedRows, refit: opts.refit ?? true, positive_weight: inputs.positiveWeight, class_weight: inputs.weighting, valid_share: opts.validShare ?? 0.2, min_category_count: opts.minCategoryCount ?? 10, hinge_quantiles: opts.hingeQuantiles ?? [0.5], seed: opts.seed };

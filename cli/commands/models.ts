@@ -66,6 +66,7 @@ export function formatModel(d: ModelDetails, contract: InputContract | null, set
   if (contract) {
     const directed = contract.features.filter((f) => f.risk).length;
     lines.push(`inputs     ${contract.features.length} features (${directed} with a declared risk direction)${contract.account_segments ? `; account segments ${contract.account_segments.join(', ')}` : ''}`);
+    if (contract.left_out?.length) lines.push(`left out   ${contract.left_out.join(', ')} (one value or nearly always missing in training: accepted in rows, not scored)`);
     const byFamily = new Map<string, string[]>();
     for (const f of contract.features) {
       const what = f.type === 'categorical' ? `{${(f.categories ?? []).slice(0, 6).join(', ')}${(f.categories?.length ?? 0) > 6 ? ', ...' : ''}}`
