@@ -68,6 +68,10 @@ describe('scores people can trust', () => {
     expect(m.input_contract.account_segments).toEqual(['enterprise', 'mid_market', 'smb']);
     // the snake_case twins of the registry fields
     expect([m.model_type, m.feature_set_version, m.created_at]).toEqual([m.modelType, m.featureSetVersion, m.createdAt]);
+    // the same entry by its alias
+    const byAlias = await get('/v1/models/champion');
+    expect(byAlias.statusCode).toBe(200);
+    expect(byAlias.json()).toEqual(m);
   });
 
   it('refuses predict instances that break the contract, listing every problem, and imputes absent features only when asked', async () => {

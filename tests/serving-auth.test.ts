@@ -107,7 +107,8 @@ describe('authentication, validation and error shape', () => {
       { method: 'GET', url: '/v1/accounts?tier=DROP%20TABLE', status: 400 },
       { method: 'GET', url: `/v1/accounts/${id}/history?limit=abc`, status: 400 },
       { method: 'GET', url: `/v1/accounts/${id}/score-change?from=never`, status: 400 },
-      { method: 'GET', url: '/v1/models/abc', status: 400 },
+      { method: 'GET', url: '/v1/models/Bad!', status: 400 },
+      { method: 'GET', url: '/v1/models/abc', status: 404 }, // an alias name that names no model
       { method: 'GET', url: '/v1/models/0', status: 400 },
       { method: 'GET', url: '/v1/models/999999', status: 404 },
       { method: 'GET', url: '/v1/reports/999999', status: 404 },

@@ -5,7 +5,7 @@ import { parseArtifact } from '../../training/artifact.ts';
 import { getModel, listModels, loadModel, promoteOrExplain } from '../../training/registry/index.ts';
 import { requireScope } from '../auth.ts';
 import type { AppDeps } from '../deps.ts';
-import { AliasBodySchema, AliasParamsSchema, AliasResponseSchema, ModelResponseSchema, modelResponse, VersionParamsSchema } from '../schemas/models.ts';
+import { AliasBodySchema, AliasParamsSchema, AliasResponseSchema, ModelRefParamsSchema, ModelResponseSchema, modelResponse } from '../schemas/models.ts';
 import { errorResponses } from '../schemas/errors.ts';
 import { z } from 'zod';
 
@@ -23,8 +23,8 @@ export function modelRoutes(deps: AppDeps): FastifyPluginAsyncZod {
 
     app.get('/models/:version', {
       onRequest: read,
-      schema: { tags: ['models'], summary: 'One registry entry', security: [{ bearer: [] }],
-        params: VersionParamsSchema, response: { 200: ModelResponseSchema, ...errorResponses } },
+      schema: { tags: ['models'], summary: 'One registry entry, by version or alias, with its input contract', security: [{ bearer: [] }],
+        params: ModelRefParamsSchema, response: { 200: ModelResponseSchema, ...errorResponses } },
     }, async (req) => {
       const meta = await getModel(deps.pool, req.params.version);
       const contract = meta.status === 'failed' ? null : contractOf(parseArtifact((await loadModel(deps.pool, meta.version)).artifact, `model version ${meta.version}`));

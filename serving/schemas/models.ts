@@ -43,6 +43,12 @@ const Version = z.string().regex(/^v?\d{1,9}$/, 'a version is a positive integer
 
 export const VersionParamsSchema = z.object({ version: Version }).strict();
 
+/** A version, or the alias that names one (`GET /v1/models/champion`). */
+export const ModelRefParamsSchema = z.object({
+  version: z.union([Version, AliasName], { error: 'a model version (7 or v7) or an alias name (champion)' })
+    .describe('a model version (7 or v7), or an alias (champion)').meta({ examples: ['7', 'champion'] }),
+}).strict();
+
 export const AliasParamsSchema = z.object({
   version: VersionParamsSchema.shape.version,
   alias: AliasName.describe('the alias to move, e.g. champion').meta({ examples: ['champion'] }),
