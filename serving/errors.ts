@@ -54,9 +54,12 @@ export function toErrorBody(err: unknown): { status: number; code: ErrorCode; me
   return { status: 500, code: 'CHURN_ERR_INTERNAL', message: 'internal error; the server log has the details under this request id' };
 }
 
-/** The client closed its connection before the answer (mid-body, say): nobody is left to answer. */
+/**
+ * The client closed its connection before the answer (mid-body, say): nobody is left to answer. (A
+ * request whose body has been read whole is destroyed too, by Node, while its client still waits.)
+ */
 function clientGone(request: FastifyRequest): boolean {
-  return request.raw.destroyed || request.raw.socket?.destroyed === true;
+  return request.raw.socket?.destroyed === true || (request.raw.destroyed && !request.raw.complete);
 }
 
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {

@@ -99,6 +99,17 @@ describe('hardening: NUL, disconnects, client errors, logs, caching and abandone
     expect(entries.some((e) => e.msg === 'client closed the connection before the answer')).toBe(true);
   });
 
+  it('logs a refused POST whose client waits for the answer as rejected, not as a client that left', async () => {
+    // Node marks a request destroyed once its body has been read: that alone does not mean the client left
+    lines.length = 0;
+    const res = await fetch(`http://127.0.0.1:${port}/v1/predict`, { method: 'POST', headers: { ...bearer(h.readKey), 'content-type': 'application/json' }, body: '{"instances":[{"not_a_feature":1}]}' });
+    expect(res.status).toBe(400);
+    await res.text();
+    const entries = logged();
+    expect(entries.some((e) => e.msg === 'client closed the connection before the answer'), JSON.stringify(entries)).toBe(false);
+    expect(entries.find((e) => e.msg === 'request rejected')).toMatchObject({ code: 'CHURN_ERR_VALIDATION', status: 400 });
+  });
+
   it('answers a request with headers over the limit, or malformed, with the error shape, a request id, security headers and Connection: close', async () => {
     const healthz = await app.inject({ url: '/healthz' });
     const security = Object.keys(RAW_SECURITY_HEADERS).filter((k) => k !== 'cache-control');
