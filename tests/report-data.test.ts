@@ -4,7 +4,7 @@ import { evaluate, type EvaluationReport } from '../training/evaluate.ts';
 import { riskDeciles } from '../jobs/report/ranking.ts';
 import { buildReportData, parseReportData, ReportDataSchema } from '../jobs/report/data.ts';
 import { psi, psiStatus, PSI_EPSILON } from '../jobs/report/psi.ts';
-import { renderReportHtml, renderReportJson } from '../jobs/report/render.ts';
+import { MIN_CHURNERS_FOR_AUC, renderReportHtml, renderReportJson } from '../jobs/report/render.ts';
 import { FIXTURE_FEATURES, reportInputs } from './report-fixture.ts';
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -126,6 +126,20 @@ describe('renderReportHtml', () => {
     expect(out).not.toContain('<script>');
     expect(out).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(out).toContain('a &amp; b');
+  });
+
+  it('shows a segment\'s or a month\'s AUC only where enough accounts churned to judge it', () => {
+    const few = { segment: 'enterprise', n: 158, churnRate: 1 / 158, predictedMean: 0.007, auc: 1 };
+    const many = { segment: 'smb', n: 940, churnRate: 20 / 940, predictedMean: 0.021, auc: 0.8284 };
+    const out = renderReportHtml({ ...data, segments: [few, many], backtest: [{ month: '2026-09', n: 400, predictedMean: 0.02, actualRate: 3 / 400, auc: 0.9 }] });
+    expect(out).toContain('<td>enterprise</td><td>158</td><td>1</td>');
+    expect(out).toContain('too few churners (1)');
+    expect(out).not.toContain('>1.000<');
+    expect(out).toContain('>0.828<');
+    expect(out).toContain('too few churners (3)');
+    expect(out).toContain(`AUC is shown where at least ${MIN_CHURNERS_FOR_AUC} accounts churned`);
+    // with enough churners everywhere, no note
+    expect(renderReportHtml({ ...data, segments: [many], backtest: [] })).not.toContain('AUC is shown where');
   });
 
   it('renders without a previous model or scorecard', () => {

@@ -100,11 +100,27 @@ function rankingSection(data: ReportData): string {
     + '</div></section>';
 }
 
+/**
+ * Fewer churners than this in a group (a segment, a month) and its AUC says little: one churner
+ * ranked first is an AUC of 1.000. The table then says so instead of the number (the JSON twin keeps it).
+ */
+export const MIN_CHURNERS_FOR_AUC = 10;
+
+/** A group's AUC as its table cell: the number, or why it is not shown. */
+function groupAuc(auc: number | null, churners: number): string {
+  if (auc === null) return 'n/a (one class)';
+  return churners < MIN_CHURNERS_FOR_AUC ? `too few churners (${churners})` : f3(auc);
+}
+
+const FEW_CHURNERS_NOTE = `<p class="note">AUC is shown where at least ${MIN_CHURNERS_FOR_AUC} accounts churned: with fewer, one account moves it a long way.</p>`;
+
 function trustSection(data: ReportData): string {
   const m = data.metrics;
+  const churnersOf = (s: { n: number; churnRate: number }) => Math.round(s.n * s.churnRate);
   const segments = data.segments.length
-    ? '<h3>By segment</h3>' + table(['Segment', 'Accounts', 'Actual churn', 'Predicted churn', 'AUC'],
-      data.segments.map((s) => [esc(s.segment), int(s.n), rate(s.churnRate), rate(s.predictedMean), s.auc === null ? 'n/a (one class)' : f3(s.auc)]))
+    ? '<h3>By segment</h3>' + table(['Segment', 'Accounts', 'Churners', 'Actual churn', 'Predicted churn', 'AUC'],
+      data.segments.map((s) => [esc(s.segment), int(s.n), int(churnersOf(s)), rate(s.churnRate), rate(s.predictedMean), groupAuc(s.auc, churnersOf(s))]))
+      + (data.segments.some((s) => s.auc !== null && churnersOf(s) < MIN_CHURNERS_FOR_AUC) ? FEW_CHURNERS_NOTE : '')
     : '';
   return '<section class="trust"><h2>Can the probabilities and tiers be trusted?</h2><div class="grid">'
     + figure(calibrationChart(data), `Each pair of bars should match. Expected calibration error ${pct(m.ece, 1)}; Brier score ${f3(m.brier)}.`)
@@ -117,7 +133,8 @@ function trustSection(data: ReportData): string {
 function backtestSection(data: ReportData): string {
   return '<section class="backtest"><h2>Backtest over time</h2><div class="grid">'
     + figure(backtestChart(data), 'Month by month, predicted against actual churn on the held-out accounts observed that month.')
-    + '<div>' + table(['Month', 'Accounts', 'Predicted churn', 'Actual churn', 'AUC'], data.backtest.map((b) => [esc(b.month), int(b.n), rate(b.predictedMean), rate(b.actualRate), b.auc === null ? 'n/a' : f3(b.auc)]))
+    + '<div>' + table(['Month', 'Accounts', 'Churners', 'Predicted churn', 'Actual churn', 'AUC'], data.backtest.map((b) => [esc(b.month), int(b.n), int(Math.round(b.n * b.actualRate)), rate(b.predictedMean), rate(b.actualRate), groupAuc(b.auc, Math.round(b.n * b.actualRate))]))
+    + (data.backtest.some((b) => b.auc !== null && Math.round(b.n * b.actualRate) < MIN_CHURNERS_FOR_AUC) ? FEW_CHURNERS_NOTE : '')
     + '</div></div></section>';
 }
 
