@@ -46,7 +46,7 @@ export const VersionParamsSchema = z.object({ version: Version }).strict();
 /** A version, or the alias that names one (`GET /v1/models/champion`). */
 export const ModelRefParamsSchema = z.object({
   version: z.union([Version, AliasName], { error: 'a model version (7 or v7) or an alias name (champion)' })
-    .describe('a model version (7 or v7), or an alias (champion)').meta({ examples: ['7', 'champion'] }),
+    .describe('a model version (7 or v7), or an alias (champion)').meta({ example: 'champion' }),
 }).strict();
 
 export const AliasParamsSchema = z.object({
