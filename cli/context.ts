@@ -56,10 +56,23 @@ export async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>, opts:
   }
 }
 
-/** Validates parsed CLI options with a zod schema; failures become one clear CHURN_ERR_VALIDATION line. */
+/**
+ * Validates parsed CLI options with a zod schema; failures become one clear CHURN_ERR_VALIDATION line.
+ * A number option given other text names that text ("seed: expected a number, got "abc"", not zod's
+ * "received NaN", which is what the text became; "expected a whole number, got "1.5"").
+ */
 export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new ChurnError('CHURN_ERR_VALIDATION', describeIssues(parsed.error.issues));
+  if (!parsed.success) {
+    const given = raw !== null && typeof raw === 'object' ? (raw as Record<PropertyKey, unknown>) : {};
+    const issues = parsed.error.issues.map((i) => {
+      const value = i.path.length === 1 ? given[i.path[0]] : undefined;
+      if (i.code !== 'invalid_type' || typeof value !== 'string') return i;
+      if (i.expected === 'number') return { ...i, message: `expected a number, got ${JSON.stringify(value)}` };
+      return i.expected === 'int' ? { ...i, message: `expected a whole number, got ${JSON.stringify(value)}` } : i;
+    });
+    throw new ChurnError('CHURN_ERR_VALIDATION', describeIssues(issues));
+  }
   return parsed.data;
 }
 

@@ -25,6 +25,7 @@ export function buildProgram(): Command {
     .name('churn')
     .description('Churnlens: churn prediction and customer health from your PostgreSQL data')
     .version('0.1.0')
+    .enablePositionalOptions() // its --version and --help come before a command: `churn report --version 3` is not the program's version
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   // In the order a user meets them: set up, data, features, models, serving.

@@ -43,6 +43,13 @@ describe('churn on the embedded PostgreSQL (no DATABASE_URL)', () => {
     expect(r.code).toBe(0);
     for (const command of ['start', 'ingest', 'train', 'serve']) expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     expect(postgresOn(dataDir)).toEqual([]);
+    // the program's --version before a command; after one it is that command's option, here an unknown one
+    const version = await runChurn(['--version'], env);
+    expect([version.code, version.stdout.trim()]).toEqual([0, '0.1.0']);
+    const misplaced = await runChurn(['report', '--version', '3', '--out', path.join(home, 'r.html')], env);
+    expect(misplaced.code).toBe(1);
+    expect(misplaced.stderr).toMatch(/unknown option '--version'/);
+    expect(misplaced.stdout).not.toContain('0.1.0');
   });
 
   it('a failed command exits 1 with one line and a successful one exits 0, and neither leaves the server running', async () => {

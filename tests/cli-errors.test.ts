@@ -182,3 +182,12 @@ describe('startServer on a taken port', () => {
     }
   });
 });
+
+describe('option errors', () => {
+  it('name the text a number option was given instead of what it became (NaN)', async () => {
+    const seed = await runChurn(['train', '--seed', 'abc'], { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'error' });
+    expect([seed.code, seed.stderr.trim()]).toEqual([1, 'CHURN_ERR_VALIDATION: seed: expected a number, got "abc"']);
+    const whole = await runChurn(['train', '--seed', '1.5'], { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'error' });
+    expect([whole.code, whole.stderr.trim()]).toEqual([1, 'CHURN_ERR_VALIDATION: seed: expected a whole number, got "1.5"']);
+  });
+});
