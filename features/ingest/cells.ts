@@ -33,6 +33,7 @@ const INT8_MIN = -(2n ** 63n);
 const INT8_MAX = 2n ** 63n - 1n;
 const NUMBER_RE = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 const TIMESTAMP_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*([Zz]|[+-]\d{2}(?::?\d{2})?)$/;
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** How a bad value is quoted in a reason: strings in quotes (shortened), other JSON values as JSON. */
 export function show(raw: unknown): string {
@@ -169,12 +170,20 @@ function daysInMonth(year: number, month: number): number {
 }
 
 /**
- * ISO 8601 date and time with an explicit zone (`Z`, `+02:00`, `+0200`, `+02`), to microseconds.
- * Returns UTC as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, which sorts as text in time order.
+ * ISO 8601 date and time with an explicit zone (`Z`, `+02:00`, `+0200`, `+02`), to microseconds, or a
+ * date alone, which is its 00:00 UTC (as the API reads dates). A time without a zone is refused: it
+ * could be any of 26 instants. Returns UTC as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, which sorts as text in
+ * time order.
  */
 export function parseTimestamp(raw: unknown): CellResult {
-  const expected = `expected an ISO 8601 timestamp with time zone (e.g. 2026-01-31T09:30:00Z), got ${show(raw)}`;
+  const expected = `expected an ISO 8601 timestamp with time zone (e.g. 2026-01-31T09:30:00Z) or a date (2026-01-31, read as 00:00 UTC), got ${show(raw)}`;
   if (typeof raw !== 'string') return bad(expected);
+  const day = DATE_RE.exec(raw.trim());
+  if (day) {
+    const [y, mo, d] = [day[1], day[2], day[3]].map(Number);
+    if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return bad(`not a valid date: ${show(raw)}`);
+    return ok(`${day[1]}-${day[2]}-${day[3]}T00:00:00.000000Z`);
+  }
   const m = TIMESTAMP_RE.exec(raw.trim());
   if (!m) return bad(expected);
   const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number);
