@@ -99,10 +99,16 @@ describe('cell coercion', () => {
     expect(parseCell(spec({ type: 'numeric', precision: 5, scale: 2, min: 0, max: 100 }), '100.01')).toEqual({ ok: false, reason: "must be between 0 and 100, got '100.01'" });
   });
 
-  it('accepts true/false, t/f (as PostgreSQL writes them) and 1/0 for booleans, and integers only within the column type', () => {
+  it('accepts true/false, t/f (as PostgreSQL writes them), yes/no, y/n, on/off and 1/0 for booleans, and integers only within the column type', async () => {
     const bool = spec({ type: 'boolean' });
-    expect(['true', 'FALSE', 't', 'F', ' f ', '1', '0', true, 0].map((v) => parseCell(bool, v))).toEqual([true, false, true, false, false, true, false, true, false].map((value) => ({ ok: true, value })));
-    expect(parseCell(bool, 'yes')).toEqual({ ok: false, reason: "expected true, false, t, f, 1 or 0, got 'yes'" });
+    const texts = ['true', 'FALSE', 't', 'F', ' f ', '1', '0', 'Yes', 'no', 'Y', 'n', 'ON', 'off'];
+    expect([...texts, true, 0].map((v) => parseCell(bool, v))).toEqual([true, false, true, false, false, true, false, true, false, true, false, true, false, true, false].map((value) => ({ ok: true, value })));
+    // each text as PostgreSQL reads it
+    for (const t of texts) {
+      const [row] = await query<{ v: boolean }>(db.pool, 'SELECT $1::boolean AS v', [t.trim()]);
+      expect(parseCell(bool, t), t).toEqual({ ok: true, value: row.v });
+    }
+    expect(parseCell(bool, 'maybe')).toEqual({ ok: false, reason: "expected true or false (also t/f, yes/no, y/n, on/off, 1/0), got 'maybe'" });
     expect(parseCell(bool, 'tr').ok).toBe(false);
     expect(parseCell(spec({ type: 'smallint' }), '40000')).toEqual({ ok: false, reason: "out of range for smallint, got '40000'" });
     expect(parseCell(spec({ type: 'integer' }), '2.0')).toEqual({ ok: true, value: 2 });

@@ -58,7 +58,7 @@ describe('line numbers are physical file lines', () => {
       'expected a JSON object, got an array',
       expect.stringMatching(/^unknown column \(event_types has: event_type, feature_area, is_key_feature, description\)$/),
       expect.stringMatching(/^malformed JSON: /),
-      "expected true, false, t, f, 1 or 0, got '2'",
+      "expected true or false (also t/f, yes/no, y/n, on/off, 1/0), got '2'",
     ]);
   });
 
@@ -114,9 +114,9 @@ describe('problem reports', () => {
   });
 
   it('tells a problem repeated on many rows once, with its count and first lines', async () => {
-    const rows = Array.from({ length: 25 }, (_, i) => ({ ...SAMPLES.subscriptions(`rep${i}`)[0], is_trial: i === 10 ? 'maybe' : 'yes' }));
+    const rows = Array.from({ length: 25 }, (_, i) => ({ ...SAMPLES.subscriptions(`rep${i}`)[0], is_trial: i === 10 ? 'maybe' : 'sure' }));
     const e = await rejection('subscriptions', await file('csv', toCsv(rows)));
-    expect(e.message).toMatch(/: 25 problems; first: lines 2, 3, 4 and 21 more, column is_trial: expected true, false, t, f, 1 or 0, got 'yes' \(24 rows\); line 12, column is_trial: expected true, false, t, f, 1 or 0, got 'maybe'; nothing was loaded$/);
+    expect(e.message).toMatch(/: 25 problems; first: lines 2, 3, 4 and 21 more, column is_trial: expected true or false \(also t\/f, yes\/no, y\/n, on\/off, 1\/0\), got 'sure' \(24 rows\); line 12, column is_trial: expected true or false \(also t\/f, yes\/no, y\/n, on\/off, 1\/0\), got 'maybe'; nothing was loaded$/);
     expect(e.details).toHaveLength(20);
     // found in SQL too: the same unknown account on every row
     const orphans = Array.from({ length: 30 }, (_, i) => ({ ...SAMPLES.support_tickets(`orph${i}`)[0], account_id: i < 29 ? 'acc_gone' : 'acc_lost' }));

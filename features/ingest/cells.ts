@@ -151,16 +151,22 @@ function parseNumeric(spec: ColumnSpec, raw: unknown): CellResult {
   return range.ok ? ok(value) : range;
 }
 
-/** true/false, t/f (PostgreSQL's own output, what `\copy ... csv` writes) and 1/0, in any case. */
+const TRUE_TEXT = new Set(['true', 't', 'yes', 'y', 'on', '1']);
+const FALSE_TEXT = new Set(['false', 'f', 'no', 'n', 'off', '0']);
+
+/**
+ * true/false, t/f (PostgreSQL's own output, what `\copy ... csv` writes), yes/no, y/n, on/off (what
+ * spreadsheets and PostgreSQL's input also take) and 1/0, in any case.
+ */
 function parseBoolean(raw: unknown): CellResult {
   if (typeof raw === 'boolean') return ok(raw);
   if (raw === 1 || raw === 0) return ok(raw === 1);
   if (typeof raw === 'string') {
     const s = raw.trim().toLowerCase();
-    if (s === 'true' || s === 't' || s === '1') return ok(true);
-    if (s === 'false' || s === 'f' || s === '0') return ok(false);
+    if (TRUE_TEXT.has(s)) return ok(true);
+    if (FALSE_TEXT.has(s)) return ok(false);
   }
-  return bad(`expected true, false, t, f, 1 or 0, got ${show(raw)}`);
+  return bad(`expected true or false (also t/f, yes/no, y/n, on/off, 1/0), got ${show(raw)}`);
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
