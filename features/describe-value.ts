@@ -97,9 +97,10 @@ export function shownPair(value: number, reference: number, unit?: FeatureDef['u
  * "no value", and the reference is then worded in full, as that text names no number. A value shown
  * as 1 takes the `singular` wording when there is one, and a value that would read as the reference
  * but is not gets the decimals that tell them apart (`shownPair`). A feature the catalogue does not
- * define (a model trained on a prepared table) is described by its name.
+ * define (a model trained on a prepared table) is described by its name. `who` names the reference
+ * (young accounts are explained against the typical retained account of their age).
  */
-export function sentenceOf(name: string, def: FeatureDef | undefined, reference: number | string | null | undefined): (value: number | string | null | undefined) => string {
+export function sentenceOf(name: string, def: FeatureDef | undefined, reference: number | string | null | undefined, who = 'typical retained account'): (value: number | string | null | undefined) => string {
   const label = name.replace(/_/g, ' ');
   const levels = def?.levels;
   const shown = (v: number | string): string => {
@@ -110,7 +111,7 @@ export function sentenceOf(name: string, def: FeatureDef | undefined, reference:
   const yesNo = def?.yesNo;
   const flagText = (v: unknown): string | null => (yesNo && (v === 1 || v === 0) ? (v === 1 ? yesNo.yes : yesNo.no) : null);
   const refText = reference === null || reference === undefined || (typeof reference === 'number' && !Number.isFinite(reference)) ? null : shown(reference);
-  const against = (r: string | null) => (r === null ? '' : `; typical retained account: ${r}`);
+  const against = (r: string | null) => (r === null ? '' : `; ${who}: ${r}`);
   const parts = def ? def.description.split('{value}') : [`${label}: `, ''];
   const one = def?.singular ? def.singular.split('{value}') : parts;
   const sentence = (text: string, tail: string) => `${(text === '1' ? one : parts).join(text)}${tail}`;
@@ -140,6 +141,6 @@ function lowerFirst(text: string): string {
 }
 
 /** The sentence for one value (see `sentenceOf`). */
-export function describeFeature(def: FeatureDef, value: number | null | undefined, reference?: number | null): string {
-  return sentenceOf(def.name, def, reference)(value);
+export function describeFeature(def: FeatureDef, value: number | null | undefined, reference?: number | null, who?: string): string {
+  return sentenceOf(def.name, def, reference, who)(value);
 }

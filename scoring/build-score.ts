@@ -82,6 +82,8 @@ export function buildScore({ model, config, accountId, asOf, row, segment, top, 
   const { tier } = tierOf(health, seg.tiers);
   const standing = status === 'active' ? { tier: tier.name, action: tier.recommended_action } : NOT_CUSTOMER[status];
   const n = top === 'all' ? model.featureNames.length : Math.min(top, model.featureNames.length);
+  // a young account is explained against young retained accounts (the scorer chose the reference)
+  const references = out.young && model.young ? model.young.references : model.references;
   const drivers: Driver[] = topIndices(out.contributions, n).map((i) => {
     const value = row[model.featureNames[i]] ?? null;
     const c = out.contributions[i];
@@ -89,10 +91,10 @@ export function buildScore({ model, config, accountId, asOf, row, segment, top, 
       feature: model.featureNames[i],
       family: model.families[i],
       value,
-      reference: model.references[i] ?? null,
+      reference: references[i] ?? null,
       contribution: c,
       direction: c > 0 ? 'raises_risk' : c < 0 ? 'lowers_risk' : 'neutral',
-      description: model.describe(i, value),
+      description: model.describe(i, value, out.young),
     };
   });
   return {

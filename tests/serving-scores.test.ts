@@ -2,6 +2,7 @@ import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
 import { describeFeature } from '../features/describe-value.ts';
+import type { ModelArtifact } from '../training/artifact.ts';
 import { createOnlineReader, readFeatures } from '../features/online.ts';
 import { healthScore, resolveSegment, tierOf } from '../scoring/health.ts';
 import { baseRateOf } from '../training/artifact.ts';
@@ -32,7 +33,8 @@ describe('scores', () => {
   });
 
   it('returns the contract shape with every feature when top=all, and the contributions add up to the log-odds', async () => {
-    for (const id of h.accountIds.slice(0, 8)) {
+    let youngSeen = 0;
+    for (const id of h.accountIds) {
       const res = await h.app.inject({ url: `/v1/accounts/${id}/score?as_of=${AS_OF.toISOString()}&top=all`, headers: bearer(h.readKey) });
       expect(res.statusCode).toBe(200);
       const s = ScoreSchema.parse(res.json());
@@ -45,13 +47,21 @@ describe('scores', () => {
       expect({ healthy: 'expand', at_risk: 'engage', critical: 'rescue' }[s.tier]).toBe(s.recommended_action);
       const mags = s.drivers.map((d) => Math.abs(d.contribution));
       expect([...mags].sort((a, b) => b - a)).toEqual(mags);
+      // an account in its first 90 days is explained against the young retained accounts
+      const young = (h.artifact as ModelArtifact).young_reference;
+      const tenure = s.drivers.find((d) => d.feature === 'tenure_days')!.value as number | null;
+      const who = young && tenure !== null && tenure < young.max_tenure_days ? `typical retained account in its first ${young.max_tenure_days} days` : undefined;
+      if (who) youngSeen++;
       for (const d of s.drivers) {
         expect(d.family).toBe(h.catalog.byName.get(d.feature)!.family);
-        expect(d.description).toBe(describeFeature(h.catalog.byName.get(d.feature)!, d.value as number | null, d.reference as number | null));
-        if (d.reference !== null) expect(d.description).toMatch(/; typical retained account: /);
+        expect(d.description).toBe(describeFeature(h.catalog.byName.get(d.feature)!, d.value as number | null, d.reference as number | null, who));
+        if (d.reference !== null) expect(d.description).toContain(`; ${who ?? 'typical retained account'}: `);
         expect(d.direction).toBe(d.contribution > 0 ? 'raises_risk' : d.contribution < 0 ? 'lowers_risk' : 'neutral');
       }
     }
+    // both kinds of account were checked
+    expect(youngSeen).toBeGreaterThan(0);
+    expect(youngSeen).toBeLessThan(h.accountIds.length);
   });
 
   it('limits drivers to five by default and to N with top=N, and omits them with explain=false', async () => {

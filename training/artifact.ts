@@ -45,6 +45,20 @@ export const ModelArtifact = z.object({
   input_contract: InputContract.optional(),
   /** typical value per raw feature among retained training rows (median, or most common text) */
   references: z.record(z.string(), z.union([z.number(), z.string()]).nullable()),
+  /**
+   * the reference of young accounts (tenure_days under `max_tenure_days`): the typical retained
+   * account of that age among the training rows (training/preprocess.ts groupReferences), so that a
+   * new account is explained against accounts as new as it is, not against established ones; absent
+   * when the model has no tenure_days or training had too few such rows
+   */
+  young_reference: z.object({
+    max_tenure_days: z.number().int().positive(),
+    /** retained training rows it was taken from */
+    rows: z.number().int().positive(),
+    references: z.record(z.string(), z.union([z.number(), z.string()]).nullable()),
+    /** its encoding (network models), as `explanation_reference` */
+    explanation_reference: z.array(z.number()).optional(),
+  }).optional(),
   training: z.object({
     seed: z.number().int(),
     backend: z.string(),
@@ -81,6 +95,7 @@ export function parseArtifact(raw: unknown, where = 'model artifact'): ModelArti
   const corrupt = (message: string): never => {
     throw new ChurnError('CHURN_ERR_ARTIFACT_CORRUPT', `${where}: ${message}`);
   };
+  if (a.young_reference && a.feature_kinds.tenure_days !== 'numeric') corrupt('a young accounts\' reference without a numeric tenure_days feature');
   if (a.model_type === 'gbdt') {
     if (!a.gbdt) corrupt('a gbdt model without its trees');
     if (a.gbdt!.features.map((f) => f.name).join('\u0000') !== a.feature_names.join('\u0000')) corrupt('feature_names do not match the trees\' features');
@@ -91,6 +106,7 @@ export function parseArtifact(raw: unknown, where = 'model artifact'): ModelArti
   if (a.network.layers[0].kernel.length !== d || a.explanation_reference.length !== d) {
     corrupt(`the network expects ${a.network.layers[0].kernel.length} inputs but the preprocessing produces ${d}`);
   }
+  if (a.young_reference && a.young_reference.explanation_reference?.length !== d) corrupt(`the young accounts' reference has ${a.young_reference.explanation_reference?.length ?? 'no'} encoded inputs, the preprocessing produces ${d}`);
   if (a.preprocessing.columns.map((c) => c.name).join('\u0000') !== a.feature_names.join('\u0000')) corrupt('feature_names do not match the preprocessing columns');
   return a;
 }

@@ -207,13 +207,43 @@ export function encodedSigns(pre: Preprocessing): Int8Array {
   return signs;
 }
 
-/** The encoding of the reference row (each column's `reference`): the point explanations start from. */
-export function encodeReference(pre: Preprocessing): Float64Array {
+/**
+ * The encoding of a reference row: the point explanations start from. By default each column's
+ * `reference`; `references` (by column name) gives another row, such as the young accounts'.
+ */
+export function encodeReference(pre: Preprocessing, references?: Readonly<Record<string, number | string | null>>): Float64Array {
   const out = new Float64Array(pre.encodedNames.length);
   let offset = 0;
   for (const s of pre.columns) {
-    encodeValue(s, s.reference, out, offset);
+    encodeValue(s, references ? references[s.name] ?? null : s.reference, out, offset);
     offset += encodedWidth(s);
+  }
+  return out;
+}
+
+/**
+ * The typical value of each column over `rows` (retained accounts of one group, say): missing where
+ * most of the rows miss it, else the median (numeric) or the most common category (text). Unlike a
+ * column's own `reference`, which is the median of the values present, a group whose accounts mostly
+ * lack a value (new accounts have no earlier period, no invoice due yet) is typically missing it.
+ */
+export function groupReferences(columns: readonly Column[], rows: readonly number[]): Record<string, number | string | null> {
+  const out: Record<string, number | string | null> = {};
+  for (const col of columns) {
+    if (col.kind === 'numeric') {
+      const present = rows.map((i) => col.values[i]).filter((v): v is number => v !== null && Number.isFinite(v)).sort((a, b) => a - b);
+      out[col.name] = present.length * 2 > rows.length ? median(present) : null;
+    } else {
+      const counts = new Map<string, number>();
+      let present = 0;
+      for (const i of rows) {
+        const v = col.values[i];
+        if (v === null) continue;
+        present++;
+        counts.set(v, (counts.get(v) ?? 0) + 1);
+      }
+      out[col.name] = present * 2 > rows.length ? mostCommon(counts) : null;
+    }
   }
   return out;
 }

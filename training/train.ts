@@ -11,7 +11,7 @@ import { fitNetwork, type Matrix, type NetworkFit } from './models/fit.ts';
 import { logisticParams, toFitOptions, type ModelParams } from './models/logistic.ts';
 import { mlpParams } from './models/mlp.ts';
 import { activationBuffers, compileNetwork, createRng, forward, shuffleInPlace, type NetworkWeights } from './models/network.ts';
-import { encodeColumns, encodeReference, encodedSigns, fitPreprocessing, type Preprocessing } from './preprocess.ts';
+import { encodeColumns, encodeReference, encodedSigns, fitPreprocessing, groupReferences, type Preprocessing } from './preprocess.ts';
 import { buildContract } from './contract.ts';
 import { crossFitGbdt, gbdtData, gbdtMargins, refitGbdt, searchGbdt, type GbdtData, type GbdtSettings } from './gbdt-candidate.ts';
 import type { GbdtModel, GbdtParamsInput } from './models/gbdt/index.ts';
@@ -391,10 +391,34 @@ function evaluateChosen(table: PreparedTable, s: Splits, inputs: Inputs, held: H
   return { metrics, comparison };
 }
 
+/** Accounts of fewer days (`tenure_days`) are explained against the young retained accounts (the artifact's `young_reference`). */
+export const YOUNG_MAX_TENURE_DAYS = 90;
+/** The young accounts' reference needs at least this many retained young training rows; with fewer, young accounts use the common one. */
+export const MIN_YOUNG_REFERENCE_ROWS = 30;
+
+/**
+ * The reference of young accounts: the typical retained training account in its first
+ * YOUNG_MAX_TENURE_DAYS days. Against the common reference (mostly established accounts), a new
+ * account's explanation reads its age twice, as opposite drivers ("No invoices due in the last 180
+ * days" raising the risk, "Customer for 9 days" lowering it).
+ */
+function youngReference(table: PreparedTable, s: Splits, pre: Preprocessing, network: boolean): ModelArtifact['young_reference'] {
+  const tenure = table.columns.find((c) => c.name === 'tenure_days');
+  if (tenure?.kind !== 'numeric') return undefined;
+  const rows = s.train.filter((i) => {
+    const t = tenure.values[i];
+    return table.label[i] === 0 && t !== null && t < YOUNG_MAX_TENURE_DAYS;
+  });
+  if (rows.length < MIN_YOUNG_REFERENCE_ROWS) return undefined;
+  const references = groupReferences(table.columns, rows);
+  return { max_tenure_days: YOUNG_MAX_TENURE_DAYS, rows: rows.length, references, ...(network ? { explanation_reference: Array.from(encodeReference(pre, references)) } : {}) };
+}
+
 /** Stage 7: the artifact, with its input contract; explanations start from the reference row (each feature's typical retained value). */
 function buildArtifact(table: PreparedTable, s: Splits, inputs: Inputs, chosen: Fitted, calibration: Calibration, trained: Trained, backend: string, opts: TrainOptions, excluded: ExcludedFeatures): ModelArtifact {
   const { pre } = inputs;
   const featureSetVersion = table.source.kind === 'database' ? table.source.featureSetVersion : null;
+  const young = youngReference(table, s, pre, trained.kind !== 'gbdt');
   return {
     format: ARTIFACT_FORMAT,
     model_type: chosen.modelType,
@@ -408,6 +432,7 @@ function buildArtifact(table: PreparedTable, s: Splits, inputs: Inputs, chosen: 
     calibration,
     explanation_reference: trained.kind === 'gbdt' ? [] : Array.from(encodeReference(pre)),
     references: Object.fromEntries(pre.columns.map((c) => [c.name, c.reference])),
+    ...(young ? { young_reference: young } : {}),
     input_contract: buildContract(table, s.train, pre, featureSetVersion, [...excluded.constant, ...excluded.mostly_missing]),
     training: {
       seed: opts.seed,
