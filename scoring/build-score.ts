@@ -82,8 +82,8 @@ export function buildScore({ model, config, accountId, asOf, row, segment, top, 
   const { tier } = tierOf(health, seg.tiers);
   const standing = status === 'active' ? { tier: tier.name, action: tier.recommended_action } : NOT_CUSTOMER[status];
   const n = top === 'all' ? model.featureNames.length : Math.min(top, model.featureNames.length);
-  // a young account is explained against young retained accounts (the scorer chose the reference)
-  const references = out.young && model.young ? model.young.references : model.references;
+  // a young account is explained against the retained accounts of its age (the scorer chose the band)
+  const references = out.band >= 0 ? model.youngBands[out.band].references : model.references;
   const drivers: Driver[] = topIndices(out.contributions, n).map((i) => {
     const value = row[model.featureNames[i]] ?? null;
     const c = out.contributions[i];
@@ -94,7 +94,7 @@ export function buildScore({ model, config, accountId, asOf, row, segment, top, 
       reference: references[i] ?? null,
       contribution: c,
       direction: c > 0 ? 'raises_risk' : c < 0 ? 'lowers_risk' : 'neutral',
-      description: model.describe(i, value, out.young),
+      description: model.describe(i, value, out.band),
     };
   });
   return {

@@ -26,17 +26,14 @@ export interface ScoringModel {
   familySlots: Int8Array;
   /** typical value among retained training accounts, per feature (null when unknown) */
   references: (number | string | null)[];
-  /**
-   * the young accounts' reference (tenure_days under `maxTenureDays`), when the model has one: a row
-   * the model scores with `young` set is explained against these values
-   */
-  young: { maxTenureDays: number; references: (number | string | null)[] } | null;
+  /** the young accounts' references, youngest first: a row `score` puts in band k is explained against youngBands[k] */
+  youngBands: { maxTenureDays: number; references: (number | string | null)[] }[];
   /** what a row must look like to be scored (training/contract.ts), with its features by name and the features training left out */
   contract: InputContract & { byName: Map<string, ContractFeature>; leftOut: ReadonlySet<string> };
   /** calibrated probability, log-odds and per-feature contributions of one row */
   score(row: Readonly<Record<string, RowValue>>): RowScore;
-  /** the plain-language sentence for feature `i` at `value`, against the model's reference (the young accounts' one with `young`) */
-  describe(i: number, value: RowValue, young?: boolean): string;
+  /** the plain-language sentence for feature `i` at `value`, against the model's reference (young band `band`'s, when 0 or more) */
+  describe(i: number, value: RowValue, band?: number): string;
 }
 
 /** Builds the scoring model of an artifact (registry version `version`); `catalog` gives the sentences. */
@@ -46,9 +43,7 @@ export function scoringModel(input: unknown, opts: { version: number; catalog?: 
   const contract = contractOf(artifact);
   const families = scorer.families;
   const sentences = scorer.featureNames.map((name, i) => sentenceOf(name, opts.catalog?.byName.get(name), scorer.references[i]));
-  const young = scorer.young;
-  const youngWho = young ? `typical retained account in its first ${young.maxTenureDays} days` : '';
-  const youngSentences = young ? scorer.featureNames.map((name, i) => sentenceOf(name, opts.catalog?.byName.get(name), young.references[i], youngWho)) : null;
+  const bandSentences = scorer.youngBands.map((yb) => scorer.featureNames.map((name, i) => sentenceOf(name, opts.catalog?.byName.get(name), yb.references[i], `typical retained account in its first ${yb.maxTenureDays} days`)));
   return {
     version: opts.version,
     modelType: scorer.modelType,
@@ -58,9 +53,9 @@ export function scoringModel(input: unknown, opts: { version: number; catalog?: 
     families,
     familySlots: Int8Array.from(families, (f) => (FAMILIES as readonly string[]).indexOf(f)),
     references: scorer.references,
-    young: young && { maxTenureDays: young.maxTenureDays, references: young.references },
+    youngBands: scorer.youngBands.map((yb) => ({ maxTenureDays: yb.maxTenureDays, references: yb.references })),
     contract: { ...contract, byName: new Map(contract.features.map((f) => [f.name, f])), leftOut: new Set(contract.left_out) },
     score: (row) => scorer.score(row),
-    describe: (i, value, isYoung) => (isYoung && youngSentences ? youngSentences : sentences)[i](value),
+    describe: (i, value, band = -1) => (band >= 0 ? bandSentences[band] : sentences)[i](value),
   };
 }

@@ -9,8 +9,8 @@ const logit = (p: number) => Math.log(Math.max(1e-12, p) / Math.max(1e-12, 1 - p
  * Why a score moved: per feature, the change in contribution between two stored scores (largest
  * first). On the log-odds scale, logit_change = base_value_change + sum(contribution_change); the base
  * value changes when the two scores come from different models (`model_changed`: then part of the
- * change is the models' difference, not the account's), or when the account passed its first 90 days
- * in between (it is then explained against the established accounts' reference).
+ * change is the models' difference, not the account's), or when the account passed its first 30 or
+ * 90 days in between (it is then explained against the references of older accounts).
  */
 export function scoreChange(from: Score, to: Score): Change {
   const a = new Map<string, Driver>(from.drivers.map((d) => [d.feature, d]));

@@ -17,13 +17,13 @@ import { backoffSeconds } from '../jobs/alerts/deliver.ts';
 function linearModel(weights: Record<string, number>, families: Record<string, string>): ScoringModel {
   const names = Object.keys(weights);
   return {
-    version: 1, modelType: 'logistic', featureSetVersion: null, baseRate: 0.1, featureNames: names, families: names.map((n) => families[n]), references: names.map(() => 0), young: null,
+    version: 1, modelType: 'logistic', featureSetVersion: null, baseRate: 0.1, featureNames: names, families: names.map((n) => families[n]), references: names.map(() => 0), youngBands: [],
     familySlots: Int8Array.from(names, (n) => (FAMILIES as readonly string[]).indexOf(families[n])),
     contract: { feature_set_version: null, features: [], byName: new Map(), leftOut: new Set() },
     score: (row) => {
       const contributions = names.map((n) => weights[n] * Number(row[n] ?? 0));
       const logit = -1 + contributions.reduce((a, b) => a + b, 0);
-      return { probability: 1 / (1 + Math.exp(-logit)), logit, baseValue: -1, contributions: Float64Array.from(contributions), young: false };
+      return { probability: 1 / (1 + Math.exp(-logit)), logit, baseValue: -1, contributions: Float64Array.from(contributions), band: -1 };
     },
     describe: (i, v) => `${names[i]} is ${v}`,
   };

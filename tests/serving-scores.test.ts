@@ -48,9 +48,9 @@ describe('scores', () => {
       const mags = s.drivers.map((d) => Math.abs(d.contribution));
       expect([...mags].sort((a, b) => b - a)).toEqual(mags);
       // an account in its first 90 days is explained against the young retained accounts
-      const young = (h.artifact as ModelArtifact).young_reference;
       const tenure = s.drivers.find((d) => d.feature === 'tenure_days')!.value as number | null;
-      const who = young && tenure !== null && tenure < young.max_tenure_days ? `typical retained account in its first ${young.max_tenure_days} days` : undefined;
+      const band = (h.artifact as ModelArtifact).young_references?.find((b) => tenure !== null && tenure < b.max_tenure_days);
+      const who = band ? `typical retained account in its first ${band.max_tenure_days} days` : undefined;
       if (who) youngSeen++;
       for (const d of s.drivers) {
         expect(d.family).toBe(h.catalog.byName.get(d.feature)!.family);

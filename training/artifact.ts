@@ -46,19 +46,19 @@ export const ModelArtifact = z.object({
   /** typical value per raw feature among retained training rows (median, or most common text) */
   references: z.record(z.string(), z.union([z.number(), z.string()]).nullable()),
   /**
-   * the reference of young accounts (tenure_days under `max_tenure_days`): the typical retained
-   * account of that age among the training rows (training/preprocess.ts groupReferences), so that a
-   * new account is explained against accounts as new as it is, not against established ones; absent
-   * when the model has no tenure_days or training had too few such rows
+   * the references of young accounts, youngest band first: an account whose tenure_days is under a
+   * band's `max_tenure_days` (the first such band) is explained against the typical retained training
+   * account of that age (training/preprocess.ts groupReferences), not against established ones;
+   * absent when the model has no tenure_days or training had too few young rows
    */
-  young_reference: z.object({
+  young_references: z.array(z.object({
     max_tenure_days: z.number().int().positive(),
-    /** retained training rows it was taken from */
+    /** retained training rows it was taken from (tenure_days under max_tenure_days) */
     rows: z.number().int().positive(),
     references: z.record(z.string(), z.union([z.number(), z.string()]).nullable()),
     /** its encoding (network models), as `explanation_reference` */
     explanation_reference: z.array(z.number()).optional(),
-  }).optional(),
+  })).min(1).optional(),
   training: z.object({
     seed: z.number().int(),
     backend: z.string(),
@@ -95,7 +95,9 @@ export function parseArtifact(raw: unknown, where = 'model artifact'): ModelArti
   const corrupt = (message: string): never => {
     throw new ChurnError('CHURN_ERR_ARTIFACT_CORRUPT', `${where}: ${message}`);
   };
-  if (a.young_reference && a.feature_kinds.tenure_days !== 'numeric') corrupt('a young accounts\' reference without a numeric tenure_days feature');
+  const bands = a.young_references ?? [];
+  if (bands.length && a.feature_kinds.tenure_days !== 'numeric') corrupt('young accounts\' references without a numeric tenure_days feature');
+  if (bands.some((b, k) => k > 0 && b.max_tenure_days <= bands[k - 1].max_tenure_days)) corrupt('young accounts\' references out of order (youngest band first)');
   if (a.model_type === 'gbdt') {
     if (!a.gbdt) corrupt('a gbdt model without its trees');
     if (a.gbdt!.features.map((f) => f.name).join('\u0000') !== a.feature_names.join('\u0000')) corrupt('feature_names do not match the trees\' features');
@@ -106,7 +108,7 @@ export function parseArtifact(raw: unknown, where = 'model artifact'): ModelArti
   if (a.network.layers[0].kernel.length !== d || a.explanation_reference.length !== d) {
     corrupt(`the network expects ${a.network.layers[0].kernel.length} inputs but the preprocessing produces ${d}`);
   }
-  if (a.young_reference && a.young_reference.explanation_reference?.length !== d) corrupt(`the young accounts' reference has ${a.young_reference.explanation_reference?.length ?? 'no'} encoded inputs, the preprocessing produces ${d}`);
+  for (const b of bands) if (b.explanation_reference?.length !== d) corrupt(`the young accounts' reference (first ${b.max_tenure_days} days) has ${b.explanation_reference?.length ?? 'no'} encoded inputs, the preprocessing produces ${d}`);
   if (a.preprocessing.columns.map((c) => c.name).join('\u0000') !== a.feature_names.join('\u0000')) corrupt('feature_names do not match the preprocessing columns');
   return a;
 }

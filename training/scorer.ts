@@ -17,8 +17,8 @@ export interface RowScore {
   baseValue: number;
   /** per raw feature (featureNames order), on the calibrated log-odds scale; base + sum = logit */
   contributions: Float64Array;
-  /** explained against the young accounts' reference (see Scorer.young) rather than the common one */
-  young: boolean;
+  /** which reference the row is explained against: the index of its young band (Scorer.youngBands), or -1 for the common one */
+  band: number;
 }
 
 export interface Scorer {
@@ -30,10 +30,11 @@ export interface Scorer {
   /** typical value among retained training rows, featureNames order */
   references: (number | string | null)[];
   /**
-   * the young accounts' reference, when the artifact has one: rows whose tenure_days is under
-   * `maxTenureDays` are explained against `references` (featureNames order) and `baseValue`
+   * the young accounts' references, youngest first (empty when the artifact has none): a row whose
+   * tenure_days is under a band's `maxTenureDays` (the first such band) is explained against its
+   * `references` (featureNames order) and `baseValue`
    */
-  young: { maxTenureDays: number; references: (number | string | null)[]; baseValue: number } | null;
+  youngBands: { maxTenureDays: number; references: (number | string | null)[]; baseValue: number }[];
   baseValue: number;
   /** scores one row of raw values keyed by feature name; absent features count as missing */
   score(row: Record<string, RawValue>): RowScore;
@@ -42,24 +43,25 @@ export interface Scorer {
   missingFeatures(keys: Iterable<string>): string[];
 }
 
-/** Whether a row is explained against the young accounts' reference: its tenure_days is under the bound. */
-function isYoung(row: Record<string, RawValue>, maxTenureDays: number): boolean {
+/** The young band a row is explained against: the first whose bound its tenure_days is under (-1: none, the common reference). */
+function bandOf(row: Record<string, RawValue>, bands: readonly { max_tenure_days: number }[]): number {
+  if (bands.length === 0) return -1;
   const v = row.tenure_days;
   const t = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  return t >= 0 && t < maxTenureDays;
+  if (!(t >= 0)) return -1;
+  return bands.findIndex((b) => t < b.max_tenure_days);
 }
 
 /** The parts of a scorer that depend only on the artifact's description of its features. */
-function describeFeatures(artifact: ModelArtifact, youngBase: number | null) {
+function describeFeatures(artifact: ModelArtifact, bands: readonly { max_tenure_days: number; references: ModelArtifact['references'] }[], bandBase: readonly number[]) {
   const featureNames = [...artifact.feature_names];
-  const yr = artifact.young_reference;
   return {
     modelType: artifact.model_type,
     featureNames,
     families: featureNames.map((f) => artifact.feature_families[f] ?? 'other'),
     kinds: featureNames.map((f) => artifact.feature_kinds[f]),
     references: featureNames.map((f) => artifact.references[f] ?? null),
-    young: yr && youngBase !== null ? { maxTenureDays: yr.max_tenure_days, references: featureNames.map((f) => yr.references[f] ?? null), baseValue: youngBase } : null,
+    youngBands: bands.map((b, k) => ({ maxTenureDays: b.max_tenure_days, references: featureNames.map((f) => b.references[f] ?? null), baseValue: bandBase[k] })),
     missingFeatures: (keys: Iterable<string>) => {
       const have = new Set(keys);
       return featureNames.filter((f) => !have.has(f));
@@ -90,22 +92,22 @@ function treeScorer(artifact: ModelArtifact): Scorer {
   const reference = encodeRow(c, artifact.references, new Float64Array(d));
   const pathDependent = artifact.explanation === 'tree_path_dependent';
   const explainer = pathDependent ? createTreeExplainer(c) : createReferenceExplainer(c, reference);
-  const yr = pathDependent ? undefined : artifact.young_reference;
-  const youngExplainer = yr ? createReferenceExplainer(c, encodeRow(c, yr.references, new Float64Array(d))) : null;
+  const bands = pathDependent ? [] : artifact.young_references ?? [];
+  const bandExplainers = bands.map((yb) => createReferenceExplainer(c, encodeRow(c, yb.references, new Float64Array(d))));
   const x = new Float64Array(d);
   const phi = new Float64Array(d);
   const baseValue = a * explainer.baseValue + b;
-  const youngBase = youngExplainer ? a * youngExplainer.baseValue + b : baseValue;
+  const bandBase = bandExplainers.map((e) => a * e.baseValue + b);
   const score = (row: Record<string, RawValue>): RowScore => {
     if (row === null || typeof row !== 'object') throw new ChurnError('CHURN_ERR_VALIDATION', 'a row to score must be an object of feature values');
-    const young = youngExplainer !== null && isYoung(row, yr!.max_tenure_days);
-    const margin = (young ? youngExplainer : explainer).explain(encodeRow(c, row, x), phi);
+    const band = bandOf(row, bands);
+    const margin = (band >= 0 ? bandExplainers[band] : explainer).explain(encodeRow(c, row, x), phi);
     const contributions = new Float64Array(d);
     for (let j = 0; j < d; j++) contributions[j] = a * phi[j];
     const logit = a * margin + b;
-    return { probability: sigmoid(logit), logit, baseValue: young ? youngBase : baseValue, contributions, young };
+    return { probability: sigmoid(logit), logit, baseValue: band >= 0 ? bandBase[band] : baseValue, contributions, band };
   };
-  return { ...describeFeatures(artifact, yr ? youngBase : null), baseValue, score, scoreMany: (rows) => rows.map(score) };
+  return { ...describeFeatures(artifact, bands, bandBase), baseValue, score, scoreMany: (rows) => rows.map(score) };
 }
 
 function networkScorer(artifact: ModelArtifact): Scorer {
@@ -113,8 +115,8 @@ function networkScorer(artifact: ModelArtifact): Scorer {
   const net = compileNetwork(artifact.network!);
   const reference = Float64Array.from(artifact.explanation_reference);
   const explainer = createExplainer(net, reference);
-  const yr = artifact.young_reference;
-  const youngExplainer = yr ? createExplainer(net, Float64Array.from(yr.explanation_reference!)) : null;
+  const bands = artifact.young_references ?? [];
+  const bandExplainers = bands.map((yb) => createExplainer(net, Float64Array.from(yb.explanation_reference!)));
   const { a, b } = artifact.calibration;
   const d = pre.encodedNames.length;
   const x = new Float64Array(d);
@@ -128,19 +130,19 @@ function networkScorer(artifact: ModelArtifact): Scorer {
   const indexes = pre.columns.map((s) => (s.kind === 'text' ? new Map(s.categories.map((c, k) => [c, k])) : undefined));
   const featureNames = [...artifact.feature_names];
   const baseValue = a * explainer.baseValue + b;
-  const youngBase = youngExplainer ? a * youngExplainer.baseValue + b : baseValue;
+  const bandBase = bandExplainers.map((e) => a * e.baseValue + b);
 
   const score = (row: Record<string, RawValue>): RowScore => {
     if (row === null || typeof row !== 'object') throw new ChurnError('CHURN_ERR_VALIDATION', 'a row to score must be an object of feature values');
     const cols = pre.columns;
     for (let j = 0; j < cols.length; j++) encodeValue(cols[j], row[cols[j].name], x, offsets[j], indexes[j]);
-    const young = youngExplainer !== null && isYoung(row, yr!.max_tenure_days);
-    const raw = (young ? youngExplainer : explainer).explain(x, encoded);
+    const band = bandOf(row, bands);
+    const raw = (band >= 0 ? bandExplainers[band] : explainer).explain(x, encoded);
     const contributions = new Float64Array(featureNames.length);
     for (let k = 0; k < d; k++) contributions[pre.encodedToRaw[k]] += a * encoded[k];
     const logit = a * raw + b;
-    return { probability: sigmoid(logit), logit, baseValue: young ? youngBase : baseValue, contributions, young };
+    return { probability: sigmoid(logit), logit, baseValue: band >= 0 ? bandBase[band] : baseValue, contributions, band };
   };
 
-  return { ...describeFeatures(artifact, yr ? youngBase : null), baseValue, score, scoreMany: (rows) => rows.map(score) };
+  return { ...describeFeatures(artifact, bands, bandBase), baseValue, score, scoreMany: (rows) => rows.map(score) };
 }

@@ -391,34 +391,40 @@ function evaluateChosen(table: PreparedTable, s: Splits, inputs: Inputs, held: H
   return { metrics, comparison };
 }
 
-/** Accounts of fewer days (`tenure_days`) are explained against the young retained accounts (the artifact's `young_reference`). */
-export const YOUNG_MAX_TENURE_DAYS = 90;
-/** The young accounts' reference needs at least this many retained young training rows; with fewer, young accounts use the common one. */
+/**
+ * Accounts in their first days (`tenure_days` under each bound, the first that applies) are explained
+ * against the retained accounts of that age: the artifact's `young_references`.
+ */
+export const YOUNG_BANDS_DAYS = [30, 90] as const;
+/** A band needs at least this many retained training rows; without it, its accounts fall to the next band (or the common reference). */
 export const MIN_YOUNG_REFERENCE_ROWS = 30;
 
 /**
- * The reference of young accounts: the typical retained training account in its first
- * YOUNG_MAX_TENURE_DAYS days. Against the common reference (mostly established accounts), a new
- * account's explanation reads its age twice, as opposite drivers ("No invoices due in the last 180
- * days" raising the risk, "Customer for 9 days" lowering it).
+ * The references of young accounts: the typical retained training account in its first 30 days and
+ * in its first 90. Against the common reference (mostly established accounts), a new account's
+ * explanation reads its age as drivers of its own ("Customer for 9 days; typical retained account:
+ * 774", "Not a customer 90 days ago"), and one of a few days its missing first invoice.
  */
-function youngReference(table: PreparedTable, s: Splits, pre: Preprocessing, network: boolean): ModelArtifact['young_reference'] {
+function youngReferences(table: PreparedTable, s: Splits, pre: Preprocessing, network: boolean): ModelArtifact['young_references'] {
   const tenure = table.columns.find((c) => c.name === 'tenure_days');
   if (tenure?.kind !== 'numeric') return undefined;
-  const rows = s.train.filter((i) => {
-    const t = tenure.values[i];
-    return table.label[i] === 0 && t !== null && t < YOUNG_MAX_TENURE_DAYS;
+  const bands = YOUNG_BANDS_DAYS.flatMap((max) => {
+    const rows = s.train.filter((i) => {
+      const t = tenure.values[i];
+      return table.label[i] === 0 && t !== null && t >= 0 && t < max;
+    });
+    if (rows.length < MIN_YOUNG_REFERENCE_ROWS) return [];
+    const references = groupReferences(table.columns, rows);
+    return [{ max_tenure_days: max, rows: rows.length, references, ...(network ? { explanation_reference: Array.from(encodeReference(pre, references)) } : {}) }];
   });
-  if (rows.length < MIN_YOUNG_REFERENCE_ROWS) return undefined;
-  const references = groupReferences(table.columns, rows);
-  return { max_tenure_days: YOUNG_MAX_TENURE_DAYS, rows: rows.length, references, ...(network ? { explanation_reference: Array.from(encodeReference(pre, references)) } : {}) };
+  return bands.length ? bands : undefined;
 }
 
 /** Stage 7: the artifact, with its input contract; explanations start from the reference row (each feature's typical retained value). */
 function buildArtifact(table: PreparedTable, s: Splits, inputs: Inputs, chosen: Fitted, calibration: Calibration, trained: Trained, backend: string, opts: TrainOptions, excluded: ExcludedFeatures): ModelArtifact {
   const { pre } = inputs;
   const featureSetVersion = table.source.kind === 'database' ? table.source.featureSetVersion : null;
-  const young = youngReference(table, s, pre, trained.kind !== 'gbdt');
+  const young = youngReferences(table, s, pre, trained.kind !== 'gbdt');
   return {
     format: ARTIFACT_FORMAT,
     model_type: chosen.modelType,
@@ -432,7 +438,7 @@ function buildArtifact(table: PreparedTable, s: Splits, inputs: Inputs, chosen: 
     calibration,
     explanation_reference: trained.kind === 'gbdt' ? [] : Array.from(encodeReference(pre)),
     references: Object.fromEntries(pre.columns.map((c) => [c.name, c.reference])),
-    ...(young ? { young_reference: young } : {}),
+    ...(young ? { young_references: young } : {}),
     input_contract: buildContract(table, s.train, pre, featureSetVersion, [...excluded.constant, ...excluded.mostly_missing]),
     training: {
       seed: opts.seed,
