@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
 import { buildScore } from '../scoring/build-score.ts';
 import { scoringModel, type ScoringModel } from '../scoring/model.ts';
-import { parseArtifact, type ModelArtifact } from '../training/artifact.ts';
+import { describeSettings, parseArtifact, type ModelArtifact } from '../training/artifact.ts';
 import { createRng } from '../training/models/network.ts';
 import { syntheticTable } from '../training/synthetic.ts';
 import { trainModel, YOUNG_BANDS_DAYS, type TrainOptions } from '../training/train.ts';
@@ -54,6 +54,8 @@ describe('the young accounts\' references', () => {
       expect(artifact.references.days_late_mean_180d).not.toBeNull();
     }
     for (const b of models.logistic.artifact.young_references!) expect(b.explanation_reference).toHaveLength(models.logistic.artifact.explanation_reference.length);
+    // churn models show and the report say so
+    for (const { artifact } of Object.values(models)) expect(describeSettings(artifact)).toMatch(/against the typical retained account \(accounts in their first 30 or 90 days against retained accounts of that age\)$/);
   });
 
   it('explain a young account against its band, additively, and an established one against the common reference', () => {
@@ -81,6 +83,7 @@ describe('the young accounts\' references', () => {
   it('are left out without a tenure_days feature, and must be in order and match a network\'s inputs', async () => {
     const r = await trainModel(base, opts(['logistic']));
     expect(r.artifact.young_references).toBeUndefined();
+    expect(describeSettings(r.artifact)).toMatch(/explained against the typical retained account$/);
     expect(scoringModel(r.artifact, { version: 0 }).youngBands).toEqual([]);
     const a = models.logistic.artifact;
     expect(() => parseArtifact({ ...a, young_references: [{ ...a.young_references![0], explanation_reference: [0, 1] }] })).toThrow(/young accounts' reference \(first 30 days\) has 2 encoded inputs/);

@@ -126,7 +126,7 @@ export function describeSettings(a: ModelArtifact): string {
     const p = g.params;
     const trees = `${g.trees.length} trees`;
     const constraints = monotone(g.monotone) ? `, ${monotone(g.monotone)} of ${g.features.length} features monotone` : '';
-    const explained = a.explanation === 'tree_path_dependent' ? 'TreeSHAP (path-dependent)' : 'Shapley values against the typical retained account';
+    const explained = a.explanation === 'tree_path_dependent' ? 'TreeSHAP (path-dependent)' : `Shapley values against the typical retained account${ofTheirAge(a)}`;
     if (g.source === 'xgboost') return `gradient-boosted trees imported from XGBoost${p.xgboost_version ? ` ${short(p.xgboost_version)}` : ''}: ${trees}${constraints}; explained by ${explained}`;
     const members = Array.isArray(p.members) ? (p.members as { params: Record<string, unknown>; rounds: number }[]) : [{ params: p, rounds: g.trees.length }];
     const setting = (q: Record<string, unknown>) => {
@@ -145,5 +145,13 @@ export function describeSettings(a: ModelArtifact): string {
   const hidden = Array.isArray(p.hidden) && p.hidden.length ? ` hidden layers ${p.hidden.join('x')},` : '';
   const what = a.model_type === 'mlp' ? 'multilayer perceptron' : 'logistic regression';
   return `${what} on ${inputs} model inputs (${a.feature_names.length} features):${hidden} L2 ${short(p.l2)}, learning rate ${short(p.learningRate)}, batch ${short(p.batchSize)}`
-    + '; explained against the typical retained account';
+    + `; explained against the typical retained account${ofTheirAge(a)}`;
+}
+
+/** ", accounts in their first 30 or 90 days against retained accounts of that age" when the artifact has young bands. */
+function ofTheirAge(a: ModelArtifact): string {
+  const bands = a.young_references?.map((b) => b.max_tenure_days) ?? [];
+  if (bands.length === 0) return '';
+  const days = bands.length === 1 ? `${bands[0]}` : `${bands.slice(0, -1).join(', ')} or ${bands[bands.length - 1]}`;
+  return ` (accounts in their first ${days} days against retained accounts of that age)`;
 }
