@@ -114,13 +114,9 @@ export interface CompiledFeatures extends Sql {
   reachDays: number;
 }
 
-function maxReach(defs: FeatureDef[], kind: FeatureKind): number {
-  return Math.max(1, ...defs.filter((d) => d.kind === kind).map((d) => ('window' in d && d.window ? d.window.offsetDays + d.window.days : 0)));
-}
-
-/** Days back the users' source reaches: the longest window of a user share (0: users provisioned at as_of only). */
-function userReach(defs: FeatureDef[]): number {
-  return Math.max(0, ...defs.map((d) => (d.kind === 'user_share' ? d.window.offsetDays + d.window.days : 0)));
+/** Days back a source reaches for the features of `kind`: their longest window, at least `least`. */
+function maxReach(defs: FeatureDef[], kind: FeatureKind, least = 1): number {
+  return Math.max(least, ...defs.filter((d) => d.kind === kind).map((d) => ('window' in d && d.window ? d.window.offsetDays + d.window.days : 0)));
 }
 
 function checkDates(asOfs: readonly Date[]): void {
@@ -266,7 +262,7 @@ ${alias} AS (
   if (sources.includes('ety')) eventTypeAggregates(a, cols('ety'));
   if (sources.includes('tk')) grouped('tk', 'source.support_tickets t', 't.account_id = p.account_id AND t.opened_at < p.as_of', 'support tickets opened before each date');
   if (sources.includes('usr')) {
-    const r = userReach(catalog.features);
+    const r = maxReach(catalog.features, 'user_share', 0); // 0: users provisioned at as_of only
     grouped('usr', 'source.users u', `u.account_id = p.account_id AND u.created_at < p.as_of AND (u.deactivated_at IS NULL OR u.deactivated_at ${r ? `> ${daysBefore('p.as_of', r)}` : '>= p.as_of'})`,
       r ? `users provisioned at some time in the ${r} days before each date` : 'users provisioned at each date');
   }

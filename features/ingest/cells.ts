@@ -32,8 +32,8 @@ const INT_BOUNDS: Record<'smallint' | 'integer', [number, number]> = { smallint:
 const INT8_MIN = -(2n ** 63n);
 const INT8_MAX = 2n ** 63n - 1n;
 const NUMBER_RE = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
-const TIMESTAMP_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*([Zz]|[+-]\d{2}(?::?\d{2})?)$/;
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+/** a date, then optionally a time with its zone (a time without one does not match) */
+const TIMESTAMP_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*([Zz]|[+-]\d{2}(?::?\d{2})?))?$/;
 
 /** How a bad value is quoted in a reason: strings in quotes (shortened), other JSON values as JSON. */
 export function show(raw: unknown): string {
@@ -184,19 +184,14 @@ function daysInMonth(year: number, month: number): number {
 export function parseTimestamp(raw: unknown): CellResult {
   const expected = `expected an ISO 8601 timestamp with time zone (e.g. 2026-01-31T09:30:00Z) or a date (2026-01-31, read as 00:00 UTC), got ${show(raw)}`;
   if (typeof raw !== 'string') return bad(expected);
-  const day = DATE_RE.exec(raw.trim());
-  if (day) {
-    const [y, mo, d] = [day[1], day[2], day[3]].map(Number);
-    if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return bad(`not a valid date: ${show(raw)}`);
-    return ok(`${day[1]}-${day[2]}-${day[3]}T00:00:00.000000Z`);
-  }
   const m = TIMESTAMP_RE.exec(raw.trim());
   if (!m) return bad(expected);
-  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number);
+  const [hh, mm, ss] = [m[4] ?? '00', m[5] ?? '00', m[6] ?? '00']; // a date alone: 00:00:00 UTC
+  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], hh, mm, ss].map(Number);
   const fraction = (m[7] ?? '').slice(0, 6).padEnd(6, '0');
-  if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return bad(`not a valid date and time: ${show(raw)}`);
+  if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return bad(`not a valid ${m[4] ? 'date and time' : 'date'}: ${show(raw)}`);
   let offsetMin = 0;
-  const zone = m[8];
+  const zone = m[8] ?? 'Z';
   if (zone !== 'Z' && zone !== 'z') {
     const digits = zone.slice(1).replace(':', '');
     const oh = Number(digits.slice(0, 2));
@@ -204,7 +199,7 @@ export function parseTimestamp(raw: unknown): CellResult {
     if (oh > 15 || om > 59) return bad(`not a valid time zone offset: ${show(raw)}`);
     offsetMin = (zone[0] === '-' ? -1 : 1) * (oh * 60 + om);
   }
-  if (offsetMin === 0) return ok(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] ?? '00'}.${fraction}Z`);
+  if (offsetMin === 0) return ok(`${m[1]}-${m[2]}-${m[3]}T${hh}:${mm}:${ss}.${fraction}Z`);
   const date = new Date(0);
   date.setUTCFullYear(y, mo - 1, d);
   date.setUTCHours(h, mi - offsetMin, s, 0);

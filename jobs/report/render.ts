@@ -114,13 +114,15 @@ function groupAuc(auc: number | null, churners: number): string {
 
 const FEW_CHURNERS_NOTE = `<p class="note">AUC is shown where at least ${MIN_CHURNERS_FOR_AUC} accounts churned: with fewer, one account moves it a long way.</p>`;
 
+/** The churners of a group of `n` accounts that churned at `rate` (the report data keeps the rate). */
+const churnersOf = (n: number, rate: number) => Math.round(n * rate);
+
 function trustSection(data: ReportData): string {
   const m = data.metrics;
-  const churnersOf = (s: { n: number; churnRate: number }) => Math.round(s.n * s.churnRate);
   const segments = data.segments.length
     ? '<h3>By segment</h3>' + table(['Segment', 'Accounts', 'Churners', 'Actual churn', 'Predicted churn', 'AUC'],
-      data.segments.map((s) => [esc(s.segment), int(s.n), int(churnersOf(s)), rate(s.churnRate), rate(s.predictedMean), groupAuc(s.auc, churnersOf(s))]))
-      + (data.segments.some((s) => s.auc !== null && churnersOf(s) < MIN_CHURNERS_FOR_AUC) ? FEW_CHURNERS_NOTE : '')
+      data.segments.map((s) => [esc(s.segment), int(s.n), int(churnersOf(s.n, s.churnRate)), rate(s.churnRate), rate(s.predictedMean), groupAuc(s.auc, churnersOf(s.n, s.churnRate))]))
+      + (data.segments.some((s) => s.auc !== null && churnersOf(s.n, s.churnRate) < MIN_CHURNERS_FOR_AUC) ? FEW_CHURNERS_NOTE : '')
     : '';
   return '<section class="trust"><h2>Can the probabilities and tiers be trusted?</h2><div class="grid">'
     + figure(calibrationChart(data), `Each pair of bars should match. Expected calibration error ${pct(m.ece, 1)}; Brier score ${f3(m.brier)}.`)
@@ -133,8 +135,8 @@ function trustSection(data: ReportData): string {
 function backtestSection(data: ReportData): string {
   return '<section class="backtest"><h2>Backtest over time</h2><div class="grid">'
     + figure(backtestChart(data), 'Month by month, predicted against actual churn on the held-out accounts observed that month.')
-    + '<div>' + table(['Month', 'Accounts', 'Churners', 'Predicted churn', 'Actual churn', 'AUC'], data.backtest.map((b) => [esc(b.month), int(b.n), int(Math.round(b.n * b.actualRate)), rate(b.predictedMean), rate(b.actualRate), groupAuc(b.auc, Math.round(b.n * b.actualRate))]))
-    + (data.backtest.some((b) => b.auc !== null && Math.round(b.n * b.actualRate) < MIN_CHURNERS_FOR_AUC) ? FEW_CHURNERS_NOTE : '')
+    + '<div>' + table(['Month', 'Accounts', 'Churners', 'Predicted churn', 'Actual churn', 'AUC'], data.backtest.map((b) => [esc(b.month), int(b.n), int(churnersOf(b.n, b.actualRate)), rate(b.predictedMean), rate(b.actualRate), groupAuc(b.auc, churnersOf(b.n, b.actualRate))]))
+    + (data.backtest.some((b) => b.auc !== null && churnersOf(b.n, b.actualRate) < MIN_CHURNERS_FOR_AUC) ? FEW_CHURNERS_NOTE : '')
     + '</div></div></section>';
 }
 
