@@ -106,6 +106,9 @@ export async function buildApp(deps: AppDeps) {
   // walked only when its text holds that escape (a walk of a 62-feature instance costs 2.5-5 us).
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
+  // Bodies are JSON only: Fastify's text/plain parser would hand a route a string, refused as "expected
+  // object, received string"; without it such a body is a 415 that says what to send.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, text, done) => {
     req.bodyMayHoldNul = (text as string).includes('\\u0000');
     parseJson(req, text as string, done);

@@ -49,6 +49,7 @@ export function toErrorBody(err: unknown): { status: number; code: ErrorCode; me
     if (fe.statusCode === 413) return { status: 413, code: 'CHURN_ERR_PAYLOAD_TOO_LARGE', message: 'request body too large' };
     if (fe.statusCode === 429) return { status: 429, code: 'CHURN_ERR_RATE_LIMITED', message: fe.message };
     if (fe.statusCode === 404) return { status: 404, code: 'CHURN_ERR_NOT_FOUND', message: fe.message };
+    if (fe.statusCode === 415) return { status: 415, code: 'CHURN_ERR_VALIDATION', message: 'the body must be JSON: send it with Content-Type: application/json' };
     return { status: fe.statusCode!, code: 'CHURN_ERR_VALIDATION', message: fe.message };
   }
   return { status: 500, code: 'CHURN_ERR_INTERNAL', message: 'internal error; the server log has the details under this request id' };

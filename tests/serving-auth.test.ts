@@ -89,13 +89,13 @@ describe('authentication, validation and error shape', () => {
 
   it('rejects a table of malformed parameters and bodies with a 4xx and the error shape', async () => {
     const id = h.accountIds[0];
+    const JSON_ONLY = 'the body must be JSON: send it with Content-Type: application/json';
     const cases: { method: Method; url: string; payload?: unknown; raw?: string; type?: string; status?: number; message?: string }[] = [
       { method: 'GET', url: `/v1/accounts/${id}/score?as_of=yesterday`, status: 400 },
       { method: 'GET', url: `/v1/accounts/${id}/score?as_of=2026-13-45`, status: 400 },
       { method: 'GET', url: `/v1/accounts/${id}/score?as_of=3000-01-01`, status: 400 },
-      { method: 'GET', url: `/v1/accounts/${id}/score?top=0`, status: 400 },
-      { method: 'GET', url: `/v1/accounts/${id}/score?top=-3`, status: 400 },
-      { method: 'GET', url: `/v1/accounts/${id}/score?top=some`, status: 400, message: 'invalid querystring: top: expected a whole number of drivers, 1-1000, or all' },
+      // one wording for every wrong top (0 said "Too small: expected number to be >=1")
+      ...['0', '-3', '1001', '2.5', 'some'].map((top) => ({ method: 'GET' as const, url: `/v1/accounts/${id}/score?top=${top}`, status: 400, message: 'invalid querystring: top: expected a whole number of drivers, 1-1000, or all' })),
       { method: 'GET', url: `/v1/accounts/${id}/score?explain=maybe`, status: 400 },
       { method: 'GET', url: `/v1/accounts/${id}/score?unknown=1`, status: 400 },
       { method: 'GET', url: '/v1/accounts/%00bad/score', status: 400 },
@@ -125,8 +125,10 @@ describe('authentication, validation and error shape', () => {
       { method: 'POST', url: '/v1/predict', payload: { instances: [{ active_days_28d: 'lots' }], allow_missing: true }, status: 400 },
       { method: 'PUT', url: `/v1/models/${h.champion}/aliases/champion`, payload: { force: true }, status: 400 },
       { method: 'POST', url: '/v1/scores', raw: '{"account_ids": [', type: 'application/json', status: 400 },
-      { method: 'POST', url: '/v1/scores', raw: 'account_ids=1', type: 'text/plain', status: 400 },
-      { method: 'POST', url: '/v1/scores', raw: '<a/>', type: 'application/xml', status: 415 },
+      // bodies are JSON only, and a body of another type says what to send (text/plain was a string, refused as "expected object")
+      { method: 'POST', url: '/v1/scores', raw: '{"account_ids":["a"]}', type: 'text/plain', status: 415, message: JSON_ONLY },
+      { method: 'POST', url: '/v1/predict', raw: 'instances=1', type: 'application/x-www-form-urlencoded', status: 415, message: JSON_ONLY },
+      { method: 'POST', url: '/v1/scores', raw: '<a/>', type: 'application/xml', status: 415, message: JSON_ONLY },
       { method: 'POST', url: '/v1/predict', payload: { instances: [] }, status: 400 },
       { method: 'POST', url: '/v1/predict', payload: { instances: [[1, 2]] }, status: 400 },
       { method: 'POST', url: '/v1/predict', payload: { instances: [{ active_days_28d: { nested: 1 } }] }, status: 400 },

@@ -10,7 +10,8 @@ export const AsOfSchema = InstantSchema;
 
 export const MAX_TOP = 1000;
 /** `?top=N` (1-1000) or `?top=all`. */
-export const TopSchema = z.union([z.literal('all'), z.coerce.number().int().min(1).max(MAX_TOP)], { error: `expected a whole number of drivers, 1-${MAX_TOP}, or all` }).default(5);
+const TOP_RULE = `expected a whole number of drivers, 1-${MAX_TOP}, or all`;
+export const TopSchema = z.union([z.literal('all'), z.coerce.number().int({ error: TOP_RULE }).min(1, { error: TOP_RULE }).max(MAX_TOP, { error: TOP_RULE })], { error: TOP_RULE }).default(5);
 
 export const BoolQuerySchema = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
