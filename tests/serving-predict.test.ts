@@ -163,6 +163,11 @@ describe('POST /v1/predict with hostile JSON', () => {
     expect(refused({ ...complete, [bounded.name]: bounded.domain!.max! + 1 })).toEqual([{ row: 0, feature: bounded.name, reason: `expected a number from 0 to ${bounded.domain!.max}, got ${bounded.domain!.max! + 1}` }]);
     expect(refused({ ...complete, [bounded.name]: -0.5 })).toHaveLength(1);
     expect(refused({ ...complete, extra: 1 })).toEqual([{ row: 0, feature: 'extra', reason: 'unknown feature: the model does not use it' }]);
+    // what the caller may have meant: a misspelt input, and the instance's id under another name
+    const misspelt = `${numeric.slice(0, -2)}${numeric.at(-1)}${numeric.at(-2)}`; // the last two letters swapped
+    expect(refused({ ...complete, [misspelt]: 1 })).toEqual([{ row: 0, feature: misspelt, reason: `unknown feature: the model does not use it; did you mean "${numeric}"?` }]);
+    expect(refused({ ...complete, account_id: 'acme' })).toEqual([{ row: 0, feature: 'account_id', reason: 'unknown feature: the model does not use it (an instance\'s own id goes in "id")' }]);
+    expect(refused({ ...complete, id: 'acme' })).toEqual([]);
     expect(refused({ ...complete, segment: 'galactic' })).toEqual([{ row: 0, feature: 'segment', reason: expect.stringMatching(/^unknown segment "galactic"/) }]);
     const { [numeric]: _left, ...lacking } = complete;
     expect(refused(lacking)).toEqual([{ row: 0, feature: numeric, reason: expect.stringMatching(/^missing/) }]);
