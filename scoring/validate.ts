@@ -1,5 +1,5 @@
-import { closest, distance } from 'fastest-levenshtein';
 import { ChurnError } from '../core/errors.ts';
+import { ID_LIKE_NAMES, nearestName } from '../core/suggest.ts';
 import type { ContractFeature } from '../training/contract.ts';
 import type { SegmentInfo } from './health.ts';
 import type { RowValue, ScoringModel } from './model.ts';
@@ -28,20 +28,15 @@ const ACCOUNT_KEYS = new Set(['id', 'segment', 'tenure_days']);
 /** Whether key `k` of a row is not a model input but is expected there: the account's keys, and features training left out (not scored). */
 const passesOver = (model: ScoringModel, k: string): boolean => ACCOUNT_KEYS.has(k) || model.contract.leftOut.has(k);
 
-/** Keys a caller may mean for the instance's own id. */
-const ID_LIKE = new Set(['account_id', 'accountid', 'accountId', 'account', 'customer_id', 'key', 'row_id']);
-
 /**
  * Why key `k` is refused, with what the caller may have meant: the instance's id goes in `id`, and a
  * name at most two edits from a model input (`is_trail`) names that input.
  */
 function unknownKeyReason(model: ScoringModel, k: string): string {
   const reason = 'unknown feature: the model does not use it';
-  if (ID_LIKE.has(k)) return `${reason} (an instance's own id goes in "id")`;
-  const names = model.contract.features.map((f) => f.name);
-  if (names.length === 0) return reason;
-  const near = closest(k, names);
-  return distance(k, near) <= Math.min(2, Math.floor(k.length / 3)) ? `${reason}; did you mean "${near}"?` : reason;
+  if (ID_LIKE_NAMES.includes(k)) return `${reason} (an instance's own id goes in "id")`;
+  const near = nearestName(k, model.contract.features.map((f) => f.name));
+  return near ? `${reason}; did you mean "${near}"?` : reason;
 }
 
 export interface CheckOptions {

@@ -93,7 +93,18 @@ describe('churn train --from-csv and churn predict', () => {
     const out = path.join(dir, 'never.csv');
     const p = await churn(['predict', '--from-csv', bad, '--out', out, '--artifact', artifact]);
     expect(p.code).not.toBe(0);
-    expect(p.stderr).toMatch(/^CHURN_ERR_BAD_FILE: .*missing 1 feature column\(s\) the model needs: metric_1/m);
+    expect(p.stderr).toMatch(/^CHURN_ERR_BAD_FILE: .*missing 1 feature column\(s\) the model needs: metric_1$/m);
+    await expect(fs.stat(out)).rejects.toThrow();
+    // a misspelt column is named beside the feature it may be, and an id column under another name gets the option that takes it
+    const renamed = path.join(dir, 'renamed-cols.csv');
+    const [head, ...rest] = text.split('\n');
+    await fs.writeFile(renamed, [head.replace(/(^|,)id(,|$)/, '$1account_id$2').replace(/(^|,)metric_1(,|$)/, '$1metrc_1$2'), ...rest].join('\n'));
+    const noId = await churn(['predict', '--from-csv', renamed, '--out', out, '--artifact', artifact]);
+    expect(noId.code).toBe(1);
+    expect(noId.stderr).toMatch(/^CHURN_ERR_BAD_FILE: .*no id column "id"; to take the ids from "account_id", add --id-col account_id \(columns: /m);
+    const typo = await churn(['predict', '--from-csv', renamed, '--out', out, '--artifact', artifact, '--id-col', 'account_id']);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toMatch(/^CHURN_ERR_BAD_FILE: .*missing 1 feature column\(s\) the model needs: metric_1 \(the file has "metrc_1"\)$/m);
     await expect(fs.stat(out)).rejects.toThrow();
   });
 

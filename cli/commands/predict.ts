@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { assertWritable, parseOptions, withDatabase } from '../context.ts';
 import { ChurnError } from '../../core/errors.ts';
+import { ID_LIKE_NAMES, nearestName } from '../../core/suggest.ts';
 import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
 import { defaultAsOf } from '../../core/time.ts';
@@ -43,11 +44,20 @@ async function readText(file: string): Promise<string> {
  */
 export async function predictCsv(model: ScoringModel, o: PredictOptions, config: ServingConfig): Promise<number> {
   const { header, records } = recordsFromCsv(await readText(o.fromCsv), o.fromCsv);
-  if (!header.includes(o.idCol)) throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: no id column "${o.idCol}" (columns: ${header.join(', ')})`);
+  if (!header.includes(o.idCol)) {
+    const idLike = header.find((c) => ID_LIKE_NAMES.includes(c)) ?? nearestName(o.idCol, header);
+    throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: no id column "${o.idCol}"${idLike ? `; to take the ids from "${idLike}", add --id-col ${idLike}` : ''} (columns: ${header.join(', ')})`);
+  }
   const have = new Set(header);
   const missing = model.featureNames.filter((f) => !have.has(f));
   if (missing.length) {
-    throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: missing ${missing.length} feature column(s) the model needs: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`);
+    // a column of the file that is no input may be the missing one misspelt
+    const spare = header.filter((c) => !model.featureNames.includes(c));
+    const named = missing.slice(0, 10).map((f) => {
+      const near = nearestName(f, spare);
+      return near ? `${f} (the file has "${near}")` : f;
+    });
+    throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: missing ${missing.length} feature column(s) the model needs: ${named.join(', ')}${missing.length > 10 ? ', ...' : ''}`);
   }
   const empty = records.findIndex((r) => r[o.idCol] === null);
   if (empty >= 0) throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: line ${empty + 2}: empty id`);
