@@ -263,6 +263,33 @@ describe('re-loading accounts', () => {
   });
 });
 
+describe('a misspelt column', () => {
+  it('is refused as that column misspelt when the file lacks the column, not loaded as an attribute while the column loads empty', async () => {
+    const e = await rejection('accounts', await file('csv', `${BASE},industy\n${base('acc_typo1')},retail\n`));
+    expect(problems(e)).toEqual([{ line: 1, column: 'industy', reason: 'looks like the column industry misspelt, and it has no industry: rename it (to keep industy as an attribute of your own, add industry, blank if need be)' }]);
+    // the way out the message gives: with the column present, the near name is an attribute of its own
+    await ingestFile(db.pool, 'accounts', await file('csv', `${BASE},industry,industy\n${base('acc_typo1')},retail,kept\n`));
+    expect(await attributesOf('acc_typo1')).toEqual({ acc_typo1: { industy: 'kept' } });
+    const [industry] = await query<{ industry: string }>(db.pool, "SELECT industry FROM source.accounts WHERE account_id = 'acc_typo1'");
+    expect(industry.industry).toBe('retail');
+    // JSONL: per record, against the columns that record lacks
+    const { industry: _dropped, ...noIndustry } = { ...SAMPLES.accounts('jtypo')[0], industry: null };
+    const j = await rejection('accounts', await file('jsonl', `${JSON.stringify({ ...noIndustry, regoin: 'EU', region: undefined, industy: 'retail' })}\n`));
+    expect(problems(j).map((p) => [p.line, p.column, p.reason.replace(/, and it has.*/, '')])).toEqual([[1, 'regoin', 'looks like the column region misspelt'], [1, 'industy', 'looks like the column industry misspelt']]);
+  });
+
+  it('of a table without attributes names the column it may be, in CSV and JSONL', async () => {
+    const tickets = SAMPLES.support_tickets('typo').map(({ priority, ...r }) => ({ ...r, priorty: priority }));
+    const t = await rejection('support_tickets', await file('csv', toCsv(tickets)));
+    expect(problems(t)).toEqual([
+      { line: 1, column: 'priorty', reason: expect.stringMatching(/^unknown column; did you mean priority\? \(support_tickets has: ticket_id, /) },
+      { line: 1, column: 'priority', reason: 'required column is missing from the header' },
+    ]);
+    const j = await rejection('support_tickets', await file('jsonl', toJsonl(tickets)));
+    expect(problems(j).filter((p) => p.column === 'priorty').map((p) => p.reason.replace(/ \(.*/, ''))).toEqual(tickets.map(() => 'unknown column; did you mean priority?'));
+  });
+});
+
 describe('other tables', () => {
   it('still refuse columns they do not name, an attributes column included, in CSV and JSONL', async () => {
     const users = SAMPLES.users('ot').map((r) => ({ ...r, country: 'DE' }));

@@ -4,6 +4,7 @@
  * object of text values by attribute name. Blank values are left out (missing, not ""); numbers and
  * booleans become their text. Names are lower-case snake_case, so a feature definition can name them.
  */
+import { nearestName } from '../../core/suggest.ts';
 import { show } from './cells.ts';
 
 export interface AttributesSpec {
@@ -38,6 +39,15 @@ export function attributeNameProblem(name: string, table: string, columns: Reado
   if (ATTRIBUTE_NAME.test(name)) return null;
   const suggestion = suggestName(name);
   return `not a valid attribute name: attribute names are lower-case snake_case (a-z, 0-9 and _, starting with a letter)${suggestion ? `, e.g. ${suggestion}` : ''}`;
+}
+
+/**
+ * Why `name` is taken for column `near` misspelt rather than for an attribute of its own: a near miss
+ * of a column the record lacks (`industy` without `industry`) would otherwise load that column empty
+ * without a word.
+ */
+export function misspeltColumnReason(name: string, near: string): string {
+  return `looks like the column ${near} misspelt, and it has no ${near}: rename it (to keep ${name} as an attribute of your own, add ${near}, blank if need be)`;
 }
 
 /** Why a file's column `name` (one the contract does not name) cannot be an attribute column, or null. */
@@ -87,9 +97,12 @@ export function gatherAttributes(
   // no prototype: an attribute may be called `constructor`
   const attributes: Record<string, string> = Object.create(null) as Record<string, string>;
   let count = 0;
+  let absent: string[] | null = null; // the table's columns the record lacks, worked out at its first attribute
   for (const key in values) {
     if (columns.has(key) || key === spec.column) continue;
-    const nameProblem = attributeColumnProblem(key, table, columns, spec);
+    absent ??= [...columns].filter((c) => values[c] === undefined);
+    const near = nearestName(key, absent);
+    const nameProblem = near ? misspeltColumnReason(key, near) : attributeColumnProblem(key, table, columns, spec);
     if (nameProblem) {
       issues.push({ column: key, reason: nameProblem });
       continue;

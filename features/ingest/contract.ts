@@ -4,6 +4,7 @@
  * row schema is built from the declaration, so validation, the staging SQL and the docs share one source.
  */
 import { z } from 'zod';
+import { nearestName } from '../../core/suggest.ts';
 import { gatherAttributes, type AttributesSpec } from './attributes.ts';
 import { parseCell, type CellValue, type ColumnSpec, type ColumnType } from './cells.ts';
 
@@ -98,7 +99,7 @@ export function defineTable(input: TableContractInput): TableContract {
   const columns = input.columns;
   const checks = input.checks ?? [];
   const known = new Set(columns.map((c) => c.name));
-  const unknownReason = `unknown column (${def.name} has: ${[...known].join(', ')})`;
+  const unknownList = `(${def.name} has: ${[...known].join(', ')})`;
   const attributes = def.attributes;
   /**
    * One row: every cell coerced (absent columns take their default or NULL), then the cross-column
@@ -113,7 +114,11 @@ export function defineTable(input: TableContractInput): TableContract {
       if (gathered.ok) row[attributes.column] = JSON.stringify(gathered.attributes);
       else issues.push(...gathered.issues);
     } else {
-      for (const key in values) if (!known.has(key)) issues.push({ column: key, reason: unknownReason });
+      for (const key in values) {
+        if (known.has(key)) continue;
+        const near = nearestName(key, [...known].filter((c) => values[c] === undefined));
+        issues.push({ column: key, reason: near ? `unknown column; did you mean ${near}? ${unknownList}` : `unknown column ${unknownList}` });
+      }
     }
     for (const spec of columns) {
       const r = parseCell(spec, values[spec.name]);
