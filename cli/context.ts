@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigSchema, loadConfig, type Config } from '../core/config.ts';
 import { createPool, resolveDatabase, type Pool } from '../core/db.ts';
-import { asChurnError, ChurnError, describeIssues } from '../core/errors.ts';
+import { asChurnError, ChurnError, describeIssues, plainNumberIssue } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { migrate } from '../features/migrate.ts';
 import { onExit } from './lifecycle.ts';
@@ -67,9 +67,8 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.in
     const given = raw !== null && typeof raw === 'object' ? (raw as Record<PropertyKey, unknown>) : {};
     const issues = parsed.error.issues.map((i) => {
       const value = i.path.length === 1 ? given[i.path[0]] : undefined;
-      if (i.code !== 'invalid_type' || typeof value !== 'string') return i;
-      if (i.expected === 'number') return { ...i, message: `expected a number, got ${JSON.stringify(value)}` };
-      return i.expected === 'int' ? { ...i, message: `expected a whole number, got ${JSON.stringify(value)}` } : i;
+      const plain = plainNumberIssue(i, value);
+      return plain === i ? i : { ...plain, message: `${plain.message}, got ${JSON.stringify(value)}` };
     });
     throw new ChurnError('CHURN_ERR_VALIDATION', describeIssues(issues));
   }

@@ -61,6 +61,17 @@ export function isChurnError(err: unknown): err is ChurnError {
 }
 
 /** Formats a zod error (or its issues) as one line: `path: message; path: message`. */
+/**
+ * zod's issue for text that was to be a number says "received NaN" (what the text became): this says
+ * "expected a number" or "expected a whole number" instead. Other issues come back as they are.
+ */
+export function plainNumberIssue<I extends { code: string; message: string }>(issue: I, given: unknown): I {
+  if (issue.code !== 'invalid_type' || typeof given !== 'string') return issue;
+  const expected = (issue as { expected?: unknown }).expected;
+  if (expected === 'number') return { ...issue, message: 'expected a number' };
+  return expected === 'int' ? { ...issue, message: 'expected a whole number' } : issue;
+}
+
 export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>, max = 5): string {
   const parts = issues.slice(0, max).map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message));
   if (issues.length > max) parts.push(`and ${issues.length - max} more`);

@@ -66,6 +66,8 @@ export function createApiPool(pool: Pool, config: Pick<Config, 'CHURN_STATEMENT_
  */
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const { config, pool, log } = opts;
+  // configuration first: a bad CHURN_API_KEYS or serving file fails before anything starts that would need stopping
+  const bootstrapKeys = parseBootstrapKeys(config.CHURN_API_KEYS);
   const serving = opts.serving ?? (await loadServingConfig(config.CHURN_SERVING_CONFIG));
   const catalog = loadCatalog();
   const metrics = createMetrics();
@@ -85,7 +87,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     log.warn({ statementTimeoutMs: config.CHURN_STATEMENT_TIMEOUT_MS, requestTimeoutMs: config.CHURN_REQUEST_TIMEOUT_MS }, 'CHURN_STATEMENT_TIMEOUT_MS is not under CHURN_REQUEST_TIMEOUT_MS: a statement may run on after its request was answered 503');
   }
   const api = createApiPool(pool, config);
-  const auth = new Authenticator(api, parseBootstrapKeys(config.CHURN_API_KEYS));
+  const auth = new Authenticator(api, bootstrapKeys);
   const features = createOnlineReader(api, catalog, { ...opts.featureReads, concurrency: opts.featureReads?.concurrency ?? featureConcurrency(config.CHURN_FEATURE_CONCURRENCY) });
   // the first account scores should not each open a connection and plan the statement (~0.1 s)
   await features.warm().catch((err) => log.warn({ err }, 'could not prepare the feature connections; the first scores will do it'));
@@ -96,6 +98,11 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       requestTimeoutMs: config.CHURN_REQUEST_TIMEOUT_MS, batchTimeoutMs: config.CHURN_BATCH_TIMEOUT_MS,
       maxDriversPerRequest: config.CHURN_MAX_DRIVERS_PER_REQUEST, authFailureLimit: config.CHURN_AUTH_FAILURE_LIMIT,
     },
+  }).catch(async (err: unknown) => {
+    // the model listener and the feature connections are already running: they stop with the failure
+    await features.close().catch(() => undefined);
+    await holder.close().catch(() => undefined);
+    throw err;
   });
 
   const runner = new JobRunner({

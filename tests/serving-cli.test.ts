@@ -62,6 +62,14 @@ describe('churn keys, churn score and churn serve', () => {
     expect(bad.stderr).toMatch(/^CHURN_ERR_VALIDATION: /m);
   });
 
+  it('refuses a bad CHURN_API_KEYS before starting anything: one line, exit 1, no log of work cut short', () => {
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--port', '0', '--no-schedule'], { env: { ...env, CHURN_API_KEYS: 'bad', CHURN_LOG_LEVEL: 'info' }, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(1);
+    // before: the model was loaded and its refresh ran on the closed pool ("Cannot use a pool after calling end")
+    expect(r.stderr.trim()).toBe('CHURN_ERR_CONFIG: CHURN_API_KEYS entries must look like name:secret:scope1+scope2');
+    expect(r.stdout).not.toMatch(/model swapped|Cannot use a pool/);
+  });
+
   it('serves the API, prints the docs URL, and exits cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--no-schedule'], { env });
     let out = '';

@@ -104,7 +104,9 @@ describe('serving configuration and pure scoring parts', () => {
       }
       expect(message, bad).toBe('invalid environment: DATABASE_URL: expected a PostgreSQL connection URL: postgres://user:password@host:5432/database');
     }
-    expect(() => loadConfig({ PORT: 'abc' })).toThrow(expect.objectContaining({ code: 'CHURN_ERR_CONFIG', message: expect.stringMatching(/^invalid environment: PORT: .* \(given: "abc"\)$/) }));
+    // text where a number belongs says so (zod's own words were "expected number, received NaN")
+    expect(() => loadConfig({ PORT: 'abc' })).toThrow(expect.objectContaining({ code: 'CHURN_ERR_CONFIG', message: 'invalid environment: PORT: expected a number (given: "abc")' }));
+    expect(() => loadConfig({ CHURN_SCHEDULE_HOURS: 'daily' })).toThrow(expect.objectContaining({ message: 'invalid environment: CHURN_SCHEDULE_HOURS: expected a number (given: "daily")' }));
     expect(() => loadConfig({ CHURN_API_KEYS: 'x', CHURN_WORKERS: '0' })).toThrow(expect.objectContaining({ message: expect.stringContaining('(given: "0")') }));
   });
 
