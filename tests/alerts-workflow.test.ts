@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
 import { silentLogger } from '../core/log.ts';
 import { deliverDue, syncWebhooks } from '../jobs/alerts/deliver.ts';
+import { describeDeliveryError } from '../jobs/alerts/webhooks.ts';
 import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
 import { day, DAY_MS, storeDay } from './helpers/alerts.ts';
 import { insertAccounts, startLightApp, type LightApp } from './helpers/light-app.ts';
@@ -251,5 +252,36 @@ describe('alerts people can work with, and webhooks managed through the API and 
     const removed = await churn('remove', url);
     expect(removed.status, removed.stderr).toBe(0);
     expect(removed.stdout).toContain(`removed webhook ${id}`);
+  });
+
+  it('says why a receiver could not be reached, not fetch\'s bare "fetch failed"', async () => {
+    // a port nothing listens on, a host that does not exist, and a port fetch never uses (1)
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const cases: [string, RegExp][] = [
+      [`http://127.0.0.1:${port}/hook`, new RegExp(`^fetch failed: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`)],
+      ['http://churn-receiver.invalid/hook', /^fetch failed: getaddrinfo (ENOTFOUND|EAI_AGAIN) churn-receiver\.invalid$/],
+      ['http://127.0.0.1:1/hook', /^fetch failed: bad port$/],
+    ];
+    for (const [url, error] of cases) {
+      const created = await api('POST', '/v1/webhooks', { url });
+      expect(created.statusCode, created.body).toBe(201);
+      const res = await api('POST', `/v1/webhooks/${created.json().webhook.id}/test`);
+      expect(res.json().delivered, url).toBe(false);
+      expect(res.json().error, url).toMatch(error);
+      expect((await api('DELETE', `/v1/webhooks/${created.json().webhook.id}`)).statusCode).toBe(200);
+    }
+  });
+
+  it('words a receiver that does not answer in time by the timeout', async () => {
+    const silent = http.createServer(() => undefined); // takes the request, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const err = await fetch(`http://127.0.0.1:${(silent.address() as AddressInfo).port}/`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(100) }).then(() => null, (e: unknown) => e);
+    silent.closeAllConnections();
+    silent.close();
+    expect(describeDeliveryError(err, 100)).toBe('no answer within 100 ms');
+    expect(describeDeliveryError(new Error('receiver answered 503'), 100)).toBe('receiver answered 503');
   });
 });

@@ -4,6 +4,7 @@ import type { Logger } from '../../core/log.ts';
 import type { ServingConfig } from '../../scoring/config.ts';
 import { claimHeads, markDelivered, markFailed, sweepExhausted, type ClaimedRow } from './outbox.sql.ts';
 import { signPayload, SIGNATURE_HEADER } from './sign.ts';
+import { describeDeliveryError } from './webhooks.ts';
 
 /**
  * Delivers due outbox rows to their webhooks (guarantees: docs/operations.md, "Alerts and webhooks").
@@ -89,8 +90,7 @@ async function deliverOne(pool: Pool, alerts: ServingConfig['alerts'], log: Logg
     await res.arrayBuffer().catch(() => undefined);
     if (res.status < 200 || res.status >= 300) throw new Error(`receiver answered ${res.status}`);
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
-    const message = `${(err as Error).message}${cause ? ` (${cause})` : ''}`;
+    const message = describeDeliveryError(err, alerts.timeout_ms);
     const [marked] = await query<{ attempts: number; dead: boolean }>(pool, markFailed({
       id: r.outbox_id, token, error: message, status, delaySeconds: backoffSeconds(r.attempts, alerts), maxAttempts: alerts.max_attempts,
     }));

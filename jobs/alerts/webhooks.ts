@@ -100,6 +100,21 @@ export async function removeWebhook(pool: Pool, ref: number | string): Promise<{
   });
 }
 
+/**
+ * What went wrong with a POST to a receiver, in words an operator can act on: fetch itself says only
+ * "fetch failed", with the reason in its cause (a refused connection, an unknown host, a port fetch
+ * never uses such as 1 or 25, a TLS failure), and a timeout says "The operation was aborted".
+ */
+export function describeDeliveryError(err: unknown, timeoutMs: number): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+  const cause = e?.cause;
+  if (!cause) return String(e?.message ?? err);
+  const detail = cause.message && cause.message !== cause.code ? cause.message : null;
+  const reason = [detail, cause.code && !detail?.includes(cause.code) ? `(${cause.code})` : null].filter(Boolean).join(' ');
+  return reason ? `${e.message}: ${reason}` : String(e.message);
+}
+
 export interface TestDelivery {
   subscription_id: number;
   url: string;
@@ -147,8 +162,7 @@ export async function sendTestDelivery(db: Queryable, ref: number | string, opts
     await res.arrayBuffer().catch(() => undefined);
     if (status < 200 || status >= 300) error = `receiver answered ${status}`;
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
-    error = `${(err as Error).message}${cause ? ` (${cause})` : ''}`;
+    error = describeDeliveryError(err, opts.timeoutMs);
   }
   return {
     subscription_id: sub.subscription_id, url: sub.url, delivered: error === null, status, error,
