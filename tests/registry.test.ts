@@ -91,6 +91,9 @@ describe('model registry', () => {
     await expect(setAlias(db.pool, { alias: 'Champion', version: a.version, actor: 'x' })).rejects.toMatchObject({ code: 'CHURN_ERR_VALIDATION' });
     await expect(setAlias(db.pool, { alias: 'v2', version: a.version, actor: 'x' })).rejects.toMatchObject({ code: 'CHURN_ERR_VALIDATION' });
     await expect(setAlias(db.pool, { alias: 'latest', version: a.version, actor: 'x' })).rejects.toMatchObject({ code: 'CHURN_ERR_VALIDATION' });
+    // a reference that is neither says why and what to name instead
+    await expect(getModel(db.pool, 'latest')).rejects.toMatchObject({ code: 'CHURN_ERR_VALIDATION', message: "'latest' is neither a version number nor an alias name ('latest' is reserved (as in MLflow)); name a version (7 or v7) or an alias such as champion" });
+    await expect(getModel(db.pool, 'Champion')).rejects.toMatchObject({ message: expect.stringContaining('(an alias is a lower-case name: letters, digits, _ and -, starting with a letter)') });
   });
 
   it('notifies a listening client when an alias moves', async () => {

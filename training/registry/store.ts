@@ -106,7 +106,9 @@ export function parseVersionRef(versionOrAlias: string | number): VersionRef {
   const m = /^v?(\d{1,9})$/i.exec(s);
   if (m) return parseVersionRef(Number(m[1]));
   const alias = AliasName.safeParse(s);
-  if (!alias.success) throw new ChurnError('CHURN_ERR_VALIDATION', `'${versionOrAlias}' is neither a version number nor an alias name`);
+  if (!alias.success) {
+    throw new ChurnError('CHURN_ERR_VALIDATION', `'${versionOrAlias}' is neither a version number nor an alias name (${alias.error.issues[0].message}); name a version (7 or v7) or an alias such as champion`);
+  }
   return { kind: 'alias', alias: alias.data };
 }
 
