@@ -57,6 +57,13 @@ describe('churn keys, churn score and churn serve', () => {
     expect(stored.map((s) => s.account_id).sort()).toEqual(active.map((a) => a.account_id).sort());
     expect(stored.every((s) => s.feature_set_version === catalog.version && s.model_version === 1)).toBe(true);
     expect(r.stdout).toContain(`scored ${active.length} active accounts`);
+    expect(r.stderr).not.toContain('note: no account');
+    // before the data: nothing to score, and the note says why, with the span the subscriptions cover
+    const [{ first }] = await query<{ first: Date }>(db.pool, 'SELECT min(started_at) AS first FROM source.subscriptions');
+    const early = churn('score', '--as-of', '2001-01-01');
+    expect(early.status, early.stderr).toBe(0);
+    expect(early.stdout).toContain('scored 0 active accounts');
+    expect(early.stderr).toContain(`note: no account had a subscription in force at 2001-01-01T00:00:00.000Z: the subscriptions run from ${first.toISOString().slice(0, 10)}`);
     const bad = churn('score', '--as-of', 'tomorrowish');
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/^CHURN_ERR_VALIDATION: /m);

@@ -1,6 +1,7 @@
 import { loadConfig } from '../../core/config.ts';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { query, type Queryable } from '../../core/db.ts';
 import { silentLogger } from '../../core/log.ts';
 import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
@@ -16,6 +17,16 @@ const ScoreOptions = z.object({
   asOf: InstantSchema.optional(),
   model: z.string().min(1).default('champion'),
 });
+
+/** Why nothing was scored: no subscription in force at the as-of time, with the span the subscriptions cover. */
+async function noActiveAccounts(db: Queryable, asOf: Date): Promise<string> {
+  const [span] = await query<{ first: Date | null; last: Date | null; open: boolean }>(db,
+    'SELECT min(started_at) AS first, max(coalesce(ended_at, started_at)) AS last, bool_or(ended_at IS NULL) AS open FROM source.subscriptions');
+  const day = (d: Date) => d.toISOString().slice(0, 10);
+  if (!span?.first) return 'note: no account was scored: source.subscriptions is empty (load it with churn ingest subscriptions FILE)';
+  return `note: no account had a subscription in force at ${asOf.toISOString()}: the subscriptions run from ${day(span.first)} ` +
+    `${span.open ? 'and some are still running' : `to ${day(span.last!)}`}`;
+}
 
 export function registerScore(program: Command): void {
   program.command('score')
@@ -35,6 +46,7 @@ export function registerScore(program: Command): void {
         const d = await deliverDue(pool, serving.alerts, log ?? silentLogger);
         console.log(`scored ${r.accounts} active accounts as of ${r.asOf} with model ${r.modelVersion} (feature set ${r.featureSetVersion}) in ${r.seconds.toFixed(1)} s; ` +
           `${r.alerts} alerts raised, ${d.delivered} webhook deliveries made now (the rest are retried by churn serve)`);
+        if (r.accounts === 0) console.error(await noActiveAccounts(pool, asOf));
       });
     });
 }
