@@ -9,7 +9,7 @@ import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
 import { buildModelReport } from '../jobs/report/job.ts';
 import { scoringModel } from '../scoring/model.ts';
 import { Registry } from 'prom-client';
-import { monitoringGauges, monitoringMetrics, runMonitor } from '../jobs/monitor/monitor.ts';
+import { latestMonitoringRun, monitoringGauges, monitoringMetrics, runMonitor } from '../jobs/monitor/monitor.ts';
 import { registerMonitoringGauges } from '../jobs/monitor/metrics.ts';
 import { scoreAllActive } from '../jobs/score-all.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
@@ -87,10 +87,14 @@ describe('monitoring stored scores and drift', () => {
       expect(m.pending).toBe(0);
       const e = expected.get(m.month)!;
       expect(m.labelled).toBe(e.n);
+      // the scores the oracle could not label are counted as not evaluated, so the columns add up
+      expect(m.excluded).toBe(m.scored - e.n);
       expect(m.auc).toBe(e.auc);
       expect(m.lift10).toBe(e.lift10);
     }
     expect(result.realised.months.some((m) => m.auc !== null)).toBe(true);
+    for (const m of result.realised.months) expect(m.labelled + m.pending + m.excluded, m.month).toBe(m.scored);
+    expect(result.realised.months.some((m) => m.excluded > 0)).toBe(true); // the world has accounts too young to label
     // July has two scoring dates: only each account's latest score of the month counts
     const july = result.realised.months.find((m) => m.month === '2026-07')!;
     const [{ n }] = await query<{ n: number }>(db.pool, { text: "SELECT count(DISTINCT account_id)::int AS n FROM churn.score_history WHERE to_char(as_of, 'YYYY-MM') = '2026-07'" });
@@ -113,6 +117,10 @@ describe('monitoring stored scores and drift', () => {
     const report = await buildModelReport(db.pool, { now: d('2026-10-01'), bootstrap: 0 });
     expect(report.realised.months.map((m) => m.month)).toEqual(['2026-06', '2026-07', '2026-08', '2026-09']);
     expect(report.html).toContain('Since deployment');
+    expect(report.html).toContain('<th>Not evaluated</th>');
+    expect(report.html).toContain('Not evaluated: scores of accounts younger than 14 days or not paying');
+    // the stored run, read back, carries the count too
+    expect((await latestMonitoringRun(db.pool))!.realised.months.every((m) => m.labelled + m.pending + m.excluded === m.scored)).toBe(true);
     expect(JSON.parse(report.json).realised.months).toHaveLength(4);
   });
 

@@ -27,9 +27,9 @@ const PRINT_HEIGHT = Math.floor((297 - 22) * MM);
 
 /** Twelve months of stored scores, the last two pending: the longest "since deployment" the report shows. */
 const REALISED: RealisedPerformance = {
-  asOf: '2026-11-23T00:00:00.000Z', horizonDays: 30, dataEnd: '2026-11-22T00:00:00.000Z',
+  asOf: '2026-11-23T00:00:00.000Z', horizonDays: 30, dataEnd: '2026-11-22T00:00:00.000Z', minTenureDays: 14,
   months: Array.from({ length: 12 }, (_, k) => ({
-    month: `2026-${String(k + 1).padStart(2, '0')}`, scored: 1200, labelled: k > 9 ? 0 : 1180, pending: k > 9 ? 1200 : 0,
+    month: `2026-${String(k + 1).padStart(2, '0')}`, scored: 1200, labelled: k > 9 ? 0 : 1180, pending: k > 9 ? 1200 : 0, excluded: k > 9 ? 0 : 20,
     status: k > 9 ? 'pending' as const : 'realised' as const, churnRate: k > 9 ? null : 0.031, meanPredicted: k > 9 ? null : 0.029,
     auc: k > 9 ? null : 0.78, lift10: k > 9 ? null : 2.4, modelVersions: [6, 7],
   })),

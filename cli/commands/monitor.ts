@@ -27,8 +27,8 @@ export function formatMonitoring(r: MonitoringResult): string {
   const out = [`monitoring run ${r.runId} as of ${r.asOf} (horizon ${r.horizonDays} days, outcomes known up to ${r.realised.dataEnd})`, '', 'realised performance of stored scores'];
   if (!r.realised.months.length) out.push('  no stored scores yet (run churn score)');
   else {
-    out.push(...table(['month', 'scored', 'known', 'pending', 'predicted', 'actual', 'AUC', 'lift@10%', 'models'],
-      r.realised.months.map((m) => [m.month, String(m.scored), String(m.labelled), String(m.pending), pct(m.meanPredicted), pct(m.churnRate),
+    out.push(...table(['month', 'scored', 'known', 'pending', 'not evaluated', 'predicted', 'actual', 'AUC', 'lift@10%', 'models'],
+      r.realised.months.map((m) => [m.month, String(m.scored), String(m.labelled), String(m.pending), String(m.excluded), pct(m.meanPredicted), pct(m.churnRate),
         m.status === 'pending' ? 'pending' : f3(m.auc), m.lift10 === null ? 'n/a' : m.lift10.toFixed(2), m.modelVersions.map((v) => `v${v}`).join(',')])).map((l) => `  ${l}`));
   }
   out.push('', `drift of the champion's features${r.drift.modelVersion ? ` (v${r.drift.modelVersion})` : ''}`);

@@ -23,6 +23,11 @@ export interface RealisedMonth {
   /** of which the outcome is not known yet (the horizon has not passed) */
   pending: number;
   /**
+   * of which never evaluated, as training labels leave them out: accounts too young (under the minimum
+   * tenure) or not paying at the as-of time, and those that churned within the lead time
+   */
+  excluded: number;
+  /**
    * 'realised' when every outcome of the month is known; 'pending' while any is not (the metrics are
    * then null: the outcomes known early are the early churners, a biased subset)
    */
@@ -40,6 +45,8 @@ export interface RealisedPerformance {
   horizonDays: number;
   /** the end of the data used for labels: the source data's end, or `now` when that is earlier */
   dataEnd: string;
+  /** accounts younger than this at their score's as-of time are not evaluated (as in training) */
+  minTenureDays: number;
   months: RealisedMonth[];
 }
 
@@ -84,7 +91,7 @@ function monthOf(month: string, rows: MonitoredScoreRow[]): RealisedMonth {
   const known = rows.filter((r) => r.status === 'churned' || r.status === 'retained');
   const pending = rows.filter((r) => r.status === 'unknown').length;
   const modelVersions = [...new Set(rows.map((r) => r.model_version))].sort((a, b) => a - b);
-  const base = { month, scored: rows.length, labelled: known.length, pending, modelVersions };
+  const base = { month, scored: rows.length, labelled: known.length, pending, excluded: rows.length - known.length - pending, modelVersions };
   if (pending > 0 || !known.length) return { ...base, status: 'pending', churnRate: null, meanPredicted: null, auc: null, lift10: null };
   const y = known.map((r) => (r.status === 'churned' ? 1 : 0));
   const p = known.map((r) => r.churn_probability);
@@ -100,7 +107,7 @@ export async function realisedPerformance(db: Queryable, opts: MonitorOptions): 
   const o = parseOptions(opts);
   const end = await resolveDataEnd(db);
   const dataEnd = end && end.getTime() < o.now.getTime() ? end : o.now;
-  const base = { asOf: o.now.toISOString(), horizonDays: o.horizonDays, dataEnd: dataEnd.toISOString() };
+  const base = { asOf: o.now.toISOString(), horizonDays: o.horizonDays, dataEnd: dataEnd.toISOString(), minTenureDays: o.minTenureDays };
   const asOfs = (await query<{ as_of: Date }>(db, monitoredAsOfsQuery(o.now))).map((r) => r.as_of);
   if (!asOfs.length) return { ...base, months: [] };
   const label = labelParams({ asOfs, horizonDays: o.horizonDays, graceDays: o.graceDays, minTenureDays: o.minTenureDays, dataEnd });
@@ -149,7 +156,7 @@ export async function runMonitor(pool: Pool, opts: MonitorOptions): Promise<Moni
   const drift = await championDrift(pool);
   const alerts = drift.features.filter((f) => f.status === 'alert').length;
   const warnings = drift.features.filter((f) => f.status === 'warn').length;
-  const summary = { alerts, warnings, realisedMonths: realised.months.filter((m) => m.status === 'realised').length, dataEnd: realised.dataEnd };
+  const summary = { alerts, warnings, realisedMonths: realised.months.filter((m) => m.status === 'realised').length, dataEnd: realised.dataEnd, minTenureDays: realised.minTenureDays };
   const [row] = await query<{ run_id: number }>(pool, insertRunQuery({
     asOf: o.now, horizonDays: o.horizonDays, modelVersion: drift.modelVersion, realised: realised.months, drift, summary,
   }));
@@ -163,7 +170,7 @@ interface RunRow {
   model_version: number | null;
   realised: RealisedMonth[];
   drift: DriftReport;
-  summary: { dataEnd?: string };
+  summary: { dataEnd?: string; minTenureDays?: number };
 }
 
 /** The latest stored monitoring run, or null when `churn monitor` never ran. */
@@ -173,7 +180,11 @@ export async function latestMonitoringRun(db: Queryable): Promise<MonitoringResu
   const asOf = r.as_of.toISOString();
   return {
     runId: r.run_id, asOf, horizonDays: r.horizon_days, modelVersion: r.model_version,
-    realised: { asOf, horizonDays: r.horizon_days, dataEnd: r.summary.dataEnd ?? asOf, months: r.realised },
+    realised: {
+      asOf, horizonDays: r.horizon_days, dataEnd: r.summary.dataEnd ?? asOf, minTenureDays: r.summary.minTenureDays ?? MonitorOptionsSchema.shape.minTenureDays.parse(undefined),
+      // runs stored before the count existed: what is neither known nor pending
+      months: r.realised.map((m) => ({ ...m, excluded: m.excluded ?? m.scored - m.labelled - m.pending })),
+    },
     drift: r.drift,
     alerts: r.drift.features.filter((f) => f.status === 'alert').length,
     warnings: r.drift.features.filter((f) => f.status === 'warn').length,

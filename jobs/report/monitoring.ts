@@ -8,6 +8,7 @@ import type { RealisedPerformance } from '../monitor/monitor.ts';
 import { deploymentSentence, type Deployment } from './deployment.ts';
 
 const cell = (v: number | null, f: (x: number) => string): string => (v === null ? 'n/a' : f(v));
+const count = (n: number): string => n.toLocaleString('en-US');
 
 /** The section's HTML: a sentence on pending outcomes, then a table of the last `months` months scored. */
 export function monitoringSection(r: RealisedPerformance, deployment: Deployment | null = null, months = 6): string {
@@ -17,17 +18,20 @@ export function monitoringSection(r: RealisedPerformance, deployment: Deployment
     + `with outcomes known up to ${esc(r.dataEnd.slice(0, 10))}. A month stays pending until the outcome of every one of its scores is known.</p>`;
   if (!r.months.length) return `${head}${lead}${intro}<p>No stored scores yet (run <code>churn score</code>).</p></section>`;
   const shown = r.months.slice(-months);
-  const tableHead = ['Month', 'Accounts scored', 'Outcome known', 'Pending', 'Predicted churn', 'Actual churn', 'AUC', 'Lift at 10%', 'Model versions'];
+  const tableHead = ['Month', 'Accounts scored', 'Outcome known', 'Pending', 'Not evaluated', 'Predicted churn', 'Actual churn', 'AUC', 'Lift at 10%', 'Model versions'];
   const rows = shown.map((m) => [
-    esc(m.month), String(m.scored), String(m.labelled), String(m.pending),
+    esc(m.month), count(m.scored), count(m.labelled), count(m.pending), count(m.excluded),
     cell(m.meanPredicted, (x) => pct(x, 1)), cell(m.churnRate, (x) => pct(x, 1)),
     m.status === 'pending' ? 'pending' : cell(m.auc, (x) => x.toFixed(3)), cell(m.lift10, (x) => `${x.toFixed(2)}x`),
     esc(m.modelVersions.map((v) => `v${v}`).join(', ')),
   ]);
+  const notEvaluated = shown.some((m) => m.excluded > 0)
+    ? `<p class="notes">Not evaluated: scores of accounts younger than ${r.minTenureDays} days or not paying (a trial) at the time scored, or that churned within the lead time; the training labels leave them out too.</p>`
+    : '';
   const more = r.months.length > shown.length ? `<p class="notes">The last ${shown.length} of ${r.months.length} months; the JSON twin has them all.</p>` : '';
   const table = `<table><thead><tr>${tableHead.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>`
     + rows.map((row) => `<tr>${row.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('') + '</tbody></table>';
-  return `${head}${lead}${intro}${table}${more}</section>`;
+  return `${head}${lead}${intro}${table}${notEvaluated}${more}</section>`;
 }
 
 /** Inserts the section before the report's closing definitions note (else at the end of its main element). */
