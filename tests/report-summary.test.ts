@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChurnError } from '../core/errors.ts';
 import { loadCatalog } from '../features/catalog.ts';
+import { binLabel } from '../jobs/report/charts.ts';
 import { buildReportData } from '../jobs/report/data.ts';
 import { previousOf } from '../jobs/report/job.ts';
 import { calibrationBinCount, quantileCalibration, riskDeciles } from '../jobs/report/ranking.ts';
@@ -183,7 +184,12 @@ describe('readable charts', () => {
     expect(Math.min(...sizes)).toBeGreaterThanOrEqual(100);
     for (let i = 1; i < bins.length; i++) expect(bins[i].lower).toBeGreaterThanOrEqual(bins[i - 1].upper);
     const labels = texts(chart('reliability'));
-    for (const b of data.calibration) expect(labels.some((l) => l.startsWith(`${(b.lower * 100).toFixed(b.lower < 0.1 ? 1 : 0)}-`))).toBe(true);
+    for (const b of data.calibration) expect(labels.some((l) => l.startsWith(binLabel(b).split('\n')[0]))).toBe(true);
+    // a bin's two ends never read the same: decimals are added until they differ
+    expect(binLabel({ lower: 0.004, upper: 0.012 })).toBe('0.4-\n1.2%');
+    expect(binLabel({ lower: 0.016, upper: 0.95 })).toBe('1.6-\n95%');
+    expect(binLabel({ lower: 0.00004, upper: 0.0003 })).toBe('0.00-\n0.03%');
+    expect(binLabel({ lower: 0.0000012, upper: 0.00004 })).toBe('0.000-\n0.004%');
   });
 
   it('use text colours that pass WCAG AA (4.5:1) on their backgrounds', () => {

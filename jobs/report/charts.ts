@@ -54,9 +54,18 @@ export function liftChart(data: ReportData): string {
   });
 }
 
-/** "0.4-1.2%": a calibration bin's range of predicted risk, on two lines. */
-function binLabel(b: { lower: number; upper: number }): string {
-  return `${rate(b.lower).replace('%', '')}-\n${rate(b.upper)}`;
+/**
+ * "0.4-1.2%": a calibration bin's range of predicted risk, on two lines, with as many decimals as it
+ * takes for its two ends to differ (a bin of 0.004-0.03% read "0.0-0.0%", like its neighbour).
+ */
+export function binLabel(b: { lower: number; upper: number }): string {
+  let lo = rate(b.lower);
+  let hi = rate(b.upper);
+  for (let digits = 2; lo === hi && digits <= 4; digits++) {
+    lo = pct(b.lower, digits);
+    hi = pct(b.upper, digits);
+  }
+  return `${lo.replace('%', '')}-\n${hi}`;
 }
 
 export function calibrationChart(data: ReportData): string {
