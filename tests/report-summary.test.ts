@@ -188,8 +188,10 @@ describe('readable charts', () => {
     // a bin's two ends never read the same: decimals are added until they differ
     expect(binLabel({ lower: 0.004, upper: 0.012 })).toBe('0.4-\n1.2%');
     expect(binLabel({ lower: 0.016, upper: 0.95 })).toBe('1.6-\n95%');
-    expect(binLabel({ lower: 0.00004, upper: 0.0003 })).toBe('0.00-\n0.03%');
-    expect(binLabel({ lower: 0.0000012, upper: 0.00004 })).toBe('0.000-\n0.004%');
+    expect(binLabel({ lower: 0.0005, upper: 0.002 })).toBe('0.05-\n0.2%');
+    expect(binLabel({ lower: 0.00004, upper: 0.0003 })).toBe('0.004-\n0.03%');
+    expect(binLabel({ lower: 0, upper: 0.00004 })).toBe('0.0-\n0.004%');
+    expect(binLabel({ lower: 0.0011, upper: 0.0014 })).toBe('0.11-\n0.14%');
   });
 
   it('use text colours that pass WCAG AA (4.5:1) on their backgrounds', () => {

@@ -55,12 +55,15 @@ export function liftChart(data: ReportData): string {
 }
 
 /**
- * "0.4-1.2%": a calibration bin's range of predicted risk, on two lines, with as many decimals as it
- * takes for its two ends to differ (a bin of 0.004-0.03% read "0.0-0.0%", like its neighbour).
+ * "0.4-1.2%": a calibration bin's range of predicted risk, on two lines, with a significant digit at
+ * each end and as many decimals as it takes for the two to differ (a bin of 0.004-0.03% read
+ * "0.0-0.0%", like its neighbour).
  */
 export function binLabel(b: { lower: number; upper: number }): string {
-  let lo = rate(b.lower);
-  let hi = rate(b.upper);
+  // under 1%, one significant digit at least (0.05%, not 0.0%), up to three decimals
+  const end = (v: number) => (v > 0 && v < 0.01 ? pct(v, Math.min(3, Math.max(1, Math.ceil(-Math.log10(v * 100))))) : rate(v));
+  let lo = end(b.lower);
+  let hi = end(b.upper);
   for (let digits = 2; lo === hi && digits <= 4; digits++) {
     lo = pct(b.lower, digits);
     hi = pct(b.upper, digits);
