@@ -56,6 +56,15 @@ describe('churn ingest (end to end)', () => {
     const second = await churn('ingest', 'accounts', file);
     expect(second.stdout.trim()).toMatch(/^accounts: 3 rows from good\.csv: 0 inserted, 0 updated, 3 unchanged/);
     expect(await tableState(db.pool, 'accounts')).toEqual(loaded);
+    expect(first.stderr).toBe('');
+    // an account created next year: loaded (exit 0), with a note on stderr
+    const ahead = new Date(Date.now() + 400 * 86_400_000).toISOString();
+    const later = await writeFile(dir, 'ahead.csv', toCsv(SAMPLES.accounts('cli_ahead').map((r) => ({ ...r, created_at: ahead }))));
+    const noted = await churn('ingest', 'accounts', later);
+    expect(noted.code).toBe(0);
+    expect(noted.stdout.trim()).toMatch(/^accounts: 3 rows from ahead\.csv: 3 inserted/);
+    expect(noted.stderr.trim()).toBe(`note: 3 row(s) have created_at more than a day after now (the latest ${ahead}): they are loaded, `
+      + "and features count them only once that time has come; check the export's time zone and date format");
   });
 
   it('stores an accounts file\'s own columns as attributes (exit 0), and fails a file with an invalid attribute name or JSON (exit 1, nothing loaded)', async () => {

@@ -42,6 +42,7 @@ export function registerIngest(program: Command): void {
       await withDatabase(async ({ pool }) => {
         const r = await ingestFile(pool, args.table, args.file, { format: args.format, progress: createProgress(`ingest ${args.table}`, { unit: 'bytes' }) });
         console.log(`${r.table}: ${r.rows} rows from ${path.basename(args.file)}: ${r.inserted} inserted, ${r.updated} updated, ${r.rows - r.inserted - r.updated} unchanged in ${r.seconds.toFixed(1)}s`);
+        for (const note of r.notes) console.error(`note: ${note}`);
       });
     });
 }

@@ -24,6 +24,8 @@ export interface ColumnSpec {
   /** numeric(precision, scale) */
   precision?: number;
   scale?: number;
+  /** a timestamp of something that has happened (an event, a payment): a time after the load is noted as likely wrong */
+  happened?: boolean;
 }
 
 export type CellResult = { ok: true; value: CellValue } | { ok: false; reason: string };

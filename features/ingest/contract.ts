@@ -75,7 +75,8 @@ const ColumnSpecSchema = z.object({
   max: z.number().optional(),
   precision: z.number().int().min(1).optional(),
   scale: z.number().int().min(0).optional(),
-});
+  happened: z.boolean().optional(),
+}).refine((c) => !c.happened || c.type === 'timestamptz', 'happened: only a timestamptz column');
 
 const ContractInputSchema = z.object({
   name: NAME,

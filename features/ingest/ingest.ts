@@ -54,6 +54,8 @@ export interface IngestResult {
   seconds: number;
   runId: number;
   sha256: string;
+  /** what loaded but looks wrong (times of things that happened, after the load): one sentence each */
+  notes: string[];
 }
 
 export function formatFromPath(filePath: string): FileFormat {
@@ -92,6 +94,19 @@ async function preparePartitions(client: PoolClient, contract: TableContract & {
     });
   }
   await createEventPartitionsAhead(client, lock);
+}
+
+/**
+ * Times of things that happened (an event, a ticket, a payment) more than a day after the load: they
+ * load, and features count them only once that time has come, but they usually mean a time-zone or
+ * date-format error in the export, so each such column gets a note.
+ */
+async function futureNotes(client: PoolClient, contract: TableContract): Promise<string[]> {
+  const columns = contract.columns.filter((c) => c.happened).map((c) => c.name);
+  if (!columns.length) return [];
+  const found = await query<{ column_name: string; n: number; latest: Date }>(client, sql.stageFutureSql(columns));
+  return found.filter((f) => f.n > 0).map((f) => `${f.n} row(s) have ${f.column_name} more than a day after now (the latest ${f.latest.toISOString()}): `
+    + 'they are loaded, and features count them only once that time has come; check the export\'s time zone and date format');
 }
 
 /** Step 6: the upsert, with counts and the run record, in one transaction after the table's turn. */
@@ -150,9 +165,10 @@ export async function ingestFile(pool: Pool, table: string, filePath: string, op
     if (contract.partitionColumn) await preparePartitions(client, { ...contract, partitionColumn: contract.partitionColumn }, opts);
     const sha256 = hash.digest('hex');
     const run = { table, file: path.basename(filePath), sha256, rows: readStats.rows };
+    const notes = await futureNotes(client, contract);
     const { inserted, updated, runId } = await write(client, contract, validStats.valid, run);
     await query(client, sql.dropStageSql());
-    return { table, rows: readStats.rows, inserted, updated, seconds: (performance.now() - started) / 1000, runId, sha256 };
+    return { table, rows: readStats.rows, inserted, updated, seconds: (performance.now() - started) / 1000, runId, sha256, notes };
   } catch (err) {
     failed = true;
     throw asIngestError(err, filePath);

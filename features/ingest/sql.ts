@@ -110,6 +110,15 @@ export function stageSpanSql(column: string): Sql {
   return { text: `SELECT count(*)::integer AS rows, min(${col}) AS lo, max(${col}) AS hi FROM ${ident(STAGE)}` };
 }
 
+/**
+ * Per column, the staged values more than `slack` after the database's now() (how many, and the
+ * latest): times of things that happened cannot lie ahead, so they point at a time-zone or date error.
+ */
+export function stageFutureSql(columns: readonly string[], slack = '1 day'): Sql {
+  const parts = columns.map((c, i) => `SELECT $${i + 1}::text AS column_name, count(*)::integer AS n, max(${ident(c)}) AS latest FROM ${ident(STAGE)} WHERE ${ident(c)} > now() + interval '${slack}'`);
+  return { text: `${parts.join('\nUNION ALL\n')}`, values: [...columns] };
+}
+
 export function stageCountSql(): Sql {
   return { text: `SELECT count(*)::integer AS rows FROM ${ident(STAGE)}` };
 }
