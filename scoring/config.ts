@@ -23,8 +23,11 @@ const HealthMappingSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('logistic'), midpoint: z.number().gt(0).lt(1).default(0.3), steepness: z.number().positive().default(1) }),
 ]);
 
+const SNAKE_NAME = /^[a-z][a-z0-9_]*$/;
+const SNAKE_RULE = 'a name is lower-case letters, digits and _, starting with a letter (at_risk)';
+
 const TierSchema = z.object({
-  name: z.string().regex(/^[a-z][a-z0-9_]*$/),
+  name: z.string().regex(SNAKE_NAME, SNAKE_RULE),
   /** lowest health score (inclusive) that still belongs to this tier */
   min_health: z.number().min(0).max(100),
   recommended_action: z.string().min(1),
@@ -54,7 +57,7 @@ const MetricSchema = z.object({
 });
 
 const SegmentSchema = z.object({
-  name: z.string().regex(/^[a-z][a-z0-9_]*$/),
+  name: z.string().regex(SNAKE_NAME, SNAKE_RULE),
   /** matches accounts whose `source.accounts.segment` is one of these */
   account_segments: z.array(z.string()).optional(),
   /** matches accounts at most this many days old at scoring time */
@@ -84,7 +87,7 @@ export const ServingConfigSchema = z.object({
       { name: 'critical', min_health: 0, recommended_action: 'rescue' },
     ] },
   ]),
-  default_segment: z.string().regex(/^[a-z][a-z0-9_]*$/).default('established'),
+  default_segment: z.string().regex(SNAKE_NAME, SNAKE_RULE).default('established'),
   scorecard: z.object({
     weights: WeightsSchema.prefault({ engagement: 0.25, usage: 0.35, adoption: 0.2, support: 0.2 }),
     /** metrics naming features the model does not have are ignored */

@@ -105,6 +105,9 @@ describe('authentication, validation and error shape', () => {
       { method: 'GET', url: '/v1/accounts?cursor=!!!', status: 400 },
       { method: 'GET', url: '/v1/accounts?cursor=bm90IGpzb24', status: 400 },
       { method: 'GET', url: '/v1/accounts?tier=DROP%20TABLE', status: 400 },
+      // a rule in words, not a regular expression ("must match pattern /^[a-z][a-z0-9_]*$/")
+      { method: 'GET', url: '/v1/accounts?tier=AT_RISK', status: 400, message: 'invalid querystring: tier: a tier name is lower-case letters, digits and _, starting with a letter (at_risk)' },
+      { method: 'GET', url: '/v1/accounts?cursor=a%2Fb', status: 400, message: 'invalid querystring: cursor: invalid cursor: pass back next_cursor from a previous page' },
       { method: 'GET', url: `/v1/accounts/${id}/history?limit=abc`, status: 400 },
       { method: 'GET', url: `/v1/accounts/${id}/score-change?from=never`, status: 400 },
       { method: 'GET', url: '/v1/models/Bad!', status: 400 },

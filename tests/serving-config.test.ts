@@ -66,6 +66,7 @@ describe('serving configuration and pure scoring parts', () => {
 
   it('refuses invalid configuration with one clear error, and reads a JSON file', async () => {
     expect(() => parseServingConfig({ tiers: [{ name: 'a', min_health: 10, recommended_action: 'x' }] })).toThrow(/last tier must have min_health 0/);
+    expect(() => parseServingConfig({ tiers: [{ name: 'At Risk', min_health: 0, recommended_action: 'x' }] })).toThrow(/tiers\.0\.name: a name is lower-case letters, digits and _, starting with a letter \(at_risk\)/);
     expect(() => parseServingConfig({ tiers: [{ name: 'a', min_health: 10, recommended_action: 'x' }, { name: 'b', min_health: 20, recommended_action: 'y' }] })).toThrow(/ordered best first/);
     expect(() => parseServingConfig({ alerts: { drop_points: 0 } })).toThrow(expect.objectContaining({ code: 'CHURN_ERR_CONFIG' }));
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-cfg-'));

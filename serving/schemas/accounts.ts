@@ -54,7 +54,7 @@ const Money = z.coerce.number().min(0).max(1e12);
 
 /** Filters shared by the list and the summary. */
 const FilterShape = {
-  segment: z.string().regex(NAME).max(64).optional().describe("only accounts of this data segment (the account's own: smb, mid_market, enterprise)").meta({ examples: ['enterprise'] }),
+  segment: z.string().regex(NAME, 'a segment name is lower-case letters, digits and _, starting with a letter (enterprise, mid_market)').max(64).optional().describe("only accounts of this data segment (the account's own: smb, mid_market, enterprise)").meta({ examples: ['enterprise'] }),
   owner: z.string().min(1).max(200).optional().describe('only accounts with this owner (exact match)').meta({ examples: ['dana@cs.example.com'] }),
   renewal_within_days: z.coerce.number().int().min(0).max(3660).optional().describe('only accounts whose renewal date lies from now to this many days ahead').meta({ examples: [90] }),
   mrr_min: Money.optional().describe('only accounts with at least this MRR (accounts without a subscription in force have none)').meta({ examples: [1000] }),
@@ -62,13 +62,13 @@ const FilterShape = {
 };
 
 export const ListQuerySchema = z.object({
-  tier: z.string().regex(NAME).max(64).optional().describe('only accounts in this tier now (a configured tier, or churned, never_subscribed; a tier no configuration or stored score knows is a 400)').meta({ examples: ['at_risk'] }),
+  tier: z.string().regex(NAME, 'a tier name is lower-case letters, digits and _, starting with a letter (at_risk)').max(64).optional().describe('only accounts in this tier now (a configured tier, or churned, never_subscribed; a tier no configuration or stored score knows is a 400)').meta({ examples: ['at_risk'] }),
   ...FilterShape,
   sort: z.enum(SORTS).default('risk').describe('risk (churn probability, riskiest first), change_7d or change_30d (largest drop first), mrr (largest first), renewal_date (soonest first); accounts without a value come last')
     .meta({ examples: ['change_7d'] }),
   order: z.enum(['asc', 'desc']).optional().describe("flips the sort's direction (default: as described under `sort`)").meta({ examples: ['asc'] }),
   limit: z.coerce.number().int().min(1).max(1000).default(100).describe('accounts per page').meta({ examples: [100] }),
-  cursor: z.string().max(400).regex(/^[A-Za-z0-9_-]+$/).optional().describe('`next_cursor` of the previous page, with the same filters and sort').meta({ examples: ['WyJyaXNrIiwiZGVzYyIsMCwwLjMxLCJhY2NfMDAwNDIiXQ'] }),
+  cursor: z.string().max(400).regex(/^[A-Za-z0-9_-]+$/, 'invalid cursor: pass back next_cursor from a previous page').optional().describe('`next_cursor` of the previous page, with the same filters and sort').meta({ examples: ['WyJyaXNrIiwiZGVzYyIsMCwwLjMxLCJhY2NfMDAwNDIiXQ'] }),
 }).strict();
 
 export const SummaryQuerySchema = z.object(FilterShape).strict();

@@ -21,7 +21,7 @@ export const AlertListQuerySchema = z.object({
   type: z.enum(ALERT_KINDS).optional().describe("only alerts of this kind (the alert's `kind`)").meta({ examples: ['tier_drop'] }),
   state: z.enum(ALERT_STATES).optional().describe('open (neither acknowledged nor snoozed now), acknowledged, or snoozed (until `snoozed_until`)').meta({ examples: ['open'] }),
   limit: z.coerce.number().int().min(1).max(1000).default(100).describe('alerts per page, newest first').meta({ examples: [50] }),
-  cursor: z.string().max(40).regex(/^[A-Za-z0-9_-]+$/).optional().describe('`next_cursor` of the previous page, with the same filters').meta({ examples: ['MTgxMg'] }),
+  cursor: z.string().max(40).regex(/^[A-Za-z0-9_-]+$/, 'invalid cursor: pass back next_cursor from a previous page').optional().describe('`next_cursor` of the previous page, with the same filters').meta({ examples: ['MTgxMg'] }),
 }).strict();
 
 const ScorePoint = z.object({
