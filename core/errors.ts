@@ -62,14 +62,22 @@ export function isChurnError(err: unknown): err is ChurnError {
 
 /** Formats a zod error (or its issues) as one line: `path: message; path: message`. */
 /**
- * zod's issue for text that was to be a number says "received NaN" (what the text became): this says
- * "expected a number" or "expected a whole number" instead. Other issues come back as they are.
+ * Issues of text that was to be a number, in plain words: zod says "received NaN" (what the text
+ * became) where this says "expected a number" or "expected a whole number", and "Too small: expected
+ * number to be >=1" where this says "expected at least 1". Other issues come back as they are.
  */
 export function plainNumberIssue<I extends { code: string; message: string }>(issue: I, given: unknown): I {
-  if (issue.code !== 'invalid_type' || typeof given !== 'string') return issue;
-  const expected = (issue as { expected?: unknown }).expected;
-  if (expected === 'number') return { ...issue, message: 'expected a number' };
-  return expected === 'int' ? { ...issue, message: 'expected a whole number' } : issue;
+  if (typeof given !== 'string') return issue;
+  const i = issue as { expected?: unknown; origin?: unknown; minimum?: unknown; maximum?: unknown; inclusive?: unknown };
+  if (issue.code === 'invalid_type') {
+    if (i.expected === 'number') return { ...issue, message: 'expected a number' };
+    return i.expected === 'int' ? { ...issue, message: 'expected a whole number' } : issue;
+  }
+  // a bound: "expected at least 1" for zod's "Too small: expected number to be >=1"
+  if (i.origin !== 'number') return issue;
+  if (issue.code === 'too_small') return { ...issue, message: `expected ${i.inclusive === false ? 'more than' : 'at least'} ${String(i.minimum)}` };
+  if (issue.code === 'too_big') return { ...issue, message: `expected ${i.inclusive === false ? 'less than' : 'at most'} ${String(i.maximum)}` };
+  return issue;
 }
 
 export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>, max = 5): string {

@@ -47,7 +47,11 @@ export async function createApiKey(db: Queryable, input: { name: string; scopes:
   const name = KeyNameSchema.safeParse(input.name);
   const scopes = ScopesSchema.safeParse([...new Set(input.scopes)]);
   if (!name.success) throw new ChurnError('CHURN_ERR_VALIDATION', `key name: ${describeIssues(name.error.issues)}`);
-  if (!scopes.success) throw new ChurnError('CHURN_ERR_VALIDATION', `scopes must be among ${SCOPES.join(', ')}: ${describeIssues(scopes.error.issues)}`);
+  if (!scopes.success) {
+    const unknown = input.scopes.filter((sc) => !(SCOPES as readonly string[]).includes(sc));
+    const what = unknown.length ? `unknown scope${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => JSON.stringify(u)).join(', ')}` : 'no scope';
+    throw new ChurnError('CHURN_ERR_VALIDATION', `scopes: ${what}; the scopes are ${SCOPES.join(', ')}`);
+  }
   for (;;) {
     const prefix = randomBytes(4).toString('hex');
     const secret = `chl_${prefix}_${randomBytes(32).toString('base64url')}`;

@@ -189,5 +189,8 @@ describe('option errors', () => {
     expect([seed.code, seed.stderr.trim()]).toEqual([1, 'CHURN_ERR_VALIDATION: seed: expected a number, got "abc"']);
     const whole = await runChurn(['train', '--seed', '1.5'], { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'error' });
     expect([whole.code, whole.stderr.trim()]).toEqual([1, 'CHURN_ERR_VALIDATION: seed: expected a whole number, got "1.5"']);
+    // a bound in words ("Too small: expected number to be >=1" before)
+    const months = await runChurn(['generate', '--months', '0'], { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'error' });
+    expect([months.code, months.stderr.trim()]).toEqual([1, 'CHURN_ERR_VALIDATION: months: expected at least 1, got "0"']);
   });
 });

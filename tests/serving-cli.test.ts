@@ -45,6 +45,8 @@ describe('churn keys, churn score and churn serve', () => {
       expect(r.status).not.toBe(0);
       expect(r.stderr).toMatch(/^CHURN_ERR_VALIDATION: /m);
     }
+    // the unknown scope named, with the scopes there are
+    expect(churn('keys', 'create', '--name', 'ok', '--scopes', 'score:read,root').stderr.trim()).toBe('CHURN_ERR_VALIDATION: scopes: unknown scope "root"; the scopes are score:read, models:admin');
   });
 
   it('scores every active account, stamped with model and feature-set versions, and refuses a bad date', async () => {
