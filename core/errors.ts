@@ -62,14 +62,16 @@ export function isChurnError(err: unknown): err is ChurnError {
 
 /** Formats a zod error (or its issues) as one line: `path: message; path: message`. */
 /**
- * Issues of text that was to be a number, in plain words: zod says "received NaN" (what the text
- * became) where this says "expected a number" or "expected a whole number", and "Too small: expected
- * number to be >=1" where this says "expected at least 1". Other issues come back as they are.
+ * Number issues in plain words: for text that was to be a number (`given` a string) zod says "received
+ * NaN" (what the text became) where this says "expected a number" or "expected a whole number"; for a
+ * number out of bounds, "Too small: expected number to be >=1" where this says "expected at least 1".
+ * Other issues come back as they are.
  */
 export function plainNumberIssue<I extends { code: string; message: string }>(issue: I, given: unknown): I {
-  if (typeof given !== 'string') return issue;
   const i = issue as { expected?: unknown; origin?: unknown; minimum?: unknown; maximum?: unknown; inclusive?: unknown };
+  if (!/^(Invalid input|Too small|Too big)\b/.test(issue.message)) return issue; // a message of our own stays
   if (issue.code === 'invalid_type') {
+    if (typeof given !== 'string') return issue;
     if (i.expected === 'number') return { ...issue, message: 'expected a number' };
     return i.expected === 'int' ? { ...issue, message: 'expected a whole number' } : issue;
   }

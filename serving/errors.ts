@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
-import { ChurnError, describeIssues, isChurnError, type ErrorCode } from '../core/errors.ts';
+import { ChurnError, describeIssues, isChurnError, plainNumberIssue, type ErrorCode } from '../core/errors.ts';
 
 export interface ErrorBody {
   error: ErrorCode;
@@ -39,7 +39,12 @@ export function toErrorBody(err: unknown): { status: number; code: ErrorCode; me
   if (isChurnError(err)) return { status: err.status, code: err.code, message: err.message };
   if (hasZodFastifySchemaValidationErrors(err)) {
     const where = (err as { validationContext?: string }).validationContext ?? 'request';
-    const issues = err.validation.map((v) => ({ path: (v.instancePath || '').split('/').filter(Boolean), message: v.message ?? 'invalid' }));
+    // a query string or path parameter is text: a number there that is not one, or out of bounds, is said in words
+    const text = where === 'querystring' || where === 'params' ? '' : undefined;
+    const issues = err.validation.map((v) => ({
+      path: (v.instancePath || '').split('/').filter(Boolean),
+      message: plainNumberIssue({ ...v.params, code: v.keyword, message: v.message ?? 'invalid' }, text).message,
+    }));
     return { status: 400, code: 'CHURN_ERR_VALIDATION', message: `invalid ${where}: ${describeIssues(issues)}` };
   }
   if (isTimeout(err)) return { status: 503, code: 'CHURN_ERR_TIMEOUT', message: 'the request passed its deadline (a statement or a lock wait took too long) and was abandoned; try again shortly' };

@@ -106,6 +106,10 @@ describe('authentication, validation and error shape', () => {
       { method: 'GET', url: '/v1/accounts?cursor=bm90IGpzb24', status: 400 },
       { method: 'GET', url: '/v1/accounts?tier=DROP%20TABLE', status: 400 },
       // a rule in words, not a regular expression ("must match pattern /^[a-z][a-z0-9_]*$/")
+      // numbers in a query string, in words
+      { method: 'GET', url: '/v1/accounts?limit=0', status: 400, message: 'invalid querystring: limit: expected at least 1' },
+      { method: 'GET', url: '/v1/accounts?limit=100000', status: 400, message: 'invalid querystring: limit: expected at most 1000' },
+      { method: 'GET', url: '/v1/accounts?limit=abc', status: 400, message: 'invalid querystring: limit: expected a number' },
       { method: 'GET', url: '/v1/accounts?tier=AT_RISK', status: 400, message: 'invalid querystring: tier: a tier name is lower-case letters, digits and _, starting with a letter (at_risk)' },
       { method: 'GET', url: '/v1/accounts?cursor=a%2Fb', status: 400, message: 'invalid querystring: cursor: invalid cursor: pass back next_cursor from a previous page' },
       { method: 'GET', url: `/v1/accounts/${id}/history?limit=abc`, status: 400 },
