@@ -30,12 +30,13 @@ const passesOver = (model: ScoringModel, k: string): boolean => ACCOUNT_KEYS.has
 
 /**
  * Why key `k` is refused, with what the caller may have meant: the instance's id goes in `id`, and a
- * name at most two edits from a model input (`is_trail`) names that input.
+ * name at most two edits from a key a row may carry (`is_trail`, `segmnt`) names that key.
  */
 function unknownKeyReason(model: ScoringModel, k: string): string {
   const reason = 'unknown feature: the model does not use it';
   if (ID_LIKE_NAMES.includes(k)) return `${reason} (an instance's own id goes in "id")`;
-  const near = nearestName(k, model.contract.features.map((f) => f.name));
+  // any key a row may carry: the inputs, the features training left out, the account's keys
+  const near = nearestName(k, [...model.contract.features.map((f) => f.name), ...model.contract.leftOut, ...ACCOUNT_KEYS]);
   return near ? `${reason}; did you mean "${near}"?` : reason;
 }
 

@@ -252,6 +252,8 @@ describe('features training leaves out', () => {
     // the long way too (a value that needs converting)
     const numeric = table.columns.find((c) => c.kind === 'numeric' && typeof row[c.name] === 'number')!.name;
     expect(checkRows(model, [{ ...row, on_trial: 'yes', [numeric]: true }])).toHaveLength(1);
-    expect(() => checkRows(model, [{ ...row, on_triall: 1 }])).toThrow(/on_triall: unknown feature: the model does not use it/);
+    // a misspelling of a left-out feature names it (the nearest key a row may carry, not only the inputs)
+    expect(() => checkRows(model, [{ ...row, on_triall: 1 }])).toThrow(/on_triall: unknown feature: the model does not use it; did you mean "on_trial"\?/);
+    expect(() => checkRows(model, [{ ...row, segmnt: 'smb' }])).toThrow(/segmnt: unknown feature: the model does not use it; did you mean "segment"\?/);
   });
 });
