@@ -59,7 +59,8 @@ export async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>, opts:
 /**
  * Validates parsed CLI options with a zod schema; failures become one clear CHURN_ERR_VALIDATION line.
  * A number option given other text names that text ("seed: expected a number, got "abc"", not zod's
- * "received NaN", which is what the text became; "expected a whole number, got "1.5"").
+ * "received NaN", which is what the text became; "expected a whole number, got "1.5""), and an option
+ * of several words is named by its flag (--as-of, where commander's key is asOf).
  */
 export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
   const parsed = schema.safeParse(raw);
@@ -68,7 +69,10 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.in
     const issues = parsed.error.issues.map((i) => {
       const value = i.path.length === 1 ? given[i.path[0]] : undefined;
       const plain = plainNumberIssue(i, value);
-      return plain === i ? i : { ...plain, message: `${plain.message}, got ${JSON.stringify(value)}` };
+      const issue = plain === i || typeof value !== 'string' ? plain : { ...plain, message: `${plain.message}, got ${JSON.stringify(value)}` };
+      // a camelCase key is an option commander named from its flag: say the flag (--as-of, not asOf)
+      const [key, ...rest] = issue.path;
+      return typeof key === 'string' && /[A-Z]/.test(key) ? { ...issue, path: [`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, ...rest] } : issue;
     });
     throw new ChurnError('CHURN_ERR_VALIDATION', describeIssues(issues));
   }

@@ -192,5 +192,8 @@ describe('option errors', () => {
     // a bound in words ("Too small: expected number to be >=1" before)
     const months = await runChurn(['generate', '--months', '0'], { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'error' });
     expect([months.code, months.stderr.trim()]).toEqual([1, 'CHURN_ERR_VALIDATION: months: expected at least 1, got "0"']);
+    // an option of several words by its flag, not commander's key (asOf)
+    const asOf = await runChurn(['score', '--as-of', 'soon'], { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'error' });
+    expect([asOf.code, asOf.stderr.trim()]).toEqual([1, 'CHURN_ERR_VALIDATION: --as-of: "soon" is not a date (YYYY-MM-DD) or an ISO 8601 timestamp with a zone']);
   });
 });

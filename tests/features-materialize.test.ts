@@ -139,7 +139,7 @@ describe('feature snapshots and the fast path', () => {
     for (const [asOf, reason] of [['2026-02-30x', /is not a date/], ['2026-02-30', /is not a real date/], ['2026-03-01T06:00:00', /has no time zone/], ['2099-01-01', /lies in the future/]] as const) {
       const bad = await run('node', ['bin/churn.js', 'features', 'build', '--as-of', asOf], { env }).catch((e: { code: number; stderr: string }) => e);
       expect((bad as { code: number }).code, asOf).not.toBe(0);
-      expect((bad as { stderr: string }).stderr).toMatch(/^CHURN_ERR_VALIDATION: asOf: /m);
+      expect((bad as { stderr: string }).stderr).toMatch(/^CHURN_ERR_VALIDATION: --as-of: /m);
       expect((bad as { stderr: string }).stderr).toMatch(reason);
     }
     const grid = await run('node', ['bin/churn.js', 'features', 'build', '--grid', 'monthly', '--from', '2026-05-01'], { env }).catch((e: { code: number; stderr: string }) => e);

@@ -69,6 +69,6 @@ describe('churn train from the database', () => {
     expect(late.stderr.trim()).toMatch(/^CHURN_ERR_NOT_ENOUGH_DATA: no observation date with a known outcome: all 1 observation dates \(2026-09-10\) are too late: the data ends 2026-09-30T\S+ and a label needs lead \+ horizon \+ grace = 44 days after its date/);
     const future = await churn(db, ['train', '--data-end', '2999-01-01']);
     expect(future.code).not.toBe(0);
-    expect(future.stderr.trim()).toMatch(/^CHURN_ERR_VALIDATION: dataEnd: /);
+    expect(future.stderr.trim()).toMatch(/^CHURN_ERR_VALIDATION: --data-end: /);
   });
 });
