@@ -23,7 +23,11 @@ export async function selectBackend(log: (msg: string) => void = () => undefined
       log(`tensorflow.js backend: ${name}${name === 'cpu' ? ' (pure JavaScript)' : ''}`);
       return name;
     }
-    log(`tensorflow.js backend ${name} unavailable: ${reason}`);
+    // the native binding is an optional dependency that cannot install offline: its absence is the usual case, not a fault
+    const notInstalled = name === 'tensorflow' && /tfjs_binding\.node|Cannot find (module|package) '@tensorflow\/tfjs-node'/.test(reason);
+    log(notInstalled
+      ? 'tensorflow.js: the native binding (@tensorflow/tfjs-node, optional) is not installed; using the next backend (docs/configuration.md)'
+      : `tensorflow.js backend ${name} unavailable: ${reason}`);
   }
   throw new Error('no TensorFlow.js backend could be initialised');
 }
