@@ -131,6 +131,12 @@ describe('scores people can trust', () => {
     const batch = await h.app.inject({ method: 'POST', url: '/v1/scores', headers: bearer(h.readKey), payload: { account_ids: [id], as_of: '2026-09-15T10:00:00' } });
     expect(batch.statusCode).toBe(400);
     expect((await get(`/v1/accounts/${id}/score-change?from=2026-02-30`)).statusCode).toBe(400);
+    // a range the wrong way round is the caller's mistake (it was a 404 "fewer than two stored scores in that range")
+    for (const [from, to] of [['2026-09-01', '2026-08-01'], ['2026-09-01', '2026-09-01']]) {
+      const reversed = await get(`/v1/accounts/${id}/score-change?from=${from}&to=${to}`);
+      expect(reversed.statusCode).toBe(400);
+      expect(reversed.json().message).toBe('invalid querystring: from: `from` must be before `to`');
+    }
     expect((await h.app.inject({ method: 'POST', url: '/v1/predict', headers: bearer(h.readKey), payload: { instances: [{}], allow_missing: true, as_of: '2099-01-01' } })).statusCode).toBe(400);
   });
 

@@ -102,7 +102,7 @@ export const HistoryResponseSchema = z.object({
 export const ChangeQuerySchema = z.object({
   from: AsOfSchema.optional().describe('the earlier score: the latest stored at or before this time (default: the one before `to`)').meta({ example: '2026-10-01' }),
   to: AsOfSchema.optional().describe('the later score: the latest stored at or before this time (default: the latest)').meta({ example: '2026-11-01' }),
-}).strict();
+}).strict().refine((q) => !q.from || !q.to || q.from.getTime() < q.to.getTime(), { message: '`from` must be before `to`', path: ['from'] });
 
 /** GET /v1/accounts/:id/score-change: the two stored scores with `tier_segment`. */
 export const ChangeResponseSchema = ScoreChangeSchema.extend({ from: ExplainedScoreSchema, to: ExplainedScoreSchema }).meta({
