@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
-import { describeIssues, plainNumberIssue } from '../core/errors.ts';
+import { describeIssues, plainIssue } from '../core/errors.ts';
 
 /**
  * A benchmark's command line read with node:util's parseArgs and checked against its zod schema. An
@@ -19,7 +19,7 @@ export function benchArgs<S extends z.ZodType>(name: string, schema: S, config: 
   const issues = parsed.error.issues.map((i) => {
     const key = i.path[0];
     const given = typeof key === 'string' ? values[key] : undefined;
-    return { path: typeof key === 'string' ? [`--${key}`, ...i.path.slice(1)] : i.path, message: given === undefined ? i.message : `${plainNumberIssue(i, given).message} (given: ${JSON.stringify(given)})` };
+    return { path: typeof key === 'string' ? [`--${key}`, ...i.path.slice(1)] : i.path, message: given === undefined ? i.message : `${plainIssue(i, given).message} (given: ${JSON.stringify(given)})` };
   });
   return usage(name, describeIssues(issues));
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigSchema, loadConfig, type Config } from '../core/config.ts';
 import { createPool, resolveDatabase, type Pool } from '../core/db.ts';
-import { asChurnError, ChurnError, describeIssues, plainNumberIssue } from '../core/errors.ts';
+import { asChurnError, ChurnError, describeIssues, plainIssue } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { migrate } from '../features/migrate.ts';
 import { onExit } from './lifecycle.ts';
@@ -68,7 +68,7 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.in
     const given = raw !== null && typeof raw === 'object' ? (raw as Record<PropertyKey, unknown>) : {};
     const issues = parsed.error.issues.map((i) => {
       const value = i.path.length === 1 ? given[i.path[0]] : undefined;
-      const plain = plainNumberIssue(i, value);
+      const plain = plainIssue(i, value);
       const issue = plain === i || typeof value !== 'string' ? plain : { ...plain, message: `${plain.message}, got ${JSON.stringify(value)}` };
       // a camelCase key is an option commander named from its flag: say the flag (--as-of, not asOf)
       const [key, ...rest] = issue.path;

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { ChurnError, describeIssues, plainNumberIssue } from './errors.ts';
+import { ChurnError, describeIssues, plainIssue } from './errors.ts';
 
 /**
  * A connection string pg reads: a `postgres://` or `postgresql://` URL (or pg's `socket://`). Anything
@@ -84,7 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       const name = String(i.path[0]);
       const given = cleaned[name];
       if (i.path.length !== 1 || given === undefined || /URL|URI|KEY|SECRET|TOKEN|PASSWORD/.test(name)) return i;
-      return { ...i, message: `${plainNumberIssue(i, given).message} (given: ${JSON.stringify(given.length > 60 ? `${given.slice(0, 60)}...` : given)})` };
+      return { ...i, message: `${plainIssue(i, given).message} (given: ${JSON.stringify(given.length > 60 ? `${given.slice(0, 60)}...` : given)})` };
     });
     throw new ChurnError('CHURN_ERR_CONFIG', `invalid environment: ${describeIssues(issues)}`);
   }

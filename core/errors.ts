@@ -60,16 +60,21 @@ export function isChurnError(err: unknown): err is ChurnError {
   return err instanceof ChurnError;
 }
 
-/** Formats a zod error (or its issues) as one line: `path: message; path: message`. */
 /**
- * Number issues in plain words: for text that was to be a number (`given` a string) zod says "received
+ * Zod issues in plain words: for text that was to be a number (`given` a string) zod says "received
  * NaN" (what the text became) where this says "expected a number" or "expected a whole number"; for a
- * number out of bounds, "Too small: expected number to be >=1" where this says "expected at least 1".
- * Other issues come back as they are.
+ * number out of bounds, "Too small: expected number to be >=1" where this says "expected at least 1";
+ * for a value not in a list, "expected one of open, snoozed" without zod's quotes and bars. Other
+ * issues come back as they are.
  */
-export function plainNumberIssue<I extends { code: string; message: string }>(issue: I, given: unknown): I {
+export function plainIssue<I extends { code: string; message: string }>(issue: I, given: unknown): I {
   const i = issue as { expected?: unknown; origin?: unknown; minimum?: unknown; maximum?: unknown; inclusive?: unknown };
-  if (!/^(Invalid input|Too small|Too big)\b/.test(issue.message)) return issue; // a message of our own stays
+  if (!/^(Invalid input|Invalid option|Too small|Too big)\b/.test(issue.message)) return issue; // a message of our own stays
+  const values = (issue as { values?: unknown }).values;
+  if (issue.code === 'invalid_value' && Array.isArray(values)) {
+    // "Invalid option: expected one of "open"|"acknowledged"" -> "expected one of open, acknowledged"
+    return { ...issue, message: `expected one of ${values.map(String).join(', ')}` };
+  }
   if (issue.code === 'invalid_type') {
     if (typeof given !== 'string') return issue;
     if (i.expected === 'number') return { ...issue, message: 'expected a number' };
@@ -82,6 +87,7 @@ export function plainNumberIssue<I extends { code: string; message: string }>(is
   return issue;
 }
 
+/** Formats a zod error (or its issues) as one line: `path: message; path: message`. */
 export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>, max = 5): string {
   const parts = issues.slice(0, max).map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message));
   if (issues.length > max) parts.push(`and ${issues.length - max} more`);

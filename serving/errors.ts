@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
-import { ChurnError, describeIssues, isChurnError, plainNumberIssue, type ErrorCode } from '../core/errors.ts';
+import { ChurnError, describeIssues, isChurnError, plainIssue, type ErrorCode } from '../core/errors.ts';
 
 export interface ErrorBody {
   error: ErrorCode;
@@ -43,7 +43,7 @@ export function toErrorBody(err: unknown): { status: number; code: ErrorCode; me
     const text = where === 'querystring' || where === 'params' ? '' : undefined;
     const issues = err.validation.map((v) => ({
       path: (v.instancePath || '').split('/').filter(Boolean),
-      message: plainNumberIssue({ ...v.params, code: v.keyword, message: v.message ?? 'invalid' }, text).message,
+      message: plainIssue({ ...v.params, code: v.keyword, message: v.message ?? 'invalid' }, text).message,
     }));
     return { status: 400, code: 'CHURN_ERR_VALIDATION', message: `invalid ${where}: ${describeIssues(issues)}` };
   }

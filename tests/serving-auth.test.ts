@@ -110,6 +110,7 @@ describe('authentication, validation and error shape', () => {
       { method: 'GET', url: '/v1/accounts?limit=0', status: 400, message: 'invalid querystring: limit: expected at least 1' },
       { method: 'GET', url: '/v1/accounts?limit=100000', status: 400, message: 'invalid querystring: limit: expected at most 1000' },
       { method: 'GET', url: '/v1/accounts?limit=abc', status: 400, message: 'invalid querystring: limit: expected a number' },
+      { method: 'GET', url: '/v1/accounts?order=sideways', status: 400, message: 'invalid querystring: order: expected one of asc, desc' },
       { method: 'GET', url: '/v1/accounts?tier=AT_RISK', status: 400, message: 'invalid querystring: tier: a tier name is lower-case letters, digits and _, starting with a letter (at_risk)' },
       { method: 'GET', url: '/v1/accounts?cursor=a%2Fb', status: 400, message: 'invalid querystring: cursor: invalid cursor: pass back next_cursor from a previous page' },
       { method: 'GET', url: `/v1/accounts/${id}/history?limit=abc`, status: 400 },

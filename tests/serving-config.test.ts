@@ -109,6 +109,7 @@ describe('serving configuration and pure scoring parts', () => {
     expect(() => loadConfig({ PORT: 'abc' })).toThrow(expect.objectContaining({ code: 'CHURN_ERR_CONFIG', message: 'invalid environment: PORT: expected a number (given: "abc")' }));
     expect(() => loadConfig({ CHURN_SCHEDULE_HOURS: 'daily' })).toThrow(expect.objectContaining({ message: 'invalid environment: CHURN_SCHEDULE_HOURS: expected a number (given: "daily")' }));
     expect(() => loadConfig({ PORT: '70000' })).toThrow(expect.objectContaining({ message: 'invalid environment: PORT: expected at most 65535 (given: "70000")' }));
+    expect(() => loadConfig({ CHURN_LOG_LEVEL: 'loud' })).toThrow(expect.objectContaining({ message: 'invalid environment: CHURN_LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent (given: "loud")' }));
     expect(() => loadConfig({ CHURN_API_KEYS: 'x', CHURN_WORKERS: '0' })).toThrow(expect.objectContaining({ message: expect.stringContaining('(given: "0")') }));
   });
 
