@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
 import { silentLogger } from '../core/log.ts';
 import { deliverDue, syncWebhooks } from '../jobs/alerts/deliver.ts';
-import { describeDeliveryError } from '../jobs/alerts/webhooks.ts';
+import { describeDeliveryError, displayUrl } from '../jobs/alerts/webhooks.ts';
 import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
 import { day, DAY_MS, storeDay } from './helpers/alerts.ts';
 import { insertAccounts, startLightApp, type LightApp } from './helpers/light-app.ts';
@@ -252,6 +252,15 @@ describe('alerts people can work with, and webhooks managed through the API and 
     const removed = await churn('remove', url);
     expect(removed.status, removed.stderr).toBe(0);
     expect(removed.stdout).toContain(`removed webhook ${id}`);
+    // a password in a receiver's URL stays out of the terminal (the API, for admins, returns the URL whole)
+    const withAuth = up.url.replace('http://', 'http://hooks:s3cret-pass@');
+    const addedAuth = await churn('add', withAuth);
+    expect(addedAuth.stdout).toContain(withAuth.replace('s3cret-pass', '***'));
+    const listed = await churn('list');
+    expect(listed.stdout).toContain('hooks:***@');
+    expect(`${addedAuth.stdout}${listed.stdout}`).not.toContain('s3cret-pass');
+    expect((await api('GET', '/v1/webhooks')).json().webhooks.map((w: { url: string }) => w.url)).toContain(withAuth);
+    expect((await churn('remove', withAuth)).stdout).not.toContain('s3cret-pass');
   });
 
   it('says why a receiver could not be reached, not fetch\'s bare "fetch failed"', async () => {
@@ -283,5 +292,8 @@ describe('alerts people can work with, and webhooks managed through the API and 
     silent.close();
     expect(describeDeliveryError(err, 100)).toBe('no answer within 100 ms');
     expect(describeDeliveryError(new Error('receiver answered 503'), 100)).toBe('receiver answered 503');
+    // what delivery logs show of a receiver's URL
+    expect(displayUrl('https://hooks:pw@example.com/in?x=1')).toBe('https://hooks:***@example.com/in?x=1');
+    expect(displayUrl('https://example.com/in')).toBe('https://example.com/in');
   });
 });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { loadConfig } from '../../core/config.ts';
 import { ChurnError } from '../../core/errors.ts';
 import { deliveryState, listAlertDeliveries, type DeliveryRow } from '../../jobs/alerts/redrive.ts';
-import { addWebhook, findWebhook, listWebhooks, NewWebhookSchema, removeWebhook, sendTestDelivery, WebhookUrlSchema, type WebhookRow } from '../../jobs/alerts/webhooks.ts';
+import { addWebhook, displayUrl, findWebhook, listWebhooks, NewWebhookSchema, removeWebhook, sendTestDelivery, WebhookUrlSchema, type WebhookRow } from '../../jobs/alerts/webhooks.ts';
 import { loadServingConfig } from '../../scoring/config.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 
@@ -28,7 +28,7 @@ function table(cells: string[][]): string {
 function webhookTable(rows: WebhookRow[]): string {
   return table([
     ['ID', 'URL', 'SOURCE', 'STATE', 'PENDING', 'DEAD', 'CREATED', 'DESCRIPTION'],
-    ...rows.map((w) => [String(w.subscription_id), w.url, w.source, w.active ? 'active' : `removed ${when(w.removed_at)}`, String(w.pending), String(w.dead), when(w.created_at), w.description ?? '-']),
+    ...rows.map((w) => [String(w.subscription_id), displayUrl(w.url), w.source, w.active ? 'active' : `removed ${when(w.removed_at)}`, String(w.pending), String(w.dead), when(w.created_at), w.description ?? '-']),
   ]);
 }
 
@@ -58,7 +58,7 @@ export function registerWebhooks(program: Command): void {
       await withDatabase(async ({ pool }) => {
         const { webhook, secret } = await addWebhook(pool, input);
         if (o.json) return json({ ...webhook, secret });
-        console.log(`added webhook ${webhook.subscription_id}: ${webhook.url}`);
+        console.log(`added webhook ${webhook.subscription_id}: ${displayUrl(webhook.url)}`);
         console.log(`secret: ${secret}`);
         console.log('(shown once: keep it with the receiver, which checks x-churn-signature with it; churn webhooks test sends a signed sample)');
       });
@@ -89,10 +89,10 @@ export function registerWebhooks(program: Command): void {
         const r = await sendTestDelivery(pool, target, { timeoutMs: alerts.timeout_ms });
         if (o.json) json(r);
         else {
-          console.log(`POST ${r.url}: ${r.delivered ? `delivered (${r.status}) in ${r.duration_ms} ms` : `not delivered: ${r.error}`}`);
+          console.log(`POST ${displayUrl(r.url)}: ${r.delivered ? `delivered (${r.status}) in ${r.duration_ms} ms` : `not delivered: ${r.error}`}`);
           console.log(`x-churn-signature: ${r.signature}\nx-churn-delivery: ${r.delivery}\n${r.body}`);
         }
-        if (!r.delivered) throw new ChurnError('CHURN_ERR_WEBHOOK_TEST_FAILED', `webhook ${r.subscription_id} (${r.url}) did not take the test delivery: ${r.error}`);
+        if (!r.delivered) throw new ChurnError('CHURN_ERR_WEBHOOK_TEST_FAILED', `webhook ${r.subscription_id} (${displayUrl(r.url)}) did not take the test delivery: ${r.error}`);
       });
     });
 
@@ -103,7 +103,7 @@ export function registerWebhooks(program: Command): void {
       const target = parseOptions(RefSchema, ref);
       await withDatabase(async ({ pool }) => {
         const { webhook, discarded } = await removeWebhook(pool, target);
-        console.log(`removed webhook ${webhook.subscription_id} (${webhook.url}); ${discarded} undelivered ${discarded === 1 ? 'delivery' : 'deliveries'} discarded`);
+        console.log(`removed webhook ${webhook.subscription_id} (${displayUrl(webhook.url)}); ${discarded} undelivered ${discarded === 1 ? 'delivery' : 'deliveries'} discarded`);
         if (webhook.source === 'config') console.log('it is in the serving configuration file: remove it there too, or it is added again at the next start');
       });
     });

@@ -4,7 +4,7 @@ import type { Logger } from '../../core/log.ts';
 import type { ServingConfig } from '../../scoring/config.ts';
 import { claimHeads, markDelivered, markFailed, sweepExhausted, type ClaimedRow } from './outbox.sql.ts';
 import { signPayload, SIGNATURE_HEADER } from './sign.ts';
-import { describeDeliveryError } from './webhooks.ts';
+import { describeDeliveryError, displayUrl } from './webhooks.ts';
 
 /**
  * Delivers due outbox rows to their webhooks (guarantees: docs/operations.md, "Alerts and webhooks").
@@ -94,7 +94,7 @@ async function deliverOne(pool: Pool, alerts: ServingConfig['alerts'], log: Logg
     const [marked] = await query<{ attempts: number; dead: boolean }>(pool, markFailed({
       id: r.outbox_id, token, error: message, status, delaySeconds: backoffSeconds(r.attempts, alerts), maxAttempts: alerts.max_attempts,
     }));
-    const where = { outbox_id: r.outbox_id, alert_id: r.alert_id, url: r.url, attempts: r.attempts + 1, err: message };
+    const where = { outbox_id: r.outbox_id, alert_id: r.alert_id, url: displayUrl(r.url), attempts: r.attempts + 1, err: message };
     if (!marked) log.warn(where, 'webhook delivery failed; another round holds it now');
     else if (marked.dead) log.warn({ ...where, max_attempts: alerts.max_attempts }, 'webhook delivery failed; dead-lettered after max_attempts (churn alerts redeliver requeues it)');
     else log.warn({ ...where, retry_in_s: backoffSeconds(r.attempts, alerts) }, 'webhook delivery failed; will retry');

@@ -115,6 +115,21 @@ export function describeDeliveryError(err: unknown, timeoutMs: number): string {
   return reason ? `${e.message}: ${reason}` : String(e.message);
 }
 
+/**
+ * A receiver's URL for logs and terminals: a password in it (`https://user:pw@host/...`, basic auth
+ * some receivers take) shown as `***`, so that log lines and pasted output do not carry it.
+ */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
 export interface TestDelivery {
   subscription_id: number;
   url: string;

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { deliveryState, listAlertDeliveries, type DeliveryRow } from '../../jobs/alerts/redrive.ts';
-import { addWebhook, findWebhook, listWebhooks, removeWebhook, sendTestDelivery, type WebhookRow } from '../../jobs/alerts/webhooks.ts';
+import { addWebhook, displayUrl, findWebhook, listWebhooks, removeWebhook, sendTestDelivery, type WebhookRow } from '../../jobs/alerts/webhooks.ts';
 import { requireScope } from '../auth.ts';
 import { servingLimits, type AppDeps } from '../deps.ts';
 import { ErrorSchema, errorResponses } from '../schemas/errors.ts';
@@ -50,7 +50,7 @@ export function webhookRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         body: CreateWebhookBodySchema, response: { 201: CreatedWebhookSchema, 409: ErrorSchema, ...errorResponses } },
     }, async (req, reply) => {
       const { webhook, secret } = await addWebhook(deps.pool, req.body);
-      req.log.info({ subscription_id: webhook.subscription_id, url: webhook.url, by: req.principal?.name }, 'webhook subscription added');
+      req.log.info({ subscription_id: webhook.subscription_id, url: displayUrl(webhook.url), by: req.principal?.name }, 'webhook subscription added');
       return reply.code(201).send({ webhook: webhookOut(webhook), secret });
     });
 
