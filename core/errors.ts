@@ -60,12 +60,18 @@ export function isChurnError(err: unknown): err is ChurnError {
   return err instanceof ChurnError;
 }
 
+/** zod's type names in words (JSON's types, as a caller sends them). */
+const TYPE_WORDS: Record<string, string> = {
+  string: 'text', number: 'a number', int: 'a whole number', boolean: 'true or false', array: 'an array', object: 'an object',
+  null: 'null', undefined: 'nothing', date: 'a date', nan: 'NaN',
+};
+
 /**
  * Zod issues in plain words: for text that was to be a number (`given` a string) zod says "received
  * NaN" (what the text became) where this says "expected a number" or "expected a whole number"; for a
  * number out of bounds, "Too small: expected number to be >=1" where this says "expected at least 1";
- * for a value not in a list, "expected one of open, snoozed" without zod's quotes and bars. Other
- * issues come back as they are.
+ * for a value not in a list, "expected one of open, snoozed" without zod's quotes and bars; for a
+ * value of another type, "expected an array, got text". Other issues come back as they are.
  */
 export function plainIssue<I extends { code: string; message: string }>(issue: I, given: unknown): I {
   const i = issue as { expected?: unknown; origin?: unknown; minimum?: unknown; maximum?: unknown; inclusive?: unknown };
@@ -76,9 +82,12 @@ export function plainIssue<I extends { code: string; message: string }>(issue: I
     return { ...issue, message: `expected one of ${values.map(String).join(', ')}` };
   }
   if (issue.code === 'invalid_type') {
-    if (typeof given !== 'string') return issue;
-    if (i.expected === 'number') return { ...issue, message: 'expected a number' };
-    return i.expected === 'int' ? { ...issue, message: 'expected a whole number' } : issue;
+    if (typeof given === 'string' && i.expected === 'number') return { ...issue, message: 'expected a number' };
+    if (typeof given === 'string' && i.expected === 'int') return { ...issue, message: 'expected a whole number' };
+    // "Invalid input: expected array, received string" -> "expected an array, got text"
+    const received = /received (\w+)$/.exec(issue.message)?.[1];
+    const expected = typeof i.expected === 'string' ? TYPE_WORDS[i.expected] : undefined;
+    return expected && received ? { ...issue, message: `expected ${expected}, got ${TYPE_WORDS[received] ?? received}` } : issue;
   }
   // a bound: "expected at least 1" for zod's "Too small: expected number to be >=1"
   if (i.origin !== 'number') return issue;

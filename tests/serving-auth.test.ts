@@ -111,6 +111,8 @@ describe('authentication, validation and error shape', () => {
       { method: 'GET', url: '/v1/accounts?limit=100000', status: 400, message: 'invalid querystring: limit: expected at most 1000' },
       { method: 'GET', url: '/v1/accounts?limit=abc', status: 400, message: 'invalid querystring: limit: expected a number' },
       { method: 'GET', url: '/v1/accounts?order=sideways', status: 400, message: 'invalid querystring: order: expected one of asc, desc' },
+      // a body field of another type, in JSON's words ("Invalid input: expected array, received string")
+      { method: 'POST', url: '/v1/scores', payload: { account_ids: 'acc_1' }, status: 400, message: 'invalid body: account_ids: expected an array, got text' },
       { method: 'GET', url: '/v1/accounts?tier=AT_RISK', status: 400, message: 'invalid querystring: tier: a tier name is lower-case letters, digits and _, starting with a letter (at_risk)' },
       { method: 'GET', url: '/v1/accounts?cursor=a%2Fb', status: 400, message: 'invalid querystring: cursor: invalid cursor: pass back next_cursor from a previous page' },
       { method: 'GET', url: `/v1/accounts/${id}/history?limit=abc`, status: 400 },
