@@ -31,15 +31,33 @@ class Served {
         if (m) this.url = m[1];
         else if (line.startsWith('{')) this.lines.push(JSON.parse(line) as LogLine);
         else this.text.push(line);
+        for (const check of this.checks) check();
       }
     });
   }
-  async until(what: () => boolean, ms = 60_000): Promise<void> {
-    const t0 = Date.now();
-    while (!what()) {
-      if (Date.now() - t0 > ms) throw new Error(`timed out; log so far: ${JSON.stringify(this.lines.slice(-5))}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  private readonly checks = new Set<() => void>();
+  /**
+   * Resolves as soon as `what` holds: checked at each line the server writes (so a test can act while
+   * the requests it saw arrive are still in flight: a 50-ms poll could miss them all finishing), and
+   * every 50 ms.
+   */
+  until(what: () => boolean, ms = 60_000): Promise<void> {
+    if (what()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error) => {
+        this.checks.delete(check);
+        clearInterval(poll);
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      const check = () => {
+        if (what()) done();
+      };
+      this.checks.add(check);
+      const poll = setInterval(check, 50);
+      const timer = setTimeout(() => done(new Error(`timed out; log so far: ${JSON.stringify(this.lines.slice(-5))}`)), ms);
+    });
   }
   workerPids(): number[] {
     return this.lines.filter((l) => l.msg === 'worker listening').map((l) => l.workerPid!);
