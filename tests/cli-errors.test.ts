@@ -183,6 +183,18 @@ describe('startServer on a taken port', () => {
   });
 });
 
+describe('an empty database', () => {
+  it('says what to load before training, and how to get a champion before scoring', async () => {
+    const env = { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'error' };
+    const train = await runChurn(['train', '--models', 'logistic'], env);
+    expect([train.code, train.stderr.trim()]).toEqual([1, 'CHURN_ERR_NOT_ENOUGH_DATA: nothing to train on: the source tables hold no events and no subscriptions; '
+      + 'load your data with `churn ingest TABLE FILE` (or a demo with `churn generate`)']);
+    const score = await runChurn(['score'], env);
+    expect([score.code, score.stderr.trim()]).toEqual([1, "CHURN_ERR_MODEL_NOT_FOUND: no model has the alias 'champion': train one with `churn train` "
+      + '(or promote a version with `churn models promote V --alias champion`)']);
+  });
+});
+
 describe('option errors', () => {
   it('name the text a number option was given instead of what it became (NaN)', async () => {
     const seed = await runChurn(['train', '--seed', 'abc'], { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'error' });

@@ -196,6 +196,9 @@ async function planTrainingSet(pool: Pool, options: TrainingSetOptions): Promise
   const candidates = sortDates(o.asOfs === 'monthly' ? await monthlyAsOfs(pool, o, dataEnd) : o.asOfs === 'stored' ? storedDates.map((d) => d.asOf) : o.asOfs);
   const asOfs = candidates.filter((t) => t.getTime() <= knownUntil);
   const skipped = candidates.filter((t) => t.getTime() > knownUntil);
+  if (!asOfs.length && !dataEnd) {
+    throw new ChurnError('CHURN_ERR_NOT_ENOUGH_DATA', 'nothing to train on: the source tables hold no events and no subscriptions; load your data with `churn ingest TABLE FILE` (or a demo with `churn generate`)');
+  }
   if (!asOfs.length) {
     const end = dataEnd ? `the data ends ${dataEnd.toISOString()}` : 'the data has no end (no events and no subscriptions)';
     const latest = dataEnd ? `; the latest observation date with a known outcome is ${new Date(knownUntil).toISOString()}` : '';

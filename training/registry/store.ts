@@ -117,7 +117,10 @@ export async function resolveVersion(db: Queryable, versionOrAlias: string | num
   const ref = parseVersionRef(versionOrAlias);
   if (ref.kind === 'version') return ref.version;
   const rows = await query<{ version: number }>(db, sql.selectAliasTarget(ref.alias));
-  if (!rows.length) throw new ChurnError('CHURN_ERR_MODEL_NOT_FOUND', `no model has the alias '${ref.alias}'`);
+  if (!rows.length) {
+    const hint = ref.alias === 'champion' ? ': train one with `churn train` (or promote a version with `churn models promote V --alias champion`)' : '';
+    throw new ChurnError('CHURN_ERR_MODEL_NOT_FOUND', `no model has the alias '${ref.alias}'${hint}`);
+  }
   return rows[0].version;
 }
 
