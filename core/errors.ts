@@ -71,11 +71,16 @@ const TYPE_WORDS: Record<string, string> = {
  * NaN" (what the text became) where this says "expected a number" or "expected a whole number"; for a
  * number out of bounds, "Too small: expected number to be >=1" where this says "expected at least 1";
  * for a value not in a list, "expected one of open, snoozed" without zod's quotes and bars; for a
- * value of another type, "expected an array, got text". Other issues come back as they are.
+ * value of another type, "expected an array, got text"; for keys an object does not take, "unknown key
+ * "x"". Other issues come back as they are.
  */
 export function plainIssue<I extends { code: string; message: string }>(issue: I, given: unknown): I {
   const i = issue as { expected?: unknown; origin?: unknown; minimum?: unknown; maximum?: unknown; inclusive?: unknown };
-  if (!/^(Invalid input|Invalid option|Too small|Too big)\b/.test(issue.message)) return issue; // a message of our own stays
+  if (!/^(Invalid input|Invalid option|Too small|Too big|Unrecognized key)/.test(issue.message)) return issue; // a message of our own stays
+  const keys = (issue as { keys?: unknown }).keys;
+  if (issue.code === 'unrecognized_keys' && Array.isArray(keys)) {
+    return { ...issue, message: `unknown ${keys.length === 1 ? 'key' : 'keys'} ${keys.map((k) => JSON.stringify(k)).join(', ')}` };
+  }
   const values = (issue as { values?: unknown }).values;
   if (issue.code === 'invalid_value' && Array.isArray(values)) {
     // "Invalid option: expected one of "open"|"acknowledged"" -> "expected one of open, acknowledged"
@@ -96,9 +101,12 @@ export function plainIssue<I extends { code: string; message: string }>(issue: I
   return issue;
 }
 
-/** Formats a zod error (or its issues) as one line: `path: message; path: message`. */
-export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>, max = 5): string {
-  const parts = issues.slice(0, max).map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message));
+/** Formats a zod error (or its issues) as one line: `path: message; path: message`, zod's own wording made plain (`plainIssue`). */
+export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string; code?: string }>, max = 5): string {
+  const parts = issues.slice(0, max).map((issue) => {
+    const i = issue.code === undefined ? issue : plainIssue(issue as typeof issue & { code: string }, undefined);
+    return i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message;
+  });
   if (issues.length > max) parts.push(`and ${issues.length - max} more`);
   return parts.join('; ');
 }

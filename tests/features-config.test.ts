@@ -240,6 +240,11 @@ describe('features configuration: values in PostgreSQL', () => {
       const bad = await runChurn(['features', 'build', '--as-of', '2026-06-01'], { ...env, CHURN_FEATURES_CONFIG: file });
       expect(bad.code).not.toBe(0);
       expect(bad.stderr).toMatch(/features configuration .*features\.json: attributes\.0\.values: a category attribute lists its values/);
+      // zod's own wording made plain ("Invalid option: expected one of "count"|...", "Unrecognized key: ...")
+      await fs.writeFile(file, JSON.stringify({ perType: ['cont'], windowdays: 28 }));
+      const typo = await runChurn(['features', 'config', '--check', file], env);
+      expect(typo.code).toBe(1);
+      expect(typo.stderr.trim()).toMatch(/: perType\.0: expected one of count, prev_count, change, days, per_active_day, per_user; unknown key "windowdays"$/);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
