@@ -143,6 +143,13 @@ describe('files and formats', () => {
     // events that have not happened yet load, with a note (a time-zone or date error, usually)
     expect(r.notes).toEqual(['3 row(s) have occurred_at more than a day after now (the latest 2027-03-15T10:00:00.000Z): '
       + "they are loaded, and features count them only once that time has come; check the export's time zone and date format"]);
+    // several such columns of one table: a note for each column that has any, counted on its own
+    const tickets = SAMPLES.support_tickets('ahead').map((t, i) => ({ ...t, opened_at: `2031-01-0${i + 1}T00:00:00Z`, closed_at: i === 2 ? '2031-02-01T00:00:00Z' : null, escalated_at: null, escalated: false }));
+    const notes = (await ingestFile(db.pool, 'support_tickets', await file('jsonl', toJsonl(tickets)))).notes;
+    expect(notes.map((n) => n.replace(/: they are loaded.*/, ''))).toEqual([
+      '1 row(s) have closed_at more than a day after now (the latest 2031-02-01T00:00:00.000Z)',
+      '3 row(s) have opened_at more than a day after now (the latest 2031-01-03T00:00:00.000Z)',
+    ]);
     const placed = await query<{ part: string }>(db.pool, 'SELECT tableoid::regclass::text AS part FROM source.events WHERE event_id > 500 AND event_id < 510 ORDER BY event_id');
     expect(placed.map((p) => p.part)).toEqual(['source.events_2027_01', 'source.events_2027_02', 'source.events_2027_03']);
   });

@@ -196,12 +196,12 @@ async function planTrainingSet(pool: Pool, options: TrainingSetOptions): Promise
   const candidates = sortDates(o.asOfs === 'monthly' ? await monthlyAsOfs(pool, o, dataEnd) : o.asOfs === 'stored' ? storedDates.map((d) => d.asOf) : o.asOfs);
   const asOfs = candidates.filter((t) => t.getTime() <= knownUntil);
   const skipped = candidates.filter((t) => t.getTime() > knownUntil);
-  if (!asOfs.length && !dataEnd) {
-    throw new ChurnError('CHURN_ERR_NOT_ENOUGH_DATA', 'nothing to train on: the source tables hold no events and no subscriptions; load your data with `churn ingest TABLE FILE` (or a demo with `churn generate`)');
-  }
   if (!asOfs.length) {
-    const end = dataEnd ? `the data ends ${dataEnd.toISOString()}` : 'the data has no end (no events and no subscriptions)';
-    const latest = dataEnd ? `; the latest observation date with a known outcome is ${new Date(knownUntil).toISOString()}` : '';
+    if (!dataEnd) {
+      throw new ChurnError('CHURN_ERR_NOT_ENOUGH_DATA', 'nothing to train on: the source tables hold no events and no subscriptions; load your data with `churn ingest TABLE FILE` (or a demo with `churn generate`)');
+    }
+    const end = `the data ends ${dataEnd.toISOString()}`;
+    const latest = `; the latest observation date with a known outcome is ${new Date(knownUntil).toISOString()}`;
     const what = skipped.length ? `all ${skipped.length} observation dates (${isoDay(skipped[0])}${skipped.length > 1 ? ` .. ${isoDay(skipped[skipped.length - 1])}` : ''}) are too late` : 'there is no observation date';
     throw new ChurnError('CHURN_ERR_NOT_ENOUGH_DATA', `no observation date with a known outcome: ${what}: ${end} and a label needs lead + horizon + grace = ${need} days after its date${latest} (pass --data-end if the data goes further)`);
   }

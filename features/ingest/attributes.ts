@@ -42,16 +42,13 @@ export function attributeNameProblem(name: string, table: string, columns: Reado
 }
 
 /**
- * Why `name` is taken for column `near` misspelt rather than for an attribute of its own: a near miss
- * of a column the record lacks (`industy` without `industry`) would otherwise load that column empty
- * without a word.
+ * Why a file's column `name` (one the contract does not name) cannot be an attribute column, or null.
+ * A near miss of a column the record lacks (`absent`: `industy` without `industry`) is taken for that
+ * column misspelt: as an attribute of its own, the column would load empty without a word.
  */
-export function misspeltColumnReason(name: string, near: string): string {
-  return `looks like the column ${near} misspelt, and it has no ${near}: rename it (to keep ${name} as an attribute of your own, add ${near}, blank if need be)`;
-}
-
-/** Why a file's column `name` (one the contract does not name) cannot be an attribute column, or null. */
-export function attributeColumnProblem(name: string, table: string, columns: ReadonlySet<string>, spec: AttributesSpec): string | null {
+export function attributeColumnProblem(name: string, table: string, columns: ReadonlySet<string>, spec: AttributesSpec, absent: readonly string[]): string | null {
+  const near = nearestName(name, absent);
+  if (near) return `looks like the column ${near} misspelt, and it has no ${near}: rename it (to keep ${name} as an attribute of your own, add ${near}, blank if need be)`;
   const reason = attributeNameProblem(name, table, columns, spec);
   if (!reason) return null;
   return `neither a column of ${table} (${[...columns].join(', ')}) nor a valid attribute name: ${reason.replace(/^not a valid attribute name: /, '')}`;
@@ -101,8 +98,7 @@ export function gatherAttributes(
   for (const key in values) {
     if (columns.has(key) || key === spec.column) continue;
     absent ??= [...columns].filter((c) => values[c] === undefined);
-    const near = nearestName(key, absent);
-    const nameProblem = near ? misspeltColumnReason(key, near) : attributeColumnProblem(key, table, columns, spec);
+    const nameProblem = attributeColumnProblem(key, table, columns, spec, absent);
     if (nameProblem) {
       issues.push({ column: key, reason: nameProblem });
       continue;

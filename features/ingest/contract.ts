@@ -89,6 +89,15 @@ const ContractInputSchema = z.object({
   attributes: z.object({ column: NAME, max: z.number().int().min(1), description: z.string().min(1) }).optional(),
 });
 
+/**
+ * Why a table without attributes refuses a column it does not name, with the column it may be: the
+ * nearest of `absent` (the columns the header or record lacks) at most two edits away.
+ */
+export function unknownColumnReason(name: string, table: string, columns: ReadonlySet<string>, absent: readonly string[]): string {
+  const near = nearestName(name, absent);
+  return `unknown column${near ? `; did you mean ${near}?` : ''} (${table} has: ${[...columns].join(', ')})`;
+}
+
 /** Validates a declaration (every named column exists) and builds its row schema. */
 export function defineTable(input: TableContractInput): TableContract {
   const def = ContractInputSchema.parse(input);
@@ -100,7 +109,6 @@ export function defineTable(input: TableContractInput): TableContract {
   const columns = input.columns;
   const checks = input.checks ?? [];
   const known = new Set(columns.map((c) => c.name));
-  const unknownList = `(${def.name} has: ${[...known].join(', ')})`;
   const attributes = def.attributes;
   /**
    * One row: every cell coerced (absent columns take their default or NULL), then the cross-column
@@ -116,9 +124,7 @@ export function defineTable(input: TableContractInput): TableContract {
       else issues.push(...gathered.issues);
     } else {
       for (const key in values) {
-        if (known.has(key)) continue;
-        const near = nearestName(key, [...known].filter((c) => values[c] === undefined));
-        issues.push({ column: key, reason: near ? `unknown column; did you mean ${near}? ${unknownList}` : `unknown column ${unknownList}` });
+        if (!known.has(key)) issues.push({ column: key, reason: unknownColumnReason(key, def.name, known, [...known].filter((c) => values[c] === undefined)) });
       }
     }
     for (const spec of columns) {

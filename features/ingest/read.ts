@@ -7,9 +7,8 @@ import fs from 'node:fs';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { parse, type InfoRecord, type Options as CsvOptions } from 'csv-parse';
-import { nearestName } from '../../core/suggest.ts';
-import { attributeColumnProblem, misspeltColumnReason } from './attributes.ts';
-import type { TableContract } from './contract.ts';
+import { attributeColumnProblem } from './attributes.ts';
+import { unknownColumnReason, type TableContract } from './contract.ts';
 import type { ProblemList } from './problems.ts';
 
 export type FileFormat = 'csv' | 'jsonl';
@@ -58,13 +57,10 @@ function checkHeader(header: string[], line: number, contract: TableContract, pr
   header.forEach((name, i) => {
     if (name === '') problems.add({ line, column: null, reason: `field ${i + 1} of the header has no column name` });
     else if (seen.has(name)) problems.add({ line, column: name, reason: 'column appears more than once in the header' });
-    else if (!known.has(name) && !spec) {
-      const near = nearestName(name, absent);
-      problems.add({ line, column: name, reason: `unknown column${near ? `; did you mean ${near}?` : ''} (${contract.name} has: ${[...known].join(', ')})` });
-    } else if (!known.has(name) && spec && name !== spec.column) {
+    else if (!known.has(name) && !spec) problems.add({ line, column: name, reason: unknownColumnReason(name, contract.name, known, absent) });
+    else if (!known.has(name) && spec && name !== spec.column) {
       attributeColumns++;
-      const near = nearestName(name, absent);
-      const reason = near ? misspeltColumnReason(name, near) : attributeColumnProblem(name, contract.name, known, spec);
+      const reason = attributeColumnProblem(name, contract.name, known, spec, absent);
       if (reason) problems.add({ line, column: name, reason });
     }
     seen.add(name);

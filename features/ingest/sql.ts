@@ -111,12 +111,19 @@ export function stageSpanSql(column: string): Sql {
 }
 
 /**
- * Per column, the staged values more than `slack` after the database's now() (how many, and the
- * latest): times of things that happened cannot lie ahead, so they point at a time-zone or date error.
+ * Per column with any, the staged values more than `slack` after the database's now() (how many, and
+ * the latest): times of things that happened cannot lie ahead, so they point at a time-zone or date
+ * error.
  */
 export function stageFutureSql(columns: readonly string[], slack = '1 day'): Sql {
-  const parts = columns.map((c, i) => `SELECT $${i + 1}::text AS column_name, count(*)::integer AS n, max(${ident(c)}) AS latest FROM ${ident(STAGE)} WHERE ${ident(c)} > now() + interval '${slack}'`);
-  return { text: `${parts.join('\nUNION ALL\n')}`, values: [...columns] };
+  // one scan of the staged rows for every column (a file may hold millions)
+  const pairs = columns.map((c, i) => `($${i + 1}::text, s.${ident(c)})`).join(', ');
+  return {
+    text: `SELECT v.column_name, count(*)::integer AS n, max(v.at) AS latest
+      FROM ${ident(STAGE)} AS s CROSS JOIN LATERAL (VALUES ${pairs}) AS v(column_name, at)
+      WHERE v.at > now() + interval '${slack}' GROUP BY v.column_name ORDER BY v.column_name`,
+    values: [...columns],
+  };
 }
 
 export function stageCountSql(): Sql {
