@@ -23,13 +23,16 @@ export interface Catalog {
   names: string[];
 }
 
-/** The fields that only word a feature for people (labels and sentences): they do not change its values. */
-const WORDING = ['label', 'description', 'singular', 'whenNull', 'yesNo', 'levels'] as const;
+/**
+ * The fields that do not change a feature's values: its wording for people (labels and sentences)
+ * and what training reads a missing value as (`missing`).
+ */
+const NOT_VALUES = ['label', 'description', 'singular', 'whenNull', 'yesNo', 'levels', 'missing'] as const;
 
 /** A definition as the feature-set version hashes it: what it computes, without its wording. */
 function withoutWording(def: FeatureDef): Partial<FeatureDef> {
   const rest: Partial<FeatureDef> = { ...def };
-  for (const k of WORDING) delete rest[k];
+  for (const k of NOT_VALUES) delete rest[k];
   return rest;
 }
 

@@ -13,6 +13,8 @@ export interface FeatureSetInfo {
   risks: ('increasing' | 'decreasing' | undefined)[];
   /** each feature's unit (users, currency, share, ...), where its definition carries one */
   units: (string | undefined)[];
+  /** what a missing value stands for (`lowest` or `highest` on the feature's scale), where the catalogue declares it */
+  missings: ('lowest' | 'highest' | undefined)[];
 }
 
 /** Reads family/description per name from stored definitions (an array, `{ features: [...] }`, or a map by name). */
@@ -26,7 +28,11 @@ function definitionFields(defs: unknown, names: string[]): Omit<FeatureSetInfo, 
   }
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const risk = (v: unknown) => (v === 'increasing' || v === 'decreasing' ? v : undefined);
-  return { families: names.map((n) => str(byName.get(n)?.family)), descriptions: names.map((n) => str(byName.get(n)?.description)), risks: names.map((n) => risk(byName.get(n)?.risk)), units: names.map((n) => str(byName.get(n)?.unit)) };
+  const missing = (v: unknown) => (v === 'lowest' || v === 'highest' ? v : undefined);
+  return {
+    families: names.map((n) => str(byName.get(n)?.family)), descriptions: names.map((n) => str(byName.get(n)?.description)),
+    risks: names.map((n) => risk(byName.get(n)?.risk)), units: names.map((n) => str(byName.get(n)?.unit)), missings: names.map((n) => missing(byName.get(n)?.missing)),
+  };
 }
 
 /**

@@ -34,7 +34,7 @@ describe('database training set and export', () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-dataset-'));
     await query(db.pool, `INSERT INTO churn.feature_sets (feature_set_version, feature_names, definitions) VALUES ('ds_v1', $1, $2)`, [
       NAMES,
-      JSON.stringify(NAMES.map((name, i) => ({ name, family: ['commercial', 'adoption', 'sentiment'][i] }))),
+      JSON.stringify(NAMES.map((name, i) => ({ name, family: ['commercial', 'adoption', 'sentiment'][i], ...(i === 2 ? { risk: 'decreasing', missing: 'lowest' } : {}) }))),
     ]);
     for (let i = 0; i < N; i++) {
       // one id needs CSV quoting
@@ -148,9 +148,10 @@ describe('database training set and export', () => {
     expect(later.context!.asOf!.some((s) => s === AS_OFS[4].toISOString())).toBe(true);
   });
 
-  it('builds numeric columns in feature-set order with families, segments and readable ids', async () => {
+  it('builds numeric columns in feature-set order with families, declared risks and missing meanings, segments and readable ids', async () => {
     const table = await buildTrainingTable(db.pool, base);
     expect(table.columns.map((c) => [c.name, c.kind, c.family])).toEqual([['tenure_days', 'numeric', 'commercial'], ['seats_count', 'numeric', 'adoption'], ['nps_last', 'numeric', 'sentiment']]);
+    expect(table.columns.map((c) => (c.kind === 'numeric' ? [c.risk, c.missing] : null))).toEqual([[undefined, undefined], [undefined, undefined], ['decreasing', 'lowest']]);
     expect(table.ids[0]).toMatch(/^.+@2026-01-01$/);
     expect(table.columns[2].values.some((v) => v === null)).toBe(true);
     expect(new Set(table.context!.segment)).toEqual(new Set(['smb', 'enterprise']));

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query } from '../core/db.ts';
 import { defaultAsOf } from '../core/time.ts';
 import { ensureFeatureSet, loadCatalog } from '../features/catalog.ts';
 import { isUtcMidnight } from '../features/compile.ts';
@@ -29,12 +30,21 @@ describe('day one: training and serving see the same features', () => {
     await ensureFeatureSet(db.pool, catalog);
     await generate(db.pool, { accounts: 400, months: 9, seed: 5, end: '2026-10-01' });
     const { table } = await databaseTrainingSet(db.pool, catalog, { horizonDays: 30, seed: 5 });
+    // a release before declared missing meanings stored the same version's definitions without them;
+    // training brings them up to date from the catalogue, also when every snapshot exists already
+    await query(db.pool, 'UPDATE churn.feature_sets SET definitions = $2 WHERE feature_set_version = $1', [catalog.version, JSON.stringify(catalog.features.map(({ missing: _, ...f }) => f))]);
+    const again = await databaseTrainingSet(db.pool, catalog, { horizonDays: 30, seed: 5 });
+    expect(again.table.columns.find((c) => c.name === 'days_since_last_activity')).toMatchObject({ missing: 'highest' });
     const run = await trainAndRegister(db.pool, table, { train: { seed: 5, modelTypes: ['logistic'], bootstrap: 0 }, actor: 'test', catalogVersion: catalog.version });
     version = run.registered.version.version;
     inputs = run.result.artifact.feature_names.length;
     // the training set carries each feature's unit from the stored feature set into the contract
     const contract = new Map(run.result.artifact.input_contract!.features.map((f) => [f.name, f]));
     expect([contract.get('mrr')?.domain, contract.get('catalog_adoption_share_90d')?.domain, contract.get('days_since_last_activity')?.domain]).toEqual([{ min: 0 }, { min: 0, max: 1 }, undefined]);
+    // and training brought the stored definitions up to date: "never active" reads as the longest time since activity seen
+    const since = run.result.artifact.preprocessing!.columns.find((c) => c.name === 'days_since_last_activity');
+    const longest = Math.max(...table.columns.find((c) => c.name === 'days_since_last_activity')!.values.filter((v): v is number => typeof v === 'number'));
+    expect(since?.kind === 'numeric' ? [since.missingValue, since.missingIndicator] : null).toEqual([longest, false]);
     expect(run.registered.promotion.promoted).toBe(true);
     trainedUntil = new Date(run.registered.version.trainingWindow!.to);
     expect(isUtcMidnight(trainedUntil)).toBe(true);

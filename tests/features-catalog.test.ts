@@ -79,6 +79,15 @@ describe('feature catalogue', () => {
     const { singular: _dropped, ...without } = worded[j];
     worded[j] = without as FeatureInput;
     expect(loadCatalog(worded).version).toBe(base);
+    // nor does what training reads a missing value as: the values are the same
+    const read = clone();
+    const m = read.findIndex((d) => d.name === 'days_since_last_activity');
+    expect(read[m].missing).toBe('highest');
+    const { missing: _free, ...learnt } = read[m];
+    read[m] = learnt as FeatureInput;
+    expect(loadCatalog(read).version).toBe(base);
+    read[0] = { ...read[0], missing: 'lowest' } as FeatureInput;
+    expect(loadCatalog(read).version).toBe(base);
   });
 
   it('rejects a bad definition with a clear error naming the feature', () => {

@@ -14,6 +14,7 @@ import { createScorer } from '../training/scorer.ts';
 import type { PreparedTable } from '../training/table.ts';
 import { trainModel } from '../training/train.ts';
 import { gaussian } from './helpers/gbdt-data.ts';
+import { expectMissingOnDeclaredSide } from './helpers/declared-missing.ts';
 import { bearer, startHarness, AS_OF, type ServingHarness } from './serving-fixture.ts';
 
 /** An XOR interaction a logistic model cannot represent, with noise columns and a category. */
@@ -114,8 +115,9 @@ describe('a GBDT champion through the API', () => {
   }, 300_000);
   afterAll(async () => h?.close());
 
-  it('adds up on the log-odds scale and never explains against a declared direction of risk, on every account', async () => {
+  it('adds up on the log-odds scale and never explains against a declared direction of risk or a missing value\'s declared meaning, on every account', async () => {
     let checked = 0;
+    let missingChecked = 0;
     for (const id of h.accountIds) {
       const res = await h.app.inject({ url: `/v1/accounts/${id}/score?as_of=${AS_OF.toISOString()}&top=all`, headers: bearer(h.readKey) });
       expect(res.statusCode).toBe(200);
@@ -123,6 +125,7 @@ describe('a GBDT champion through the API', () => {
       expect(s.model_version).toBe(h.champion);
       const sum = s.drivers.reduce((acc, d) => acc + d.contribution, 0);
       expect(Math.abs(s.base_value + sum - Math.log(s.churn_probability / (1 - s.churn_probability)))).toBeLessThan(1e-3);
+      missingChecked += expectMissingOnDeclaredSide(s, h.catalog);
       for (const d of s.drivers) {
         const def = h.catalog.byName.get(d.feature);
         // a value that reads as the typical retained account's never moves the risk noticeably
@@ -139,6 +142,7 @@ describe('a GBDT champion through the API', () => {
       }
     }
     expect(checked).toBeGreaterThan(h.accountIds.length * 20);
+    expect(missingChecked).toBeGreaterThan(h.accountIds.length / 4);
   });
 
   it('explains the change between two stored scores as the change in contributions', async () => {

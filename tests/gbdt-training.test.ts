@@ -172,4 +172,34 @@ describe('GBDT monotone constraints', () => {
     // the data really pulls the other way: without constraints the model does decrease along x0
     expect(unconstrainedViolations).toBeGreaterThan(0);
   });
+
+  it('sends missing values with the lowest (or highest) values at every split when their side is set, where the data would send them the other way', () => {
+    // risk falls as x0 rises, but a missing x0 is the safest of all: left free, the trees learn that
+    const data = randomData({ n: 3000, numeric: 3, missing: 0.15, seed: 77, logit: (x) => (x[0] === null ? -3 : -1.5 * x[0]) + 0.5 * (x[1] ?? 0) });
+    const binned = binColumns(data.columns);
+    const params = { maxRounds: 40, maxDepth: 3, learningRate: 0.3 };
+    const low = trainGbdt(binned, data.labels, { trainRows: all(data.n), monotone: { x0: -1 }, missingSide: { x0: -1 }, params });
+    const high = trainGbdt(binned, data.labels, { trainRows: all(data.n), monotone: { x0: -1 }, missingSide: [1, 0, 0], params });
+    const free = trainGbdt(binned, data.labels, { trainRows: all(data.n), monotone: { x0: -1 }, params });
+    const sides = (m: typeof low.model) => m.trees.flatMap((t) => t.feature.map((f, i) => (t.left[i] >= 0 && f === 0 ? t.defaultLeft[i] : null)).filter((v) => v !== null));
+    expect(sides(low.model).length).toBeGreaterThan(10);
+    expect(sides(low.model).every((v) => v === true)).toBe(true);
+    expect(sides(high.model).every((v) => v === false)).toBe(true);
+    expect(sides(free.model).some((v) => v === false)).toBe(true);
+    // so a missing x0 scores exactly as a value below (above) every threshold: with risk falling in x0,
+    // as the riskiest (safest) value there is
+    const [cLow, cHigh, cFree] = [low, high, free].map((f) => compileGbdt(f.model));
+    let apart = 0;
+    for (let i = 0; i < 200; i++) {
+      const row = rowOf(data.columns, i);
+      const at = (c: typeof cLow, v: number | null) => predictMargin(c, [v, row[1], row[2]]);
+      expect(at(cLow, null)).toBe(at(cLow, -1e9));
+      expect(at(cHigh, null)).toBe(at(cHigh, 1e9));
+      if (Math.abs(at(cFree, null) - at(cFree, -1e9)) > 1e-6) apart++;
+    }
+    expect(apart).toBeGreaterThan(100);
+    // and a setting on a category, or of another value, is refused
+    expect(() => trainGbdt(binned, data.labels, { trainRows: all(data.n), missingSide: { x0: 2 }, params })).toThrow(/missing side of x0 is 2/);
+    expect(() => trainGbdt(binned, data.labels, { trainRows: all(data.n), missingSide: { nope: 1 }, params })).toThrow(/missing side on unknown feature "nope"/);
+  });
 });

@@ -7,6 +7,7 @@ import { query } from '../core/db.ts';
 import { readFeatures } from '../features/online.ts';
 import type { Score } from '../scoring/schema.ts';
 import { aliasHistory, getModel, registerModel, setAlias } from '../training/registry/index.ts';
+import { expectMissingOnDeclaredSide } from './helpers/declared-missing.ts';
 import { bearer, startHarness, AS_OF, type ServingHarness } from './serving-fixture.ts';
 
 const BIN = path.resolve('bin/churn.js');
@@ -52,6 +53,16 @@ describe('scores people can trust', () => {
     expect(raising).toBeGreaterThan(0);
   });
 
+  it('reads a missing value as what the catalogue declares it stands for: no activity, no invoice due or no ticket never explains the wrong way', async () => {
+    let checked = 0;
+    for (const id of h.accountIds) {
+      const res = await get(`/v1/accounts/${id}/score?as_of=${asOf}&top=all`);
+      expect(res.statusCode).toBe(200);
+      checked += expectMissingOnDeclaredSide(res.json() as Score, h.catalog);
+    }
+    expect(checked).toBeGreaterThan(h.accountIds.length / 4);
+  });
+
   it('lists the input contract of a model: types, ranges, risk directions and the feature-set version', async () => {
     const res = await get(`/v1/models/${h.champion}`);
     expect(res.statusCode).toBe(200);
@@ -59,7 +70,14 @@ describe('scores people can trust', () => {
     expect(m.input_contract.feature_set_version).toBe(h.catalog.version);
     expect(m.input_contract.features.map((f: { name: string }) => f.name)).toEqual(h.catalog.names);
     const late = m.input_contract.features.find((f: { name: string }) => f.name === 'days_late_max_180d');
-    expect(late).toMatchObject({ type: 'numeric', family: 'commercial', risk: 'increasing', missing_seen: true });
+    expect(late).toMatchObject({ type: 'numeric', family: 'commercial', risk: 'increasing', missing_seen: true, missing_as: 'lowest' });
+    // a missing value is read as the catalogue says only where it says so
+    const missingAs = (name: string) => m.input_contract.features.find((f: { name: string }) => f.name === name).missing_as;
+    expect([missingAs('days_since_last_activity'), missingAs('nps_latest')]).toEqual(['highest', undefined]);
+    const shown = await churn(['models', 'show', String(h.champion)], { DATABASE_URL: h.db.url });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/days_since_last_activity [0-9.]+\.\.[0-9.]+ risk\+ null=max;/);
+    expect(shown.stdout).toMatch(/nps_latest [0-9.]+\.\.[0-9.]+ risk-;/);
     expect(late.range.min).toBeLessThanOrEqual(late.range.max);
     expect(late.domain).toBeUndefined(); // days late: paid early is below 0, so the unit (days) sets no bound
     // the domain from each feature's unit: never negative counts or amounts, shares 0-1, percents 0-100

@@ -48,7 +48,7 @@ export async function trainTinyModel(pool: Pool, catalog: Catalog, modelTypes: M
     ids: rows.map((r) => `${r.account_id}@${r.as_of.toISOString()}`),
     label,
     split: rows.map(() => 'train'),
-    columns: catalog.names.map((name, j) => ({ name, kind: 'numeric' as const, family: catalog.byName.get(name)!.family, risk: catalog.byName.get(name)!.risk, unit: catalog.byName.get(name)!.unit, values: rows.map((r) => r.feature_values[j]) })),
+    columns: catalog.names.map((name, j) => ({ name, kind: 'numeric' as const, family: catalog.byName.get(name)!.family, risk: catalog.byName.get(name)!.risk, unit: catalog.byName.get(name)!.unit, missing: catalog.byName.get(name)!.missing, values: rows.map((r) => r.feature_values[j]) })),
     context: { segment: rows.map((r) => segments.get(r.account_id)!) },
     source: { kind: 'database', featureSetVersion: catalog.version, asOfs: asOfs.map((d) => d.toISOString()), horizonDays: 120 },
   };

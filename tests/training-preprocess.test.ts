@@ -55,6 +55,30 @@ describe('preprocessing', () => {
     expect(pre.encodedToRaw).toEqual([0, 0, 1, 2, 2, 2]);
   });
 
+  it('scores a blank as the lowest (or highest) training value where the catalogue declares what it stands for, with no missing indicator', () => {
+    const values = [null, 3, 9, null, 1, 4, 12, 6, null, 2];
+    const col = (missing: 'lowest' | 'highest'): Column => ({ name: 'd', kind: 'numeric', values, missing });
+    for (const [missing, expected] of [['lowest', 1], ['highest', 12]] as const) {
+      // rows 0-7 train: the lowest value there is 1, the highest 12 (row 9's 2 is not a training row)
+      const pre = fitPreprocessing([col(missing)], range(0, 8));
+      const spec = pre.columns[0];
+      if (spec.kind !== 'numeric') throw new Error('expected numeric');
+      expect(spec.missingValue).toBe(expected);
+      expect(spec.missingIndicator).toBe(false);
+      expect(pre.encodedNames).toEqual(['d']);
+      const blank = new Float64Array(1);
+      const at = new Float64Array(1);
+      encodeValue(spec, null, blank, 0);
+      encodeValue(spec, expected, at, 0);
+      expect(blank[0]).toBe(at[0]);
+    }
+    // undeclared: the median, and an indicator that tells the blank apart
+    const free = fitPreprocessing([num('d', values)], range(0, 8)).columns[0];
+    if (free.kind !== 'numeric') throw new Error('expected numeric');
+    expect(free.missingValue).toBeUndefined();
+    expect(free.missingIndicator).toBe(true);
+  });
+
   it('uses asinh for skewed non-negative counts and standardises to mean 0, sd 1 on train rows', () => {
     const counts = Array.from({ length: 200 }, (_, i) => (i % 20 === 0 ? 500 : i % 5));
     const symmetric = Array.from({ length: 200 }, (_, i) => Math.sin(i));

@@ -26,6 +26,11 @@ export const ContractFeature = z.object({
   missing_seen: z.boolean(),
   /** how churn risk moves as the value rises, as declared by the feature catalogue (the model keeps to it) */
   risk: z.enum(['increasing', 'decreasing']).optional(),
+  /**
+   * what a missing value (null) is scored as, as declared by the feature catalogue: the lowest or the
+   * highest value training saw (absent: what training learnt from the data)
+   */
+  missing_as: z.enum(['lowest', 'highest']).optional(),
 });
 export type ContractFeature = z.infer<typeof ContractFeature>;
 
@@ -95,6 +100,7 @@ export function buildContract(table: PreparedTable, rows: readonly number[], pre
     return {
       name: spec.name, type: 'numeric', family: spec.family, range, ...(domain ? { domain } : {}), missing_seen: missing,
       ...(spec.kind === 'numeric' && spec.risk ? { risk: spec.risk } : {}),
+      ...(col.kind === 'numeric' && col.missing ? { missing_as: col.missing } : {}),
     };
   });
   const segments = table.context?.segment ? [...new Set(rows.map((i) => table.context!.segment![i]).filter((s) => typeof s === 'string' && s !== ''))].sort() : [];

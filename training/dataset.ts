@@ -270,6 +270,8 @@ export interface TrainingColumn {
   risk?: 'increasing' | 'decreasing';
   /** the feature's unit in the catalogue (its values' domain: see training/contract.ts) */
   unit?: string;
+  /** what a missing value stands for, where the catalogue declares it (training/table.ts) */
+  missing?: 'lowest' | 'highest';
 }
 
 /** One labelled row of the database training set. */
@@ -359,7 +361,7 @@ export async function streamTrainingSet(pool: Pool, options: TrainingSetOptions,
       const u = accountShare(id, o.seed);
       return u < validCut ? 'valid' : u < testCut ? 'test' : 'train';
     };
-    await sink.start({ featureSetVersion: fs.version, columns: fs.names.map((name, k) => ({ name, ...(fs.families[k] ? { family: fs.families[k] } : {}), ...(fs.risks[k] ? { risk: fs.risks[k] } : {}), ...(fs.units[k] ? { unit: fs.units[k] } : {}) })) });
+    await sink.start({ featureSetVersion: fs.version, columns: fs.names.map((name, k) => ({ name, ...(fs.families[k] ? { family: fs.families[k] } : {}), ...(fs.risks[k] ? { risk: fs.risks[k] } : {}), ...(fs.units[k] ? { unit: fs.units[k] } : {}), ...(fs.missings[k] ? { missing: fs.missings[k] } : {}) })) });
     const total = counts.filter((c) => side.has(c.as_of.getTime())).reduce((s, c) => s + c.n, 0);
     let read = 0;
     let droppedCrossing = 0;

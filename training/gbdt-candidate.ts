@@ -20,6 +20,8 @@ export interface GbdtData {
   /** per row: 1, or the churner weight for churned rows */
   weights: Float64Array;
   monotone: Record<string, 1 | -1>;
+  /** the side missing values take at every split, where the catalogue declares what they stand for (-1: with the lowest values) */
+  missingSide: Record<string, 1 | -1>;
 }
 
 /**
@@ -62,10 +64,15 @@ export interface GbdtSettings {
 
 export function gbdtData(table: PreparedTable, trainRows: readonly number[], positiveWeight: number): GbdtData {
   const monotone: Record<string, 1 | -1> = {};
-  for (const c of table.columns) if (c.kind === 'numeric' && c.risk) monotone[c.name] = c.risk === 'increasing' ? 1 : -1;
+  const missingSide: Record<string, 1 | -1> = {};
+  for (const c of table.columns) {
+    if (c.kind !== 'numeric') continue;
+    if (c.risk) monotone[c.name] = c.risk === 'increasing' ? 1 : -1;
+    if (c.missing) missingSide[c.name] = c.missing === 'lowest' ? -1 : 1;
+  }
   const labels = Float64Array.from(table.label);
   return {
-    table, labels, monotone,
+    table, labels, monotone, missingSide,
     binned: binColumns(rawColumnsFromTable(table.columns), { rows: [...trainRows] }),
     weights: Float64Array.from(table.label, (y) => (y === 1 ? positiveWeight : 1)),
   };
@@ -83,7 +90,7 @@ export function gbdtMargins(model: GbdtModel, table: PreparedTable, rows: readon
 }
 
 function fit(d: GbdtData, trainRows: readonly number[], params: GbdtParamsInput, validRows?: readonly number[]) {
-  return trainGbdt(d.binned, d.labels, { trainRows: [...trainRows], ...(validRows ? { validRows: [...validRows] } : {}), weights: d.weights, monotone: d.monotone, params });
+  return trainGbdt(d.binned, d.labels, { trainRows: [...trainRows], ...(validRows ? { validRows: [...validRows] } : {}), weights: d.weights, monotone: d.monotone, missingSide: d.missingSide, params });
 }
 
 /**

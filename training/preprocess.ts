@@ -4,7 +4,9 @@ import type { Column } from './table.ts';
 /**
  * Preprocessing fitted on training rows only and stored in the model artifact (plain JSON):
  * numeric columns get median imputation (plus a 0/1 missing indicator when the column had blanks in
- * training), asinh for skewed non-negative counts, and standardisation; text columns get one-hot
+ * training) or, where the feature catalogue declares what a missing value stands for, the lowest or
+ * highest value training saw (no indicator: a missing value then scores as that value, so it follows
+ * the column's declared risk), asinh for skewed non-negative counts, and standardisation; text columns get one-hot
  * encoding of categories seen at least `minCount` times, a `__rare__` bucket (rare and unseen values)
  * and a `__missing__` bucket when training had blanks.
  *
@@ -31,6 +33,11 @@ export const NumericSpec = z.object({
   reference: z.number().nullable(),
   /** how churn risk moves as the value rises (the feature catalogue's declaration): the model's inputs of this column are sign-constrained */
   risk: z.enum(['increasing', 'decreasing']).optional(),
+  /**
+   * what a missing value is scored as, where the catalogue declares what it stands for: the lowest or
+   * highest value training saw (absent: the median, told apart by the missing indicator)
+   */
+  missingValue: z.number().optional(),
 });
 export type NumericSpec = z.infer<typeof NumericSpec>;
 
@@ -127,9 +134,12 @@ function fitNumeric(col: Extract<Column, { kind: 'numeric' }>, rows: number[], o
   }
   present.sort((a, b) => a - b);
   const med = median(present);
+  // a declared meaning: the lowest or highest value seen stands for a missing one
+  const declared = col.missing && present.length ? (col.missing === 'lowest' ? present[0] : present[present.length - 1]) : undefined;
+  const fill = declared ?? med;
   const imputed = rows.map((i) => {
     const v = col.values[i];
-    return v === null || !Number.isFinite(v) ? med : v;
+    return v === null || !Number.isFinite(v) ? fill : v;
   });
   const nonNegative = present.length > 0 && present[0] >= 0;
   const transform = nonNegative && skewness(imputed) > opts.skewThreshold ? 'asinh' : 'none';
@@ -143,9 +153,9 @@ function fitNumeric(col: Extract<Column, { kind: 'numeric' }>, rows: number[], o
   const hinges = fitHinges(t.map((v) => (v - mean) / sd), opts.hingeQuantiles);
   const retained = label ? rows.map((i) => (label[i] === 0 ? col.values[i] : null)).filter((v): v is number => v !== null && Number.isFinite(v)).sort((a, b) => a - b) : present;
   return {
-    name: col.name, kind: 'numeric', family: col.family ?? 'other', median: med, missingIndicator: missing > 0, transform,
+    name: col.name, kind: 'numeric', family: col.family ?? 'other', median: med, missingIndicator: declared === undefined && missing > 0, transform,
     mean: t.length ? mean : 0, std: sd, ...(hinges.length ? { hinges } : {}), reference: retained.length ? median(retained) : null,
-    ...(col.risk ? { risk: col.risk } : {}),
+    ...(col.risk ? { risk: col.risk } : {}), ...(declared !== undefined ? { missingValue: declared } : {}),
   };
 }
 
@@ -273,7 +283,7 @@ function toNumber(v: unknown): number | null {
 export function encodeValue(s: ColumnSpec, value: unknown, out: Float64Array | Float32Array, offset: number, index?: Map<string, number>): void {
   if (s.kind === 'numeric') {
     const n = toNumber(value);
-    const x = n === null ? s.median : n;
+    const x = n === null ? s.missingValue ?? s.median : n;
     const z = ((s.transform === 'asinh' ? Math.asinh(x) : x) - s.mean) / s.std;
     out[offset] = z;
     if (s.missingIndicator) out[offset + 1] = n === null ? 1 : 0;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Pool } from '../core/db.ts';
 import type { Progress } from '../core/progress.ts';
-import type { Catalog } from '../features/catalog.ts';
+import { ensureFeatureSet, type Catalog } from '../features/catalog.ts';
 import { buildSnapshots } from '../features/materialize.ts';
 import { describeSettings } from './artifact.ts';
 import { buildTrainingSet, trainingFingerprint, type TrainingSetOptions } from './dataset.ts';
@@ -24,9 +24,15 @@ export async function lineageOf(table: PreparedTable): Promise<ModelLineage> {
   };
 }
 
-/** The database training set for the current catalogue, building any snapshots it lacks. */
+/**
+ * The database training set for the current catalogue, building any snapshots it lacks. The stored
+ * definitions of the current catalogue's feature set are brought up to date first: training reads
+ * from them what the version leaves out (a declared missing side, the wording), which may have
+ * changed since the snapshots were built.
+ */
 export async function databaseTrainingSet(pool: Pool, catalog: Catalog, opts: Omit<TrainingSetOptions, 'featureSetVersion' | 'buildSnapshots'> & { featureSetVersion?: string; snapshotProgress?: Progress }) {
   const featureSetVersion = opts.featureSetVersion ?? catalog.version;
+  if (featureSetVersion === catalog.version) await ensureFeatureSet(pool, catalog);
   return buildTrainingSet(pool, {
     ...opts,
     featureSetVersion,

@@ -14,6 +14,11 @@ export interface NumericColumn {
   risk?: 'increasing' | 'decreasing';
   /** the feature's unit in the catalogue, when known (users, currency, share, ...) */
   unit?: string;
+  /**
+   * what a missing value stands for, when the feature catalogue declares it: the lowest or the highest
+   * value training saw (a missing value is scored as that, not as a category of its own)
+   */
+  missing?: 'lowest' | 'highest';
 }
 
 export interface TextColumn {

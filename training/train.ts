@@ -258,7 +258,8 @@ function prepareInputs(table: PreparedTable, s: Splits, opts: TrainOptions, log:
   const positiveWeight = balanced ? (1 - churnRate) / churnRate : 1;
   const signs = encodedSigns(pre);
   const constrained = pre.columns.filter((c) => c.kind === 'numeric' && c.risk).length;
-  log(`rows: ${s.train.length} train, ${s.valid.length} valid, ${s.test.length} test; ${pre.columns.length} features -> ${train.d} inputs (${constrained} with a declared risk direction); churn rate ${(churnRate * 100).toFixed(1)}%; churner weight ${positiveWeight.toFixed(2)}`);
+  const missingAs = pre.columns.filter((c) => c.kind === 'numeric' && c.missingValue !== undefined).length;
+  log(`rows: ${s.train.length} train, ${s.valid.length} valid, ${s.test.length} test; ${pre.columns.length} features -> ${train.d} inputs (${constrained} with a declared risk direction${missingAs ? `, ${missingAs} with a declared meaning of a missing value` : ''}); churn rate ${(churnRate * 100).toFixed(1)}%; churner weight ${positiveWeight.toFixed(2)}`);
   return { pre, matrix, train, valid: matrix(s.valid), signs, churnRate, positiveWeight, weighting };
 }
 

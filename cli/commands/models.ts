@@ -72,10 +72,12 @@ export function formatModel(d: ModelDetails, contract: InputContract | null, set
       const what = f.type === 'categorical' ? `{${(f.categories ?? []).slice(0, 6).join(', ')}${(f.categories?.length ?? 0) > 6 ? ', ...' : ''}}`
         : f.range ? `${num(f.range.min)}..${num(f.range.max)}` : 'numeric';
       const risk = f.risk === 'increasing' ? ' risk+' : f.risk === 'decreasing' ? ' risk-' : '';
-      byFamily.set(f.family, [...(byFamily.get(f.family) ?? []), `${f.name} ${what}${risk}`]);
+      const missingAs = f.missing_as ? ` null=${f.missing_as === 'lowest' ? 'min' : 'max'}` : '';
+      byFamily.set(f.family, [...(byFamily.get(f.family) ?? []), `${f.name} ${what}${risk}${missingAs}`]);
     }
     for (const [family, items] of byFamily) lines.push(`  ${family.padEnd(11)} ${items.join('; ')}`);
-    lines.push('           (risk+: risk rises with the value, risk-: falls; the model keeps to it)');
+    lines.push('           (risk+: risk rises with the value, risk-: falls; null=min, null=max: a missing value scores as the lowest or');
+    lines.push('           highest value seen in training; the model keeps to them)');
   }
   for (const a of d.aliasHistory.slice(0, 10)) {
     lines.push(`alias      ${when(a.movedAt)} ${a.alias}: ${a.fromVersion === null ? 'unset' : `v${a.fromVersion}`} -> v${a.toVersion} by ${a.movedBy}${a.reason ? ` (${a.reason})` : ''}`);

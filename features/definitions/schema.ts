@@ -52,6 +52,15 @@ const base = {
    * feature's effect never runs against it, and explanations never say otherwise.
    */
   risk: z.enum(['increasing', 'decreasing']).optional(),
+  /**
+   * What a missing value stands for on the feature's own scale, where it has a plain meaning: `lowest`
+   * (no active users: stickiness as low as it goes; no invoice due: nothing paid late) or `highest`
+   * (never active: more days since the last activity than any account). Training scores a missing
+   * value as the lowest (or highest) value it saw, so beside `risk` a missing value can only move the
+   * risk the declared way ("No activity ever recorded" never lowers it). Unset: training learns what a
+   * missing value means from the data. Not part of the feature-set version: the values are the same.
+   */
+  missing: z.enum(['lowest', 'highest']).optional(),
 };
 const windowed = { ...base, window: Window };
 /** Event type names as they appear in source.events (any text; bound as parameters, never spliced into SQL). */

@@ -11,7 +11,7 @@ export const usage = [
   defineFeature({ name: 'active_days_trend_28d', label: 'Change in active days', risk: 'decreasing', family: 'usage', kind: 'change', mode: 'absolute', dependsOn: ['active_days_28d', 'active_days_prev_28d'], unit: 'days',
     description: 'Active days changed by {value} against the previous 28 days', whenNull: 'Account created within the last 28 days: no previous 28 days to compare with' }),
   defineFeature({ name: 'days_since_last_activity', label: 'Days since last activity', risk: 'increasing', family: 'usage', kind: 'days_since_last', unit: 'days',
-    ...counted('{value} day{s} since the last activity'), whenNull: 'No activity ever recorded' }),
+    ...counted('{value} day{s} since the last activity'), whenNull: 'No activity ever recorded', missing: 'highest' }),
   defineFeature({ name: 'events_7d', label: 'Events, last 7 days', risk: 'decreasing', family: 'usage', kind: 'event_count', window: { days: 7 }, unit: 'events',
     ...counted('{value} event{s} in the last 7 days') }),
   defineFeature({ name: 'events_28d', label: 'Events, last 28 days', risk: 'decreasing', family: 'usage', kind: 'event_count', window: { days: 28 }, unit: 'events',

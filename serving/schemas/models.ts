@@ -27,7 +27,7 @@ export const ModelResponseSchema = ModelVersionSchema.extend({
   data_source: z.string(),
   artifact_bytes: z.number().int(),
   /** what a row must look like to be scored by this version (GET /v1/models/:version only; null for a failed run) */
-  input_contract: InputContract.nullable().optional().describe('what a row must look like to be scored: each feature\'s type, categories, domain (a value outside it is refused), observed range and risk direction, the feature-set version, the account segments seen, and the features training left out (accepted in a row, not scored)'),
+  input_contract: InputContract.nullable().optional().describe('what a row must look like to be scored: each feature\'s type, categories, domain (a value outside it is refused), observed range, risk direction and what a missing value is scored as (`missing_as`), the feature-set version, the account segments seen, and the features training left out (accepted in a row, not scored)'),
 }).meta({ id: 'ModelVersion', examples: [MODEL_EXAMPLE] });
 export type ModelResponse = z.infer<typeof ModelResponseSchema>;
 

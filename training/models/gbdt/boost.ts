@@ -85,7 +85,7 @@ export function trainGbdt(data: BinnedMatrix, labels: ArrayLike<number>, options
   const params = resolveParams(options.params);
   const inp = prepareFit(data, labels, options);
   const { train } = inp;
-  const ctx = createSplitContext(params, train.nBins, train.isCategorical, inp.monotone);
+  const ctx = createSplitContext(params, train.nBins, train.isCategorical, inp.monotone, inp.missingSide);
   const pool = new HistPool(2 * train.totalBins, 2 ** Math.min(params.maxDepth, 6));
   const grower = new TreeGrower(train, params, ctx, createHistogramBuilder(train), pool);
   const rng = mulberry32(params.seed);

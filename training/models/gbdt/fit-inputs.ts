@@ -13,6 +13,11 @@ export interface FitRows {
   /** one non-negative weight per row of the matrix (default 1) */
   weights?: ArrayLike<number>;
   monotone?: MonotoneSpec;
+  /**
+   * where missing values go at every split on a numeric feature (same forms as `monotone`): -1 with
+   * its lowest values, +1 with its highest, 0 (default) the side that fits best
+   */
+  missingSide?: MonotoneSpec;
 }
 
 /** The training and validation rows copied out of the shared matrix, with labels and weights. */
@@ -22,6 +27,8 @@ export interface FitInputs {
   wTrain: Float64Array;
   valid: { n: number; packed: Uint32Array; y: Float64Array; w: Float64Array } | null;
   monotone: Int8Array;
+  /** -1, +1 or 0 per feature (FitRows.missingSide) */
+  missingSide: Int8Array;
 }
 
 const invalid = (message: string): never => {
@@ -73,19 +80,22 @@ function labelsAndWeights(rows: Uint32Array, labels: ArrayLike<number>, weights:
   return { y, w };
 }
 
-/** Resolves monotone constraints to one entry per feature; categorical features cannot have one. */
-export function resolveMonotone(data: BinnedMatrix, spec: MonotoneSpec | undefined): Int8Array {
+/**
+ * Resolves a per-feature setting of -1, 0 or +1 (monotone constraints, missing sides) to one entry per
+ * feature; a categorical feature cannot have one. `what` names the setting in errors.
+ */
+export function resolveMonotone(data: BinnedMatrix, spec: MonotoneSpec | undefined, what = 'monotone constraint'): Int8Array {
   const d = data.features.length;
   const out = new Int8Array(d);
   if (!spec) return out;
   const byIndex = typeof (spec as ArrayLike<number>).length === 'number';
-  if (byIndex && (spec as ArrayLike<number>).length !== d) invalid(`monotone has ${(spec as ArrayLike<number>).length} entries for ${d} features`);
+  if (byIndex && (spec as ArrayLike<number>).length !== d) invalid(`${what}s: ${(spec as ArrayLike<number>).length} entries for ${d} features`);
   const names = data.features.map((f) => f.name);
-  if (!byIndex) for (const k of Object.keys(spec)) if (!names.includes(k)) invalid(`monotone constraint on unknown feature "${k}"`);
+  if (!byIndex) for (const k of Object.keys(spec)) if (!names.includes(k)) invalid(`${what} on unknown feature "${k}"`);
   data.features.forEach((f, j) => {
     const v = byIndex ? (spec as ArrayLike<number>)[j] : ((spec as Record<string, number>)[f.name] ?? 0);
-    if (v !== -1 && v !== 0 && v !== 1) invalid(`monotone constraint of ${f.name} is ${v}; use +1, -1 or 0`);
-    if (v !== 0 && f.kind === 'categorical') invalid(`categorical feature ${f.name} cannot have a monotone constraint`);
+    if (v !== -1 && v !== 0 && v !== 1) invalid(`${what} of ${f.name} is ${v}; use +1, -1 or 0`);
+    if (v !== 0 && f.kind === 'categorical') invalid(`categorical feature ${f.name} cannot have a ${what}`);
     out[j] = v;
   });
   return out;
@@ -114,5 +124,5 @@ export function prepareFit(data: BinnedMatrix, labels: ArrayLike<number>, opts: 
     const rows = checkRows(opts.validRows, data.n, 'validation');
     valid = { n: rows.length, packed: packBins(data, rows), ...labelsAndWeights(rows, labels, opts.weights) };
   }
-  return { train, yTrain, wTrain, valid, monotone: resolveMonotone(data, opts.monotone) };
+  return { train, yTrain, wTrain, valid, monotone: resolveMonotone(data, opts.monotone), missingSide: resolveMonotone(data, opts.missingSide, 'missing side') };
 }

@@ -4,7 +4,8 @@
  * entry the hessian sum; bin 0 holds missing values. Numeric features send bins 1..b left; categorical
  * features send a set of category bins left (LightGBM: categories ordered by gradient / hessian, the
  * best prefix from either end), their last bin (rare and unseen categories) always right. Missing
- * values try both sides; the better one becomes the default direction.
+ * values try both sides and the better one becomes the default direction, unless the feature's missing
+ * side is set: then they go with its lowest bins (-1) or its highest (+1) at every split.
  */
 export interface SplitSettings {
   lambda: number;
@@ -20,6 +21,8 @@ export interface SplitContext extends SplitSettings {
   isCategorical: Uint8Array;
   /** +1, -1 or 0 per feature */
   monotone: Int8Array;
+  /** per feature: -1 missing values go with the lowest bins, +1 with the highest, 0 the better side */
+  missingSide: Int8Array;
   /** scratch for the categorical scan */
   order: Int32Array;
   ratio: Float64Array;
@@ -58,10 +61,10 @@ export class SplitRecord {
   }
 }
 
-export function createSplitContext(settings: SplitSettings, nBins: Int32Array, isCategorical: Uint8Array, monotone: Int8Array): SplitContext {
+export function createSplitContext(settings: SplitSettings, nBins: Int32Array, isCategorical: Uint8Array, monotone: Int8Array, missingSide: Int8Array = new Int8Array(monotone.length)): SplitContext {
   const offsets = new Int32Array(nBins.length);
   for (let f = 1; f < nBins.length; f++) offsets[f] = offsets[f - 1] + nBins[f - 1];
-  return { ...settings, nBins, offsets, isCategorical, monotone, order: new Int32Array(256), ratio: new Float64Array(256) };
+  return { ...settings, nBins, offsets, isCategorical, monotone, missingSide, order: new Int32Array(256), ratio: new Float64Array(256) };
 }
 
 /** The leaf weight -G / (H + lambda), kept within the node's monotone bounds. */
@@ -89,6 +92,7 @@ function scanNumeric(hist: Float64Array, f: number, node: NodeStats, ctx: SplitC
   const base = 2 * ctx.offsets[f];
   const nb = ctx.nBins[f];
   const mono = ctx.monotone[f];
+  const side = ctx.missingSide[f];
   const Gm = hist[base];
   const Hm = hist[base + 1];
   const hasMissing = Hm > 1e-10 * node.H; // not a rounding residue left by histogram subtraction
@@ -100,12 +104,15 @@ function scanNumeric(hist: Float64Array, f: number, node: NodeStats, ctx: SplitC
     if (hb === 0) continue;
     gl += hist[base + 2 * b];
     hl += hb;
-    const right = candidateGain(gl, hl, node.G - gl, node.H - hl, node, mono, ctx, parentGain);
-    if (right > best.gain) {
-      best.gain = right; best.feature = f; best.bin = b; best.GL = gl; best.HL = hl;
-      best.defaultLeft = hasMissing ? false : hl >= node.H - hl;
+    // missing values right (or none here: then they go where they are set to go, else with the heavier side)
+    if (side !== -1 || !hasMissing) {
+      const right = candidateGain(gl, hl, node.G - gl, node.H - hl, node, mono, ctx, parentGain);
+      if (right > best.gain) {
+        best.gain = right; best.feature = f; best.bin = b; best.GL = gl; best.HL = hl;
+        best.defaultLeft = side !== 0 ? side === -1 : hasMissing ? false : hl >= node.H - hl;
+      }
     }
-    if (!hasMissing) continue;
+    if (!hasMissing || side === 1) continue;
     const left = candidateGain(gl + Gm, hl + Hm, node.G - gl - Gm, node.H - hl - Hm, node, mono, ctx, parentGain);
     if (left > best.gain) {
       best.gain = left; best.feature = f; best.bin = b; best.GL = gl + Gm; best.HL = hl + Hm; best.defaultLeft = true;
