@@ -44,7 +44,7 @@ describe('day one: training and serving see the same features', () => {
     // and training brought the stored definitions up to date: "never active" reads as the longest time since activity seen
     const since = run.result.artifact.preprocessing!.columns.find((c) => c.name === 'days_since_last_activity');
     const longest = Math.max(...table.columns.find((c) => c.name === 'days_since_last_activity')!.values.filter((v): v is number => typeof v === 'number'));
-    expect(since?.kind === 'numeric' ? [since.missingValue, since.missingIndicator] : null).toEqual([longest, false]);
+    expect(since?.kind === 'numeric' ? [since.missingValue, since.missingAs] : null).toEqual([longest, 'highest']);
     expect(run.registered.promotion.promoted).toBe(true);
     trainedUntil = new Date(run.registered.version.trainingWindow!.to);
     expect(isUtcMidnight(trainedUntil)).toBe(true);

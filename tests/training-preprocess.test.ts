@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inferColumn, tableFromCsv } from '../training/csv-table.ts';
-import { encodeColumns, encodeValue, fitPreprocessing, MISSING, RARE } from '../training/preprocess.ts';
+import { encodeColumns, encodedSigns, encodeValue, fitPreprocessing, MISSING, RARE } from '../training/preprocess.ts';
 import type { Column } from '../training/table.ts';
 
 const num = (name: string, values: (number | null)[]): Column => ({ name, kind: 'numeric', values });
@@ -55,28 +55,31 @@ describe('preprocessing', () => {
     expect(pre.encodedToRaw).toEqual([0, 0, 1, 2, 2, 2]);
   });
 
-  it('scores a blank as the lowest (or highest) training value where the catalogue declares what it stands for, with no missing indicator', () => {
+  it('scores a blank as the lowest (or highest) training value where the catalogue declares what it stands for, its indicator held to the same side', () => {
     const values = [null, 3, 9, null, 1, 4, 12, 6, null, 2];
-    const col = (missing: 'lowest' | 'highest'): Column => ({ name: 'd', kind: 'numeric', values, missing });
-    for (const [missing, expected] of [['lowest', 1], ['highest', 12]] as const) {
+    const col = (missing: 'lowest' | 'highest', risk: 'increasing' | 'decreasing'): Column => ({ name: 'd', kind: 'numeric', values, missing, risk });
+    for (const [missing, risk, expected, indicatorSign] of [['lowest', 'decreasing', 1, 1], ['lowest', 'increasing', 1, -1], ['highest', 'increasing', 12, 1], ['highest', 'decreasing', 12, -1]] as const) {
       // rows 0-7 train: the lowest value there is 1, the highest 12 (row 9's 2 is not a training row)
-      const pre = fitPreprocessing([col(missing)], range(0, 8));
+      const pre = fitPreprocessing([col(missing, risk)], range(0, 8), { hingeQuantiles: [] });
       const spec = pre.columns[0];
       if (spec.kind !== 'numeric') throw new Error('expected numeric');
-      expect(spec.missingValue).toBe(expected);
-      expect(spec.missingIndicator).toBe(false);
-      expect(pre.encodedNames).toEqual(['d']);
-      const blank = new Float64Array(1);
-      const at = new Float64Array(1);
+      expect([spec.missingValue, spec.missingAs]).toEqual([expected, missing]);
+      expect(pre.encodedNames).toEqual(['d', `d${MISSING}`]);
+      const blank = new Float64Array(2);
+      const at = new Float64Array(2);
       encodeValue(spec, null, blank, 0);
       encodeValue(spec, expected, at, 0);
-      expect(blank[0]).toBe(at[0]);
+      expect([blank[0], blank[1], at[1]]).toEqual([at[0], 1, 0]);
+      // the value's weight follows the risk; the indicator's may only push a blank further the same way:
+      // riskier than the riskiest value, or safer than the safest
+      expect([...encodedSigns(pre)]).toEqual([risk === 'increasing' ? 1 : -1, indicatorSign]);
     }
-    // undeclared: the median, and an indicator that tells the blank apart
-    const free = fitPreprocessing([num('d', values)], range(0, 8)).columns[0];
+    // undeclared: the median, and an indicator left free
+    const pre = fitPreprocessing([{ name: 'd', kind: 'numeric', values, risk: 'increasing' }], range(0, 8), { hingeQuantiles: [] });
+    const free = pre.columns[0];
     if (free.kind !== 'numeric') throw new Error('expected numeric');
-    expect(free.missingValue).toBeUndefined();
-    expect(free.missingIndicator).toBe(true);
+    expect([free.missingValue, free.missingAs, free.median]).toEqual([undefined, undefined, 5]);
+    expect([...encodedSigns(pre)]).toEqual([1, 0]);
   });
 
   it('uses asinh for skewed non-negative counts and standardises to mean 0, sd 1 on train rows', () => {

@@ -5,8 +5,8 @@ import type { Column } from './table.ts';
  * Preprocessing fitted on training rows only and stored in the model artifact (plain JSON):
  * numeric columns get median imputation (plus a 0/1 missing indicator when the column had blanks in
  * training) or, where the feature catalogue declares what a missing value stands for, the lowest or
- * highest value training saw (no indicator: a missing value then scores as that value, so it follows
- * the column's declared risk), asinh for skewed non-negative counts, and standardisation; text columns get one-hot
+ * highest value training saw (the indicator then only pushes it further that way: see encodedSigns,
+ * so it follows the column's declared risk), asinh for skewed non-negative counts, and standardisation; text columns get one-hot
  * encoding of categories seen at least `minCount` times, a `__rare__` bucket (rare and unseen values)
  * and a `__missing__` bucket when training had blanks.
  *
@@ -34,10 +34,12 @@ export const NumericSpec = z.object({
   /** how churn risk moves as the value rises (the feature catalogue's declaration): the model's inputs of this column are sign-constrained */
   risk: z.enum(['increasing', 'decreasing']).optional(),
   /**
-   * what a missing value is scored as, where the catalogue declares what it stands for: the lowest or
-   * highest value training saw (absent: the median, told apart by the missing indicator)
+   * what a missing value is scored as, where the catalogue declares what it stands for (`missingAs`):
+   * the lowest or highest value training saw (absent: the median)
    */
   missingValue: z.number().optional(),
+  /** what the catalogue declares a missing value stands for: the column's lowest or highest value */
+  missingAs: z.enum(['lowest', 'highest']).optional(),
 });
 export type NumericSpec = z.infer<typeof NumericSpec>;
 
@@ -153,9 +155,9 @@ function fitNumeric(col: Extract<Column, { kind: 'numeric' }>, rows: number[], o
   const hinges = fitHinges(t.map((v) => (v - mean) / sd), opts.hingeQuantiles);
   const retained = label ? rows.map((i) => (label[i] === 0 ? col.values[i] : null)).filter((v): v is number => v !== null && Number.isFinite(v)).sort((a, b) => a - b) : present;
   return {
-    name: col.name, kind: 'numeric', family: col.family ?? 'other', median: med, missingIndicator: declared === undefined && missing > 0, transform,
+    name: col.name, kind: 'numeric', family: col.family ?? 'other', median: med, missingIndicator: missing > 0, transform,
     mean: t.length ? mean : 0, std: sd, ...(hinges.length ? { hinges } : {}), reference: retained.length ? median(retained) : null,
-    ...(col.risk ? { risk: col.risk } : {}), ...(declared !== undefined ? { missingValue: declared } : {}),
+    ...(col.risk ? { risk: col.risk } : {}), ...(declared !== undefined ? { missingValue: declared, missingAs: col.missing } : {}),
   };
 }
 
@@ -200,7 +202,9 @@ export function fitPreprocessing(columns: Column[], trainRows: number[], options
  * The sign each encoded input's weight must keep so that a column's effect follows its declared risk
  * (+1: risk rises with the value, -1: falls, 0: free). A numeric column's value and hinge inputs are
  * monotone increasing in the raw value (asinh and standardising keep the order), so same-signed
- * weights on them make its whole effect monotone; missing indicators and categories stay free.
+ * weights on them make its whole effect monotone. A missing value scored as the column's lowest or
+ * highest value (`missingAs`) has its indicator held to the side that value lies on; other missing
+ * indicators and categories stay free.
  */
 export function encodedSigns(pre: Preprocessing): Int8Array {
   const signs = new Int8Array(pre.encodedNames.length);
@@ -211,6 +215,8 @@ export function encodedSigns(pre: Preprocessing): Int8Array {
       const sign = s.risk === 'increasing' ? 1 : -1;
       signs[offset] = sign;
       for (let k = 0; k < (s.hinges?.length ?? 0); k++) signs[offset + 1 + (s.missingIndicator ? 1 : 0) + k] = sign;
+      // a missing value scored as the riskiest value may be riskier still, as the safest safer still
+      if (s.missingIndicator && s.missingAs) signs[offset + 1] = (s.missingAs === 'highest' ? 1 : -1) * sign;
     }
     offset += w;
   }
