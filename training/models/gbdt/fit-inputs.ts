@@ -84,7 +84,7 @@ function labelsAndWeights(rows: Uint32Array, labels: ArrayLike<number>, weights:
  * Resolves a per-feature setting of -1, 0 or +1 (monotone constraints, missing sides) to one entry per
  * feature; a categorical feature cannot have one. `what` names the setting in errors.
  */
-export function resolveMonotone(data: BinnedMatrix, spec: MonotoneSpec | undefined, what = 'monotone constraint'): Int8Array {
+function resolveFeatureSigns(data: BinnedMatrix, spec: MonotoneSpec | undefined, what: string): Int8Array {
   const d = data.features.length;
   const out = new Int8Array(d);
   if (!spec) return out;
@@ -124,5 +124,5 @@ export function prepareFit(data: BinnedMatrix, labels: ArrayLike<number>, opts: 
     const rows = checkRows(opts.validRows, data.n, 'validation');
     valid = { n: rows.length, packed: packBins(data, rows), ...labelsAndWeights(rows, labels, opts.weights) };
   }
-  return { train, yTrain, wTrain, valid, monotone: resolveMonotone(data, opts.monotone), missingSide: resolveMonotone(data, opts.missingSide, 'missing side') };
+  return { train, yTrain, wTrain, valid, monotone: resolveFeatureSigns(data, opts.monotone, 'monotone constraint'), missingSide: resolveFeatureSigns(data, opts.missingSide, 'missing side') };
 }
