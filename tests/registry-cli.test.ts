@@ -95,6 +95,20 @@ describe('churn models (CLI)', () => {
     expect((await getModel(db.pool, 'challenger')).version).toBe(otherData);
   });
 
+  it('refuses a version that ranks no better than chance, even to a free alias (every account would score alike); --force moves it', async () => {
+    const flat = (await registerModel(db.pool, { ...model(0.5), metrics: { validation: { auc: 0.5 }, test: { auc: 0.5 } } })).version;
+    const backwards = (await registerModel(db.pool, { ...model(0.47), metrics: { validation: { auc: 0.47 } } })).version;
+    const r = await churn(db, ['models', 'promote', String(flat), '--alias', 'chance']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^CHURN_ERR_NOT_BETTER: version ${flat} is no better than chance: test AUC 0\\.5000, so every account would score alike; 'chance' stays unset`, 'm'));
+    const v = await churn(db, ['models', 'promote', String(backwards), '--alias', 'chance']);
+    expect(v.stderr).toMatch(/no better than chance: validation AUC 0\.4700/);
+    await expect(getModel(db.pool, 'chance')).rejects.toMatchObject({ code: 'CHURN_ERR_MODEL_NOT_FOUND' });
+    const forced = await churn(db, ['models', 'promote', String(flat), '--alias', 'chance', '--force', '--reason', 'drill']);
+    expect(forced.code).toBe(0);
+    expect((await getModel(db.pool, 'chance')).version).toBe(flat);
+  });
+
   it('rejects bad input with one coded line and changes nothing', async () => {
     const before = (await aliasHistory(db.pool)).length;
     const badAlias = await churn(db, ['models', 'promote', String(good), '--alias', 'Not Valid']);

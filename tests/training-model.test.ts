@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseArtifact } from '../training/artifact.ts';
 import { selectBackend } from '../training/backend.ts';
-import { fitPlatt, sigmoid } from '../training/calibrate.ts';
+import { fitPlatt, flattened, sigmoid } from '../training/calibrate.ts';
 import { ece, rocAuc } from '../training/evaluate.ts';
 import { createExplainer, integratedGradientsNumeric } from '../training/explain.ts';
 import { logitsWithTf } from '../training/models/fit.ts';
@@ -163,6 +163,10 @@ describe('scoring and explanations', () => {
     expect(createScorer(copy).score(row).probability).toBe(createScorer(mlp.artifact).score(row).probability);
     copy.explanation_reference.pop();
     expect(() => parseArtifact(copy)).toThrow(expect.objectContaining({ code: 'CHURN_ERR_ARTIFACT_CORRUPT' }));
+    // a negative calibration slope would turn every contribution the other way round
+    const turned = JSON.parse(JSON.stringify(mlp.artifact));
+    turned.calibration.a = -0.5;
+    expect(() => parseArtifact(turned)).toThrow(expect.objectContaining({ code: 'CHURN_ERR_ARTIFACT_CORRUPT', message: expect.stringContaining('a negative calibration slope would reverse every explanation') }));
   });
 });
 
@@ -179,6 +183,45 @@ describe('calibration', () => {
     expect(before).toBeGreaterThan(0.08);
     expect(after).toBeLessThan(0.03);
     expect(c.a).toBeCloseTo(1 / 3, 1);
+    expect(flattened(c)).toBe(false);
+  });
+
+  it('never turns a score the other way round: logits that rank the rows backwards get slope 0 and the churn rate', () => {
+    const rng = createRng(5);
+    const z = Float64Array.from({ length: 3000 }, () => (rng() - 0.5) * 6);
+    const y = Float64Array.from(z, (v) => (rng() < sigmoid(v) ? 1 : 0));
+    const backwards = Float64Array.from(z, (v) => -v);
+    const c = fitPlatt(backwards, y); // left free, the best slope would be about -1
+    const rate = y.reduce((s, v) => s + v, 0) / y.length;
+    expect(c.a).toBe(0);
+    expect(flattened(c)).toBe(true);
+    expect(sigmoid(c.b)).toBeCloseTo(rate, 9);
+    // a weakly backwards score too: no slope below zero, whatever the strength
+    const weak = Float64Array.from(z, (v, i) => -0.05 * v + (rng() - 0.5) * 4 + (i % 2));
+    expect(fitPlatt(weak, y).a).toBeGreaterThanOrEqual(0);
+    // and the ordinary case keeps its slope
+    expect(fitPlatt(z, y).a).toBeCloseTo(1, 1);
+  });
+});
+
+describe('a model that ranks the held-out rows backwards', () => {
+  it('gives every row the held-out churn rate with no contributions, and says why', async () => {
+    // churn rises with x on the train rows and falls with it on the later (validation and test) rows
+    const rng = createRng(9);
+    const n = 1500;
+    const split = Array.from({ length: n }, (_, i): PreparedTable['split'][number] => (i % 5 === 0 ? 'valid' : i % 5 === 1 ? 'test' : 'train'));
+    const x = Array.from({ length: n }, () => Math.round(rng() * 100) / 10);
+    const label = x.map((v, i) => (rng() < sigmoid(split[i] === 'train' ? 1.2 * (v - 5) : -1.2 * (v - 5)) ? 1 : 0));
+    const turned: PreparedTable = { ids: x.map((_, i) => `r${i}`), label, split, columns: [{ name: 'x', kind: 'numeric', values: x }], source: { kind: 'csv', path: 'turned.csv', sha256: '0' } };
+    const lines: string[] = [];
+    const r = await trainModel(turned, { ...quick(4, ['logistic']), log: (m) => lines.push(m) });
+    expect(r.artifact.calibration.a).toBe(0);
+    expect(lines.join('\n')).toMatch(/warning: logistic ranks the held-out rows the wrong way round .*every row gets the held-out churn rate, \d+\.\d%/);
+    const scorer = createScorer(r.artifact);
+    const low = scorer.score({ x: 1 });
+    const high = scorer.score({ x: 9 });
+    expect(high.probability).toBe(low.probability);
+    expect([...low.contributions, ...high.contributions].every((c) => c === 0)).toBe(true);
   });
 });
 

@@ -33,8 +33,8 @@ export const ModelArtifact = z.object({
    * (TreeSHAP's path-dependent values, what XGBoost's pred_contribs gives: imported XGBoost models)
    */
   explanation: z.enum(['reference', 'tree_path_dependent']).optional(),
-  /** Platt scaling on the log-odds: calibrated = a * logit + b */
-  calibration: z.object({ a: z.number(), b: z.number() }),
+  /** Platt scaling on the log-odds: calibrated = a * logit + b; a below zero would reverse every contribution */
+  calibration: z.object({ a: z.number().min(0, 'a negative calibration slope would reverse every explanation'), b: z.number() }),
   /**
    * explanation baseline, one value per encoded input: the encoding of the reference row (each
    * feature's typical retained value), so a contribution says how far the account's value moves the

@@ -22,7 +22,13 @@ export function plattLogLoss(logits: ArrayLike<number>, y: ArrayLike<number>, c:
   return s / Math.max(1, y.length);
 }
 
-/** Fits `a`, `b` by Newton iterations with a backtracking line search (a tiny ridge keeps it stable on separable data). */
+/**
+ * Fits `a`, `b` by Newton iterations with a backtracking line search (a tiny ridge keeps it stable on
+ * separable data). The slope is held at zero or above: a negative one would turn every contribution,
+ * and so every declared direction of risk, the other way round. A model that ranks the held-out rows
+ * backwards gets a = 0, the constrained optimum: one probability for every row, the rows' churn rate
+ * (`flattened` says so).
+ */
 export function fitPlatt(logits: ArrayLike<number>, y: ArrayLike<number>, opts: { iterations?: number; ridge?: number } = {}): Calibration {
   const n = y.length;
   if (n === 0) return identityCalibration;
@@ -62,7 +68,18 @@ export function fitPlatt(logits: ArrayLike<number>, y: ArrayLike<number>, opts: 
     b -= step * db;
     if (Math.abs(step * da) + Math.abs(step * db) < 1e-10) break;
   }
-  return { a, b };
+  if (a >= 0) return { a, b };
+  // the loss is convex in (a, b), so with its optimum at a < 0 the best a >= 0 is on the edge a = 0,
+  // where the best b is the log-odds of the rows' churn rate
+  let positives = 0;
+  for (let i = 0; i < n; i++) positives += y[i];
+  const rate = Math.min(1 - 1e-6, Math.max(1e-6, positives / n));
+  return { a: 0, b: Math.log(rate / (1 - rate)) };
+}
+
+/** Whether a calibration gives every row the same probability (a model with no usable ranking: see fitPlatt). */
+export function flattened(c: Calibration): boolean {
+  return c.a === 0;
 }
 
 export function applyCalibration(c: Calibration, logit: number): number {

@@ -2,7 +2,7 @@ import { ChurnError } from '../core/errors.ts';
 import { noProgress, type Progress } from '../core/progress.ts';
 import { ARTIFACT_FORMAT, type ModelArtifact } from './artifact.ts';
 import { selectBackend } from './backend.ts';
-import { fitPlatt, sigmoid, type Calibration } from './calibrate.ts';
+import { fitPlatt, flattened, sigmoid, type Calibration } from './calibrate.ts';
 import { evaluate, rocAuc, type EvaluationReport } from './evaluate.ts';
 import { crossFit, refit } from './crossfit.ts';
 import { createScorer } from './scorer.ts';
@@ -372,6 +372,10 @@ async function chooseAndCalibrate(table: PreparedTable, s: Splits, candidates: F
     log(`refitted ${chosen.modelType} on ${refitRows.length} train and validation rows`);
   }
   log(`Platt calibration a=${calibration.a.toFixed(4)} b=${calibration.b.toFixed(4)}`);
+  if (flattened(calibration)) {
+    log(`warning: ${chosen.modelType} ranks the held-out rows the wrong way round (a calibration slope below zero would reverse every explanation): `
+      + `every row gets the held-out churn rate, ${(100 * sigmoid(calibration.b)).toFixed(1)}%, and no feature moves it. The features carry no usable signal on these rows`);
+  }
   return { chosen, calibration, trained, fittedRows: refitRows?.length ?? s.train.length };
 }
 

@@ -36,12 +36,24 @@ function storedComparison(target: ModelVersion, holder: ModelVersion): { metric:
   return null;
 }
 
+/** The version's stored held-out AUC (test, else validation), or null when it has none. */
+function heldOutAuc(m: ModelVersion): { metric: string; value: number } | null {
+  for (const split of ['test', 'validation']) {
+    const value = metricValue(m.metrics, 'auc', split);
+    if (value !== null) return { metric: `${split} AUC`, value };
+  }
+  return null;
+}
+
 const trainedOn = (m: ModelVersion) => (m.featureSetVersion ? `feature set ${m.featureSetVersion}` : `a prepared table (${m.dataSource})`);
 
 /**
  * Decides and applies a promotion. Without `force`:
  * - a version not trained on the current feature catalogue is refused (CHURN_ERR_FEATURE_MISMATCH):
  *   it cannot score the database's accounts (a model of other data would score every account alike);
+ * - a version that ranks held-out accounts no better than chance (stored test, else validation, AUC
+ *   at most 0.5; a model whose calibration flattened it scores exactly 0.5) is not promoted, even to
+ *   a free alias (decision `not_better`): it would tier every account alike;
  * - a version worse than the alias's current holder on the same rows is not promoted (decision
  *   `not_better`); rows are the same when the caller scored both (`sameRows`) or when both were
  *   evaluated on the same training data (same data fingerprint: their stored test, else validation,
@@ -70,6 +82,10 @@ export async function promote(pool: Pool, req: PromoteRequest): Promise<Promotio
   } else {
     if (target.featureSetVersion !== req.catalogVersion) {
       throw new ChurnError('CHURN_ERR_FEATURE_MISMATCH', `version ${target.version} was trained on ${trainedOn(target)}, not on this database's feature catalogue (${req.catalogVersion}), so it cannot score its accounts; '${req.alias}' stays ${holder ? `on version ${holder.version}` : 'unset'} (force it with a reason to override)`);
+    }
+    const ranking = heldOutAuc(target);
+    if (ranking && ranking.value <= 0.5) {
+      return { ...base, promoted: false, decision: 'not_better', reason: `no better than chance: ${ranking.metric} ${fmt(ranking.value)}, so every account would score alike; '${req.alias}' stays ${holder ? `on version ${holder.version}` : 'unset'}` };
     }
     if (!holder) {
       decision = 'no_champion';
