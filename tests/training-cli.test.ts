@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SERVING_CONFIG } from '../scoring/config.ts';
 import { healthScore, tierOf } from '../scoring/health.ts';
 import { baseRateOf } from '../training/artifact.ts';
+import { createScorer } from '../training/scorer.ts';
 import { writePreparedCsv } from '../training/export.ts';
 import { getModel, listModels } from '../training/registry/index.ts';
 import { syntheticTable } from '../training/synthetic.ts';
@@ -140,5 +141,59 @@ describe('churn train --from-csv and churn predict', () => {
     await expect(getModel(db.pool, 'champion')).rejects.toMatchObject({ code: 'CHURN_ERR_MODEL_NOT_FOUND' });
     const all = await listModels(db.pool, { includeFailed: true });
     expect(all.some((m) => m.status === 'failed')).toBe(true);
+  });
+
+  it('keeps to the feature catalogue\'s declarations for columns named as its features (a `churn dataset export` file), unless --no-declarations', async () => {
+    // days_late_max_180d is declared: risk increasing, a missing value (no invoice due) the lowest.
+    // Here paying later goes with churning less, and no invoice due with churning more, against the
+    // declarations: left free, a model learns both. x_other carries the signal a model ranks by.
+    let state = 7;
+    const rand = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const lines = ['id,churned,days_late_max_180d,x_other,split'];
+    for (let i = 0; i < 800; i++) {
+      const late = rand() < 0.15 ? null : Math.floor(rand() * 91);
+      const other = Math.round(rand() * 100) / 10;
+      const p = 1 / (1 + Math.exp(-(-1.5 + 0.6 * (other - 5) + (late === null ? 1 : (-1.5 * late) / 90))));
+      const split = i % 5 === 3 ? 'valid' : i % 5 === 4 ? 'test' : 'train';
+      lines.push(`a${i},${rand() < p ? 1 : 0},${late ?? ''},${other},${split}`);
+    }
+    const file = path.join(dir, 'declared.csv');
+    await fs.writeFile(file, `${lines.join('\n')}\n`);
+    const trainOn = async (models: string, extra: string[] = []) => {
+      const artifact = path.join(dir, `declared-${models}${extra.length ? '-free' : ''}.json`);
+      const t = await churn(['train', '--from-csv', file, '--label', 'churned', '--models', models, '--no-register', '--save-artifact', artifact, '--seed', '3', ...extra]);
+      expect(t.stderr).not.toMatch(/CHURN_ERR/);
+      expect(t.code).toBe(0);
+      const doc = JSON.parse(await fs.readFile(artifact, 'utf8'));
+      const scorer = createScorer(doc);
+      const late = (days: number | null) => scorer.score({ days_late_max_180d: days, x_other: 5 });
+      return { t, doc, late };
+    };
+
+    const declared = await trainOn('logistic');
+    expect(declared.doc.calibration.a).toBeGreaterThan(0);
+    expect(declared.t.stderr).toContain('feature catalogue: 1 of 2 columns are its features; their declarations apply (1 risk directions, 1 meanings of a missing value');
+    expect(declared.t.stderr).toMatch(/\(1 with a declared risk direction, 1 with a declared meaning of a missing value\)/);
+    const contract = declared.doc.input_contract.features.find((f: { name: string }) => f.name === 'days_late_max_180d');
+    expect(contract).toMatchObject({ risk: 'increasing', missing_as: 'lowest' });
+    expect(declared.late(90).probability).toBeGreaterThanOrEqual(declared.late(0).probability);
+    const lateContribution = declared.late(90).contributions[declared.doc.feature_names.indexOf('days_late_max_180d')];
+    expect(lateContribution).toBeGreaterThanOrEqual(0);
+    // no invoice due reads as the lowest lateness: never riskier than paying on time
+    expect(declared.late(null).probability).toBeLessThanOrEqual(declared.late(0).probability + 1e-12);
+
+    const free = await trainOn('logistic', ['--no-declarations']);
+    expect(free.t.stderr).not.toContain('feature catalogue:');
+    expect(free.doc.input_contract.features.find((f: { name: string }) => f.name === 'days_late_max_180d').risk).toBeUndefined();
+    expect(free.late(90).probability).toBeLessThan(free.late(0).probability);
+    expect(free.late(null).probability).toBeGreaterThan(free.late(0).probability);
+
+    const trees = await trainOn('gbdt');
+    expect(trees.late(90).probability).toBeGreaterThanOrEqual(trees.late(0).probability);
+    expect(trees.late(null).probability).toBeLessThanOrEqual(trees.late(0).probability + 1e-12);
+
+    const misplaced = await churn(['train', '--no-declarations'], { DATABASE_URL: db.url });
+    expect(misplaced.code).not.toBe(0);
+    expect(misplaced.stderr).toContain('--no-declarations applies to --from-csv only');
   });
 });

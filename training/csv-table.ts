@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { ChurnError, describeIssues } from '../core/errors.ts';
+import type { Catalog } from '../features/catalog.ts';
 import type { Column, PreparedTable, Split } from './table.ts';
 
 export const CsvTableOptions = z.object({
@@ -106,6 +107,37 @@ export function tableFromCsv(text: string, file: string, options: CsvTableOption
   if (columns.length === 0) throw new ChurnError('CHURN_ERR_BAD_FILE', `${file}: no feature columns besides id, label and split`);
   const sha256 = createHash('sha256').update(text).digest('hex');
   return { ids, label, split, columns, source: { kind: 'csv', path: file, sha256 } };
+}
+
+/** What the feature catalogue declared on a prepared table's columns (catalogueDeclarations). */
+export interface CatalogueMatch {
+  /** columns named as catalogue features */
+  matched: number;
+  /** of those, with a declared risk direction */
+  risk: number;
+  /** of those, with a declared meaning of a missing value */
+  missing: number;
+}
+
+/**
+ * A prepared table whose columns named as features of the catalogue (a `churn dataset export` file)
+ * carry the catalogue's declarations, as the database path's columns do: family, unit, the direction
+ * of risk and what a missing value stands for. A model trained on the file then keeps to them, so it
+ * never explains "90 days late" as lowering the risk. Columns of other names, and a feature whose
+ * column holds text where the catalogue has numbers, are left as they are.
+ */
+export function catalogueDeclarations(table: PreparedTable, catalog: Pick<Catalog, 'byName'>): { table: PreparedTable; match: CatalogueMatch } {
+  const match: CatalogueMatch = { matched: 0, risk: 0, missing: 0 };
+  const columns = table.columns.map((c): Column => {
+    const def = catalog.byName.get(c.name);
+    if (!def) return c;
+    match.matched++;
+    if (c.kind === 'text') return { ...c, family: def.family };
+    if (def.risk) match.risk++;
+    if (def.missing) match.missing++;
+    return { ...c, family: def.family, unit: def.unit, ...(def.risk ? { risk: def.risk } : {}), ...(def.missing ? { missing: def.missing } : {}) };
+  });
+  return { table: { ...table, columns }, match };
 }
 
 /** Rows of a CSV file as records keyed by column name (blanks as null), for scoring. */

@@ -7,7 +7,7 @@ import type { Pool } from '../../core/db.ts';
 import { ChurnError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
-import { tableFromCsv } from '../../training/csv-table.ts';
+import { catalogueDeclarations, tableFromCsv } from '../../training/csv-table.ts';
 import { DatasetCliOptions, describeTrainingSet, trainingSetOptions, withDatasetOptions } from './dataset.ts';
 import { datasetRecordOf } from '../../training/dataset.ts';
 import { trainingSummary } from '../../training/summary.ts';
@@ -41,9 +41,24 @@ const TrainCliOptions = DatasetCliOptions.extend({
   saveArtifact: z.string().min(1).optional(),
   register: z.boolean(),
   refit: z.boolean(),
+  declarations: z.boolean(),
 }).refine((o) => !o.fromCsv || o.label, { message: '--label COL is required with --from-csv', path: ['label'] });
 
 type TrainCliOptions = z.infer<typeof TrainCliOptions>;
+
+/**
+ * A prepared table with the feature catalogue's declarations on the columns named as its features (a
+ * `churn dataset export` file trains as the database would), said in one line; `apply` false (the
+ * --no-declarations flag) keeps the file as it is.
+ */
+function withDeclarations(table: PreparedTable, apply: boolean): PreparedTable {
+  if (!apply) return table;
+  const { table: declared, match } = catalogueDeclarations(table, loadCatalog());
+  if (match.matched > 0) {
+    console.error(`feature catalogue: ${match.matched} of ${table.columns.length} columns are its features; their declarations apply (${match.risk} risk directions, ${match.missing} meanings of a missing value; --no-declarations leaves them out)`);
+  }
+  return declared;
+}
 
 function trainOptions(o: TrainCliOptions): TrainOptions {
   return {
@@ -100,6 +115,7 @@ export function registerTrain(program: Command): void {
     .option('--no-refit', 'keep the chosen model as fitted on the train rows (default: refit its settings on train + validation rows)')
     .option('--save-artifact <file>', 'also write the model artifact as JSON (for churn predict --artifact)')
     .option('--no-register', 'prepared-table path: do not touch the database registry')
+    .option('--no-declarations', 'prepared-table path: ignore the feature catalogue\'s risk directions and meanings of missing values for columns named as its features')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseOptions(TrainCliOptions, raw);
       if (o.fromCsv) {
@@ -107,11 +123,12 @@ export function registerTrain(program: Command): void {
         const text = await fs.readFile(file, 'utf8').catch((err: Error) => {
           throw new ChurnError('CHURN_ERR_BAD_FILE', `cannot read ${file}: ${err.message}`);
         });
-        const table = tableFromCsv(text, file, { label: o.label!, idCol: o.idCol, splitCol: o.splitCol });
+        const table = withDeclarations(tableFromCsv(text, file, { label: o.label!, idCol: o.idCol, splitCol: o.splitCol }), o.declarations);
         if (!o.register) return trainAndReport(null, table, o);
         return withDatabase(({ pool, config }) => trainAndReport(pool, table, o, config.MLFLOW_TRACKING_URI));
       }
       if (!o.register) throw new ChurnError('CHURN_ERR_VALIDATION', '--no-register applies to --from-csv only');
+      if (!o.declarations) throw new ChurnError('CHURN_ERR_VALIDATION', '--no-declarations applies to --from-csv only');
       await withDatabase(async ({ pool, config }) => {
         const options = trainingSetOptions(o);
         const { databaseTrainingSet } = await training();
