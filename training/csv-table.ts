@@ -123,8 +123,8 @@ export interface CatalogueMatch {
  * A prepared table whose columns named as features of the catalogue (a `churn dataset export` file)
  * carry the catalogue's declarations, as the database path's columns do: family, unit, the direction
  * of risk and what a missing value stands for. A model trained on the file then keeps to them, so it
- * never explains "90 days late" as lowering the risk. Columns of other names, and a feature whose
- * column holds text where the catalogue has numbers, are left as they are.
+ * never explains "90 days late" as lowering the risk. Columns of other names are left as they are; a
+ * text column named as a feature gets only its family (directions are of numbers).
  */
 export function catalogueDeclarations(table: PreparedTable, catalog: Pick<Catalog, 'byName'>): { table: PreparedTable; match: CatalogueMatch } {
   const match: CatalogueMatch = { matched: 0, risk: 0, missing: 0 };
