@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
 import {
-  ALIAS_CHANNEL, aliasHistory, canonicalJson, getModel, gitRevision, listModels, loadModel, metricValue, promoteIfNotWorse,
+  ALIAS_CHANNEL, aliasHistory, canonicalJson, getModel, gitRevision, listModels, loadModel, metricValue, promote,
   recordFailedRun, registerModel, setAlias, sha256Hex, type AliasNotification, type RegisterModelInput,
 } from '../training/registry/index.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
@@ -132,47 +132,49 @@ describe('champion promotion', () => {
 
   const champion = async () => (await getModel(db.pool, 'champion')).version;
 
+  /** the promotion training makes: both versions scored on the same rows, the holder it scored named */
+  const promoteScored = (version: number, candidate: number, holder: number | null, holderVersion: number | null, extra: { force?: boolean; reason?: string; actor?: string } = {}) =>
+    promote(db.pool, { ref: version, alias: 'champion', actor: extra.actor ?? 'train', catalogVersion: 'fs_abc123', force: extra.force, reason: extra.reason, sameRows: { metric: 'test AUC', candidate, holder, holderVersion } });
+
   it('promotes when there is no champion, then only a candidate that is not worse', async () => {
     const first = await registerModel(db.pool, input({}, 0.8));
-    expect(await promoteIfNotWorse(db.pool, { version: first.version, candidateScore: 0.8, championScore: null, actor: 'train' }))
-      .toMatchObject({ promoted: true, decision: 'no_champion', fromVersion: null });
+    expect(await promoteScored(first.version, 0.8, null, null)).toMatchObject({ promoted: true, decision: 'no_champion', fromVersion: null });
     const better = await registerModel(db.pool, input({}, 0.82));
-    expect(await promoteIfNotWorse(db.pool, { version: better.version, candidateScore: 0.82, championScore: 0.79, championVersion: first.version, actor: 'train' }))
-      .toMatchObject({ promoted: true, decision: 'promoted', fromVersion: first.version });
+    expect(await promoteScored(better.version, 0.82, 0.79, first.version)).toMatchObject({ promoted: true, decision: 'promoted', fromVersion: first.version });
     expect(await champion()).toBe(better.version);
     const equal = await registerModel(db.pool, input({}, 0.82));
-    expect((await promoteIfNotWorse(db.pool, { version: equal.version, candidateScore: 0.81, championScore: 0.81, championVersion: better.version, actor: 'train' })).decision).toBe('promoted');
+    expect((await promoteScored(equal.version, 0.81, 0.81, better.version)).decision).toBe('promoted');
     expect(await champion()).toBe(equal.version);
   });
 
   it('refuses a worse candidate unless forced, and the history says why', async () => {
     const current = await champion();
     const worse = await registerModel(db.pool, input({}, 0.7));
-    const refused = await promoteIfNotWorse(db.pool, { version: worse.version, candidateScore: 0.7, championScore: 0.81, championVersion: current, actor: 'train' });
+    const refused = await promoteScored(worse.version, 0.7, 0.81, current);
     expect(refused).toMatchObject({ promoted: false, decision: 'not_better' });
-    expect(refused.reason).toMatch(/auc 0\.7000 vs 0\.8100/);
+    expect(refused.reason).toMatch(/test AUC 0\.7000 vs 0\.8100/);
     expect(await champion()).toBe(current);
-    expect((await promoteIfNotWorse(db.pool, { version: worse.version, candidateScore: 0.79, championScore: 0.8, championVersion: current, tolerance: 0.02, actor: 'train' })).decision).toBe('promoted');
-    await setAlias(db.pool, { alias: 'champion', version: current, actor: 'ops', reason: 'roll back' });
-    const forced = await promoteIfNotWorse(db.pool, { version: worse.version, candidateScore: 0.7, championScore: 0.81, championVersion: current, force: true, actor: 'ops' });
+    const forced = await promoteScored(worse.version, 0.7, 0.81, current, { force: true, reason: 'drill', actor: 'ops' });
     expect(forced).toMatchObject({ promoted: true, decision: 'forced', fromVersion: current });
-    expect((await aliasHistory(db.pool, 'champion'))[0]).toMatchObject({ fromVersion: current, toVersion: worse.version, movedBy: 'ops', reason: expect.stringMatching(/^forced by ops/) });
+    expect((await aliasHistory(db.pool, 'champion'))[0]).toMatchObject({ fromVersion: current, toVersion: worse.version, movedBy: 'ops', reason: 'forced by ops: drill' });
+    await setAlias(db.pool, { alias: 'champion', version: current, actor: 'ops', reason: 'roll back' });
   });
 
-  it('detects that the champion moved after the caller scored it and moves nothing', async () => {
+  it('moves nothing when the champion moved after training scored it', async () => {
     const scored = await champion();
     const other = await registerModel(db.pool, input());
     await setAlias(db.pool, { alias: 'champion', version: other.version, actor: 'someone-else' });
     const candidate = await registerModel(db.pool, input({}, 0.9));
-    const r = await promoteIfNotWorse(db.pool, { version: candidate.version, candidateScore: 0.9, championScore: 0.8, championVersion: scored, actor: 'train' });
+    const r = await promoteScored(candidate.version, 0.9, 0.8, scored);
     expect(r).toMatchObject({ promoted: false, decision: 'conflict' });
+    expect(r.reason).toContain(`'champion' moved from version ${scored} to version ${other.version} after the candidate was compared with it`);
     expect(await champion()).toBe(other.version);
   });
 
   it('lets exactly one of two simultaneous promotions against the same champion win', async () => {
     const scored = await champion();
     const [x, y] = await Promise.all([registerModel(db.pool, input()), registerModel(db.pool, input())]);
-    const results = await Promise.all([x, y].map((c) => promoteIfNotWorse(db.pool, { version: c.version, candidateScore: 0.95, championScore: 0.8, championVersion: scored, actor: 'train' })));
+    const results = await Promise.all([x, y].map((c) => promoteScored(c.version, 0.95, 0.8, scored)));
     expect(results.map((r) => r.decision).sort()).toEqual(['conflict', 'promoted']);
     const winner = results.find((r) => r.promoted)!.toVersion;
     expect(await champion()).toBe(winner);
@@ -187,7 +189,7 @@ describe('champion promotion', () => {
     expect(await champion()).toBe(before);
     expect((await aliasHistory(db.pool)).length).toBe(moves);
     await expect(setAlias(db.pool, { alias: 'champion', version: failed.version, actor: 'x' })).rejects.toMatchObject({ code: 'CHURN_ERR_VALIDATION' });
-    await expect(promoteIfNotWorse(db.pool, { version: failed.version, candidateScore: 1, championScore: 0, championVersion: before, force: true, actor: 'x' })).rejects.toMatchObject({ code: 'CHURN_ERR_VALIDATION' });
+    await expect(promoteScored(failed.version, 1, 0, before, { force: true, reason: 'drill', actor: 'x' })).rejects.toMatchObject({ code: 'CHURN_ERR_VALIDATION' });
     await expect(loadModel(db.pool, failed.version)).rejects.toMatchObject({ code: 'CHURN_ERR_MODEL_NOT_FOUND' });
     expect(await champion()).toBe(before);
     expect((await listModels(db.pool, { includeFailed: false })).some((m) => m.version === failed.version)).toBe(false);

@@ -72,13 +72,14 @@ export function registeredParams(table: PreparedTable, result: TrainResult): Rec
 }
 
 /**
- * The current champion's AUC on the rows the candidate is compared on (TrainResult.comparison), or null when there is no
- * champion or it cannot score these rows (other features).
+ * The version holding `alias` (the champion) and its AUC on the rows the candidate is compared on
+ * (TrainResult.comparison): null when the alias is free; auc null when it cannot score these rows
+ * (other features).
  */
-async function championScore(pool: Pool, table: PreparedTable, rows: number[], log: (m: string) => void): Promise<{ version: number; auc: number | null } | null> {
+async function holderScore(pool: Pool, alias: string, table: PreparedTable, rows: number[], log: (m: string) => void): Promise<{ version: number; auc: number | null } | null> {
   let loaded;
   try {
-    loaded = await loadModel(pool, 'champion');
+    loaded = await loadModel(pool, alias);
   } catch (err) {
     if (isChurnError(err) && err.code === 'CHURN_ERR_MODEL_NOT_FOUND') return null;
     throw err;
@@ -87,13 +88,13 @@ async function championScore(pool: Pool, table: PreparedTable, rows: number[], l
     const scorer = createScorer(loaded.artifact);
     const missing = scorer.missingFeatures(table.columns.map((c) => c.name));
     if (missing.length) {
-      log(`champion v${loaded.meta.version} uses features this table lacks (${missing.slice(0, 3).join(', ')}): not comparable`);
+      log(`${alias} v${loaded.meta.version} uses features this table lacks (${missing.slice(0, 3).join(', ')}): not comparable`);
       return { version: loaded.meta.version, auc: null };
     }
     const p = rows.map((i) => scorer.score(tableRow(table, i)).probability);
     return { version: loaded.meta.version, auc: rocAuc(rows.map((i) => table.label[i]), p) };
   } catch (err) {
-    log(`champion v${loaded.meta.version} could not be scored on these rows: ${(err as Error).message}`);
+    log(`${alias} v${loaded.meta.version} could not be scored on these rows: ${(err as Error).message}`);
     return { version: loaded.meta.version, auc: null };
   }
 }
@@ -113,11 +114,11 @@ export async function registerAndPromote(pool: Pool, table: PreparedTable, resul
     params: registeredParams(table, result),
     metrics: { validation: result.metrics.validation, ...(result.metrics.test ? { test: result.metrics.test } : {}), candidates: result.candidates, backend: result.backend, seconds: result.seconds },
   });
-  const champ = await championScore(pool, table, result.comparison.rows, log);
   const alias = opts.alias ?? 'champion';
+  const champ = await holderScore(pool, alias, table, result.comparison.rows, log);
   const promotion = await promote(pool, {
     ref: version.version, alias, actor: opts.actor, catalogVersion: opts.catalogVersion,
-    sameRows: { metric: `${result.comparison.split} AUC`, candidate: result.comparison.auc, holder: champ?.auc ?? null },
+    sameRows: { metric: `${result.comparison.split} AUC`, candidate: result.comparison.auc, holder: champ?.auc ?? null, holderVersion: champ?.version ?? null },
   }).catch((err: unknown): PromotionResult => {
     // not trained on the catalogue, or not comparable with the champion: registered, not promoted
     if (isChurnError(err) && (err.code === 'CHURN_ERR_FEATURE_MISMATCH' || err.code === 'CHURN_ERR_NOT_COMPARABLE')) {

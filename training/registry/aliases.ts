@@ -4,10 +4,10 @@
  */
 import { z } from 'zod';
 import { query, withTransaction, type Pool, type Queryable } from '../../core/db.ts';
-import { ChurnError, describeIssues, isChurnError } from '../../core/errors.ts';
+import { ChurnError, describeIssues } from '../../core/errors.ts';
 import * as sql from './sql.ts';
 import { AliasName } from './store.ts';
-import type { AliasMove, PromotionResult, SetAliasResult } from './types.ts';
+import type { AliasMove, SetAliasResult } from './types.ts';
 
 export const ALIAS_CHANNEL = 'churn_model_alias';
 
@@ -67,66 +67,4 @@ export async function aliasHistory(db: Queryable, alias?: string | null, opts: {
   const limit = opts.limit ?? 1000;
   const rows = await query<sql.HistoryRow>(db, sql.selectHistory({ alias: a, version: opts.version ?? null, limit }));
   return rows.map((r) => ({ alias: r.alias, fromVersion: r.from_version, toVersion: r.to_version, movedAt: r.moved_at.toISOString(), movedBy: r.moved_by, reason: r.reason }));
-}
-
-const PromoteSchema = z.object({
-  version: Version,
-  alias: AliasName.default('champion'),
-  candidateScore: z.number().finite(),
-  championScore: z.number().finite().nullable(),
-  /** the version whose score `championScore` is; defaults to none when championScore is null */
-  championVersion: Version.nullable().optional(),
-  force: z.boolean().default(false),
-  actor: Actor,
-  metricName: z.string().min(1).max(100).default('auc'),
-  tolerance: z.number().finite().min(0).default(0),
-  higherIsBetter: z.boolean().default(true),
-});
-
-export type PromoteInput = z.input<typeof PromoteSchema>;
-
-const fmt = (x: number) => (Math.abs(x) >= 1000 || x === 0 ? String(x) : x.toPrecision(4));
-
-/**
- * Moves `alias` (default `champion`) to `version` when the candidate is not worse than the current
- * holder on the same validation rows (candidate >= champion - tolerance), when the alias is free, or
- * when forced. The caller scores both models on the same rows; inside the transaction the alias must
- * still point at `championVersion`, else nothing moves and the decision is `conflict`.
- */
-export async function promoteIfNotWorse(pool: Pool, input: PromoteInput): Promise<PromotionResult> {
-  const v = parse(PromoteSchema, input, 'invalid promotion');
-  if (v.championScore !== null && v.championVersion == null) {
-    throw new ChurnError('CHURN_ERR_VALIDATION', 'invalid promotion: championVersion is required with championScore (the version the score belongs to)');
-  }
-  const expected = v.championVersion ?? null;
-  const base = { fromVersion: expected, toVersion: v.version };
-  const m = v.metricName;
-  const cmp = v.championScore === null ? null
-    : `${m} ${fmt(v.candidateScore)} vs ${fmt(v.championScore)} for version ${expected} on the same validation rows` + (v.tolerance ? ` (tolerance ${v.tolerance})` : '');
-  let decision: PromotionResult['decision'];
-  let reason: string;
-  if (v.force) {
-    decision = 'forced';
-    reason = `forced by ${v.actor}` + (cmp ? `; ${cmp}` : '');
-  } else if (expected === null) {
-    decision = 'no_champion';
-    reason = `no version held '${v.alias}'; ${m} ${fmt(v.candidateScore)}`;
-  } else if (v.championScore === null) {
-    return { ...base, promoted: false, decision: 'not_comparable', reason: `version ${expected} has no ${m} on the same validation rows; '${v.alias}' left unchanged (promote with force to override)` };
-  } else {
-    const margin = v.higherIsBetter ? v.candidateScore - v.championScore : v.championScore - v.candidateScore;
-    if (margin < -v.tolerance) return { ...base, promoted: false, decision: 'not_better', reason: `worse: ${cmp}; '${v.alias}' stays on version ${expected}` };
-    decision = 'promoted';
-    reason = `not worse: ${cmp}`;
-  }
-  try {
-    const moved = await setAlias(pool, { alias: v.alias, version: v.version, actor: v.actor, reason, expectedFrom: v.force ? undefined : expected });
-    if (!moved.moved) return { promoted: true, decision: 'already', reason: `'${v.alias}' already points at version ${v.version}`, fromVersion: moved.fromVersion, toVersion: v.version };
-    return { promoted: true, decision, reason, fromVersion: moved.fromVersion, toVersion: v.version };
-  } catch (err) {
-    if (isChurnError(err) && err.code === 'CHURN_ERR_ALIAS_CONFLICT') {
-      return { ...base, promoted: false, decision: 'conflict', reason: `${err.message}; nothing moved (re-score against the current holder and retry)` };
-    }
-    throw err;
-  }
 }

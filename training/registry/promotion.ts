@@ -19,8 +19,12 @@ export interface PromoteRequest {
   /** move even when the rule says no; needs a `reason`, recorded in the alias history */
   force?: boolean;
   reason?: string | null;
-  /** both models' scores on the same rows, when the caller computed them (training does, on its held-out rows) */
-  sameRows?: { metric: string; candidate: number; holder: number | null };
+  /**
+   * both models' scores on the same rows, when the caller computed them (training does, on its
+   * held-out rows): `holderVersion` is the version the caller scored as the alias's holder (null: the
+   * alias was free); if the alias has moved since, nothing moves (decision `conflict`)
+   */
+  sameRows?: { metric: string; candidate: number; holder: number | null; holderVersion: number | null };
 }
 
 const fmt = (x: number) => x.toFixed(4);
@@ -59,7 +63,9 @@ const trainedOn = (m: ModelVersion) => (m.featureSetVersion ? `feature set ${m.f
  *   evaluated on the same training data (same data fingerprint: their stored test, else validation,
  *   AUC); when neither holds, nothing can say it is not worse and it is refused
  *   (CHURN_ERR_NOT_COMPARABLE);
- * - a holder that no longer matches the catalogue is replaced without a comparison.
+ * - a holder that no longer matches the catalogue is replaced without a comparison;
+ * - a caller that compared the candidate with a holder (`sameRows`, as training does) moves nothing when
+ *   the alias has moved since (decision `conflict`): the comparison was with another version.
  * `force` (with a reason) overrides all of it, and the alias history records who and why.
  */
 export async function promote(pool: Pool, req: PromoteRequest): Promise<PromotionResult> {
@@ -82,6 +88,10 @@ export async function promote(pool: Pool, req: PromoteRequest): Promise<Promotio
   } else {
     if (target.featureSetVersion !== req.catalogVersion) {
       throw new ChurnError('CHURN_ERR_FEATURE_MISMATCH', `version ${target.version} was trained on ${trainedOn(target)}, not on this database's feature catalogue (${req.catalogVersion}), so it cannot score its accounts; '${req.alias}' stays ${holder ? `on version ${holder.version}` : 'unset'} (force it with a reason to override)`);
+    }
+    if (req.sameRows && req.sameRows.holderVersion !== (holder?.version ?? null)) {
+      const was = (v: number | null) => (v === null ? 'unset' : `version ${v}`);
+      return { ...base, promoted: false, decision: 'conflict', reason: `'${req.alias}' moved from ${was(req.sameRows.holderVersion)} to ${was(holder?.version ?? null)} after the candidate was compared with it; nothing moved (compare again, or promote it by hand)` };
     }
     const ranking = heldOutAuc(target);
     if (ranking && ranking.value <= 0.5) {
