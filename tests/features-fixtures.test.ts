@@ -173,7 +173,10 @@ describe('hand-computed feature fixtures', () => {
     const at = [new Date(T), new Date(T + 13 * 3_600_000), new Date(Date.parse('2026-03-08T07:30:00Z'))]; // the last: the US change to summer time
     const utc = await selectFeatures(db.pool, catalog, at);
     for (const zone of ['America/New_York', 'Pacific/Chatham']) {
-      const zoned = new pg.Pool({ connectionString: db.url, options: `-c TimeZone=${zone}`, max: 1 });
+      // a client, not a pool: its end() waits until the connection is closed, where a pool's returns at
+      // once and the database's drop after the last test could end the session under it (an uncaught 57P01)
+      const zoned = new pg.Client({ connectionString: db.url, options: `-c TimeZone=${zone}` });
+      await zoned.connect();
       try {
         expect((await zoned.query('SHOW TimeZone')).rows[0].TimeZone).toBe(zone);
         const rows = await selectFeatures(zoned, catalog, at);
