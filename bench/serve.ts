@@ -2,7 +2,9 @@
  * Benchmark: the scoring API under autocannon, against the real server in a child process.
  * In one run: a hello-world route on the same app (the baseline) and `POST /v1/predict` for one
  * instance, measured alternately for `--rounds` rounds (each round: hello-world, then predict; the
- * ratio is taken per round, so a slow spell on a shared machine hits both sides of one ratio), then
+ * ratio is taken per round, so a slow spell on a shared machine hits both sides of one ratio); each
+ * round also sends the instances of 50 accounts in turn (the target's figure stays the one fixed
+ * instance, the first active account; the accounts' costs to explain differ, so this shows a mix), then
  * `GET /v1/accounts/:id/score?explain=true` reading features from PostgreSQL at full speed, and the
  * account score at a fixed 500 requests per second for its p99: autocannon's rate mode for reference,
  * and the target's measure, an open-loop client sending one request every 2 ms (paced-client.ts).
@@ -111,7 +113,7 @@ interface CannonOptions {
   headers?: Record<string, string>;
   body?: string;
   overallRate?: number;
-  requests?: { method: 'GET'; setupRequest: (req: Record<string, unknown>) => Record<string, unknown> }[];
+  requests?: ({ method: 'GET'; setupRequest: (req: Record<string, unknown>) => Record<string, unknown> } | { method: 'POST'; body: string })[];
 }
 interface CannonResult {
   requests: { average: number; total: number };
@@ -343,7 +345,9 @@ async function main(): Promise<void> {
   }
   times.sort((a, b) => a - b);
   const blockMs = { mean: times.reduce((s, t) => s + t, 0) / times.length, p99: times[Math.floor(times.length * 0.99)] };
-  const instance = Object.fromEntries(model.featureNames.map((f) => [f, rows.get(ids[0])!.row[f] ?? null]));
+  const instanceOf = (id: string) => Object.fromEntries(model.featureNames.map((f) => [f, rows.get(id)!.row[f] ?? null]));
+  const instance = instanceOf(ids[0]);
+  const mixed = ids.slice(0, 50).filter((id) => rows.has(id)).map((id) => JSON.stringify({ instances: [instanceOf(id)] }));
   await pool.end();
 
   // 3. the server in a child process, autocannon here
@@ -382,10 +386,12 @@ async function main(): Promise<void> {
   const scoreRequest = { method: 'GET' as const, setupRequest: (req: Record<string, unknown>) => ({ ...req, path: `/v1/accounts/${ids[i++ % ids.length]}/score?explain=true` }) };
   const helloOpts: CannonOptions = { url: `${base}/bench/hello` };
   const predictOpts: CannonOptions = { url: `${base}/v1/predict`, method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ instances: [instance] }) };
+  const mixedOpts: CannonOptions = { url: `${base}/v1/predict`, method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, requests: mixed.map((body) => ({ method: 'POST' as const, body })) };
   // warm-up of every route measured (JIT, caches), the same for both sides of the ratio
   await cannon('warmup', { url: `${base}/v1/accounts/${ids[0]}/score?explain=true`, headers: auth, duration: 2 });
   await cannon('warmup', { ...helloOpts, duration: 2 });
   await cannon('warmup', { ...predictOpts, duration: 2 });
+  await cannon('warmup', { ...mixedOpts, duration: 2 });
   // and the server's CPU per request of each (all its processes; from /proc): steadier than req/s,
   // which also depends on how the client, on the same cores, and the workers share them
   const serverUs = async (name: string, opts: CannonOptions): Promise<{ run: Run; us: number | null }> => {
@@ -394,17 +400,20 @@ async function main(): Promise<void> {
     const cpu = cpuPerRequest(before, processCpu(), server.pid!, args.db, run.requests ?? 1);
     return { run, us: cpu && cpu.server * 1000 };
   };
-  const rounds: { hello: Run; predict: Run; ratio: number; helloUs: number | null; predictUs: number | null }[] = [];
+  const rounds: { hello: Run; predict: Run; mixed: Run; ratio: number; mixedRatio: number; helloUs: number | null; predictUs: number | null; mixedUs: number | null }[] = [];
   for (let r = 1; r <= args.rounds; r++) {
     const h = await serverUs(`hello-world (round ${r})`, { ...helloOpts, duration: d });
     const p = await serverUs(`POST /v1/predict, 1 instance (round ${r})`, { ...predictOpts, duration: d });
-    rounds.push({ hello: h.run, predict: p.run, ratio: p.run.rps / h.run.rps, helloUs: h.us, predictUs: p.us });
+    const m = await serverUs(`  ${mixed.length} accounts in turn (round ${r})`, { ...mixedOpts, duration: d });
+    rounds.push({ hello: h.run, predict: p.run, mixed: m.run, ratio: p.run.rps / h.run.rps, mixedRatio: m.run.rps / h.run.rps, helloUs: h.us, predictUs: p.us, mixedUs: m.us });
   }
   const medianUs = (xs: (number | null)[]) => (xs.every((x) => x !== null) ? median(xs as number[]) : null);
-  const serverCpuUs = { hello: medianUs(rounds.map((r) => r.helloUs)), predict: medianUs(rounds.map((r) => r.predictUs)) };
+  const serverCpuUs = { hello: medianUs(rounds.map((r) => r.helloUs)), predict: medianUs(rounds.map((r) => r.predictUs)), predictMixed: medianUs(rounds.map((r) => r.mixedUs)) };
   const hello = medianRun('hello-world (median)', rounds.map((r) => r.hello));
   const predict = medianRun('POST /v1/predict (median)', rounds.map((r) => r.predict));
   const predictRatio = median(rounds.map((r) => r.ratio));
+  const mixedRun = medianRun(`  ${mixed.length} accounts in turn (median)`, rounds.map((r) => r.mixed));
+  const mixedRatio = median(rounds.map((r) => r.mixedRatio));
   const score = await cannon('GET /v1/accounts/:id/score?explain=true', { url: base, headers: auth, requests: [scoreRequest], duration: d });
   const bursty = await cannon(`  autocannon rate mode, ${args.rate} req/s`, { url: base, headers: auth, requests: [scoreRequest], duration: d, connections: 10, overallRate: args.rate });
   // a quiet spell between the runs at full speed and the measure of the target
@@ -422,15 +431,16 @@ async function main(): Promise<void> {
     await stopChild(other.server);
   }
 
-  const runs = [...rounds.flatMap((r) => [r.hello, r.predict]), score, bursty, paced, ...(midnight ? [midnight.run] : []), ...(then ? [then.run] : [])];
+  const runs = [...rounds.flatMap((r) => [r.hello, r.predict, r.mixed]), score, bursty, paced, ...(midnight ? [midnight.run] : []), ...(then ? [then.run] : [])];
   const line = (r: Run, ratio: number) => `${r.name.padEnd(42)} ${r.rps.toFixed(0).padStart(7)} ${r.p50.toFixed(1).padStart(9)} ${r.p99.toFixed(1).padStart(8)} ${ratio.toFixed(3).padStart(14)} ${String(r.errors + r.non2xx).padStart(8)}`;
   console.log(`\nserver: ${workersText(args.workers, true)} (churn serve --workers ${args.workers})`);
   console.log('route                                       req/s     p50 ms   p99 ms   ratio to hello   errors');
-  for (const r of rounds) console.log(`${line(r.hello, 1)}\n${line(r.predict, r.ratio)}`);
-  console.log(`${line(hello, 1)}\n${line(predict, predictRatio)}   (median of the per-round ratios)`);
+  for (const r of rounds) console.log(`${line(r.hello, 1)}\n${line(r.predict, r.ratio)}\n${line(r.mixed, r.mixedRatio)}`);
+  console.log(`${line(hello, 1)}\n${line(predict, predictRatio)}   (median of the per-round ratios)\n${line(mixedRun, mixedRatio)}`);
   for (const r of [score, paced, ...(midnight ? [midnight.run] : []), ...(then ? [then.run] : []), bursty]) console.log(line(r, r.rps / hello.rps));
   if (serverCpuUs.hello !== null && serverCpuUs.predict !== null) {
-    console.log(`server CPU per request (median of the rounds, all ${workersText(args.workers, true)}): hello-world ${serverCpuUs.hello.toFixed(0)} us, POST /v1/predict ${serverCpuUs.predict.toFixed(0)} us`);
+    console.log(`server CPU per request (median of the rounds, all ${workersText(args.workers, true)}): hello-world ${serverCpuUs.hello.toFixed(0)} us, POST /v1/predict ${serverCpuUs.predict.toFixed(0)} us`
+      + (serverCpuUs.predictMixed === null ? '' : ` (${mixed.length} accounts in turn: ${serverCpuUs.predictMixed.toFixed(0)} us)`));
   }
   console.log(`(paced: requests sent every ${(1000 / args.rate).toFixed(1)} ms whatever the responses, latency from each request's scheduled time, max ${paced.max.toFixed(1)} ms;`);
   console.log(` autocannon's rate mode sends each connection's share of a second back to back, so it measures bursts at full speed)`);
@@ -447,12 +457,13 @@ async function main(): Promise<void> {
   }
   const ratios = rounds.map((r) => r.ratio);
   console.log(`targets: predict at ${(predictRatio * 100).toFixed(0)}% of hello-world, median of ${rounds.length} rounds ` +
-    `(rounds: ${ratios.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')}; >= 50%: ${predictRatio >= 0.5 ? 'met' : 'MISSED'}); ` +
+    `(rounds: ${ratios.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')}; >= 50%: ${predictRatio >= 0.5 ? 'met' : 'MISSED'}; ${mixed.length} accounts in turn: ${(mixedRatio * 100).toFixed(0)}%); ` +
     `account score p99 ${paced.p99.toFixed(1)} ms at ${paced.rps.toFixed(0)} req/s (< 25 ms: ${paced.p99 < 25 ? 'met' : 'MISSED'})` +
     (then ? `; with ${workersText(then.workers)}: ${then.run.p99.toFixed(1)} ms (${then.run.p99 < 25 ? 'met' : 'MISSED'})` : ''));
   console.log(JSON.stringify({
     bench: 'serve', model: args.model, workers: args.workers, hello: { rps: hello.rps, p50: hello.p50, p99: hello.p99 }, predict: { rps: predict.rps, p50: predict.p50, p99: predict.p99, ratio: predictRatio, minRatio: Math.min(...ratios), maxRatio: Math.max(...ratios) },
-    rounds: rounds.map((r) => ({ hello: { rps: r.hello.rps, p50: r.hello.p50, p99: r.hello.p99, serverCpuUs: r.helloUs }, predict: { rps: r.predict.rps, p50: r.predict.p50, p99: r.predict.p99, serverCpuUs: r.predictUs }, ratio: r.ratio })),
+    predictMixed: { accounts: mixed.length, rps: mixedRun.rps, p50: mixedRun.p50, p99: mixedRun.p99, ratio: mixedRatio },
+    rounds: rounds.map((r) => ({ hello: { rps: r.hello.rps, p50: r.hello.p50, p99: r.hello.p99, serverCpuUs: r.helloUs }, predict: { rps: r.predict.rps, p50: r.predict.p50, p99: r.predict.p99, serverCpuUs: r.predictUs }, predictMixed: { rps: r.mixed.rps, serverCpuUs: r.mixedUs, ratio: r.mixedRatio }, ratio: r.ratio })),
     serverCpuUs,
     score: { rps: score.rps, p50: score.p50, p99: score.p99, ratio: score.rps / hello.rps },
     scoreAtRate: { rate: args.rate, rps: paced.rps, p50: paced.p50, p99: paced.p99, max: paced.max, cpuPerScoreMs: cpu },
