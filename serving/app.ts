@@ -9,6 +9,7 @@ import helmet, { type HelmetOptions } from 'helmet';
 import Fastify, { type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { ChurnError } from '../core/errors.ts';
+import { redactUrl } from '../core/redact.ts';
 import { FailureLimiter } from './auth.ts';
 import { servingLimits, type AppDeps } from './deps.ts';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './errors.ts';
@@ -26,13 +27,6 @@ import { compiledSerializerCompiler } from './serializer.ts';
 export type { AppDeps } from './deps.ts';
 export type ChurnApp = Awaited<ReturnType<typeof buildApp>>;
 
-/** Query parameters whose values never reach the log (`?api_key=...` and the like). */
-const SECRET_PARAM = /([?&;][^=&;#]*(?:key|token|secret|passw|auth|signature)[^=&;#]*=)[^&;#]*/gi;
-
-/** A URL as the log shows it: the values of secret-looking query parameters replaced. */
-export function redactUrl(url: string): string {
-  return url.includes('?') ? url.replace(SECRET_PARAM, '$1[REDACTED]') : url;
-}
 
 /** helmet's options: its defaults, with a content security policy that lets the /docs UI load. */
 export const SECURITY_HEADERS: Readonly<HelmetOptions> = {

@@ -295,5 +295,11 @@ describe('alerts people can work with, and webhooks managed through the API and 
     // what delivery logs show of a receiver's URL
     expect(displayUrl('https://hooks:pw@example.com/in?x=1')).toBe('https://hooks:***@example.com/in?x=1');
     expect(displayUrl('https://example.com/in')).toBe('https://example.com/in');
+    expect(displayUrl('https://receiver.example')).toBe('https://receiver.example');
+    // tokens receivers put in the path (Slack, Discord) and in the query
+    expect(displayUrl('https://hooks.slack.com/services/T01ABCDEF/B02GHIJKL/x7Rk2mQpL9vW3zN8bY4cD1fH')).toBe('https://hooks.slack.com/services/T01ABCDEF/B02GHIJKL/***');
+    expect(displayUrl('https://discord.com/api/webhooks/112233445566778899/Ab3_cD4-eF5gH6iJ7kL8mN9oP0qR1sT2')).toBe('https://discord.com/api/webhooks/112233445566778899/***');
+    expect(displayUrl('https://crm.example/in?token=s3cr3t&team=cs')).toBe('https://crm.example/in?token=[REDACTED]&team=cs');
+    expect(displayUrl('https://hooks:pw@crm.example/churn-alerts/a1b2c3d4e5f6a7b8c9d0?api_key=k')).toBe('https://hooks:***@crm.example/churn-alerts/***?api_key=[REDACTED]');
   });
 });

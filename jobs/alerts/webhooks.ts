@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { query, withTransaction, type Pool, type Queryable } from '../../core/db.ts';
 import { ChurnError } from '../../core/errors.ts';
+import { redactUrl } from '../../core/redact.ts';
 import { signPayload, SIGNATURE_HEADER } from './sign.ts';
 
 /**
@@ -57,7 +58,7 @@ export async function addWebhook(db: Queryable, input: NewWebhook): Promise<{ we
   });
   if (!rows.length) {
     const [held] = await query<{ subscription_id: number }>(db, { text: 'SELECT subscription_id FROM churn.webhook_subscriptions WHERE url = $1 AND active', values: [input.url] });
-    throw new ChurnError('CHURN_ERR_WEBHOOK_EXISTS', `subscription ${held?.subscription_id ?? '?'} already delivers to ${input.url}; remove it first to change its secret`);
+    throw new ChurnError('CHURN_ERR_WEBHOOK_EXISTS', `subscription ${held?.subscription_id ?? '?'} already delivers to ${displayUrl(input.url)}; remove it first to change its secret`);
   }
   return { webhook: rows[0], secret };
 }
@@ -115,19 +116,29 @@ export function describeDeliveryError(err: unknown, timeoutMs: number): string {
   return reason ? `${e.message}: ${reason}` : String(e.message);
 }
 
+/** A path segment that reads as a secret: 16 or more letters, digits, `-` or `_`, with both letters and digits (Slack's and Discord's webhook tokens). */
+const TOKEN_SEGMENT = /^(?=[^/]*[A-Za-z])(?=[^/]*\d)[A-Za-z0-9_-]{16,}$/;
+
 /**
- * A receiver's URL for logs and terminals: a password in it (`https://user:pw@host/...`, basic auth
- * some receivers take) shown as `***`, so that log lines and pasted output do not carry it.
+ * A receiver's URL for logs and terminals, without the secrets receivers put in their URLs, so that
+ * log lines and pasted output do not carry them: a password (`https://user:pw@host/...`, basic auth
+ * some receivers take) and token-like path segments (`.../services/T0/B0/<token>`) shown as `***`,
+ * the values of secret-looking query parameters (`?token=`) as `[REDACTED]`. The host and the rest of
+ * the path still say which receiver it is.
  */
 export function displayUrl(url: string): string {
+  let u: URL;
   try {
-    const u = new URL(url);
-    if (!u.password) return url;
-    u.password = '***';
-    return u.toString();
+    u = new URL(url);
   } catch {
-    return url;
+    return redactUrl(url);
   }
+  const segments = u.pathname.split('/');
+  const masked = segments.map((segment) => (TOKEN_SEGMENT.test(segment) ? '***' : segment));
+  if (!u.password && masked.every((segment, i) => segment === segments[i])) return redactUrl(url);
+  if (u.password) u.password = '***';
+  u.pathname = masked.join('/');
+  return redactUrl(u.toString());
 }
 
 export interface TestDelivery {
