@@ -16,7 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProgress } from '../core/progress.ts';
 import { loadCatalog } from '../features/catalog.ts';
-import { catalogueDeclarations, tableFromCsv } from '../training/csv-table.ts';
+import { catalogueDeclarations, describeCatalogueMatch, tableFromCsv } from '../training/csv-table.ts';
 import { peerScoresFor, peersAvailable, runPeers } from '../training/peers.ts';
 import { trainModel, type ModelType } from '../training/train.ts';
 import { createScorer } from '../training/scorer.ts';
@@ -62,7 +62,7 @@ let pass = true;
 async function trainOn(file: string, label: string) {
   // as `churn train --from-csv` does: columns named as catalogue features keep its declarations
   const { table, match } = catalogueDeclarations(tableFromCsv(await fs.readFile(file, 'utf8'), file, { label }), loadCatalog());
-  if (match.matched) log(`feature catalogue: ${match.matched} columns are its features (${match.risk} risk directions, ${match.missing} meanings of a missing value apply)`);
+  if (match.matched) log(describeCatalogueMatch(match, table.columns.length));
   const r = await trainModel(table, { seed, modelTypes, log, progress: (l) => createProgress(l), bootstrap: 200, backend: process.env.CHURN_TF_BACKEND });
   // the ECE a perfectly calibrated model would show on the same test rows (outcomes drawn from its own probabilities)
   const scorer = createScorer(r.artifact);

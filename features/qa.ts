@@ -17,8 +17,11 @@ export interface FeatureSetInfo {
   missings: ('lowest' | 'highest' | undefined)[];
 }
 
-/** Reads family/description per name from stored definitions (an array, `{ features: [...] }`, or a map by name). */
-function definitionFields(defs: unknown, names: string[]): Omit<FeatureSetInfo, 'version' | 'names'> {
+/**
+ * Reads family, description, risk, unit and missing meaning per name from definitions: stored ones (an
+ * array, `{ features: [...] }`, or a map by name) or the catalogue's own.
+ */
+export function definitionFields(defs: unknown, names: string[]): Omit<FeatureSetInfo, 'version' | 'names'> {
   const byName = new Map<string, Record<string, unknown>>();
   const list = Array.isArray(defs) ? defs : defs && typeof defs === 'object' && Array.isArray((defs as { features?: unknown }).features) ? (defs as { features: unknown[] }).features : null;
   if (list) {

@@ -3,7 +3,8 @@ import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { ChurnError, describeIssues } from '../core/errors.ts';
 import type { Catalog } from '../features/catalog.ts';
-import type { Column, PreparedTable, Split } from './table.ts';
+import { definitionFields } from '../features/qa.ts';
+import { declaredFields, type Column, type PreparedTable, type Split } from './table.ts';
 
 export const CsvTableOptions = z.object({
   label: z.string().min(1),
@@ -126,18 +127,24 @@ export interface CatalogueMatch {
  * never explains "90 days late" as lowering the risk. Columns of other names are left as they are; a
  * text column named as a feature gets only its family (directions are of numbers).
  */
-export function catalogueDeclarations(table: PreparedTable, catalog: Pick<Catalog, 'byName'>): { table: PreparedTable; match: CatalogueMatch } {
+export function catalogueDeclarations(table: PreparedTable, catalog: Pick<Catalog, 'byName' | 'features'>): { table: PreparedTable; match: CatalogueMatch } {
   const match: CatalogueMatch = { matched: 0, risk: 0, missing: 0 };
-  const columns = table.columns.map((c): Column => {
-    const def = catalog.byName.get(c.name);
-    if (!def) return c;
+  const declarations = definitionFields(catalog.features, table.columns.map((c) => c.name));
+  const columns = table.columns.map((c, k): Column => {
+    if (!catalog.byName.has(c.name)) return c;
     match.matched++;
-    if (c.kind === 'text') return { ...c, family: def.family };
-    if (def.risk) match.risk++;
-    if (def.missing) match.missing++;
-    return { ...c, family: def.family, unit: def.unit, ...(def.risk ? { risk: def.risk } : {}), ...(def.missing ? { missing: def.missing } : {}) };
+    const declared = declaredFields(declarations, k);
+    if (c.kind === 'text') return { ...c, family: declared.family };
+    if (declared.risk) match.risk++;
+    if (declared.missing) match.missing++;
+    return { ...c, ...declared };
   });
   return { table: { ...table, columns }, match };
+}
+
+/** The one line training prints when a prepared table's columns take the catalogue's declarations. */
+export function describeCatalogueMatch(match: CatalogueMatch, columns: number): string {
+  return `feature catalogue: ${match.matched} of ${columns} columns are its features; their declarations apply (${match.risk} risk directions, ${match.missing} meanings of a missing value)`;
 }
 
 /** Rows of a CSV file as records keyed by column name (blanks as null), for scoring. */

@@ -6,7 +6,7 @@ import { noProgress, type Progress } from '../core/progress.ts';
 import { labelsQuery } from '../features/labels.sql.ts';
 import { labelParams, resolveDataEnd, type LabelOptions } from '../features/labels.ts';
 import { readFeatureSet, type FeatureSetInfo } from '../features/qa.ts';
-import type { NumericColumn, PreparedTable, Split } from './table.ts';
+import { declaredFields, type NumericColumn, type PreparedTable, type Split } from './table.ts';
 
 const DAY = 86_400_000;
 /** activity history the first 'monthly' observation date needs behind it */
@@ -361,7 +361,7 @@ export async function streamTrainingSet(pool: Pool, options: TrainingSetOptions,
       const u = accountShare(id, o.seed);
       return u < validCut ? 'valid' : u < testCut ? 'test' : 'train';
     };
-    await sink.start({ featureSetVersion: fs.version, columns: fs.names.map((name, k) => ({ name, ...(fs.families[k] ? { family: fs.families[k] } : {}), ...(fs.risks[k] ? { risk: fs.risks[k] } : {}), ...(fs.units[k] ? { unit: fs.units[k] } : {}), ...(fs.missings[k] ? { missing: fs.missings[k] } : {}) })) });
+    await sink.start({ featureSetVersion: fs.version, columns: fs.names.map((name, k) => ({ name, ...declaredFields(fs, k) })) });
     const total = counts.filter((c) => side.has(c.as_of.getTime())).reduce((s, c) => s + c.n, 0);
     let read = 0;
     let droppedCrossing = 0;

@@ -1,8 +1,21 @@
+import type { FeatureSetInfo } from '../features/qa.ts';
+
 /**
  * The in-memory training table: what both the prepared-CSV loader and the database loader produce,
  * what `churn dataset export` writes, and what preprocessing and models consume.
  */
 export type Split = 'train' | 'valid' | 'test';
+
+/** The declarations of a feature set's features, by position (features/qa.ts `definitionFields`). */
+export type Declarations = Pick<FeatureSetInfo, 'families' | 'risks' | 'units' | 'missings'>;
+
+/** What a column of the feature at position `k` carries of its declarations: the fields declared, and no others. */
+export function declaredFields(d: Declarations, k: number): Pick<NumericColumn, 'family' | 'risk' | 'unit' | 'missing'> {
+  return {
+    ...(d.families[k] ? { family: d.families[k] } : {}), ...(d.risks[k] ? { risk: d.risks[k] } : {}),
+    ...(d.units[k] ? { unit: d.units[k] } : {}), ...(d.missings[k] ? { missing: d.missings[k] } : {}),
+  };
+}
 
 export interface NumericColumn {
   name: string;

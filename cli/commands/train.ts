@@ -7,7 +7,7 @@ import type { Pool } from '../../core/db.ts';
 import { ChurnError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
-import { catalogueDeclarations, tableFromCsv } from '../../training/csv-table.ts';
+import { catalogueDeclarations, describeCatalogueMatch, tableFromCsv } from '../../training/csv-table.ts';
 import { DatasetCliOptions, describeTrainingSet, trainingSetOptions, withDatasetOptions } from './dataset.ts';
 import { datasetRecordOf } from '../../training/dataset.ts';
 import { trainingSummary } from '../../training/summary.ts';
@@ -55,7 +55,7 @@ function withDeclarations(table: PreparedTable, apply: boolean): PreparedTable {
   if (!apply) return table;
   const { table: declared, match } = catalogueDeclarations(table, loadCatalog());
   if (match.matched > 0) {
-    console.error(`feature catalogue: ${match.matched} of ${table.columns.length} columns are its features; their declarations apply (${match.risk} risk directions, ${match.missing} meanings of a missing value; --no-declarations leaves them out)`);
+    console.error(`${describeCatalogueMatch(match, table.columns.length)}; --no-declarations leaves them out`);
   }
   return declared;
 }
