@@ -122,7 +122,7 @@ export async function ensureScores(pool: Pool, catalog: Catalog, version: number
   if (row.n > 0) return say(`scores     ${row.n} scores from the last day exist for version ${version}`);
   const model = await registryModelSource(pool, catalog).load(version);
   const r = await scoreAllActive(pool, { model, catalog, config: serving, asOf, scoredAt: new Date(), progress: createProgress('scoring') });
-  say(`scores     scored ${r.accounts} active accounts in ${r.seconds.toFixed(1)} s (${r.alerts} alerts)`);
+  say(`scores     scored ${r.accounts} active accounts${r.trials ? ` (${r.trials} on a trial)` : ''} in ${r.seconds.toFixed(1)} s (${r.alerts} alerts)`);
 }
 
 /** A demo key with both scopes; its secret is kept in `<home>/demo-key` so later starts print it again. */

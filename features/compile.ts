@@ -65,7 +65,7 @@ export interface CompileOptions {
   perAccount?: boolean;
   /**
    * also return each account's segment, sign-up time and status (`segment`, `created_at`, `status`:
-   * active, churned or never_subscribed), from the row the population already reads
+   * active, trial, churned or never_subscribed), from the row the population already reads
    */
   accountFacts?: boolean;
   /**
@@ -353,8 +353,11 @@ ${so} AS (
   joins.push(joinOn(so));
 }
 
-/** An account's status at the date: covered by a subscription, churned (one ended before), or never subscribed. */
-const STATUS = `CASE WHEN p.subscription_id IS NOT NULL THEN 'active'
+/**
+ * An account's status at the date: covered by a paid subscription (active) or a trial one (trial),
+ * churned (one ended before), or never subscribed.
+ */
+const STATUS = `CASE WHEN p.subscription_id IS NOT NULL THEN CASE WHEN p.is_trial THEN 'trial' ELSE 'active' END
     WHEN EXISTS (SELECT 1 FROM source.subscriptions x WHERE x.account_id = p.account_id AND x.started_at < p.as_of) THEN 'churned'
     ELSE 'never_subscribed' END`;
 

@@ -4,6 +4,7 @@ import { query, withTransaction } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
 import { noProgress, type Progress } from '../core/progress.ts';
 import { ensureFeatureSet, type Catalog } from './catalog.ts';
+import type { AccountStatus } from './online.ts';
 import { compileFeatures, groupByTimeOfDay, isUtcMidnight, type CompiledFeatures, type EventSource } from './compile.ts';
 
 /**
@@ -149,14 +150,24 @@ async function shardedBuild(pool: Pool, catalog: Catalog, asOfs: readonly Date[]
   }
 }
 
-/** Runs the compiled statement and returns its rows without storing them (QA, tests, benchmarks). */
-export async function selectFeatures(db: Queryable, catalog: Catalog, asOfs: readonly Date[], opts: { accountIds?: readonly string[]; requireActive?: boolean; events?: 'auto' | 'raw' | 'rollup' } = {}) {
-  const out: { as_of: Date; account_id: string; feature_values: (number | null)[] }[] = [];
+/** A row of `selectFeatures`: with `accountFacts`, also the account's segment, sign-up time and status at the date. */
+export interface SelectedRow {
+  as_of: Date;
+  account_id: string;
+  feature_values: (number | null)[];
+  segment?: string;
+  created_at?: Date;
+  status?: AccountStatus;
+}
+
+/** Runs the compiled statement and returns its rows without storing them (QA, tests, the scheduled scoring of every account). */
+export async function selectFeatures(db: Queryable, catalog: Catalog, asOfs: readonly Date[], opts: { accountIds?: readonly string[]; requireActive?: boolean; events?: 'auto' | 'raw' | 'rollup'; accountFacts?: boolean } = {}) {
+  const out: SelectedRow[] = [];
   const groups = groupByTimeOfDay(asOfs);
   const sources = opts.events === 'rollup' ? groups.map((): EventSource => 'rollup') : await eventSources(db, groups, opts.events ?? 'raw');
   for (const [k, g] of groups.entries()) {
-    const q = compileFeatures(catalog, g, { accountIds: opts.accountIds, requireActive: opts.requireActive, events: sources[k] });
-    out.push(...(await query<{ as_of: Date; account_id: string; feature_values: (number | null)[] }>(db, q)));
+    const q = compileFeatures(catalog, g, { accountIds: opts.accountIds, requireActive: opts.requireActive, events: sources[k], accountFacts: opts.accountFacts });
+    out.push(...(await query<SelectedRow>(db, q)));
   }
   return out;
 }

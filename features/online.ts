@@ -3,8 +3,8 @@ import { derivePool, type Pool, type Queryable } from '../core/db.ts';
 import type { Catalog } from './catalog.ts';
 import { featureStatement, formFor, PER_ACCOUNT_MAX, utcMidnightOf, type FeatureStatement, type StatementForm } from './compile.ts';
 
-/** Where an account stands at the as-of time. */
-export type AccountStatus = 'active' | 'churned' | 'never_subscribed';
+/** Where an account stands at the as-of time: a paying customer, on a trial, a former customer, or never one. */
+export type AccountStatus = 'active' | 'trial' | 'churned' | 'never_subscribed';
 
 /** One account's features as of a time, with the account facts a score needs. */
 export interface AccountFeatures {

@@ -10,6 +10,8 @@ import { storeScores } from '../scoring/store.ts';
 
 export interface ScoreAllResult {
   accounts: number;
+  /** of the accounts, those on a trial (stored with tier `trial`, raising no alerts) */
+  trials: number;
   stored: number;
   alerts: number;
   queued: number;
@@ -20,7 +22,7 @@ export interface ScoreAllResult {
 }
 
 /**
- * Scores every active account as of a time and stores the history: features for all accounts in one
+ * Scores every account a subscription covers (paying or on a trial) as of a time and stores the history: features for all accounts in one
  * set-based pass, inference in batches, inserts (and alert detection) per batch, each stamped with the
  * model version and feature-set version.
  */
@@ -31,8 +33,10 @@ export async function scoreAllActive(
   const started = performance.now();
   const { model, catalog, config, asOf } = input;
   checkFeatureSet(model, catalog.version);
-  const rows = await selectFeatures(pool, catalog, [asOf], { events: 'auto' }); // the event rollup when asOf is a UTC midnight
+  // the event rollup when asOf is a UTC midnight; with each account's status (a trial is stored with tier trial)
+  const rows = await selectFeatures(pool, catalog, [asOf], { events: 'auto', accountFacts: true });
   const records = new Map(rows.map((r) => [r.account_id, Object.fromEntries(catalog.names.map((n, i) => [n, r.feature_values[i] ?? null]))]));
+  const statuses = new Map(rows.map((r) => [r.account_id, r.status]));
   const ids = [...records.keys()];
   const info = await readAccountInfo(pool, ids, asOf);
   const progress = input.progress ?? noProgress;
@@ -44,7 +48,7 @@ export async function scoreAllActive(
   progress.start(ids.length);
   for (let i = 0; i < ids.length; i += batch) {
     const scores = ids.slice(i, i + batch).map((id) => buildScore({
-      model, config, accountId: id, asOf: asOfText, row: records.get(id)!, segment: info.get(id) ?? { accountSegment: null, tenureDays: null }, top: 'all',
+      model, config, accountId: id, asOf: asOfText, row: records.get(id)!, segment: info.get(id) ?? { accountSegment: null, tenureDays: null }, top: 'all', status: statuses.get(id),
     }));
     const r = await storeScores(pool, config, scores, input.scoredAt);
     stored += r.stored;
@@ -53,5 +57,6 @@ export async function scoreAllActive(
     progress.increment(scores.length);
   }
   progress.stop();
-  return { accounts: ids.length, stored, alerts, queued, modelVersion: model.version, featureSetVersion: catalog.version, asOf: asOfText, seconds: (performance.now() - started) / 1000 };
+  const trials = rows.filter((r) => r.status === 'trial').length;
+  return { accounts: ids.length, trials, stored, alerts, queued, modelVersion: model.version, featureSetVersion: catalog.version, asOf: asOfText, seconds: (performance.now() - started) / 1000 };
 }

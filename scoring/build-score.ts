@@ -1,5 +1,5 @@
 import { FAMILIES } from '../features/definitions/schema.ts';
-import type { ServingConfig } from './config.ts';
+import { NON_CUSTOMER_TIER_NAMES, type ServingConfig } from './config.ts';
 import { healthScore, resolveSegment, tierOf, type SegmentInfo } from './health.ts';
 import type { RowValue, ScoringModel } from './model.ts';
 import { scorecardScore } from './scorecard.ts';
@@ -59,20 +59,22 @@ export interface BuildScoreInput {
   row: Readonly<Record<string, RowValue>>;
   segment: SegmentInfo;
   top: Top;
-  /** where the account stands (default active): churned and never-subscribed accounts are not tiered as customers */
+  /** where the account stands (default active): trials, churned and never-subscribed accounts are not tiered as customers */
   status?: AccountStatus;
   /** features scored as missing because the caller left them out */
   imputed?: string[];
 }
 
-/** The tier and action of an account that is not a customer at the as-of time. */
-const NOT_CUSTOMER: Record<Exclude<AccountStatus, 'active'>, { tier: string; action: string }> = {
+/**
+ * The tier and action of an account that is not a paying customer at the as-of time. The model learnt
+ * from paying customers only (training leaves trials out), so what it says of a trial is not a
+ * customer's health: "healthy, expand" of a trial that has not converted yet misleads.
+ */
+const NOT_CUSTOMER: Record<Exclude<AccountStatus, 'active'>, { tier: (typeof NON_CUSTOMER_TIER_NAMES)[number]; action: string }> = {
+  trial: { tier: 'trial', action: 'convert' },
   churned: { tier: 'churned', action: 'win_back' },
   never_subscribed: { tier: 'never_subscribed', action: 'none' },
 };
-
-/** The tiers of accounts that are not customers (beside the configured tiers of customers). */
-export const NON_CUSTOMER_TIERS: readonly string[] = Object.values(NOT_CUSTOMER).map((s) => s.tier);
 
 /** Runs the model on one row and turns the result into the public score shape (drivers largest |contribution| first). */
 export function buildScore({ model, config, accountId, asOf, row, segment, top, status = 'active', imputed }: BuildScoreInput): Score {
@@ -108,7 +110,7 @@ export function buildScore({ model, config, accountId, asOf, row, segment, top, 
     health_score: health,
     tier: standing.tier,
     recommended_action: standing.action,
-    scorecard_score: scorecardScore((f) => (model.featureNames.includes(f) ? row[f] ?? null : undefined), config.scorecard.metrics, seg.weights),
+    scorecard_score: scorecardScore((f) => (model.featureIndex.has(f) ? row[f] ?? null : undefined), config.scorecard.metrics, seg.weights),
     components: familyComponents(model.familySlots, out.contributions),
     base_value: Number(out.baseValue.toFixed(9)),
     drivers,

@@ -26,8 +26,12 @@ const HealthMappingSchema = z.discriminatedUnion('kind', [
 const SNAKE_NAME = /^[a-z][a-z0-9_]*$/;
 const SNAKE_RULE = 'a name is lower-case letters, digits and _, starting with a letter (at_risk)';
 
+/** The tiers of accounts that are not paying customers (scoring/build-score.ts): a configured tier cannot take their names. */
+export const NON_CUSTOMER_TIER_NAMES = ['trial', 'churned', 'never_subscribed'] as const;
+
 const TierSchema = z.object({
-  name: z.string().regex(SNAKE_NAME, SNAKE_RULE),
+  name: z.string().regex(SNAKE_NAME, SNAKE_RULE)
+    .refine((n) => !(NON_CUSTOMER_TIER_NAMES as readonly string[]).includes(n), { message: `${NON_CUSTOMER_TIER_NAMES.join(', ')} are the tiers of accounts that are not customers; name a configured tier otherwise` }),
   /** lowest health score (inclusive) that still belongs to this tier */
   min_health: z.number().min(0).max(100),
   recommended_action: z.string().min(1),

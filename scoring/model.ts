@@ -21,6 +21,8 @@ export interface ScoringModel {
   /** the model's training churn rate: the `relative` health mapping is anchored on it */
   baseRate: number;
   featureNames: string[];
+  /** each feature's position in `featureNames` */
+  featureIndex: ReadonlyMap<string, number>;
   families: string[];
   /** each feature's family as an index into FAMILIES (-1: a family outside them) */
   familySlots: Int8Array;
@@ -50,6 +52,7 @@ export function scoringModel(input: unknown, opts: { version: number; catalog?: 
     featureSetVersion: artifact.feature_set_version,
     baseRate: artifact.training.churn_rate,
     featureNames: scorer.featureNames,
+    featureIndex: new Map(scorer.featureNames.map((name, i) => [name, i])),
     families,
     familySlots: Int8Array.from(families, (f) => (FAMILIES as readonly string[]).indexOf(f)),
     references: scorer.references,

@@ -17,8 +17,8 @@ const Component = z.number().int().min(0).max(100);
 /** One sub-score per feature family (FAMILIES), 0-100; 50 = like the reference account. */
 export const ComponentsSchema = z.object(Object.fromEntries(FAMILIES.map((f) => [f, Component])) as Record<Family, typeof Component>);
 
-/** Where the account stands at the as-of time: a customer, a former customer, or never one. */
-export const AccountStatusSchema = z.enum(['active', 'churned', 'never_subscribed']);
+/** Where the account stands at the as-of time: a paying customer, on a trial, a former customer, or never one. */
+export const AccountStatusSchema = z.enum(['active', 'trial', 'churned', 'never_subscribed']);
 
 export const ScoreSchema = z.object({
   account_id: z.string(),
@@ -26,8 +26,8 @@ export const ScoreSchema = z.object({
   model_version: z.number().int(),
   feature_set_version: z.string().nullable(),
   segment: z.string(),
-  /** only `active` accounts are tiered as live customers (and alert); the others get tier `churned` or `never_subscribed` */
-  status: AccountStatusSchema.describe('active (a subscription covers the as-of time), churned (one did before) or never_subscribed; only active accounts are tiered as customers and raise alerts'),
+  /** only `active` accounts are tiered as live customers (and alert); the others get tier `trial`, `churned` or `never_subscribed` */
+  status: AccountStatusSchema.describe('active (a paid subscription covers the as-of time), trial (a trial one does), churned (one did before) or never_subscribed; only active accounts are tiered as customers and raise alerts: the model is trained on paying customers, so a trial gets tier trial and action convert'),
   churn_probability: z.number().min(0).max(1),
   health_score: z.number().int().min(0).max(100),
   tier: z.string(),

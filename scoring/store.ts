@@ -1,5 +1,5 @@
 import { query, withTransaction, type Pool, type Queryable, type Sql } from '../core/db.ts';
-import type { ServingConfig, Tier } from './config.ts';
+import { NON_CUSTOMER_TIER_NAMES, type ServingConfig, type Tier } from './config.ts';
 import { tierOf } from './health.ts';
 import type { Score } from './schema.ts';
 
@@ -19,8 +19,9 @@ const insertScores = (json: string, scoredAt: Date): Sql => ({
 
 /**
  * Alert detection over freshly stored scores, one statement:
- * 1. live scores only: the account's latest stored score whose as-of lies at most $4 seconds before it
- *    was stored; a backfill (a past as-of, or a score older than the account's latest) raises nothing;
+ * 1. live scores of customers only: the account's latest stored score whose as-of lies at most $4
+ *    seconds before it was stored, and not of a trial (tier $7: trials are not tiered as customers); a
+ *    backfill (a past as-of, or a score older than the account's latest) raises nothing;
  * 2. each one's previous stored score, the account's dead-band state (`churn.alert_state.tier_rank`,
  *    else the previous score's tier) and the worst tier the score is clear of by the dead band $3
  *    (tier boundaries $5 per segment, best first; $6 the default segment);
@@ -31,7 +32,8 @@ const insertScores = (json: string, scoredAt: Date): Sql => ({
  *    a score of another model version than the previous one raises nothing and sets the state to its
  *    own tier: a new champion rescores every account, and its differences from the old model are not
  *    drops of the accounts (5% of a 1,600-account world alerted when a logistic champion followed a
- *    GBDT one on the same day's data); the next scores of the same model alert as usual;
+ *    GBDT one on the same day's data); the next scores of the same model alert as usual; likewise the
+ *    first score after a trial converted (the trial's health was not a customer's);
  * 4. the state and the account's sequence number in one upsert (its row lock serialises writers);
  * 5. the alert, numbered, and 6. one outbox row per active webhook subscription.
  */
@@ -39,7 +41,7 @@ const detectAlerts = (scoreIds: number[], alerts: ServingConfig['alerts'], bound
   text: `WITH fresh AS (SELECT * FROM churn.score_history WHERE score_id = ANY($1::bigint[])),
     live AS (
       SELECT f.* FROM fresh f
-      WHERE f.as_of >= f.scored_at - make_interval(secs => $4)
+      WHERE f.as_of >= f.scored_at - make_interval(secs => $4) AND f.tier <> ALL($7::text[])
         AND NOT EXISTS (SELECT 1 FROM churn.score_history h WHERE h.account_id = f.account_id AND (h.as_of, h.score_id) > (f.as_of, f.score_id))
     ),
     judged AS (
@@ -54,9 +56,9 @@ const detectAlerts = (scoreIds: number[], alerts: ServingConfig['alerts'], bound
     ),
     decided AS (
       SELECT j.*,
-        CASE WHEN p_id IS NULL OR p_model IS DISTINCT FROM model_version THEN NULL
+        CASE WHEN p_id IS NULL OR p_model IS DISTINCT FROM model_version OR p_tier = ANY($7::text[]) THEN NULL
           WHEN clear_rank > s_prev THEN 'tier_drop' WHEN p_health - health_score >= $2 THEN 'score_drop' END AS kind,
-        CASE WHEN p_id IS NOT NULL AND p_model IS DISTINCT FROM model_version THEN tier_rank
+        CASE WHEN p_id IS NOT NULL AND (p_model IS DISTINCT FROM model_version OR p_tier = ANY($7::text[])) THEN tier_rank
           WHEN p_id IS NOT NULL AND clear_rank > s_prev THEN clear_rank WHEN tier_rank < s_prev THEN tier_rank ELSE s_prev END AS s_new
       FROM judged j
     ),
@@ -83,7 +85,7 @@ const detectAlerts = (scoreIds: number[], alerts: ServingConfig['alerts'], bound
       RETURNING outbox_id
     )
     SELECT (SELECT count(*) FROM inserted)::int AS alerts, (SELECT count(*) FROM queued)::int AS queued`,
-  values: [scoreIds, alerts.drop_points, alerts.tier_dead_band, alerts.backfill_after_hours * 3600, JSON.stringify(boundaries), defaultSegment],
+  values: [scoreIds, alerts.drop_points, alerts.tier_dead_band, alerts.backfill_after_hours * 3600, JSON.stringify(boundaries), defaultSegment, NON_CUSTOMER_TIER_NAMES],
 });
 
 /** Per segment (and the default segment): the boundaries between its tiers, best first (every tier's `min_health` but the last's). */
@@ -133,17 +135,22 @@ export interface StoredScoreRow {
   components: Score['components'];
   base_value: number;
   drivers: Score['drivers'];
-  /** the account's status now (lists of latest scores); stored scores are of active accounts */
+  /** the account's status now (lists of latest scores); stored scores are of active accounts and trials (tier `trial`) */
   status?: Score['status'];
 }
 
 const SUMMARY_COLUMNS = `score_id, account_id, as_of, scored_at, model_version, feature_set_version, segment, churn_probability,
   health_score, tier, recommended_action, scorecard_score, components`;
 
+/** A stored score's status: the account's now when the list worked it out, else what the score was of (a trial's carries tier `trial`). */
+export function storedStatus(r: Pick<StoredScoreRow, 'status' | 'tier'>): Score['status'] {
+  return r.status ?? (r.tier === 'trial' ? 'trial' : 'active');
+}
+
 export function rowToScore(r: StoredScoreRow): Score {
   return {
     account_id: r.account_id, as_of: r.as_of.toISOString(), model_version: r.model_version, feature_set_version: r.feature_set_version,
-    segment: r.segment, status: r.status ?? 'active', churn_probability: r.churn_probability, health_score: r.health_score, tier: r.tier,
+    segment: r.segment, status: storedStatus(r), churn_probability: r.churn_probability, health_score: r.health_score, tier: r.tier,
     recommended_action: r.recommended_action, scorecard_score: r.scorecard_score, components: r.components,
     base_value: r.base_value, drivers: r.drivers,
   };
@@ -156,7 +163,7 @@ export function rowToScore(r: StoredScoreRow): Score {
  * (subscriptions_account_idx). `at` is SQL text: a column or a bound parameter, never a request value.
  */
 const currentPeriod = (alias: string, at: string): string => `LEFT JOIN LATERAL (
-    SELECT true AS in_force, s.plan, s.mrr, coalesce(s.ended_at,
+    SELECT true AS in_force, s.is_trial, s.plan, s.mrr, coalesce(s.ended_at,
         ((s.started_at AT TIME ZONE 'UTC') + make_interval(months => b.step * (b.elapsed / b.step + 1))) AT TIME ZONE 'UTC') AS renewal_date
     FROM source.subscriptions s
     CROSS JOIN LATERAL (SELECT CASE s.billing_period WHEN 'annual' THEN 12 ELSE 1 END AS step,
@@ -237,12 +244,13 @@ export interface AccountListOptions extends AccountFilters {
  * Steps 1-2 of the account list and summary ($1-$5: segment, owner, MRR min and max, renewal days):
  * 1. every account's latest stored score (one index probe each, whatever the history's length), its
  *    facts and the subscription period in force now;
- * 2. its status now and what follows from it: an account that has churned (or never subscribed)
- *    since is not tiered as a customer (its tier is its status, its action `win_back` or `none`).
+ * 2. its status now and what follows from it: an account on a trial, or that has churned (or never
+ *    subscribed) since, is not tiered as a customer (its tier is its status, its action `convert`,
+ *    `win_back` or `none`).
  */
 const LISTED = `base AS (
       SELECT l.*, a.name, a.segment AS account_segment, coalesce(cur.plan, a.plan) AS plan, a.owner, cur.mrr, cur.renewal_date,
-        CASE WHEN cur.in_force THEN 'active'
+        CASE WHEN cur.in_force THEN CASE WHEN cur.is_trial THEN 'trial' ELSE 'active' END
           WHEN EXISTS (SELECT 1 FROM source.subscriptions s WHERE s.account_id = a.account_id AND s.started_at <= now()) THEN 'churned'
           ELSE 'never_subscribed' END AS status
       FROM source.accounts a
@@ -252,7 +260,7 @@ const LISTED = `base AS (
       WHERE ($1::text IS NULL OR a.segment = $1) AND ($2::text IS NULL OR a.owner = $2)),
     listed AS (
       SELECT b.*, CASE WHEN b.status = 'active' THEN b.tier ELSE b.status END AS tier_now,
-        CASE b.status WHEN 'active' THEN b.recommended_action WHEN 'churned' THEN 'win_back' ELSE 'none' END AS action_now
+        CASE b.status WHEN 'active' THEN b.recommended_action WHEN 'trial' THEN 'convert' WHEN 'churned' THEN 'win_back' ELSE 'none' END AS action_now
       FROM base b
       WHERE ($3::numeric IS NULL OR b.mrr >= $3) AND ($4::numeric IS NULL OR b.mrr <= $4)
         AND ($5::int IS NULL OR (b.renewal_date >= now() AND b.renewal_date < now() + make_interval(days => $5))))`;

@@ -73,6 +73,24 @@ describe('alert detection: dead band, backfills and sequence numbers', () => {
     expect((await alerts()).filter((a) => a.account_id === 'acc_swap').map((a) => [a.from_health, a.to_health, a.to_tier])).toEqual([[45, 30, 'critical'], [75, 66, 'at_risk']]);
   });
 
+  it('raises nothing for a trial (its health is not a customer\'s), nor at its first score as a customer; alerts after that as usual', async () => {
+    const cfg = config();
+    const trial = (at: Date, health: number) => ({ ...makeScore(cfg, 'acc_trial', at, health), status: 'trial' as const, tier: 'trial', recommended_action: 'convert' });
+    // a trial that falls from 95 to 20: no alert (scores of customers only)
+    for (const [i, health] of [95, 20].entries()) await storeScores(db.pool, cfg, [trial(day(D0, i), health)], new Date(day(D0, i).getTime() + 3_600_000));
+    // it converts: its first customer score (30, critical) is the baseline, not a drop from the trial's 95
+    await storeDay(db.pool, cfg, day(D0, 2), { acc_trial: 30, acc_customer: 95 });
+    await storeDay(db.pool, cfg, day(D0, 3), { acc_trial: 75, acc_customer: 20 });
+    await storeDay(db.pool, cfg, day(D0, 4), { acc_trial: 35 });
+    expect((await alerts()).map((a) => [a.account_id, a.kind, a.from_health, a.to_health, a.to_tier])).toEqual([
+      ['acc_customer', 'tier_drop', 95, 20, 'critical'],
+      ['acc_trial', 'tier_drop', 75, 35, 'critical'],
+    ]);
+    // the stored trial scores read back as a trial's
+    const [stored] = await query<{ tier: string; recommended_action: string }>(db.pool, `SELECT tier, recommended_action FROM churn.score_history WHERE account_id = 'acc_trial' ORDER BY as_of LIMIT 1`);
+    expect(stored).toEqual({ tier: 'trial', recommended_action: 'convert' });
+  });
+
   it('alerts every crossing with tier_dead_band 0, and keeps score drops independent of the band', async () => {
     await histories(config({ tier_dead_band: 0 }), { acc_edge: [70, 69] });
     await histories(config(), { acc_fall: [95, 79] }); // healthy to healthy, 16 points down

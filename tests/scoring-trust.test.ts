@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
 import { readFeatures } from '../features/online.ts';
+import { scoreAllActive } from '../jobs/score-all.ts';
 import type { Score } from '../scoring/schema.ts';
 import { aliasHistory, getModel, registerModel, setAlias } from '../training/registry/index.ts';
 import { expectMissingOnDeclaredSide } from './helpers/declared-missing.ts';
@@ -124,12 +125,30 @@ describe('scores people can trust', () => {
       WHERE a.created_at < $1 AND NOT EXISTS (SELECT 1 FROM source.subscriptions s WHERE s.account_id = a.account_id AND s.started_at < $1 AND (s.ended_at IS NULL OR s.ended_at >= $1))
         AND EXISTS (SELECT 1 FROM source.subscriptions s WHERE s.account_id = a.account_id AND s.started_at < $1) LIMIT 1`, [AS_OF]);
     expect(churned).toBeDefined();
-    await query(h.db.pool, `INSERT INTO source.accounts (account_id, name, segment, plan, created_at) VALUES ('acc_prospect', 'Prospect Ltd', 'smb', 'starter', '2026-06-01T00:00:00Z')`);
-    const res = await h.app.inject({ method: 'POST', url: '/v1/scores?top=1', headers: bearer(h.readKey), payload: { account_ids: [churned.account_id, 'acc_prospect', h.accountIds[0]], as_of: asOf } });
+    await query(h.db.pool, `INSERT INTO source.accounts (account_id, name, segment, plan, created_at) VALUES ('acc_prospect', 'Prospect Ltd', 'smb', 'starter', '2026-06-01T00:00:00Z'),
+      ('acc_trialist', 'Trialist GmbH', 'enterprise', 'enterprise', '2026-08-20T00:00:00Z')`);
+    // on a trial at the as-of time (the model learnt from paying customers only)
+    await query(h.db.pool, `INSERT INTO source.subscriptions (subscription_id, account_id, plan, mrr, seats, billing_period, started_at, status, is_trial)
+      VALUES ('sub_trialist', 'acc_trialist', 'enterprise', 0, 20, 'monthly', '2026-08-25T00:00:00Z', 'trialing', true)`);
+    const res = await h.app.inject({ method: 'POST', url: '/v1/scores?top=1', headers: bearer(h.readKey), payload: { account_ids: [churned.account_id, 'acc_prospect', 'acc_trialist', h.accountIds[0]], as_of: asOf } });
     expect(res.statusCode).toBe(200);
     const byId = new Map((res.json().scores as Score[]).map((s) => [s.account_id, s]));
     expect(byId.get(churned.account_id)).toMatchObject({ status: 'churned', tier: 'churned', recommended_action: 'win_back' });
     expect(byId.get('acc_prospect')).toMatchObject({ status: 'never_subscribed', tier: 'never_subscribed', recommended_action: 'none' });
+    expect(byId.get('acc_trialist')).toMatchObject({ status: 'trial', tier: 'trial', recommended_action: 'convert' });
+    // the same account alone, and by the CLI's batch that stores every account's score
+    const one = await get(`/v1/accounts/acc_trialist/score?as_of=${asOf}`);
+    expect(one.json()).toMatchObject({ status: 'trial', tier: 'trial', recommended_action: 'convert' });
+    await scoreAllActive(h.db.pool, { model: h.holder.current!, catalog: h.catalog, config: h.config, asOf: AS_OF, scoredAt: new Date(AS_OF.getTime() + 3_600_000) });
+    const stored = await query<{ account_id: string; tier: string; recommended_action: string }>(h.db.pool,
+      `SELECT account_id, tier, recommended_action FROM churn.score_history WHERE account_id = ANY($1::text[]) ORDER BY account_id`, [['acc_trialist', h.accountIds[0]]]);
+    expect(stored).toHaveLength(2);
+    expect(stored.find((r) => r.account_id === 'acc_trialist')).toEqual({ account_id: 'acc_trialist', tier: 'trial', recommended_action: 'convert' });
+    expect(['healthy', 'at_risk', 'critical']).toContain(stored.find((r) => r.account_id === h.accountIds[0])!.tier);
+    // and the stored score reads back as a trial's
+    const history = await get('/v1/accounts/acc_trialist/history');
+    expect(history.statusCode, history.body).toBe(200);
+    expect(history.json().scores[0]).toMatchObject({ status: 'trial', tier: 'trial' });
     expect(byId.get(h.accountIds[0])).toMatchObject({ status: 'active' });
     expect(['healthy', 'at_risk', 'critical']).toContain(byId.get(h.accountIds[0])!.tier);
   });

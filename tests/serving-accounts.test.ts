@@ -36,6 +36,8 @@ const FIXTURES: Fixture[] = [
   { id: 'acc_f', name: 'Phi', segment: 'smb', plan: 'starter', owner: null, subs: [], scores: { 0: 55 } },
   { id: 'acc_g', name: 'Unscored', segment: 'smb', plan: 'starter', owner: 'dana', subs: [{ plan: 'starter', mrr: 99, billing: 'monthly', start: day(T0, -10) }], scores: {} },
   // the same churn probability as acc_a: the account id breaks the tie
+  // on a trial now: not tiered as a customer, whatever its stored score says
+  { id: 'acc_t', name: 'Theta', segment: 'smb', plan: 'starter', owner: 'eli', subs: [{ plan: 'starter', mrr: 0, billing: 'monthly', start: day(T0, -20), trial: true }], scores: { 0: 92 } },
   { id: 'acc_h', name: 'Eta', segment: 'enterprise', plan: 'enterprise', owner: 'dana', subs: [{ plan: 'enterprise', mrr: 4000, billing: 'annual', start: day(T0, -200) }], scores: { 33: 58, 0: 50 } },
 ];
 
@@ -54,7 +56,7 @@ function inForce(f: Fixture, now: number) {
   if (!s) return null;
   let renewal = s.end ?? null;
   for (let k = 1; !renewal || renewal.getTime() <= now; k++) renewal = s.end ?? addMonths(s.start, k * (s.billing === 'annual' ? 12 : 1));
-  return { plan: s.plan, mrr: s.mrr, renewal };
+  return { plan: s.plan, mrr: s.mrr, renewal, trial: s.trial === true };
 }
 
 /** Health of the stored score nearest to `days` before the latest, within half the window. */
@@ -68,7 +70,7 @@ function trend(f: Fixture, days: number): number | null {
 function expected(f: Fixture) {
   const now = Date.now();
   const cur = inForce(f, now);
-  const status = cur ? 'active' : f.subs.some((s) => s.start.getTime() <= now) ? 'churned' : 'never_subscribed';
+  const status = cur ? (cur.trial ? 'trial' : 'active') : f.subs.some((s) => s.start.getTime() <= now) ? 'churned' : 'never_subscribed';
   const latest = Math.min(...Object.keys(f.scores).map(Number));
   const health = f.scores[latest];
   return {
@@ -149,10 +151,11 @@ describe('account views: context, filters, sorts and totals', () => {
       expect(a.segment).toBe(config.default_segment);
       expect(a.tier_segment).toBe(a.segment);
     }
-    // the fixture covers each case: a drop, a rise, nearest-of-two, no score in the window, churned, never subscribed
+    // the fixture covers each case: a drop, a rise, nearest-of-two, no score in the window, churned, never subscribed, a trial
     expect(SCORED.map((e) => [e.account_id, e.account.change_7d, e.account.change_30d])).toEqual([
-      ['acc_a', -12, -20], ['acc_b', 5, null], ['acc_c', null, null], ['acc_d', -10, -30], ['acc_e', null, null], ['acc_f', null, null], ['acc_h', null, -8],
+      ['acc_a', -12, -20], ['acc_b', 5, null], ['acc_c', null, null], ['acc_d', -10, -30], ['acc_e', null, null], ['acc_f', null, null], ['acc_t', null, null], ['acc_h', null, -8],
     ]);
+    expect(accounts.find((a) => a.account_id === 'acc_t')).toMatchObject({ status: 'trial', tier: 'trial', recommended_action: 'convert', health_score: 92 });
   });
 
   it('sorts by risk, trend, MRR and renewal date in either direction, nulls last, across cursor pages without repeats', async () => {
@@ -175,6 +178,7 @@ describe('account views: context, filters, sorts and totals', () => {
     const cases: [string, (e: Expected) => boolean][] = [
       ['tier=at_risk', (e) => e.tier === 'at_risk'],
       ['tier=churned', (e) => e.tier === 'churned'],
+      ['tier=trial', (e) => e.tier === 'trial'],
       ['segment=enterprise', (e) => e.account.segment === 'enterprise'],
       ['owner=dana', (e) => e.account.owner === 'dana'],
       ['renewal_within_days=30', (e) => e.account.renewal_date !== null && Date.parse(e.account.renewal_date) >= now && Date.parse(e.account.renewal_date) < now + 30 * DAY_MS],
@@ -194,7 +198,7 @@ describe('account views: context, filters, sorts and totals', () => {
     const res = await h.app.inject({ url: '/v1/accounts?tier=atrisk', headers: bearer(h.readKey) });
     expect(res.statusCode, res.body).toBe(400);
     expect(res.json().error).toBe('CHURN_ERR_VALIDATION');
-    expect(res.json().message).toBe('unknown tier "atrisk": the tiers are healthy, at_risk, critical, churned, never_subscribed');
+    expect(res.json().message).toBe('unknown tier "atrisk": the tiers are healthy, at_risk, critical, trial, churned, never_subscribed');
     // a known tier that no account of the other filters is in: an empty list
     expect(SCORED.some((e) => e.tier === 'churned' && e.account.segment === 'enterprise')).toBe(false);
     const empty = await h.app.inject({ url: '/v1/accounts?tier=churned&segment=enterprise', headers: bearer(h.readKey) });

@@ -17,7 +17,7 @@ import { backoffSeconds } from '../jobs/alerts/deliver.ts';
 function linearModel(weights: Record<string, number>, families: Record<string, string>): ScoringModel {
   const names = Object.keys(weights);
   return {
-    version: 1, modelType: 'logistic', featureSetVersion: null, baseRate: 0.1, featureNames: names, families: names.map((n) => families[n]), references: names.map(() => 0), youngBands: [],
+    version: 1, modelType: 'logistic', featureSetVersion: null, baseRate: 0.1, featureNames: names, featureIndex: new Map(names.map((n, i) => [n, i])), families: names.map((n) => families[n]), references: names.map(() => 0), youngBands: [],
     familySlots: Int8Array.from(names, (n) => (FAMILIES as readonly string[]).indexOf(families[n])),
     contract: { feature_set_version: null, features: [], byName: new Map(), leftOut: new Set() },
     score: (row) => {
@@ -69,6 +69,11 @@ describe('serving configuration and pure scoring parts', () => {
     expect(() => parseServingConfig({ tiers: [{ name: 'At Risk', min_health: 0, recommended_action: 'x' }] })).toThrow(/tiers\.0\.name: a name is lower-case letters, digits and _, starting with a letter \(at_risk\)/);
     expect(() => parseServingConfig({ tiers: [{ name: 'a', min_health: 10, recommended_action: 'x' }, { name: 'b', min_health: 20, recommended_action: 'y' }] })).toThrow(/ordered best first/);
     expect(() => parseServingConfig({ alerts: { drop_points: 0 } })).toThrow(expect.objectContaining({ code: 'CHURN_ERR_CONFIG' }));
+    // the tiers of accounts that are not customers keep their names (a stored `trial` score reads as a trial's)
+    for (const name of ['trial', 'churned', 'never_subscribed']) {
+      expect(() => parseServingConfig({ tiers: [{ name: 'good', min_health: 50, recommended_action: 'grow' }, { name, min_health: 0, recommended_action: 'call' }] }))
+        .toThrow(/tiers\.1\.name: trial, churned, never_subscribed are the tiers of accounts that are not customers/);
+    }
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-cfg-'));
     try {
       const file = path.join(dir, 'serving.json');

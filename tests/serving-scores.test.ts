@@ -43,8 +43,11 @@ describe('scores', () => {
       expect(s.drivers).toHaveLength(h.catalog.names.length);
       expectAdditive(s);
       expect(s.health_score).toBe(healthScore(s.churn_probability, h.config.health, baseRateOf(h.artifact)));
-      expect(['healthy', 'at_risk', 'critical']).toContain(s.tier);
-      expect({ healthy: 'expand', at_risk: 'engage', critical: 'rescue' }[s.tier]).toBe(s.recommended_action);
+      if (s.status === 'trial') expect([s.tier, s.recommended_action]).toEqual(['trial', 'convert']); // not tiered as a customer
+      else {
+        expect(['healthy', 'at_risk', 'critical']).toContain(s.tier);
+        expect({ healthy: 'expand', at_risk: 'engage', critical: 'rescue' }[s.tier]).toBe(s.recommended_action);
+      }
       const mags = s.drivers.map((d) => Math.abs(d.contribution));
       expect([...mags].sort((a, b) => b - a)).toEqual(mags);
       // an account in its first 90 days is explained against the young retained accounts
@@ -108,7 +111,7 @@ describe('scores', () => {
       const seg = resolveSegment(h.config, { accountSegment: a.segment, tenureDays: Math.floor((AS_OF.getTime() - a.created_at.getTime()) / 86_400_000) });
       expect(s.segment).toBe(seg.name);
       const { tier } = tierOf(s.health_score, seg.tiers);
-      expect([s.tier, s.recommended_action]).toEqual([tier.name, tier.recommended_action]);
+      expect([s.tier, s.recommended_action]).toEqual(s.status === 'trial' ? ['trial', 'convert'] : [tier.name, tier.recommended_action]);
       seen.add(seg.name);
     }
     expect(seen.size).toBeGreaterThan(1);

@@ -44,7 +44,7 @@ export function registerScore(program: Command): void {
         const asOf = opts.asOf ?? defaultAsOf();
         const r = await scoreAllActive(pool, { model, catalog, config: serving, asOf, scoredAt: new Date(), progress: createProgress('scoring') });
         const d = await deliverDue(pool, serving.alerts, log ?? silentLogger);
-        console.log(`scored ${r.accounts} active accounts as of ${r.asOf} with model ${r.modelVersion} (feature set ${r.featureSetVersion}) in ${r.seconds.toFixed(1)} s; ` +
+        console.log(`scored ${r.accounts} active accounts${r.trials ? ` (${r.trials} on a trial, tier trial)` : ''} as of ${r.asOf} with model ${r.modelVersion} (feature set ${r.featureSetVersion}) in ${r.seconds.toFixed(1)} s; ` +
           `${r.alerts} alerts raised, ${d.delivered} webhook deliveries made now (the rest are retried by churn serve)`);
         if (r.accounts === 0) console.error(await noActiveAccounts(pool, asOf));
       });

@@ -9,13 +9,12 @@ import {
 } from '../schemas/accounts.ts';
 import { AccountIdSchema, AccountParamsSchema } from '../schemas/common.ts';
 import type { Score } from '../../scoring/schema.ts';
-import type { ServingConfig } from '../../scoring/config.ts';
+import { NON_CUSTOMER_TIER_NAMES, type ServingConfig } from '../../scoring/config.ts';
 import { errorResponses } from '../schemas/errors.ts';
 import { defaultAsOf } from '../../core/time.ts';
 import { scoreAccount } from '../../scoring/score-accounts.ts';
-import { NON_CUSTOMER_TIERS } from '../../scoring/build-score.ts';
 import {
-  ACCOUNT_SORTS, accountExists, accountHistory, accountSummary, latestScores, readAccountContexts, rowToScore, storedScoreAt, tierInHistory,
+  ACCOUNT_SORTS, accountExists, accountHistory, accountSummary, latestScores, readAccountContexts, rowToScore, storedScoreAt, storedStatus, tierInHistory,
   type AccountContextRow, type AccountCursor, type AccountListRow, type AccountSort, type StoredScoreRow, type TierSummaryRow,
 } from '../../scoring/store.ts';
 import { scoreChange } from '../../scoring/score-change.ts';
@@ -75,7 +74,7 @@ type StoredSummary = Omit<StoredScoreRow, 'drivers' | 'base_value'>;
 function stored(r: StoredSummary) {
   return {
     account_id: r.account_id, as_of: r.as_of.toISOString(), scored_at: r.scored_at.toISOString(), model_version: r.model_version,
-    feature_set_version: r.feature_set_version, segment: r.segment, tier_segment: r.segment, status: r.status ?? 'active', churn_probability: r.churn_probability,
+    feature_set_version: r.feature_set_version, segment: r.segment, tier_segment: r.segment, status: storedStatus(r), churn_probability: r.churn_probability,
     health_score: r.health_score, tier: r.tier, recommended_action: r.recommended_action, scorecard_score: r.scorecard_score, components: r.components,
   };
 }
@@ -106,7 +105,7 @@ function orderTiers(config: ServingConfig, rows: TierSummaryRow[]): TierSummaryR
  * otherwise; tiers of an earlier configuration that stored scores still carry stay valid.
  */
 async function requireKnownTier(deps: AppDeps, tier: string): Promise<void> {
-  const known = [...configuredTiers(deps.config), ...NON_CUSTOMER_TIERS];
+  const known = [...configuredTiers(deps.config), ...NON_CUSTOMER_TIER_NAMES];
   if (known.includes(tier)) return;
   if (!(await tierInHistory(deps.pool, tier))) throw new ChurnError('CHURN_ERR_VALIDATION', `unknown tier "${tier}": the tiers are ${known.join(', ')}`);
 }

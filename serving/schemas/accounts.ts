@@ -62,7 +62,7 @@ const FilterShape = {
 };
 
 export const ListQuerySchema = z.object({
-  tier: z.string().regex(NAME, 'a tier name is lower-case letters, digits and _, starting with a letter (at_risk)').max(64).optional().describe('only accounts in this tier now (a configured tier, or churned, never_subscribed; a tier no configuration or stored score knows is a 400)').meta({ examples: ['at_risk'] }),
+  tier: z.string().regex(NAME, 'a tier name is lower-case letters, digits and _, starting with a letter (at_risk)').max(64).optional().describe('only accounts in this tier now (a configured tier, or trial, churned, never_subscribed; a tier no configuration or stored score knows is a 400)').meta({ examples: ['at_risk'] }),
   ...FilterShape,
   sort: z.enum(SORTS).default('risk').describe('risk (churn probability, riskiest first), change_7d or change_30d (largest drop first), mrr (largest first), renewal_date (soonest first); accounts without a value come last')
     .meta({ examples: ['change_7d'] }),
@@ -85,7 +85,7 @@ export const SummaryResponseSchema = z.object({
     revenue_at_risk: z.number().describe('their MRR (subscription periods in force now), whatever the tier; the same figure as `mrr`, kept under its first name'),
     mrr: z.number().describe('their MRR (subscription periods in force now)'),
     expected_mrr_loss: z.number().describe('the MRR the model expects to lose in this tier: the sum of each customer\'s MRR times its churn probability (over the model\'s horizon), to the cent'),
-  })).describe('configured tiers first (best first, also when empty), then churned and never_subscribed when present'),
+  })).describe('configured tiers first (best first, also when empty), then churned, never_subscribed and trial when present'),
   total: z.object({ accounts: z.number().int(), mrr: z.number(), expected_mrr_loss: z.number().describe('over all tiers') }),
 }).meta({ examples: [{ tiers: [{ tier: 'healthy', accounts: 812, revenue_at_risk: 612400, mrr: 612400, expected_mrr_loss: 9186 }, { tier: 'at_risk', accounts: 143, revenue_at_risk: 98750.5, mrr: 98750.5, expected_mrr_loss: 11850.06 },
   { tier: 'critical', accounts: 37, revenue_at_risk: 21900, mrr: 21900, expected_mrr_loss: 9855 }, { tier: 'churned', accounts: 52, revenue_at_risk: 0, mrr: 0, expected_mrr_loss: 0 }],

@@ -66,13 +66,15 @@ export interface SubscriptionFixture {
   billing: 'monthly' | 'annual';
   start: Date;
   end?: Date;
+  /** a trial period (no charge yet) */
+  trial?: boolean;
 }
 
 export async function insertSubscriptions(pool: Pool, rows: SubscriptionFixture[]): Promise<void> {
   await query(pool, {
-    text: `INSERT INTO source.subscriptions (subscription_id, account_id, plan, mrr, seats, billing_period, started_at, ended_at, status)
-      SELECT id, account, plan, mrr, 10, billing, start, "end", CASE WHEN "end" IS NULL OR "end" > now() THEN 'active' ELSE 'ended' END
-      FROM jsonb_to_recordset($1::jsonb) AS r(id text, account text, plan text, mrr numeric, billing text, start timestamptz, "end" timestamptz)`,
-    values: [JSON.stringify(rows.map((r) => ({ ...r, end: r.end ?? null })))],
+    text: `INSERT INTO source.subscriptions (subscription_id, account_id, plan, mrr, seats, billing_period, started_at, ended_at, status, is_trial)
+      SELECT id, account, plan, mrr, 10, billing, start, "end", CASE WHEN "end" IS NOT NULL AND "end" <= now() THEN 'ended' WHEN trial THEN 'trialing' ELSE 'active' END, trial
+      FROM jsonb_to_recordset($1::jsonb) AS r(id text, account text, plan text, mrr numeric, billing text, start timestamptz, "end" timestamptz, trial boolean)`,
+    values: [JSON.stringify(rows.map((r) => ({ ...r, end: r.end ?? null, trial: r.trial ?? false })))],
   });
 }
