@@ -121,7 +121,7 @@ export function scoreInstances(holder: ModelHolder, config: ServingConfig, insta
   const checked = checkRows(model, instances, { allowMissing: opts.allowMissing });
   const asOfText = opts.asOf ? opts.asOf.toISOString() : defaultAsOfText();
   return mapInSlices(checked, (c, i) => buildScore({
-    model, config, accountId: c.id ?? String(i), asOf: asOfText, row: c.row, segment: c.segment, top: opts.top,
+    model, config, accountId: c.id ?? String(i), asOf: asOfText, row: c.row, segment: c.segment, top: opts.top, status: c.status,
     ...(opts.allowMissing ? { imputed: c.imputed } : {}),
   }));
 }

@@ -1,5 +1,6 @@
 import { ChurnError } from '../core/errors.ts';
 import { ID_LIKE_NAMES, nearestName } from '../core/suggest.ts';
+import type { AccountStatus } from '../features/online.ts';
 import type { ContractFeature } from '../training/contract.ts';
 import type { SegmentInfo } from './health.ts';
 import type { RowValue, ScoringModel } from './model.ts';
@@ -20,6 +21,19 @@ export interface CheckedRow {
   segment: SegmentInfo;
   /** features the caller left out, scored as missing (only with `allowMissing`) */
   imputed: string[];
+  /** `trial` when the row says the account is on a trial (below), else `active` */
+  status: AccountStatus;
+}
+
+/**
+ * Where a caller's row says the account stands: on a trial when the model reads the product
+ * catalogue's `is_trial` (a trial subscription in force) and the row's value is 1, else a paying
+ * customer. An account read from the database is a trial by the same fact, so a row and its account
+ * get the same tier (scoring/build-score.ts). A prepared table's model has no catalogue: its rows are
+ * customers.
+ */
+function statusOf(model: ScoringModel, row: Readonly<Record<string, RowValue>>): AccountStatus {
+  return model.featureSetVersion !== null && model.featureIndex.has('is_trial') && row.is_trial === 1 ? 'trial' : 'active';
 }
 
 /** Keys that describe the account rather than feed the model. */
@@ -133,7 +147,8 @@ function checkRow(model: ScoringModel, inst: Record<string, unknown>, r: number,
   const text = opts.text === true;
   if (!text && usableAsIs(model, inst)) {
     const { id, segment } = checkAccountKeys(model, inst, text, r, problems);
-    return { id, segment, row: inst as Record<string, RowValue>, imputed: [] };
+    const row = inst as Record<string, RowValue>;
+    return { id, segment, row, imputed: [], status: statusOf(model, row) };
   }
   for (const k in inst) if (!model.contract.byName.has(k) && !passesOver(model, k)) problems.push({ row: r, feature: k, reason: unknownKeyReason(model, k) });
   const row: Record<string, RowValue> = {};
@@ -150,7 +165,7 @@ function checkRow(model: ScoringModel, inst: Record<string, unknown>, r: number,
     else row[f.name] = c;
   }
   const { id, segment } = checkAccountKeys(model, inst, text, r, problems);
-  return { id, segment, row, imputed };
+  return { id, segment, row, imputed, status: statusOf(model, row) };
 }
 
 const apiPlace = (row: number, feature: string) => `instances.${row}.${feature}`;

@@ -178,7 +178,7 @@ describe('scores people can trust', () => {
   });
 
   it('scores a CSV row exactly as the API scores the account: probability, health, tier and drivers', async () => {
-    const ids = h.accountIds.slice(0, 12);
+    const ids = [...h.accountIds.slice(0, 12), 'acc_trialist']; // (on a trial: tier trial by either path)
     const api = (await h.app.inject({ method: 'POST', url: '/v1/scores?top=3', headers: bearer(h.readKey), payload: { account_ids: ids, as_of: asOf } })).json().scores as Score[];
     const features = await readFeatures(h.db.pool, h.catalog, ids, AS_OF, { requireActive: false });
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-trust-'));
@@ -189,6 +189,10 @@ describe('scores people can trust', () => {
         return [id, ...f.values.map((v) => (v === null ? '' : String(v))), f.segment].join(',');
       });
       await fs.writeFile(path.join(dir, 'in.csv'), [header.join(','), ...lines].join('\n'));
+      // POST /v1/predict with the same values: the same tiers, the trial's included
+      const instances = ids.map((id) => ({ id, ...features.get(id)!.row, segment: features.get(id)!.segment }));
+      const predicted = (await h.app.inject({ method: 'POST', url: '/v1/predict?top=3', headers: bearer(h.readKey), payload: { instances, as_of: asOf } })).json().scores as Score[];
+      expect(predicted.map((s) => [s.account_id, s.status, s.tier, s.recommended_action])).toEqual(api.map((s) => [s.account_id, s.status, s.tier, s.recommended_action]));
       const r = await churn(['predict', '--from-csv', path.join(dir, 'in.csv'), '--out', path.join(dir, 'out.csv'), '--model', 'champion', '--top', '3'], { DATABASE_URL: h.db.url });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
@@ -198,6 +202,7 @@ describe('scores people can trust', () => {
         const s = api[k];
         expect(Number(prob)).toBeCloseTo(s.churn_probability, 6);
         expect([Number(health), tier]).toEqual([s.health_score, s.tier]);
+        if (s.account_id === 'acc_trialist') expect(tier).toBe('trial');
         expect(drivers).toBe(s.drivers.map((d) => `${d.feature}:${d.contribution >= 0 ? '+' : ''}${d.contribution.toFixed(2)}`).join(';'));
       }
       // a cell that is not a number fails the whole file, naming the line and the feature, and writes nothing

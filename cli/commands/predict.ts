@@ -69,7 +69,7 @@ export async function predictCsv(model: ScoringModel, o: PredictOptions, config:
   bar.start(records.length);
   checked.forEach((c, i) => {
     const id = c.id!;
-    const s = buildScore({ model, config, accountId: id, asOf, row: c.row, top: o.top, segment: c.segment });
+    const s = buildScore({ model, config, accountId: id, asOf, row: c.row, top: o.top, segment: c.segment, status: c.status });
     const drivers = s.drivers.map((d) => `${d.feature}:${d.contribution >= 0 ? '+' : ''}${d.contribution.toFixed(2)}`).join(';');
     lines.push([csvField(id), s.churn_probability.toFixed(6), s.health_score, s.tier, csvField(drivers)].join(','));
     if (i % 1000 === 0) bar.update(i);
