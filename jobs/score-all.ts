@@ -22,9 +22,9 @@ export interface ScoreAllResult {
 }
 
 /**
- * Scores every account a subscription covers (paying or on a trial) as of a time and stores the history: features for all accounts in one
- * set-based pass, inference in batches, inserts (and alert detection) per batch, each stamped with the
- * model version and feature-set version.
+ * Scores every account a subscription covers (paying, or on a trial: tier `trial`) as of a time and
+ * stores the history: features for all accounts in one set-based pass, inference in batches, inserts
+ * (and alert detection) per batch, each stamped with the model version and feature-set version.
  */
 export async function scoreAllActive(
   pool: Pool,
