@@ -5,7 +5,7 @@ import { selectFeatures } from '../features/materialize.ts';
 import type { ServingConfig } from '../scoring/config.ts';
 import { buildScore } from '../scoring/build-score.ts';
 import type { ScoringModel } from '../scoring/model.ts';
-import { checkFeatureSet, readAccountInfo } from '../scoring/score-accounts.ts';
+import { checkFeatureSet, segmentAt } from '../scoring/score-accounts.ts';
 import { storeScores } from '../scoring/store.ts';
 
 export interface ScoreAllResult {
@@ -33,30 +33,28 @@ export async function scoreAllActive(
   const started = performance.now();
   const { model, catalog, config, asOf } = input;
   checkFeatureSet(model, catalog.version);
-  // the event rollup when asOf is a UTC midnight; with each account's status (a trial is stored with tier trial)
+  // the event rollup when asOf is a UTC midnight; with each account's segment, sign-up time and status
+  // (a trial is stored with tier trial)
   const rows = await selectFeatures(pool, catalog, [asOf], { events: 'auto', accountFacts: true });
-  const records = new Map(rows.map((r) => [r.account_id, Object.fromEntries(catalog.names.map((n, i) => [n, r.feature_values[i] ?? null]))]));
-  const statuses = new Map(rows.map((r) => [r.account_id, r.status]));
-  const ids = [...records.keys()];
-  const info = await readAccountInfo(pool, ids, asOf);
   const progress = input.progress ?? noProgress;
   const batch = input.batchSize ?? 500;
   const asOfText = asOf.toISOString();
   let stored = 0;
   let alerts = 0;
   let queued = 0;
-  progress.start(ids.length);
-  for (let i = 0; i < ids.length; i += batch) {
-    const scores = ids.slice(i, i + batch).map((id) => buildScore({
-      model, config, accountId: id, asOf: asOfText, row: records.get(id)!, segment: info.get(id) ?? { accountSegment: null, tenureDays: null }, top: 'all', status: statuses.get(id),
+  progress.start(rows.length);
+  for (let i = 0; i < rows.length; i += batch) {
+    const scores = rows.slice(i, i + batch).map((r) => buildScore({
+      model, config, accountId: r.account_id, asOf: asOfText, row: Object.fromEntries(catalog.names.map((n, k) => [n, r.feature_values[k] ?? null])),
+      segment: segmentAt({ segment: r.segment ?? null, createdAt: r.created_at! }, asOf), top: 'all', status: r.status,
     }));
-    const r = await storeScores(pool, config, scores, input.scoredAt);
-    stored += r.stored;
-    alerts += r.alerts;
-    queued += r.queued;
+    const result = await storeScores(pool, config, scores, input.scoredAt);
+    stored += result.stored;
+    alerts += result.alerts;
+    queued += result.queued;
     progress.increment(scores.length);
   }
   progress.stop();
   const trials = rows.filter((r) => r.status === 'trial').length;
-  return { accounts: ids.length, trials, stored, alerts, queued, modelVersion: model.version, featureSetVersion: catalog.version, asOf: asOfText, seconds: (performance.now() - started) / 1000 };
+  return { accounts: rows.length, trials, stored, alerts, queued, modelVersion: model.version, featureSetVersion: catalog.version, asOf: asOfText, seconds: (performance.now() - started) / 1000 };
 }
