@@ -25,15 +25,26 @@ export interface CheckedRow {
   status: AccountStatus;
 }
 
+/** The catalogue's flag of a trial subscription in force (features/definitions/commercial.ts). */
+const TRIAL_FLAG = 'is_trial';
+
 /**
- * Where a caller's row says the account stands: on a trial when the model reads the product
- * catalogue's `is_trial` (a trial subscription in force) and the row's value is 1, else a paying
- * customer. An account read from the database is a trial by the same fact, so a row and its account
- * get the same tier (scoring/build-score.ts). A prepared table's model has no catalogue: its rows are
- * customers.
+ * Where a caller's row says the account stands: on a trial when the model is of the product catalogue
+ * and the row's `is_trial` is 1, else a paying customer. An account read from the database is a trial
+ * by the same fact, so a row and its account get the same tier (scoring/build-score.ts). Training
+ * leaves trials out, so `is_trial` is constant there and most models leave it out of their inputs: it
+ * is read from the caller's own values (checked here when the model does not check it as an input).
+ * A prepared table's model has no catalogue: its rows are customers.
  */
-function statusOf(model: ScoringModel, row: Readonly<Record<string, RowValue>>): AccountStatus {
-  return model.featureSetVersion !== null && model.featureIndex.has('is_trial') && row.is_trial === 1 ? 'trial' : 'active';
+function statusOf(model: ScoringModel, inst: Record<string, unknown>, row: Readonly<Record<string, RowValue>>, text: boolean, r: number, problems: Problem[]): AccountStatus {
+  if (model.featureSetVersion === null) return 'active';
+  if (model.contract.byName.has(TRIAL_FLAG)) return row[TRIAL_FLAG] === 1 ? 'trial' : 'active';
+  const v = inst[TRIAL_FLAG];
+  if (v === undefined || v === null || (text && v === '')) return 'active';
+  if (v === 1 || v === true || (text && v === '1')) return 'trial';
+  if (v === 0 || v === false || (text && v === '0')) return 'active';
+  problems.push({ row: r, feature: TRIAL_FLAG, reason: `expected 1 (on a trial) or 0, got ${shown(v)}` });
+  return 'active';
 }
 
 /** Keys that describe the account rather than feed the model. */
@@ -148,7 +159,7 @@ function checkRow(model: ScoringModel, inst: Record<string, unknown>, r: number,
   if (!text && usableAsIs(model, inst)) {
     const { id, segment } = checkAccountKeys(model, inst, text, r, problems);
     const row = inst as Record<string, RowValue>;
-    return { id, segment, row, imputed: [], status: statusOf(model, row) };
+    return { id, segment, row, imputed: [], status: statusOf(model, inst, row, text, r, problems) };
   }
   for (const k in inst) if (!model.contract.byName.has(k) && !passesOver(model, k)) problems.push({ row: r, feature: k, reason: unknownKeyReason(model, k) });
   const row: Record<string, RowValue> = {};
@@ -165,7 +176,7 @@ function checkRow(model: ScoringModel, inst: Record<string, unknown>, r: number,
     else row[f.name] = c;
   }
   const { id, segment } = checkAccountKeys(model, inst, text, r, problems);
-  return { id, segment, row, imputed, status: statusOf(model, row) };
+  return { id, segment, row, imputed, status: statusOf(model, inst, row, text, r, problems) };
 }
 
 const apiPlace = (row: number, feature: string) => `instances.${row}.${feature}`;

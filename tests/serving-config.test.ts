@@ -8,6 +8,8 @@ import { healthScore, resolveSegment, tierOf } from '../scoring/health.ts';
 import { scorecardScore } from '../scoring/scorecard.ts';
 import { buildScore, topIndices } from '../scoring/build-score.ts';
 import type { ScoringModel } from '../scoring/model.ts';
+import { checkRows } from '../scoring/validate.ts';
+import { predictCsv } from '../cli/commands/predict.ts';
 import { FAMILIES } from '../features/definitions/schema.ts';
 import { signPayload, verifySignature } from '../jobs/alerts/sign.ts';
 import { parseBootstrapKeys, prefixOf } from '../serving/keys.ts';
@@ -30,6 +32,33 @@ function linearModel(weights: Record<string, number>, families: Record<string, s
 }
 
 describe('serving configuration and pure scoring parts', () => {
+  it('reads a caller\'s is_trial as its account\'s status also when the model leaves it out of its inputs (training drops it: no trials there), and refuses a value that is not a flag', async () => {
+    const base = linearModel({ seats: 0.1 }, { seats: 'engagement' });
+    const feature = { name: 'seats', type: 'numeric' as const, family: 'engagement', missing_seen: true, range: null };
+    const contract = { feature_set_version: 'fs1', features: [feature], left_out: ['is_trial'], byName: new Map([['seats', feature]]), leftOut: new Set(['is_trial']) };
+    const model: ScoringModel = { ...base, featureSetVersion: 'fs1', contract };
+    const statuses = (rows: Record<string, unknown>[], text = false) => checkRows(model, rows, { text }).map((c) => c.status);
+    expect(statuses([{ seats: 3, is_trial: 1 }, { seats: 3, is_trial: 0 }, { seats: 3 }, { seats: 3, is_trial: null }, { seats: 3, is_trial: true }])).toEqual(['trial', 'active', 'active', 'active', 'trial']);
+    expect(statuses([{ seats: '3', is_trial: '1' }, { seats: '3', is_trial: '0' }, { seats: '3', is_trial: '' }], true)).toEqual(['trial', 'active', 'active']);
+    expect(() => checkRows(model, [{ seats: 3, is_trial: 'yes' }])).toThrow(/instances\.0\.is_trial: expected 1 \(on a trial\) or 0, got "yes"/);
+    expect(() => checkRows(model, [{ seats: 3, is_trial: 2 }])).toThrow(/instances\.0\.is_trial: expected 1 \(on a trial\) or 0, got 2/);
+    // churn predict keeps the column, so a CSV row of a trial gets the tier trial as well
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-trial-'));
+    try {
+      await fs.writeFile(path.join(dir, 'in.csv'), 'id,seats,is_trial\nt1,3,1\nc1,3,0\n');
+      await predictCsv(model, { fromCsv: path.join(dir, 'in.csv'), out: path.join(dir, 'out.csv'), idCol: 'id', top: 1 }, DEFAULT_SERVING_CONFIG);
+      const tiers = (await fs.readFile(path.join(dir, 'out.csv'), 'utf8')).trim().split('\n').slice(1).map((l) => l.split(',')[3]);
+      expect(tiers[0]).toBe('trial');
+      expect(['healthy', 'at_risk', 'critical']).toContain(tiers[1]);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+    // a prepared table's model has no catalogue: its rows are customers whatever they carry
+    const table: ScoringModel = { ...model, featureSetVersion: null, contract: { ...contract, feature_set_version: null } };
+    expect(checkRows(table, [{ seats: 3, is_trial: 1 }]).map((c) => c.status)).toEqual(['active']);
+  });
+
+
   it('maps probability to health monotonically under every documented mapping', () => {
     const logistic = parseServingConfig({ health: { kind: 'logistic', midpoint: 0.2, steepness: 1.5 } }).health;
     const linear = parseServingConfig({ health: { kind: 'linear' } }).health;
