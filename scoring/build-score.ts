@@ -70,7 +70,7 @@ export interface BuildScoreInput {
  * from paying customers only (training leaves trials out), so what it says of a trial is not a
  * customer's health: "healthy, expand" of a trial that has not converted yet misleads.
  */
-const NOT_CUSTOMER: Record<Exclude<AccountStatus, 'active'>, { tier: (typeof NON_CUSTOMER_TIER_NAMES)[number]; action: string }> = {
+export const NOT_CUSTOMER: Record<Exclude<AccountStatus, 'active'>, { tier: (typeof NON_CUSTOMER_TIER_NAMES)[number]; action: string }> = {
   trial: { tier: 'trial', action: 'convert' },
   churned: { tier: 'churned', action: 'win_back' },
   never_subscribed: { tier: 'never_subscribed', action: 'none' },

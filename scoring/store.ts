@@ -2,6 +2,7 @@ import { query, withTransaction, type Pool, type Queryable, type Sql } from '../
 import { NON_CUSTOMER_TIER_NAMES, type ServingConfig, type Tier } from './config.ts';
 import { tierOf } from './health.ts';
 import type { Score } from './schema.ts';
+import { NOT_CUSTOMER } from './build-score.ts';
 
 /** Stored scores: insert (set-based, with alert detection), latest per account, history. */
 
@@ -147,11 +148,17 @@ export function storedStatus(r: Pick<StoredScoreRow, 'status' | 'tier'>): Score[
   return r.status ?? (r.tier === 'trial' ? 'trial' : 'active');
 }
 
+/** A stored score's action: its own for a customer; for an account that is not one now, that of its status (`NOT_CUSTOMER`). */
+export function storedAction(r: Pick<StoredScoreRow, 'status' | 'tier' | 'recommended_action'>): string {
+  const status = storedStatus(r);
+  return status === 'active' ? r.recommended_action : NOT_CUSTOMER[status].action;
+}
+
 export function rowToScore(r: StoredScoreRow): Score {
   return {
     account_id: r.account_id, as_of: r.as_of.toISOString(), model_version: r.model_version, feature_set_version: r.feature_set_version,
     segment: r.segment, status: storedStatus(r), churn_probability: r.churn_probability, health_score: r.health_score, tier: r.tier,
-    recommended_action: r.recommended_action, scorecard_score: r.scorecard_score, components: r.components,
+    recommended_action: storedAction(r), scorecard_score: r.scorecard_score, components: r.components,
     base_value: r.base_value, drivers: r.drivers,
   };
 }
@@ -245,8 +252,8 @@ export interface AccountListOptions extends AccountFilters {
  * 1. every account's latest stored score (one index probe each, whatever the history's length), its
  *    facts and the subscription period in force now;
  * 2. its status now and what follows from it: an account on a trial, or that has churned (or never
- *    subscribed) since, is not tiered as a customer (its tier is its status, its action `convert`,
- *    `win_back` or `none`).
+ *    subscribed) since, is not tiered as a customer (its tier is its status; its action is set by
+ *    `standingOf` when the row is read).
  */
 const LISTED = `base AS (
       SELECT l.*, a.name, a.segment AS account_segment, coalesce(cur.plan, a.plan) AS plan, a.owner, cur.mrr, cur.renewal_date,
@@ -259,8 +266,7 @@ const LISTED = `base AS (
       ${currentPeriod('cur', 'now()')}
       WHERE ($1::text IS NULL OR a.segment = $1) AND ($2::text IS NULL OR a.owner = $2)),
     listed AS (
-      SELECT b.*, CASE WHEN b.status = 'active' THEN b.tier ELSE b.status END AS tier_now,
-        CASE b.status WHEN 'active' THEN b.recommended_action WHEN 'trial' THEN 'convert' WHEN 'churned' THEN 'win_back' ELSE 'none' END AS action_now
+      SELECT b.*, CASE WHEN b.status = 'active' THEN b.tier ELSE b.status END AS tier_now
       FROM base b
       WHERE ($3::numeric IS NULL OR b.mrr >= $3) AND ($4::numeric IS NULL OR b.mrr <= $4)
         AND ($5::int IS NULL OR (b.renewal_date >= now() AND b.renewal_date < now() + make_interval(days => $5))))`;
@@ -308,7 +314,7 @@ export const latestScores = (opts: AccountListOptions): Sql => {
       WHERE $7::int IS NULL OR sort_nulls > $7 OR (sort_nulls = $7 AND (sort_value ${past} $8 OR (sort_value = $8 AND account_id ${past} $9::text)))
       ORDER BY ${order} LIMIT $10)
     SELECT x.score_id, x.account_id, x.as_of, x.scored_at, x.model_version, x.feature_set_version, x.segment, x.churn_probability, x.health_score,
-      x.tier_now AS tier, x.action_now AS recommended_action, x.scorecard_score, x.components, x.status,
+      x.tier_now AS tier, x.recommended_action, x.scorecard_score, x.components, x.status,
       x.name, x.account_segment, x.plan, x.owner, x.mrr, x.renewal_date, ${sort.trend ? 'x.change_7d, x.change_30d' : TRENDS.columns}, x.sort_nulls, x.sort_value
     FROM page x ${sort.trend ? '' : TRENDS.joins}
     ORDER BY ${order}`,

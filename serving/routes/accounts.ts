@@ -14,7 +14,7 @@ import { errorResponses } from '../schemas/errors.ts';
 import { defaultAsOf } from '../../core/time.ts';
 import { scoreAccount } from '../../scoring/score-accounts.ts';
 import {
-  ACCOUNT_SORTS, accountExists, accountHistory, accountSummary, latestScores, readAccountContexts, rowToScore, storedScoreAt, storedStatus, tierInHistory,
+  ACCOUNT_SORTS, accountExists, accountHistory, accountSummary, latestScores, readAccountContexts, rowToScore, storedAction, storedScoreAt, storedStatus, tierInHistory,
   type AccountContextRow, type AccountCursor, type AccountListRow, type AccountSort, type StoredScoreRow, type TierSummaryRow,
 } from '../../scoring/store.ts';
 import { scoreChange } from '../../scoring/score-change.ts';
@@ -75,7 +75,7 @@ function stored(r: StoredSummary) {
   return {
     account_id: r.account_id, as_of: r.as_of.toISOString(), scored_at: r.scored_at.toISOString(), model_version: r.model_version,
     feature_set_version: r.feature_set_version, segment: r.segment, tier_segment: r.segment, status: storedStatus(r), churn_probability: r.churn_probability,
-    health_score: r.health_score, tier: r.tier, recommended_action: r.recommended_action, scorecard_score: r.scorecard_score, components: r.components,
+    health_score: r.health_score, tier: r.tier, recommended_action: storedAction(r), scorecard_score: r.scorecard_score, components: r.components,
   };
 }
 
