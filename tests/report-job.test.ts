@@ -139,11 +139,26 @@ describe('accuracy report from the database', () => {
     expect(await previousChampion(db.pool, v1)).toBeNull();
   });
 
-  it('finds no drift when the latest snapshot is the training snapshot itself', async () => {
+  it('does not call drift measured when the latest snapshot is the training snapshot itself, and measures it once a later one is stored', async () => {
     const report = await buildModelReport(db.pool, { model: world.versions[0], now: NOW, bootstrap: 0 });
-    expect(report.data.drift).toHaveLength((await modelInputs(world.versions[0])).length);
-    for (const d of report.data.drift) expect(d).toMatchObject({ psi: 0, status: 'ok' });
-    expect(report.data.warnings.filter((w) => w.includes('PSI'))).toEqual([]);
+    // comparing the training data with itself gives a PSI of 0 everywhere: "nothing moved" of no new data
+    expect(report.data.drift).toEqual([]);
+    expect(report.data.model.evaluatedOn).toMatch(/drift: not measured, no snapshot since training/);
+    expect(report.html).toContain('Drift is not measured yet: the latest feature snapshot is the training data\'s own');
+    expect(report.html).not.toMatch(/inputs moved since training|features that did not move/);
+    const later = new Date('2026-09-15T00:00:00Z');
+    const meta = await getModel(db.pool, world.versions[0]);
+    expect(later.getTime()).toBeGreaterThan(Date.parse(meta.trainingWindow!.to));
+    await buildSnapshots(db.pool, world.catalog, [later]);
+    try {
+      const again = await buildModelReport(db.pool, { model: world.versions[0], now: NOW, bootstrap: 0 });
+      expect(again.data.drift).toHaveLength((await modelInputs(world.versions[0])).length);
+      expect(again.data.model.evaluatedOn).toMatch(/drift: snapshot \w+ 2026-09-15 against the training data as of/);
+      expect(again.html).toMatch(/inputs moved since training/);
+      expect(again.html).not.toContain('Drift is not measured yet');
+    } finally {
+      await query(db.pool, 'DELETE FROM churn.feature_snapshots WHERE as_of = $1', [later]);
+    }
   });
 
   it("stores reports and serves the champion's as latest, each version's by number", async () => {

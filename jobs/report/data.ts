@@ -96,7 +96,10 @@ export interface ReportInputs {
   features: ReportFeature[];
   /** per row, per feature: contribution to the log-odds (same column order as `features`) */
   contributions: number[][];
-  /** feature values at training time and in the latest snapshot (rows x features, same columns) */
+  /**
+   * feature values at training time and in the latest snapshot (rows x features, same columns); both
+   * empty when there is no snapshot since training: drift is then not measured (`drift` is empty)
+   */
   trainingFeatures: FeatureValue[][];
   latestFeatures: FeatureValue[][];
   /** how many trailing months the backtest shows, default 12 */
@@ -212,7 +215,7 @@ export function buildReportData(inputs: ReportInputs): ReportData {
     .map((f, j) => ({ feature: f.name, family: f.family, meanAbsContribution: inputs.contributions.reduce((s, row) => s + Math.abs(row[j]), 0) / n }))
     .sort((a, b) => b.meanAbsContribution - a.meanAbsContribution || a.feature.localeCompare(b.feature));
 
-  const drift = inputs.features.map((f, j) => {
+  const drift = !inputs.trainingFeatures.length || !inputs.latestFeatures.length ? [] : inputs.features.map((f, j) => {
     const value = psi(column(inputs.trainingFeatures, j), column(inputs.latestFeatures, j));
     return { feature: f.name, psi: value, status: psiStatus(value) };
   });

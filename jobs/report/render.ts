@@ -142,12 +142,13 @@ function backtestSection(data: ReportData): string {
 
 function changeSection(data: ReportData): string {
   const moved = movedFeatures(data);
-  const movedTable = moved.length
+  const movedTable = !data.drift.length ? '<p>Drift is not measured yet: the latest feature snapshot is the training data\'s own.</p>'
+    : moved.length
     ? table(['Feature that moved', 'PSI', 'Status'], moved.map((d) => [`${esc(labelOf(data, d.feature))} <small>${esc(d.feature)}</small>`, f3(d.psi), `<span class="status-${d.status}">${d.status === 'alert' ? 'alert' : 'watch'}</span>`]))
     : '<p>No feature moved since training: every PSI is below 0.1.</p>';
   return '<section class="changed"><h2>What drives the predictions, and what has changed</h2><div class="grid">'
     + figure(importanceChart(data), 'Mean absolute contribution to the log-odds of churn (top features).')
-    + `<div>${figure(driftChart(data), 'PSI below 0.1: stable; 0.1 to 0.25: watch; 0.25 or more: the model may need retraining.')}${movedTable}</div>`
+    + `<div>${data.drift.length ? figure(driftChart(data), 'PSI below 0.1: stable; 0.1 to 0.25: watch; 0.25 or more: the model may need retraining.') : ''}${movedTable}</div>`
     + '</div></section>';
 }
 

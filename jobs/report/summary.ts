@@ -72,7 +72,8 @@ function changes(data: ReportData): string[] {
     out.push(`Model v${m.version} (${esc(m.modelType)}, trained ${m.createdAt.slice(0, 10)}, ${since}) is the first champion: there is no earlier model to compare with.`);
   }
   const moved = movedFeatures(data);
-  out.push(moved.length
+  out.push(!data.drift.length ? 'Drift is not measured yet: the latest feature snapshot is the training data\'s own; a later one (`churn score` or `churn features build` on a later day) is compared with it.'
+    : moved.length
     ? `${moved.length} of ${data.drift.length} inputs moved since training (PSI 0.1 or more): ${esc(movedList(data, moved))}; see "What has changed" below.`
     : `None of the ${data.drift.length} inputs moved since training (every PSI below 0.1).`);
   if (data.deployment) out.push(esc(deploymentSentence(data.deployment)));
