@@ -2,6 +2,7 @@ import { query, type Queryable, type Sql } from '../core/db.ts';
 import { ChurnError } from '../core/errors.ts';
 import { labelsQuery } from './labels.sql.ts';
 import { labelParams } from './labels.ts';
+import { valueDomain, type Domain } from './domain.ts';
 
 /** A stored feature set: ordered names, and families/descriptions when its definitions carry them. */
 export interface FeatureSetInfo {
@@ -15,10 +16,12 @@ export interface FeatureSetInfo {
   units: (string | undefined)[];
   /** what a missing value stands for (`lowest` or `highest` on the feature's scale), where the catalogue declares it */
   missings: ('lowest' | 'highest' | undefined)[];
+  /** the values each feature can take at all (features/domain.ts), where its definition bounds them */
+  domains: (Domain | undefined)[];
 }
 
 /**
- * Reads family, description, risk, unit and missing meaning per name from definitions: stored ones (an
+ * Reads family, description, risk, unit, missing meaning and domain per name from definitions: stored ones (an
  * array, `{ features: [...] }`, or a map by name) or the catalogue's own.
  */
 export function definitionFields(defs: unknown, names: string[]): Omit<FeatureSetInfo, 'version' | 'names'> {
@@ -35,6 +38,7 @@ export function definitionFields(defs: unknown, names: string[]): Omit<FeatureSe
   return {
     families: names.map((n) => str(byName.get(n)?.family)), descriptions: names.map((n) => str(byName.get(n)?.description)),
     risks: names.map((n) => risk(byName.get(n)?.risk)), units: names.map((n) => str(byName.get(n)?.unit)), missings: names.map((n) => missing(byName.get(n)?.missing)),
+    domains: names.map((n) => valueDomain(byName.get(n))),
   };
 }
 

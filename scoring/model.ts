@@ -2,7 +2,7 @@ import { FAMILIES } from '../features/definitions/schema.ts';
 import type { Catalog } from '../features/catalog.ts';
 import { sentenceOf } from '../features/describe-value.ts';
 import { parseArtifact } from '../training/artifact.ts';
-import { contractOf, type ContractFeature, type InputContract } from '../training/contract.ts';
+import { modelContract, type ContractFeature, type InputContract } from '../training/contract.ts';
 import { createScorer, type RowScore } from '../training/scorer.ts';
 
 /** A feature value as scoring takes it: a number, a category, or null for "no value". */
@@ -32,6 +32,11 @@ export interface ScoringModel {
   youngBands: { maxTenureDays: number; references: (number | string | null)[] }[];
   /** what a row must look like to be scored (training/contract.ts), with its features by name and the features training left out */
   contract: InputContract & { byName: Map<string, ContractFeature>; leftOut: ReadonlySet<string> };
+  /**
+   * The catalogue's flags of the account's segment (`segment_enterprise`: 1 for an enterprise account),
+   * so a caller's row names its segment as the account's own data does (none without the catalogue)
+   */
+  segmentFlags: readonly { feature: string; segment: string }[];
   /** calibrated probability, log-odds and per-feature contributions of one row */
   score(row: Readonly<Record<string, RowValue>>): RowScore;
   /** the plain-language sentence for feature `i` at `value`, against the model's reference (young band `band`'s, when 0 or more) */
@@ -42,7 +47,7 @@ export interface ScoringModel {
 export function scoringModel(input: unknown, opts: { version: number; catalog?: Catalog }): ScoringModel {
   const artifact = parseArtifact(input);
   const scorer = createScorer(artifact);
-  const contract = contractOf(artifact);
+  const contract = modelContract(artifact, opts.catalog);
   const families = scorer.families;
   const sentences = scorer.featureNames.map((name, i) => sentenceOf(name, opts.catalog?.byName.get(name), scorer.references[i]));
   const bandSentences = scorer.youngBands.map((yb) => scorer.featureNames.map((name, i) => sentenceOf(name, opts.catalog?.byName.get(name), yb.references[i], `typical retained account in its first ${yb.maxTenureDays} days`)));
@@ -58,6 +63,9 @@ export function scoringModel(input: unknown, opts: { version: number; catalog?: 
     references: scorer.references,
     youngBands: scorer.youngBands.map((yb) => ({ maxTenureDays: yb.maxTenureDays, references: yb.references })),
     contract: { ...contract, byName: new Map(contract.features.map((f) => [f.name, f])), leftOut: new Set(contract.left_out) },
+    segmentFlags: opts.catalog && opts.catalog.version === artifact.feature_set_version
+      ? opts.catalog.features.flatMap((d) => (d.kind === 'account_attr' && d.attr === 'segment' ? [{ feature: d.name, segment: d.equals }] : []))
+      : [],
     score: (row) => scorer.score(row),
     describe: (i, value, band = -1) => (band >= 0 ? bandSentences[band] : sentences)[i](value),
   };

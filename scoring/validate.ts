@@ -135,13 +135,36 @@ function usableAsIs(model: ScoringModel, inst: Record<string, unknown>): boolean
   return features === model.contract.features.length;
 }
 
+const isOne = (v: unknown, text: boolean) => v === 1 || v === true || (text && typeof v === 'string' && v.trim() === '1');
+const isZero = (v: unknown, text: boolean) => v === 0 || v === false || (text && typeof v === 'string' && v.trim() === '0');
+
+/**
+ * The segment a row's segment flags give (`segment_enterprise: 1`), as the account's own data gives
+ * it to the database's scores: the flag that is 1, or, all of them 0, the one known segment without a
+ * flag (`smb`). Null when they say nothing; two flags at 1 are a problem.
+ */
+function flaggedSegment(model: ScoringModel, inst: Record<string, unknown>, text: boolean, r: number, problems: Problem[]): string | null {
+  const flags = model.segmentFlags;
+  if (!flags.length) return null;
+  const on = flags.filter((f) => isOne(inst[f.feature], text));
+  if (on.length > 1) {
+    problems.push({ row: r, feature: on[1].feature, reason: `${on.map((f) => f.feature).join(' and ')} are all 1: an account is in one segment` });
+    return null;
+  }
+  if (on.length === 1) return on[0].segment;
+  const rest = model.contract.account_segments?.filter((s) => !flags.some((f) => f.segment === s));
+  return rest?.length === 1 && flags.every((f) => isZero(inst[f.feature], text)) ? rest[0] : null;
+}
+
 function checkAccountKeys(model: ScoringModel, inst: Record<string, unknown>, text: boolean, r: number, problems: Problem[]): { id: string | null; segment: SegmentInfo } {
   const id = inst.id === undefined || inst.id === null ? null : typeof inst.id === 'string' || typeof inst.id === 'number' ? String(inst.id) : (problems.push({ row: r, feature: 'id', reason: 'expected text' }), null);
-  let accountSegment: string | null = null;
+  const flagged = flaggedSegment(model, inst, text, r, problems);
+  let accountSegment: string | null = flagged;
   if (inst.segment !== undefined && inst.segment !== null && inst.segment !== '') {
     const known = model.contract.account_segments;
     if (typeof inst.segment !== 'string') problems.push({ row: r, feature: 'segment', reason: `expected text, got ${shown(inst.segment)}` });
     else if (known && !known.includes(inst.segment)) problems.push({ row: r, feature: 'segment', reason: `unknown segment ${shown(inst.segment)}; the model knows ${known.map((k) => JSON.stringify(k)).join(', ')}` });
+    else if (flagged !== null && flagged !== inst.segment) problems.push({ row: r, feature: 'segment', reason: `${shown(inst.segment)}, but the row's segment flags say ${shown(flagged)}` });
     else accountSegment = inst.segment;
   }
   let tenureDays: number | null = null;
@@ -175,17 +198,22 @@ function checkRow(model: ScoringModel, inst: Record<string, unknown>, r: number,
     if (c instanceof Refused) problems.push({ row: r, feature: f.name, reason: c.reason });
     else row[f.name] = c;
   }
+  // a row of nothing but imputed values would score as an account with no data at all ("healthy")
+  if (imputed.length === model.contract.features.length) {
+    problems.push({ row: r, feature: '', reason: `none of the model's ${imputed.length} features is given: allow_missing imputes the absent features of a row, not a whole row` });
+  }
   const { id, segment } = checkAccountKeys(model, inst, text, r, problems);
   return { id, segment, row, imputed, status: statusOf(model, inst, row, text, r, problems) };
 }
 
-const apiPlace = (row: number, feature: string) => `instances.${row}.${feature}`;
+const apiPlace = (row: number, feature: string) => (feature ? `instances.${row}.${feature}` : `instances.${row}`);
 
 /**
  * Checks caller-supplied rows against the model's input contract and returns them ready to score.
  * Every problem of every row is collected (row, feature, reason): unknown features, wrong types,
  * categories the model never saw, an unknown account segment, and features the row lacks (unless
- * `allowMissing`, which scores them as missing and lists them in `imputed`). Any problem is a
+ * `allowMissing`, which scores them as missing and lists them in `imputed`; a row with none of the
+ * features is refused all the same, its problem's `feature` empty). Any problem is a
  * CHURN_ERR_VALIDATION naming them, with the full list in `details.problems`; nothing is scored.
  * The caller's rows are never modified.
  */

@@ -80,10 +80,12 @@ describe('scores people can trust', () => {
     expect(shown.stdout).toMatch(/days_since_last_activity [0-9.]+\.\.[0-9.]+ risk\+ null=max;/);
     expect(shown.stdout).toMatch(/nps_latest [0-9.]+\.\.[0-9.]+ risk-;/);
     expect(late.range.min).toBeLessThanOrEqual(late.range.max);
-    expect(late.domain).toBeUndefined(); // days late: paid early is below 0, so the unit (days) sets no bound
-    // the domain from each feature's unit: never negative counts or amounts, shares 0-1, percents 0-100
+    // the domain from each feature's definition: never negative counts, amounts or days late, shares
+    // 0-1, percents 0-100, active days within the window, NPS 0-10, ticket CSAT 1-5; a change has none
     const domain = (name: string) => m.input_contract.features.find((f: { name: string }) => f.name === name).domain;
-    expect([domain('mrr'), domain('tickets_90d'), domain('catalog_adoption_share_90d'), domain('discount_pct')]).toEqual([{ min: 0 }, { min: 0 }, { min: 0, max: 1 }, { min: 0, max: 100 }]);
+    expect([domain('mrr'), domain('tickets_90d'), domain('catalog_adoption_share_90d'), domain('discount_pct'), domain('days_late_max_180d')])
+      .toEqual([{ min: 0 }, { min: 0 }, { min: 0, max: 1 }, { min: 0, max: 100 }, { min: 0 }]);
+    expect([domain('active_days_7d'), domain('nps_latest'), domain('mean_csat_90d'), domain('active_days_trend_28d')]).toEqual([{ min: 0, max: 7 }, { min: 0, max: 10 }, { min: 1, max: 5 }, undefined]);
     expect(m.input_contract.account_segments).toEqual(['enterprise', 'mid_market', 'smb']);
     // the snake_case twins of the registry fields
     expect([m.model_type, m.feature_set_version, m.created_at]).toEqual([m.modelType, m.featureSetVersion, m.createdAt]);
@@ -94,10 +96,12 @@ describe('scores people can trust', () => {
   });
 
   it('refuses predict instances that break the contract, listing every problem, and imputes absent features only when asked', async () => {
-    const row = Object.fromEntries(h.catalog.names.map((n) => [n, 1]));
+    // (an smb account: its segment flags 0)
+    const row = Object.fromEntries(h.catalog.names.map((n) => [n, n.startsWith('segment_') ? 0 : 1]));
     const post = (payload: Record<string, unknown>) => h.app.inject({ method: 'POST', url: '/v1/predict', headers: bearer(h.readKey), payload });
     // {} and a wrong type, an unknown feature, an unknown segment: each named with its row
-    const bad = await post({ instances: [{}, { ...row, active_days_28d: 'lots' }, { ...row, not_a_feature: 2, segment: 'galactic' }, { ...row, mrr: -50, catalog_adoption_share_90d: 1.5, discount_pct: 100 }] });
+    const bad = await post({ instances: [{}, { ...row, active_days_28d: 'lots' }, { ...row, not_a_feature: 2, segment: 'galactic' }, { ...row, mrr: -50, catalog_adoption_share_90d: 1.5, discount_pct: 100 },
+      { ...row, nps_latest: -50, active_days_7d: 8, mean_csat_90d: 0 }] });
     expect(bad.statusCode).toBe(400);
     const problems = bad.json().problems as { row: number; feature: string; reason: string }[];
     expect(problems.filter((p) => p.row === 0)).toHaveLength(h.catalog.names.length);
@@ -109,6 +113,10 @@ describe('scores people can trust', () => {
       // values no account can have: refused, not scored (a negative MRR scored "healthy")
       ...[{ row: 3, feature: 'catalog_adoption_share_90d', reason: 'expected a number from 0 to 1, got 1.5' }, { row: 3, feature: 'mrr', reason: 'expected a number 0 or more, got -50' }]
         .sort((a, b) => h.catalog.names.indexOf(a.feature) - h.catalog.names.indexOf(b.feature)),
+      // an NPS of -50 scored "critical", 700 active days in a week or a CSAT of 0 were scored as given
+      ...[{ row: 4, feature: 'nps_latest', reason: 'expected a number from 0 to 10, got -50' }, { row: 4, feature: 'active_days_7d', reason: 'expected a number from 0 to 7, got 8' },
+        { row: 4, feature: 'mean_csat_90d', reason: 'expected a number from 1 to 5, got 0' }]
+        .sort((a, b) => h.catalog.names.indexOf(a.feature) - h.catalog.names.indexOf(b.feature)),
     ]);
     expect(bad.json().message).toMatch(/^\d+ problems with the rows to score .*instances\.0\.active_users_7d: missing/);
     // a complete row scores; null is a value ("no NPS answer"), not a missing feature
@@ -118,6 +126,11 @@ describe('scores people can trust', () => {
     const partial = await post({ instances: [{ active_days_28d: 3, mrr: 120 }], allow_missing: true });
     expect(partial.statusCode).toBe(200);
     expect(partial.json().scores[0].imputed).toEqual(h.catalog.names.filter((n) => n !== 'active_days_28d' && n !== 'mrr'));
+    // an instance of nothing but imputed values would read as an account with no data: "healthy"
+    const nothing = await post({ instances: [{ active_days_28d: 3 }, {}], allow_missing: true });
+    expect(nothing.statusCode).toBe(400);
+    expect(nothing.json().problems).toEqual([{ row: 1, feature: '', reason: `none of the model's ${h.catalog.names.length} features is given: allow_missing imputes the absent features of a row, not a whole row` }]);
+    expect(nothing.json().message).toMatch(/instances\.1: none of the model's/);
   });
 
   it('says which accounts are not customers, and does not tier them as live ones', async () => {
@@ -174,11 +187,13 @@ describe('scores people can trust', () => {
       expect(reversed.statusCode).toBe(400);
       expect(reversed.json().message).toBe('invalid querystring: from: `from` must be before `to`');
     }
-    expect((await h.app.inject({ method: 'POST', url: '/v1/predict', headers: bearer(h.readKey), payload: { instances: [{}], allow_missing: true, as_of: '2099-01-01' } })).statusCode).toBe(400);
+    expect((await h.app.inject({ method: 'POST', url: '/v1/predict', headers: bearer(h.readKey), payload: { instances: [{ active_days_28d: 3 }], allow_missing: true, as_of: '2099-01-01' } })).statusCode).toBe(400);
   });
 
   it('scores a CSV row exactly as the API scores the account: probability, health, tier and drivers', async () => {
-    const ids = [...h.accountIds.slice(0, 12), 'acc_trialist']; // (on a trial: tier trial by either path)
+    // (on a trial: tier trial by either path; enterprise accounts: tiered by the enterprise segment's thresholds by either path)
+    const enterprise = (await query<{ account_id: string }>(h.db.pool, `SELECT account_id FROM source.accounts WHERE segment = 'enterprise' AND account_id = ANY($1) ORDER BY account_id LIMIT 3`, [h.accountIds.slice(12)])).map((r) => r.account_id);
+    const ids = [...h.accountIds.slice(0, 12), ...enterprise, 'acc_trialist'];
     const api = (await h.app.inject({ method: 'POST', url: '/v1/scores?top=3', headers: bearer(h.readKey), payload: { account_ids: ids, as_of: asOf } })).json().scores as Score[];
     const features = await readFeatures(h.db.pool, h.catalog, ids, AS_OF, { requireActive: false });
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'churn-trust-'));
@@ -189,10 +204,15 @@ describe('scores people can trust', () => {
         return [id, ...f.values.map((v) => (v === null ? '' : String(v))), f.segment].join(',');
       });
       await fs.writeFile(path.join(dir, 'in.csv'), [header.join(','), ...lines].join('\n'));
-      // POST /v1/predict with the same values: the same tiers, the trial's included
-      const instances = ids.map((id) => ({ id, ...features.get(id)!.row, segment: features.get(id)!.segment }));
+      // POST /v1/predict with the same feature values alone: the same segments and tiers (the segment
+      // from the row's segment flags, as the account's own data gives it), the trial's included
+      const instances = ids.map((id) => ({ id, ...features.get(id)!.row }));
       const predicted = (await h.app.inject({ method: 'POST', url: '/v1/predict?top=3', headers: bearer(h.readKey), payload: { instances, as_of: asOf } })).json().scores as Score[];
-      expect(predicted.map((s) => [s.account_id, s.status, s.tier, s.recommended_action])).toEqual(api.map((s) => [s.account_id, s.status, s.tier, s.recommended_action]));
+      expect(api.filter((s) => s.segment === 'enterprise').length).toBeGreaterThan(0);
+      expect(predicted.map((s) => [s.account_id, s.status, s.segment, s.tier, s.recommended_action])).toEqual(api.map((s) => [s.account_id, s.status, s.segment, s.tier, s.recommended_action]));
+      // a segment that contradicts the row's flags is refused
+      const contradiction = (await h.app.inject({ method: 'POST', url: '/v1/predict', headers: bearer(h.readKey), payload: { instances: [{ ...features.get(enterprise[0])!.row, segment: 'smb' }] } })).json();
+      expect(contradiction.problems).toEqual([{ row: 0, feature: 'segment', reason: '"smb", but the row\'s segment flags say "enterprise"' }]);
       const r = await churn(['predict', '--from-csv', path.join(dir, 'in.csv'), '--out', path.join(dir, 'out.csv'), '--model', 'champion', '--top', '3'], { DATABASE_URL: h.db.url });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);

@@ -17,7 +17,7 @@ function routes(h: ServingHarness): RouteCase[] {
     { method: 'GET', url: `/v1/accounts/${id}/history`, scope: 'score:read' },
     { method: 'GET', url: `/v1/accounts/${id}/score-change`, scope: 'score:read' },
     { method: 'POST', url: '/v1/scores', payload: { account_ids: [id] }, scope: 'score:read' },
-    { method: 'POST', url: '/v1/predict', payload: { instances: [{}], allow_missing: true }, scope: 'score:read' },
+    { method: 'POST', url: '/v1/predict', payload: { instances: [{ active_days_28d: 3 }], allow_missing: true }, scope: 'score:read' },
     { method: 'GET', url: '/v1/models', scope: 'score:read' },
     { method: 'GET', url: `/v1/models/${h.champion}`, scope: 'score:read' },
     { method: 'PUT', url: `/v1/models/${h.champion}/aliases/champion`, payload: { force: true, reason: 'auth test' }, scope: 'models:admin' },

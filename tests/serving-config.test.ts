@@ -21,7 +21,7 @@ function linearModel(weights: Record<string, number>, families: Record<string, s
   return {
     version: 1, modelType: 'logistic', featureSetVersion: null, baseRate: 0.1, featureNames: names, featureIndex: new Map(names.map((n, i) => [n, i])), families: names.map((n) => families[n]), references: names.map(() => 0), youngBands: [],
     familySlots: Int8Array.from(names, (n) => (FAMILIES as readonly string[]).indexOf(families[n])),
-    contract: { feature_set_version: null, features: [], byName: new Map(), leftOut: new Set() },
+    contract: { feature_set_version: null, features: [], byName: new Map(), leftOut: new Set() }, segmentFlags: [],
     score: (row) => {
       const contributions = names.map((n) => weights[n] * Number(row[n] ?? 0));
       const logit = -1 + contributions.reduce((a, b) => a + b, 0);

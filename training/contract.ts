@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { UNITS } from '../features/definitions/schema.ts';
+import type { Catalog } from '../features/catalog.ts';
+import { valueDomain, type Domain } from '../features/domain.ts';
 import type { Preprocessing } from './preprocess.ts';
 import type { PreparedTable } from './table.ts';
 
@@ -17,9 +18,10 @@ export const ContractFeature = z.object({
   /** smallest and largest value seen in training (numeric features; null when every value was missing) */
   range: z.object({ min: z.number(), max: z.number() }).nullable().optional(),
   /**
-   * the values the feature can take at all, from its unit (counts and amounts are never negative; a
-   * share lies in 0-1, a percentage in 0-100, a flag in 0-1), where training agreed: a value outside
-   * it is refused, not scored. Absent: no such bound (and for models trained before domains).
+   * the values the feature can take at all, from its definition (counts and amounts are never
+   * negative; a share lies in 0-1, active days in a 28-day window in 0-28, an NPS answer in 0-10; see
+   * features/domain.ts), where training agreed: a value outside it is refused, not scored. Absent: no
+   * such bound (a prepared table's columns, a change that can fall as well as rise).
    */
   domain: z.object({ min: z.number(), max: z.number().optional() }).optional(),
   /** whether training saw missing values (null) for it */
@@ -48,25 +50,14 @@ export const InputContract = z.object({
 });
 export type InputContract = z.infer<typeof InputContract>;
 
-type Unit = (typeof UNITS)[number];
-
-/** The values a feature of each unit can take at all (units without a bound are absent). */
-const UNIT_DOMAINS: Readonly<Partial<Record<Unit, { min: number; max?: number }>>> = {
-  users: { min: 0 }, events: { min: 0 }, events_per_day: { min: 0 }, events_per_user: { min: 0 }, ratio: { min: 0 },
-  areas: { min: 0 }, features: { min: 0 }, tickets: { min: 0 }, hours: { min: 0 }, currency: { min: 0 }, seats: { min: 0 },
-  invoices: { min: 0 }, payments: { min: 0 },
-  share: { min: 0, max: 1 }, percent: { min: 0, max: 100 }, flag: { min: 0, max: 1 },
-};
-
 /**
- * The domain of a numeric feature of `unit` whose training values spanned `range`: the unit's bounds
- * that the training data kept to (a bound the data broke is not one: the definition's unit was wrong,
- * or the data counts something else).
+ * The domain of a numeric feature whose definition bounds it to `declared` (features/domain.ts) and
+ * whose training values spanned `range`: the bounds the training data kept to (a bound the data broke
+ * is not one: the definition was wrong, or the data counts something else).
  */
-export function domainOf(unit: string | undefined, range: { min: number; max: number } | null): { min: number; max?: number } | undefined {
-  const d = unit === undefined ? undefined : UNIT_DOMAINS[unit as Unit]; // a unit of stored definitions: any text
-  if (!d || (range && range.min < d.min)) return undefined;
-  return d.max !== undefined && (!range || range.max <= d.max) ? { min: d.min, max: d.max } : { min: d.min };
+export function domainOf(declared: Domain | undefined, range: { min: number; max: number } | null | undefined): Domain | undefined {
+  if (!declared || (range && range.min < declared.min)) return undefined;
+  return declared.max !== undefined && (!range || range.max <= declared.max) ? { min: declared.min, max: declared.max } : { min: declared.min };
 }
 
 /**
@@ -96,7 +87,7 @@ export function buildContract(table: PreparedTable, rows: readonly number[], pre
       if (v !== null && Number.isFinite(v) && v > max) max = v;
     }
     const range = min <= max ? { min, max } : null;
-    const domain = domainOf(col.kind === 'numeric' ? col.unit : undefined, range);
+    const domain = domainOf(col.kind === 'numeric' ? col.domain : undefined, range);
     return {
       name: spec.name, type: 'numeric', family: spec.family, range, ...(domain ? { domain } : {}), missing_seen: missing,
       ...(spec.kind === 'numeric' && spec.risk ? { risk: spec.risk } : {}),
@@ -130,5 +121,24 @@ export function contractOf(artifact: {
     features: artifact.preprocessing.columns.map((c) => c.kind === 'text'
       ? { name: c.name, type: 'categorical' as const, family: c.family, categories: [...c.categories].sort(), missing_seen: c.missingBucket }
       : { name: c.name, type: 'numeric' as const, family: c.family, range: null, missing_seen: c.missingIndicator }),
+  };
+}
+
+/**
+ * The contract of an artifact (`contractOf`) with the domains its feature catalogue's definitions give
+ * where it has none, so a model trained before a definition bounded a feature is held to the bound too
+ * (a value the training data broke it with still lifts it). Only the catalogue of the model's own
+ * feature set adds anything.
+ */
+export function modelContract(artifact: Parameters<typeof contractOf>[0], catalog: Catalog | undefined): InputContract {
+  const contract = contractOf(artifact);
+  if (!catalog || contract.feature_set_version !== catalog.version) return contract;
+  return {
+    ...contract,
+    features: contract.features.map((f) => {
+      if (f.type !== 'numeric' || f.domain) return f;
+      const domain = domainOf(valueDomain(catalog.byName.get(f.name) as Readonly<Record<string, unknown>> | undefined), f.range);
+      return domain ? { ...f, domain } : f;
+    }),
   };
 }

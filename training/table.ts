@@ -1,3 +1,4 @@
+import type { Domain } from '../features/domain.ts';
 import type { FeatureSetInfo } from '../features/qa.ts';
 
 /**
@@ -7,13 +8,14 @@ import type { FeatureSetInfo } from '../features/qa.ts';
 export type Split = 'train' | 'valid' | 'test';
 
 /** The declarations of a feature set's features, by position (features/qa.ts `definitionFields`). */
-export type Declarations = Pick<FeatureSetInfo, 'families' | 'risks' | 'units' | 'missings'>;
+export type Declarations = Pick<FeatureSetInfo, 'families' | 'risks' | 'units' | 'missings' | 'domains'>;
 
 /** What a column of the feature at position `k` carries of its declarations: the fields declared, and no others. */
-export function declaredFields(d: Declarations, k: number): Pick<NumericColumn, 'family' | 'risk' | 'unit' | 'missing'> {
+export function declaredFields(d: Declarations, k: number): Pick<NumericColumn, 'family' | 'risk' | 'unit' | 'missing' | 'domain'> {
   return {
     ...(d.families[k] ? { family: d.families[k] } : {}), ...(d.risks[k] ? { risk: d.risks[k] } : {}),
     ...(d.units[k] ? { unit: d.units[k] } : {}), ...(d.missings[k] ? { missing: d.missings[k] } : {}),
+    ...(d.domains[k] ? { domain: d.domains[k] } : {}),
   };
 }
 
@@ -27,6 +29,8 @@ export interface NumericColumn {
   risk?: 'increasing' | 'decreasing';
   /** the feature's unit in the catalogue, when known (users, currency, share, ...) */
   unit?: string;
+  /** the values the feature can take at all, when its definition bounds them (features/domain.ts) */
+  domain?: Domain;
   /**
    * what a missing value stands for, when the feature catalogue declares it: the lowest or the highest
    * value training saw (a missing value is scored as that, not as a category of its own)

@@ -7,7 +7,7 @@ import { parseOptions, withDatabase } from '../context.ts';
 import { mirrorAliasToMlflow } from '../../training/mlflow/index.ts';
 import { loadCatalog } from '../../features/catalog.ts';
 import { describeSettings, parseArtifact } from '../../training/artifact.ts';
-import { contractOf, type InputContract } from '../../training/contract.ts';
+import { modelContract, type InputContract } from '../../training/contract.ts';
 import { AliasName, describeModel, getModel, listModels, loadModel, metricValue, parseVersionRef, promoteOrExplain, type ModelDetails, type ModelVersion } from '../../training/registry/index.ts';
 
 const ListOptions = z.object({
@@ -115,7 +115,7 @@ export function registerModels(program: Command): void {
         const d = await describeModel(pool, ref);
         // a version whose artifact cannot be read still has its registry entry to show
         const artifact = d.status === 'failed' ? null : await loadModel(pool, d.version).then((l) => parseArtifact(l.artifact, `model version ${d.version}`)).catch(() => null);
-        const contract = artifact ? contractOf(artifact) : null;
+        const contract = artifact ? modelContract(artifact, loadCatalog()) : null;
         const settings = artifact ? describeSettings(artifact) : null;
         console.log(o.json ? JSON.stringify({ ...d, settings, inputContract: contract }) : formatModel(d, contract, settings));
       });

@@ -63,7 +63,7 @@ export async function predictCsv(model: ScoringModel, o: PredictOptions, config:
   if (empty >= 0) throw new ChurnError('CHURN_ERR_BAD_FILE', `${o.fromCsv}: line ${empty + 2}: empty id`);
   // the inputs, the features training left out (`is_trial` says a row is a trial's) and the account's keys
   const keep = [...model.featureNames, ...model.contract.leftOut, 'segment', 'tenure_days'].filter((c) => have.has(c));
-  const checked = checkRows(model, records.map((r) => Object.fromEntries([['id', r[o.idCol]], ...keep.map((c) => [c, r[c]])])), { text: true, where: (i, feature) => `${o.fromCsv}: line ${i + 2}, ${feature}` });
+  const checked = checkRows(model, records.map((r) => Object.fromEntries([['id', r[o.idCol]], ...keep.map((c) => [c, r[c]])])), { text: true, where: (i, feature) => `${o.fromCsv}: line ${i + 2}${feature ? `, ${feature}` : ''}` });
   const asOf = defaultAsOf().toISOString();
   const lines = ['id,churn_probability,health_score,tier,top_drivers'];
   const bar = createProgress('predict');

@@ -9,6 +9,7 @@ import { z } from 'zod';
 export const FAMILIES = ['engagement', 'usage', 'adoption', 'support', 'commercial', 'sentiment'] as const;
 export type Family = (typeof FAMILIES)[number];
 
+export type Unit = (typeof UNITS)[number];
 export const UNITS = ['users', 'days', 'events', 'events_per_day', 'events_per_user', 'ratio', 'share', 'areas', 'features', 'tickets', 'hours', 'score', 'currency', 'seats', 'percent', 'flag', 'ordinal', 'invoices', 'payments', 'change'] as const;
 
 const Name = z.string().regex(/^[a-z][a-z0-9_]{1,62}$/, 'must be snake_case (a-z, 0-9, _), 2-63 characters');

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { loadCatalog } from '../../features/catalog.ts';
-import { contractOf } from '../../training/contract.ts';
+import { loadCatalog, type Catalog } from '../../features/catalog.ts';
+import { modelContract } from '../../training/contract.ts';
 import { parseArtifact } from '../../training/artifact.ts';
 import { getModel, listModels, loadModel, promoteOrExplain } from '../../training/registry/index.ts';
 import { requireScope } from '../auth.ts';
@@ -10,8 +10,9 @@ import { errorResponses } from '../schemas/errors.ts';
 import { z } from 'zod';
 
 export function modelRoutes(deps: AppDeps): FastifyPluginAsyncZod {
-  let catalog: string | undefined;
-  const catalogVersion = () => (catalog ??= loadCatalog().version);
+  let catalog: Catalog | undefined;
+  const theCatalog = () => (catalog ??= loadCatalog());
+  const catalogVersion = () => theCatalog().version;
   const read = requireScope(deps.auth, 'score:read');
   const admin = requireScope(deps.auth, 'models:admin');
   return async (app) => {
@@ -27,7 +28,7 @@ export function modelRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         params: ModelRefParamsSchema, response: { 200: ModelResponseSchema, ...errorResponses } },
     }, async (req) => {
       const meta = await getModel(deps.pool, req.params.version);
-      const contract = meta.status === 'failed' ? null : contractOf(parseArtifact((await loadModel(deps.pool, meta.version)).artifact, `model version ${meta.version}`));
+      const contract = meta.status === 'failed' ? null : modelContract(parseArtifact((await loadModel(deps.pool, meta.version)).artifact, `model version ${meta.version}`), theCatalog());
       return { ...modelResponse(meta), input_contract: contract };
     });
 
