@@ -233,9 +233,12 @@ export interface AccountFilters {
   mrrMax?: number;
 }
 
-/** A position in a sorted list: the sort key (nulls last) and the account id. */
+/**
+ * A position in a sorted list: the group (0: customers with a value of the sort key, 1: customers
+ * without one, 2: accounts that are not customers now), the sort key and the account id.
+ */
 export interface AccountCursor {
-  nulls: 0 | 1;
+  group: 0 | 1 | 2;
   value: number;
   id: string;
 }
@@ -287,13 +290,14 @@ export interface AccountFacts {
 export interface AccountListRow extends Omit<StoredScoreRow, 'drivers' | 'base_value'>, AccountFacts {
   change_7d: number | null;
   change_30d: number | null;
-  sort_nulls: 0 | 1;
+  sort_group: 0 | 1 | 2;
   sort_value: number;
 }
 
 /**
- * Latest stored score per account with its context, filtered, sorted (nulls last, then by account id
- * in the same direction) and after a keyset cursor ($6 tier, $7-$9 cursor, $10 limit). The trend is
+ * Latest stored score per account with its context, filtered, sorted (customers with a value of the
+ * key, then customers without one, then accounts that are not customers now, whose stored risk is no
+ * customer's; within each, by the key and then by account id in the same direction) and after a keyset cursor ($6 tier, $7-$9 cursor, $10 limit). The trend is
  * computed for every listed account when the list is sorted by it, else for the page only.
  * 3. the trend (when sorted by it), the sort key and the tier filter; 4. the page; 5. the trend of the page.
  */
@@ -301,24 +305,24 @@ export const latestScores = (opts: AccountListOptions): Sql => {
   const sort = ACCOUNT_SORTS[opts.sort];
   const dir = opts.order === 'asc' ? 'ASC' : 'DESC';
   const past = opts.order === 'asc' ? '>' : '<';
-  const order = `sort_nulls, sort_value ${dir}, account_id ${dir}`;
+  const order = `sort_group, sort_value ${dir}, account_id ${dir}`;
   return {
     text: `WITH ${LISTED},
     keyed AS (
-      SELECT y.*, (k.v IS NULL)::int AS sort_nulls, coalesce(k.v, 0)::float8 AS sort_value
+      SELECT y.*, CASE WHEN y.status <> 'active' THEN 2 WHEN k.v IS NULL THEN 1 ELSE 0 END AS sort_group, coalesce(k.v, 0)::float8 AS sort_value
       FROM (SELECT x.*${sort.trend ? `, ${TRENDS.columns} FROM listed x ${TRENDS.joins}` : ' FROM listed x'}) y
       CROSS JOIN LATERAL (SELECT ${sort.key} AS v) k
       WHERE $6::text IS NULL OR y.tier_now = $6),
     page AS (
       SELECT * FROM keyed
-      WHERE $7::int IS NULL OR sort_nulls > $7 OR (sort_nulls = $7 AND (sort_value ${past} $8 OR (sort_value = $8 AND account_id ${past} $9::text)))
+      WHERE $7::int IS NULL OR sort_group > $7 OR (sort_group = $7 AND (sort_value ${past} $8 OR (sort_value = $8 AND account_id ${past} $9::text)))
       ORDER BY ${order} LIMIT $10)
     SELECT x.score_id, x.account_id, x.as_of, x.scored_at, x.model_version, x.feature_set_version, x.segment, x.churn_probability, x.health_score,
       x.tier_now AS tier, x.recommended_action, x.scorecard_score, x.components, x.status,
-      x.name, x.account_segment, x.plan, x.owner, x.mrr, x.renewal_date, ${sort.trend ? 'x.change_7d, x.change_30d' : TRENDS.columns}, x.sort_nulls, x.sort_value
+      x.name, x.account_segment, x.plan, x.owner, x.mrr, x.renewal_date, ${sort.trend ? 'x.change_7d, x.change_30d' : TRENDS.columns}, x.sort_group, x.sort_value
     FROM page x ${sort.trend ? '' : TRENDS.joins}
     ORDER BY ${order}`,
-    values: [...filterValues(opts), opts.tier ?? null, opts.after?.nulls ?? null, opts.after?.value ?? null, opts.after?.id ?? null, opts.limit],
+    values: [...filterValues(opts), opts.tier ?? null, opts.after?.group ?? null, opts.after?.value ?? null, opts.after?.id ?? null, opts.limit],
   };
 };
 

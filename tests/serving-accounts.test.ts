@@ -100,7 +100,9 @@ function oracleOrder(rows: Expected[], sort: string, order: 'asc' | 'desc'): str
   return [...rows].sort((a, b) => {
     const x = KEYS[sort](a);
     const y = KEYS[sort](b);
-    if ((x === null) !== (y === null)) return x === null ? 1 : -1;
+    // customers with a value, customers without one, then accounts that are not customers now
+    const group = (e: Expected, v: number | null) => (e.status !== 'active' ? 2 : v === null ? 1 : 0);
+    if (group(a, x) !== group(b, y)) return group(a, x) - group(b, y);
     if (x !== null && y !== null && x !== y) return sign * (x - y);
     return sign * (a.account_id < b.account_id ? -1 : 1);
   }).map((r) => r.account_id);
@@ -158,7 +160,7 @@ describe('account views: context, filters, sorts and totals', () => {
     expect(accounts.find((a) => a.account_id === 'acc_t')).toMatchObject({ status: 'trial', tier: 'trial', recommended_action: 'convert', health_score: 92 });
   });
 
-  it('sorts by risk, trend, MRR and renewal date in either direction, nulls last, across cursor pages without repeats', async () => {
+  it('sorts by risk, trend, MRR and renewal date in either direction, nulls last and accounts that are not customers after all customers, across cursor pages without repeats', async () => {
     for (const sort of Object.keys(KEYS)) {
       for (const order of ['asc', 'desc'] as const) {
         const qs = `sort=${sort}${order === NATURAL[sort] ? '' : `&order=${order}`}`;

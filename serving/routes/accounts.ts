@@ -20,8 +20,8 @@ import {
 import { scoreChange } from '../../scoring/score-change.ts';
 
 /** A cursor: the sort, its direction and the last row's position, base64url JSON. */
-function encodeCursor(sort: AccountSort, order: 'asc' | 'desc', r: Pick<AccountListRow, 'sort_nulls' | 'sort_value' | 'account_id'>): string {
-  return Buffer.from(JSON.stringify([sort, order, r.sort_nulls, r.sort_value, r.account_id])).toString('base64url');
+function encodeCursor(sort: AccountSort, order: 'asc' | 'desc', r: Pick<AccountListRow, 'sort_group' | 'sort_value' | 'account_id'>): string {
+  return Buffer.from(JSON.stringify([sort, order, r.sort_group, r.sort_value, r.account_id])).toString('base64url');
 }
 
 /** The position a cursor holds; it must come from a list of the same sort (cursors of before sorts existed are the risk sort's). */
@@ -33,14 +33,14 @@ function decodeCursor(cursor: string, sort: AccountSort, order: 'asc' | 'desc'):
   } catch {
     // refused below
   }
-  const [s, o, nulls, value, id] = parts;
+  const [s, o, group, value, id] = parts;
   // the id goes into SQL: an account id's own rules (no NUL or other control character)
-  if (parts.length !== 5 || !(typeof s === 'string' && s in ACCOUNT_SORTS) || (o !== 'asc' && o !== 'desc') || (nulls !== 0 && nulls !== 1)
+  if (parts.length !== 5 || !(typeof s === 'string' && s in ACCOUNT_SORTS) || (o !== 'asc' && o !== 'desc') || (group !== 0 && group !== 1 && group !== 2)
     || typeof value !== 'number' || !Number.isFinite(value) || !AccountIdSchema.safeParse(id).success) {
     throw new ChurnError('CHURN_ERR_VALIDATION', 'invalid cursor: pass back next_cursor from a previous page');
   }
   if (s !== sort || o !== order) throw new ChurnError('CHURN_ERR_VALIDATION', `this cursor belongs to a list sorted by ${s} (${o}); pass the same sort and order with it`);
-  return { nulls, value, id: id as string };
+  return { group, value, id: id as string };
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
