@@ -117,9 +117,9 @@ export async function reportLinkLines(pool: Pool, baseUrl: string, file: string,
 
 /** Scores every active account with the champion unless it scored them in the last day. */
 export async function ensureScores(pool: Pool, catalog: Catalog, version: number, serving: ServingConfig, asOf: Date, say: Say): Promise<void> {
-  const [row] = await query<{ n: number }>(pool, `SELECT count(*)::int AS n FROM churn.score_history
-    WHERE model_version = $1 AND scored_at > now() - interval '20 hours'`, [version]);
-  if (row.n > 0) return say(`scores     ${row.n} scores from the last day exist for version ${version}`);
+  // the champion's scores as of this as-of time: a backfill stored minutes ago (another as-of) is not today's
+  const [row] = await query<{ n: number }>(pool, 'SELECT count(*)::int AS n FROM churn.score_history WHERE model_version = $1 AND as_of = $2', [version, asOf]);
+  if (row.n > 0) return say(`scores     ${row.n} scores as of ${asOf.toISOString()} exist for version ${version}`);
   const model = await registryModelSource(pool, catalog).load(version);
   const r = await scoreAllActive(pool, { model, catalog, config: serving, asOf, scoredAt: new Date(), progress: createProgress('scoring') });
   say(`scores     scored ${r.accounts} active accounts${r.trials ? ` (${r.trials} on a trial)` : ''} in ${r.seconds.toFixed(1)} s (${r.alerts} alerts)`);

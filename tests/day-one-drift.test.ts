@@ -40,7 +40,8 @@ describe('day one: training and serving see the same features', () => {
     inputs = run.result.artifact.feature_names.length;
     // the training set carries each feature's unit from the stored feature set into the contract
     const contract = new Map(run.result.artifact.input_contract!.features.map((f) => [f.name, f]));
-    expect([contract.get('mrr')?.domain, contract.get('catalog_adoption_share_90d')?.domain, contract.get('days_since_last_activity')?.domain]).toEqual([{ min: 0 }, { min: 0, max: 1 }, undefined]);
+    expect([contract.get('mrr')?.domain, contract.get('catalog_adoption_share_90d')?.domain, contract.get('days_since_last_activity')?.domain, contract.get('active_days_trend_28d')?.domain])
+      .toEqual([{ min: 0 }, { min: 0, max: 1 }, { min: 0 }, undefined]);
     // and training brought the stored definitions up to date: "never active" reads as the longest time since activity seen
     const since = run.result.artifact.preprocessing!.columns.find((c) => c.name === 'days_since_last_activity');
     const longest = Math.max(...table.columns.find((c) => c.name === 'days_since_last_activity')!.values.filter((v): v is number => typeof v === 'number'));
@@ -64,6 +65,17 @@ describe('day one: training and serving see the same features', () => {
     expect(run.drift.features.length).toBe(inputs);
     expect(inputs).toBeGreaterThan(catalog.names.length - 5);
     expect(run.drift.features.filter((f) => f.psi > 0.1)).toEqual([]);
+    // a second start the same day keeps those scores; the next day's start scores that day, though
+    // scores were stored minutes before (a backfill as of another day must not stand in for today's)
+    const said: string[] = [];
+    await ensureScores(db.pool, catalog, version, DEFAULT_SERVING_CONFIG, asOf, (m) => said.push(m));
+    expect(said).toEqual([expect.stringMatching(new RegExp(`^scores +\\d+ scores as of ${asOf.toISOString()} exist for version ${version}$`))]);
+    const next = new Date(asOf.getTime() + 24 * HOUR);
+    await ensureScores(db.pool, catalog, version, DEFAULT_SERVING_CONFIG, next, (m) => said.push(m));
+    expect(said[1]).toMatch(/^scores +scored \d+ active accounts/);
+    const [stored] = await query<{ n: number }>(db.pool, 'SELECT count(*)::int AS n FROM churn.score_history WHERE as_of = $1', [next]);
+    expect(stored.n).toBeGreaterThan(0);
+    await query(db.pool, 'DELETE FROM churn.score_history WHERE as_of = $1', [next]);
   });
 
   it('compares a snapshot taken at another time of day with the training data at that time, where the stored training snapshot would show skew', async () => {
