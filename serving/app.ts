@@ -33,6 +33,9 @@ export const SECURITY_HEADERS: Readonly<HelmetOptions> = {
   contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:', 'validator.swagger.io'], styleSrc: ["'self'", "'unsafe-inline'"], scriptSrc: ["'self'"] } },
 };
 
+/** The longest part of a path the router takes (an account id, a version or an alias fits). */
+const MAX_PARAM_LENGTH = 200;
+
 /** Fastify's request log serializer with the URL redacted. */
 function requestForLog(req: FastifyRequest) {
   return { method: req.method, url: redactUrl(req.url), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
@@ -47,6 +50,15 @@ function requestForLog(req: FastifyRequest) {
  */
 export async function buildApp(deps: AppDeps) {
   const limits = servingLimits(deps);
+  // Every response: helmet's security headers (a content security policy that lets the /docs UI
+  // load), worked out once (see `helmetHeaders`), and the request id.
+  const security = helmetHeaders(SECURITY_HEADERS);
+  const commonHeaders = (req: FastifyRequest, reply: FastifyReply): void => {
+    void reply.headers(security);
+    void reply.header('x-request-id', req.id);
+    // answers for one API key: no cache (browser or proxy) may keep them
+    if (req.url.startsWith('/v1/')) void reply.header('cache-control', 'no-store');
+  };
   const app = Fastify({
     loggerInstance: deps.log.child({}, { serializers: { req: requestForLog } }),
     genReqId: (req) => {
@@ -54,8 +66,16 @@ export async function buildApp(deps: AppDeps) {
       return typeof given === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(given) ? given : randomUUID();
     },
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
-    routerOptions: { maxParamLength: 200 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     clientErrorHandler,
+    // a path the router cannot take apart (a bad %-escape, an over-long segment) is refused before
+    // routing, where no hook runs: the error shape and the headers every answer carries, set here
+    frameworkErrors: (err, req, reply) => {
+      commonHeaders(req, reply);
+      const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a part of the path is longer than ${MAX_PARAM_LENGTH} characters`
+        : err.code === 'FST_ERR_BAD_URL' ? 'the path is not a valid URL path (a malformed %-escape?)' : 'the request could not be routed';
+      errorHandler(new ChurnError('CHURN_ERR_VALIDATION', message), req, reply);
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(compiledSerializerCompiler);
@@ -73,9 +93,6 @@ export async function buildApp(deps: AppDeps) {
     documentRoute(route as RouteOptions);
   });
 
-  // Every response: helmet's security headers (a content security policy that lets the /docs UI
-  // load), worked out once (see `helmetHeaders`), and the request id.
-  const security = helmetHeaders(SECURITY_HEADERS);
   // CORS, for browser tools of the origins CHURN_CORS_ORIGINS lists (off without): preflights are
   // answered without a key; a request from another origin gets no CORS headers (the browser keeps
   // the answer from the page).
@@ -89,10 +106,7 @@ export async function buildApp(deps: AppDeps) {
     });
   }
   app.addHook('onRequest', (req, reply, done) => {
-    void reply.headers(security);
-    void reply.header('x-request-id', req.id);
-    // answers for one API key: no cache (browser or proxy) may keep them
-    if (req.url.startsWith('/v1/')) void reply.header('cache-control', 'no-store');
+    commonHeaders(req, reply);
     done();
   });
   // No string that reaches SQL may hold a NUL (PostgreSQL refuses it with 22021, which was a 500).

@@ -148,6 +148,9 @@ describe('authentication, validation and error shape', () => {
       { method: 'PUT', url: `/v1/models/${h.champion}/aliases/Bad Alias`, payload: {}, status: 400 },
       { method: 'PUT', url: '/v1/models/999999/aliases/champion', payload: {}, status: 404 },
       { method: 'PUT', url: `/v1/models/${h.champion}/aliases/champion`, payload: { reason: 5 }, status: 400 },
+      // refused before routing (Fastify's own answers had another shape, echoed the URL and lacked the headers)
+      { method: 'GET', url: `/v1/accounts/${'a'.repeat(500)}/score`, status: 400, message: 'a part of the path is longer than 200 characters' },
+      { method: 'GET', url: '/v1/accounts/%ff/score', status: 400, message: 'the path is not a valid URL path (a malformed %-escape?)' },
     ];
     for (const c of cases) {
       const res = await h.app.inject({
@@ -157,6 +160,7 @@ describe('authentication, validation and error shape', () => {
       expect(res.statusCode, `${c.method} ${c.url}: ${res.body.slice(0, 300)}`).toBe(c.status);
       expectErrorShape(res);
       if (c.message) expect((res.json() as { message: string }).message).toBe(c.message);
+      expect([res.headers['cache-control'], res.headers['x-content-type-options']], `${c.method} ${c.url}`).toEqual(['no-store', 'nosniff']);
     }
   });
 
