@@ -74,7 +74,7 @@ describe('scores people can trust', () => {
     expect(late).toMatchObject({ type: 'numeric', family: 'commercial', risk: 'increasing', missing_seen: true, missing_as: 'lowest' });
     // a missing value is read as the catalogue says only where it says so
     const missingAs = (name: string) => m.input_contract.features.find((f: { name: string }) => f.name === name).missing_as;
-    expect([missingAs('days_since_last_activity'), missingAs('nps_latest')]).toEqual(['highest', undefined]);
+    expect([missingAs('days_since_last_activity'), missingAs('active_user_share_28d'), missingAs('nps_latest')]).toEqual(['highest', 'lowest', undefined]);
     const shown = await churn(['models', 'show', String(h.champion)], { DATABASE_URL: h.db.url });
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toMatch(/days_since_last_activity [0-9.]+\.\.[0-9.]+ risk\+ null=max;/);

@@ -19,7 +19,7 @@ export const engagement = [
   // over the users provisioned at some time in the 28 days, not only those still provisioned: a user
   // removed last week was active this month, and the share would pass 100%
   defineFeature({ name: 'active_user_share_28d', label: 'Share of users active', risk: 'decreasing', family: 'engagement', kind: 'user_share', dependsOn: ['active_users_28d'], window: { days: 28 }, unit: 'share',
-    description: '{value} of provisioned users active in the last 28 days', whenNull: 'No users provisioned in the last 28 days' }),
+    description: '{value} of provisioned users active in the last 28 days', whenNull: 'No users provisioned in the last 28 days', missing: 'lowest' }),
   defineFeature({ name: 'events_per_active_user_28d', label: 'Events per active user', risk: 'decreasing', family: 'engagement', kind: 'ratio', dependsOn: ['events_28d', 'active_users_28d'], unit: 'events_per_user',
     ...counted('{value} event{s} per active user in the last 28 days'), whenNull: 'No active users in the last 28 days', missing: 'lowest' }),
 ];
