@@ -27,8 +27,13 @@ export function parseInstant(text: string, opts: { now?: number; future?: boolea
   const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
   if (mo < 1 || mo > 12 || day < 1 || day > daysInMonth || h > 23 || mi > 59 || sec > 59) return { ok: false, reason: `"${s}" is not a real date or time` };
   if (y < 1970 || y > 2100) return { ok: false, reason: `"${s}" lies outside 1970-2100` };
-  const value = d ? new Date(Date.UTC(y, mo - 1, day)) : new Date(s.replace(' ', 'T'));
-  if (Number.isNaN(value.getTime())) return { ok: false, reason: `"${s}" is not a real date or time` };
+  // the zone: Z, or an offset of hours and minutes (+02, +0200, +02:00; JavaScript reads only the last)
+  const zone = t ? /^([+-])(\d{2}):?(\d{2})?$/.exec(t[8]) : null;
+  const [offH, offM] = zone ? [Number(zone[2]), Number(zone[3] ?? 0)] : [0, 0];
+  if (offH > 23 || offM > 59) return { ok: false, reason: `"${s}" has no real time zone offset (at most ±23:59)` };
+  const offsetMs = zone ? (zone[1] === '-' ? -1 : 1) * (offH * 60 + offM) * 60_000 : 0;
+  const ms = t?.[7] ? Math.floor(Number(t[7]) * 1000) : 0;
+  const value = new Date(Date.UTC(y, mo - 1, day, h, mi, sec, ms) - offsetMs);
   const now = opts.now ?? Date.now();
   if (!opts.future && value.getTime() > now + CLOCK_SKEW_MS) return { ok: false, reason: `"${s}" lies in the future (now is ${new Date(now).toISOString()})` };
   return { ok: true, value };
