@@ -52,8 +52,8 @@ describe('stored scores, history, score change and alerts', () => {
     await h?.close();
   });
 
-  it('lists the latest score of every scored account, riskiest first, across cursor pages without repeats', async () => {
-    const seen: { account_id: string; churn_probability: number; model_version: number; as_of: string }[] = [];
+  it('lists the latest score of every scored account, riskiest first (customers before the accounts that are not customers now), across cursor pages without repeats', async () => {
+    const seen: { account_id: string; churn_probability: number; model_version: number; as_of: string; status: string }[] = [];
     let cursor: string | null = null;
     do {
       const res: { statusCode: number; json(): { accounts: typeof seen; next_cursor: string | null } } = await h.app.inject({ url: `/v1/accounts?limit=7${cursor ? `&cursor=${cursor}` : ''}`, headers: bearer(h.readKey) });
@@ -65,7 +65,12 @@ describe('stored scores, history, score change and alerts', () => {
     const [{ n }] = await query<{ n: number }>(h.db.pool, 'SELECT count(DISTINCT account_id)::int AS n FROM churn.score_history');
     expect(seen).toHaveLength(n);
     expect(new Set(seen.map((s) => s.account_id)).size).toBe(n);
-    for (let i = 1; i < seen.length; i++) expect(seen[i - 1].churn_probability).toBeGreaterThanOrEqual(seen[i].churn_probability);
+    const customers = seen.findIndex((s) => s.status !== 'active');
+    expect(customers).toBeGreaterThan(0);
+    expect(seen.slice(customers).every((s) => s.status !== 'active')).toBe(true);
+    for (const group of [seen.slice(0, customers), seen.slice(customers)]) {
+      for (let i = 1; i < group.length; i++) expect(group[i - 1].churn_probability).toBeGreaterThanOrEqual(group[i].churn_probability);
+    }
     // the latest score is the third run's for every account still active then, else an earlier run's
     const [{ m }] = await query<{ m: number }>(h.db.pool, 'SELECT count(*)::int AS m FROM churn.score_history WHERE as_of = $1', [THIRD]);
     expect(m).toBeGreaterThan(0);
