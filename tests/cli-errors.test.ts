@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { reportError } from '../cli/context.ts';
+import { reportError, writeAtomic } from '../cli/context.ts';
 import { loadConfig } from '../core/config.ts';
 import { createPool } from '../core/db.ts';
 import { asChurnError } from '../core/errors.ts';
@@ -98,6 +98,13 @@ describe('database and file-system errors map to the catalogue', () => {
     const err = await failure(() => fs.writeFile(target, 'x'));
     expect(asChurnError(err)).toMatchObject({ code: 'CHURN_ERR_IO', message: `${target}: no such file or directory (open)` });
     expect(asChurnError(new TypeError("Cannot read properties of undefined (reading 'x')"))).toBeUndefined();
+  });
+
+  it('writeAtomic over a directory is CHURN_ERR_IO and leaves no temporary file beside it', async () => {
+    const folder = await fs.mkdtemp(path.join(dir, 'atomic-'));
+    const err = await failure(() => writeAtomic(folder, 'x'));
+    expect(err).toMatchObject({ code: 'CHURN_ERR_IO', message: expect.stringMatching(new RegExp(`^cannot write ${folder}: `)) });
+    expect((await fs.readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 });
 
