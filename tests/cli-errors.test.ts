@@ -215,4 +215,24 @@ describe('option errors', () => {
     const asOf = await runChurn(['score', '--as-of', 'soon'], { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'error' });
     expect([asOf.code, asOf.stderr.trim()]).toEqual([1, 'CHURN_ERR_VALIDATION: --as-of: "soon" is not a date (YYYY-MM-DD) or an ISO 8601 timestamp with a zone']);
   });
+
+  it('suggest a duration the option takes: --horizon abc is not told 0d, which is below its 1 day', async () => {
+    const env = { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'error' };
+    const horizon = await runChurn(['train', '--horizon', 'abc'], env);
+    expect([horizon.code, horizon.stderr.trim()]).toEqual([1, 'CHURN_ERR_VALIDATION: horizon: invalid duration "abc" (expected whole days or weeks, e.g. 30d, 4w or 14)']);
+    const suggested = await runChurn(['train', '--horizon', '14'], env);
+    expect(suggested.stderr).not.toMatch(/CHURN_ERR_VALIDATION/);
+  });
+
+  it('an unknown command exits 1 even with --help, at any level; known commands still show their help', async () => {
+    const env = { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'error' };
+    for (const args of [['frobnicate', '--help'], ['--help', 'frobnicate'], ['models', 'frobnicate', '-h']]) {
+      const r = await runChurn(args, env);
+      expect([r.code, r.stderr.split('\n')[0]], args.join(' ')).toEqual([1, "error: unknown command 'frobnicate'"]);
+    }
+    for (const args of [['--help'], ['models', '--help'], ['models', 'promote', '-h']]) {
+      const r = await runChurn(args, env);
+      expect([r.code, r.stdout], args.join(' ')).toEqual([0, expect.stringMatching(/^Usage: churn /)]);
+    }
+  });
 });
