@@ -135,6 +135,22 @@ describe('problem reports', () => {
   });
 });
 
+describe('ids', () => {
+  it('refuses an id with leading or trailing whitespace in any *_id column, naming line and column, and loads nothing', async () => {
+    const accounts = SAMPLES.accounts('ws');
+    accounts[1] = { ...accounts[1], account_id: `${accounts[0].account_id as string} ` };
+    const e = await rejection('accounts', await file('csv', toCsv(accounts)));
+    expect(e.message).toMatch(new RegExp(`: 1 problem; first: line 3, column account_id: an id may not begin or end with whitespace, got '${accounts[0].account_id as string} '; nothing was loaded$`));
+    const users = SAMPLES.users('ws');
+    users[2] = { ...users[2], user_id: '\tu_ws2', account_id: 'acc_1\u00a0' };
+    expect(at(await rejection('users', await file('jsonl', toJsonl(users))))).toEqual([[3, 'user_id'], [3, 'account_id']]);
+    // inner spaces are part of the id
+    const inner = SAMPLES.accounts('in');
+    inner[0] = { ...inner[0], account_id: 'acc in 0' };
+    expect((await ingestFile(db.pool, 'accounts', await file('csv', toCsv(inner)))).inserted).toBe(3);
+  });
+});
+
 describe('files and formats', () => {
   it('puts events into monthly partitions created for the file', async () => {
     const rows = [1, 2, 3].map((i) => ({ event_id: 500 + i, account_id: 'acc_2', event_type: 'export', occurred_at: `2027-0${i}-15T12:00:00+02:00` }));
