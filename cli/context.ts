@@ -79,17 +79,49 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.in
   return parsed.data;
 }
 
+/** Whether two paths name one file: the same inode when both exist, else the same absolute path. */
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([fs.stat(a).catch(() => null), fs.stat(b).catch(() => null)]);
+  if (sa && sb) return sa.dev === sb.dev && sa.ino === sb.ino;
+  return path.resolve(a) === path.resolve(b);
+}
+
 /**
- * Fails fast (CHURN_ERR_IO) when `file` cannot be written because its folder is missing or not
- * writable, before a command spends minutes on what it would write there.
+ * Fails fast, before a command spends minutes on what it would write to `file` (given as `flag`),
+ * when it cannot or must not be written: its folder is missing or not writable, it is a directory
+ * (CHURN_ERR_IO), or it is one of the command's `inputs` (CHURN_ERR_VALIDATION: writing would
+ * replace the file being read).
  */
-export async function assertWritable(file: string): Promise<void> {
+export async function assertWritable(file: string, opts: { flag?: string; inputs?: Record<string, string | undefined> } = {}): Promise<void> {
+  const flag = opts.flag ?? '--out';
   const dir = path.dirname(path.resolve(file));
   const stat = await fs.stat(dir).catch(() => null);
   if (!stat?.isDirectory()) throw new ChurnError('CHURN_ERR_IO', `cannot write ${file}: the folder ${dir} does not exist`);
   await fs.access(dir, fs.constants.W_OK).catch(() => {
     throw new ChurnError('CHURN_ERR_IO', `cannot write ${file}: the folder ${dir} is not writable`);
   });
+  if ((await fs.stat(file).catch(() => null))?.isDirectory()) throw new ChurnError('CHURN_ERR_IO', `${flag} ${file} is a directory; name a file to write`);
+  for (const [inputFlag, input] of Object.entries(opts.inputs ?? {})) {
+    if (input && (await sameFile(file, input))) throw new ChurnError('CHURN_ERR_VALIDATION', `${flag} is the input file (${inputFlag} ${input}); name another file to write`);
+  }
+}
+
+/**
+ * Writes `text` to `file` through a temporary file beside it, renamed over it at the end, so a
+ * failed run never leaves half a file behind; on failure the temporary file is removed and the
+ * error is CHURN_ERR_IO. Returns the absolute path written.
+ */
+export async function writeAtomic(file: string, text: string): Promise<string> {
+  const target = path.resolve(file);
+  const tmp = `${target}.tmp-${process.pid}`;
+  try {
+    await fs.writeFile(tmp, text);
+    await fs.rename(tmp, target);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw new ChurnError('CHURN_ERR_IO', `cannot write ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return target;
 }
 
 /**

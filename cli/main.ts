@@ -49,11 +49,30 @@ export function buildProgram(): Command {
   return program;
 }
 
+const HELP_FLAGS = new Set(['--help', '-h']);
+
+/**
+ * `argv` without its help flags when it names a command that does not exist (`churn frobnicate
+ * --help`, `churn models frobnicate -h`): commander would print the nearest known command's help and
+ * exit 0, where an unknown command fails (exit 1, "unknown command") however it is asked.
+ */
+export function helpOfUnknownCommandDropped(program: Command, argv: string[]): string[] {
+  let cmd = program;
+  for (const arg of argv.slice(2)) {
+    if (arg.startsWith('-')) continue;
+    if (!cmd.commands.length || arg === 'help') return argv;
+    const next = cmd.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    if (!next) return argv.filter((a, i) => i < 2 || !HELP_FLAGS.has(a));
+    cmd = next;
+  }
+  return argv;
+}
+
 /** Runs one command and sets `process.exitCode` (1 after a failure); the caller decides when the process ends. */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(helpOfUnknownCommandDropped(program, argv));
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end here with code 0; usage errors already printed their reason.

@@ -20,7 +20,7 @@ export const DurationSchema = z
     }
     const m = /^\s*(\d{1,5})\s*([dw]?)\s*$/i.exec(v);
     if (!m) {
-      ctx.addIssue({ code: 'custom', message: `invalid duration "${v}" (expected e.g. 30d, 4w or 0d)` });
+      ctx.addIssue({ code: 'custom', message: `invalid duration "${v}" (expected whole days or weeks, e.g. 30d, 4w or 14)` });
       return z.NEVER;
     }
     const unit = (m[2] || 'd').toLowerCase() as keyof typeof UNIT_DAYS;

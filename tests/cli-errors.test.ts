@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { reportError } from '../cli/context.ts';
+import { reportError, writeAtomic } from '../cli/context.ts';
 import { loadConfig } from '../core/config.ts';
 import { createPool } from '../core/db.ts';
 import { asChurnError } from '../core/errors.ts';
@@ -98,6 +98,13 @@ describe('database and file-system errors map to the catalogue', () => {
     const err = await failure(() => fs.writeFile(target, 'x'));
     expect(asChurnError(err)).toMatchObject({ code: 'CHURN_ERR_IO', message: `${target}: no such file or directory (open)` });
     expect(asChurnError(new TypeError("Cannot read properties of undefined (reading 'x')"))).toBeUndefined();
+  });
+
+  it('writeAtomic over a directory is CHURN_ERR_IO and leaves no temporary file beside it', async () => {
+    const folder = await fs.mkdtemp(path.join(dir, 'atomic-'));
+    const err = await failure(() => writeAtomic(folder, 'x'));
+    expect(err).toMatchObject({ code: 'CHURN_ERR_IO', message: expect.stringMatching(new RegExp(`^cannot write ${folder}: `)) });
+    expect((await fs.readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 });
 
@@ -207,5 +214,25 @@ describe('option errors', () => {
     // an option of several words by its flag, not commander's key (asOf)
     const asOf = await runChurn(['score', '--as-of', 'soon'], { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'error' });
     expect([asOf.code, asOf.stderr.trim()]).toEqual([1, 'CHURN_ERR_VALIDATION: --as-of: "soon" is not a date (YYYY-MM-DD) or an ISO 8601 timestamp with a zone']);
+  });
+
+  it('suggest a duration the option takes: --horizon abc is not told 0d, which is below its 1 day', async () => {
+    const env = { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'error' };
+    const horizon = await runChurn(['train', '--horizon', 'abc'], env);
+    expect([horizon.code, horizon.stderr.trim()]).toEqual([1, 'CHURN_ERR_VALIDATION: horizon: invalid duration "abc" (expected whole days or weeks, e.g. 30d, 4w or 14)']);
+    const suggested = await runChurn(['train', '--horizon', '14'], env);
+    expect(suggested.stderr).not.toMatch(/CHURN_ERR_VALIDATION/);
+  });
+
+  it('an unknown command exits 1 even with --help, at any level; known commands still show their help', async () => {
+    const env = { ...process.env, DATABASE_URL: db.url, CHURN_LOG_LEVEL: 'error' };
+    for (const args of [['frobnicate', '--help'], ['--help', 'frobnicate'], ['models', 'frobnicate', '-h']]) {
+      const r = await runChurn(args, env);
+      expect([r.code, r.stderr.split('\n')[0]], args.join(' ')).toEqual([1, "error: unknown command 'frobnicate'"]);
+    }
+    for (const args of [['--help'], ['models', '--help'], ['models', 'promote', '-h']]) {
+      const r = await runChurn(args, env);
+      expect([r.code, r.stdout], args.join(' ')).toEqual([0, expect.stringMatching(/^Usage: churn /)]);
+    }
   });
 });

@@ -85,4 +85,13 @@ describe('churn generate: determinism and safety', () => {
     expect(err).toMatchObject({ code: 1 });
     expect((err as { stderr: string }).stderr).toMatch(/^CHURN_ERR_VALIDATION: accounts/);
   });
+
+  it('refuses an --end in the future with a one-line reason, and leaves the database as it was', async () => {
+    const run = promisify(execFile);
+    const err = await run(process.execPath, ['bin/churn.js', 'generate', '--accounts', '5', '--months', '1', '--end', '2099-01-01', '--replace'], { env: { ...process.env, DATABASE_URL: b.url } })
+      .catch((e: { code: number; stderr: string }) => e);
+    expect(err).toMatchObject({ code: 1 });
+    expect((err as { stderr: string }).stderr.trim()).toMatch(/^CHURN_ERR_VALIDATION: end: "2099-01-01" lies in the future \(now is [^)]+\); the data must end by today$/);
+    expect(await tableChecksums(b.pool)).toEqual(sumsA);
+  });
 });

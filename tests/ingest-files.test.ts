@@ -135,6 +135,45 @@ describe('problem reports', () => {
   });
 });
 
+describe('ids', () => {
+  it('refuses an id with leading or trailing whitespace in any *_id column, naming line and column, and loads nothing', async () => {
+    const accounts = SAMPLES.accounts('ws');
+    accounts[1] = { ...accounts[1], account_id: `${accounts[0].account_id as string} ` };
+    const e = await rejection('accounts', await file('csv', toCsv(accounts)));
+    expect(e.message).toMatch(new RegExp(`: 1 problem; first: line 3, column account_id: an id may not begin or end with whitespace, got '${accounts[0].account_id as string} '; nothing was loaded$`));
+    const users = SAMPLES.users('ws');
+    users[2] = { ...users[2], user_id: '\tu_ws2', account_id: 'acc_1\u00a0' };
+    expect(at(await rejection('users', await file('jsonl', toJsonl(users))))).toEqual([[3, 'user_id'], [3, 'account_id']]);
+    // inner spaces are part of the id
+    const inner = SAMPLES.accounts('in');
+    inner[0] = { ...inner[0], account_id: 'acc in 0' };
+    expect((await ingestFile(db.pool, 'accounts', await file('csv', toCsv(inner)))).inserted).toBe(3);
+  });
+});
+
+describe('parents of another account', () => {
+  it('refuses a payment attempt whose invoice, or an invoice whose subscription, belongs to another account, naming row, parent and account', async () => {
+    const attempts = SAMPLES.payment_attempts('own');
+    attempts[1] = { ...attempts[1], account_id: 'acc_2' }; // inv_p1 is acc_1's
+    const a = await rejection('payment_attempts', await file('csv', toCsv(attempts)));
+    expect(a.message).toMatch(/: 1 problem; first: line 3, column invoice_id: invoice 'inv_p1' belongs to account 'acc_1', not to this row's account 'acc_2'; nothing was loaded$/);
+    await ingestFile(db.pool, 'subscriptions', await file('csv', toCsv(SAMPLES.subscriptions('own')))); // acc_1's
+    const invoices = SAMPLES.invoices('own');
+    invoices[2] = { ...invoices[2], account_id: 'acc_2', subscription_id: 'sub_own0' };
+    const i = await rejection('invoices', await file('jsonl', toJsonl(invoices)));
+    expect(i.message).toMatch(/: 1 problem; first: line 3, column subscription_id: subscription 'sub_own0' belongs to account 'acc_1', not to this row's account 'acc_2'; nothing was loaded$/);
+    // the account's own subscription, or one not loaded, is fine
+    invoices[2] = { ...invoices[2], account_id: 'acc_1' };
+    expect((await ingestFile(db.pool, 'invoices', await file('csv', toCsv(invoices)))).inserted).toBe(3);
+  });
+
+  it('holds every writer to it: the database refuses a payment attempt under another account than its invoice\'s', async () => {
+    const err = await query(db.pool, `INSERT INTO source.payment_attempts (attempt_id, invoice_id, account_id, attempted_at, succeeded)
+      VALUES ('pa_sql', 'inv_p1', 'acc_2', '2026-01-02Z', false)`).then(() => null, (e: unknown) => e);
+    expect(err).toMatchObject({ code: '23503', constraint: 'payment_attempts_invoice_account_fkey' });
+  });
+});
+
 describe('files and formats', () => {
   it('puts events into monthly partitions created for the file', async () => {
     const rows = [1, 2, 3].map((i) => ({ event_id: 500 + i, account_id: 'acc_2', event_type: 'export', occurred_at: `2027-0${i}-15T12:00:00+02:00` }));

@@ -65,6 +65,25 @@ describe('migrations', () => {
     for (const m of all) expect(m.checksum, `migration ${m.version} (${m.name}) was edited`).toBe(manifest.get(`${String(m.version).padStart(3, '0')}_${m.name}.sql`));
   });
 
+  it('adds the payment attempts\' account key over stored data: validated when every attempt is its invoice\'s account\'s, else left NOT VALID with the rows kept', async () => {
+    const state = async (db: TestDatabase) => (await query<{ valid: boolean }>(db.pool, `SELECT convalidated AS valid FROM pg_constraint WHERE conname = 'payment_attempts_invoice_account_fkey'`))[0].valid;
+    for (const mismatched of [false, true]) {
+      const db = await createTestDatabase({ migrated: false });
+      try {
+        await migrate(db.pool, { upTo: 17 });
+        await query(db.pool, `INSERT INTO source.accounts (account_id, name, segment, plan, created_at) VALUES ('a1', 'A', 'smb', 'pro', '2026-01-01Z'), ('a2', 'B', 'smb', 'pro', '2026-01-01Z');
+          INSERT INTO source.invoices (invoice_id, account_id, issued_at, due_at, amount, status) VALUES ('i1', 'a1', '2026-01-01Z', '2026-01-15Z', 10, 'open')`);
+        await query(db.pool, `INSERT INTO source.payment_attempts (attempt_id, invoice_id, account_id, attempted_at, succeeded) VALUES ('p1', 'i1', $1, '2026-01-02Z', false)`, [mismatched ? 'a2' : 'a1']);
+        const r = await migrate(db.pool);
+        expect(r.applied.map((m) => m.version)).toContain(18);
+        expect(await state(db)).toBe(!mismatched);
+        expect(await query(db.pool, 'SELECT attempt_id, account_id FROM source.payment_attempts')).toEqual([{ attempt_id: 'p1', account_id: mismatched ? 'a2' : 'a1' }]);
+      } finally {
+        await db.drop();
+      }
+    }
+  });
+
   it('refuses to run when an applied migration was edited', async () => {
     const all = await loadMigrations();
     const edited = all.map((m, i) => (i === 0 ? { ...m, checksum: 'changed' } : m));

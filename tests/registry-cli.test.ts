@@ -80,6 +80,11 @@ describe('churn models (CLI)', () => {
     const noReason = await churn(db, ['models', 'promote', String(worse), '--alias', 'champion', '--force']);
     expect(noReason.code).toBe(1);
     expect(noReason.stderr).toMatch(/^CHURN_ERR_VALIDATION: reason: --force needs --reason/m);
+    // a blank reason is no reason, said once; an alias too long is told its length limit
+    const blank = await churn(db, ['models', 'promote', String(worse), '--alias', 'champion', '--force', '--reason', ' ']);
+    expect([blank.code, blank.stderr.trim()]).toEqual([1, 'CHURN_ERR_VALIDATION: reason: --force needs --reason TEXT (recorded in the alias history)']);
+    const long = await churn(db, ['models', 'promote', String(worse), '--alias', 'a'.repeat(300)]);
+    expect([long.code, long.stderr.trim()]).toEqual([1, 'CHURN_ERR_VALIDATION: alias: an alias is at most 63 characters']);
     expect((await getModel(db.pool, 'champion')).version).toBe(good);
     const forced = await churn(db, ['models', 'promote', String(worse), '--alias', 'champion', '--force', '--reason', 'drill']);
     expect(forced.code).toBe(0);

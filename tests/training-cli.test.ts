@@ -109,6 +109,31 @@ describe('churn train --from-csv and churn predict', () => {
     await expect(fs.stat(out)).rejects.toThrow();
   });
 
+  it('refuses an --out that is a directory or the input file, leaving no temporary file and the input as it was', async () => {
+    const artifact = path.join(dir, 'model.json');
+    const folder = await fs.mkdtemp(path.join(dir, 'out-folder-'));
+    const intoFolder = await churn(['predict', '--from-csv', csv, '--out', folder, '--artifact', artifact]);
+    expect([intoFolder.code, intoFolder.stderr.trim()]).toEqual([1, `CHURN_ERR_IO: --out ${folder} is a directory; name a file to write`]);
+    expect((await fs.readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    const input = await fs.readFile(csv, 'utf8');
+    const overInput = await churn(['predict', '--from-csv', csv, '--out', path.relative(process.cwd(), csv), '--artifact', artifact]);
+    expect([overInput.code, overInput.stderr.trim()]).toEqual([1, `CHURN_ERR_VALIDATION: --out is the input file (--from-csv ${csv}); name another file to write`]);
+    expect(await fs.readFile(csv, 'utf8')).toBe(input);
+  });
+
+  it('takes --top all, as the API takes ?top=all: every feature in top_drivers', async () => {
+    const artifact = path.join(dir, 'model.json');
+    const out = path.join(dir, 'all-drivers.csv');
+    const p = await churn(['predict', '--from-csv', csv, '--out', out, '--artifact', artifact, '--top', 'all']);
+    expect(p.stderr).toBe('');
+    expect(p.code).toBe(0);
+    const features = (JSON.parse(await fs.readFile(artifact, 'utf8')) as { feature_names: string[] }).feature_names;
+    const [, first] = (await fs.readFile(out, 'utf8')).trim().split('\n');
+    expect(first.split(',')[4].split(';').map((d) => d.split(':')[0]).sort()).toEqual([...features].sort());
+    const bad = await churn(['predict', '--from-csv', csv, '--out', out, '--artifact', artifact, '--top', 'most']);
+    expect([bad.code, bad.stderr.trim()]).toEqual([1, 'CHURN_ERR_VALIDATION: top: expected a whole number of drivers, 1-1000, or all']);
+  });
+
   it('rejects a missing label column with one clear line', async () => {
     const t = await churn(['train', '--from-csv', csv, '--label', 'left', '--no-register']);
     expect(t.code).not.toBe(0);

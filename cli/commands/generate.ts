@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { createProgress } from '../../core/progress.ts';
+import { parseInstant } from '../../core/time.ts';
 import { DEMO_ACCOUNTS, generate } from '../../features/generate/index.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 
@@ -8,7 +9,12 @@ const GenerateCliSchema = z.object({
   accounts: z.coerce.number().int().min(1).max(1_000_000),
   months: z.coerce.number().int().min(1).max(60),
   seed: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  end: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD').refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)), 'not a calendar date').optional(),
+  // a date that has come, allowing the clock skew every --as-of allows: data that ends in the future
+  // leaves no observation date to build features or train on
+  end: z.string().superRefine((s, ctx) => {
+    const r = /^\d{4}-\d{2}-\d{2}$/.test(s) ? parseInstant(s) : { ok: false as const, reason: 'expected YYYY-MM-DD' };
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: /in the future/.test(r.reason) ? `${r.reason}; the data must end by today` : r.reason });
+  }).optional(),
   replace: z.boolean().default(false),
 });
 

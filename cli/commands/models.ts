@@ -21,7 +21,8 @@ const ShowOptions = z.object({ json: z.boolean().default(false) });
 const PromoteOptions = z.object({
   alias: AliasName,
   force: z.boolean().default(false),
-  reason: z.string().trim().min(1).max(2000).optional(),
+  // a blank reason is no reason: --force without one is refused once, below
+  reason: z.string().trim().max(2000, 'a reason is at most 2000 characters').optional().transform((r) => r || undefined),
 }).refine((o) => !o.force || o.reason, { message: '--force needs --reason TEXT (recorded in the alias history)', path: ['reason'] });
 
 const ImportOptions = z.object({

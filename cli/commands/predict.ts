@@ -1,9 +1,8 @@
 import { loadConfig } from '../../core/config.ts';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { assertWritable, parseOptions, withDatabase } from '../context.ts';
+import { assertWritable, parseOptions, withDatabase, writeAtomic } from '../context.ts';
 import { ChurnError } from '../../core/errors.ts';
 import { ID_LIKE_NAMES, nearestName } from '../../core/suggest.ts';
 import { createProgress } from '../../core/progress.ts';
@@ -16,6 +15,7 @@ import { scoringModel, type ScoringModel } from '../../scoring/model.ts';
 import { recordsFromCsv } from '../../training/csv-table.ts';
 import { csvField } from '../../training/export.ts';
 import { loadModel } from '../../training/registry/index.ts';
+import { TopSchema } from '../../serving/schemas/common.ts';
 
 const PredictOptions = z.object({
   fromCsv: z.string().min(1, '--from-csv FILE is required'),
@@ -23,7 +23,7 @@ const PredictOptions = z.object({
   model: z.string().min(1).optional(),
   artifact: z.string().min(1).optional(),
   idCol: z.string().min(1),
-  top: z.coerce.number().int().min(1).max(1000),
+  top: TopSchema,
 }).refine((o) => !(o.model && o.artifact), { message: 'give either --model or --artifact, not both', path: ['model'] });
 
 type PredictOptions = z.infer<typeof PredictOptions>;
@@ -77,10 +77,7 @@ export async function predictCsv(model: ScoringModel, o: PredictOptions, config:
   });
   bar.update(records.length);
   bar.stop();
-  const target = path.resolve(o.out);
-  const tmp = `${target}.tmp-${process.pid}`;
-  await fs.writeFile(tmp, lines.join('\n') + '\n');
-  await fs.rename(tmp, target);
+  await writeAtomic(o.out, lines.join('\n') + '\n');
   return records.length;
 }
 
@@ -93,10 +90,10 @@ export function registerPredict(program: Command): void {
     .option('--model <version-or-alias>', 'registry version or alias (default: champion)')
     .option('--artifact <file>', 'a model artifact JSON (from churn train --save-artifact) instead of the registry')
     .option('--id-col <col>', 'id column', 'id')
-    .option('--top <n>', 'drivers per row', '3')
+    .option('--top <n>', 'drivers per row (1-1000, or all: every feature, as ?top=all in the API)', '3')
     .action(async (raw: Record<string, unknown>) => {
       const o = parseOptions(PredictOptions, raw);
-      await assertWritable(o.out);
+      await assertWritable(o.out, { inputs: { '--from-csv': o.fromCsv, '--artifact': o.artifact } });
       let model: ScoringModel;
       let label: string;
       const catalog = loadCatalog();

@@ -1,9 +1,8 @@
 import { loadConfig } from '../../core/config.ts';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { assertWritable, parseOptions, withDatabase } from '../context.ts';
+import { assertWritable, parseOptions, withDatabase, writeAtomic } from '../context.ts';
 import { ChurnError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
 import { DurationSchema } from '../../features/labels.ts';
@@ -57,20 +56,6 @@ async function printLink(pool: Pool, config: Config, target: ReportTarget, days:
   console.log(`link (opens in a browser until ${link.expiresAt.toISOString()}): ${link.url}`);
 }
 
-/** Writes through a temporary file, so a failed run never leaves half a report behind. */
-async function writeAtomic(file: string, text: string): Promise<string> {
-  const target = path.resolve(file);
-  const tmp = `${target}.tmp-${process.pid}`;
-  try {
-    await fs.writeFile(tmp, text);
-    await fs.rename(tmp, target);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw new ChurnError('CHURN_ERR_BAD_FILE', `cannot write ${file}: ${(err as Error).message}`);
-  }
-  return target;
-}
-
 export function registerReport(program: Command): void {
   program
     .command('report')
@@ -103,7 +88,8 @@ export function registerReport(program: Command): void {
         return;
       }
       const out = o.out;
-      for (const file of [out, o.json]) if (file) await assertWritable(file);
+      await assertWritable(out, { inputs: { '--from-csv': o.fromCsv } });
+      if (o.json) await assertWritable(o.json, { flag: '--json', inputs: { '--from-csv': o.fromCsv, '--out': out } });
       const servingConfig = await loadServingConfig(config.CHURN_SERVING_CONFIG);
       let table: PreparedTable | undefined;
       if (o.fromCsv) {

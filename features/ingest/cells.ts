@@ -79,11 +79,17 @@ export function parseCell(spec: ColumnSpec, raw: unknown): CellResult {
   }
 }
 
+/** An identifier column (`account_id`, `invoice_id`, ...): its values are compared exactly. */
+const isId = (spec: ColumnSpec) => spec.name.endsWith('_id');
+
 function parseText(spec: ColumnSpec, raw: unknown): CellResult {
   // A JSON integer is read as its digits (numeric ids), as the same value in a CSV file would be.
   if (typeof raw === 'number' && Number.isSafeInteger(raw)) raw = String(raw);
   if (typeof raw !== 'string') return bad(`expected a string, got ${show(raw)}`);
   if (raw.includes('\u0000')) return bad('contains a NUL character');
+  // Ids are matched exactly (`acc_1 ` would be a second account beside `acc_1`), and trimming them
+  // silently could merge two ids the source system keeps apart: a space at either end is refused.
+  if (isId(spec) && /^\s|\s$/.test(raw)) return bad(`an id may not begin or end with whitespace, got ${show(raw)}`);
   if (spec.values && !spec.values.includes(raw)) return bad(`expected one of ${spec.values.join(', ')}, got ${show(raw)}`);
   return ok(raw);
 }

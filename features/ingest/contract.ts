@@ -25,6 +25,18 @@ export interface Reference {
   noun: string;
 }
 
+/**
+ * A parent row that belongs to an account (an invoice, a subscription): when it exists, its
+ * `account_id` must be this row's, so that a payment or an invoice never counts against another
+ * customer. Checked only for rows whose account exists (an unknown account is told as such).
+ */
+export interface Ownership {
+  column: string;
+  table: string;
+  parentColumn: string;
+  noun: string;
+}
+
 /** A rule across columns; `test` returns a reason when the row breaks it. Runs only on rows whose cells all parsed. */
 export interface RowCheck {
   column: string;
@@ -38,6 +50,8 @@ export interface TableContractInput {
   columns: ColumnSpec[];
   key: string[];
   references?: Reference[];
+  /** parents (named by a column of this table) whose account must be this row's `account_id` */
+  owners?: Ownership[];
   checks?: RowCheck[];
   /** monthly-partitioned on this timestamp column: partitions are created before loading */
   partitionColumn?: string;
@@ -84,6 +98,7 @@ const ContractInputSchema = z.object({
   columns: z.array(ColumnSpecSchema).min(1),
   key: z.array(NAME).min(1),
   references: z.array(z.object({ column: NAME, table: NAME, parentColumn: NAME, noun: z.string().min(1) })).default([]),
+  owners: z.array(z.object({ column: NAME, table: NAME, parentColumn: NAME, noun: z.string().min(1) })).default([]),
   checks: z.array(z.object({ column: NAME, rule: z.string().min(1), test: z.custom<RowCheck['test']>((v) => typeof v === 'function') })).default([]),
   partitionColumn: NAME.optional(),
   attributes: z.object({ column: NAME, max: z.number().int().min(1), description: z.string().min(1) }).optional(),
@@ -103,7 +118,8 @@ export function defineTable(input: TableContractInput): TableContract {
   const def = ContractInputSchema.parse(input);
   const names = new Set(def.columns.map((c) => c.name));
   if (names.size !== def.columns.length) throw new Error(`contract ${def.name}: duplicate column`);
-  const named = [...def.key, ...def.references.map((r) => r.column), ...def.checks.map((c) => c.column), ...(def.partitionColumn ? [def.partitionColumn] : [])];
+  if (def.owners.length && !names.has('account_id')) throw new Error(`contract ${def.name}: owners need an account_id column`);
+  const named = [...def.key, ...def.references.map((r) => r.column), ...def.owners.map((o) => o.column), ...def.checks.map((c) => c.column), ...(def.partitionColumn ? [def.partitionColumn] : [])];
   for (const n of named) if (!names.has(n)) throw new Error(`contract ${def.name}: unknown column ${n}`);
   if (def.attributes && names.has(def.attributes.column)) throw new Error(`contract ${def.name}: the attributes column ${def.attributes.column} is also a column`);
   const columns = input.columns;
@@ -154,6 +170,7 @@ export function defineTable(input: TableContractInput): TableContract {
     columns,
     checks,
     references: def.references,
+    owners: def.owners,
     required: columns.filter((c) => !c.nullable && c.default === undefined).map((c) => c.name),
     stored: [...columns.map((c) => c.name), ...(attributes ? [attributes.column] : [])],
     schema,

@@ -4,7 +4,8 @@
  * 1. stream the file (checksum and progress by bytes), validate every row against the table's contract;
  * 2. COPY the valid rows, with their line numbers, into a temporary staging table of the session
  *    (nothing shared is written, so concurrent ingests stage side by side);
- * 3. set-based checks on the staging table: duplicate natural keys, unknown parents;
+ * 3. set-based checks on the staging table: duplicate natural keys, unknown parents, parents of
+ *    another account;
  * 4. any problem: drop the staging table and throw one CHURN_ERR_BAD_FILE listing the first problems;
  * 5. events: the monthly partitions the file needs, and those of the next months, each in a short
  *    transaction of its own (see partitions.ts), so the ingest transaction never creates one;
@@ -65,7 +66,7 @@ export function formatFromPath(filePath: string): FileFormat {
   throw new ChurnError('CHURN_ERR_VALIDATION', `cannot tell the format of ${filePath} from its extension; name it .csv, .jsonl or .ndjson, or pass --format csv|jsonl`);
 }
 
-/** Step 3: duplicate keys and unknown parents, found in SQL on the staging table, with their lines and counts. */
+/** Step 3: duplicate keys, unknown parents and parents of another account, found in SQL on the staging table, with their lines and counts. */
 async function stagingProblems(client: PoolClient, contract: TableContract, problems: ProblemList): Promise<void> {
   const check = async (c: sql.StageCheck, column: string, reason: (detail: string) => string) => {
     const rows = await query<sql.LineProblemRow>(client, sql.firstProblemsSql(c, MAX_PROBLEMS));
@@ -78,6 +79,12 @@ async function stagingProblems(client: PoolClient, contract: TableContract, prob
   await check(sql.duplicateKeys(contract), contract.key[0], (first) => `duplicate of line ${first}`);
   for (const ref of contract.references) {
     await check(sql.unknownReference(ref), ref.column, (v) => `unknown ${ref.noun} '${v}' (not in source.${ref.table})`);
+  }
+  for (const owner of contract.owners) {
+    await check(sql.otherAccountsParent(owner), owner.column, (detail) => {
+      const [value, theirs, ours] = JSON.parse(detail) as [string, string, string];
+      return `${owner.noun} '${value}' belongs to account '${theirs}', not to this row's account '${ours}'`;
+    });
   }
 }
 

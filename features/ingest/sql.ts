@@ -3,7 +3,7 @@
  * contracts load) are interpolated, through `ident`; every value is bound.
  */
 import { ident, type Sql } from '../../core/db.ts';
-import type { Reference, TableContract } from './contract.ts';
+import type { Ownership, Reference, TableContract } from './contract.ts';
 
 export const STAGE = 'ingest_stage';
 const SOURCE = 'source';
@@ -80,6 +80,21 @@ export function unknownReference(ref: Reference): StageCheck {
       FROM ${ident(STAGE)} AS s
       WHERE s.${col} IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM ${ident(SOURCE)}.${ident(ref.table)} AS p WHERE p.${ident(ref.parentColumn)} = s.${col})`,
+  };
+}
+
+/**
+ * Rows naming a parent that belongs to another account than the row's own (which exists); `detail`
+ * is the JSON array [value, the parent's account, the row's account].
+ */
+export function otherAccountsParent(owner: Ownership): StageCheck {
+  const col = ident(owner.column);
+  return {
+    rows: `SELECT s.line_no, json_build_array(s.${col}, p.account_id, s.account_id)::text AS detail
+      FROM ${ident(STAGE)} AS s
+      JOIN ${ident(SOURCE)}.${ident(owner.table)} AS p ON p.${ident(owner.parentColumn)} = s.${col}
+      WHERE p.account_id <> s.account_id
+        AND EXISTS (SELECT 1 FROM ${ident(SOURCE)}.accounts AS a WHERE a.account_id = s.account_id)`,
   };
 }
 

@@ -147,11 +147,13 @@ const invoices = defineTable({
   description: 'invoices issued to accounts',
   key: ['invoice_id'],
   references: [accountRef],
+  // subscription_id need not name a loaded subscription, but one that is loaded must be the account's
+  owners: [{ column: 'subscription_id', table: 'subscriptions', parentColumn: 'subscription_id', noun: 'subscription' }],
   checks: [notBefore('due_at', 'issued_at', true), notBefore('paid_at', 'issued_at', true)],
   columns: [
     { name: 'invoice_id', type: 'text', description: 'invoice identifier' },
     { name: 'account_id', type: 'text', description: 'the account (must exist in accounts)' },
-    { name: 'subscription_id', type: 'text', nullable: true, description: 'the contract period billed, when known' },
+    { name: 'subscription_id', type: 'text', nullable: true, description: 'the contract period billed, when known (a loaded one must be this account\'s)' },
     { name: 'issued_at', type: 'timestamptz', description: 'when it was issued' },
     { name: 'due_at', type: 'timestamptz', description: 'when it is due (>= issued_at)' },
     { name: 'paid_at', type: 'timestamptz', happened: true, nullable: true, description: 'when it was paid (>= issued_at)' },
@@ -166,9 +168,11 @@ const paymentAttempts = defineTable({
   description: 'each charge attempt, so failed payments are known point-in-time',
   key: ['attempt_id'],
   references: [{ column: 'invoice_id', table: 'invoices', parentColumn: 'invoice_id', noun: 'invoice' }, accountRef],
+  // also a foreign key (invoice_id, account_id) -> invoices: migration 018
+  owners: [{ column: 'invoice_id', table: 'invoices', parentColumn: 'invoice_id', noun: 'invoice' }],
   columns: [
     { name: 'attempt_id', type: 'text', description: 'attempt identifier' },
-    { name: 'invoice_id', type: 'text', description: 'the invoice (must exist in invoices)' },
+    { name: 'invoice_id', type: 'text', description: 'the invoice (must exist in invoices, under this account)' },
     { name: 'account_id', type: 'text', description: 'the account (must exist in accounts)' },
     { name: 'attempted_at', type: 'timestamptz', happened: true, description: 'when the charge was attempted' },
     { name: 'succeeded', type: 'boolean', description: 'whether it succeeded' },

@@ -7,7 +7,8 @@ import * as sql from './sql.ts';
 import type { FailedRunInput, LoadedModel, ModelStatus, ModelVersion, RegisterModelInput } from './types.ts';
 
 /** Alias names: lower-case words; `v<digits>` and `latest` are reserved, as in MLflow's registry. */
-export const AliasName = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'an alias is a lower-case name: letters, digits, _ and -, starting with a letter')
+export const AliasName = z.string().max(63, 'an alias is at most 63 characters')
+  .regex(/^[a-z][a-z0-9_-]*$/, 'an alias is a lower-case name: letters, digits, _ and -, starting with a letter')
   .refine((a) => !/^v\d+$/.test(a), 'v<number> is reserved for version references')
   .refine((a) => a !== 'latest', "'latest' is reserved (as in MLflow)");
 
