@@ -115,6 +115,15 @@ describe('churn train --from-csv and churn predict', () => {
     expect(t.stderr.trim()).toMatch(/^CHURN_ERR_BAD_FILE: .*no label column "left"/);
   });
 
+  it('rejects a mistyped --split-col or --id-col with one line naming the near match, instead of training on the test rows', async () => {
+    const split = await churn(['train', '--from-csv', csv, '--label', 'churned', '--split-col', 'Split', '--no-register']);
+    expect(split.code).toBe(1);
+    expect(split.stderr.trim()).toMatch(/^CHURN_ERR_BAD_FILE: [^\n]*no split column "Split"; did you mean "split"\? \(columns: id, churned, .*, split\)$/);
+    const id = await churn(['train', '--from-csv', csv, '--label', 'churned', '--id-col', 'ids', '--no-register']);
+    expect(id.code).toBe(1);
+    expect(id.stderr.trim()).toMatch(/^CHURN_ERR_BAD_FILE: [^\n]*no id column "ids"; did you mean "id"\?/);
+  });
+
   it('registers a version that a prepared table cannot make champion, predicts with --model, and a failed run leaves the registry as it was', async () => {
     const env = { DATABASE_URL: db.url };
     const t = await churn(['train', '--from-csv', csv, '--label', 'churned', '--models', 'logistic', '--seed', '3'], env);

@@ -7,7 +7,7 @@ import type { Pool } from '../../core/db.ts';
 import { ChurnError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
-import { catalogueDeclarations, describeCatalogueMatch, tableFromCsv } from '../../training/csv-table.ts';
+import { catalogueDeclarations, describeCatalogueMatch, readCsvTable } from '../../training/csv-table.ts';
 import { DatasetCliOptions, describeTrainingSet, trainingSetOptions, withDatasetOptions } from './dataset.ts';
 import { datasetRecordOf } from '../../training/dataset.ts';
 import { trainingSummary } from '../../training/summary.ts';
@@ -34,7 +34,7 @@ const TrainCliOptions = DatasetCliOptions.extend({
   fromCsv: z.string().min(1).optional(),
   label: z.string().min(1).optional(),
   idCol: z.string().min(1),
-  splitCol: z.string().min(1),
+  splitCol: z.string().min(1).optional(),
   models: Models,
   epochs: z.coerce.number().int().min(1).max(10_000).optional(),
   classWeight: z.enum(['auto', 'balanced', 'none']),
@@ -107,7 +107,7 @@ export function registerTrain(program: Command): void {
     .option('--from-csv <file>', 'train on a prepared table instead of the database')
     .option('--label <col>', 'label column of the prepared table (1 = churned)')
     .option('--id-col <col>', 'id column of the prepared table', 'id')
-    .option('--split-col <col>', 'split column (train, valid, test); test rows are held out for evaluation', 'split'))
+    .option('--split-col <col>', 'split column (train, valid, test); test rows are held out for evaluation (default: split, when the file has it; a named one must exist)'))
     .option('--seed <n>', 'seed: the same seed gives the same model, metrics and account partition', '42')
     .option('--models <list>', 'candidate models (logistic, gbdt: gradient-boosted trees, mlp), chosen on validation AUC', 'logistic,gbdt,mlp')
     .option('--epochs <n>', 'cap on passes over the training rows (early stopping, counted in optimiser steps, usually ends sooner)')
@@ -123,7 +123,9 @@ export function registerTrain(program: Command): void {
         const text = await fs.readFile(file, 'utf8').catch((err: Error) => {
           throw new ChurnError('CHURN_ERR_BAD_FILE', `cannot read ${file}: ${err.message}`);
         });
-        const table = withDeclarations(tableFromCsv(text, file, { label: o.label!, idCol: o.idCol, splitCol: o.splitCol }), o.declarations);
+        const read = readCsvTable(text, file, { label: o.label!, idCol: o.idCol, splitCol: o.splitCol });
+        for (const note of read.notes) console.error(`note: ${note}`);
+        const table = withDeclarations(read.table, o.declarations);
         if (!o.register) return trainAndReport(null, table, o);
         return withDatabase(({ pool, config }) => trainAndReport(pool, table, o, config.MLFLOW_TRACKING_URI));
       }
