@@ -96,6 +96,8 @@ export function parseCsv(text: string, file: string): { header: string[]; rows: 
 export interface CsvTable {
   table: PreparedTable;
   notes: string[];
+  /** the split column read, or null when the file has none (every row is a train row) */
+  splitColumn: string | null;
 }
 
 /**
@@ -170,7 +172,7 @@ export function readCsvTable(text: string, file: string, options: CsvTableOption
   });
   if (columns.length === 0) throw new ChurnError('CHURN_ERR_BAD_FILE', `${file}: no feature columns besides id, label and split`);
   const sha256 = createHash('sha256').update(text).digest('hex');
-  return { table: { ids, label, split, columns, source: { kind: 'csv', path: file, sha256 } }, notes };
+  return { table: { ids, label, split, columns, source: { kind: 'csv', path: file, sha256 } }, notes, splitColumn: splitIdx >= 0 ? header[splitIdx] : null };
 }
 
 /** What the feature catalogue declared on a prepared table's columns (catalogueDeclarations). */

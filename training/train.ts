@@ -96,7 +96,11 @@ export interface TrainResult {
   artifact: ModelArtifact;
   chosen: ModelType;
   candidates: Candidate[];
-  metrics: { validation: EvaluationReport; test?: EvaluationReport };
+  /**
+   * calibrated figures: on the validation rows (the chosen candidate's fit on the train rows), out of
+   * fold over train and validation rows when cross-fitting ran (`cv`), and on the test rows
+   */
+  metrics: { validation: EvaluationReport; cv?: EvaluationReport; test?: EvaluationReport };
   params: Record<string, unknown>;
   calibration: Calibration;
   backend: string;
@@ -379,12 +383,16 @@ async function chooseAndCalibrate(table: PreparedTable, s: Splits, candidates: F
   return { chosen, calibration, trained, fittedRows: refitRows?.length ?? s.train.length };
 }
 
-/** Stage 6: calibrated metrics on the held-out validation log-odds and on the test rows, and the rows a champion is compared on. */
+/**
+ * Stage 6: calibrated metrics on the validation rows, on the out-of-fold log-odds when cross-fitting
+ * ran, and on the test rows; and the rows a champion is compared on.
+ */
 function evaluateChosen(table: PreparedTable, s: Splits, inputs: Inputs, held: HeldOut, chosen: Fitted, calibration: Calibration, trained: Trained, opts: TrainOptions, log: Log) {
   const calibrated = (z: Float64Array) => Float64Array.from(z, (v) => sigmoid(calibration.a * v + calibration.b));
   const segments = (rows: number[]) => (table.context?.segment ? rows.map((i) => table.context!.segment![i]) : undefined);
   const evalOpts = (rows: number[]) => ({ segments: segments(rows), bootstrap: opts.bootstrap ?? 200, seed: opts.seed });
-  const metrics: TrainResult['metrics'] = { validation: evaluate(held.y, calibrated(held.logits.get(chosen.modelType)!), evalOpts(held.rows)) };
+  const metrics: TrainResult['metrics'] = { validation: evaluate(inputs.valid.y, calibrated(chosen.validLogits), evalOpts(s.valid)) };
+  if (held.folds >= 2) metrics.cv = evaluate(held.y, calibrated(held.logits.get(chosen.modelType)!), evalOpts(held.rows));
   if (s.test.length > 0) {
     const y = Float32Array.from(s.test, (i) => table.label[i]);
     const pos = y.reduce((acc, v) => acc + v, 0);
