@@ -191,6 +191,21 @@ describe('churn train --from-csv and churn predict', () => {
     expect(JSON.parse(show.stdout).metricsSummary['validation.auc']).toBeCloseTo(chosen.validAuc, 9);
   });
 
+  it('warns about a column that copies the label, in the summary and in the registry, where models show prints it', async () => {
+    const env = { DATABASE_URL: db.url };
+    const lines = (await fs.readFile(csv, 'utf8')).trim().split('\n');
+    const leaky = path.join(dir, 'leaky.csv');
+    await fs.writeFile(leaky, lines.map((l, i) => `${l},${i === 0 ? 'leak' : l.split(',')[1]}`).join('\n'));
+    const t = await churn(['train', '--from-csv', leaky, '--label', 'churned', '--models', 'logistic', '--seed', '3'], env);
+    expect(t.code).toBe(0);
+    const warning = 'leak? `leak` alone ranks the label with AUC 1.000 on the training rows: a column that is known only after the outcome makes a model that cannot work on new accounts';
+    expect(t.stdout).toContain(`\n  warning   ${warning}\n`);
+    const version = Number(/^version (\d+)$/m.exec(t.stdout)?.[1]);
+    expect((await getModel(db.pool, version)).params).toMatchObject({ warnings: [warning], leaks: [{ feature: 'leak', auc: 1 }] });
+    const show = await churn(['models', 'show', String(version)], env);
+    expect(show.stdout).toContain(`\nwarning    ${warning}\n`);
+  });
+
   it('keeps to the feature catalogue\'s declarations for columns named as its features (a `churn dataset export` file), unless --no-declarations', async () => {
     // days_late_max_180d is declared: risk increasing, a missing value (no invoice due) the lowest.
     // Here paying later goes with churning less, and no invoice due with churning more, against the

@@ -22,6 +22,7 @@ export function trainingSummary(r: TrainResult, extra: string[] = []): string {
     ...(r.metrics.cv ? [metricLine('cv (oof)', r.metrics.cv)] : []),
     ...(r.metrics.test ? [metricLine('test', r.metrics.test)] : []),
     ...(r.artifact.importance ? [`  drivers   ${Object.entries(r.artifact.importance.mean_abs_contribution).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${f(v, 2)}`).join(', ')} (mean |contribution|, ${r.artifact.importance.split}; additivity error <= ${r.artifact.importance.max_additivity_error.toExponential(0)})`] : []),
+    ...r.warnings.map((w) => `  warning   ${w}`),
     ...extra,
   ];
   return lines.join('\n');

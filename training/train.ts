@@ -13,6 +13,7 @@ import { mlpParams } from './models/mlp.ts';
 import { activationBuffers, compileNetwork, createRng, forward, shuffleInPlace, type NetworkWeights } from './models/network.ts';
 import { encodeColumns, encodeReference, encodedSigns, fitPreprocessing, groupReferences, type Preprocessing } from './preprocess.ts';
 import { buildContract } from './contract.ts';
+import { describeLeak, findLeaks, type Leak } from './leaks.ts';
 import { crossFitGbdt, gbdtData, gbdtMargins, refitGbdt, searchGbdt, type GbdtData, type GbdtSettings } from './gbdt-candidate.ts';
 import type { GbdtModel, GbdtParamsInput } from './models/gbdt/index.ts';
 import type { PreparedTable } from './table.ts';
@@ -111,6 +112,10 @@ export interface TrainResult {
   comparison: { rows: number[]; auc: number; split: 'test' | 'validation' };
   /** features left out because they carry nothing on the training rows (see `screenColumns`) */
   excluded: ExcludedFeatures;
+  /** features whose values alone separate the training rows' labels (training/leaks.ts) */
+  leaks: Leak[];
+  /** warnings about the model, printed with the summary and recorded with the version (`params.warnings`) */
+  warnings: string[];
   seconds: number;
 }
 
@@ -480,6 +485,9 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
   const s = splitRows(table, opts, log);
   const qa = screenColumns(table, s.train, log);
   table = qa.table;
+  const leaks = findLeaks(table, s.train);
+  const warnings = leaks.map(describeLeak);
+  for (const w of warnings) log(`warning: ${w}`);
   const inputs = prepareInputs(table, s, opts, log);
   const candidates = await fitCandidates(table, s, inputs, opts, log);
   const held = await crossValidate(table, s, inputs, candidates, opts, log);
@@ -488,7 +496,7 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
   const artifact = buildArtifact(table, s, inputs, chosen, calibration, trained, backend, opts, qa.excluded);
   artifact.importance = explainRows(artifact, table, s.test.length ? s.test : held.rows, s.test.length ? 'test' : 'validation');
   log(`explanations: additivity error at most ${artifact.importance.max_additivity_error.toExponential(1)} on ${artifact.importance.rows} ${artifact.importance.split} rows`);
-  const params = { model: chosen.params, excluded_features: qa.excluded, calibration_folds: held.folds, final_fit_rows: fittedRows, refit: opts.refit ?? true, positive_weight: inputs.positiveWeight, class_weight: inputs.weighting, valid_share: opts.validShare ?? 0.2, min_category_count: opts.minCategoryCount ?? 10, hinge_quantiles: opts.hingeQuantiles ?? [0.5], seed: opts.seed };
+  const params = { model: chosen.params, excluded_features: qa.excluded, ...(warnings.length ? { warnings, leaks } : {}), calibration_folds: held.folds, final_fit_rows: fittedRows, refit: opts.refit ?? true, positive_weight: inputs.positiveWeight, class_weight: inputs.weighting, valid_share: opts.validShare ?? 0.2, min_category_count: opts.minCategoryCount ?? 10, hinge_quantiles: opts.hingeQuantiles ?? [0.5], seed: opts.seed };
   return {
     artifact,
     chosen: chosen.modelType,
@@ -500,6 +508,8 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
     rows: artifact.training.rows,
     splits: { train: s.train, valid: s.valid, test: s.test },
     excluded: qa.excluded,
+    leaks,
+    warnings,
     comparison,
     seconds: (performance.now() - started) / 1000,
   };
