@@ -12,3 +12,14 @@ export function nearestName(name: string, candidates: readonly string[]): string
 
 /** Column or key names that usually hold an account's own id. */
 export const ID_LIKE_NAMES: readonly string[] = ['id', 'account_id', 'accountid', 'accountId', 'account', 'customer_id', 'customerID', 'customer', 'key', 'row_id'];
+
+/**
+ * Names among `candidates` that `name` may have meant: the same but for case, `_`, `-` or spaces,
+ * and the closest by edit distance (nearestName); none when nothing is that close.
+ */
+export function nearNames(name: string, candidates: readonly string[]): string[] {
+  const norm = (s: string) => s.toLowerCase().replace(/[\s_-]/g, '');
+  const same = candidates.filter((c) => c !== name && norm(c) === norm(name));
+  const near = nearestName(name, candidates);
+  return [...new Set([...same, ...(near !== null && near !== name ? [near] : [])])];
+}

@@ -140,6 +140,31 @@ describe('churn train --from-csv and churn predict', () => {
     expect(t.stderr.trim()).toMatch(/^CHURN_ERR_BAD_FILE: .*no label column "left"/);
   });
 
+  it('rejects a mistyped --split-col or --id-col with one line naming the near match, instead of training on the test rows', async () => {
+    const split = await churn(['train', '--from-csv', csv, '--label', 'churned', '--split-col', 'Split', '--no-register']);
+    expect(split.code).toBe(1);
+    expect(split.stderr.trim()).toMatch(/^CHURN_ERR_BAD_FILE: [^\n]*no split column "Split"; did you mean "split"\? \(columns: id, churned, .*, split\)$/);
+    const id = await churn(['train', '--from-csv', csv, '--label', 'churned', '--id-col', 'ids', '--no-register']);
+    expect(id.code).toBe(1);
+    expect(id.stderr.trim()).toMatch(/^CHURN_ERR_BAD_FILE: [^\n]*no id column "ids"; did you mean "id"\?/);
+  });
+
+  it('says why a prepared table gives no test figures and how to get them: test rows of one class, or no test rows', async () => {
+    const text = (await fs.readFile(csv, 'utf8')).trim().split('\n');
+    const retainedTest = path.join(dir, 'retained-test.csv');
+    await fs.writeFile(retainedTest, text.map((l, i) => (i > 0 && l.endsWith(',test') ? l.replace(/^([^,]+),[01],/, '$1,0,') : l)).join('\n'));
+    const one = await churn(['train', '--from-csv', retainedTest, '--label', 'churned', '--models', 'logistic', '--no-register', '--seed', '3']);
+    expect(one.code).toBe(0);
+    const tests = text.filter((l) => l.endsWith(',test')).length;
+    expect(one.stdout).toContain(`  held out none: the ${tests} test rows are all retained (no churner), so there are no test figures (an AUC needs both classes); the validation figures are on the rows used for early stopping, the cv figures out of fold over the rows the model was fitted on (where it was chosen and calibrated); mark rows of both classes (churned and retained) \`test\` in the split column "split"`);
+    const noSplit = path.join(dir, 'no-split.csv');
+    await fs.writeFile(noSplit, text.map((l) => l.replace(/,[^,]*$/, '')).join('\n'));
+    const none = await churn(['train', '--from-csv', noSplit, '--label', 'churned', '--models', 'logistic', '--no-register', '--seed', '3']);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toContain('  held out none: no test rows, so there are no test figures; the validation figures are on the rows used for early stopping, the cv figures out of fold over the rows the model was fitted on (where it was chosen and calibrated); add a column "split" that marks rows of both classes (churned and retained) `test`');
+    expect(`${one.stdout}${none.stdout}`).not.toContain('--test-dates');
+  });
+
   it('registers a version that a prepared table cannot make champion, predicts with --model, and a failed run leaves the registry as it was', async () => {
     const env = { DATABASE_URL: db.url };
     const t = await churn(['train', '--from-csv', csv, '--label', 'churned', '--models', 'logistic', '--seed', '3'], env);
@@ -166,6 +191,44 @@ describe('churn train --from-csv and churn predict', () => {
     await expect(getModel(db.pool, 'champion')).rejects.toMatchObject({ code: 'CHURN_ERR_MODEL_NOT_FOUND' });
     const all = await listModels(db.pool, { includeFailed: true });
     expect(all.some((m) => m.status === 'failed')).toBe(true);
+  });
+
+  it('records, lists and shows the validation rows\' AUC as the validation AUC, and the cross-validated one as cv', async () => {
+    const env = { DATABASE_URL: db.url };
+    const t = await churn(['train', '--from-csv', csv, '--label', 'churned', '--models', 'logistic', '--seed', '5'], env);
+    expect(t.code).toBe(0);
+    const version = Number(/^version (\d+)$/m.exec(t.stdout)?.[1]);
+    const m = await getModel(db.pool, version);
+    const metrics = m.metrics as { validation: { auc: number; n: number }; cv: { auc: number; n: number }; candidates: { modelType: string; validAuc: number; cvAuc: number }[] };
+    const chosen = metrics.candidates.find((c) => c.modelType === 'logistic')!;
+    const trainRows = (await fs.readFile(csv, 'utf8')).trim().split('\n').filter((l) => l.endsWith(',train')).length;
+    // the carved validation rows (a fifth of the train rows), and out of fold over all of them
+    expect(Math.abs(metrics.validation.n - trainRows * 0.2)).toBeLessThanOrEqual(1); // rounded per class
+    expect(metrics.validation.auc).toBeCloseTo(chosen.validAuc, 9);
+    expect(metrics.cv.n).toBe(trainRows);
+    expect(metrics.cv.auc).toBeCloseTo(chosen.cvAuc, 9);
+    expect(metrics.cv.auc).not.toBeCloseTo(metrics.validation.auc, 4);
+    expect(t.stdout).toMatch(new RegExp(`^  validation n=${metrics.validation.n} +AUC ${metrics.validation.auc.toFixed(3)} `, 'm'));
+    expect(t.stdout).toMatch(new RegExp(`^  cv \\(oof\\) +n=${trainRows} +AUC ${metrics.cv.auc.toFixed(3)} `, 'm'));
+    const list = await churn(['models', 'list'], env);
+    expect(list.stdout).toMatch(new RegExp(`^${version} +logistic +\\S+ \\S+ +${metrics.validation.auc.toFixed(4)} `, 'm'));
+    const show = await churn(['models', 'show', String(version), '--json'], env);
+    expect(JSON.parse(show.stdout).metricsSummary['validation.auc']).toBeCloseTo(chosen.validAuc, 9);
+  });
+
+  it('warns about a column that copies the label, in the summary and in the registry, where models show prints it', async () => {
+    const env = { DATABASE_URL: db.url };
+    const lines = (await fs.readFile(csv, 'utf8')).trim().split('\n');
+    const leaky = path.join(dir, 'leaky.csv');
+    await fs.writeFile(leaky, lines.map((l, i) => `${l},${i === 0 ? 'leak' : l.split(',')[1]}`).join('\n'));
+    const t = await churn(['train', '--from-csv', leaky, '--label', 'churned', '--models', 'logistic', '--seed', '3'], env);
+    expect(t.code).toBe(0);
+    const warning = 'leak? `leak` alone ranks the label with AUC 1.000 on the training rows: a column that is known only after the outcome makes a model that cannot work on new accounts';
+    expect(t.stdout).toContain(`\n  warning   ${warning}\n`);
+    const version = Number(/^version (\d+)$/m.exec(t.stdout)?.[1]);
+    expect((await getModel(db.pool, version)).params).toMatchObject({ warnings: [warning], leaks: [{ feature: 'leak', auc: 1 }] });
+    const show = await churn(['models', 'show', String(version)], env);
+    expect(show.stdout).toContain(`\nwarning    ${warning}\n`);
   });
 
   it('keeps to the feature catalogue\'s declarations for columns named as its features (a `churn dataset export` file), unless --no-declarations', async () => {

@@ -13,6 +13,7 @@ import { syntheticTable } from '../training/synthetic.ts';
 import { scoringModel } from '../scoring/model.ts';
 import { checkRows } from '../scoring/validate.ts';
 import { trainModel, type TrainOptions, type TrainResult } from '../training/train.ts';
+import { describeLeak, singleFeatureAuc } from '../training/leaks.ts';
 import type { PreparedTable } from '../training/table.ts';
 
 const table = syntheticTable({ rows: 700, numeric: 6, text: 2, seed: 11 });
@@ -298,5 +299,44 @@ describe('features training leaves out', () => {
     // a misspelling of a left-out feature names it (the nearest key a row may carry, not only the inputs)
     expect(() => checkRows(model, [{ ...row, on_triall: 1 }])).toThrow(/on_triall: unknown feature: the model does not use it; did you mean "on_trial"\?/);
     expect(() => checkRows(model, [{ ...row, segmnt: 'smb' }])).toThrow(/segmnt: unknown feature: the model does not use it; did you mean "segment"\?/);
+  });
+});
+
+describe('possible leaks', () => {
+  it('warns about and records each feature whose values alone separate the training labels, either way round, numeric or text', async () => {
+    const y = table.label;
+    const leaky: PreparedTable = {
+      ...table,
+      columns: [
+        ...table.columns,
+        { name: 'leak', kind: 'numeric', values: y.map((l) => l) },
+        { name: 'status_after', kind: 'text', values: y.map((l, i) => (i % 50 === 0 ? null : l ? 'cancelled' : 'active')) },
+        { name: 'days_left', kind: 'numeric', values: y.map((l, i) => (l ? 0 : 30 + (i % 7))) },
+      ],
+    };
+    const logged: string[] = [];
+    const r = await trainModel(leaky, { ...quick(5, ['logistic']), log: (m) => logged.push(m) });
+    expect(r.leaks.map((l) => l.feature)).toEqual(['leak', 'status_after', 'days_left']);
+    expect(r.leaks[0].auc).toBe(1);
+    expect(r.leaks[1].auc).toBeGreaterThan(0.95);
+    expect(r.leaks[2].auc).toBe(0);
+    expect(r.warnings[0]).toBe('leak? `leak` alone ranks the label with AUC 1.000 on the training rows: a column that is known only after the outcome makes a model that cannot work on new accounts');
+    expect(r.warnings[2]).toBe(describeLeak({ feature: 'days_left', auc: 0 }));
+    expect(r.warnings[2]).toContain('AUC 0.000 (the other way round)');
+    expect(logged.filter((m) => m.startsWith('warning: leak?'))).toEqual(r.warnings.map((w) => `warning: ${w}`));
+    expect(r.params.warnings).toEqual(r.warnings);
+    // the planted signal of the plain table is strong but no single feature separates the labels
+    expect(logistic.warnings).toEqual([]);
+    expect(logistic.params.warnings).toBeUndefined();
+  });
+
+  it('ranks a text column by its categories\' churn rates, pooling rare ones: an id-like column separates nothing', () => {
+    const rows = table.ids.map((_, i) => i);
+    const ids = { name: 'ref', kind: 'text' as const, values: table.ids.map((id) => id) };
+    expect(singleFeatureAuc(ids, table.label, rows)).toBe(0.5);
+    const plan = table.columns.find((c) => c.name === 'plan_0')!;
+    const auc = singleFeatureAuc(plan, table.label, rows);
+    expect(auc).toBeGreaterThan(0.5);
+    expect(auc).toBeLessThan(0.95);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inferColumn, tableFromCsv } from '../training/csv-table.ts';
+import { inferColumn, readCsvTable, tableFromCsv } from '../training/csv-table.ts';
 import { encodeColumns, encodedSigns, encodeValue, fitPreprocessing, MISSING, RARE } from '../training/preprocess.ts';
 import type { Column } from '../training/table.ts';
 
@@ -162,5 +162,41 @@ describe('prepared CSV loader', () => {
     expect(inferColumn('m', mostly).kind).toBe('numeric');
     expect(inferColumn('m', mostly).values[99]).toBeNull();
     expect(inferColumn('t', ['1', 'x', '2', 'y']).kind).toBe('text');
+  });
+
+  it('refuses a named split or id column that is not in the file, naming it and its near matches', () => {
+    const error = (message: RegExp) => expect.objectContaining({ code: 'CHURN_ERR_BAD_FILE', message: expect.stringMatching(message) });
+    expect(() => tableFromCsv(csv, 'f.csv', { label: 'churned', splitCol: 'Split' })).toThrow(error(/^f\.csv: no split column "Split"; did you mean "split"\? \(columns: id, churned, tenure, plan, total, split\)$/));
+    expect(() => tableFromCsv(csv, 'f.csv', { label: 'churned', idCol: 'ID' })).toThrow(error(/no id column "ID"; did you mean "id"\?/));
+    expect(() => tableFromCsv(csv, 'f.csv', { label: 'Churned' })).toThrow(error(/no label column "Churned"; did you mean "churned"\?/));
+    // a named split column that the file has is read
+    expect(tableFromCsv(csv.replace(/,split$/m, ',fold'), 'f.csv', { label: 'churned', splitCol: 'fold' }).split).toEqual(['train', 'train', 'test']);
+  });
+
+  it('never reads a column named split as a feature when the split comes from another column, and says so', () => {
+    const folds = ['id,churned,tenure,split,fold', 'a,1,3,train,train', 'b,0,30,test,train', 'c,0,12,train,test'].join('\n');
+    const r = readCsvTable(folds, 'f.csv', { label: 'churned', splitCol: 'fold' });
+    expect(r.table.split).toEqual(['train', 'train', 'test']);
+    expect(r.table.columns.map((c) => c.name)).toEqual(['tenure']);
+    expect(r.notes).toEqual(['column "split" is left out of the features: it is named as a split column, and the split is read from "fold"']);
+    // a split column in another case is not read silently either: left out, and the note says how to read it
+    const cased = readCsvTable(csv.replace(/,split$/m, ',Split'), 'f.csv', { label: 'churned' });
+    expect(cased.table.split).toEqual(['train', 'train', 'train']);
+    expect(cased.table.columns.map((c) => c.name)).toEqual(['tenure', 'plan', 'total']);
+    expect(cased.notes).toEqual([expect.stringMatching(/^column "Split" is left out of the features: .*no column "split", so every row is a train row \(--split-col Split reads the split from it\)$/)]);
+  });
+
+  it('notes a column of numbers with text cells, read as numbers or as text, with the count and the first line', () => {
+    const file = (tenure: (i: number) => string) => ['id,churned,tenure,split', ...Array.from({ length: 40 }, (_, i) => `a${i},${i % 2},${tenure(i)},train`)].join('\n');
+    const one = readCsvTable(file((i) => (i === 3 ? 'unknown' : String(i))), 'f.csv', { label: 'churned' });
+    expect(one.table.columns[0].kind).toBe('numeric');
+    expect(one.table.columns[0].values[3]).toBeNull();
+    expect(one.notes).toEqual(['column "tenure": 1 of 40 non-blank cells is not a number (first on line 5: "unknown"); read as numbers, with that cell missing']);
+    const tenth = readCsvTable(file((i) => (i % 10 === 1 ? 'unknown' : String(i))), 'f.csv', { label: 'churned' });
+    expect(tenth.table.columns[0].kind).toBe('text');
+    expect(tenth.notes).toEqual(['column "tenure": 4 of 40 non-blank cells are not numbers (first on line 3: "unknown"), over 5%; read as text, every distinct value a category of its own (blank those cells to read it as numbers)']);
+    // numbers and blanks only, or text with no numbers: nothing to say
+    expect(readCsvTable(file((i) => (i % 3 ? String(i) : '')), 'f.csv', { label: 'churned' }).notes).toEqual([]);
+    expect(readCsvTable(file((i) => (i % 2 ? 'basic' : 'pro')), 'f.csv', { label: 'churned' }).notes).toEqual([]);
   });
 });

@@ -2,14 +2,19 @@ import { createHash } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { ChurnError, describeIssues } from '../core/errors.ts';
+import { nearNames } from '../core/suggest.ts';
 import type { Catalog } from '../features/catalog.ts';
 import { definitionFields } from '../features/qa.ts';
 import { declaredFields, type Column, type PreparedTable, type Split } from './table.ts';
 
+/** The split column read when none is named. */
+export const DEFAULT_SPLIT_COL = 'split';
+
 export const CsvTableOptions = z.object({
   label: z.string().min(1),
   idCol: z.string().min(1).default('id'),
-  splitCol: z.string().min(1).default('split'),
+  /** a split column the file must have; when not given, DEFAULT_SPLIT_COL is read if the file has it */
+  splitCol: z.string().min(1).optional(),
 });
 export type CsvTableOptions = z.input<typeof CsvTableOptions>;
 
@@ -28,22 +33,48 @@ function asNumber(cell: string): number | null {
   return Number.isFinite(v) ? v : null;
 }
 
+/** Share of a column's non-blank cells that must be numbers for it to be read as numbers. */
+export const NUMERIC_SHARE = 0.95;
+
 /**
- * A feature column from raw cells: numeric when (almost) every non-blank cell is a number (at least 95%,
- * the rest become missing, as in Telco's TotalCharges), text otherwise; blanks are null either way.
+ * A feature column from raw cells: numeric when (almost) every non-blank cell is a number (at least
+ * NUMERIC_SHARE, the rest become missing, as in Telco's TotalCharges), text otherwise; blanks are null
+ * either way.
  */
 export function inferColumn(name: string, cells: string[]): Column {
+  return inferColumnNoted(name, cells).column;
+}
+
+/**
+ * inferColumn, with a note when the column mixes numbers and text: read as numbers, how many text
+ * cells became missing; read as text although at least half of its cells are numbers, how many cells
+ * were not numbers (each distinct number is then a category of its own). The note names the first
+ * such cell by its line (the header is line 1).
+ */
+export function inferColumnNoted(name: string, cells: string[]): { column: Column; note: string | null } {
   let present = 0;
   let numeric = 0;
-  for (const c of cells) {
+  let first = -1;
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells[i];
     if (isBlank(c)) continue;
     present++;
     if (asNumber(c) !== null) numeric++;
+    else if (first < 0) first = i;
   }
-  if (present > 0 && numeric / present >= 0.95) {
-    return { name, kind: 'numeric', values: cells.map((c) => (isBlank(c) ? null : asNumber(c))) };
+  const text = present - numeric;
+  const counted = `${text} of ${present} non-blank cells ${text === 1 ? 'is not a number' : 'are not numbers'}`;
+  const where = first >= 0 ? `first on line ${first + 2}: "${cells[first].trim()}"` : '';
+  if (present > 0 && numeric / present >= NUMERIC_SHARE) {
+    const column: Column = { name, kind: 'numeric', values: cells.map((c) => (isBlank(c) ? null : asNumber(c))) };
+    const note = text ? `column "${name}": ${counted} (${where}); read as numbers, with ${text === 1 ? 'that cell' : 'those cells'} missing` : null;
+    return { column, note };
   }
-  return { name, kind: 'text', values: cells.map((c) => (isBlank(c) ? null : c.trim())) };
+  const column: Column = { name, kind: 'text', values: cells.map((c) => (isBlank(c) ? null : c.trim())) };
+  const note = numeric > 0 && numeric * 2 >= present
+    ? `column "${name}": ${counted} (${where}), over ${Math.round((1 - NUMERIC_SHARE) * 100)}%; read as text, every distinct value a category of its own (blank those cells to read it as numbers)`
+    : null;
+  return { column, note };
 }
 
 /** Parses CSV text into header and rows; a malformed file is one CHURN_ERR_BAD_FILE. */
@@ -61,25 +92,54 @@ export function parseCsv(text: string, file: string): { header: string[]; rows: 
   return { header, rows: records.slice(1) };
 }
 
+/** A prepared table read from a CSV file, and what reading it noticed (columns left out, mixed columns). */
+export interface CsvTable {
+  table: PreparedTable;
+  notes: string[];
+  /** the split column read, or null when the file has none (every row is a train row) */
+  splitColumn: string | null;
+}
+
 /**
  * A prepared table from CSV text: an id column, a 0/1 label column, an optional split column
  * (`train`, `valid` or `test`; every row is `train` when the file has no such column) and feature
  * columns, numeric or text, blanks allowed.
  */
 export function tableFromCsv(text: string, file: string, options: CsvTableOptions): PreparedTable {
+  return readCsvTable(text, file, options).table;
+}
+
+/** The index of `name` in the header, or one error naming it with the near matches and the columns. */
+function requireColumn(header: string[], name: string, what: string, file: string): number {
+  const i = header.indexOf(name);
+  if (i >= 0) return i;
+  const near = nearNames(name, header);
+  const hint = near.length ? `; did you mean ${near.map((n) => `"${n}"`).join(' or ')}?` : '';
+  throw new ChurnError('CHURN_ERR_BAD_FILE', `${file}: no ${what} column "${name}"${hint} (columns: ${header.join(', ')})`);
+}
+
+/**
+ * tableFromCsv, with its notes. A named split column (`splitCol`) must be in the file; without one,
+ * `split` is read when present. A column named like a split column (`split` in any case) that is not
+ * the one read is left out of the features, with a note: train/test markers are no feature, and
+ * reading them as one would hide that the test rows were trained on.
+ */
+export function readCsvTable(text: string, file: string, options: CsvTableOptions): CsvTable {
   const parsedOpts = CsvTableOptions.safeParse(options);
   if (!parsedOpts.success) throw new ChurnError('CHURN_ERR_VALIDATION', describeIssues(parsedOpts.error.issues));
   const opts = parsedOpts.data;
   const { header, rows } = parseCsv(text, file);
-  const col = (name: string, what: string, required: boolean): number => {
-    const i = header.indexOf(name);
-    if (i < 0 && required) throw new ChurnError('CHURN_ERR_BAD_FILE', `${file}: no ${what} column "${name}" (columns: ${header.join(', ')})`);
-    return i;
-  };
-  const labelIdx = col(opts.label, 'label', true);
-  const idIdx = col(opts.idCol, 'id', true);
-  const splitIdx = col(opts.splitCol, 'split', false);
+  const labelIdx = requireColumn(header, opts.label, 'label', file);
+  const idIdx = requireColumn(header, opts.idCol, 'id', file);
+  const splitIdx = opts.splitCol === undefined ? header.indexOf(DEFAULT_SPLIT_COL) : requireColumn(header, opts.splitCol, 'split', file);
   if (rows.length === 0) throw new ChurnError('CHURN_ERR_NOT_ENOUGH_DATA', `${file}: the file has a header but no rows`);
+  const notes: string[] = [];
+  const splitLike = header.flatMap((name, j) => (j !== splitIdx && j !== labelIdx && j !== idIdx && name.toLowerCase() === DEFAULT_SPLIT_COL ? [j] : []));
+  for (const j of splitLike) {
+    notes.push(splitIdx >= 0
+      ? `column "${header[j]}" is left out of the features: it is named as a split column, and the split is read from "${header[splitIdx]}"`
+      : `column "${header[j]}" is left out of the features: it is named as a split column, and the file has no column "${DEFAULT_SPLIT_COL}", so every row is a train row (--split-col ${header[j]} reads the split from it)`);
+  }
 
   const ids: string[] = [];
   const label: number[] = [];
@@ -103,11 +163,16 @@ export function tableFromCsv(text: string, file: string, options: CsvTableOption
     label.push(y);
     split.push(s);
   });
-  const skip = new Set([labelIdx, idIdx, splitIdx]);
-  const columns = header.flatMap((name, j) => (skip.has(j) ? [] : [inferColumn(name, rows.map((r) => r[j] ?? ''))]));
+  const skip = new Set([labelIdx, idIdx, splitIdx, ...splitLike]);
+  const columns = header.flatMap((name, j) => {
+    if (skip.has(j)) return [];
+    const { column, note } = inferColumnNoted(name, rows.map((r) => r[j] ?? ''));
+    if (note) notes.push(note);
+    return [column];
+  });
   if (columns.length === 0) throw new ChurnError('CHURN_ERR_BAD_FILE', `${file}: no feature columns besides id, label and split`);
   const sha256 = createHash('sha256').update(text).digest('hex');
-  return { ids, label, split, columns, source: { kind: 'csv', path: file, sha256 } };
+  return { table: { ids, label, split, columns, source: { kind: 'csv', path: file, sha256 } }, notes, splitColumn: splitIdx >= 0 ? header[splitIdx] : null };
 }
 
 /** What the feature catalogue declared on a prepared table's columns (catalogueDeclarations). */

@@ -112,7 +112,7 @@ export async function registerAndPromote(pool: Pool, table: PreparedTable, resul
     modelType: result.chosen,
     artifact: result.artifact,
     params: registeredParams(table, result),
-    metrics: { validation: result.metrics.validation, ...(result.metrics.test ? { test: result.metrics.test } : {}), candidates: result.candidates, backend: result.backend, seconds: result.seconds },
+    metrics: { validation: result.metrics.validation, ...(result.metrics.cv ? { cv: result.metrics.cv } : {}), ...(result.metrics.test ? { test: result.metrics.test } : {}), candidates: result.candidates, backend: result.backend, seconds: result.seconds },
   });
   const alias = opts.alias ?? 'champion';
   const champ = await holderScore(pool, alias, table, result.comparison.rows, log);

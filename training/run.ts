@@ -78,7 +78,7 @@ export async function trainAndRegister(pool: Pool, table: PreparedTable, opts: T
   let mlflow: TrainingRunLogged | null | undefined;
   if (opts.mlflowUri) {
     mlflow = await mirrorToMlflow(pool, opts.mlflowUri, {
-      params: { model_type: result.chosen, ...result.params }, metrics: { validation: compact(result.metrics.validation), test: compact(result.metrics.test) },
+      params: { model_type: result.chosen, ...result.params }, metrics: { validation: compact(result.metrics.validation), cv: compact(result.metrics.cv), test: compact(result.metrics.test) },
       artifactJson: result.artifact, version: registered.version.version, aliases: registered.promotion.promoted ? ['champion'] : [],
       gitRevision: registered.version.gitRevision, runName: `churnlens v${registered.version.version}`,
       tags: { 'churnlens.model_type': result.chosen, 'churnlens.settings': describeSettings(result.artifact) },

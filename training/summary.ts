@@ -18,9 +18,11 @@ export function trainingSummary(r: TrainResult, extra: string[] = []): string {
     `  features  ${r.artifact.feature_names.length} raw${r.artifact.preprocessing ? ` -> ${r.artifact.preprocessing.encodedNames.length} model inputs` : ''}; churn rate ${(r.artifact.training.churn_rate * 100).toFixed(1)}%; churner weight ${r.artifact.training.positive_weight.toFixed(2)}`,
     ...r.candidates.map((c) => `  candidate ${c.modelType.padEnd(9)} validation AUC ${f(c.validAuc, 4)}${c.cvAuc === undefined ? '' : `  cross-validated ${f(c.cvAuc, 4)}`}  loss ${f(c.validLoss, 4)}  ${c.modelType === 'gbdt' ? `${c.bestStep} trees kept of ${c.stepsRun} grown` : `best step ${c.bestStep}/${c.stepsRun}`}  ${c.seconds.toFixed(1)}s${c.modelType === r.chosen ? '  <- chosen' : ''}`),
     `  calibration Platt a=${f(r.calibration.a, 4)} b=${f(r.calibration.b, 4)}`,
-    metricLine(r.params.calibration_folds ? 'cv (oof)' : 'validation', r.metrics.validation),
+    metricLine('validation', r.metrics.validation),
+    ...(r.metrics.cv ? [metricLine('cv (oof)', r.metrics.cv)] : []),
     ...(r.metrics.test ? [metricLine('test', r.metrics.test)] : []),
     ...(r.artifact.importance ? [`  drivers   ${Object.entries(r.artifact.importance.mean_abs_contribution).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${f(v, 2)}`).join(', ')} (mean |contribution|, ${r.artifact.importance.split}; additivity error <= ${r.artifact.importance.max_additivity_error.toExponential(0)})`] : []),
+    ...r.warnings.map((w) => `  warning   ${w}`),
     ...extra,
   ];
   return lines.join('\n');

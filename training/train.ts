@@ -13,6 +13,7 @@ import { mlpParams } from './models/mlp.ts';
 import { activationBuffers, compileNetwork, createRng, forward, shuffleInPlace, type NetworkWeights } from './models/network.ts';
 import { encodeColumns, encodeReference, encodedSigns, fitPreprocessing, groupReferences, type Preprocessing } from './preprocess.ts';
 import { buildContract } from './contract.ts';
+import { describeLeak, findLeaks, type Leak } from './leaks.ts';
 import { crossFitGbdt, gbdtData, gbdtMargins, refitGbdt, searchGbdt, type GbdtData, type GbdtSettings } from './gbdt-candidate.ts';
 import type { GbdtModel, GbdtParamsInput } from './models/gbdt/index.ts';
 import type { PreparedTable } from './table.ts';
@@ -96,7 +97,11 @@ export interface TrainResult {
   artifact: ModelArtifact;
   chosen: ModelType;
   candidates: Candidate[];
-  metrics: { validation: EvaluationReport; test?: EvaluationReport };
+  /**
+   * calibrated figures: on the validation rows (the chosen candidate's fit on the train rows), out of
+   * fold over train and validation rows when cross-fitting ran (`cv`), and on the test rows
+   */
+  metrics: { validation: EvaluationReport; cv?: EvaluationReport; test?: EvaluationReport };
   params: Record<string, unknown>;
   calibration: Calibration;
   backend: string;
@@ -107,6 +112,10 @@ export interface TrainResult {
   comparison: { rows: number[]; auc: number; split: 'test' | 'validation' };
   /** features left out because they carry nothing on the training rows (see `screenColumns`) */
   excluded: ExcludedFeatures;
+  /** features whose values alone separate the training rows' labels (training/leaks.ts) */
+  leaks: Leak[];
+  /** warnings about the model, printed with the summary and recorded with the version (`params.warnings`) */
+  warnings: string[];
   seconds: number;
 }
 
@@ -379,12 +388,16 @@ async function chooseAndCalibrate(table: PreparedTable, s: Splits, candidates: F
   return { chosen, calibration, trained, fittedRows: refitRows?.length ?? s.train.length };
 }
 
-/** Stage 6: calibrated metrics on the held-out validation log-odds and on the test rows, and the rows a champion is compared on. */
+/**
+ * Stage 6: calibrated metrics on the validation rows, on the out-of-fold log-odds when cross-fitting
+ * ran, and on the test rows; and the rows a champion is compared on.
+ */
 function evaluateChosen(table: PreparedTable, s: Splits, inputs: Inputs, held: HeldOut, chosen: Fitted, calibration: Calibration, trained: Trained, opts: TrainOptions, log: Log) {
   const calibrated = (z: Float64Array) => Float64Array.from(z, (v) => sigmoid(calibration.a * v + calibration.b));
   const segments = (rows: number[]) => (table.context?.segment ? rows.map((i) => table.context!.segment![i]) : undefined);
   const evalOpts = (rows: number[]) => ({ segments: segments(rows), bootstrap: opts.bootstrap ?? 200, seed: opts.seed });
-  const metrics: TrainResult['metrics'] = { validation: evaluate(held.y, calibrated(held.logits.get(chosen.modelType)!), evalOpts(held.rows)) };
+  const metrics: TrainResult['metrics'] = { validation: evaluate(inputs.valid.y, calibrated(chosen.validLogits), evalOpts(s.valid)) };
+  if (held.folds >= 2) metrics.cv = evaluate(held.y, calibrated(held.logits.get(chosen.modelType)!), evalOpts(held.rows));
   if (s.test.length > 0) {
     const y = Float32Array.from(s.test, (i) => table.label[i]);
     const pos = y.reduce((acc, v) => acc + v, 0);
@@ -472,6 +485,9 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
   const s = splitRows(table, opts, log);
   const qa = screenColumns(table, s.train, log);
   table = qa.table;
+  const leaks = findLeaks(table, s.train);
+  const warnings = leaks.map(describeLeak);
+  for (const w of warnings) log(`warning: ${w}`);
   const inputs = prepareInputs(table, s, opts, log);
   const candidates = await fitCandidates(table, s, inputs, opts, log);
   const held = await crossValidate(table, s, inputs, candidates, opts, log);
@@ -480,7 +496,7 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
   const artifact = buildArtifact(table, s, inputs, chosen, calibration, trained, backend, opts, qa.excluded);
   artifact.importance = explainRows(artifact, table, s.test.length ? s.test : held.rows, s.test.length ? 'test' : 'validation');
   log(`explanations: additivity error at most ${artifact.importance.max_additivity_error.toExponential(1)} on ${artifact.importance.rows} ${artifact.importance.split} rows`);
-  const params = { model: chosen.params, excluded_features: qa.excluded, calibration_folds: held.folds, final_fit_rows: fittedRows, refit: opts.refit ?? true, positive_weight: inputs.positiveWeight, class_weight: inputs.weighting, valid_share: opts.validShare ?? 0.2, min_category_count: opts.minCategoryCount ?? 10, hinge_quantiles: opts.hingeQuantiles ?? [0.5], seed: opts.seed };
+  const params = { model: chosen.params, excluded_features: qa.excluded, ...(warnings.length ? { warnings, leaks } : {}), calibration_folds: held.folds, final_fit_rows: fittedRows, refit: opts.refit ?? true, positive_weight: inputs.positiveWeight, class_weight: inputs.weighting, valid_share: opts.validShare ?? 0.2, min_category_count: opts.minCategoryCount ?? 10, hinge_quantiles: opts.hingeQuantiles ?? [0.5], seed: opts.seed };
   return {
     artifact,
     chosen: chosen.modelType,
@@ -492,6 +508,8 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
     rows: artifact.training.rows,
     splits: { train: s.train, valid: s.valid, test: s.test },
     excluded: qa.excluded,
+    leaks,
+    warnings,
     comparison,
     seconds: (performance.now() - started) / 1000,
   };

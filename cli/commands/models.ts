@@ -64,6 +64,8 @@ export function formatModel(d: ModelDetails, contract: InputContract | null, set
     ...['test', 'validation'].map(metric).filter((l): l is string => l !== null).map((l) => `metrics    ${l}`),
   ];
   if (d.error) lines.push(`error      ${d.error}`);
+  const warnings = Array.isArray(d.params.warnings) ? d.params.warnings.filter((w): w is string => typeof w === 'string') : [];
+  for (const w of warnings) lines.push(`warning    ${w}`);
   if (contract) {
     const directed = contract.features.filter((f) => f.risk).length;
     lines.push(`inputs     ${contract.features.length} features (${directed} with a declared risk direction)${contract.account_segments ? `; account segments ${contract.account_segments.join(', ')}` : ''}`);

@@ -33,7 +33,7 @@ const ReportCliOptions = z.object({
   fromCsv: z.string().min(1).optional(),
   label: z.string().min(1).optional(),
   idCol: z.string().min(1),
-  splitCol: z.string().min(1),
+  splitCol: z.string().min(1).optional(),
   bootstrap: z.coerce.number().int().min(0).max(10_000),
 }).refine((o) => !o.fromCsv || o.label, { message: '--label COL is required with --from-csv', path: ['label'] })
   .refine((o) => o.out || o.link || o.revokeLinks, { message: '--out FILE.html is required (or --link for a fresh link to the stored report)', path: ['out'] });
@@ -68,7 +68,7 @@ export function registerReport(program: Command): void {
     .option('--from-csv <file>', 'a model trained on a prepared table: evaluate on this table (its valid/test rows)')
     .option('--label <col>', 'label column of the prepared table (1 = churned)')
     .option('--id-col <col>', 'id column of the prepared table', 'id')
-    .option('--split-col <col>', 'split column of the prepared table', 'split')
+    .option('--split-col <col>', 'split column of the prepared table (default: split, when the file has it; a named one must exist)')
     .option('--bootstrap <n>', 'bootstrap resamples for the confidence intervals (0: none)', '200')
     .option('--link', 'print a signed link that opens the stored report in a browser without an API key (alone: no rebuild)')
     .option('--expires <duration>', `how long a printed link works, e.g. 7d or 2w (default ${DEFAULT_LINK_DAYS}d, at most ${MAX_LINK_DAYS}d)`)

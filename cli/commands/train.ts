@@ -7,7 +7,7 @@ import type { Pool } from '../../core/db.ts';
 import { ChurnError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
 import { loadCatalog } from '../../features/catalog.ts';
-import { catalogueDeclarations, describeCatalogueMatch, tableFromCsv } from '../../training/csv-table.ts';
+import { catalogueDeclarations, describeCatalogueMatch, readCsvTable } from '../../training/csv-table.ts';
 import { DatasetCliOptions, describeTrainingSet, trainingSetOptions, withDatasetOptions } from './dataset.ts';
 import { datasetRecordOf } from '../../training/dataset.ts';
 import { trainingSummary } from '../../training/summary.ts';
@@ -34,7 +34,7 @@ const TrainCliOptions = DatasetCliOptions.extend({
   fromCsv: z.string().min(1).optional(),
   label: z.string().min(1).optional(),
   idCol: z.string().min(1),
-  splitCol: z.string().min(1),
+  splitCol: z.string().min(1).optional(),
   models: Models,
   epochs: z.coerce.number().int().min(1).max(10_000).optional(),
   classWeight: z.enum(['auto', 'balanced', 'none']),
@@ -67,16 +67,34 @@ function trainOptions(o: TrainCliOptions): TrainOptions {
   };
 }
 
-/** Which figures are held out: the validation rows served early stopping, the model choice and calibration. */
-function honesty(r: TrainResult): string[] {
-  const used = r.params.calibration_folds ? 'out-of-fold over the rows the model was fitted on' : 'on the rows used for early stopping, the model choice and calibration';
-  return [r.metrics.test
-    ? `  held out the test figures are on ${r.rows.test} rows no training step saw; the ${r.params.calibration_folds ? 'cv' : 'validation'} figures are ${used}`
-    : `  held out none: no test rows, so the ${r.params.calibration_folds ? 'cv' : 'validation'} figures (${used}) are the only ones (use --test-dates)`];
+/**
+ * Which figures are held out: the validation rows served early stopping, the model choice and
+ * calibration. Without test figures it says why (no test rows, or test rows of one class) and what
+ * gives them: `remedy` names it for the table's source (a split column, or --test-dates).
+ */
+function honesty(r: TrainResult, table: PreparedTable, remedy: (why: 'none' | 'one_class') => string): string[] {
+  const about = r.metrics.cv
+    ? 'the validation figures are on the rows used for early stopping, the cv figures out of fold over the rows the model was fitted on (where it was chosen and calibrated)'
+    : 'the validation figures are on the rows used for early stopping, the model choice and calibration';
+  if (r.metrics.test) return [`  held out the test figures are on ${r.rows.test} rows no training step saw; ${about}`];
+  if (r.rows.test === 0) return [`  held out none: no test rows, so there are no test figures; ${about}; ${remedy('none')}`];
+  const churners = r.splits.test.reduce((s, i) => s + table.label[i], 0);
+  const oneClass = churners ? 'are all churners' : 'are all retained (no churner)';
+  return [`  held out none: the ${r.rows.test} test rows ${oneClass}, so there are no test figures (an AUC needs both classes); ${about}; ${remedy('one_class')}`];
+}
+
+/** What gives test figures on the database path. */
+const databaseRemedy = (why: 'none' | 'one_class') => (why === 'none' ? 'hold out the latest observation dates with --test-dates N' : 'hold out more observation dates with --test-dates N');
+
+/** What gives test figures on a prepared table: rows of both classes marked `test` in its split column. */
+function csvRemedy(splitColumn: string | null): (why: 'none' | 'one_class') => string {
+  return () => (splitColumn
+    ? `mark rows of both classes (churned and retained) \`test\` in the split column "${splitColumn}"`
+    : 'add a column "split" that marks rows of both classes (churned and retained) `test`');
 }
 
 /** Trains (recording a failure in the registry), registers, promotes when not worse; prints the summary. */
-async function trainAndReport(pool: Pool | null, table: PreparedTable, o: TrainCliOptions, mlflowUri?: string, dataset?: Record<string, unknown>, dataLines: string[] = []): Promise<void> {
+async function trainAndReport(pool: Pool | null, table: PreparedTable, o: TrainCliOptions, remedy: (why: 'none' | 'one_class') => string, mlflowUri?: string, dataset?: Record<string, unknown>, dataLines: string[] = []): Promise<void> {
   const extra: string[] = dataLines.map((l) => `  data      ${l}`);
   const save = async (r: TrainResult) => {
     if (!o.saveArtifact) return;
@@ -87,7 +105,7 @@ async function trainAndReport(pool: Pool | null, table: PreparedTable, o: TrainC
   if (!pool) {
     const result = await trainModel(table, trainOptions(o));
     await save(result);
-    console.log(trainingSummary(result, [...extra, ...honesty(result), '  registry  not registered (--no-register)']));
+    console.log(trainingSummary(result, [...extra, ...honesty(result, table, remedy), '  registry  not registered (--no-register)']));
     return;
   }
   const { result, registered, mlflow } = await trainAndRegister(pool, table, {
@@ -96,7 +114,7 @@ async function trainAndReport(pool: Pool | null, table: PreparedTable, o: TrainC
   await save(result);
   extra.push(`  registry  version ${registered.version.version}; champion: ${registered.promotion.decision} (${registered.promotion.reason})`);
   if (mlflowUri) extra.push(`  mlflow    ${mlflow ? `run ${mlflow.runId}` : 'not logged (see the registry entry for the error)'}`);
-  console.log(trainingSummary(result, [...extra, ...honesty(result)]));
+  console.log(trainingSummary(result, [...extra, ...honesty(result, table, remedy)]));
   console.log(`version ${registered.version.version}`);
 }
 
@@ -107,7 +125,7 @@ export function registerTrain(program: Command): void {
     .option('--from-csv <file>', 'train on a prepared table instead of the database')
     .option('--label <col>', 'label column of the prepared table (1 = churned)')
     .option('--id-col <col>', 'id column of the prepared table', 'id')
-    .option('--split-col <col>', 'split column (train, valid, test); test rows are held out for evaluation', 'split'))
+    .option('--split-col <col>', 'split column (train, valid, test); test rows are held out for evaluation (default: split, when the file has it; a named one must exist)'))
     .option('--seed <n>', 'seed: the same seed gives the same model, metrics and account partition', '42')
     .option('--models <list>', 'candidate models (logistic, gbdt: gradient-boosted trees, mlp), chosen on validation AUC', 'logistic,gbdt,mlp')
     .option('--epochs <n>', 'cap on passes over the training rows (early stopping, counted in optimiser steps, usually ends sooner)')
@@ -123,9 +141,12 @@ export function registerTrain(program: Command): void {
         const text = await fs.readFile(file, 'utf8').catch((err: Error) => {
           throw new ChurnError('CHURN_ERR_BAD_FILE', `cannot read ${file}: ${err.message}`);
         });
-        const table = withDeclarations(tableFromCsv(text, file, { label: o.label!, idCol: o.idCol, splitCol: o.splitCol }), o.declarations);
-        if (!o.register) return trainAndReport(null, table, o);
-        return withDatabase(({ pool, config }) => trainAndReport(pool, table, o, config.MLFLOW_TRACKING_URI));
+        const read = readCsvTable(text, file, { label: o.label!, idCol: o.idCol, splitCol: o.splitCol });
+        for (const note of read.notes) console.error(`note: ${note}`);
+        const table = withDeclarations(read.table, o.declarations);
+        const remedy = csvRemedy(read.splitColumn);
+        if (!o.register) return trainAndReport(null, table, o, remedy);
+        return withDatabase(({ pool, config }) => trainAndReport(pool, table, o, remedy, config.MLFLOW_TRACKING_URI));
       }
       if (!o.register) throw new ChurnError('CHURN_ERR_VALIDATION', '--no-register applies to --from-csv only');
       if (!o.declarations) throw new ChurnError('CHURN_ERR_VALIDATION', '--no-declarations applies to --from-csv only');
@@ -136,7 +157,7 @@ export function registerTrain(program: Command): void {
           ...options, progress: createProgress('training set'), snapshotProgress: createProgress('feature snapshots'),
         });
         const lines = [`${stats.labelledRows} labelled rows, ${table.ids.length} used`, ...describeTrainingSet(stats, { horizonDays: o.horizon, leadDays: o.lead, graceDays: o.grace })];
-        await trainAndReport(pool, table, o, config.MLFLOW_TRACKING_URI, datasetRecordOf(table), lines);
+        await trainAndReport(pool, table, o, databaseRemedy, config.MLFLOW_TRACKING_URI, datasetRecordOf(table), lines);
       });
     });
 }
