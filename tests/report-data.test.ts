@@ -4,7 +4,8 @@ import { evaluate, type EvaluationReport } from '../training/evaluate.ts';
 import { riskDeciles } from '../jobs/report/ranking.ts';
 import { buildReportData, parseReportData, ReportDataSchema } from '../jobs/report/data.ts';
 import { psi, psiStatus, PSI_EPSILON } from '../jobs/report/psi.ts';
-import { MIN_CHURNERS_FOR_AUC, renderReportHtml, renderReportJson } from '../jobs/report/render.ts';
+import { renderReportHtml, renderReportJson } from '../jobs/report/render.ts';
+import { MIN_CHURNERS_FOR_AUC } from '../jobs/report/data.ts';
 import { FIXTURE_FEATURES, reportInputs } from './report-fixture.ts';
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -63,6 +64,17 @@ describe('buildReportData', () => {
     expect(shifted.warnings.filter((w) => w.includes('shifted strongly since training'))).toHaveLength(1);
     expect(shifted.warnings.some((w) => /2 of 4 input features shifted strongly since training \(PSI 0\.25 or more\): Tickets, last 90 days \(\d+\.\d\d\) and Active days, last 28/.test(w))).toBe(true);
     expect(shifted.labels).toEqual({ active_days_28d: 'Active days, last 28', tickets_90d: 'Tickets, last 90 days', seats_used_ratio: 'Seats used ratio', plan: 'Plan' });
+  });
+
+  it('warns that the figures are a first look when the evaluated rows hold fewer than 10 churners', () => {
+    expect(data.metrics.positives).toBeGreaterThanOrEqual(MIN_CHURNERS_FOR_AUC);
+    expect(data.warnings.filter((w) => w.startsWith('Only '))).toEqual([]);
+    const few = buildReportData({ ...reportInputs({ n: 24, seed: 4 }), evaluateOptions: { bootstrap: 50, seed: 1 } });
+    expect(few.metrics.positives).toBeGreaterThan(0);
+    expect(few.metrics.positives).toBeLessThan(MIN_CHURNERS_FOR_AUC);
+    expect(few.warnings).toContain(`Only ${few.metrics.positives} of the 24 evaluated accounts churned: with so few, one account moves every figure here a long way `
+      + `(the AUC's 95% interval runs from ${few.metrics.ci!.auc.lower.toFixed(2)} to ${few.metrics.ci!.auc.upper.toFixed(2)}); read them as a first look, not a verdict.`);
+    expect(renderReportHtml(few)).toContain(`Only ${few.metrics.positives} of the 24 evaluated accounts churned`);
   });
 
   it('orders tiers as configured and reports their predicted and actual rates', () => {

@@ -330,6 +330,22 @@ describe('possible leaks', () => {
     expect(logistic.params.warnings).toBeUndefined();
   });
 
+  it('warns, and records, that held-out figures rest on fewer than 10 churners', async () => {
+    // the same table with all but 3 of the test rows' churners relabelled as retained
+    let kept = 0;
+    const label = table.label.map((l, i) => (table.split[i] === 'test' && l === 1 ? (kept++ < 3 ? 1 : 0) : l));
+    expect(kept).toBeGreaterThan(3);
+    const logged: string[] = [];
+    const r = await trainModel({ ...table, label }, { ...quick(5, ['logistic']), log: (m) => logged.push(m) });
+    expect(r.metrics.test!.positives).toBe(3);
+    const warning = `the test rows hold only 3 churners: one account moves every held-out figure a long way (AUC ${r.metrics.test!.auc.toFixed(3)}, `
+      + `95% interval ${r.metrics.test!.ci!.auc.lower.toFixed(2)} to ${r.metrics.test!.ci!.auc.upper.toFixed(2)}); more accounts or more held-out dates give figures to trust`;
+    expect(r.warnings).toEqual([warning]);
+    expect(r.params.warnings).toEqual([warning]);
+    expect(logged).toContain(`warning: ${warning}`);
+    expect(logistic.metrics.test!.positives).toBeGreaterThanOrEqual(10);
+  });
+
   it('ranks a text column by its categories\' churn rates, pooling rare ones: an id-like column separates nothing', () => {
     const rows = table.ids.map((_, i) => i);
     const ids = { name: 'ref', kind: 'text' as const, values: table.ids.map((id) => id) };

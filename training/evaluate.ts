@@ -37,6 +37,9 @@ export const ConfidenceIntervalSchema = z.object({
 export const GroupSummarySchema = z.object({ n: Count, churnRate: Probability, meanPredicted: Probability, auc: Probability.nullable() });
 export type GroupSummary = z.infer<typeof GroupSummarySchema>;
 
+/** Below this many churners, one account moves an evaluation's figures a long way: training and the report say so. */
+export const MIN_CHURNERS = 10;
+
 export const EvaluationReportSchema = z.object({
   n: Count,
   positives: Count,

@@ -3,7 +3,7 @@ import { noProgress, type Progress } from '../core/progress.ts';
 import { ARTIFACT_FORMAT, type ModelArtifact } from './artifact.ts';
 import { selectBackend } from './backend.ts';
 import { fitPlatt, flattened, sigmoid, type Calibration } from './calibrate.ts';
-import { evaluate, rocAuc, type EvaluationReport } from './evaluate.ts';
+import { evaluate, MIN_CHURNERS, rocAuc, type EvaluationReport } from './evaluate.ts';
 import { crossFit, refit } from './crossfit.ts';
 import { createScorer } from './scorer.ts';
 import { chooseModel } from './select.ts';
@@ -472,6 +472,14 @@ function buildArtifact(table: PreparedTable, s: Splits, inputs: Inputs, chosen: 
   };
 }
 
+/** The warning that held-out figures rest on too few churners to trust (null when they do not). */
+function fewChurners(split: 'test' | 'validation', m: EvaluationReport): string | null {
+  if (m.positives >= MIN_CHURNERS) return null;
+  const ci = m.ci ? ` (AUC ${m.auc.toFixed(3)}, 95% interval ${m.ci.auc.lower.toFixed(2)} to ${m.ci.auc.upper.toFixed(2)})` : '';
+  return `the ${split} rows hold only ${m.positives} churner${m.positives === 1 ? '' : 's'}: one account moves every held-out figure a long way${ci}; `
+    + 'more accounts or more held-out dates give figures to trust';
+}
+
 /**
  * Fits preprocessing on train rows, trains every candidate (logistic regression, MLP) with early
  * stopping on validation rows, chooses by validation AUC with the one-standard-error rule (training/select.ts),
@@ -493,6 +501,11 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
   const held = await crossValidate(table, s, inputs, candidates, opts, log);
   const { chosen, calibration, trained, fittedRows } = await chooseAndCalibrate(table, s, candidates, held, inputs, opts, log);
   const { metrics, comparison } = evaluateChosen(table, s, inputs, held, chosen, calibration, trained, opts, log);
+  const few = fewChurners(metrics.test ? 'test' : 'validation', metrics.test ?? metrics.validation);
+  if (few) {
+    log(`warning: ${few}`);
+    warnings.push(few);
+  }
   const artifact = buildArtifact(table, s, inputs, chosen, calibration, trained, backend, opts, qa.excluded);
   artifact.importance = explainRows(artifact, table, s.test.length ? s.test : held.rows, s.test.length ? 'test' : 'validation');
   log(`explanations: additivity error at most ${artifact.importance.max_additivity_error.toExponential(1)} on ${artifact.importance.rows} ${artifact.importance.split} rows`);

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { ChurnError, describeIssues } from '../../core/errors.ts';
-import { evaluate, EvaluationReportSchema, summariseGroups, type EvaluateOptions } from '../../training/evaluate.ts';
+import { evaluate, EvaluationReportSchema, MIN_CHURNERS, summariseGroups, type EvaluateOptions } from '../../training/evaluate.ts';
 import { psi, psiStatus, type FeatureValue } from './psi.ts';
 import { quantileCalibration, withRiskDeciles } from './ranking.ts';
 import { caughtRevenue, CaughtRevenueSchema, RevenueAtRiskSchema, type RevenueAtRisk } from './revenue.ts';
@@ -141,8 +141,16 @@ export function movedList(data: Pick<ReportData, 'labels'>, moved: ReportData['d
   return listed(moved.map((d) => `${labelOf(data, d.feature)} (${d.psi.toFixed(2)})`));
 }
 
+/** Churners a group needs before its AUC is shown, and the evaluated rows before their figures go without a warning. */
+export const MIN_CHURNERS_FOR_AUC = MIN_CHURNERS;
+
 function warningsFor(data: Omit<ReportData, 'warnings'>): string[] {
   const out: string[] = [];
+  const m = data.metrics;
+  if (m.positives < MIN_CHURNERS_FOR_AUC) {
+    const ci = m.ci ? ` (the AUC's 95% interval runs from ${m.ci.auc.lower.toFixed(2)} to ${m.ci.auc.upper.toFixed(2)})` : '';
+    out.push(`Only ${m.positives} of the ${m.n} evaluated accounts churned: with so few, one account moves every figure here a long way${ci}; read them as a first look, not a verdict.`);
+  }
   const moved = movedFeatures(data);
   const strongly = moved.filter((d) => d.status === 'alert');
   const watch = moved.filter((d) => d.status !== 'alert');

@@ -4,7 +4,7 @@
  * the first (./summary.ts), the details after it, the features that did not move in an appendix.
  * Pure: data in, string out.
  */
-import { labelOf, movedFeatures, parseReportData, type ReportData } from './data.ts';
+import { labelOf, MIN_CHURNERS_FOR_AUC, movedFeatures, parseReportData, type ReportData } from './data.ts';
 import { backtestChart, calibrationChart, confusionChart, driftChart, gainsChart, importanceChart, liftChart, rocChart, tierChart } from './charts.ts';
 import { headlineSentences } from './headline.ts';
 import { monitoringSection } from './monitoring.ts';
@@ -104,7 +104,6 @@ function rankingSection(data: ReportData): string {
  * Fewer churners than this in a group (a segment, a month) and its AUC says little: one churner
  * ranked first is an AUC of 1.000. The table then says so instead of the number (the JSON twin keeps it).
  */
-export const MIN_CHURNERS_FOR_AUC = 10;
 
 /** A group's AUC as its table cell: the number, or why it is not shown. */
 function groupAuc(auc: number | null, churners: number): string {
