@@ -218,6 +218,8 @@ describe('a model that ranks the held-out rows backwards', () => {
     const r = await trainModel(turned, { ...quick(4, ['logistic']), log: (m) => lines.push(m) });
     expect(r.artifact.calibration.a).toBe(0);
     expect(lines.join('\n')).toMatch(/warning: logistic ranks the held-out rows the wrong way round .*every row gets the held-out churn rate, \d+\.\d%/);
+    // and the version records it, as it records every training warning
+    expect(r.params.warnings).toContainEqual(expect.stringMatching(/^logistic ranks the held-out rows the wrong way round/));
     const scorer = createScorer(r.artifact);
     const low = scorer.score({ x: 1 });
     const high = scorer.score({ x: 9 });

@@ -381,10 +381,6 @@ async function chooseAndCalibrate(table: PreparedTable, s: Splits, candidates: F
     log(`refitted ${chosen.modelType} on ${refitRows.length} train and validation rows`);
   }
   log(`Platt calibration a=${calibration.a.toFixed(4)} b=${calibration.b.toFixed(4)}`);
-  if (flattened(calibration)) {
-    log(`warning: ${chosen.modelType} ranks the held-out rows the wrong way round (a calibration slope below zero would reverse every explanation): `
-      + `every row gets the held-out churn rate, ${(100 * sigmoid(calibration.b)).toFixed(1)}%, and no feature moves it. The features carry no usable signal on these rows`);
-  }
   return { chosen, calibration, trained, fittedRows: refitRows?.length ?? s.train.length };
 }
 
@@ -501,10 +497,12 @@ export async function trainModel(table: PreparedTable, opts: TrainOptions): Prom
   const held = await crossValidate(table, s, inputs, candidates, opts, log);
   const { chosen, calibration, trained, fittedRows } = await chooseAndCalibrate(table, s, candidates, held, inputs, opts, log);
   const { metrics, comparison } = evaluateChosen(table, s, inputs, held, chosen, calibration, trained, opts, log);
-  const few = fewChurners(metrics.test ? 'test' : 'validation', metrics.test ?? metrics.validation);
-  if (few) {
-    log(`warning: ${few}`);
-    warnings.push(few);
+  const flat = flattened(calibration) ? `${chosen.modelType} ranks the held-out rows the wrong way round (a calibration slope below zero would reverse every explanation): `
+    + `every row gets the held-out churn rate, ${(100 * sigmoid(calibration.b)).toFixed(1)}%, and no feature moves it. The features carry no usable signal on these rows` : null;
+  for (const w of [flat, fewChurners(metrics.test ? 'test' : 'validation', metrics.test ?? metrics.validation)]) {
+    if (!w) continue;
+    log(`warning: ${w}`);
+    warnings.push(w);
   }
   const artifact = buildArtifact(table, s, inputs, chosen, calibration, trained, backend, opts, qa.excluded);
   artifact.importance = explainRows(artifact, table, s.test.length ? s.test : held.rows, s.test.length ? 'test' : 'validation');
