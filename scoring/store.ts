@@ -398,6 +398,15 @@ export async function tierInHistory(db: Queryable, tier: string): Promise<boolea
   return rows.length > 0;
 }
 
+/** The account segments (source.accounts.segment) in the data, when `segment` is not one of them (null when it is). */
+export async function otherSegments(db: Queryable, segment: string): Promise<string[] | null> {
+  const rows = await query<{ segment: string; hit: boolean }>(db, {
+    text: 'SELECT segment, segment = $1 AS hit FROM (SELECT DISTINCT segment FROM source.accounts WHERE segment IS NOT NULL) s ORDER BY segment',
+    values: [segment],
+  });
+  return rows.some((r) => r.hit) ? null : rows.map((r) => r.segment);
+}
+
 export async function accountExists(db: Queryable, accountId: string): Promise<boolean> {
   const rows = await query(db, { text: 'SELECT 1 FROM source.accounts WHERE account_id = $1', values: [accountId] });
   return rows.length > 0;

@@ -206,6 +206,13 @@ describe('account views: context, filters, sorts and totals', () => {
     const empty = await h.app.inject({ url: '/v1/accounts?tier=churned&segment=enterprise', headers: bearer(h.readKey) });
     expect(empty.statusCode, empty.body).toBe(200);
     expect(empty.json().accounts).toEqual([]);
+    // and a segment no account has, in the list and the totals alike (it was an empty 200: "no account there")
+    const segments = [...new Set(FIXTURES.map((f) => f.segment))].sort().join(', ');
+    for (const url of ['/v1/accounts?segment=entreprise', '/v1/accounts/summary?segment=entreprise']) {
+      const wrong = await h.app.inject({ url, headers: bearer(h.readKey) });
+      expect(wrong.statusCode, wrong.body).toBe(400);
+      expect(wrong.json().message).toBe(`unknown segment "entreprise": the accounts' segments are ${segments}`);
+    }
     // a tier of an earlier configuration that stored scores still carry stays a filter
     const pool = h.db.pool;
     const setTier = (scoreId: string, tier: string) => pool.query('UPDATE churn.score_history SET tier = $2 WHERE score_id = $1', [scoreId, tier]);

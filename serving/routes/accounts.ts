@@ -14,7 +14,7 @@ import { errorResponses } from '../schemas/errors.ts';
 import { defaultAsOf } from '../../core/time.ts';
 import { scoreAccount } from '../../scoring/score-accounts.ts';
 import {
-  ACCOUNT_SORTS, accountExists, accountHistory, accountSummary, latestScores, readAccountContexts, rowToScore, storedAction, storedScoreAt, storedStatus, tierInHistory,
+  ACCOUNT_SORTS, accountExists, accountHistory, accountSummary, latestScores, readAccountContexts, otherSegments, rowToScore, storedAction, storedScoreAt, storedStatus, tierInHistory,
   type AccountContextRow, type AccountCursor, type AccountListRow, type AccountSort, type StoredScoreRow, type TierSummaryRow,
 } from '../../scoring/store.ts';
 import { scoreChange } from '../../scoring/score-change.ts';
@@ -110,6 +110,15 @@ async function requireKnownTier(deps: AppDeps, tier: string): Promise<void> {
   if (!(await tierInHistory(deps.pool, tier))) throw new ChurnError('CHURN_ERR_VALIDATION', `unknown tier "${tier}": the tiers are ${known.join(', ')}`);
 }
 
+/**
+ * An empty answer filtered by a segment no account has (`entreprise`) is a 400 naming the segments,
+ * as for tiers: checked only when the answer came back empty.
+ */
+async function requireKnownSegment(deps: AppDeps, segment: string): Promise<void> {
+  const others = await otherSegments(deps.pool, segment);
+  if (others) throw new ChurnError('CHURN_ERR_VALIDATION', `unknown segment "${segment}": the accounts' segments are ${others.length ? others.join(', ') : '(none: no accounts yet)'}`);
+}
+
 export function accountRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   const read = requireScope(deps.auth, 'score:read');
   const security = [{ bearer: [] }];
@@ -129,6 +138,7 @@ export function accountRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       }));
       const page = rows.slice(0, q.limit);
       if (!page.length && q.tier && !after) await requireKnownTier(deps, q.tier);
+      if (!page.length && q.segment && !after) await requireKnownSegment(deps, q.segment);
       const last = page[page.length - 1];
       return { accounts: page.map(listItem), next_cursor: rows.length > q.limit && last ? encodeCursor(q.sort, order, last) : null };
     });
@@ -140,6 +150,7 @@ export function accountRoutes(deps: AppDeps): FastifyPluginAsyncZod {
     }, async (req) => {
       const q = req.query;
       const rows = await query<TierSummaryRow>(deps.pool, accountSummary({ segment: q.segment, owner: q.owner, renewalWithinDays: q.renewal_within_days, mrrMin: q.mrr_min, mrrMax: q.mrr_max }));
+      if (!rows.length && q.segment) await requireKnownSegment(deps, q.segment);
       // revenue_at_risk, the field's first name, is the tier's MRR
       const tiers = orderTiers(deps.config, rows).map((t) => ({ ...t, revenue_at_risk: t.mrr }));
       const cents = (f: (t: TierSummaryRow) => number) => Math.round(tiers.reduce((n, t) => n + f(t), 0) * 100) / 100;
