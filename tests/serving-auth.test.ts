@@ -121,6 +121,8 @@ describe('authentication, validation and error shape', () => {
       { method: 'GET', url: '/v1/models/abc', status: 404 }, // an alias name that names no model
       { method: 'GET', url: '/v1/models/0', status: 400 },
       { method: 'GET', url: '/v1/models/999999', status: 404 },
+      { method: 'GET', url: '/v1/models/2147483647', status: 404 }, // the largest version there can be: not "an alias is a lower-case name"
+      { method: 'GET', url: '/v1/models/2147483648', status: 400, message: 'invalid params: version: a version is a whole number from 1 to 2147483647' },
       { method: 'GET', url: '/v1/reports/999999', status: 404 },
       { method: 'GET', url: '/v1/nothing-here', status: 404 },
       { method: 'POST', url: '/v1/scores', payload: {}, status: 400 },

@@ -38,15 +38,23 @@ export function modelResponse(m: ModelVersion): ModelResponse {
   };
 }
 
-const Version = z.string().regex(/^v?\d{1,9}$/, 'a version is a positive integer').transform((s) => Number(s.replace(/^v/, ''))).refine((n) => n >= 1, 'a version is a positive integer')
+/** Versions are PostgreSQL integers. */
+const MAX_VERSION = 2_147_483_647;
+const Version = z.string().regex(/^v?\d{1,15}$/, 'a version is a positive integer').transform((s) => Number(s.replace(/^v/, '')))
+  .refine((n) => n >= 1 && n <= MAX_VERSION, `a version is a whole number from 1 to ${MAX_VERSION}`)
   .describe('a model version: 7 or v7').meta({ example: '7' });
 
 export const VersionParamsSchema = z.object({ version: Version }).strict();
 
 /** A version, or the alias that names one (`GET /v1/models/champion`). */
 export const ModelRefParamsSchema = z.object({
-  version: z.union([Version, AliasName], { error: 'a model version (7 or v7) or an alias name (champion)' })
-    .describe('a model version (7 or v7), or an alias (champion)').meta({ example: 'champion' }),
+  // digits (or v and digits) are a version, anything else an alias: each refused with its own rule
+  version: z.string().transform((s, ctx): number | string => {
+    const r = /^v?\d+$/.test(s) ? Version.safeParse(s) : AliasName.safeParse(s);
+    if (r.success) return r.data;
+    ctx.addIssue({ code: 'custom', message: r.error.issues[0].message });
+    return z.NEVER;
+  }).describe('a model version (7 or v7), or an alias (champion)').meta({ example: 'champion' }),
 }).strict();
 
 export const AliasParamsSchema = z.object({
