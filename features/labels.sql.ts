@@ -12,8 +12,11 @@ import type { Sql } from '../core/db.ts';
  *   upgrade, downgrade or re-signup row) continues the spell;
  * - observed only when a paid period contains T (trial-only, already-ended or not-yet-started
  *   accounts are not paying customers at T) and the account is at least `minTenureDays` old;
- * - churned when the spell containing T ends at e with T + L <= e < T + L + H (no paid period starts
- *   in [e, e + G], by construction of the spell); retained when it ends later (or never);
+ * - churned when the spell containing T ends at e with T + L <= e <= T + L + H (no paid period starts
+ *   in [e, e + G], by construction of the spell); retained when it ends later (or never). The window
+ *   is closed: a period that ends at the instant T + L + H (paid through the day before; a date-only
+ *   export's end of a 30-day month, with T on the 1st) has left by then, and is paying at no later
+ *   observation time, so an open window would never label its churn at all;
  * - unknown when T + L + H + G is after D: the outcome cannot be known yet;
  * - churned_in_lead when e < T + L: the customer left before the prediction window opened (excluded:
  *   neither churned nor retained inside the window).
@@ -139,7 +142,7 @@ status AS (
          WHEN b.created_at > b.as_of - pr.min_tenure THEN 'too_young'
          WHEN b.as_of + pr.lead + pr.horizon + pr.grace > pr.data_end THEN 'unknown'
          WHEN b.spell_end < b.as_of + pr.lead THEN 'churned_in_lead'
-         WHEN b.spell_end < b.as_of + pr.lead + pr.horizon THEN 'churned'
+         WHEN b.spell_end <= b.as_of + pr.lead + pr.horizon THEN 'churned'
          ELSE 'retained' END AS status
   FROM observed b CROSS JOIN params pr
 )

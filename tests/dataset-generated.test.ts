@@ -42,10 +42,13 @@ describe('training set on generated data with materialized snapshots', () => {
     table.ids.forEach((_, i) => {
       const t = Date.parse(table.context!.asOf![i]);
       const at = truth.get(table.context!.accountId![i]);
-      const expected = at && at.getTime() >= t && at.getTime() < t + 30 * DAY ? 1 : 0;
+      // (the window is closed: a churn at the instant T + 30 days, the end of a 30-day month, is in it)
+      const expected = at && at.getTime() >= t && at.getTime() <= t + 30 * DAY ? 1 : 0;
       expect(table.label[i], table.ids[i]).toBe(expected);
     });
     expect(table.label.filter((l) => l === 1).length).toBeGreaterThan(0);
+    // the generator ends some subscriptions exactly there; an open window never labelled their churn
+    expect(table.ids.some((_, i) => truth.get(table.context!.accountId![i])?.getTime() === Date.parse(table.context!.asOf![i]) + 30 * DAY)).toBe(true);
 
     // out of time: train on the earlier dates, validate on the next, test on the last; every labelled row is kept
     expect(stats.testAsOfs).toEqual(stats.asOfs.slice(-1));

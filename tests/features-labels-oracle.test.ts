@@ -56,7 +56,7 @@ function oracle(a: Acct, T: number, p: { lead: number; horizon: number; grace: n
     e = Math.max(...next.map((x) => x.end));
   }
   if (e < T + p.lead) return { status: 'churned_in_lead', churnedAt: null };
-  if (e < T + p.lead + p.horizon) return { status: 'churned', churnedAt: e };
+  if (e <= T + p.lead + p.horizon) return { status: 'churned', churnedAt: e };
   return { status: 'retained', churnedAt: null };
 }
 

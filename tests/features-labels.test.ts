@@ -61,10 +61,15 @@ describe('churn labels', () => {
     expect(l.churned_at).toBeNull();
   });
 
-  it('treats the last day of the horizon as outside it (half-open window)', async () => {
+  it('counts coverage that ends at the instant the horizon closes as churn (closed window), and a second later as retained', async () => {
+    // paid through the day before T + 30 days (a date-only export's end): gone by then and paying at no
+    // later observation time, so an open window lost the churn altogether
     await account('a_edge', d('2025-06-01'));
     await sub('a_edge', d('2025-06-01'), plus(T, 30));
-    expect((await labelOf('a_edge')).churned).toBe(false);
+    expect(await labelOf('a_edge')).toMatchObject({ churned: true, churned_at: plus(T, 30) });
+    await account('a_edge_out', d('2025-06-01'));
+    await sub('a_edge_out', d('2025-06-01'), new Date(plus(T, 30).getTime() + 1000));
+    expect((await labelOf('a_edge_out')).churned).toBe(false);
     await account('a_edge_in', d('2025-06-01'));
     await sub('a_edge_in', d('2025-06-01'), new Date(plus(T, 30).getTime() - 1000));
     expect((await labelOf('a_edge_in')).churned).toBe(true);
