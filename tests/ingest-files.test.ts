@@ -132,6 +132,16 @@ describe('problem reports', () => {
     surveys[2] = { ...surveys[2], survey_type: 'csat', score: 9 };
     const e = await rejection('survey_responses', await file('csv', toCsv(surveys)));
     expect(e.details).toEqual([{ line: 4, column: 'score', reason: 'a csat score must be between 1 and 5, got 9' }]);
+    // the status must agree with what labels and features read: a 'trialing' period not flagged is_trial
+    // counted as paid (a lapsed trial became a churned customer), a 'canceled' one without an end ran forever
+    const periods = SAMPLES.subscriptions('y');
+    periods[1] = { ...periods[1], status: 'trialing', is_trial: false };
+    periods[2] = { ...periods[2], status: 'canceled', ended_at: null };
+    const s = await rejection('subscriptions', await file('csv', toCsv(periods)));
+    expect(s.details).toEqual([
+      { line: 3, column: 'is_trial', reason: "status is 'trialing' but is_trial is false or left out: mark a trial period with is_trial true, or it counts as paid" },
+      { line: 4, column: 'ended_at', reason: "status is 'canceled' but ended_at is empty: give the end of the period (when paying stopped), or it counts as running forever" },
+    ]);
   });
 });
 

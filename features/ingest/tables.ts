@@ -5,7 +5,7 @@
  * fails in PostgreSQL.
  */
 import { ChurnError } from '../../core/errors.ts';
-import { defineTable, notBefore, type Reference, type TableContract } from './contract.ts';
+import { defineTable, notBefore, type Reference, type RowCheck, type TableContract } from './contract.ts';
 
 const accountRef: Reference = { column: 'account_id', table: 'accounts', parentColumn: 'account_id', noun: 'account' };
 const MONEY = { type: 'numeric', precision: 12, scale: 2, min: 0 } as const;
@@ -43,12 +43,29 @@ const users = defineTable({
   ],
 });
 
+/**
+ * Labels and features read `is_trial` and `ended_at`, not the status: a period the source calls a
+ * trial must be flagged as one (else it counts as paid, and a lapsed trial as a churned customer), and
+ * a canceled or ended period must say when it ended (else it counts as running forever).
+ */
+const statusAgrees: RowCheck[] = [
+  {
+    column: 'is_trial', rule: "is_trial when status is 'trialing'",
+    test: (row) => (row.status === 'trialing' && row.is_trial !== true ? "status is 'trialing' but is_trial is false or left out: mark a trial period with is_trial true, or it counts as paid" : null),
+  },
+  {
+    column: 'ended_at', rule: "ended_at when status is 'canceled' or 'ended'",
+    test: (row) => ((row.status === 'canceled' || row.status === 'ended') && (row.ended_at === null || row.ended_at === undefined)
+      ? `status is '${String(row.status)}' but ended_at is empty: give the end of the period (when paying stopped), or it counts as running forever` : null),
+  },
+];
+
 const subscriptions = defineTable({
   name: 'subscriptions',
   description: 'one row per contract period; renewals, upgrades and downgrades are new rows',
   key: ['subscription_id'],
   references: [accountRef],
-  checks: [notBefore('ended_at', 'started_at', false)],
+  checks: [notBefore('ended_at', 'started_at', false), ...statusAgrees],
   columns: [
     { name: 'subscription_id', type: 'text', description: 'identifier of the contract period' },
     { name: 'account_id', type: 'text', description: 'the account (must exist in accounts)' },
