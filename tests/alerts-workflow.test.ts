@@ -219,6 +219,21 @@ describe('alerts people can work with, and webhooks managed through the API and 
     const back = (await api('GET', '/v1/webhooks')).json().webhooks.find((w: { url: string }) => w.url === url);
     expect(back).toMatchObject({ source: 'config', active: true });
     expect(back.id).not.toBe(listed.id);
+    await api('DELETE', `/v1/webhooks/${back.id}`);
+  });
+
+  it('refuses a configured webhook whose URL is a subscription made through the API, and leaves that subscription and its secret alone', async () => {
+    const url = `${up.url}/from-api`;
+    const made = (await api('POST', '/v1/webhooks', { url })).json().webhook;
+    const secretOf = async (id: number) => (await query<{ secret: string; source: string }>(h.db.pool, 'SELECT secret, source FROM churn.webhook_subscriptions WHERE subscription_id = $1', [id]))[0];
+    const before = await secretOf(made.id);
+    // (it took the subscription over: source config and the file's secret, so the receiver's signature check failed)
+    await expect(syncWebhooks(h.db.pool, [{ url, secret: 'config-secret-0123456789' }])).rejects.toMatchObject({
+      code: 'CHURN_ERR_CONFIG', message: expect.stringContaining(`webhook ${url} is also subscription ${made.id}, made through the API`),
+    });
+    expect(await secretOf(made.id)).toEqual(before);
+    expect(before.source).toBe('api');
+    await api('DELETE', `/v1/webhooks/${made.id}`);
   });
 
   it('does the same from the command line: churn webhooks add, list, test, deliveries and remove', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { query, type Pool } from '../../core/db.ts';
+import { ChurnError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import type { ServingConfig } from '../../scoring/config.ts';
 import { claimHeads, markDelivered, markFailed, sweepExhausted, type ClaimedRow } from './outbox.sql.ts';
@@ -126,16 +127,27 @@ async function recordDelivered(pool: Pool, log: Logger, r: ClaimedRow, status: n
 
 /**
  * Adds the configured webhooks as subscriptions (source `config`), or updates the secret of the active
- * subscription of that URL; subscriptions are never removed here. A configured URL whose subscription
- * was removed (`churn webhooks remove`, DELETE /v1/webhooks/:id) gets a new subscription: the file
- * still names it.
+ * configured subscription of that URL; subscriptions are never removed here. A configured URL whose
+ * subscription was removed (`churn webhooks remove`, DELETE /v1/webhooks/:id) gets a new subscription:
+ * the file still names it. A configured URL that is an active subscription made through the API is a
+ * CHURN_ERR_CONFIG (the API likewise refuses a URL the file names): taking it over would replace the
+ * secret its receiver verifies with.
  */
 export async function syncWebhooks(pool: Pool, webhooks: ServingConfig['webhooks']): Promise<void> {
   if (!webhooks.length) return;
+  const taken = await query<{ subscription_id: string; url: string }>(pool, {
+    text: `SELECT subscription_id, url FROM churn.webhook_subscriptions WHERE active AND source = 'api' AND url = ANY ($1::text[]) ORDER BY subscription_id`,
+    values: [webhooks.map((w) => w.url)],
+  });
+  if (taken.length) {
+    const [t] = taken;
+    throw new ChurnError('CHURN_ERR_CONFIG', `the serving configuration's webhook ${t.url} is also subscription ${t.subscription_id}, made through the API with its own secret: `
+      + `remove one of them (\`churn webhooks remove ${t.subscription_id}\`, or the entry in CHURN_SERVING_CONFIG)`);
+  }
   await query(pool, {
     text: `INSERT INTO churn.webhook_subscriptions (url, secret, active, source)
       SELECT url, secret, true, 'config' FROM jsonb_to_recordset($1::jsonb) AS c(url text, secret text)
-      ON CONFLICT (url) WHERE active DO UPDATE SET secret = EXCLUDED.secret, source = 'config'`,
+      ON CONFLICT (url) WHERE active DO UPDATE SET secret = EXCLUDED.secret WHERE churn.webhook_subscriptions.source = 'config'`,
     values: [JSON.stringify(webhooks)],
   });
 }
