@@ -3,30 +3,40 @@ import { query, type Pool, type Sql } from '../core/db.ts';
 import type { Logger } from '../core/log.ts';
 import { defaultAsOf } from '../core/time.ts';
 import type { Catalog } from '../features/catalog.ts';
-import { buildSnapshots } from '../features/materialize.ts';
 import type { ServingConfig } from '../scoring/config.ts';
 import type { ScoringModel } from '../scoring/model.ts';
 import { deliverDue, type DeliveryResult } from './alerts/deliver.ts';
 import { thinScoreHistory } from './history-retention.ts';
 import { runMonitor } from './monitor/monitor.ts';
-import { scoreAllActive } from './score-all.ts';
+import { releaseScoringLock, snapshotAndScore, tryScoringLock } from './score-all.ts';
 
 /** Advisory-lock key of the scheduled daily job ("churnsch"). */
 export const SCHEDULE_LOCK_KEY = 0x636875726e736368n;
 const JOB = 'score';
 
-// The age of the freshest scores: a successful scheduled run, or scores stored otherwise (`churn score`, `npm start`).
-const lastSuccess = (job: string): Sql => ({
-  text: `SELECT extract(epoch FROM now() - greatest(
-      (SELECT max(started_at) FROM churn.scheduler_runs WHERE job = $1 AND status = 'succeeded'),
-      (SELECT max(scored_at) FROM churn.score_history)))::float8 AS age_s`,
-  values: [job],
+/**
+ * What the daily job would make and when it last ran: whether the model already has scores as of the
+ * job's as-of (stored by `churn score`, `npm start` or a run of the job), and the age of the job's own
+ * last successful run. Scores of other as-ofs (a backfill) say nothing about today's.
+ */
+const freshness = (job: string, modelVersion: number | null, asOf: Date): Sql => ({
+  text: `SELECT EXISTS (SELECT 1 FROM churn.score_history WHERE as_of = $3 AND model_version = $2) AS scored,
+      (SELECT max(started_at) FROM churn.scheduler_runs WHERE job = $1 AND status = 'succeeded') AS last_run,
+      extract(epoch FROM now() - (SELECT max(started_at) FROM churn.scheduler_runs WHERE job = $1 AND status = 'succeeded'))::float8 AS age_s`,
+  values: [job, modelVersion, asOf],
 });
 
 export interface ScheduledJobResult {
   ran: boolean;
-  reason: 'ran' | 'locked' | 'recent' | 'failed';
+  /** `locked`: another replica runs the job, or another scoring run (`churn score`) is in progress; `recent`: the job ran within the interval; `scored`: the champion's scores as of the job's as-of exist */
+  reason: 'ran' | 'locked' | 'recent' | 'scored' | 'failed';
   details?: unknown;
+}
+
+/** A skipped daily run, logged at info with its reason. */
+function skipped(log: Logger, reason: ScheduledJobResult['reason'], why: string): ScheduledJobResult {
+  log.info({ reason }, `scheduled run skipped: ${why}`);
+  return { ran: false, reason };
 }
 
 export interface RunnerOptions {
@@ -49,9 +59,11 @@ export interface RunnerOptions {
  * The one runner of scheduled work inside the server:
  * - the daily job (feature build, scoring every active account, alerts, monitoring, history
  *   retention) every `intervalHours`. A session advisory lock (pg_try_advisory_lock on a dedicated
- *   connection) keeps replicas from running it at the same time, and a successful run (or scores
- *   stored by `churn score`) within the last interval makes the others skip, so it runs once per
- *   interval however many replicas there are;
+ *   connection) keeps replicas from running it at the same time; the scoring lock (score-all.ts), taken
+ *   on the same connection, keeps it from interleaving with `churn score`. It skips when its own last
+ *   successful run lies within the interval, or when the champion's scores as of its as-of (the latest
+ *   UTC midnight) exist, so it runs once per interval however many replicas there are. Each decision
+ *   is logged at info with its reason;
  * - alert delivery from the outbox every `alerts.poll_seconds` (jobs/alerts/deliver.ts).
  */
 export class JobRunner {
@@ -103,18 +115,25 @@ export class JobRunner {
 
   private async tryDaily(force: boolean): Promise<ScheduledJobResult> {
     const { pool, log, intervalHours } = this.opts;
+    // as of the latest UTC midnight, as training snapshots are taken (no train/serve skew)
+    const asOf = defaultAsOf();
     const client = await pool.connect();
     let locked = false;
+    let scoring = false;
     try {
       const [{ ok }] = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [SCHEDULE_LOCK_KEY.toString()])).rows;
-      if (!ok) return { ran: false, reason: 'locked' };
+      if (!ok) return skipped(log, 'locked', 'another replica is running it');
       locked = true;
-      const [{ age_s }] = await query<{ age_s: number | null }>(client, lastSuccess(JOB));
-      if (!force && age_s !== null && age_s < intervalHours * 3600 * 0.95) return { ran: false, reason: 'recent' };
+      if (!(scoring = await tryScoringLock(client))) return skipped(log, 'locked', 'another scoring run (churn score) is in progress; the next check sees its scores');
+      const version = this.opts.model()?.version ?? null;
+      const [f] = await query<{ scored: boolean; last_run: Date | null; age_s: number | null }>(client, freshness(JOB, version, asOf));
+      if (!force && f.age_s !== null && f.age_s < intervalHours * 3600 * 0.95) return skipped(log, 'recent', `its last run started at ${f.last_run!.toISOString()}, within the ${intervalHours} h interval`);
+      if (!force && f.scored) return skipped(log, 'scored', `model ${version}'s scores as of ${asOf.toISOString()} exist`);
+      log.info({ asOf: asOf.toISOString(), model: version, lastRun: f.last_run }, force ? 'scheduled run starting: forced'
+        : `scheduled run starting: no scores as of ${asOf.toISOString()} for model ${version ?? '(none loaded)'}, and no run within the ${intervalHours} h interval`);
       const [{ run_id }] = await query<{ run_id: number }>(client, { text: 'INSERT INTO churn.scheduler_runs (job, runner) VALUES ($1, $2) RETURNING run_id', values: [JOB, `${os.hostname()}:${process.pid}`] });
       try {
-        // as of the latest UTC midnight, as training snapshots are taken (no train/serve skew)
-        const details = await this.dailyJob(defaultAsOf());
+        const details = await this.dailyJob(asOf);
         await query(client, { text: `UPDATE churn.scheduler_runs SET status = 'succeeded', finished_at = now(), details = $2::jsonb WHERE run_id = $1`, values: [run_id, JSON.stringify(details)] });
         log.info({ details }, 'scheduled run finished');
         return { ran: true, reason: 'ran', details };
@@ -124,6 +143,7 @@ export class JobRunner {
         return { ran: false, reason: 'failed', details: { error: (err as Error).message } };
       }
     } finally {
+      if (scoring) await releaseScoringLock(client).catch(() => undefined);
       if (locked) await client.query('SELECT pg_advisory_unlock($1)', [SCHEDULE_LOCK_KEY.toString()]).catch(() => undefined);
       client.release();
     }
@@ -134,8 +154,7 @@ export class JobRunner {
     const { pool, log, config, catalog } = this.opts;
     const model = this.opts.model();
     if (!model) throw new Error('no champion model is loaded');
-    const built = await buildSnapshots(pool, catalog, [asOf]);
-    const scored = await scoreAllActive(pool, { model, catalog, config, asOf, scoredAt: new Date() });
+    const scored = await snapshotAndScore(pool, { model, catalog, config, asOf, scoredAt: new Date() });
     const delivered = await deliverDue(pool, config.alerts, log, { stopping: this.stopping });
     const monitored = await runMonitor(pool, { now: asOf }).then(() => true, (err) => {
       log.warn({ err }, 'monitoring run failed; scores and alerts are unaffected');
@@ -148,7 +167,7 @@ export class JobRunner {
         return null;
       })
       : null;
-    return { snapshots: built.rows, ...scored, delivered, monitored, thinned };
+    return { ...scored, delivered, monitored, thinned };
   }
 
   /** Read by delivery rounds: once closing, they start no further POST and finish (and record) those in flight. */

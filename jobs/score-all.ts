@@ -1,7 +1,7 @@
-import type { Pool } from '../core/db.ts';
+import type { Pool, PoolClient } from '../core/db.ts';
 import { noProgress, type Progress } from '../core/progress.ts';
 import type { Catalog } from '../features/catalog.ts';
-import { selectFeatures } from '../features/materialize.ts';
+import { buildSnapshots, selectFeatures } from '../features/materialize.ts';
 import type { ServingConfig } from '../scoring/config.ts';
 import { buildScore } from '../scoring/build-score.ts';
 import type { ScoringModel } from '../scoring/model.ts';
@@ -57,4 +57,57 @@ export async function scoreAllActive(
   progress.stop();
   const trials = rows.filter((r) => r.status === 'trial').length;
   return { accounts: rows.length, trials, stored, alerts, queued, modelVersion: model.version, featureSetVersion: catalog.version, asOf: asOfText, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Advisory-lock key of scoring runs ("churnscr"): `churn score` and the server's daily job hold it for
+ * their whole run, so two runs never interleave (alert detection reads each account's previous score
+ * and dead-band state in its own statement). A key of its own, not the daily job's (runner.ts), which
+ * the runner holds on another connection while it scores.
+ */
+export const SCORING_LOCK_KEY = 0x636875726e736372n;
+
+/** Takes the scoring lock on this session if it is free (true), else leaves it (false). */
+export async function tryScoringLock(client: PoolClient): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [SCORING_LOCK_KEY.toString()]);
+  return rows[0].ok;
+}
+
+export async function releaseScoringLock(client: PoolClient): Promise<void> {
+  await client.query('SELECT pg_advisory_unlock($1)', [SCORING_LOCK_KEY.toString()]);
+}
+
+export type ScoreRunInput = Parameters<typeof scoreAllActive>[1];
+export type ScoreRunResult = ScoreAllResult & { snapshots: number };
+
+/**
+ * One scoring run's work, shared by `churn score` and the server's daily job (the caller holds the
+ * scoring lock): the feature snapshot of the as-of (what drift is measured on), then every account
+ * scored and stored with its alerts.
+ */
+export async function snapshotAndScore(pool: Pool, input: ScoreRunInput): Promise<ScoreRunResult> {
+  const built = await buildSnapshots(pool, input.catalog, [input.asOf]);
+  const scored = await scoreAllActive(pool, input);
+  return { snapshots: built.rows, ...scored };
+}
+
+/**
+ * A scoring run under the scoring lock (`churn score`): when another run holds it, `onWait` is called
+ * once and the run waits for it to finish (checking every `pollMs`), then runs `snapshotAndScore`.
+ */
+export async function runScoring(pool: Pool, input: ScoreRunInput & { onWait?: () => void; pollMs?: number }): Promise<ScoreRunResult> {
+  const { onWait, pollMs = 1000, ...run } = input;
+  const client = await pool.connect();
+  let locked = false;
+  try {
+    for (let waited = false; !(locked = await tryScoringLock(client)); waited = true) {
+      if (!waited) onWait?.();
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+    return await snapshotAndScore(pool, run);
+  } finally {
+    // a session that could not be unlocked is closed (which releases the lock), not pooled
+    const unlocked = !locked || await releaseScoringLock(client).then(() => true, () => false);
+    client.release(!unlocked);
+  }
 }

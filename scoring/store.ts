@@ -4,7 +4,12 @@ import { tierOf } from './health.ts';
 import type { Score } from './schema.ts';
 import { NOT_CUSTOMER } from './build-score.ts';
 
-/** Stored scores: insert (set-based, with alert detection), latest per account, history. */
+/**
+ * Stored scores: insert (set-based, with alert detection), latest per account, history.
+ * One row per account, model version and as-of (score_history_one_per_day_key): scoring an as-of
+ * again with the same model replaces that row's values in place, keeping its score_id (alerts point at
+ * it), and raises no alert.
+ */
 
 const insertScores = (json: string, scoredAt: Date): Sql => ({
   text: `INSERT INTO churn.score_history (account_id, as_of, scored_at, model_version, feature_set_version, segment,
@@ -14,7 +19,11 @@ const insertScores = (json: string, scoredAt: Date): Sql => ({
     FROM jsonb_to_recordset($1::jsonb) AS r(account_id text, as_of timestamptz, model_version int, feature_set_version text,
       segment text, churn_probability float8, health_score int, tier text, tier_rank int, recommended_action text,
       scorecard_score int, components jsonb, base_value float8, drivers jsonb)
-    RETURNING score_id`,
+    ON CONFLICT (as_of, model_version, account_id) DO UPDATE SET scored_at = EXCLUDED.scored_at, feature_set_version = EXCLUDED.feature_set_version,
+      segment = EXCLUDED.segment, churn_probability = EXCLUDED.churn_probability, health_score = EXCLUDED.health_score, tier = EXCLUDED.tier,
+      tier_rank = EXCLUDED.tier_rank, recommended_action = EXCLUDED.recommended_action, scorecard_score = EXCLUDED.scorecard_score,
+      components = EXCLUDED.components, base_value = EXCLUDED.base_value, drivers = EXCLUDED.drivers
+    RETURNING score_id, (xmax = 0) AS inserted`,
   values: [json, scoredAt],
 });
 
@@ -104,7 +113,7 @@ export interface StoreResult {
   queued: number;
 }
 
-/** Stores scores and raises alerts in one transaction (backfills are stored and raise none). */
+/** Stores scores and raises alerts in one transaction (backfills and re-runs of an as-of are stored and raise none). */
 export async function storeScores(pool: Pool, config: ServingConfig, scores: Score[], scoredAt: Date): Promise<StoreResult> {
   if (!scores.length) return { stored: 0, alerts: 0, queued: 0 };
   const rows = scores.map((s) => {
@@ -114,9 +123,11 @@ export async function storeScores(pool: Pool, config: ServingConfig, scores: Sco
     return { ...s, tier_rank: rank < 0 ? tierOf(s.health_score, tiers).rank : rank };
   });
   return withTransaction(pool, async (client) => {
-    const ids = (await query<{ score_id: number }>(client, insertScores(JSON.stringify(rows), scoredAt))).map((r) => r.score_id);
+    // `inserted`: a new row (xmax 0), not one of a re-run of its as-of updated in place, which is not judged again
+    const stored = await query<{ score_id: number; inserted: boolean }>(client, insertScores(JSON.stringify(rows), scoredAt));
+    const ids = stored.filter((r) => r.inserted).map((r) => r.score_id);
     const [a] = await query<{ alerts: number; queued: number }>(client, detectAlerts(ids, config.alerts, tierBoundaries(config), config.default_segment));
-    return { stored: ids.length, alerts: a.alerts, queued: a.queued };
+    return { stored: stored.length, alerts: a.alerts, queued: a.queued };
   });
 }
 
@@ -382,12 +393,12 @@ export const accountHistory = (accountId: string, limit: number): Sql => ({
   values: [accountId, limit],
 });
 
-/** The latest stored score at or before a time (or the latest of all), skipping `skip` newer ones. */
-export async function storedScoreAt(db: Queryable, accountId: string, at: Date | null, skip = 0): Promise<StoredScoreRow | null> {
+/** The latest stored score at or before a time (or the latest of all); `before`: strictly before it (an earlier as-of). */
+export async function storedScoreAt(db: Queryable, accountId: string, at: Date | null, opts: { before?: boolean } = {}): Promise<StoredScoreRow | null> {
   const rows = await query<StoredScoreRow>(db, {
-    text: `SELECT * FROM churn.score_history WHERE account_id = $1 AND ($2::timestamptz IS NULL OR as_of <= $2)
-      ORDER BY as_of DESC, score_id DESC OFFSET $3 LIMIT 1`,
-    values: [accountId, at, skip],
+    text: `SELECT * FROM churn.score_history WHERE account_id = $1 AND ($2::timestamptz IS NULL OR as_of < $2 OR (as_of = $2 AND NOT $3))
+      ORDER BY as_of DESC, score_id DESC LIMIT 1`,
+    values: [accountId, at, opts.before ?? false],
   });
   return rows[0] ?? null;
 }

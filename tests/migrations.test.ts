@@ -84,6 +84,28 @@ describe('migrations', () => {
     }
   });
 
+  it('collapses duplicate stored scores to the latest of each account, model and as-of; the alerts that pointed at the others point at it', async () => {
+    const db = await createTestDatabase({ migrated: false });
+    try {
+      await migrate(db.pool, { upTo: 18 });
+      const s = (await query<{ score_id: string }>(db.pool, `INSERT INTO churn.score_history (account_id, as_of, model_version, segment, churn_probability,
+          health_score, tier, tier_rank, recommended_action, scorecard_score, components, base_value, drivers)
+        SELECT 'acc_a', v.at::timestamptz, v.m, 'established', 0.5, v.h, 'at_risk', 1, 'engage', 50, '{}', 0, '[]'
+        FROM (VALUES ('2026-11-19Z', 1, 90), ('2026-11-20Z', 1, 50), ('2026-11-20Z', 1, 50), ('2026-11-20Z', 2, 60), ('2026-11-21Z', 1, 20)) v(at, m, h)
+        ORDER BY v.at, v.m RETURNING score_id`)).map((r) => Number(r.score_id)).sort((a, b) => a - b);
+      // two interleaved runs each alerted on their own duplicate; the next day's alert came from one of them
+      await query(db.pool, `INSERT INTO churn.alerts (account_id, kind, from_score_id, to_score_id, from_health, to_health, from_tier, to_tier, payload)
+        VALUES ('acc_a', 'score_drop', $1, $2, 90, 50, 'healthy', 'at_risk', '{}'), ('acc_a', 'score_drop', $1, $3, 90, 50, 'healthy', 'at_risk', '{}'),
+          ('acc_a', 'score_drop', $2, $4, 50, 20, 'at_risk', 'critical', '{}')`, [s[0], s[1], s[2], s[4]]);
+      await migrate(db.pool);
+      expect((await query(db.pool, 'SELECT score_id FROM churn.score_history ORDER BY score_id')).map((r) => Number(r.score_id))).toEqual([s[0], s[2], s[3], s[4]]);
+      expect((await query(db.pool, 'SELECT from_score_id, to_score_id FROM churn.alerts ORDER BY alert_id')).map((r) => [Number(r.from_score_id), Number(r.to_score_id)]))
+        .toEqual([[s[0], s[2]], [s[0], s[2]], [s[2], s[4]]]);
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('refuses to run when an applied migration was edited', async () => {
     const all = await loadMigrations();
     const edited = all.map((m, i) => (i === 0 ? { ...m, checksum: 'changed' } : m));

@@ -16,12 +16,12 @@ const DAY = 86_400_000;
 const COMPONENTS = JSON.stringify({ engagement: 70, usage: 70, adoption: 70, support: 70, commercial: 70, sentiment: 70 });
 
 /** Stores one score (only the columns thinning looks at vary) and returns its id. */
-async function store(db: Queryable, accountId: string, asOf: Date, health = 70): Promise<number> {
+async function store(db: Queryable, accountId: string, asOf: Date, health = 70, model = 1): Promise<number> {
   const [{ score_id }] = await query<{ score_id: number }>(db, {
     text: `INSERT INTO churn.score_history (account_id, as_of, model_version, feature_set_version, segment, churn_probability,
         health_score, tier, tier_rank, recommended_action, scorecard_score, components, base_value, drivers)
-      VALUES ($1, $2, 1, 'fs', 'established', 0.1, $3, 'healthy', 0, 'expand', 50, $4::jsonb, -2, '[]') RETURNING score_id`,
-    values: [accountId, asOf, health, COMPONENTS],
+      VALUES ($1, $2, $5, 'fs', 'established', 0.1, $3, 'healthy', 0, 'expand', 50, $4::jsonb, -2, '[]') RETURNING score_id`,
+    values: [accountId, asOf, health, COMPONENTS, model],
   });
   return score_id;
 }
@@ -75,8 +75,9 @@ describe('thinning the stored score history', () => {
       await store(db.pool, 'acc_daily', new Date(t));
       if (((t / DAY) | 0) % 7 === 0) await store(db.pool, 'acc_daily', new Date(t + DAY / 2));
     }
-    // two scores with the same as-of at the end of July: the later-stored one is the month's latest
-    await store(db.pool, 'acc_daily', new Date('2026-07-31T00:00:00Z'));
+    // two scores with the same as-of at the end of July (a new model's, as after a champion change that
+    // day: one model stores one score per as-of): the later-stored one is the month's latest
+    await store(db.pool, 'acc_daily', new Date('2026-07-31T00:00:00Z'), 70, 2);
     // acc_once: a single, old score (its latest: kept)
     await store(db.pool, 'acc_once', new Date('2026-06-10T00:00:00Z'));
     // acc_alerted: August only, with an alert between two mid-month scores

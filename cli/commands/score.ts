@@ -10,7 +10,7 @@ import { deliverDue, syncWebhooks } from '../../jobs/alerts/deliver.ts';
 import { loadServingConfig } from '../../scoring/config.ts';
 import { registryModelSource } from '../../scoring/holder.ts';
 import { defaultAsOf, InstantSchema } from '../../core/time.ts';
-import { scoreAllActive } from '../../jobs/score-all.ts';
+import { runScoring } from '../../jobs/score-all.ts';
 import { parseOptions, withDatabase } from '../context.ts';
 
 const ScoreOptions = z.object({
@@ -42,9 +42,13 @@ export function registerScore(program: Command): void {
         const model = await source.load(await resolveVersion(pool, opts.model));
         await syncWebhooks(pool, serving.webhooks);
         const asOf = opts.asOf ?? defaultAsOf();
-        const r = await scoreAllActive(pool, { model, catalog, config: serving, asOf, scoredAt: new Date(), progress: createProgress('scoring') });
+        // one scoring run at a time (this command's and the server's daily job): wait for one in progress
+        const r = await runScoring(pool, {
+          model, catalog, config: serving, asOf, scoredAt: new Date(), progress: createProgress('scoring'),
+          onWait: () => console.error('churn score: another scoring run (churn score or the server\'s daily job) is in progress; waiting for it to finish'),
+        });
         const d = await deliverDue(pool, serving.alerts, log ?? silentLogger);
-        console.log(`scored ${r.accounts} active accounts${r.trials ? ` (${r.trials} on a trial, tier trial)` : ''} as of ${r.asOf} with model ${r.modelVersion} (feature set ${r.featureSetVersion}) in ${r.seconds.toFixed(1)} s; ` +
+        console.log(`scored ${r.accounts} active accounts${r.trials ? ` (${r.trials} on a trial, tier trial)` : ''} as of ${r.asOf} with model ${r.modelVersion} (feature set ${r.featureSetVersion}) in ${r.seconds.toFixed(1)} s (feature snapshot stored); ` +
           `${r.alerts} alerts raised, ${d.delivered} webhook deliveries made now (the rest are retried by churn serve)`);
         if (r.accounts === 0) console.error(await noActiveAccounts(pool, asOf));
       });

@@ -189,7 +189,8 @@ export function accountRoutes(deps: AppDeps): FastifyPluginAsyncZod {
     }, async (req) => {
       const { id } = req.params;
       const to = await storedScoreAt(deps.pool, id, req.query.to ?? null);
-      const from = to && (req.query.from ? await storedScoreAt(deps.pool, id, req.query.from) : await storedScoreAt(deps.pool, id, req.query.to ?? null, 1));
+      // by default the latest score of an earlier as-of (not another model's score of the same day)
+      const from = to && (req.query.from ? await storedScoreAt(deps.pool, id, req.query.from) : await storedScoreAt(deps.pool, id, to.as_of, { before: true }));
       if (!to || !from || from.score_id === to.score_id) {
         if (!(await accountExists(deps.pool, id))) throw new ChurnError('CHURN_ERR_ACCOUNT_NOT_FOUND', `no such account: ${id}`);
         throw new ChurnError('CHURN_ERR_NOT_FOUND', `account ${id} has fewer than two stored scores in that range; run \`churn score\` to store more`);
