@@ -20,7 +20,7 @@ import { buildModelReport } from '../jobs/report/job.ts';
 import { saveModelReport } from '../jobs/report/store.ts';
 import { headlineSentences } from '../jobs/report/headline.ts';
 import { createReportLink } from '../jobs/report/link.ts';
-import { scoreAllActive } from '../jobs/score-all.ts';
+import { runScoring } from '../jobs/score-all.ts';
 
 export type Say = (line: string) => void;
 
@@ -121,7 +121,8 @@ export async function ensureScores(pool: Pool, catalog: Catalog, version: number
   const [row] = await query<{ n: number }>(pool, 'SELECT count(*)::int AS n FROM churn.score_history WHERE model_version = $1 AND as_of = $2', [version, asOf]);
   if (row.n > 0) return say(`scores     ${row.n} scores as of ${asOf.toISOString()} exist for version ${version}`);
   const model = await registryModelSource(pool, catalog).load(version);
-  const r = await scoreAllActive(pool, { model, catalog, config: serving, asOf, scoredAt: new Date(), progress: createProgress('scoring') });
+  // under the scoring lock, as every scoring run (a `churn score` of the same as-of may be running)
+  const r = await runScoring(pool, { model, catalog, config: serving, asOf, scoredAt: new Date(), progress: createProgress('scoring') });
   say(`scores     scored ${r.accounts} active accounts${r.trials ? ` (${r.trials} on a trial)` : ''} in ${r.seconds.toFixed(1)} s (${r.alerts} alerts)`);
 }
 
