@@ -11,6 +11,7 @@ import { scoringModel } from '../scoring/model.ts';
 import { Registry } from 'prom-client';
 import { latestMonitoringRun, monitoringGauges, monitoringMetrics, runMonitor } from '../jobs/monitor/monitor.ts';
 import { registerMonitoringGauges } from '../jobs/monitor/metrics.ts';
+import { formatMonitoring } from '../cli/commands/monitor.ts';
 import { scoreAllActive } from '../jobs/score-all.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { buildWorld, HORIZON_DAYS, insertShiftedSnapshot, type World } from './report-job-world.ts';
@@ -29,6 +30,7 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | n
 
 const d = (s: string) => new Date(`${s}T00:00:00Z`);
 const SCORED = ['2026-06-01', '2026-07-01', '2026-07-20', '2026-08-01', '2026-09-15'].map(d);
+const TRAIN_AS_OFS = ['2026-03-01', '2026-04-01', '2026-05-01'];
 
 /** The oracle: latest stored score per account and month, labelled independently, AUC and lift per month. */
 async function expectedRealised(db: TestDatabase, now: Date, dataEnd: Date): Promise<Map<string, { n: number; auc: number | null; lift10: number | null }>> {
@@ -66,7 +68,8 @@ describe('monitoring stored scores and drift', () => {
   let world: World;
   beforeAll(async () => {
     db = await createTestDatabase();
-    world = await buildWorld(db.pool, { seed: 13 });
+    // a champion trained on data up to 2026-05-01 (its training window's end), so the scores below are out of sample
+    world = await buildWorld(db.pool, { seed: 13, trainAsOfs: TRAIN_AS_OFS });
     const { meta, artifact } = await loadModel(db.pool, 'champion');
     const model = scoringModel(artifact, { version: meta.version, catalog: world.catalog });
     for (const asOf of SCORED) {
@@ -124,15 +127,21 @@ describe('monitoring stored scores and drift', () => {
     expect(JSON.parse(report.json).realised.months).toHaveLength(4);
   });
 
-  it('finds zero drift against the training snapshot and alerts on a deliberately shifted snapshot', async () => {
+  it('says drift is not measured while the latest snapshot is the training data\'s own, exports no drift gauges then, and alerts on a deliberately shifted snapshot', async () => {
     const before = await runMonitor(db.pool, { now: d('2026-10-01') });
     // every input of the champion (the catalogue less what training left out as carrying nothing)
     const inputs = ((await loadModel(db.pool, 'champion')).artifact as { feature_names: string[] }).feature_names;
-    expect(before.drift.features).toHaveLength(inputs.length);
-    expect(before.drift.features.length).toBeGreaterThan(world.catalog.names.length - 5);
+    expect(inputs.length).toBeGreaterThan(world.catalog.names.length - 5);
+    // the latest snapshot is the training data's own: not "0 alerts, PSI 0.000 ok" for every input
     expect(before.drift.latestAsOf).toBe(before.drift.referenceAsOf);
-    for (const f of before.drift.features) expect(f).toMatchObject({ psi: 0, status: 'ok' });
-    expect(before.alerts).toBe(0);
+    expect(before.drift).toMatchObject({ measured: false, features: [] });
+    expect(before.drift.note).toMatch(/^Drift is not measured yet: the latest feature snapshot \(Friday 2026-05-01\) is the training data's own/);
+    expect(formatMonitoring(before)).toContain('Drift is not measured yet');
+    expect(formatMonitoring(before)).not.toMatch(/alert\(s\)/);
+    // and /metrics does not export zero drift alerts as if measured
+    const unmeasured = await monitoringMetrics(db.pool);
+    expect(unmeasured.filter((g) => g.name.startsWith('churn_drift_') || g.name === 'churn_feature_psi')).toEqual([]);
+    expect(unmeasured.some((g) => g.name === 'churn_monitor_run_timestamp_seconds')).toBe(true);
 
     const meta = await getModel(db.pool, 'champion');
     const inserted = await insertShiftedSnapshot(db.pool, meta.featureSetVersion!, new Date(meta.trainingWindow!.to), d('2026-09-20'));
@@ -165,6 +174,39 @@ describe('monitoring stored scores and drift', () => {
     const psiLine = text.split('\n').find((l) => l.startsWith('churn_feature_psi{feature="active_days_28d"}'));
     expect(Number(psiLine?.split(' ')[1])).toBe(after.drift.features.find((f) => f.feature === 'active_days_28d')!.psi);
     expect(text).toMatch(/churn_realised_auc\{month="2026-06"\} [0-9.]+/);
+  });
+
+  it("leaves scores within their model's training window out of realised performance, in the stored run, /metrics and the report", async () => {
+    // a backfill with the champion at 2026-04-01 and 2026-05-01: dates it was trained (and validated, then refitted) on
+    const { meta, artifact } = await loadModel(db.pool, 'champion');
+    expect(meta.trainingWindow!.to).toBe('2026-05-01T00:00:00.000Z');
+    const model = scoringModel(artifact, { version: meta.version, catalog: world.catalog });
+    for (const asOf of [d('2026-04-01'), d('2026-05-01')]) {
+      await scoreAllActive(db.pool, { model, catalog: world.catalog, config: DEFAULT_SERVING_CONFIG, asOf, scoredAt: d('2026-10-01') });
+    }
+    const [{ april, may }] = await query<{ april: number; may: number }>(db.pool, {
+      text: "SELECT count(DISTINCT account_id) FILTER (WHERE as_of = '2026-04-01')::int AS april, count(DISTINCT account_id) FILTER (WHERE as_of = '2026-05-01')::int AS may FROM churn.score_history",
+    });
+    expect(april).toBeGreaterThan(0);
+    const result = await runMonitor(db.pool, { now: d('2026-10-01'), horizonDays: HORIZON_DAYS });
+    expect(result.realised.months.map((m) => m.month)).toEqual(['2026-06', '2026-07', '2026-08', '2026-09']);
+    expect(result.realised.inSample).toEqual([
+      { month: '2026-04', accounts: april, modelVersions: [meta.version] },
+      { month: '2026-05', accounts: may, modelVersions: [meta.version] },
+    ]);
+    expect(formatMonitoring(result)).toContain(`Left out as in-sample: scores whose as-of lies within their model's training window, whose outcomes the model learnt: 2026-04 (${april} accounts, v${meta.version}); 2026-05`);
+    const stored = (await latestMonitoringRun(db.pool))!;
+    expect(stored.realised.inSample).toEqual(result.realised.inSample);
+    expect((await monitoringMetrics(db.pool)).filter((g) => g.name === 'churn_realised_auc').map((g) => g.labels.month)).toEqual(['2026-06', '2026-07', '2026-08']);
+    // the report's "since deployment": the same months, counts that agree with its table, the in-sample scores named apart
+    const report = await buildModelReport(db.pool, { now: d('2026-10-01'), bootstrap: 0 });
+    expect(report.realised.months.map((m) => m.month)).toEqual(['2026-06', '2026-07', '2026-08', '2026-09']);
+    const dep = report.data.deployment!;
+    const sum = (f: (m: (typeof report.realised.months)[number]) => number) => report.realised.months.reduce((s, m) => s + f(m), 0);
+    expect([dep.scores, dep.known, dep.pending, dep.excluded]).toEqual([sum((m) => m.scored), sum((m) => m.labelled), sum((m) => m.pending), sum((m) => m.excluded)]);
+    expect(dep).toMatchObject({ inSample: april + may, trainedUntil: '2026-05-01T00:00:00.000Z', firstAsOf: '2026-06-01T00:00:00.000Z' });
+    expect(report.html).toContain(`Left out: ${(april + may).toLocaleString('en-US')} more scores (account-months) with an as-of on or before 2026-05-01, the end of v${meta.version}&#39;s training data`);
+    await query(db.pool, "DELETE FROM churn.score_history WHERE as_of IN ('2026-04-01', '2026-05-01')");
   });
 
   it('churn monitor prints the run and stores it; a bad horizon is one clear error', async () => {

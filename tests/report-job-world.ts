@@ -45,11 +45,12 @@ async function trainAndRegister(pool: Pool, table: PreparedTable, opts: Partial<
 }
 
 /** Generates data, builds the monthly snapshots and the training set, trains and registers `models` versions. */
-export async function buildWorld(pool: Pool, opts: { accounts?: number; seed?: number; models?: 1 | 2; grouped?: boolean } = {}): Promise<World> {
+/** `trainAsOfs`: the observation dates to train on (default: every month the data labels) */
+export async function buildWorld(pool: Pool, opts: { accounts?: number; seed?: number; models?: 1 | 2; grouped?: boolean; trainAsOfs?: string[] } = {}): Promise<World> {
   await generate(pool, { accounts: opts.accounts ?? 300, months: 8, seed: opts.seed ?? 7, end: DATA_END });
   const catalog = loadCatalog();
   const { table } = await buildTrainingSet(pool, {
-    featureSetVersion: catalog.version, horizonDays: HORIZON_DAYS, seed: SEED, asOfs: 'monthly',
+    featureSetVersion: catalog.version, horizonDays: HORIZON_DAYS, seed: SEED, asOfs: opts.trainAsOfs?.map((t) => new Date(`${t}T00:00:00Z`)) ?? 'monthly',
     buildSnapshots: (dates) => buildSnapshots(pool, catalog, dates),
   });
   const versions = [await trainAndRegister(pool, table, {})];

@@ -23,6 +23,8 @@ import { createMetrics } from '../serving/metrics.ts';
 import { ModelHolder } from '../scoring/holder.ts';
 import { registryModelSource } from '../scoring/holder.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { scoreAllActive } from '../jobs/score-all.ts';
+import { scoringModel } from '../scoring/model.ts';
 import { buildWorld, SEED, type World } from './report-job-world.ts';
 
 let db: TestDatabase;
@@ -133,6 +135,39 @@ describe('accuracy report from the database', () => {
     expect(report.data.backtest.slice(0, -2).every((b) => b.n > 0)).toBe(true);
   });
 
+  it("a version never promoted: its report says whose stored scores it shows, its realised table is its own, and v2 is the current champion, not a previous one", async () => {
+    const [, v2] = world.versions;
+    const g = world.grouped!;
+    // the champion (v2) scored every active account; the candidate never scored
+    const { meta, artifact } = await loadModel(db.pool, 'champion');
+    expect(meta.version).toBe(v2);
+    const asOf = new Date('2026-09-15T00:00:00Z');
+    await scoreAllActive(db.pool, { model: scoringModel(artifact, { version: v2, catalog: world.catalog }), catalog: world.catalog, config: DEFAULT_SERVING_CONFIG, asOf, scoredAt: asOf });
+    try {
+      const report = await buildModelReport(db.pool, { model: g.version, now: NOW, bootstrap: 0 });
+      expect(report.data.model).toMatchObject({ promotedAt: null, previousChampion: v2, championVersion: v2 });
+      expect(report.html).not.toContain(`Previous champion (v${v2})`);
+      expect(report.html).toContain(`<td>Current champion (v${v2})</td>`);
+      expect(report.html).not.toContain('previous model');
+      // revenue at risk and what to do: v2's tiers, said so
+      expect(report.data.revenue!.scoredBy).toEqual([v2]);
+      const whose = `From the stored scores of model v${v2} (the current champion), not model v${g.version}&#39;s`;
+      expect(report.html.split(whose)).toHaveLength(3); // once under "Revenue at risk", once under "What to do"
+      // since deployment: the candidate's own scores only (none), never v2's realised months
+      expect(report.realised).toMatchObject({ modelVersion: g.version, months: [] });
+      expect(report.data.deployment).toMatchObject({ version: g.version, scores: 0 });
+      expect(report.html).toContain(`No stored scores of model v${g.version} to judge yet`);
+      // the champion's own report reads its own scores, with no such note
+      const own = await buildModelReport(db.pool, { model: v2, now: NOW, bootstrap: 0 });
+      expect(own.data.revenue!.scoredBy).toEqual([v2]);
+      expect(own.html).not.toContain('From the stored scores of model');
+      expect(own.realised.months.map((m) => [m.month, m.modelVersions])).toEqual([['2026-09', [v2]]]);
+    } finally {
+      await query(db.pool, 'DELETE FROM churn.score_history');
+      await query(db.pool, 'DELETE FROM churn.alert_state');
+    }
+  });
+
   it("names the previous champion from the alias history", async () => {
     const [v1, v2] = world.versions;
     expect(await previousChampion(db.pool, v2)).toBe(v1);
@@ -144,7 +179,10 @@ describe('accuracy report from the database', () => {
     // comparing the training data with itself gives a PSI of 0 everywhere: "nothing moved" of no new data
     expect(report.data.drift).toEqual([]);
     expect(report.data.model.evaluatedOn).toMatch(/drift: not measured, no snapshot since training/);
-    expect(report.html).toContain('Drift is not measured yet: the latest feature snapshot is the training data\'s own');
+    expect(report.html).toContain('Drift is not measured yet: the latest feature snapshot is the training data&#39;s own');
+    // where a later snapshot comes from, true whether or not whether `churn score` stores one or not
+    expect(report.html).toContain('a snapshot stored on a later day (by the server&#39;s daily run, or `churn features build`) is compared with it.');
+    expect(report.html).not.toContain('(`churn score` or');
     expect(report.html).not.toMatch(/inputs moved since training|features that did not move/);
     const later = new Date('2026-09-15T00:00:00Z');
     const meta = await getModel(db.pool, world.versions[0]);

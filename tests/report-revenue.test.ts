@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../core/db.ts';
 import { deploymentSentence, deploymentSummary } from '../jobs/report/deployment.ts';
 import { caughtRevenue, mrrAt, revenueAtRisk } from '../jobs/report/revenue.ts';
+import { realisedPerformance } from '../jobs/monitor/monitor.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 
 const NOW = new Date('2026-11-01T00:00:00Z');
@@ -112,18 +113,20 @@ describe('since deployment', () => {
     await db?.drop();
   });
 
-  it('counts the version\'s scores and names the day the first outcome becomes known', async () => {
-    const pending = await deploymentSummary(db.pool, { version: 3, until: NOW, dataEnd: NOW, horizonDays: 30, graceDays: 14 });
-    // v3 scored a1 on 1 and 31 October and a2 on 31 October (its 5 November score is after the report's time)
-    expect(pending).toEqual({
-      version: 3, scores: 3, accounts: 2, firstAsOf: '2026-10-01T00:00:00.000Z', lastAsOf: '2026-10-31T00:00:00.000Z',
-      horizonDays: 30, graceDays: 14, known: 0, firstOutcomeAt: '2026-11-14T00:00:00.000Z',
+  it("counts the version's monitored scores as its table does (each account's latest of a month) and names the day the first outcome becomes known", async () => {
+    const summary = async (version: number, until: Date) => deploymentSummary(db.pool, {
+      version, until, horizonDays: 30, graceDays: 14, trainedUntil: null,
+      realised: await realisedPerformance(db.pool, { now: until, horizonDays: 30, modelVersion: version }),
     });
-    expect(deploymentSentence(pending)).toBe('3 scores of 2 accounts since deployment (2026-10-01 to 2026-10-31); outcomes are known after the 30-day horizon and a 14-day grace period: the first on 2026-11-14.');
-    const later = await deploymentSummary(db.pool, { version: 3, until: NOW, dataEnd: t('2026-11-20'), horizonDays: 30, graceDays: 14 });
-    expect(later.known).toBe(1);
-    expect(deploymentSentence(later)).toContain('the outcome of 1 of them is known');
-    const none = await deploymentSummary(db.pool, { version: 9, until: NOW, dataEnd: NOW, horizonDays: 30, graceDays: 14 });
+    const pending = await summary(3, NOW);
+    // v3 scored a1 on 1 and 31 October and a2 on 31 October (its 5 November score is after the report's time):
+    // the month's latest per account are a1's and a2's of 31 October, both pending at NOW
+    expect(pending).toEqual({
+      version: 3, scores: 2, accounts: 2, firstAsOf: '2026-10-31T00:00:00.000Z', lastAsOf: '2026-10-31T00:00:00.000Z',
+      horizonDays: 30, graceDays: 14, known: 0, pending: 2, excluded: 0, firstOutcomeAt: '2026-12-14T00:00:00.000Z', trainedUntil: null, inSample: 0,
+    });
+    expect(deploymentSentence(pending)).toBe("2 scores of 2 accounts by model v3 since deployment (2026-10-31; each account's latest score of a month); outcomes are known after the 30-day horizon and a 14-day grace period: the first on 2026-12-14.");
+    const none = await summary(9, NOW);
     expect(none).toMatchObject({ scores: 0, firstOutcomeAt: null });
     expect(deploymentSentence(none)).toMatch(/^Model v9 has no stored scores yet/);
   });

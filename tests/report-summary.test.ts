@@ -120,7 +120,7 @@ describe('the executive summary', () => {
     expect(summary).toContain('follows v6 (trained 2026-10-20): on the same accounts it catches');
     // most moved first, by their catalogue labels
     expect(summary).toMatch(/2 of 4 inputs moved since training \(PSI 0\.1 or more\): Tickets, last 90 days \(\d+\.\d\d\) and Active days, last 28 \(\d+\.\d\d\)/);
-    expect(summary).toContain('1,200 scores of 1,200 accounts since deployment (2026-11-22 to 2026-11-23); outcomes are known after the 30-day horizon and a 14-day grace period: the first on 2027-01-05.');
+    expect(summary).toContain("1,200 scores of 1,200 accounts by model v7 since deployment (2026-11-22 to 2026-11-23; each account's latest score of a month); outcomes are known after the 30-day horizon and a 14-day grace period: the first on 2027-01-05.".replace(/'/g, '&#39;'));
     expect(summary).not.toContain('0 known');
     expect(summary).toContain('Report generated 2026-11-23 08:00 UTC');
   });

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { parseOptions, withDatabase } from '../context.ts';
 import { DurationSchema } from '../../features/labels.ts';
-import { runMonitor, type MonitoringResult } from '../../jobs/monitor/monitor.ts';
+import { driftMeasured, runMonitor, type MonitoringResult } from '../../jobs/monitor/monitor.ts';
+import { inSampleSentence } from '../../jobs/report/monitoring.ts';
 import { driftNote } from '../../jobs/report/drift.ts';
 
 const MonitorCliOptions = z.object({
@@ -24,19 +25,23 @@ function table(head: string[], rows: string[][]): string[] {
 
 /** The human-readable summary of a monitoring run. */
 export function formatMonitoring(r: MonitoringResult): string {
-  const out = [`monitoring run ${r.runId} as of ${r.asOf} (horizon ${r.horizonDays} days, outcomes known up to ${r.realised.dataEnd})`, '', 'realised performance of stored scores'];
+  const out = [`monitoring run ${r.runId} as of ${r.asOf} (horizon ${r.horizonDays} days, outcomes known up to ${r.realised.dataEnd})`, '',
+    "realised performance of stored scores (only scores after their model's training window)"];
   if (!r.realised.months.length) out.push('  no stored scores yet (run churn score)');
   else {
     out.push(...table(['month', 'scored', 'known', 'pending', 'not evaluated', 'predicted', 'actual', 'AUC', 'lift@10%', 'models'],
       r.realised.months.map((m) => [m.month, String(m.scored), String(m.labelled), String(m.pending), String(m.excluded), pct(m.meanPredicted), pct(m.churnRate),
         m.status === 'pending' ? 'pending' : f3(m.auc), m.lift10 === null ? 'n/a' : m.lift10.toFixed(2), m.modelVersions.map((v) => `v${v}`).join(',')])).map((l) => `  ${l}`));
   }
+  const inSample = inSampleSentence(r.realised.inSample ?? []);
+  if (inSample) out.push(`  ${inSample}`);
   out.push('', `drift of the champion's features${r.drift.modelVersion ? ` (v${r.drift.modelVersion})` : ''}`);
-  if (!r.drift.features.length) out.push(`  ${r.drift.note ?? 'no features'}`);
+  if (!driftMeasured(r.drift)) out.push(`  ${r.drift.note ?? 'no features'}`);
   else {
-    out.push(`  ${driftNote({ latestAsOf: r.drift.latestAsOf ?? '', referenceAsOf: r.drift.referenceAsOf ?? '', aligned: r.drift.aligned ?? false })}: ${r.alerts} alert(s), ${r.warnings} warning(s)`);
+    out.push(`  ${driftNote({ latestAsOf: r.drift.latestAsOf ?? '', referenceAsOf: r.drift.referenceAsOf ?? '', aligned: r.drift.aligned ?? false })}: ${r.alerts} alert(s), ${r.warnings} to watch`);
     const shown = [...r.drift.features].sort((a, b) => b.psi - a.psi).slice(0, 15);
-    out.push(...table(['feature', 'PSI', 'status'], shown.map((f) => [f.feature, f.psi.toFixed(3), f.status])).map((l) => `  ${l}`));
+    // the report's words: PSI 0.1 to 0.25 is "watch" (the stored and JSON status stays 'warn')
+    out.push(...table(['feature', 'PSI', 'status'], shown.map((f) => [f.feature, f.psi.toFixed(3), f.status === 'warn' ? 'watch' : f.status])).map((l) => `  ${l}`));
     if (r.drift.features.length > shown.length) out.push(`  ... and ${r.drift.features.length - shown.length} more features (--json lists all)`);
   }
   return out.join('\n');

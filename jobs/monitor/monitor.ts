@@ -1,6 +1,7 @@
 /**
  * Monitoring: how the scores we stored did once their outcome became known (realised AUC and lift
- * per month, from training/evaluate.ts), and how far the latest feature snapshot has drifted from the
+ * per month, from training/evaluate.ts; only scores whose as-of lies after their model's training
+ * window: a model's own training and validation rows would flatter it), and how far the latest feature snapshot has drifted from the
  * champion's training snapshot. `runMonitor` stores one row in churn.monitoring_runs; `monitoringMetrics`
  * turns the latest row into Prometheus gauges.
  */
@@ -11,8 +12,8 @@ import { loadCatalog } from '../../features/catalog.ts';
 import { labelParams, resolveDataEnd } from '../../features/labels.ts';
 import { liftAt, summariseGroups } from '../../training/evaluate.ts';
 import { getModel, loadModel } from '../../training/registry/index.ts';
-import { driftSamples, featureDrift, type FeatureDrift } from '../report/drift.ts';
-import { insertRunQuery, latestRunQuery, monitoredAsOfsQuery, monitoredScoresQuery, type MonitoredScoreRow } from './sql.ts';
+import { driftNotMeasured, driftSamples, featureDrift, type FeatureDrift } from '../report/drift.ts';
+import { inSampleScoresQuery, insertRunQuery, latestRunQuery, monitoredAsOfsQuery, monitoredScoresQuery, type MonitoredScoreRow } from './sql.ts';
 
 export interface RealisedMonth {
   month: string;
@@ -40,14 +41,28 @@ export interface RealisedMonth {
   modelVersions: number[];
 }
 
+/** Stored scores of a month left out as in-sample: their as-of lies within their model's training window. */
+export interface InSampleMonth {
+  month: string;
+  accounts: number;
+  modelVersions: number[];
+}
+
 export interface RealisedPerformance {
   asOf: string;
+  /** the one model version whose scores these are, or null: every version's */
+  modelVersion?: number | null;
   horizonDays: number;
   /** the end of the data used for labels: the source data's end, or `now` when that is earlier */
   dataEnd: string;
   /** accounts younger than this at their score's as-of time are not evaluated (as in training) */
   minTenureDays: number;
   months: RealisedMonth[];
+  /**
+   * scores left out of `months` because their model learnt from that time (absent in runs stored
+   * before the rule): per month, the accounts and versions
+   */
+  inSample?: InSampleMonth[];
 }
 
 export interface DriftReport {
@@ -58,6 +73,12 @@ export interface DriftReport {
   latestAsOf: string | null;
   aligned?: boolean;
   features: FeatureDrift[];
+  /**
+   * whether drift was measured: false when there is no snapshot since training (`features` is then
+   * empty and `note` says why); absent in runs stored before it (then measured when `features` is
+   * not empty and the two samples differ)
+   */
+  measured?: boolean;
   /** why there is no drift, when `features` is empty */
   note?: string;
 }
@@ -78,6 +99,8 @@ export const MonitorOptionsSchema = z.object({
   horizonDays: z.number().int().positive().max(3650).default(30),
   graceDays: z.number().int().min(0).max(3650).default(14),
   minTenureDays: z.number().int().min(0).max(3650).default(14),
+  /** only this model version's scores (default: every version's) */
+  modelVersion: z.number().int().positive().nullable().default(null),
 });
 export type MonitorOptions = z.input<typeof MonitorOptionsSchema>;
 
@@ -100,18 +123,22 @@ function monthOf(month: string, rows: MonitoredScoreRow[]): RealisedMonth {
 }
 
 /**
- * Realised performance of the stored scores (latest per account and month, as of `now` or earlier)
- * whose churn outcome is known by the end of the data (capped at `now`). Reads only.
+ * Realised performance of the stored scores (latest per account and month, as of `now` or earlier,
+ * of `modelVersion` or every version) whose churn outcome is known by the end of the data (capped at
+ * `now`). Scores whose as-of lies within their model's training window are in-sample (the model
+ * learnt those accounts' outcomes): they are left out of the months and counted in `inSample`. Reads only.
  */
 export async function realisedPerformance(db: Queryable, opts: MonitorOptions): Promise<RealisedPerformance> {
   const o = parseOptions(opts);
   const end = await resolveDataEnd(db);
   const dataEnd = end && end.getTime() < o.now.getTime() ? end : o.now;
-  const base = { asOf: o.now.toISOString(), horizonDays: o.horizonDays, dataEnd: dataEnd.toISOString(), minTenureDays: o.minTenureDays };
-  const asOfs = (await query<{ as_of: Date }>(db, monitoredAsOfsQuery(o.now))).map((r) => r.as_of);
+  const inSample = (await query<{ month: string; accounts: number; model_versions: number[] }>(db, inSampleScoresQuery(o.now, o.modelVersion)))
+    .map((r) => ({ month: r.month, accounts: r.accounts, modelVersions: r.model_versions }));
+  const base = { asOf: o.now.toISOString(), modelVersion: o.modelVersion, horizonDays: o.horizonDays, dataEnd: dataEnd.toISOString(), minTenureDays: o.minTenureDays, inSample };
+  const asOfs = (await query<{ as_of: Date }>(db, monitoredAsOfsQuery(o.now, o.modelVersion))).map((r) => r.as_of);
   if (!asOfs.length) return { ...base, months: [] };
   const label = labelParams({ asOfs, horizonDays: o.horizonDays, graceDays: o.graceDays, minTenureDays: o.minTenureDays, dataEnd });
-  const rows = await query<MonitoredScoreRow & Record<string, unknown>>(db, monitoredScoresQuery(o.now, label));
+  const rows = await query<MonitoredScoreRow & Record<string, unknown>>(db, monitoredScoresQuery(o.now, label, o.modelVersion));
   const byMonth = new Map<string, MonitoredScoreRow[]>();
   for (const r of rows) {
     const list = byMonth.get(r.month);
@@ -143,10 +170,10 @@ export async function championDrift(db: Queryable): Promise<DriftReport> {
     if (isChurnError(err) && err.code === 'CHURN_ERR_NOT_ENOUGH_DATA') return none(err.message, meta.version, meta.featureSetVersion);
     throw err;
   }
-  return {
-    modelVersion: meta.version, featureSetVersion: meta.featureSetVersion, referenceAsOf: s.referenceAsOf, latestAsOf: s.latestAsOf, aligned: s.aligned,
-    features: featureDrift(names, s),
-  };
+  const sides = { modelVersion: meta.version, featureSetVersion: meta.featureSetVersion, referenceAsOf: s.referenceAsOf, latestAsOf: s.latestAsOf, aligned: s.aligned };
+  // the latest snapshot is the training data's own (the report's rule): a PSI of 0 everywhere would say "nothing moved" of no new data
+  if (s.referenceAsOf === s.latestAsOf) return { ...sides, features: [], measured: false, note: driftNotMeasured(s) };
+  return { ...sides, features: featureDrift(names, s), measured: true };
 }
 
 /** Computes realised performance and drift, stores them as one monitoring run, and returns it. */
@@ -156,7 +183,10 @@ export async function runMonitor(pool: Pool, opts: MonitorOptions): Promise<Moni
   const drift = await championDrift(pool);
   const alerts = drift.features.filter((f) => f.status === 'alert').length;
   const warnings = drift.features.filter((f) => f.status === 'warn').length;
-  const summary = { alerts, warnings, realisedMonths: realised.months.filter((m) => m.status === 'realised').length, dataEnd: realised.dataEnd, minTenureDays: realised.minTenureDays };
+  const summary = {
+    alerts, warnings, driftMeasured: driftMeasured(drift), realisedMonths: realised.months.filter((m) => m.status === 'realised').length,
+    dataEnd: realised.dataEnd, minTenureDays: realised.minTenureDays, inSample: realised.inSample,
+  };
   const [row] = await query<{ run_id: number }>(pool, insertRunQuery({
     asOf: o.now, horizonDays: o.horizonDays, modelVersion: drift.modelVersion, realised: realised.months, drift, summary,
   }));
@@ -170,7 +200,15 @@ interface RunRow {
   model_version: number | null;
   realised: RealisedMonth[];
   drift: DriftReport;
-  summary: { dataEnd?: string; minTenureDays?: number };
+  summary: { dataEnd?: string; minTenureDays?: number; inSample?: InSampleMonth[] };
+}
+
+/**
+ * Whether a run measured drift: its features were compared with a later snapshot than the training
+ * data's own. Runs stored before `measured` existed: features listed, and the two samples differ.
+ */
+export function driftMeasured(d: DriftReport): boolean {
+  return d.measured ?? (d.features.length > 0 && d.referenceAsOf !== d.latestAsOf);
 }
 
 /** The latest stored monitoring run, or null when `churn monitor` never ran. */
@@ -184,6 +222,7 @@ export async function latestMonitoringRun(db: Queryable): Promise<MonitoringResu
       asOf, horizonDays: r.horizon_days, dataEnd: r.summary.dataEnd ?? asOf, minTenureDays: r.summary.minTenureDays ?? MonitorOptionsSchema.shape.minTenureDays.parse(undefined),
       // runs stored before the count existed: what is neither known nor pending
       months: r.realised.map((m) => ({ ...m, excluded: m.excluded ?? m.scored - m.labelled - m.pending })),
+      ...(r.summary.inSample ? { inSample: r.summary.inSample } : {}),
     },
     drift: r.drift,
     alerts: r.drift.features.filter((f) => f.status === 'alert').length,
@@ -200,12 +239,12 @@ export interface Gauge {
 
 /** Names, help texts and labels of the monitoring gauges (jobs/monitor/metrics.ts registers them). */
 export const MONITORING_GAUGES = {
-  churn_realised_auc: { help: 'ROC AUC of stored scores against the churn that followed, per month scored', labelNames: ['month'] },
+  churn_realised_auc: { help: 'ROC AUC of stored scores against the churn that followed, per month scored (scores within their model\'s training window left out)', labelNames: ['month'] },
   churn_realised_lift10: { help: 'lift at 10% of stored scores against realised churn, per month scored', labelNames: ['month'] },
   churn_realised_churn_rate: { help: 'realised churn rate of scored accounts, per month scored', labelNames: ['month'] },
   churn_feature_psi: { help: 'population stability index of each feature, latest snapshot against the training snapshot', labelNames: ['feature'] },
-  churn_drift_alerts: { help: 'features whose PSI is at alert level (0.25 or more)', labelNames: [] },
-  churn_drift_warnings: { help: 'features whose PSI is at warning level (0.1 to 0.25)', labelNames: [] },
+  churn_drift_alerts: { help: 'features whose PSI is at alert level (0.25 or more); absent while drift is not measured (no snapshot since training)', labelNames: [] },
+  churn_drift_warnings: { help: 'features whose PSI is at watch level (0.1 to 0.25); absent while drift is not measured (no snapshot since training)', labelNames: [] },
   churn_monitor_run_timestamp_seconds: { help: 'as-of time of the latest monitoring run', labelNames: [] },
 } as const satisfies Record<string, { help: string; labelNames: readonly string[] }>;
 
@@ -213,7 +252,8 @@ type GaugeName = keyof typeof MONITORING_GAUGES;
 
 /**
  * The latest monitoring run as flat gauges for Prometheus: realised AUC, lift at 10% and churn rate
- * per month, PSI per feature, the number of features at alert and warn level, and the run's time.
+ * per month, PSI per feature, the number of features at alert and warn level (only when drift was
+ * measured: never a 0 for "no snapshot since training"), and the run's time.
  */
 export function monitoringGauges(run: MonitoringResult | null): Gauge[] {
   if (!run) return [];
@@ -226,9 +266,11 @@ export function monitoringGauges(run: MonitoringResult | null): Gauge[] {
     add('churn_realised_lift10', { month: m.month }, m.lift10);
     add('churn_realised_churn_rate', { month: m.month }, m.churnRate);
   }
-  for (const f of run.drift.features) add('churn_feature_psi', { feature: f.feature }, f.psi);
-  add('churn_drift_alerts', {}, run.alerts);
-  add('churn_drift_warnings', {}, run.warnings);
+  if (driftMeasured(run.drift)) {
+    for (const f of run.drift.features) add('churn_feature_psi', { feature: f.feature }, f.psi);
+    add('churn_drift_alerts', {}, run.alerts);
+    add('churn_drift_warnings', {}, run.warnings);
+  }
   add('churn_monitor_run_timestamp_seconds', {}, Date.parse(run.asOf) / 1000);
   return out;
 }

@@ -33,6 +33,8 @@ export const ReportDataSchema = z.object({
     promotedAt: z.string().nullable(),
     /** the champion promoted before it (in `previous` when it could be scored on the same rows) */
     previousChampion: z.number().int().positive().nullable(),
+    /** the current champion when the report was built (null: none; absent in older reports) */
+    championVersion: z.number().int().positive().nullable().optional(),
     featureSetVersion: z.string().nullable(),
     /** what the evaluated rows are, in words (e.g. "held-out test accounts, Jun-Oct 2026") */
     evaluatedOn: z.string(),
@@ -124,6 +126,17 @@ export function movedFeatures(data: Pick<ReportData, 'drift'>): ReportData['drif
   return data.drift.filter((d) => d.psi >= MOVED_PSI).sort((a, b) => b.psi - a.psi || a.feature.localeCompare(b.feature));
 }
 
+/**
+ * What the compared model is to this one, in words: the "previous champion" of a version that was
+ * champion; for a version never promoted, the "current champion" (or an "earlier champion" when the
+ * champion has moved on to a newer version since).
+ */
+export function previousRole(data: Pick<ReportData, 'model' | 'previous'>): string {
+  if (data.model.promotedAt) return 'previous champion';
+  const v = data.previous?.version ?? data.model.previousChampion;
+  return v !== null && v === data.model.championVersion ? 'current champion' : 'earlier champion';
+}
+
 /** "a, b, c and 2 more" */
 export function listed(items: string[], max = 3): string {
   if (items.length <= 1) return items.join('');
@@ -157,7 +170,7 @@ function warningsFor(data: Omit<ReportData, 'warnings'>): string[] {
   if (strongly.length) out.push(`${strongly.length} of ${data.drift.length} input features shifted strongly since training (PSI 0.25 or more): ${movedList(data, strongly)}.`);
   if (watch.length) out.push(`${watch.length} of ${data.drift.length} input features shifted since training (PSI 0.1 to 0.25): ${movedList(data, watch)}.`);
   if (data.previous && data.metrics.auc < data.previous.metrics.auc) {
-    out.push(`AUC ${data.metrics.auc.toFixed(3)} is below the previous champion's ${data.previous.metrics.auc.toFixed(3)} on the same accounts.`);
+    out.push(`AUC ${data.metrics.auc.toFixed(3)} is below the ${previousRole(data)}'s (v${data.previous.version}) ${data.previous.metrics.auc.toFixed(3)} on the same accounts.`);
   }
   if (data.metrics.ece > 0.05) out.push(`Probabilities are off by ${(data.metrics.ece * 100).toFixed(1)} points on average (ECE); treat them as rankings.`);
   for (const t of data.tiers) {

@@ -120,6 +120,19 @@ const when = (iso: string): string => {
   return `${d.toLocaleDateString('en-GB', { weekday: 'long', timeZone: 'UTC' })} ${iso.slice(0, 10)}${time}`;
 };
 
+/**
+ * While the latest snapshot is the training data's own (`referenceAsOf === latestAsOf`), drift is not
+ * measured: the one sentence the report and `churn monitor` say then (and the only place that names
+ * where a later snapshot comes from).
+ */
+export const DRIFT_NOT_MEASURED = "Drift is not measured yet: the latest feature snapshot is the training data's own; "
+  + 'a snapshot stored on a later day (by the server\'s daily run, or `churn features build`) is compared with it.';
+
+/** DRIFT_NOT_MEASURED with the snapshot's time (`churn monitor`, the stored run's note). */
+export function driftNotMeasured(s: Pick<DriftSamples, 'latestAsOf'>): string {
+  return DRIFT_NOT_MEASURED.replace("the latest feature snapshot is the training data's own", `the latest feature snapshot (${when(s.latestAsOf)}) is the training data's own`);
+}
+
 /** What the two samples are, in words (the report's "evaluated on" line, `churn monitor`). */
 export function driftNote(s: Pick<DriftSamples, 'referenceAsOf' | 'latestAsOf' | 'aligned'>): string {
   if (s.referenceAsOf === s.latestAsOf) return `snapshot ${when(s.latestAsOf)}, the training data's own`;

@@ -2,7 +2,7 @@
  * The report's plain-words summary for leadership. Every "riskiest k%" figure is read from the decile
  * table (./ranking.ts), so the sentences, the decile chart and the decile table count the same rows.
  */
-import type { ReportData } from './data.ts';
+import { previousRole, type ReportData } from './data.ts';
 import { riskiest } from './ranking.ts';
 
 const pct = (v: number): string => `${Math.round(v * 100)}%`;
@@ -20,7 +20,8 @@ export function capturedBy(data: ReportData, tenths: 1 | 2): { model: number; pr
 function comparisons(c: { previous: number | null; scorecard: number | null }, data: ReportData, withVersion: boolean): string[] {
   const parts: string[] = [];
   if (c.scorecard !== null) parts.push(`${pct(c.scorecard)} for the weighted scorecard`);
-  if (c.previous !== null) parts.push(`${pct(c.previous)} for the previous model${withVersion ? ` (v${data.previous!.version})` : ''}`);
+  const role = data.model.promotedAt ? 'previous model' : previousRole(data);
+  if (c.previous !== null) parts.push(`${pct(c.previous)} for the ${role}${withVersion ? ` (v${data.previous!.version})` : ''}`);
   return parts;
 }
 
@@ -42,7 +43,7 @@ export function headlineSentences(data: ReportData): string[] {
   if (data.previous) {
     const diff = m.auc - data.previous.metrics.auc;
     const verdict = Math.abs(diff) < 0.005 ? 'about as well as' : diff > 0 ? 'better than' : 'worse than';
-    out.push(`It ranks accounts ${verdict} the previous model (AUC ${m.auc.toFixed(3)} against ${data.previous.metrics.auc.toFixed(3)}).`);
+    out.push(`It ranks accounts ${verdict} the ${data.model.promotedAt ? 'previous model' : `${previousRole(data)} (v${data.previous.version})`} (AUC ${m.auc.toFixed(3)} against ${data.previous.metrics.auc.toFixed(3)}).`);
   }
   return out;
 }

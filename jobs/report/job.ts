@@ -78,6 +78,16 @@ export function previousOf(moves: readonly AliasMove[], version: number): number
   return before.find((m) => m.toVersion < version)?.toVersion ?? null;
 }
 
+/** The version the alias `champion` points at now, or null. */
+async function championVersion(db: Queryable): Promise<number | null> {
+  try {
+    return (await getModel(db, 'champion')).version;
+  } catch (err) {
+    if (isChurnError(err) && err.code === 'CHURN_ERR_MODEL_NOT_FOUND') return null;
+    throw err;
+  }
+}
+
 /** When `version` first became champion, or null. */
 async function promotedAt(db: Queryable, version: number): Promise<string | null> {
   const moves = await aliasHistory(db, 'champion', { version });
@@ -185,9 +195,10 @@ export async function buildModelReport(pool: Pool, opts: BuildReportOptions): Pr
   const segment = ev.table.context?.segment;
   const drift = await driftInputs(pool, meta, scorer, ev, values);
 
-  const realised = await realisedPerformance(pool, { now: opts.now, horizonDays: ev.horizonDays });
+  // this version's scores only, each after its training window (in-sample ones counted apart)
+  const realised = await realisedPerformance(pool, { now: opts.now, horizonDays: ev.horizonDays, modelVersion: meta.version });
   const deployment = await deploymentSummary(pool, {
-    version: meta.version, until: opts.now, dataEnd: new Date(realised.dataEnd), horizonDays: ev.horizonDays,
+    version: meta.version, until: opts.now, horizonDays: ev.horizonDays, trainedUntil: meta.trainingWindow?.to ?? null, realised,
     graceDays: MonitorOptionsSchema.parse({ now: opts.now }).graceDays,
   });
   const prevMeta = previous ? await getModel(pool, previous.version) : null;
@@ -199,6 +210,7 @@ export async function buildModelReport(pool: Pool, opts: BuildReportOptions): Pr
     asOf: opts.now.toISOString(),
     model: {
       version: meta.version, modelType: meta.modelType, settings: scorer.settings, createdAt: meta.createdAt, promotedAt: await promotedAt(pool, meta.version), previousChampion: previousVersion,
+      championVersion: await championVersion(pool),
       featureSetVersion: meta.featureSetVersion, evaluatedOn: `${ev.description}; ${drift.note}`,
     },
     y, p, previous: previous && { ...previous, createdAt: prevMeta?.createdAt ?? null }, scorecardP,
@@ -211,7 +223,8 @@ export async function buildModelReport(pool: Pool, opts: BuildReportOptions): Pr
     latestFeatures: drift.latest,
     evaluateOptions: { bootstrap: opts.bootstrap ?? 200, seed: typeof meta.params.seed === 'number' ? meta.params.seed : 0 },
     mrr: await rowMrr(pool, ev),
-    revenue: await revenueAtRisk(pool, opts.now, tierOrder),
+    // this version's own stored scores; else (a version that never scored) the latest of any version, said whose (revenue.scoredBy)
+    revenue: await revenueAtRisk(pool, opts.now, tierOrder, { version: meta.version }) ?? await revenueAtRisk(pool, opts.now, tierOrder),
     deployment,
   });
   const held = await heldOutBacktest(pool, ev, scorer);

@@ -1,22 +1,33 @@
 /**
  * The report's "Since deployment" section: this version's stored scores and when their outcomes
- * become known (./deployment.ts), and the realised performance of stored scores per month
- * (jobs/monitor/monitor.ts), the last months in a table.
+ * become known (./deployment.ts), and the realised performance of its stored scores per month
+ * (jobs/monitor/monitor.ts, restricted to the version), the last months in a table. Scores within the
+ * version's training window are in-sample: left out of the table and named in a line below it.
  */
 import { escapeXml as esc, pct } from './svg.ts';
-import type { RealisedPerformance } from '../monitor/monitor.ts';
+import type { InSampleMonth, RealisedPerformance } from '../monitor/monitor.ts';
 import { deploymentSentence, type Deployment } from './deployment.ts';
 
 const cell = (v: number | null, f: (x: number) => string): string => (v === null ? 'n/a' : f(v));
 const count = (n: number): string => n.toLocaleString('en-US');
 
+/** The in-sample scores left out, per month ('' when none): the report and `churn monitor`. */
+export function inSampleSentence(months: readonly InSampleMonth[]): string {
+  if (!months.length) return '';
+  const each = months.map((m) => `${m.month} (${count(m.accounts)} accounts, ${m.modelVersions.map((v) => `v${v}`).join(', ')})`);
+  return `Left out as in-sample: scores whose as-of lies within their model's training window, whose outcomes the model learnt: ${each.join('; ')}.`;
+}
+
 /** The section's HTML: a sentence on pending outcomes, then a table of the last `months` months scored. */
 export function monitoringSection(r: RealisedPerformance, deployment: Deployment | null = null, months = 6): string {
   const head = '<section class="deployment"><h2>Since deployment: stored scores against what happened</h2>';
   const lead = deployment ? `<p>${esc(deploymentSentence(deployment))}</p>` : '';
-  const intro = `<p class="notes">Stored scores (the latest per account and month, every model version) against the churn that followed within ${r.horizonDays} days, `
+  const whose = r.modelVersion ? `model v${r.modelVersion}'s` : 'every model version\'s';
+  const intro = `<p class="notes">Stored scores (the latest per account and month, ${esc(whose)}, each after its model's training data) against the churn that followed within ${r.horizonDays} days, `
     + `with outcomes known up to ${esc(r.dataEnd.slice(0, 10))}. A month stays pending until the outcome of every one of its scores is known.</p>`;
-  if (!r.months.length) return `${head}${lead}${intro}<p>No stored scores yet (run <code>churn score</code>).</p></section>`;
+  const inSample = inSampleSentence(r.inSample ?? []);
+  const left = inSample ? `<p class="notes">${esc(inSample)}</p>` : '';
+  if (!r.months.length) return `${head}${lead}${intro}<p>No stored scores${r.modelVersion ? ` of model v${r.modelVersion}` : ''} to judge yet${inSample ? '' : ' (run <code>churn score</code>)'}.</p>${left}</section>`;
   const shown = r.months.slice(-months);
   const tableHead = ['Month', 'Accounts scored', 'Outcome known', 'Pending', 'Not evaluated', 'Predicted churn', 'Actual churn', 'AUC', 'Lift at 10%', 'Model versions'];
   const rows = shown.map((m) => [
@@ -31,7 +42,7 @@ export function monitoringSection(r: RealisedPerformance, deployment: Deployment
   const more = r.months.length > shown.length ? `<p class="notes">The last ${shown.length} of ${r.months.length} months; the JSON twin has them all.</p>` : '';
   const table = `<table><thead><tr>${tableHead.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>`
     + rows.map((row) => `<tr>${row.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('') + '</tbody></table>';
-  return `${head}${lead}${intro}${table}${notEvaluated}${more}</section>`;
+  return `${head}${lead}${intro}${table}${notEvaluated}${left}${more}</section>`;
 }
 
 /** Inserts the section before the report's closing definitions note (else at the end of its main element). */

@@ -4,11 +4,12 @@
  * the first (./summary.ts), the details after it, the features that did not move in an appendix.
  * Pure: data in, string out.
  */
-import { labelOf, MIN_CHURNERS_FOR_AUC, movedFeatures, parseReportData, type ReportData } from './data.ts';
+import { labelOf, MIN_CHURNERS_FOR_AUC, movedFeatures, parseReportData, previousRole, type ReportData } from './data.ts';
 import { backtestChart, calibrationChart, confusionChart, driftChart, gainsChart, importanceChart, liftChart, rocChart, tierChart } from './charts.ts';
 import { headlineSentences } from './headline.ts';
 import { monitoringSection } from './monitoring.ts';
 import { summaryPage } from './summary.ts';
+import { DRIFT_NOT_MEASURED } from './drift.ts';
 import { escapeXml as esc, pct } from './svg.ts';
 import type { EvaluationReport } from '../../training/evaluate.ts';
 import type { RealisedPerformance } from '../monitor/monitor.ts';
@@ -52,6 +53,7 @@ table{font-size:9.5px;margin-top:4px}th,td{padding:1.5px 5px}.summary table{font
 `;
 
 const f3 = (v: number): string => v.toFixed(3);
+const capital = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 const int = (v: number): string => v.toLocaleString('en-US');
 const rate = (v: number): string => pct(v, 1);
 
@@ -66,7 +68,7 @@ function figure(svg: string, caption: string): string {
 
 function comparisonTable(data: ReportData): string {
   const rows: [string, EvaluationReport][] = [[`This model (v${data.model.version})`, data.metrics]];
-  if (data.previous) rows.push([`Previous champion (v${data.previous.version})`, data.previous.metrics]);
+  if (data.previous) rows.push([`${capital(previousRole(data))} (v${data.previous.version})`, data.previous.metrics]);
   if (data.scorecard) rows.push(['Weighted scorecard', data.scorecard]);
   const ci = data.metrics.ci;
   return table(
@@ -141,7 +143,7 @@ function backtestSection(data: ReportData): string {
 
 function changeSection(data: ReportData): string {
   const moved = movedFeatures(data);
-  const movedTable = !data.drift.length ? '<p>Drift is not measured yet: the latest feature snapshot is the training data\'s own.</p>'
+  const movedTable = !data.drift.length ? `<p>${esc(DRIFT_NOT_MEASURED)}</p>`
     : moved.length
     ? table(['Feature that moved', 'PSI', 'Status'], moved.map((d) => [`${esc(labelOf(data, d.feature))} <small>${esc(d.feature)}</small>`, f3(d.psi), `<span class="status-${d.status}">${d.status === 'alert' ? 'alert' : 'watch'}</span>`]))
     : '<p>No feature moved since training: every PSI is below 0.1.</p>';

@@ -28,6 +28,8 @@ export const RevenueAtRiskSchema = z.object({
   expectedLoss: Money.optional(),
   /** scored accounts that are no longer customers (no subscription covers asOf): left out */
   formerCustomers: Count,
+  /** the model versions whose stored scores these are (absent in reports written before it) */
+  scoredBy: z.array(z.number().int().positive()).optional(),
   /** riskiest tier first */
   tiers: z.array(z.object({
     tier: z.string(), accounts: Count, mrr: Money, expectedLoss: Money.optional(),
@@ -47,15 +49,18 @@ export const CaughtRevenueSchema = z.object({
 });
 export type CaughtRevenue = z.infer<typeof CaughtRevenueSchema>;
 
-/** Per tier and action: customers with a stored score, their MRR; plus scored former customers. */
-export const revenueByTierQuery = (at: Date): Sql => ({
+/**
+ * Per tier and action: customers with a stored score, their MRR; plus scored former customers. Only
+ * `version`'s scores when it is given (else every version's), and the versions whose scores they are.
+ */
+export const revenueByTierQuery = (at: Date, version: number | null = null): Sql => ({
   text: `WITH
--- 1. each account's latest stored score at or before $1 (one index probe per account)
+-- 1. each account's latest stored score at or before $1, of version $2 when given (one index probe per account)
 latest AS (
-  SELECT a.account_id, l.as_of, l.tier, l.recommended_action, l.churn_probability
+  SELECT a.account_id, l.as_of, l.tier, l.recommended_action, l.churn_probability, l.model_version
   FROM source.accounts a
-  CROSS JOIN LATERAL (SELECT h.as_of, h.tier, h.recommended_action, h.churn_probability FROM churn.score_history h
-    WHERE h.account_id = a.account_id AND h.as_of <= $1 ORDER BY h.as_of DESC, h.score_id DESC LIMIT 1) l),
+  CROSS JOIN LATERAL (SELECT h.as_of, h.tier, h.recommended_action, h.churn_probability, h.model_version FROM churn.score_history h
+    WHERE h.account_id = a.account_id AND h.as_of <= $1 AND ($2::int IS NULL OR h.model_version = $2::int) ORDER BY h.as_of DESC, h.score_id DESC LIMIT 1) l),
 -- 2. the subscription covering $1, if any
 covering AS (
   SELECT DISTINCT ON (s.account_id) s.account_id, s.mrr
@@ -64,17 +69,20 @@ covering AS (
   ORDER BY s.account_id, s.started_at DESC, s.subscription_id DESC)
 SELECT l.tier, l.recommended_action, (c.account_id IS NOT NULL) AS customer, count(*)::int AS accounts,
   coalesce(sum(c.mrr), 0)::float8 AS mrr, coalesce(sum(c.mrr * l.churn_probability::numeric), 0)::float8 AS expected_loss,
-  min(l.as_of) AS scores_from, max(l.as_of) AS scores_to
+  min(l.as_of) AS scores_from, max(l.as_of) AS scores_to, array_agg(DISTINCT l.model_version) AS model_versions
 FROM latest l LEFT JOIN covering c ON c.account_id = l.account_id
 GROUP BY 1, 2, 3`,
-  values: [at],
+  values: [at, version],
 });
 
-interface TierActionRow { tier: string; recommended_action: string; customer: boolean; accounts: number; mrr: number; expected_loss: number; scores_from: Date; scores_to: Date }
+interface TierActionRow { tier: string; recommended_action: string; customer: boolean; accounts: number; mrr: number; expected_loss: number; scores_from: Date; scores_to: Date; model_versions?: number[] }
 
-/** Revenue at risk from the stored scores; null when no account has a stored score at or before `at`. */
-export async function revenueAtRisk(db: Queryable, at: Date, tierOrder: readonly string[]): Promise<RevenueAtRisk | null> {
-  const rows = await query<TierActionRow & Record<string, unknown>>(db, revenueByTierQuery(at));
+/**
+ * Revenue at risk from the stored scores (only `version`'s when given); null when no account has
+ * such a score at or before `at`.
+ */
+export async function revenueAtRisk(db: Queryable, at: Date, tierOrder: readonly string[], opts: { version?: number | null } = {}): Promise<RevenueAtRisk | null> {
+  const rows = await query<TierActionRow & Record<string, unknown>>(db, revenueByTierQuery(at, opts.version ?? null));
   return summariseRevenue(rows, at, tierOrder);
 }
 
@@ -106,6 +114,7 @@ export function summariseRevenue(rows: TierActionRow[], at: Date, tierOrder: rea
     mrr: customers.reduce((s, r) => s + r.mrr, 0),
     expectedLoss: customers.reduce((s, r) => s + r.expected_loss, 0),
     formerCustomers: rows.filter((r) => !r.customer).reduce((s, r) => s + r.accounts, 0),
+    ...(rows.some((r) => r.model_versions) ? { scoredBy: [...new Set((customers.length ? customers : rows).flatMap((r) => r.model_versions ?? []))].sort((a, b) => a - b) } : {}),
     tiers: ordered,
   };
 }

@@ -3,8 +3,9 @@
  * against the scorecard and the last model, revenue at risk, what changed since the last model, and
  * what to do. Pure: data in, HTML out; every figure is in the JSON twin.
  */
-import { movedFeatures, movedList, type ReportData } from './data.ts';
+import { movedFeatures, movedList, previousRole, type ReportData } from './data.ts';
 import { deploymentSentence } from './deployment.ts';
+import { DRIFT_NOT_MEASURED } from './drift.ts';
 import { capturedBy } from './headline.ts';
 import { riskiest } from './ranking.ts';
 import { escapeXml as esc, pct } from './svg.ts';
@@ -27,15 +28,30 @@ function caughtTable(data: ReportData): string {
     return `<b>${pct(r.capture)}</b> <small>${int(r.churners)} of ${int(deciles[9].cumulativeChurners)}</small>`;
   };
   const rows: string[][] = [[`This model (v${data.model.version})`, cell(data.metrics.deciles, 1), cell(data.metrics.deciles, 2), data.metrics.auc.toFixed(3)]];
-  if (data.previous) rows.push([`Last model (v${data.previous.version})`, cell(data.previous.metrics.deciles, 1), cell(data.previous.metrics.deciles, 2), data.previous.metrics.auc.toFixed(3)]);
+  if (data.previous) rows.push([`${data.model.promotedAt ? 'Last model' : previousRole(data).replace(/^./, (c) => c.toUpperCase())} (v${data.previous.version})`, cell(data.previous.metrics.deciles, 1), cell(data.previous.metrics.deciles, 2), data.previous.metrics.auc.toFixed(3)]);
   if (data.scorecard) rows.push(['Hand-weighted scorecard', cell(data.scorecard.deciles, 1), cell(data.scorecard.deciles, 2), data.scorecard.auc.toFixed(3)]);
   rows.push(['Random pick', '10%', '20%', '0.500']);
   return table(['Ranking', 'Riskiest 10%', 'Riskiest 20%', 'AUC'], rows, 'caught');
 }
 
+/**
+ * Whose stored scores the revenue and the actions come from, when not (only) this version's: e.g. a
+ * candidate's report shows the book as the champion scored it, and says so ('' when they are its own).
+ */
+export function scoredByNote(data: ReportData): string {
+  const by = data.revenue?.scoredBy;
+  const v = data.model.version;
+  if (!by || (by.length === 1 && by[0] === v)) return '';
+  const whose = by.map((x) => `v${x}${x === data.model.championVersion ? ' (the current champion)' : ''}`);
+  const list = whose.length > 1 ? `${whose.slice(0, -1).join(', ')} and ${whose.at(-1)}` : whose[0];
+  return `From the stored scores of model ${list}, not model v${v}'s: v${v} has none (\`churn score --model ${v}\` stores them).`;
+}
+
 function revenueBlock(data: ReportData): string {
   const r = data.revenue;
   const parts: string[] = [];
+  const whose = scoredByNote(data);
+  if (whose) parts.push(`<p class="note"><b>${esc(whose)}</b></p>`);
   if (!r) {
     parts.push('<p>No stored scores yet: run <code>churn score</code> to see the revenue at risk and the accounts to act on.</p>');
   } else {
@@ -63,7 +79,8 @@ function changes(data: ReportData): string[] {
   const pts = (a: number, b: number) => `${a >= b ? '+' : ''}${Math.round((a - b) * 100)} points`;
   if (data.previous) {
     const c10 = capturedBy(data, 1);
-    out.push(`Model v${m.version} (${esc(m.modelType)}, trained ${m.createdAt.slice(0, 10)}, ${since}) follows v${data.previous.version}`
+    const against = m.promotedAt ? 'follows' : `is compared with the ${previousRole(data)}`;
+    out.push(`Model v${m.version} (${esc(m.modelType)}, trained ${m.createdAt.slice(0, 10)}, ${since}) ${against} v${data.previous.version}`
       + `${data.previous.createdAt ? ` (trained ${data.previous.createdAt.slice(0, 10)})` : ''}: on the same accounts it catches ${pct(c10.model)} of churners in the riskiest 10% against ${pct(c10.previous!)} `
       + `(${pts(c10.model, c10.previous!)}), AUC ${data.metrics.auc.toFixed(3)} against ${data.previous.metrics.auc.toFixed(3)}.`);
   } else if (m.previousChampion !== null) {
@@ -72,7 +89,7 @@ function changes(data: ReportData): string[] {
     out.push(`Model v${m.version} (${esc(m.modelType)}, trained ${m.createdAt.slice(0, 10)}, ${since}) is the first champion: there is no earlier model to compare with.`);
   }
   const moved = movedFeatures(data);
-  out.push(!data.drift.length ? 'Drift is not measured yet: the latest feature snapshot is the training data\'s own; a later one (`churn score` or `churn features build` on a later day) is compared with it.'
+  out.push(!data.drift.length ? esc(DRIFT_NOT_MEASURED)
     : moved.length
     ? `${moved.length} of ${data.drift.length} inputs moved since training (PSI 0.1 or more): ${esc(movedList(data, moved))}; see "What has changed" below.`
     : `None of the ${data.drift.length} inputs moved since training (every PSI below 0.1).`);
@@ -83,8 +100,9 @@ function changes(data: ReportData): string[] {
 function actions(data: ReportData): string {
   const r = data.revenue;
   if (!r || !r.accounts) return '<p>No current customers with a stored score: nothing to act on yet.</p>';
+  const whose = scoredByNote(data);
   const items = r.tiers.flatMap((t) => t.actions.map((a) => `<li><b>${esc(a.action.replace(/_/g, ' '))}</b> ${int(a.accounts)} ${esc(tierName(t.tier))} account${a.accounts === 1 ? '' : 's'} (MRR ${money(a.mrr)})</li>`));
-  return `<ul class="actions">${items.join('')}</ul><p class="note">The riskiest tier first; each account's recommended action comes from its tier and segment (the serving configuration). <code>GET /v1/accounts?tier=...</code> lists them.</p>`;
+  return `${whose ? `<p class="note"><b>${esc(whose)}</b></p>` : ''}<ul class="actions">${items.join('')}</ul><p class="note">The riskiest tier first; each account's recommended action comes from its tier and segment (the serving configuration). <code>GET /v1/accounts?tier=...</code> lists them.</p>`;
 }
 
 /** The first page: headline, churners caught, revenue at risk, what changed, what to do. */
