@@ -126,7 +126,7 @@ const when = (iso: string): string => {
  * where a later snapshot comes from).
  */
 export const DRIFT_NOT_MEASURED = "Drift is not measured yet: the latest feature snapshot is the training data's own; "
-  + 'a snapshot stored on a later day (by the server\'s daily run, or `churn features build`) is compared with it.';
+  + 'a snapshot stored on a later day (by the server\'s daily run, `churn score` or `churn features build`) is compared with it.';
 
 /** DRIFT_NOT_MEASURED with the snapshot's time (`churn monitor`, the stored run's note). */
 export function driftNotMeasured(s: Pick<DriftSamples, 'latestAsOf'>): string {
