@@ -75,7 +75,9 @@ describe('day one: training and serving see the same features', () => {
     expect(said[1]).toMatch(/^scores +scored \d+ active accounts/);
     const [stored] = await query<{ n: number }>(db.pool, 'SELECT count(*)::int AS n FROM churn.score_history WHERE as_of = $1', [next]);
     expect(stored.n).toBeGreaterThan(0);
+    // (that run also stored its feature snapshot, as every scoring run does: the next tests take the latest)
     await query(db.pool, 'DELETE FROM churn.score_history WHERE as_of = $1', [next]);
+    await query(db.pool, 'DELETE FROM churn.feature_snapshots WHERE as_of = $1', [next]);
   });
 
   it('compares a snapshot taken at another time of day with the training data at that time, where the stored training snapshot would show skew', async () => {

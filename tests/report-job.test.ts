@@ -181,7 +181,7 @@ describe('accuracy report from the database', () => {
     expect(report.data.model.evaluatedOn).toMatch(/drift: not measured, no snapshot since training/);
     expect(report.html).toContain('Drift is not measured yet: the latest feature snapshot is the training data&#39;s own');
     // where a later snapshot comes from, true whether or not whether `churn score` stores one or not
-    expect(report.html).toContain('a snapshot stored on a later day (by the server&#39;s daily run, or `churn features build`) is compared with it.');
+    expect(report.html).toContain('a snapshot stored on a later day (by the server&#39;s daily run, `churn score` or `churn features build`) is compared with it.');
     expect(report.html).not.toContain('(`churn score` or');
     expect(report.html).not.toMatch(/inputs moved since training|features that did not move/);
     const later = new Date('2026-09-15T00:00:00Z');
