@@ -16,11 +16,12 @@ import { databaseTrainingSet, trainAndRegister } from '../training/run.ts';
 import type { ServingConfig } from '../scoring/config.ts';
 import { createApiKey, listApiKeys, prefixOf, revokeApiKey } from '../serving/keys.ts';
 import { registryModelSource } from '../scoring/holder.ts';
+import { scoresAsOf } from '../scoring/store.ts';
 import { buildModelReport } from '../jobs/report/job.ts';
 import { saveModelReport } from '../jobs/report/store.ts';
 import { headlineSentences } from '../jobs/report/headline.ts';
 import { createReportLink } from '../jobs/report/link.ts';
-import { runScoring } from '../jobs/score-all.ts';
+import { scoreAllActive, withScoringLock } from '../jobs/score-all.ts';
 
 export type Say = (line: string) => void;
 
@@ -115,14 +116,16 @@ export async function reportLinkLines(pool: Pool, baseUrl: string, file: string,
   ];
 }
 
-/** Scores every active account with the champion unless it scored them in the last day. */
+/**
+ * Scores every active account with the champion as of `asOf` unless its scores of that as-of exist,
+ * under the scoring lock (a `churn score` may be running); the snapshot is ensureFreshSnapshot's.
+ */
 export async function ensureScores(pool: Pool, catalog: Catalog, version: number, serving: ServingConfig, asOf: Date, say: Say): Promise<void> {
   // the champion's scores as of this as-of time: a backfill stored minutes ago (another as-of) is not today's
-  const [row] = await query<{ n: number }>(pool, 'SELECT count(*)::int AS n FROM churn.score_history WHERE model_version = $1 AND as_of = $2', [version, asOf]);
-  if (row.n > 0) return say(`scores     ${row.n} scores as of ${asOf.toISOString()} exist for version ${version}`);
+  const n = await scoresAsOf(pool, version, asOf);
+  if (n > 0) return say(`scores     ${n} scores as of ${asOf.toISOString()} exist for version ${version}`);
   const model = await registryModelSource(pool, catalog).load(version);
-  // under the scoring lock, as every scoring run (a `churn score` of the same as-of may be running)
-  const r = await runScoring(pool, { model, catalog, config: serving, asOf, scoredAt: new Date(), progress: createProgress('scoring') });
+  const r = await withScoringLock(pool, () => scoreAllActive(pool, { model, catalog, config: serving, asOf, scoredAt: new Date(), progress: createProgress('scoring') }));
   say(`scores     scored ${r.accounts} active accounts${r.trials ? ` (${r.trials} on a trial)` : ''} in ${r.seconds.toFixed(1)} s (${r.alerts} alerts)`);
 }
 

@@ -6,6 +6,7 @@ import type { Catalog } from '../features/catalog.ts';
 import type { ServingConfig } from '../scoring/config.ts';
 import type { ScoringModel } from '../scoring/model.ts';
 import { deliverDue, type DeliveryResult } from './alerts/deliver.ts';
+import { scoresAsOf } from '../scoring/store.ts';
 import { thinScoreHistory } from './history-retention.ts';
 import { runMonitor } from './monitor/monitor.ts';
 import { releaseScoringLock, snapshotAndScore, tryScoringLock } from './score-all.ts';
@@ -15,15 +16,14 @@ export const SCHEDULE_LOCK_KEY = 0x636875726e736368n;
 const JOB = 'score';
 
 /**
- * What the daily job would make and when it last ran: whether the model already has scores as of the
- * job's as-of (stored by `churn score`, `npm start` or a run of the job), and the age of the job's own
- * last successful run. Scores of other as-ofs (a backfill) say nothing about today's.
+ * When the job last ran successfully, and how long ago. (Whether the model's scores of the job's
+ * as-of exist, stored by `churn score`, `npm start` or a run of the job, is `scoresAsOf`: scores of
+ * other as-ofs, a backfill, say nothing about today's.)
  */
-const freshness = (job: string, modelVersion: number | null, asOf: Date): Sql => ({
-  text: `SELECT EXISTS (SELECT 1 FROM churn.score_history WHERE as_of = $3 AND model_version = $2) AS scored,
-      (SELECT max(started_at) FROM churn.scheduler_runs WHERE job = $1 AND status = 'succeeded') AS last_run,
-      extract(epoch FROM now() - (SELECT max(started_at) FROM churn.scheduler_runs WHERE job = $1 AND status = 'succeeded'))::float8 AS age_s`,
-  values: [job, modelVersion, asOf],
+const lastRun = (job: string): Sql => ({
+  text: `SELECT last_run, extract(epoch FROM now() - last_run)::float8 AS age_s
+    FROM (SELECT max(started_at) AS last_run FROM churn.scheduler_runs WHERE job = $1 AND status = 'succeeded') r`,
+  values: [job],
 });
 
 export interface ScheduledJobResult {
@@ -126,9 +126,9 @@ export class JobRunner {
       locked = true;
       if (!(scoring = await tryScoringLock(client))) return skipped(log, 'locked', 'another scoring run (churn score) is in progress; the next check sees its scores');
       const version = this.opts.model()?.version ?? null;
-      const [f] = await query<{ scored: boolean; last_run: Date | null; age_s: number | null }>(client, freshness(JOB, version, asOf));
+      const [f] = await query<{ last_run: Date | null; age_s: number | null }>(client, lastRun(JOB));
       if (!force && f.age_s !== null && f.age_s < intervalHours * 3600 * 0.95) return skipped(log, 'recent', `its last run started at ${f.last_run!.toISOString()}, within the ${intervalHours} h interval`);
-      if (!force && f.scored) return skipped(log, 'scored', `model ${version}'s scores as of ${asOf.toISOString()} exist`);
+      if (!force && await scoresAsOf(client, version, asOf) > 0) return skipped(log, 'scored', `model ${version}'s scores as of ${asOf.toISOString()} exist`);
       log.info({ asOf: asOf.toISOString(), model: version, lastRun: f.last_run }, force ? 'scheduled run starting: forced'
         : `scheduled run starting: no scores as of ${asOf.toISOString()} for model ${version ?? '(none loaded)'}, and no run within the ${intervalHours} h interval`);
       const [{ run_id }] = await query<{ run_id: number }>(client, { text: 'INSERT INTO churn.scheduler_runs (job, runner) VALUES ($1, $2) RETURNING run_id', values: [JOB, `${os.hostname()}:${process.pid}`] });

@@ -91,12 +91,15 @@ export async function snapshotAndScore(pool: Pool, input: ScoreRunInput): Promis
   return { snapshots: built.rows, ...scored };
 }
 
-/**
- * A scoring run under the scoring lock (`churn score`): when another run holds it, `onWait` is called
- * once and the run waits for it to finish (checking every `pollMs`), then runs `snapshotAndScore`.
- */
-export async function runScoring(pool: Pool, input: ScoreRunInput & { onWait?: () => void; pollMs?: number }): Promise<ScoreRunResult> {
-  const { onWait, pollMs = 1000, ...run } = input;
+export interface LockWait {
+  /** called once when another run holds the lock */
+  onWait?: () => void;
+  /** how often to try the lock again while waiting (ms, default 1000) */
+  pollMs?: number;
+}
+
+/** Runs `work` under the scoring lock, waiting for a run that holds it (`onWait` is told once). */
+export async function withScoringLock<T>(pool: Pool, work: () => Promise<T>, { onWait, pollMs = 1000 }: LockWait = {}): Promise<T> {
   const client = await pool.connect();
   let locked = false;
   try {
@@ -104,10 +107,16 @@ export async function runScoring(pool: Pool, input: ScoreRunInput & { onWait?: (
       if (!waited) onWait?.();
       await new Promise((r) => setTimeout(r, pollMs));
     }
-    return await snapshotAndScore(pool, run);
+    return await work();
   } finally {
     // a session that could not be unlocked is closed (which releases the lock), not pooled
     const unlocked = !locked || await releaseScoringLock(client).then(() => true, () => false);
     client.release(!unlocked);
   }
+}
+
+/** A scoring run under the scoring lock (`churn score`): `snapshotAndScore` once no other run holds it. */
+export async function runScoring(pool: Pool, input: ScoreRunInput & LockWait): Promise<ScoreRunResult> {
+  const { onWait, pollMs, ...run } = input;
+  return withScoringLock(pool, () => snapshotAndScore(pool, run), { onWait, pollMs });
 }

@@ -267,7 +267,7 @@ export interface AccountListOptions extends AccountFilters {
  *    facts and the subscription period in force now;
  * 2. its status now and what follows from it: an account on a trial, or that has churned (or never
  *    subscribed) since, is not tiered as a customer (its tier is its status; its action is set by
- *    `standingOf` when the row is read).
+ *    `storedAction` when the row is read).
  */
 const LISTED = `base AS (
       SELECT l.*, a.name, a.segment AS account_segment, coalesce(cur.plan, a.plan) AS plan, a.owner, cur.mrr, cur.renewal_date,
@@ -416,6 +416,12 @@ export async function otherSegments(db: Queryable, segment: string): Promise<str
     values: [segment],
   });
   return rows.some((r) => r.hit) ? null : rows.map((r) => r.segment);
+}
+
+/** How many scores a model version has stored as of a time (what a start or the daily job would make). */
+export async function scoresAsOf(db: Queryable, modelVersion: number | null, asOf: Date): Promise<number> {
+  const [r] = await query<{ n: number }>(db, { text: 'SELECT count(*)::int AS n FROM churn.score_history WHERE as_of = $1 AND model_version = $2', values: [asOf, modelVersion] });
+  return r.n;
 }
 
 export async function accountExists(db: Queryable, accountId: string): Promise<boolean> {
