@@ -115,6 +115,9 @@ FROM ranked GROUP BY i ORDER BY i`,
 
 export type QaFlag = 'constant' | 'mostly_null' | 'leaking';
 
+/** A feature whose values alone rank the labels with an AUC at or above this (or at or below 1 minus it) is a possible leak: here and in training (training/leaks.ts). */
+export const LEAK_AUC = 0.95;
+
 export interface FeatureStats {
   index: number;
   name: string;
@@ -155,7 +158,7 @@ export interface DescribeOptions {
   graceDays?: number;
   minTenureDays?: number;
   dataEnd?: Date;
-  /** AUC at or above this (or at or below 1 minus it) flags a leak; default 0.95 */
+  /** AUC at or above this (or at or below 1 minus it) flags a leak; default LEAK_AUC (0.95) */
   leakAuc?: number;
   /** null share above this flags mostly-null; default 0.95 */
   mostlyNull?: number;
@@ -182,7 +185,7 @@ export async function describeSnapshot(db: Queryable, opts: DescribeOptions = {}
   ]);
   const statByIndex = new Map(stats.map((s) => [s.i, s]));
   const aucByIndex = new Map(aucs.map((a) => [a.i, a]));
-  const leakAuc = opts.leakAuc ?? 0.95;
+  const leakAuc = opts.leakAuc ?? LEAK_AUC;
   const mostlyNull = opts.mostlyNull ?? 0.95;
   const minClass = opts.minClassRows ?? 5;
   const first = aucs[0];

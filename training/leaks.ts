@@ -1,11 +1,6 @@
+import { LEAK_AUC } from '../features/qa.ts';
 import { rocAuc } from './evaluate.ts';
 import type { Column, PreparedTable } from './table.ts';
-
-/**
- * A feature whose values alone rank the training rows' labels with an AUC at or above this, or at or
- * below 1 minus it, is named as a possible leak (the level `churn features describe` flags `leaking` at).
- */
-export const LEAK_AUC = 0.95;
 
 /** Categories of a text column seen on fewer training rows than this are pooled with the missing values. */
 const MIN_CATEGORY_ROWS = 10;
