@@ -12,7 +12,7 @@ import { loadCatalog } from '../../features/catalog.ts';
 import { labelParams, resolveDataEnd } from '../../features/labels.ts';
 import { liftAt, summariseGroups } from '../../training/evaluate.ts';
 import { getModel, loadModel } from '../../training/registry/index.ts';
-import { driftNotMeasured, driftSamples, featureDrift, type FeatureDrift } from '../report/drift.ts';
+import { driftNotMeasured, driftSamples, featureDrift, noSnapshotSinceTraining, type FeatureDrift } from '../report/drift.ts';
 import { inSampleScoresQuery, insertRunQuery, latestRunQuery, monitoredAsOfsQuery, monitoredScoresQuery, type MonitoredScoreRow } from './sql.ts';
 
 export interface RealisedMonth {
@@ -171,8 +171,7 @@ export async function championDrift(db: Queryable): Promise<DriftReport> {
     throw err;
   }
   const sides = { modelVersion: meta.version, featureSetVersion: meta.featureSetVersion, referenceAsOf: s.referenceAsOf, latestAsOf: s.latestAsOf, aligned: s.aligned };
-  // the latest snapshot is the training data's own (the report's rule): a PSI of 0 everywhere would say "nothing moved" of no new data
-  if (s.referenceAsOf === s.latestAsOf) return { ...sides, features: [], measured: false, note: driftNotMeasured(s) };
+  if (noSnapshotSinceTraining(s)) return { ...sides, features: [], measured: false, note: driftNotMeasured(s) };
   return { ...sides, features: featureDrift(names, s), measured: true };
 }
 

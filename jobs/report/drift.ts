@@ -121,7 +121,14 @@ const when = (iso: string): string => {
 };
 
 /**
- * While the latest snapshot is the training data's own (`referenceAsOf === latestAsOf`), drift is not
+ * Whether the latest snapshot is the training data's own: then both samples are one, a PSI of 0
+ * everywhere would say "nothing moved" of no new data, and drift is not measured (the report and
+ * `churn monitor` alike).
+ */
+export const noSnapshotSinceTraining = (s: Pick<DriftSamples, 'referenceAsOf' | 'latestAsOf'>): boolean => s.referenceAsOf === s.latestAsOf;
+
+/**
+ * While there is no snapshot since training (`noSnapshotSinceTraining`), drift is not
  * measured: the one sentence the report and `churn monitor` say then (and the only place that names
  * where a later snapshot comes from).
  */
@@ -135,7 +142,7 @@ export function driftNotMeasured(s: Pick<DriftSamples, 'latestAsOf'>): string {
 
 /** What the two samples are, in words (the report's "evaluated on" line, `churn monitor`). */
 export function driftNote(s: Pick<DriftSamples, 'referenceAsOf' | 'latestAsOf' | 'aligned'>): string {
-  if (s.referenceAsOf === s.latestAsOf) return `snapshot ${when(s.latestAsOf)}, the training data's own`;
+  if (noSnapshotSinceTraining(s)) return `snapshot ${when(s.latestAsOf)}, the training data's own`;
   if (s.aligned) return `snapshot ${when(s.latestAsOf)} against the training data as of ${when(s.referenceAsOf)} (the same weekday and time)`;
   return `snapshot ${when(s.latestAsOf)} against training snapshot ${when(s.referenceAsOf)} (another weekday or time: weekly rhythms can show as drift)`;
 }

@@ -19,7 +19,7 @@ import type { PreparedTable } from '../../training/table.ts';
 import { DEFAULT_SERVING_CONFIG, type ServingConfig } from '../../scoring/config.ts';
 import { allTierNames, healthScore, resolveSegment, tierOf, type SegmentInfo } from '../../scoring/health.ts';
 import { realisedPerformance, type RealisedPerformance } from '../monitor/monitor.ts';
-import { driftNote, driftSamples } from './drift.ts';
+import { driftNote, driftSamples, noSnapshotSinceTraining } from './drift.ts';
 import { heldOutBacktest } from './backtest.ts';
 import { evaluationRows, type EvaluationRows } from './rows.ts';
 import { mrrAt, revenueAtRisk } from './revenue.ts';
@@ -142,8 +142,7 @@ async function previousScores(db: Queryable, meta: ModelVersion, prev: number | 
 async function driftInputs(db: Queryable, meta: ModelVersion, scorer: Scorer, ev: EvaluationRows, values: Record<string, number | string | null>[]): Promise<{ training: FeatureValue[][]; latest: FeatureValue[][]; note: string }> {
   if (meta.featureSetVersion && meta.trainingWindow) {
     const s = await driftSamples(db, meta.featureSetVersion, scorer.featureNames, new Date(meta.trainingWindow.to), loadCatalog());
-    // the latest snapshot is the training data's own: a PSI of 0 everywhere would say "nothing moved" of no new data
-    if (s.referenceAsOf === s.latestAsOf) return { training: [], latest: [], note: `drift: not measured, no snapshot since training (${driftNote(s)})` };
+    if (noSnapshotSinceTraining(s)) return { training: [], latest: [], note: `drift: not measured, no snapshot since training (${driftNote(s)})` };
     return { training: s.reference, latest: s.latest, note: `drift: ${driftNote(s)}` };
   }
   const pick = (rows: Record<string, number | string | null>[]) => rows.map((r) => scorer.featureNames.map((f) => r[f] ?? null));
